@@ -1,0 +1,27 @@
+// The `cordon` subcommands. main.cpp parses the command line (CLI11) and
+// calls one of these; each returns the process exit code:
+//   0 success, 1 bad input or a runtime error, 2 a usage error (CLI11).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace cordon::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// cordon up -c FILE [--log-level L]
+int run_up(const std::string& config_path, const std::optional<std::string>& log_level);
+
+// cordon check -c FILE
+int run_check(const std::string& config_path);
+
+// cordon genkey [--out FILE [--force]]
+int run_genkey(const std::optional<std::string>& out, bool force);
+
+// cordon status [-i IFACE | -s SOCKET] [--json]
+int run_status(const std::string& socket_path, bool json);
+
+}  // namespace cordon::cli

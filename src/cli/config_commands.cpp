@@ -1,0 +1,52 @@
+// cordon up, cordon check: both start from the config file.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/logging.hpp"
+
+namespace cordon::cli {
+namespace {
+
+// Every error, one per line, then a count, so the whole file can be fixed
+// in one pass.
+void print_errors(const std::string& path, const std::vector<daemon::ConfigError>& errors) {
+  for (const daemon::ConfigError& e : errors) fmt::print(stderr, "{}\n", e.to_string());
+  fmt::print(stderr, "{}: {} error{}\n", path, errors.size(), errors.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+int run_up(const std::string& config_path, const std::optional<std::string>& log_level) {
+  // Before the config: as another user, reading the root-only key files
+  // would fail first and hide the real problem.
+  if (::geteuid() != 0) {
+    fmt::print(stderr, "cordon up must run as root (it creates a TUN device)\n");
+    return kExitError;
+  }
+  daemon::ConfigResult result = daemon::load_config(config_path);
+  if (!result.config) {
+    print_errors(config_path, result.errors);
+    return kExitError;
+  }
+  daemon::init_logging(log_level.value_or(result.config->log_level));
+  return daemon::run_daemon(std::move(*result.config), daemon::RunOptions{log_level});
+}
+
+int run_check(const std::string& config_path) {
+  daemon::ConfigResult result = daemon::load_config(config_path);
+  if (!result.config) {
+    print_errors(config_path, result.errors);
+    return kExitError;
+  }
+  const size_t peers = result.config->node.peers.size();
+  fmt::print("{}: ok ({} peer{})\n", config_path, peers, peers == 1 ? "" : "s");
+  return kExitOk;
+}
+
+}  // namespace cordon::cli

@@ -1,0 +1,69 @@
+// `cordon`: the command line. Parsing only; the work is in the run_*
+// functions (commands.hpp) and in src/daemon.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "daemon/config.hpp"
+
+int main(int argc, char** argv) {
+  using namespace cordon;
+  CLI::App app{"cordon: a managed VPN for Linux"};
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+  std::string up_config;
+  std::string up_log_level;
+  auto* up = app.add_subcommand("up", "Run the daemon in the foreground (as root) until SIGTERM or SIGINT; "
+                                      "SIGHUP reloads the config file");
+  up->add_option("-c,--config", up_config, "Config file (TOML)")->required();
+  auto* up_level = up->add_option("--log-level", up_log_level, "Override host.log_level")->check(CLI::IsMember(levels));
+
+  std::string check_config;
+  auto* check = app.add_subcommand("check", "Validate a config file and its key files; print every error");
+  check->add_option("-c,--config", check_config, "Config file (TOML)")->required();
+
+  std::string genkey_out;
+  bool genkey_force = false;
+  auto* genkey = app.add_subcommand(
+      "genkey", "Print a new random link key (base64); give both ends of the link the same key file");
+  auto* genkey_out_opt = genkey->add_option("--out", genkey_out, "Write the key to FILE (mode 0600, atomically)");
+  genkey->add_flag("--force", genkey_force, "With --out: replace an existing file")->needs(genkey_out_opt);
+
+  std::string status_interface = daemon::kDefaultInterface;
+  std::string status_socket;
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Show the peers and counters of a running daemon (as root)");
+  auto* iface_opt = status->add_option("-i,--interface", status_interface,
+                                       "Interface of the daemon to ask (default cordon0)");
+  auto* socket_opt = status->add_option("-s,--socket", status_socket, "Control socket of the daemon to ask");
+  iface_opt->excludes(socket_opt);
+  status->add_flag("--json", status_json, "Print the status document as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? cli::kExitOk : cli::kExitUsage;
+  }
+
+  if (up->parsed()) {
+    return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt);
+  }
+  if (check->parsed()) return cli::run_check(check_config);
+  if (genkey->parsed()) {
+    return cli::run_genkey(genkey_out_opt->count() > 0 ? std::optional(genkey_out) : std::nullopt, genkey_force);
+  }
+  if (status->parsed()) {
+    const std::string socket =
+        socket_opt->count() > 0 ? status_socket
+                                : std::string(daemon::kDefaultControlDir) + "/" + status_interface + ".sock";
+    return cli::run_status(socket, status_json);
+  }
+  return cli::kExitUsage;
+}

@@ -1,0 +1,82 @@
+// Every dropped packet has a named reason and a counter (DESIGN.md,
+// decision 9). The names are stable: they appear in logs, `cordon status`
+// and metrics, so never rename one.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace cordon {
+
+// X(enumerator, stable name, meaning)
+#define CORDON_DROP_REASONS(X)                                                          \
+  /* underlay -> tunnel */                                                               \
+  X(kTooShort, "too_short", "datagram shorter than header and tag")                      \
+  X(kBadHeader, "bad_header", "unknown format or reserved bits set")                    \
+  X(kUnknownPeer, "unknown_peer", "no link with the sender host number")                \
+  X(kSuiteMismatch, "suite_mismatch", "sender uses another AEAD suite than configured") \
+  X(kUnknownGeneration, "unknown_generation", "key generation not held")                \
+  X(kStale, "stale", "counter time older than the time window")                         \
+  X(kFuture, "future", "counter time ahead of the time window")                         \
+  X(kTooOld, "too_old", "counter behind the replay window")                             \
+  X(kReplay, "replay", "counter already seen")                                          \
+  X(kAuthFailure, "auth_failure", "tag does not verify")                                \
+  X(kBadInner, "bad_inner", "decrypted payload is not a well-formed IP packet")         \
+  X(kDisallowedSource, "disallowed_source", "inner source outside the peer's prefixes") \
+  /* tunnel -> underlay */                                                               \
+  X(kNoRoute, "no_route", "no peer's allowed prefixes cover the destination")            \
+  X(kNoEndpoint, "no_endpoint", "peer's underlay endpoint not known yet")               \
+  X(kTooBig, "too_big", "packet larger than the buffer allows")                         \
+  X(kNonceReservation, "nonce_reservation", "counter floor not yet persisted")          \
+  X(kCryptoError, "crypto_error", "the crypto library failed")
+
+enum class DropReason : uint8_t {
+#define CORDON_X(e, name, what) e,
+  CORDON_DROP_REASONS(CORDON_X)
+#undef CORDON_X
+  kCount
+};
+
+constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+
+constexpr std::string_view drop_reason_name(DropReason r) {
+  constexpr std::array<std::string_view, kDropReasonCount> names = {
+#define CORDON_X(e, name, what) name,
+      CORDON_DROP_REASONS(CORDON_X)
+#undef CORDON_X
+  };
+  return names[static_cast<size_t>(r)];
+}
+
+constexpr std::string_view drop_reason_meaning(DropReason r) {
+  constexpr std::array<std::string_view, kDropReasonCount> meanings = {
+#define CORDON_X(e, name, what) what,
+      CORDON_DROP_REASONS(CORDON_X)
+#undef CORDON_X
+  };
+  return meanings[static_cast<size_t>(r)];
+}
+
+// Relaxed atomic counters, one per reason; workers bump them concurrently.
+class DropCounters {
+ public:
+  void add(DropReason r, uint64_t n = 1) {
+    counts_[static_cast<size_t>(r)].fetch_add(n, std::memory_order_relaxed);
+  }
+  uint64_t get(DropReason r) const {
+    return counts_[static_cast<size_t>(r)].load(std::memory_order_relaxed);
+  }
+  std::array<uint64_t, kDropReasonCount> snapshot() const {
+    std::array<uint64_t, kDropReasonCount> out{};
+    for (size_t i = 0; i < kDropReasonCount; ++i) out[i] = counts_[i].load(std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  std::array<std::atomic<uint64_t>, kDropReasonCount> counts_{};
+};
+
+}  // namespace cordon

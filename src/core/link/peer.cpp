@@ -1,0 +1,54 @@
+#include "core/link/peer.hpp"
+
+#include "core/keys/traffic_keys.hpp"
+
+namespace cordon::link {
+
+Peer::Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start)
+    : id_(id), suite_(suite), link_key_(std::move(link_key)), counter_(counter_start) {}
+
+std::unique_ptr<Peer> Peer::create(HostId self, HostId id, const crypto::SecretBytes& link_key,
+                                   crypto::Suite suite, unsigned slots, uint64_t counter_start) {
+  std::unique_ptr<Peer> p(new Peer(id, suite, link_key, counter_start));
+  auto tx_key = keys::derive_traffic_key(link_key, suite, p->generation_, self, id);
+  auto rx_key = keys::derive_traffic_key(link_key, suite, p->generation_, id, self);
+  if (!tx_key || !rx_key) return nullptr;
+  p->tx_.reserve(slots);
+  p->rx_.reserve(slots);
+  for (unsigned i = 0; i < slots; ++i) {
+    auto tx = crypto::Aead::create(suite, tx_key->view());
+    auto rx = crypto::Aead::create(suite, rx_key->view());
+    if (!tx || !rx) return nullptr;
+    p->tx_.push_back(std::move(*tx));
+    p->rx_.push_back(std::move(*rx));
+  }
+  return p;
+}
+
+bool Peer::same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const {
+  return suite == suite_ && link_key == link_key_;
+}
+
+void Peer::set_endpoint(const std::optional<Endpoint>& e) {
+  SpinGuard g(lock_);
+  endpoint_.store(e);
+}
+
+ReplayWindow::Verdict Peer::replay_check(uint64_t counter) {
+  SpinGuard g(lock_);
+  return replay_.check(counter);
+}
+
+ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from) {
+  SpinGuard g(lock_);
+  const auto v = replay_.accept(counter);
+  if (v != ReplayWindow::Verdict::kFresh) return v;
+  const auto cur = endpoint_.load();
+  if (!cur || !(*cur == from)) {
+    if (cur) stats_.roams.fetch_add(1, std::memory_order_relaxed);
+    endpoint_.store(from);
+  }
+  return v;
+}
+
+}  // namespace cordon::link

@@ -1,0 +1,77 @@
+// One link as the data path sees it: keys, counters, replay window, endpoint
+// and statistics. A Peer outlives configuration snapshots: when a reload
+// leaves a peer's host ID, link key and suite as they were, the new snapshot
+// shares the same Peer, so its traffic never notices the reload.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/crypto/aead.hpp"
+#include "core/crypto/secret.hpp"
+#include "core/drop_reason.hpp"
+#include "core/link/endpoint_cell.hpp"
+#include "core/link/packet_counter.hpp"
+#include "core/link/replay_window.hpp"
+#include "core/sync.hpp"
+#include "core/types.hpp"
+
+namespace cordon::link {
+
+struct PeerStats {
+  std::atomic<uint64_t> rx_bytes{0}, rx_packets{0}, tx_bytes{0}, tx_packets{0};
+  std::atomic<uint64_t> keepalives_sent{0}, keepalives_received{0}, roams{0};
+  std::atomic<int64_t> last_rx_real_ns{0}, last_tx_real_ns{0};
+  std::atomic<int64_t> last_tx_mono_ns{0};  // drives the keepalive timer
+  DropCounters drops;
+};
+
+class Peer {
+ public:
+  // Builds a peer and one AEAD context per slot and direction. Slots are the
+  // data-path workers plus one for the control thread. Returns nullptr if a
+  // key cannot be derived.
+  static std::unique_ptr<Peer> create(HostId self, HostId id, const crypto::SecretBytes& link_key,
+                                      crypto::Suite suite, unsigned slots, uint64_t counter_start);
+
+  HostId id() const { return id_; }
+  crypto::Suite suite() const { return suite_; }
+  uint32_t generation() const { return generation_; }
+  // True when `link_key` and `suite` are what this peer was built with.
+  bool same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const;
+
+  // Each slot's contexts are used by exactly one thread.
+  crypto::Aead& tx(unsigned slot) { return tx_[slot]; }
+  crypto::Aead& rx(unsigned slot) { return rx_[slot]; }
+
+  PacketCounter& counter() { return counter_; }
+  PeerStats& stats() { return stats_; }
+  const PeerStats& stats() const { return stats_; }
+
+  std::optional<Endpoint> endpoint() const { return endpoint_.load(); }
+  void set_endpoint(const std::optional<Endpoint>& e);
+
+  ReplayWindow::Verdict replay_check(uint64_t counter);
+  // Records an authenticated counter. When fresh and `from` differs from the
+  // current endpoint, moves the endpoint there (roaming, DESIGN.md decision 6).
+  ReplayWindow::Verdict replay_accept(uint64_t counter, const Endpoint& from);
+
+ private:
+  Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);
+
+  HostId id_;
+  crypto::Suite suite_;
+  uint32_t generation_ = 0;
+  crypto::SecretBytes link_key_;  // kept only to recognise an unchanged link on reload
+  std::vector<crypto::Aead> tx_, rx_;
+  PacketCounter counter_;
+  SpinLock lock_;
+  ReplayWindow replay_ CORDON_GUARDED_BY(lock_);
+  EndpointCell endpoint_;  // written only under lock_
+  PeerStats stats_;
+};
+
+}  // namespace cordon::link

@@ -1,0 +1,109 @@
+// Node: construction, configuration snapshots, reload and status. The data
+// path is in node_rx.cpp and node_tx.cpp, the timers in node_timers.cpp.
+#include "core/node.hpp"
+
+#include <algorithm>
+
+#include "core/node_impl.hpp"
+
+namespace cordon {
+
+Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now)
+    : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor)) {
+  impl_->current.store(impl_->build(std::move(config), now, nullptr), std::memory_order_release);
+}
+
+Node::~Node() = default;
+
+HostId Node::self() const { return impl_->snapshot()->self; }
+unsigned Node::workers() const { return impl_->workers; }
+
+// Every counter ever used lies below the confirmed floor, so a new counter
+// starting at or above it, or at the clock if that is later, repeats nothing.
+uint64_t Node::Impl::counter_start(const Now& now) const {
+  return std::max(confirmed_floor.load(std::memory_order_relaxed), wire::counter_units(now.real_ns));
+}
+
+std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& now, const Snapshot* previous) {
+  auto s = std::make_shared<Snapshot>();
+  s->self = config.self;
+  s->time_window_units = wire::counter_units(std::clamp<int64_t>(config.time_window_ns, 0, kMaxTimeWindowNs));
+  for (PeerConfig& pc : config.peers) {
+    std::shared_ptr<link::Peer> peer;
+    if (previous && previous->self == config.self) {
+      for (const PeerEntry& e : previous->peers) {
+        if (e.peer->id() == pc.id && e.peer->same_keys(pc.link_key, pc.suite)) peer = e.peer;
+      }
+    }
+    if (!peer) {
+      peer = link::Peer::create(config.self, pc.id, pc.link_key, pc.suite, workers + 1, counter_start(now));
+      if (!peer) {
+        drops.add(DropReason::kCryptoError);
+        continue;
+      }
+      peer->set_endpoint(pc.endpoint);
+    } else if (pc.endpoint) {
+      // A reload that names an endpoint moves the peer there; one that names
+      // none keeps what was learnt.
+      peer->set_endpoint(pc.endpoint);
+    }
+    const auto index = static_cast<uint32_t>(s->peers.size());
+    s->by_sender_host[pc.id.host()].push_back(index);
+    for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
+    s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns});
+  }
+  return s;
+}
+
+void Node::reconfigure(NodeConfig config, const Now& now) {
+  auto next = impl_->build(std::move(config), now, impl_->snapshot().get());
+  impl_->current.store(std::move(next), std::memory_order_release);
+}
+
+void Node::process_wire(unsigned worker, const Now& now, std::span<RxSlot> batch) {
+  const auto s = impl_->snapshot();
+  for (RxSlot& slot : batch) impl_->receive(worker, now, *s, slot);
+}
+
+void Node::process_tun(unsigned worker, const Now& now, std::span<TxSlot> batch) {
+  const auto s = impl_->snapshot();
+  for (TxSlot& slot : batch) impl_->send(worker, now, *s, slot);
+}
+
+namespace {
+
+PeerStatus peer_status(const PeerEntry& e) {
+  const link::Peer& p = *e.peer;
+  const link::PeerStats& st = p.stats();
+  PeerStatus out;
+  out.id = p.id();
+  out.name = e.name;
+  out.suite = p.suite();
+  out.endpoint = p.endpoint();
+  out.allowed_prefixes = e.allowed_prefixes;
+  out.last_rx_real_ns = st.last_rx_real_ns.load(std::memory_order_relaxed);
+  out.last_tx_real_ns = st.last_tx_real_ns.load(std::memory_order_relaxed);
+  out.rx_bytes = st.rx_bytes.load(std::memory_order_relaxed);
+  out.rx_packets = st.rx_packets.load(std::memory_order_relaxed);
+  out.tx_bytes = st.tx_bytes.load(std::memory_order_relaxed);
+  out.tx_packets = st.tx_packets.load(std::memory_order_relaxed);
+  out.keepalives_sent = st.keepalives_sent.load(std::memory_order_relaxed);
+  out.keepalives_received = st.keepalives_received.load(std::memory_order_relaxed);
+  out.roams = st.roams.load(std::memory_order_relaxed);
+  out.drops = st.drops.snapshot();
+  return out;
+}
+
+}  // namespace
+
+NodeStatus Node::status() const {
+  const auto s = impl_->snapshot();
+  NodeStatus out;
+  out.self = s->self;
+  for (const PeerEntry& e : s->peers) out.peers.push_back(peer_status(e));
+  out.drops = impl_->drops.snapshot();
+  out.counter_floor = impl_->confirmed_floor.load(std::memory_order_relaxed);
+  return out;
+}
+
+}  // namespace cordon

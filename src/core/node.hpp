@@ -1,0 +1,108 @@
+// The one facade of the portable core (DESIGN.md, "Architecture").
+//
+// The core never performs I/O, reads a clock, or starts a thread. The caller
+// hands it packets and the current time, and it answers with verdicts,
+// datagrams to send and the next deadline:
+//
+//   process_wire(worker, now, batch)  datagrams from the underlay -> inner packets
+//   process_tun(worker, now, batch)   inner packets from the tunnel -> datagrams
+//   tick(now)                         timers: keepalives, counter floor; next deadline
+//
+// Threads: any number of data-path workers may call process_wire and
+// process_tun at once, each with its own index in [0, workers). tick,
+// reconfigure, status and counter_floor_persisted belong to one control
+// thread. Workers read an immutable peer table that reconfigure swaps
+// atomically (STYLE.md, habit 8), so the data path takes no lock except a
+// per-peer replay-window spin lock that is uncontended in practice.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/drop_reason.hpp"
+#include "core/node_config.hpp"
+#include "core/status.hpp"
+#include "core/types.hpp"
+
+namespace cordon {
+
+enum class Verdict : uint8_t {
+  kDrop,      // counted under `reason`
+  kDeliver,   // hand `inner` to the tunnel (rx) or `wire` to `to` (tx)
+  kConsumed,  // valid but nothing to pass on (a keepalive)
+};
+
+// One datagram from the underlay. The core decrypts it in place.
+struct RxSlot {
+  Endpoint from;
+  std::span<std::byte> data;
+  // Out:
+  Verdict verdict = Verdict::kDrop;
+  DropReason reason = DropReason::kTooShort;
+  std::span<const std::byte> inner;  // on kDeliver: the inner IP packet, inside `data`
+};
+
+// One inner IP packet from the tunnel, at buffer[headroom, headroom + length).
+// headroom >= wire::kHeaderSize and tailroom >= wire::kTailroom are required;
+// the core seals the packet in place.
+struct TxSlot {
+  std::span<std::byte> buffer;
+  size_t headroom = 0;
+  size_t length = 0;
+  // Out:
+  Verdict verdict = Verdict::kDrop;
+  DropReason reason = DropReason::kNoRoute;
+  Endpoint to;
+  std::span<const std::byte> wire;  // on kDeliver: the datagram, inside `buffer`
+};
+
+// A datagram made on the control path (keepalives).
+struct Outgoing {
+  Endpoint to;
+  std::vector<std::byte> datagram;
+};
+
+struct TickResult {
+  std::vector<Outgoing> datagrams;
+  // When set, the caller must persist this counter floor durably (fsync) and
+  // then call counter_floor_persisted with it. Until the floor covers the
+  // counters in use, sending stops with `nonce_reservation`.
+  std::optional<uint64_t> persist_counter_floor;
+  int64_t next_deadline_mono_ns = 0;
+};
+
+class Node {
+ public:
+  // `persisted_floor` is the counter floor read back from durable storage (0
+  // on first start). Every counter this node uses is above it, so no nonce
+  // repeats across restarts, crashes or a clock set back.
+  Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  void process_wire(unsigned worker, const Now& now, std::span<RxSlot> batch);
+  void process_tun(unsigned worker, const Now& now, std::span<TxSlot> batch);
+
+  TickResult tick(const Now& now);
+  void counter_floor_persisted(uint64_t floor);
+
+  // Swaps in a new configuration. Peers whose host ID, link key and suite are
+  // unchanged keep their counters, replay windows, endpoint and statistics,
+  // so their traffic is not interrupted.
+  void reconfigure(NodeConfig config, const Now& now);
+
+  NodeStatus status() const;
+  HostId self() const;
+  unsigned workers() const;
+
+  struct Impl;  // opaque outside src/core
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cordon

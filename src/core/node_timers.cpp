@@ -1,0 +1,94 @@
+// The node's timers (STYLE.md, habit 6). There are two:
+//
+//  - keepalive, per peer, default 25 s (seeds/000, "Principles of
+//    Establishing Connections": 25 s holds NAT mappings open). A keepalive
+//    is an empty sealed payload, sent only when nothing else went to the
+//    peer for a whole interval and the peer's endpoint is known. The first
+//    one goes out at start, which tells a peer without a configured
+//    endpoint where this host is.
+//  - counter floor, node-wide, checked every 1 s (every 20 ms while the
+//    counters run ahead of the clock). It keeps the persisted floor above
+//    every counter in use (docs/protocol.md, "Nonce uniqueness").
+#include <algorithm>
+
+#include "core/node_impl.hpp"
+
+namespace cordon {
+namespace {
+
+constexpr int64_t kNever = INT64_MAX;
+
+std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const Now& now, HostId self,
+                                       link::Peer& peer, const Endpoint& to) {
+  std::vector<std::byte> buffer(wire::kOverhead);
+  DropReason reason{};
+  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, 0, reason);
+  if (!datagram) {
+    peer.stats().drops.add(reason);
+    return std::nullopt;
+  }
+  return Outgoing{to, std::move(buffer)};
+}
+
+// Sends due keepalives; returns the earliest next keepalive deadline.
+int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std::vector<Outgoing>& out) {
+  int64_t next = kNever;
+  for (const PeerEntry& e : s.peers) {
+    if (e.keepalive_ns <= 0) continue;
+    link::PeerStats& st = e.peer->stats();
+    const auto to = e.peer->endpoint();
+    if (!to) continue;
+    const int64_t last = st.last_tx_mono_ns.load(std::memory_order_relaxed);
+    if (last != 0 && now.mono_ns - last < e.keepalive_ns) {
+      next = std::min(next, last + e.keepalive_ns);
+      continue;
+    }
+    if (e.peer->counter().peek(wire::counter_units(now.real_ns)) >= impl.confirmed_floor.load(std::memory_order_relaxed)) {
+      next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // due once the floor is persisted
+      continue;
+    }
+    if (auto k = make_keepalive(impl, impl.workers, now, s.self, *e.peer, *to)) {
+      out.push_back(std::move(*k));
+      st.keepalives_sent.fetch_add(1, std::memory_order_relaxed);
+      st.last_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+      st.last_tx_real_ns.store(now.real_ns, std::memory_order_relaxed);
+      next = std::min(next, now.mono_ns + e.keepalive_ns);
+    } else {
+      next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // retry once the floor moves
+    }
+  }
+  return next;
+}
+
+}  // namespace
+
+TickResult Node::tick(const Now& now) {
+  Impl& impl = *impl_;
+  const auto s = impl.snapshot();
+  TickResult result;
+
+  // Floor first, so a keepalive due now is not refused for want of it after
+  // the caller persists (it goes out on the next tick, 20 ms later).
+  const uint64_t now_units = wire::counter_units(now.real_ns);
+  uint64_t highest = 0;
+  for (const PeerEntry& e : s->peers) highest = std::max(highest, e.peer->counter().peek(now_units));
+  const uint64_t confirmed = impl.confirmed_floor.load(std::memory_order_relaxed);
+  const bool ahead = highest > now_units;
+  if (confirmed < std::max(now_units + kFloorLead / 2, highest + kFloorReserve / 2)) {
+    const uint64_t target = std::max({now_units + kFloorLead, highest + kFloorReserve, confirmed});
+    if (target > confirmed) result.persist_counter_floor = target;
+  }
+
+  const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
+  const int64_t floor_next = now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);
+  result.next_deadline_mono_ns = std::min(keepalive_next, floor_next);
+  return result;
+}
+
+void Node::counter_floor_persisted(uint64_t floor) {
+  uint64_t cur = impl_->confirmed_floor.load(std::memory_order_relaxed);
+  while (floor > cur && !impl_->confirmed_floor.compare_exchange_weak(cur, floor, std::memory_order_release)) {
+  }
+}
+
+}  // namespace cordon

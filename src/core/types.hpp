@@ -1,0 +1,85 @@
+// Basic vocabulary shared by every part of Cordon: host IDs, underlay
+// endpoints, overlay prefixes and the time the caller hands to the core.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace cordon {
+
+using ByteSpan = std::span<const std::byte>;
+using MutableByteSpan = std::span<std::byte>;
+
+// A host ID: 16-bit network number and 16-bit host number (DESIGN.md,
+// "Vocabulary"), written 0x0001000a.
+struct HostId {
+  uint32_t value = 0;
+
+  constexpr uint16_t network() const { return static_cast<uint16_t>(value >> 16); }
+  constexpr uint16_t host() const { return static_cast<uint16_t>(value & 0xffff); }
+  std::string to_string() const;
+  // Accepts 0xNNNNHHHH (exactly eight hex digits after 0x). Host number 0
+  // and network number 0 are invalid.
+  static std::optional<HostId> parse(std::string_view text);
+  friend constexpr auto operator<=>(HostId, HostId) = default;
+};
+
+// An IPv4 or IPv6 address, kept as 16 bytes; IPv4 uses the first four.
+struct IpAddress {
+  enum class Family : uint8_t { kV4 = 4, kV6 = 6 };
+  Family family = Family::kV4;
+  std::array<uint8_t, 16> bytes{};
+
+  static IpAddress v4(uint32_t host_order);
+  static IpAddress v4(std::array<uint8_t, 4> b);
+  static IpAddress v6(std::array<uint8_t, 16> b);
+  static std::optional<IpAddress> parse(std::string_view text);
+  bool is_v4() const { return family == Family::kV4; }
+  size_t size() const { return is_v4() ? 4 : 16; }
+  std::string to_string() const;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+};
+
+// An underlay endpoint: where a peer's encrypted packets come from or go to.
+struct Endpoint {
+  IpAddress address;
+  uint16_t port = 0;
+
+  // "192.0.2.1:51820" or "[2001:db8::1]:51820".
+  static std::optional<Endpoint> parse(std::string_view text);
+  std::string to_string() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// An overlay prefix such as 10.77.0.0/24 or fd00::/64.
+struct Prefix {
+  IpAddress address;
+  uint8_t length = 0;
+
+  static std::optional<Prefix> parse(std::string_view text);
+  bool contains(const IpAddress& a) const;
+  std::string to_string() const;
+  friend bool operator==(const Prefix&, const Prefix&) = default;
+};
+
+// The time the caller hands to the core on every call. The core never reads
+// a clock (STYLE.md, habit 1).
+//  - mono_ns: monotonic, drives timers and deadlines.
+//  - real_ns: wall clock (Unix epoch), stamped into the packet counter and
+//    checked against the peer's clock (DESIGN.md, decision 6). It may jump
+//    backwards; the core copes (docs/protocol.md, "Nonce uniqueness").
+struct Now {
+  int64_t mono_ns = 0;
+  int64_t real_ns = 0;
+};
+
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+constexpr int64_t kNsPerMs = 1'000'000;
+
+}  // namespace cordon

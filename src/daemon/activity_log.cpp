@@ -1,0 +1,82 @@
+#include "daemon/activity_log.hpp"
+
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace cordon::daemon {
+namespace {
+
+// "auth_failure=3 replay=1" for the counters that grew since `before`.
+std::string drop_delta(const std::array<uint64_t, kDropReasonCount>& now,
+                       const std::array<uint64_t, kDropReasonCount>& before) {
+  std::string out;
+  for (size_t i = 0; i < kDropReasonCount; ++i) {
+    if (now[i] <= before[i]) continue;
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}", drop_reason_name(static_cast<DropReason>(i)), now[i] - before[i]);
+  }
+  return out;
+}
+
+std::string endpoint_text(const std::optional<Endpoint>& e) { return e ? e->to_string() : "(none)"; }
+
+std::string error_text(int err) { return err != 0 ? std::strerror(err) : "unknown error"; }
+
+}  // namespace
+
+void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
+  for (const PeerStatus& peer : status.peers) {
+    auto [it, fresh] = peers_.try_emplace(peer.id.value);
+    PeerSeen& seen = it->second;
+    const std::string who = peer.name.empty() ? peer.id.to_string()
+                                              : fmt::format("{} ({})", peer.id.to_string(), peer.name);
+    if (!seen.heard && peer.last_rx_real_ns != 0) {
+      spdlog::info("peer {} is up: first authentic packet, endpoint {}", who, endpoint_text(peer.endpoint));
+      seen.heard = true;
+    } else if (!fresh && seen.heard && !(seen.endpoint == peer.endpoint)) {
+      spdlog::info("peer {} moved: endpoint {} -> {}", who, endpoint_text(seen.endpoint),
+                   endpoint_text(peer.endpoint));
+    }
+    seen.endpoint = peer.endpoint;
+    if (auto delta = drop_delta(peer.drops, seen.drops); !delta.empty()) {
+      spdlog::info("peer {} drops in the last {} s: {}", who, kActivityIntervalNs / kNsPerSecond, delta);
+    }
+    seen.drops = peer.drops;
+  }
+  if (auto delta = drop_delta(status.drops, node_drops_); !delta.empty()) {
+    spdlog::info("drops not tied to a peer in the last {} s: {}", kActivityIntervalNs / kNsPerSecond, delta);
+  }
+  node_drops_ = status.drops;
+
+  for (size_t i = 0; i < workers.size(); ++i) {
+    const WorkerCounters& c = workers.worker(i).counters();
+    WorkerSeen& seen = workers_[i];
+    const WorkerSeen now{c.truncated.load(std::memory_order_relaxed), c.tun_write_errors.load(std::memory_order_relaxed),
+                         c.udp_receive_errors.load(std::memory_order_relaxed),
+                         c.udp_send_failures.load(std::memory_order_relaxed)};
+    const std::string last_error = error_text(c.last_errno.load(std::memory_order_relaxed));
+    if (now.truncated > seen.truncated) {
+      spdlog::warn("worker {}: {} datagrams were larger than this host's mtu allows and were dropped; set the same "
+                   "mtu on both ends",
+                   i, now.truncated - seen.truncated);
+    }
+    if (now.tun_write_errors > seen.tun_write_errors) {
+      spdlog::warn("worker {}: the tunnel refused {} packets (last error: {})", i,
+                   now.tun_write_errors - seen.tun_write_errors, last_error);
+    }
+    if (now.udp_receive_errors > seen.udp_receive_errors) {
+      spdlog::warn("worker {}: {} UDP receive errors (last error: {})", i,
+                   now.udp_receive_errors - seen.udp_receive_errors, last_error);
+    }
+    if (now.udp_send_failures > seen.udp_send_failures) {
+      spdlog::warn("worker {}: {} datagrams could not be sent (last error: {})", i,
+                   now.udp_send_failures - seen.udp_send_failures, last_error);
+    }
+    seen = now;
+  }
+}
+
+}  // namespace cordon::daemon

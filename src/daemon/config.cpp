@@ -1,0 +1,561 @@
+#include "daemon/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/crypto/aead.hpp"
+#include "daemon/keyfile.hpp"
+
+namespace cordon::daemon {
+namespace {
+
+using namespace std::string_view_literals;
+
+// The keys each table may hold. A key not listed here is an error, so a typo
+// such as `lisen_port` is caught instead of silently using the default.
+constexpr std::array<std::string_view, 2> kTopKeys = {"host", "peer"};
+constexpr std::array<std::string_view, 11> kHostKeys = {
+    "id",         "interface",   "addresses", "mtu",     "listen_port",    "listen_address",
+    "state_dir",  "time_window", "workers",   "log_level", "control_socket"};
+constexpr std::array<std::string_view, 7> kPeerKeys = {"id",  "name",          "endpoint", "key_file",
+                                                       "allowed_prefixes", "suite", "keepalive"};
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
+                                                        "error", "critical", "off"};
+
+constexpr unsigned kMinMtu = 576;       // RFC 791: every IPv4 host accepts 576-byte datagrams
+constexpr unsigned kMinMtuIpv6 = 1280;  // RFC 8200, section 5
+constexpr unsigned kMaxMtu = 65535;
+constexpr int64_t kMaxKeepaliveSeconds = 3600;
+constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
+constexpr size_t kMaxSocketPath = 107;    // sizeof(sockaddr_un::sun_path) - 1
+
+std::string join(std::span<const std::string_view> items) {
+  std::string out;
+  for (auto item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// Levenshtein distance, for "did you mean" hints on unknown keys.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+const char* type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+// "10.77.0.1/24": an address and a prefix length. Host bits are kept; the
+// caller decides whether they are allowed.
+std::optional<Prefix> parse_cidr(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  const std::string_view length_text = text.substr(slash + 1);
+  unsigned length = 0;
+  const auto [end, ec] = std::from_chars(length_text.data(), length_text.data() + length_text.size(), length);
+  if (ec != std::errc() || end != length_text.data() + length_text.size() || length_text.empty()) return std::nullopt;
+  if (length > (address->is_v4() ? 32u : 128u)) return std::nullopt;
+  return Prefix{*address, static_cast<uint8_t>(length)};
+}
+
+Prefix masked(const Prefix& p) {
+  Prefix out = p;
+  for (size_t i = 0; i < out.address.bytes.size(); ++i) {
+    const int bits_here = std::clamp(static_cast<int>(p.length) - static_cast<int>(i * 8), 0, 8);
+    out.address.bytes[i] &= static_cast<uint8_t>(bits_here == 0 ? 0 : 0xff << (8 - bits_here));
+  }
+  return out;
+}
+
+std::string prefix_text(const Prefix& p) { return p.address.to_string() + "/" + std::to_string(p.length); }
+
+bool valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxInterfaceName || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {
+    dir_ = std::filesystem::path(path_).parent_path();
+  }
+
+  ConfigResult read(const toml::table& root);
+
+ private:
+  // Records an error at `region` (the offending value, or the table that
+  // lacks a key).
+  void error(const toml::source_region& region, std::string field, std::string message) {
+    errors_.push_back(ConfigError{path_, region.begin.line, region.begin.column, std::move(field), std::move(message)});
+  }
+
+  void check_keys(const toml::table& table, std::string_view prefix, std::span<const std::string_view> known);
+
+  // Typed getters. Each returns nullptr/nullopt when the key is absent (no
+  // error unless `required`) or has the wrong type (error recorded).
+  const toml::node* find(const toml::table& table, std::string_view key, const std::string& field, bool required,
+                         std::string_view missing_hint);
+  std::optional<std::string> get_string(const toml::table& table, std::string_view key, const std::string& field,
+                                        bool required = false, std::string_view missing_hint = {});
+  std::optional<int64_t> get_integer(const toml::table& table, std::string_view key, const std::string& field,
+                                     int64_t min, int64_t max, std::string_view unit);
+  // An array of strings; each string is handed to `each` with its region.
+  template <typename F>
+  bool get_string_array(const toml::table& table, std::string_view key, const std::string& field, bool required,
+                        std::string_view missing_hint, F each);
+
+  std::string resolve(const std::string& path) const {
+    if (path.empty() || path.front() == '/') return path;
+    return (dir_ / path).lexically_normal().string();
+  }
+
+  void read_host(const toml::table& host, DaemonConfig& config);
+  void read_peers(const toml::node& peers, DaemonConfig& config);
+  std::optional<PeerConfig> read_peer(const toml::table& peer, size_t index, HostId self);
+
+  std::string path_;
+  std::filesystem::path dir_;
+  std::vector<ConfigError> errors_;
+
+  struct SeenPeer {
+    uint32_t line;
+  };
+  std::map<uint32_t, SeenPeer> peer_ids_;                  // host ID -> where first defined
+  std::map<std::string, std::pair<std::string, uint32_t>> prefix_owner_;  // prefix -> (peer field, line)
+};
+
+void Reader::check_keys(const toml::table& table, std::string_view prefix, std::span<const std::string_view> known) {
+  for (auto&& [key, value] : table) {
+    const std::string_view name = key.str();
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string hint;
+    for (auto candidate : known) {
+      if (edit_distance(name, candidate) <= 2) {
+        hint = fmt::format("did you mean `{}`? ", candidate);
+        break;
+      }
+    }
+    error(key.source(), fmt::format("{}{}", prefix, name),
+          fmt::format("unknown key; {}the known keys are {}", hint, join(known)));
+  }
+}
+
+const toml::node* Reader::find(const toml::table& table, std::string_view key, const std::string& field,
+                               bool required, std::string_view missing_hint) {
+  const toml::node* node = table.get(key);
+  if (!node && required) error(table.source(), field, fmt::format("missing; {}", missing_hint));
+  return node;
+}
+
+std::optional<std::string> Reader::get_string(const toml::table& table, std::string_view key,
+                                              const std::string& field, bool required,
+                                              std::string_view missing_hint) {
+  const toml::node* node = find(table, key, field, required, missing_hint);
+  if (!node) return std::nullopt;
+  if (!node->is_string()) {
+    error(node->source(), field, fmt::format("expected a string, found {}; put the value in double quotes",
+                                             type_name(*node)));
+    return std::nullopt;
+  }
+  return std::string(node->as_string()->get());
+}
+
+std::optional<int64_t> Reader::get_integer(const toml::table& table, std::string_view key, const std::string& field,
+                                           int64_t min, int64_t max, std::string_view unit) {
+  const toml::node* node = table.get(key);
+  if (!node) return std::nullopt;
+  if (!node->is_integer()) {
+    error(node->source(), field,
+          fmt::format("expected an integer, found {}; write a whole number from {} to {}{} without quotes",
+                      type_name(*node), min, max, unit));
+    return std::nullopt;
+  }
+  const int64_t value = node->as_integer()->get();
+  if (value < min || value > max) {
+    error(node->source(), field, fmt::format("{} is out of range; use {} to {}{}", value, min, max, unit));
+    return std::nullopt;
+  }
+  return value;
+}
+
+template <typename F>
+bool Reader::get_string_array(const toml::table& table, std::string_view key, const std::string& field,
+                              bool required, std::string_view missing_hint, F each) {
+  const toml::node* node = find(table, key, field, required, missing_hint);
+  if (!node) return false;
+  const toml::array* array = node->as_array();
+  if (!array) {
+    error(node->source(), field,
+          fmt::format("expected an array of strings, found {}; write [\"...\", \"...\"]", type_name(*node)));
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    if (!item.is_string()) {
+      error(item.source(), field, fmt::format("expected a string, found {}; put each entry in double quotes",
+                                              type_name(item)));
+      continue;
+    }
+    each(std::string(item.as_string()->get()), item.source());
+  }
+  return true;
+}
+
+void Reader::read_host(const toml::table& host, DaemonConfig& config) {
+  check_keys(host, "host.", kHostKeys);
+
+  if (auto id = get_string(host, "id", "host.id", true, "set this host's ID, e.g. id = \"0x0001000a\"")) {
+    if (auto parsed = HostId::parse(*id)) {
+      config.node.self = *parsed;
+    } else {
+      error(host.get("id")->source(), "host.id",
+            fmt::format("\"{}\" is not a host ID; write 0xNNNNHHHH (eight hex digits: network and host number, "
+                        "neither zero), e.g. \"0x0001000a\"",
+                        *id));
+    }
+  }
+
+  if (auto name = get_string(host, "interface", "host.interface")) {
+    if (valid_interface_name(*name)) {
+      config.interface = *name;
+    } else {
+      error(host.get("interface")->source(), "host.interface",
+            fmt::format("\"{}\" is not a usable interface name; use 1 to {} letters, digits, '-', '_' or '.'",
+                        *name, kMaxInterfaceName));
+    }
+  }
+
+  get_string_array(host, "addresses", "host.addresses", false, {},
+                   [&](const std::string& text, const toml::source_region& where) {
+                     if (auto p = parse_cidr(text)) {
+                       config.addresses.push_back(*p);
+                     } else {
+                       error(where, "host.addresses",
+                             fmt::format("\"{}\" is not an address with prefix length; write e.g. \"10.77.0.1/24\" "
+                                         "or \"fd77::1/64\"",
+                                         text));
+                     }
+                   });
+
+  if (auto mtu = get_integer(host, "mtu", "host.mtu", kMinMtu, kMaxMtu, " bytes")) {
+    config.mtu = static_cast<unsigned>(*mtu);
+  }
+  const bool has_ipv6 = std::any_of(config.addresses.begin(), config.addresses.end(),
+                                    [](const Prefix& p) { return !p.address.is_v4(); });
+  if (has_ipv6 && config.mtu < kMinMtuIpv6 && host.get("mtu")) {
+    error(host.get("mtu")->source(), "host.mtu",
+          fmt::format("{} is below the IPv6 minimum of {} (RFC 8200) and the interface has an IPv6 address; "
+                      "raise mtu to at least {}",
+                      config.mtu, kMinMtuIpv6, kMinMtuIpv6));
+  }
+
+  if (auto port = get_integer(host, "listen_port", "host.listen_port", 0, 65535, " (0 picks any free port)")) {
+    config.listen_port = static_cast<uint16_t>(*port);
+  }
+
+  if (auto text = get_string(host, "listen_address", "host.listen_address")) {
+    if (auto address = IpAddress::parse(*text)) {
+      config.listen_address = *address;
+    } else {
+      error(host.get("listen_address")->source(), "host.listen_address",
+            fmt::format("\"{}\" is not an IP address; write e.g. \"::\" (every address) or \"192.0.2.1\"", *text));
+    }
+  }
+
+  if (auto dir = get_string(host, "state_dir", "host.state_dir")) {
+    if (dir->empty()) {
+      error(host.get("state_dir")->source(), "host.state_dir", "is empty; name a directory such as /var/lib/cordon");
+    } else {
+      config.state_dir = resolve(*dir);
+    }
+  }
+
+  if (auto window = get_integer(host, "time_window", "host.time_window", 1, kMaxTimeWindowNs / kNsPerSecond,
+                                " seconds (the wire counter is rebuilt within +-9.1 h)")) {
+    config.node.time_window_ns = *window * kNsPerSecond;
+  }
+
+  if (auto workers = get_integer(host, "workers", "host.workers", 0, kMaxWorkers, " (0: one per CPU)")) {
+    config.workers = static_cast<unsigned>(*workers);
+  }
+
+  if (auto level = get_string(host, "log_level", "host.log_level")) {
+    if (std::find(kLogLevels.begin(), kLogLevels.end(), *level) != kLogLevels.end()) {
+      config.log_level = *level;
+    } else {
+      error(host.get("log_level")->source(), "host.log_level",
+            fmt::format("\"{}\" is not a log level; use one of {}", *level, join(kLogLevels)));
+    }
+  }
+
+  config.control_socket = fmt::format("{}/{}.sock", kDefaultControlDir, config.interface);
+  if (auto socket = get_string(host, "control_socket", "host.control_socket")) {
+    const std::string resolved = resolve(*socket);
+    if (resolved.empty() || resolved.size() > kMaxSocketPath) {
+      error(host.get("control_socket")->source(), "host.control_socket",
+            fmt::format("\"{}\" is {}; a Unix socket path has 1 to {} characters", *socket,
+                        resolved.empty() ? "empty" : "too long", kMaxSocketPath));
+    } else {
+      config.control_socket = resolved;
+    }
+  }
+}
+
+std::optional<PeerConfig> Reader::read_peer(const toml::table& peer, size_t index, HostId self) {
+  PeerConfig out;
+  bool ok = true;
+  // Name the peer by its ID when it has a valid one, else by its position.
+  std::string name = fmt::format("peer[#{}]", index + 1);
+
+  if (auto id_text = get_string(peer, "id", name + ".id", true,
+                                "set the peer's host ID, e.g. id = \"0x0001000b\"")) {
+    const toml::node* node = peer.get("id");
+    if (auto id = HostId::parse(*id_text)) {
+      out.id = *id;
+      name = fmt::format("peer[{}]", id->to_string());
+      if (*id == self) {
+        error(node->source(), name + ".id", "is this host's own ID (host.id); a peer is another host");
+        ok = false;
+      }
+      const auto [it, inserted] = peer_ids_.emplace(id->value, SeenPeer{node->source().begin.line});
+      if (!inserted) {
+        error(node->source(), name + ".id",
+              fmt::format("duplicate peer {} (first defined on line {}); merge the two [[peer]] tables or fix "
+                          "the ID",
+                          id->to_string(), it->second.line));
+        ok = false;
+      }
+    } else {
+      error(node->source(), name + ".id",
+            fmt::format("\"{}\" is not a host ID; write 0xNNNNHHHH (eight hex digits: network and host number, "
+                        "neither zero), e.g. \"0x0001000b\"",
+                        *id_text));
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+
+  check_keys(peer, name + ".", kPeerKeys);
+
+  if (auto text = get_string(peer, "name", name + ".name")) out.name = *text;
+
+  if (auto text = get_string(peer, "endpoint", name + ".endpoint")) {
+    const toml::node* node = peer.get("endpoint");
+    auto endpoint = Endpoint::parse(*text);
+    if (endpoint && endpoint->port != 0 && endpoint->address != IpAddress::v4(0u) &&
+        endpoint->address != IpAddress::v6({})) {
+      out.endpoint = *endpoint;
+    } else {
+      const bool looks_like_name =
+          std::any_of(text->begin(), text->end(), [](char c) { return (c >= 'g' && c <= 'z') || c == '-'; });
+      error(node->source(), name + ".endpoint",
+            fmt::format("\"{}\" is not an address and port; write \"192.0.2.2:51820\" or \"[2001:db8::2]:51820\"{}",
+                        *text, looks_like_name ? " (host names are not resolved)" : ""));
+      ok = false;
+    }
+  }
+
+  if (auto text = get_string(peer, "key_file", name + ".key_file", true,
+                             "name the link key file, e.g. key_file = \"/etc/cordon/a-b.key\" (make it with "
+                             "`cordon genkey --out FILE`)")) {
+    auto loaded = load_key_file(resolve(*text));
+    if (loaded.key) {
+      out.link_key = std::move(*loaded.key);
+    } else {
+      error(peer.get("key_file")->source(), name + ".key_file", loaded.error);
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+
+  const std::string prefixes_field = name + ".allowed_prefixes";
+  const bool has_prefixes = get_string_array(
+      peer, "allowed_prefixes", prefixes_field, true,
+      "list the tunnel addresses this peer may use, e.g. allowed_prefixes = [\"10.77.0.2/32\"]",
+      [&](const std::string& text, const toml::source_region& where) {
+        auto prefix = parse_cidr(text);
+        if (!prefix) {
+          error(where, prefixes_field,
+                fmt::format("\"{}\" is not a prefix; write e.g. \"10.77.0.2/32\" or \"fd77::/64\"", text));
+          ok = false;
+          return;
+        }
+        const Prefix network = masked(*prefix);
+        if (!(network == *prefix)) {
+          error(where, prefixes_field,
+                fmt::format("\"{}\" has host bits set; did you mean \"{}\"?", text, prefix_text(network)));
+          ok = false;
+          return;
+        }
+        const auto [it, inserted] = prefix_owner_.emplace(prefix_text(network), std::pair{name, where.begin.line});
+        if (!inserted) {
+          error(where, prefixes_field,
+                fmt::format("{} is also allowed for {} (line {}); a prefix belongs to one peer", text,
+                            it->second.first, it->second.second));
+          ok = false;
+          return;
+        }
+        out.allowed_prefixes.push_back(network);
+      });
+  if (!has_prefixes) ok = false;
+
+  if (auto text = get_string(peer, "suite", name + ".suite")) {
+    if (auto suite = crypto::parse_suite(*text)) {
+      out.suite = *suite;
+    } else {
+      error(peer.get("suite")->source(), name + ".suite",
+            fmt::format("\"{}\" is not a suite; use aes-256-gcm (the default), chacha20-poly1305 or aes-256-siv, "
+                        "the same on both ends",
+                        *text));
+      ok = false;
+    }
+  }
+
+  if (auto seconds = get_integer(peer, "keepalive", name + ".keepalive", 0, kMaxKeepaliveSeconds,
+                                 " seconds (0 turns keepalives off)")) {
+    out.keepalive_ns = *seconds * kNsPerSecond;
+  }
+
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+void Reader::read_peers(const toml::node& peers, DaemonConfig& config) {
+  const toml::array* array = peers.as_array();
+  if (!array || !array->is_array_of_tables()) {
+    error(peers.source(), "peer",
+          fmt::format("expected [[peer]] tables, found {}; start each peer with a [[peer]] line",
+                      array ? "an array that is not all tables" : type_name(peers)));
+    return;
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    if (auto peer = read_peer(*array->get(i)->as_table(), i, config.node.self)) {
+      config.node.peers.push_back(std::move(*peer));
+    }
+  }
+}
+
+ConfigResult Reader::read(const toml::table& root) {
+  DaemonConfig config;
+  config.path = path_;
+  check_keys(root, "", kTopKeys);
+
+  const toml::node* host = root.get("host");
+  if (!host) {
+    errors_.push_back(ConfigError{path_, 0, 0, "host",
+                                  "no [host] table; add one with at least id = \"0xNNNNHHHH\""});
+  } else if (!host->is_table()) {
+    error(host->source(), "host", fmt::format("expected a [host] table, found {}", type_name(*host)));
+  } else {
+    read_host(*host->as_table(), config);
+  }
+
+  const toml::node* peers = root.get("peer");
+  if (!peers) {
+    errors_.push_back(ConfigError{path_, 0, 0, "peer",
+                                  "no [[peer]] tables; add one per link with id, key_file and allowed_prefixes"});
+  } else {
+    read_peers(*peers, config);
+    const toml::array* array = peers->as_array();
+    if (array && array->empty()) {
+      error(peers->source(), "peer", "no peers; add one [[peer]] table per link");
+    }
+  }
+
+  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  if (!errors_.empty()) return ConfigResult{std::nullopt, std::move(errors_)};
+  return ConfigResult{std::move(config), {}};
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += fmt::format(":{}:{}", line, column);
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  return out;
+}
+
+ConfigResult parse_config(const std::string& text, const std::string& path) {
+  // toml++ reports syntax errors by exception. This is the configuration
+  // path, not the data path; the exception is caught here and never leaves
+  // the parser.
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return ConfigResult{std::nullopt,
+                        {ConfigError{path, where.line, where.column, "",
+                                     fmt::format("{}; fix the TOML syntax", e.description())}}};
+  }
+  return Reader(path).read(root);
+}
+
+ConfigResult load_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    return ConfigResult{std::nullopt, {ConfigError{path, 0, 0, "", "is not a regular file; give -c a TOML file"}}};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const bool exists = std::filesystem::exists(path, ec);
+    return ConfigResult{
+        std::nullopt,
+        {ConfigError{path, 0, 0, "",
+                     exists ? "cannot be read; check its permissions (cordon up runs as root)"
+                            : "does not exist; check the path given to -c"}}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+std::string counter_file_path(const DaemonConfig& config) {
+  return (std::filesystem::path(config.state_dir) / (config.interface + ".counter")).string();
+}
+
+}  // namespace cordon::daemon

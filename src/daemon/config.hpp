@@ -1,0 +1,72 @@
+// The daemon's configuration file (TOML, `cordon up -c FILE`): the [host]
+// table and one [[peer]] table per link. The format is documented in
+// docs/operations.md and in the brief's "Config file format".
+//
+// Parsing never stops at the first problem: every error is collected and
+// reported as `FILE:LINE:COL: field: what is wrong; what to do`, so an
+// operator fixes a file in one pass (DESIGN.md, "Bad input gets a clear
+// message that names the file, line, field or peer").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/node_config.hpp"
+#include "core/types.hpp"
+
+namespace cordon::daemon {
+
+// Defaults, documented next to the format.
+constexpr const char* kDefaultInterface = "cordon0";
+constexpr unsigned kDefaultMtu = 1420;         // 1500 minus IPv6 + UDP + Cordon overhead, rounded down
+constexpr uint16_t kDefaultListenPort = 51820;
+constexpr const char* kDefaultStateDir = "/var/lib/cordon";
+constexpr const char* kDefaultControlDir = "/run/cordon";
+constexpr unsigned kMaxWorkers = 256;
+
+struct ConfigError {
+  std::string file;
+  uint32_t line = 0;    // 0: the error is about the file as a whole
+  uint32_t column = 0;
+  std::string field;    // e.g. "host.mtu", "peer[0x0001000b].key_file"; may be empty
+  std::string message;  // "what is wrong; what to do"
+
+  // "FILE:LINE:COL: field: message" (line and column left out when unknown).
+  std::string to_string() const;
+};
+
+struct DaemonConfig {
+  std::string path;  // the config file, as given; reloads read it again
+
+  std::string interface = kDefaultInterface;
+  std::vector<Prefix> addresses;  // interface addresses, host bits kept (10.77.0.1/24)
+  unsigned mtu = kDefaultMtu;
+  uint16_t listen_port = kDefaultListenPort;
+  IpAddress listen_address = IpAddress::v6({});  // "::": IPv4 and IPv6
+  std::string state_dir = kDefaultStateDir;
+  unsigned workers = 0;  // 0: one per CPU
+  std::string control_socket;  // default /run/cordon/<interface>.sock
+  std::string log_level = "info";
+
+  NodeConfig node;  // host ID, peers with their link keys, time window
+};
+
+struct ConfigResult {
+  std::optional<DaemonConfig> config;  // set only when `errors` is empty
+  std::vector<ConfigError> errors;     // sorted by line and column
+};
+
+// Reads, parses and validates the file, and loads every peer's key file.
+// Never throws.
+ConfigResult load_config(const std::string& path);
+
+// The same, from text already in memory; `path` names the file in errors and
+// anchors relative paths (key_file, state_dir, control_socket).
+ConfigResult parse_config(const std::string& text, const std::string& path);
+
+// The counter floor file: <state_dir>/<interface>.counter.
+std::string counter_file_path(const DaemonConfig& config);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,68 @@
+// The control socket: how `cordon status` talks to a running daemon.
+//
+// A Unix stream socket at host.control_socket (default
+// /run/cordon/<interface>.sock), in a directory of mode 0700, itself mode
+// 0600 and owned by root: only root may ask. The protocol is one request
+// line and one reply:
+//
+//   client -> daemon   {"command":"status"}\n
+//   daemon -> client   one JSON document (status_json.hpp), then close
+//
+// An unknown command is answered with {"error": "..."}. Both ends of the
+// protocol live in this file.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "os/linux/fd.hpp"
+#include "os/linux/result.hpp"
+
+namespace cordon::daemon {
+
+class ControlServer {
+ public:
+  // Creates the directory (0700) and the listening socket (0600). A stale
+  // socket left by a crashed daemon is replaced; a socket that a live daemon
+  // still answers on is an error, which also keeps a second daemon off the
+  // same interface.
+  static os::Result<ControlServer> open(const std::string& path);
+
+  ControlServer(ControlServer&& other) noexcept;
+  ControlServer& operator=(ControlServer&& other) noexcept;
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+  ~ControlServer();  // removes the socket file
+
+  int fd() const { return listener_.get(); }
+  const std::string& path() const { return path_; }
+
+  using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+  // Serves every client waiting in the accept queue: reads its request,
+  // answers with handler(request) and closes. A client gets at most
+  // kClientTimeoutMs to send its line, so a stuck client delays the
+  // control thread by at most that.
+  void serve_pending(const Handler& handler);
+
+  static constexpr int kClientTimeoutMs = 1000;
+
+ private:
+  ControlServer() = default;
+  void serve_client(int client, const Handler& handler);
+
+  os::Fd listener_;
+  std::string path_;
+};
+
+// The client side, used by `cordon status`.
+struct ControlReply {
+  std::optional<nlohmann::json> document;
+  std::string error;  // when !document: what went wrong and what to do
+};
+ControlReply control_request(const std::string& socket_path, const nlohmann::json& request);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,292 @@
+#include "daemon/daemon.hpp"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/node.hpp"
+#include "daemon/activity_log.hpp"
+#include "daemon/control.hpp"
+#include "daemon/counter_store.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/reload.hpp"
+#include "daemon/status_json.hpp"
+#include "daemon/tunnel_interface.hpp"
+#include "daemon/underlay.hpp"
+#include "daemon/workers.hpp"
+#include "os/linux/clock.hpp"
+#include "os/linux/poller.hpp"
+#include "os/linux/signals.hpp"
+
+namespace cordon::daemon {
+namespace {
+
+// A failed floor write is retried this often; sending waits for it
+// (`nonce_reservation` drops), so sooner is better than the next tick.
+constexpr int64_t kFloorRetryNs = kNsPerSecond;
+// The control thread wakes at least this often even with nothing due.
+constexpr int64_t kMaxSleepNs = 60 * kNsPerSecond;
+
+unsigned worker_count(unsigned configured) {
+  if (configured != 0) return configured;
+  return std::clamp(std::thread::hardware_concurrency(), 1u, kMaxWorkers);
+}
+
+// Link keys live in the Node; the daemon's copy of the configuration only
+// needs the rest, so its keys are wiped as soon as the Node has them.
+void forget_keys(NodeConfig& config) {
+  for (PeerConfig& peer : config.peers) peer.link_key.wipe();
+}
+
+class Daemon {
+ public:
+  Daemon(DaemonConfig config, RunOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+
+  int run() {
+    if (auto error = start()) {
+      spdlog::error("{}", *error);
+      return 1;
+    }
+    return loop();
+  }
+
+ private:
+  std::optional<std::string> start();
+  int loop();
+  void tick(const Now& now);
+  void send(std::vector<Outgoing>& datagrams);
+  void reload(const Now& now);
+  nlohmann::json answer(const nlohmann::json& request);
+
+  DaemonConfig config_;
+  RunOptions options_;
+  unsigned workers_ = 1;
+
+  // Declaration order is teardown order reversed: workers stop first, then
+  // the node, the sockets, the interface (deleted), the control socket.
+  std::optional<os::SignalSet> signals_;
+  std::optional<os::EventFd> worker_died_;
+  std::optional<os::Poller> poller_;
+  std::optional<CounterStore> store_;
+  std::optional<ControlServer> control_;
+  std::optional<TunnelInterface> interface_;
+  std::vector<os::UdpSocket> sockets_;
+  uint16_t port_ = 0;
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<WorkerPool> pool_;
+  ActivityLog activity_;
+
+  int64_t next_tick_ns_ = 0;
+  int64_t next_activity_ns_ = 0;
+  bool floor_failing_ = false;
+};
+
+std::optional<std::string> Daemon::start() {
+  if (::geteuid() != 0) return "cordon up must run as root (it creates a TUN device)";
+  // Keeps link keys out of core dumps and away from ptrace by other users.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  // First, before any thread exists (signals.hpp).
+  auto signals = os::SignalSet::create();
+  if (!signals) return signals.error().message();
+  signals_.emplace(std::move(signals.value()));
+
+  workers_ = worker_count(config_.workers);
+
+  // The control socket comes before the interface: a second daemon for the
+  // same interface stops here, before it touches the device.
+  auto control = ControlServer::open(config_.control_socket);
+  if (!control) return "control socket: " + control.error().message();
+  control_.emplace(std::move(control.value()));
+
+  store_.emplace(counter_file_path(config_));
+  const CounterLoad floor = store_->load();
+  if (!floor.floor) return floor.error;
+
+  auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
+                                     peer_routes(config_.node));
+  if (!iface) return iface.error().message();
+  interface_.emplace(std::move(iface.value()));
+
+  UnderlayResult underlay = open_underlay(config_.listen_address, config_.listen_port, workers_, config_.path);
+  if (underlay.sockets.empty()) return underlay.error;
+  sockets_ = std::move(underlay.sockets);
+  port_ = underlay.port;
+
+  Now now = os::now();
+  node_ = std::make_unique<Node>(config_.node, workers_, *floor.floor, now);
+  forget_keys(config_.node);
+
+  // The floor the node asks for must be durable before any worker seals a
+  // packet (core/node.hpp, TickResult).
+  TickResult first = node_->tick(now);
+  if (first.persist_counter_floor) {
+    if (auto error = store_->store(*first.persist_counter_floor)) return *error;
+    node_->counter_floor_persisted(*first.persist_counter_floor);
+  }
+  send(first.datagrams);
+  next_tick_ns_ = first.next_deadline_mono_ns;
+  next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
+
+  auto died = os::EventFd::create();
+  if (!died) return died.error().message();
+  worker_died_.emplace(std::move(died.value()));
+  auto poller = os::Poller::create();
+  if (!poller) return poller.error().message();
+  poller_.emplace(std::move(poller.value()));
+  for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd()}) {
+    if (auto added = poller_->add_readable(fd); !added) return added.error().message();
+  }
+
+  pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu);
+  if (auto started = pool_->start(*worker_died_); !started) return "start workers: " + started.error().message();
+
+  std::string addresses;
+  for (const Prefix& a : config_.addresses) addresses += " " + a.to_string();
+  spdlog::info("cordon up: host {} on {} (mtu {}, addresses{}), UDP port {}, {} workers, {} peers, control socket {}",
+               config_.node.self.to_string(), config_.interface, config_.mtu,
+               addresses.empty() ? " none" : addresses, port_, workers_, config_.node.peers.size(),
+               config_.control_socket);
+  return std::nullopt;
+}
+
+int Daemon::loop() {
+  std::array<int, 4> ready{};
+  for (;;) {
+    Now now = os::now();
+    if (now.mono_ns >= next_tick_ns_) tick(now);
+    if (now.mono_ns >= next_activity_ns_) {
+      activity_.report(node_->status(), *pool_);
+      next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
+    }
+    const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, now.mono_ns + kMaxSleepNs});
+    // Round up so that the deadline has passed when we wake.
+    const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now.mono_ns + kNsPerMs - 1) / kNsPerMs));
+
+    auto n = poller_->wait(timeout_ms, ready);
+    if (!n) {
+      spdlog::error("control thread: {}", n.error().message());
+      return 1;
+    }
+    for (size_t i = 0; i < n.value(); ++i) {
+      if (ready[i] == signals_->fd()) {
+        for (;;) {
+          auto signal = signals_->read();
+          if (!signal || signal.value() == 0) break;
+          if (signal.value() == SIGHUP) {
+            reload(os::now());
+          } else {
+            spdlog::info("signal {}: stopping; interface {} goes away", signal.value() == SIGINT ? "SIGINT" : "SIGTERM",
+                         config_.interface);
+            pool_->stop();
+            return 0;
+          }
+        }
+      } else if (ready[i] == control_->fd()) {
+        control_->serve_pending([this](const nlohmann::json& request) { return answer(request); });
+      } else if (ready[i] == worker_died_->fd()) {
+        pool_->stop();
+        spdlog::error("{}; stopping", pool_->failure().value_or("a worker stopped"));
+        return 1;
+      }
+    }
+  }
+}
+
+void Daemon::tick(const Now& now) {
+  TickResult result = node_->tick(now);
+  next_tick_ns_ = result.next_deadline_mono_ns;
+  if (result.persist_counter_floor) {
+    const uint64_t floor = *result.persist_counter_floor;
+    if (auto error = store_->store(floor)) {
+      // Until it is stored, sealing stops with `nonce_reservation`: tell the
+      // operator once, and try again soon.
+      if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", *error);
+      floor_failing_ = true;
+      next_tick_ns_ = std::min(next_tick_ns_, now.mono_ns + kFloorRetryNs);
+    } else {
+      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", store_->path());
+      floor_failing_ = false;
+      node_->counter_floor_persisted(floor);
+    }
+  }
+  send(result.datagrams);
+}
+
+void Daemon::send(std::vector<Outgoing>& datagrams) {
+  if (datagrams.empty()) return;
+  // Keepalives go out through worker 0's socket. UdpSocket::send keeps no
+  // state in the object, so sharing the socket with that worker is safe.
+  std::vector<os::Datagram> batch;
+  batch.reserve(datagrams.size());
+  for (Outgoing& d : datagrams) batch.push_back(os::Datagram{.data = d.datagram, .length = d.datagram.size(), .peer = d.to});
+  size_t done = 0;
+  while (done < batch.size()) {
+    auto sent = sockets_[0].send(std::span(batch).subspan(done));
+    if (!sent) {
+      spdlog::debug("keepalive to {} not sent: {}", batch[done].peer.to_string(), sent.error().message());
+      ++done;
+      continue;
+    }
+    if (sent.value() == 0) break;
+    done += sent.value();
+  }
+}
+
+void Daemon::reload(const Now& now) {
+  spdlog::info("SIGHUP: reloading {}", config_.path);
+  ConfigResult result = load_config(config_.path);
+  if (!result.config) {
+    for (const ConfigError& e : result.errors) spdlog::error("{}", e.to_string());
+    spdlog::error("reload failed with {} error{}; the running configuration stays", result.errors.size(),
+                  result.errors.size() == 1 ? "" : "s");
+    return;
+  }
+  DaemonConfig next = std::move(*result.config);
+  for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
+
+  // The host ID is part of what needs a restart; keep the running one.
+  next.node.self = config_.node.self;
+  NodeConfig kept = next.node;
+  forget_keys(kept);
+  node_->reconfigure(std::move(next.node), now);
+  config_.node = std::move(kept);
+
+  for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
+    spdlog::error("reload: {}", failure);
+  }
+  if (!options_.log_level && next.log_level != config_.log_level) {
+    set_log_level(next.log_level);
+    spdlog::info("log level is now {}", next.log_level);
+    config_.log_level = next.log_level;
+  }
+  spdlog::info("reloaded {}: {} peers", config_.path, config_.node.peers.size());
+  next_tick_ns_ = now.mono_ns;  // new peers may need a keepalive or the floor right away
+}
+
+nlohmann::json Daemon::answer(const nlohmann::json& request) {
+  const auto command = request.find("command");
+  if (command == request.end() || !command->is_string()) {
+    return {{"error", "the request has no \"command\"; send {\"command\":\"status\"}"}};
+  }
+  if (*command == "status") {
+    const Now now = os::now();
+    return status_to_json(node_->status(), StatusContext{config_.interface, port_, now.real_ns});
+  }
+  return {{"error", "unknown command " + command->dump() + "; the daemon knows: status"}};
+}
+
+}  // namespace
+
+int run_daemon(DaemonConfig config, const RunOptions& options) {
+  Daemon daemon(std::move(config), options);
+  return daemon.run();
+}
+
+}  // namespace cordon::daemon

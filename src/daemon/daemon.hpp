@@ -1,0 +1,36 @@
+// `cordon up`: the daemon's composition root. It only wires the parts
+// together (STYLE.md, habit 13):
+//
+//   config.hpp            the TOML file (and SIGHUP reloads, reload.hpp)
+//   tunnel_interface.hpp  TUN device, addresses, routes (rtnetlink)
+//   underlay.hpp          one UDP socket per worker, SO_REUSEPORT
+//   counter_store.hpp     the persisted counter floor
+//   workers.hpp           the data path, one thread per worker
+//   control.hpp           the control socket for `cordon status`
+//   activity_log.hpp      what changed, logged from the control thread
+//
+// The calling (main) thread becomes the control thread: signals, the control
+// socket, Node::tick deadlines, counter floor persistence and reloads.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "daemon/config.hpp"
+
+namespace cordon::daemon {
+
+struct RunOptions {
+  // `cordon up --log-level`: overrides host.log_level, also across reloads.
+  std::optional<std::string> log_level;
+};
+
+// Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a
+// clean stop, 1 when start-up fails or a worker hits an unrecoverable error
+// (the reason is logged). Call it before starting any other thread: it
+// blocks the signals it handles, and threads inherit that mask.
+// `config` is taken by value so that the caller's copy of the link keys can
+// be moved in rather than left behind.
+int run_daemon(DaemonConfig config, const RunOptions& options = {});
+
+}  // namespace cordon::daemon

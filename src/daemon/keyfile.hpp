@@ -1,0 +1,34 @@
+// Link key files: one line, the 32-byte link key in standard base64 (44
+// characters), mode 0600. Both ends of a link hold the same content.
+//
+// A key file that group or others can access is refused, and every
+// temporary copy of the key (file text, decoded bytes) is wiped
+// (DEVELOPERS.md, "Engineering rules").
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/crypto/secret.hpp"
+
+namespace cordon::daemon {
+
+struct KeyFileResult {
+  std::optional<crypto::SecretBytes> key;  // kLinkKeySize bytes
+  std::string error;  // when !key: "what is wrong; what to do", naming the file
+};
+
+// Opens `path`, checks it is a regular file private to its owner, and
+// decodes the key. The mode is checked on the opened descriptor, so the file
+// cannot be swapped between the check and the read.
+KeyFileResult load_key_file(const std::string& path);
+
+// A fresh random link key from the operating system's CSPRNG (OpenSSL
+// RAND_bytes). nullopt if the generator fails.
+std::optional<crypto::SecretBytes> generate_link_key();
+
+// The key file content for `key`: base64 and a newline. Returned as secret
+// bytes so that the text is wiped as well.
+crypto::SecretBytes encode_key_file(const crypto::SecretBytes& key);
+
+}  // namespace cordon::daemon

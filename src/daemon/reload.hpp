@@ -1,0 +1,22 @@
+// SIGHUP: re-read the config file and apply what can change live (Nebula's
+// reload shape: build the new configuration whole, then swap it in).
+//
+// Live: peers (added, removed, new keys, endpoints, prefixes, suites,
+// keepalives), the time window and the log level; routes follow the peers'
+// prefixes. Everything the daemon set up at start (interface, addresses,
+// MTU, port, workers, paths) needs a restart; a reload logs each such
+// change and keeps the running value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/config.hpp"
+
+namespace cordon::daemon {
+
+// One line per setting that differs and needs a restart, e.g.
+// "host.mtu changed (1420 -> 1380); restart cordon to apply it".
+std::vector<std::string> restart_only_changes(const DaemonConfig& running, const DaemonConfig& next);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,35 @@
+// rtnetlink through libmnl: link state and MTU, addresses, routes. No
+// shelling out to `ip` (issue: "Addresses and routes go through rtnetlink").
+#pragma once
+
+#include <string>
+
+#include "core/types.hpp"
+#include "os/linux/result.hpp"
+
+namespace cordon::os {
+
+class Netlink {
+ public:
+  static Result<Netlink> open();
+  Netlink(Netlink&&) noexcept;
+  Netlink& operator=(Netlink&&) noexcept;
+  ~Netlink();
+
+  Result<int> ifindex(const std::string& name);
+  Status set_mtu(int ifindex, unsigned mtu);
+  Status set_up(int ifindex, bool up);
+  // Adds an address with its prefix length (e.g. 10.77.0.1/24); EEXIST is fine.
+  Status add_address(int ifindex, const Prefix& address);
+  // Adds a route to `dst` through the interface; EEXIST is fine.
+  Status add_route(int ifindex, const Prefix& dst);
+  Status delete_route(int ifindex, const Prefix& dst);
+  Status delete_link(int ifindex);
+
+ private:
+  struct Impl;
+  explicit Netlink(Impl* impl);
+  Impl* impl_ = nullptr;
+};
+
+}  // namespace cordon::os

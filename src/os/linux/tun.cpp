@@ -1,0 +1,118 @@
+#include "os/linux/tun.hpp"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+
+#include <cstring>
+
+namespace cordon::os {
+
+namespace {
+
+// One place for the device flags (linux/Documentation/networking/tuntap.rst):
+//  - IFF_TUN: layer-3 packets; the TAP mode of the virtual adapter comes later.
+//  - IFF_NO_PI: no 4-byte packet-information prefix; the IP version nibble
+//    already tells v4 from v6.
+//  - IFF_MULTI_QUEUE: one fd per worker (DESIGN.md, "Performance").
+// Offloads arrive later (DESIGN.md, capability 10) by adding IFF_VNET_HDR
+// here, then TUNSETVNETHDRSZ and TUNSETOFFLOAD on each queue; read() and
+// write() will then carry a struct virtio_net_hdr in front of each packet,
+// which is why callers already pass buffers rather than owning packets.
+constexpr short kTunFlags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+
+constexpr const char* kCloneDevice = "/dev/net/tun";
+
+SysError open_error(int err) {
+  if (err == ENOENT || err == ENODEV) {
+    return sys_error("no /dev/net/tun: load the tun module (modprobe tun)", err);
+  }
+  return sys_error("open /dev/net/tun", err);
+}
+
+SysError attach_error(const std::string& name, int err) {
+  if (err == EPERM || err == EACCES) {
+    return sys_error("creating TUN device " + name + " needs root (CAP_NET_ADMIN)", err);
+  }
+  if (err == EINVAL || err == EBUSY) {
+    // tun_set_iff() refuses an existing device whose type or flags differ
+    // (for example a single-queue TUN or a TAP left behind by another tool).
+    return sys_error("attach to TUN device " + name + ": a device of that name exists and is "
+                         "not a multi-queue TUN device; pick another interface name, or remove "
+                         "the stale device with `ip link delete " + name + "`",
+                     err);
+  }
+  return sys_error("TUNSETIFF " + name, err);
+}
+
+// Opens one queue. Every TUNSETIFF with the same name and IFF_MULTI_QUEUE
+// attaches one more queue to the same device; the first one creates it. The
+// kernel writes the final name back into ifr (relevant when the name holds
+// a "%d" template).
+Result<Fd> open_queue(const std::string& name, std::string* actual_name) {
+  // O_NONBLOCK here rather than through fcntl later: the worker multiplexes
+  // the queue with its UDP socket and must never block in read(2).
+  Fd fd(::open(kCloneDevice, O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return open_error(errno);
+
+  ifreq ifr{};
+  ifr.ifr_flags = kTunFlags;
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) return attach_error(name, errno);
+  *actual_name = std::string(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+}  // namespace
+
+Result<TunDevice> TunDevice::open(const std::string& name, unsigned queues) {
+  if (name.empty() || name.size() >= IFNAMSIZ) {
+    return sys_error("TUN device name \"" + name + "\" must be 1 to " +
+                         std::to_string(IFNAMSIZ - 1) + " characters",
+                     EINVAL);
+  }
+  if (queues == 0) return sys_error("TUN device " + name + " needs at least one queue", EINVAL);
+
+  TunDevice dev;
+  dev.name_ = name;
+  for (unsigned q = 0; q < queues; ++q) {
+    auto fd = open_queue(dev.name_, &dev.name_);
+    // Returning drops the queues opened so far; a device that this call
+    // created disappears with its last queue because it is not persistent.
+    if (!fd) return fd.error();
+    dev.queues_.push_back(std::move(fd.value()));
+  }
+  // if_nametoindex(3) asks the kernel in the caller's network namespace,
+  // which is the namespace the device was just created in.
+  unsigned index = ::if_nametoindex(dev.name_.c_str());
+  if (index == 0) return sys_error("if_nametoindex " + dev.name_);
+  dev.ifindex_ = static_cast<int>(index);
+  return dev;
+}
+
+Result<size_t> TunDevice::read(unsigned q, std::span<std::byte> buf) const {
+  for (;;) {
+    // One read(2) returns exactly one packet; a packet longer than buf is
+    // truncated by the kernel, so callers size buf for the MTU plus headroom.
+    ssize_t n = ::read(queues_[q].get(), buf.data(), buf.size());
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    return sys_error("read from TUN device " + name_);
+  }
+}
+
+Status TunDevice::write(unsigned q, std::span<const std::byte> packet) const {
+  for (;;) {
+    // write(2) on a TUN fd injects the whole packet or fails; there are no
+    // short writes. EAGAIN is not expected (the kernel does not queue on this
+    // side) and is reported like any error: the caller drops the packet.
+    ssize_t n = ::write(queues_[q].get(), packet.data(), packet.size());
+    if (n >= 0) return Ok{};
+    if (errno == EINTR) continue;
+    return sys_error("write to TUN device " + name_);
+  }
+}
+
+}  // namespace cordon::os

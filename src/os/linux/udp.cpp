@@ -1,0 +1,272 @@
+#include "os/linux/udp.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace cordon::os {
+
+namespace {
+
+// 4 MiB per direction absorbs a burst of several thousand full-size
+// datagrams while a worker is busy encrypting. The *FORCE variants bypass
+// net.core.{r,w}mem_max but need CAP_NET_ADMIN (socket(7)); without it the
+// plain option is capped by the sysctl, which is fine.
+constexpr int kSocketBuffer = 4 * 1024 * 1024;
+
+// When the send buffer is full, send() polls for room (POLLOUT) for up to
+// kSendWaitMs, at most kSendWaits times per chunk of kMaxBatch datagrams,
+// before it gives up on the rest. Dropping at the first EAGAIN would lose
+// packets the kernel can take a moment later (a burst after a long encrypt
+// batch); waiting without bound would stall the worker's receive side. So a
+// send() call blocks for at most a few milliseconds, and only when the
+// socket is full.
+constexpr int kSendWaitMs = 1;
+constexpr int kSendWaits = 4;
+
+// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291, section 2.5.5.2).
+constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool is_v4_mapped(const uint8_t* b) { return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), b); }
+
+// Own constructors (not IpAddress::v4/v6) keep this file free of calls into
+// the core; the layout is documented in core/types.hpp.
+IpAddress v4_address(const uint8_t* b) {
+  IpAddress a;
+  a.family = IpAddress::Family::kV4;
+  std::memcpy(a.bytes.data(), b, 4);
+  return a;
+}
+
+IpAddress v6_address(const uint8_t* b) {
+  IpAddress a;
+  a.family = IpAddress::Family::kV6;
+  std::memcpy(a.bytes.data(), b, 16);
+  return a;
+}
+
+std::string format(const IpAddress& a, uint16_t port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(a.is_v4() ? AF_INET : AF_INET6, a.bytes.data(), text, sizeof(text));
+  return a.is_v4() ? std::string(text) + ":" + std::to_string(port)
+                   : "[" + std::string(text) + "]:" + std::to_string(port);
+}
+
+// sockaddr -> Endpoint. IPv4 peers reaching a dual-stack socket appear as
+// ::ffff:a.b.c.d; the core sees them as plain IPv4 (udp.hpp). The IPv6
+// scope ID is not kept: link-local underlays are not supported.
+Endpoint to_endpoint(const sockaddr_storage& ss) {
+  Endpoint e;
+  if (ss.ss_family == AF_INET) {
+    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
+    e.address = v4_address(reinterpret_cast<const uint8_t*>(&sin.sin_addr));
+    e.port = ntohs(sin.sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    const auto* b = reinterpret_cast<const uint8_t*>(&sin6.sin6_addr);
+    e.address = is_v4_mapped(b) ? v4_address(b + 12) : v6_address(b);
+    e.port = ntohs(sin6.sin6_port);
+  }
+  return e;
+}
+
+// Endpoint -> sockaddr for a socket of the given family. An AF_INET6 socket
+// reaches IPv4 peers through their v4-mapped form (ipv6(7)). Returns 0 when
+// the socket cannot reach the endpoint (an IPv6 peer from an AF_INET socket).
+socklen_t to_sockaddr(const Endpoint& e, bool v6_socket, sockaddr_storage* ss) {
+  const uint8_t* b = e.address.bytes.data();
+  if (v6_socket) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+    *sin6 = sockaddr_in6{};
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(e.port);
+    auto* dst = reinterpret_cast<uint8_t*>(&sin6->sin6_addr);
+    if (e.address.is_v4()) {
+      std::copy(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), dst);
+      std::memcpy(dst + 12, b, 4);
+    } else {
+      std::memcpy(dst, b, 16);
+    }
+    return sizeof(sockaddr_in6);
+  }
+  if (!e.address.is_v4() && !is_v4_mapped(b)) return 0;
+  auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+  *sin = sockaddr_in{};
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(e.port);
+  std::memcpy(&sin->sin_addr, e.address.is_v4() ? b : b + 12, 4);
+  return sizeof(sockaddr_in);
+}
+
+void set_buffer(int fd, int force_opt, int opt) {
+  // Best effort, silently: a smaller buffer costs throughput, not function.
+  if (::setsockopt(fd, SOL_SOCKET, force_opt, &kSocketBuffer, sizeof(kSocketBuffer)) == 0) return;
+  ::setsockopt(fd, SOL_SOCKET, opt, &kSocketBuffer, sizeof(kSocketBuffer));
+}
+
+Status set_int(int fd, int level, int opt, int value, const char* what) {
+  if (::setsockopt(fd, level, opt, &value, sizeof(value)) < 0) return sys_error(what);
+  return Ok{};
+}
+
+SysError bind_error(const IpAddress& address, uint16_t port, int err) {
+  if (err == EADDRINUSE) {
+    return sys_error("UDP " + format(address, port) +
+                         " is already in use; pick another listen_port or stop the program using it",
+                     err);
+  }
+  if (err == EADDRNOTAVAIL) {
+    return sys_error("bind UDP " + format(address, port) + ": no interface has this address", err);
+  }
+  return sys_error("bind UDP " + format(address, port), err);
+}
+
+// Waits up to kSendWaitMs for room in the send buffer.
+bool wait_writable(int fd) {
+  pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+  return ::poll(&p, 1, kSendWaitMs) > 0 && (p.revents & POLLOUT) != 0;
+}
+
+}  // namespace
+
+Result<UdpSocket> UdpSocket::bind(const IpAddress& address, uint16_t port, bool reuse_port) {
+  UdpSocket s;
+  s.v6_ = !address.is_v4();
+  const int family = s.v6_ ? AF_INET6 : AF_INET;
+  s.fd_.reset(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!s.fd_.valid()) return sys_error(s.v6_ ? "create UDP/IPv6 socket" : "create UDP/IPv4 socket");
+  const int fd = s.fd_.get();
+
+  if (s.v6_) {
+    // Dual stack regardless of net.ipv6.bindv6only (ipv6(7)), so that "::"
+    // serves IPv4 underlays too.
+    auto st = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "clear IPV6_V6ONLY");
+    if (!st) return st.error();
+  }
+  if (reuse_port) {
+    // One socket per worker on the same port; the kernel spreads flows
+    // across them by hash (socket(7), SO_REUSEPORT).
+    auto st = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1, "set SO_REUSEPORT");
+    if (!st) return st.error();
+  }
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+
+  sockaddr_storage ss{};
+  socklen_t len = to_sockaddr(Endpoint{.address = address, .port = port}, s.v6_, &ss);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return bind_error(address, port, errno);
+
+  // Port 0 asks the kernel for a free port; learn which one.
+  len = sizeof(ss);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return sys_error("getsockname UDP");
+  s.port_ = to_endpoint(ss).port;
+  return s;
+}
+
+Result<size_t> UdpSocket::receive(std::span<Datagram> batch) {
+  const size_t n = std::min(batch.size(), kMaxBatch);
+  // Not value-initialised: 64 sockaddr_storage are 8 KiB to clear on every
+  // call; every field the kernel reads is set below.
+  std::array<mmsghdr, kMaxBatch> msgs;
+  std::array<iovec, kMaxBatch> iov;
+  std::array<sockaddr_storage, kMaxBatch> from;
+  for (size_t i = 0; i < n; ++i) {
+    iov[i] = iovec{.iov_base = batch[i].data.data(), .iov_len = batch[i].data.size()};
+    msgs[i].msg_hdr = msghdr{.msg_name = &from[i],
+                             .msg_namelen = sizeof(sockaddr_storage),
+                             .msg_iov = &iov[i],
+                             .msg_iovlen = 1,
+                             .msg_control = nullptr,
+                             .msg_controllen = 0,
+                             .msg_flags = 0};
+    msgs[i].msg_len = 0;
+  }
+  for (;;) {
+    // MSG_DONTWAIT: return what is queued now; with a timeout argument
+    // recvmmsg(2) would only check it after each datagram (see BUGS).
+    int r = ::recvmmsg(fd_.get(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+      return sys_error("receive UDP on port " + std::to_string(port_));
+    }
+    for (int i = 0; i < r; ++i) {
+      batch[i].length = msgs[i].msg_len;
+      batch[i].peer = to_endpoint(from[i]);
+      batch[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    }
+    return static_cast<size_t>(r);
+  }
+}
+
+Result<size_t> UdpSocket::send(std::span<const Datagram> batch) {
+  size_t sent = 0;
+  while (sent < batch.size()) {
+    auto chunk = batch.subspan(sent, std::min(batch.size() - sent, kMaxBatch));
+    auto r = send_chunk(chunk);
+    if (!r) {
+      // An error on the very first datagram is the caller's to see; after
+      // that, the partial count says where the next call should resume.
+      if (sent == 0) return r.error();
+      break;
+    }
+    sent += r.value();
+    if (r.value() < chunk.size()) break;
+  }
+  return sent;
+}
+
+Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
+  std::array<mmsghdr, kMaxBatch> msgs;
+  std::array<iovec, kMaxBatch> iov;
+  std::array<sockaddr_storage, kMaxBatch> to;
+  size_t n = 0;
+  for (; n < chunk.size(); ++n) {
+    const Datagram& d = chunk[n];
+    socklen_t len = to_sockaddr(d.peer, v6_, &to[n]);
+    if (len == 0) break;  // unreachable from this socket's family; reported below
+    // length is clamped so that a bad length never reads past data.
+    iov[n] = iovec{.iov_base = d.data.data(), .iov_len = std::min(d.length, d.data.size())};
+    msgs[n].msg_hdr = msghdr{.msg_name = &to[n],
+                             .msg_namelen = len,
+                             .msg_iov = &iov[n],
+                             .msg_iovlen = 1,
+                             .msg_control = nullptr,
+                             .msg_controllen = 0,
+                             .msg_flags = 0};
+    msgs[n].msg_len = 0;
+  }
+  if (n == 0) return sys_error("send UDP to " + format(chunk[0].peer.address, chunk[0].peer.port) +
+                                   " from an IPv4-only socket", EAFNOSUPPORT);
+
+  size_t done = 0;
+  int waits = 0;
+  while (done < n) {
+    // sendmmsg(2) returns how many went out; on a failure after the first it
+    // returns the partial count and the next call reports the error.
+    int r = ::sendmmsg(fd_.get(), msgs.data() + done, static_cast<unsigned>(n - done), MSG_DONTWAIT);
+    if (r > 0) {
+      done += static_cast<size_t>(r);
+      continue;
+    }
+    if (r == 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (waits++ < kSendWaits && wait_writable(fd_.get())) continue;
+      break;  // still full: the caller drops the rest
+    }
+    if (done == 0) {
+      const Endpoint& p = chunk[0].peer;
+      return sys_error("send UDP to " + format(p.address, p.port));
+    }
+    break;
+  }
+  return done;
+}
+
+}  // namespace cordon::os
