@@ -166,8 +166,10 @@ size_t SimHost::pump_tun(const Now& n) {
       std::optional<std::vector<std::byte>> packet = tun_.read();
       --budget;
       if (!packet) break;
+      // A fresh allocation of exactly this size, so that ASan's redzone
+      // starts where the tailroom ends.
       std::vector<std::byte>& buf = buffers_[slots.size()];
-      buf.assign(wire::kHeadroom + packet->size() + wire::kTailroom, std::byte{0});
+      buf = std::vector<std::byte>(wire::kHeadroom + packet->size() + wire::kTailroom);
       std::copy(packet->begin(), packet->end(), buf.begin() + wire::kHeadroom);
       slots.push_back(TxSlot{.buffer = buf, .headroom = wire::kHeadroom, .length = packet->size()});
     }
@@ -206,7 +208,7 @@ size_t SimHost::pump_wire(const Now& n) {
       --budget;
       if (!d) break;
       std::vector<std::byte>& buf = buffers_[slots.size()];
-      buf = std::move(d->data);
+      buf = std::move(d->data);  // allocated at its exact size by the network
       slots.push_back(RxSlot{.from = d->from, .data = buf});
     }
     counters_.wire_received += slots.size();

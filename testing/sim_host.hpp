@@ -166,7 +166,7 @@ class SimHost {
   unsigned worker_ = 0;
   SimHostCounters counters_;
   std::vector<TickRecord> ticks_;
-  std::vector<std::vector<std::byte>> buffers_;  // one per batch slot, reused
+  std::vector<std::vector<std::byte>> buffers_;  // one per batch slot
   std::vector<TxSlot> tx_slots_;
   std::vector<RxSlot> rx_slots_;
 };

@@ -18,7 +18,13 @@ int run_status(const std::string& socket_path, bool json) {
   if (json) {
     fmt::print("{}\n", reply.document->dump(2));
   } else {
-    fmt::print("{}", daemon::format_status(*reply.document, static_cast<int64_t>(std::time(nullptr))));
+    // Ages are measured against the daemon's clock when it sent "time", so
+    // that "12 s ago" is right even if this command's clock differs.
+    const auto time = reply.document->find("time");
+    const int64_t now = time != reply.document->end() && time->is_number_integer()
+                            ? time->get<int64_t>()
+                            : static_cast<int64_t>(std::time(nullptr));
+    fmt::print("{}", daemon::format_status(*reply.document, now));
   }
   return kExitOk;
 }

@@ -71,14 +71,15 @@ struct TickResult {
   // then call counter_floor_persisted with it. Until the floor covers the
   // counters in use, sending stops with `nonce_reservation`.
   std::optional<uint64_t> persist_counter_floor;
-  int64_t next_deadline_mono_ns = 0;
+  int64_t next_deadline_mono_ns = 0;  // call tick() again at this monotonic time at the latest
 };
 
 class Node {
  public:
   // `persisted_floor` is the counter floor read back from durable storage (0
-  // on first start). Every counter this node uses is above it, so no nonce
-  // repeats across restarts, crashes or a clock set back.
+  // on first start). Every counter this node uses is at or above it, and
+  // every counter used before lies below it, so no nonce repeats across
+  // restarts, crashes or a clock set back (docs/protocol.md).
   Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now);
   ~Node();
   Node(const Node&) = delete;

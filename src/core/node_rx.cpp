@@ -94,7 +94,7 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
     }
     link::PeerStats& st = peer.stats();
     st.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
-    if (body.empty()) {
+    if (!body.empty() && body[0] == wire::kKeepaliveByte) {
       st.keepalives_received.fetch_add(1, std::memory_order_relaxed);
       slot.verdict = Verdict::kConsumed;
       return;

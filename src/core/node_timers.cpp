@@ -2,7 +2,7 @@
 //
 //  - keepalive, per peer, default 25 s (seeds/000, "Principles of
 //    Establishing Connections": 25 s holds NAT mappings open). A keepalive
-//    is an empty sealed payload, sent only when nothing else went to the
+//    is a sealed payload of one zero byte, sent only when nothing else went to the
 //    peer for a whole interval and the peer's endpoint is known. The first
 //    one goes out at start, which tells a peer without a configured
 //    endpoint where this host is.
@@ -20,9 +20,9 @@ constexpr int64_t kNever = INT64_MAX;
 
 std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const Now& now, HostId self,
                                        link::Peer& peer, const Endpoint& to) {
-  std::vector<std::byte> buffer(wire::kOverhead);
+  std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
   DropReason reason{};
-  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, 0, reason);
+  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize, reason);
   if (!datagram) {
     peer.stats().drops.add(reason);
     return std::nullopt;

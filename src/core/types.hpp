@@ -24,13 +24,18 @@ struct HostId {
   constexpr uint16_t network() const { return static_cast<uint16_t>(value >> 16); }
   constexpr uint16_t host() const { return static_cast<uint16_t>(value & 0xffff); }
   std::string to_string() const;
-  // Accepts 0xNNNNHHHH (exactly eight hex digits after 0x). Host number 0
-  // and network number 0 are invalid.
+  // Accepts 0xNNNNHHHH (exactly eight hex digits after 0x). The prefix may be
+  // 0x or 0X and the digits either case ("0X0001000A" == "0x0001000a");
+  // to_string() always writes lower case. Host number 0 and network number 0
+  // are invalid.
   static std::optional<HostId> parse(std::string_view text);
   friend constexpr auto operator<=>(HostId, HostId) = default;
 };
 
 // An IPv4 or IPv6 address, kept as 16 bytes; IPv4 uses the first four.
+// Equality compares the family and all 16 bytes, so an IPv4 address must be
+// built with IpAddress::v4() (or parse()), which leaves bytes 4..15 zero;
+// filling `bytes` by hand with junk past byte 3 makes equal addresses differ.
 struct IpAddress {
   enum class Family : uint8_t { kV4 = 4, kV6 = 6 };
   Family family = Family::kV4;

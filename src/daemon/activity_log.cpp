@@ -54,7 +54,8 @@ void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerCounters& c = workers.worker(i).counters();
     WorkerSeen& seen = workers_[i];
-    const WorkerSeen now{c.truncated.load(std::memory_order_relaxed), c.tun_write_errors.load(std::memory_order_relaxed),
+    const WorkerSeen now{c.truncated.load(std::memory_order_relaxed),
+                         c.tun_write_errors.load(std::memory_order_relaxed),
                          c.udp_receive_errors.load(std::memory_order_relaxed),
                          c.udp_send_failures.load(std::memory_order_relaxed)};
     const std::string last_error = error_text(c.last_errno.load(std::memory_order_relaxed));

@@ -1,6 +1,29 @@
-// The daemon's configuration file (TOML, `cordon up -c FILE`): the [host]
-// table and one [[peer]] table per link. The format is documented in
-// docs/operations.md and in the brief's "Config file format".
+// The daemon's configuration file (TOML, `cordon up -c FILE`):
+//
+//   [host]
+//   id = "0x0001000a"                 # required: 0xNNNNHHHH, network and host number
+//   interface = "cordon0"             # TUN device name
+//   addresses = ["10.77.0.1/24"]      # tunnel addresses
+//   mtu = 1420
+//   listen_port = 51820               # 0 = any free port
+//   listen_address = "::"             # IPv4 and IPv6
+//   state_dir = "/var/lib/cordon"     # the counter floor file
+//   time_window = 128                 # seconds, 1..3600
+//   workers = 0                       # 0 = one per CPU
+//   control_socket = "/run/cordon/cordon0.sock"
+//   log_level = "info"
+//
+//   [[peer]]                          # one per link
+//   id = "0x0001000b"                 # required
+//   name = "site-b"
+//   endpoint = "192.0.2.2:51820"      # optional on one side; "[2001:db8::2]:51820"
+//   key_file = "/etc/cordon/a-b.key"  # required; relative to the config file
+//   allowed_prefixes = ["10.77.0.2/32"]   # required (may be empty)
+//   suite = "aes-256-gcm"             # | chacha20-poly1305 | aes-256-siv
+//   keepalive = 25                    # seconds, 0 = off
+//
+// Relative paths (key_file, state_dir, control_socket) are relative to the
+// config file's directory. Unknown keys are errors, so typos are caught.
 //
 // Parsing never stops at the first problem: every error is collected and
 // reported as `FILE:LINE:COL: field: what is wrong; what to do`, so an

@@ -225,7 +225,9 @@ void Daemon::send(std::vector<Outgoing>& datagrams) {
   // state in the object, so sharing the socket with that worker is safe.
   std::vector<os::Datagram> batch;
   batch.reserve(datagrams.size());
-  for (Outgoing& d : datagrams) batch.push_back(os::Datagram{.data = d.datagram, .length = d.datagram.size(), .peer = d.to});
+  for (Outgoing& d : datagrams) {
+    batch.push_back(os::Datagram{.data = d.datagram, .length = d.datagram.size(), .peer = d.to});
+  }
   size_t done = 0;
   while (done < batch.size()) {
     auto sent = sockets_[0].send(std::span(batch).subspan(done));

@@ -35,7 +35,9 @@ std::string hint_generate(const std::string& path) {
 }  // namespace
 
 KeyFileResult load_key_file(const std::string& path) {
-  os::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  // O_NONBLOCK: a FIFO at the key path must not hang the daemon in open();
+  // it is refused below as not a regular file.
+  os::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.valid()) {
     const int err = errno;
     if (err == ENOENT) return fail(fmt::format("key file {} does not exist; {}", path, hint_generate(path)));

@@ -17,7 +17,7 @@ std::string addresses_text(const std::vector<Prefix>& list) {
 template <typename T>
 void compare(std::vector<std::string>& out, const char* field, const T& before, const T& after) {
   if (before == after) return;
-  out.push_back(fmt::format("{} changed ({} -> {}); restart cordon to apply it, the running value stays", field,
+  out.push_back(fmt::format("{} changed ({} -> {}) and needs a restart; the running value stays until then", field,
                             before, after));
 }
 

@@ -16,7 +16,7 @@
 namespace cordon::daemon {
 
 // One line per setting that differs and needs a restart, e.g.
-// "host.mtu changed (1420 -> 1380); restart cordon to apply it".
+// "host.mtu changed (1420 -> 1380) and needs a restart; ...".
 std::vector<std::string> restart_only_changes(const DaemonConfig& running, const DaemonConfig& next);
 
 }  // namespace cordon::daemon

@@ -1,5 +1,5 @@
 // The status document the control socket returns to `cordon status`
-// (control.hpp). One JSON object; the schema is in docs/operations.md:
+// (control.hpp). One JSON object:
 //
 //   {"host": "0x0001000a", "interface": "cordon0", "listen_port": 51820,
 //    "counter_floor": N, "time": UNIX_SECONDS,

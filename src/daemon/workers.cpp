@@ -121,8 +121,8 @@ bool Worker::send_batch(std::optional<os::SysError>& fatal) {
     // `wire` lies inside `buffer`; take the mutable view of the same bytes
     // because os::Datagram carries one span type for both directions.
     const size_t offset = static_cast<size_t>(slot.wire.data() - slot.buffer.data());
-    tx_datagrams_[datagrams++] =
-        os::Datagram{.data = slot.buffer.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
+    tx_datagrams_[datagrams++] = os::Datagram{
+        .data = slot.buffer.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
   }
   size_t sent = 0;
   while (sent < datagrams) {

@@ -154,6 +154,38 @@ TEST(TwoNodeSim, RoamingHostKeepsTrafficFlowingBothWays) {
   expect_clean(*s.at_b);
 }
 
+// (2b) The same move on a reordering link: datagrams A sent from its old
+// address can reach B after ones from the new address. Each is authentic and
+// fresh, so the endpoint may swing back for a moment (as WireGuard's does),
+// but A's next datagram moves it forward again: it ends at the new address
+// and B's traffic to A recovers without help.
+TEST(TwoNodeSim, RoamingOnAReorderingLinkSettlesOnTheNewAddress) {
+  const IpAddress inside = IpAddress::v4({10, 0, 0, 1});
+  const IpAddress first = IpAddress::v4({192, 0, 2, 1});
+  const IpAddress second = IpAddress::v4({192, 0, 2, 99});
+  auto nat = std::make_shared<AddressRewriteNat>(inside, first);
+  TwoNodes s(0x5eed0022, SimLinkOptions{.a_public = Endpoint{first, 51820}}, nat, Endpoint{inside, 51820});
+  s.network.set_default_conditions(
+      LinkConditions{.reorder_percent = 20, .latency_ns = 5 * kNsPerMs, .hold_ns = 10 * kNsPerMs});
+  ASSERT_TRUE(s.run_for(100 * kNsPerMs));
+  s.exchange(200, 4);
+  nat->move_to(second);
+  const uint64_t moved_at = s.b_to_a->sent();
+  s.exchange(800, 4);
+  ASSERT_TRUE(s.run_for(50 * kNsPerMs));
+
+  const PeerStatus view = s.b_view_of_a();
+  EXPECT_EQ(view.endpoint, (Endpoint{second, 51820}));
+  EXPECT_GE(view.roams, 1u);
+  RecordProperty("roams", static_cast<int>(view.roams));
+  EXPECT_EQ(s.at_b->delivered(), 1000u) << s.at_b->summary();
+  // Within 50 ms of simulated time (200 packets at 4 per ms) B sends to the
+  // right place again, for good.
+  EXPECT_EQ(s.at_a->delivered_in(moved_at + 200, moved_at + 800), 600u) << s.at_a->summary();
+  expect_clean(*s.at_a);
+  expect_clean(*s.at_b);
+}
+
 // (3) A restarts mid-stream, gracefully and then by crash, each time from
 // its persisted counter floor. B is not touched and notices nothing: every
 // packet arrives, nothing is dropped as a replay or out of its window.

@@ -225,7 +225,8 @@ const ErrorCase kErrorCases[] = {
     {"peer is this host",
      "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000a\"\nkey_file = \"a-b.key\"\nallowed_prefixes = []\n",
      "4:6", "this host's own ID"},
-    {"bad peer id", "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"b\"\nkey_file = \"a-b.key\"\nallowed_prefixes = []\n",
+    {"bad peer id",
+     "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"b\"\nkey_file = \"a-b.key\"\nallowed_prefixes = []\n",
      "4:6", "peer[#1].id: \"b\" is not a host ID"},
     {"bad endpoint",
      "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"a-b.key\"\nallowed_prefixes = []\n"
@@ -271,6 +272,9 @@ const ErrorCase kErrorCases[] = {
     {"key file is a directory",
      "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"keydir\"\nallowed_prefixes = []\n",
      "5:12", "is not a regular file"},
+    {"key file is a FIFO",
+     "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"fifo\"\nallowed_prefixes = []\n",
+     "5:12", "is not a regular file"},
     {"bad allowed prefix",
      "[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"a-b.key\"\n"
      "allowed_prefixes = [\"10.77.0.2\"]\n",
@@ -299,6 +303,7 @@ TEST_P(ConfigErrorTest, NamesFileLineAndProblem) {
   dir_.write("open.key", kKey, 0644);
   dir_.write("group.key", kKey, 0640);
   fs::create_directory(dir_.path() / "keydir");
+  ::mkfifo((dir_.path() / "fifo").c_str(), 0600);  // must not block the loader
 
   const ErrorCase& c = GetParam();
   const ConfigResult r = load(c.toml);
@@ -454,7 +459,7 @@ TEST_F(ConfigTest, ReloadFlagsWhatNeedsARestart) {
   b.listen_port = 4500;
   const auto changes = restart_only_changes(*a.config, b);
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[0], "host.mtu changed (1420 -> 1380); restart cordon to apply it, the running value stays");
+  EXPECT_EQ(changes[0], "host.mtu changed (1420 -> 1380) and needs a restart; the running value stays until then");
   EXPECT_NE(changes[1].find("host.listen_port changed (51820 -> 4500)"), std::string::npos);
 }
 

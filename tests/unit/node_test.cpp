@@ -245,7 +245,7 @@ TEST_F(NodeTest, KeepaliveTellsTheResponderWhereWeAre) {
   persist_floor(*a, now);
   auto t = tick(*a, now);
   ASSERT_EQ(t.datagrams.size(), 1u);
-  EXPECT_EQ(t.datagrams[0].datagram.size(), 24u);
+  EXPECT_EQ(t.datagrams[0].datagram.size(), 25u);
   EXPECT_EQ(receive(*b, now, ea, t.datagrams[0].datagram).verdict, Verdict::kConsumed);
   EXPECT_EQ(peer_of(b->status(), 0x0001000a).endpoint, ea);
   // Idle: the next one is due 25 s later, not before.

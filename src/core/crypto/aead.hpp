@@ -47,12 +47,19 @@ class Aead {
 
   // Encrypts `inout` in place and writes the 16-byte tag. For SIV the nonce is
   // the last associated-data component (RFC 5297, section 3) and the tag is
-  // the synthetic IV. Returns false only if OpenSSL fails.
+  // the synthetic IV. Returns false if OpenSSL fails, or for an empty
+  // `inout` under AES-256-SIV (below).
+  //
+  // AES-256-SIV needs a non-empty plaintext: OpenSSL 3.0 refuses an empty one
+  // (openssl/openssl#17268). Cordon never seals an empty payload: a keepalive
+  // is one zero byte (docs/protocol.md). seal() and open() return false for an
+  // empty `inout` under that suite; the other suites accept it.
   bool seal(std::span<const std::byte, kNonceSize> nonce, std::span<const std::byte> aad,
             std::span<std::byte> inout, std::span<std::byte, kTagSize> tag);
 
-  // Decrypts `inout` in place. Returns false if the tag does not verify; the
-  // contents of `inout` are then unspecified and must not be used.
+  // Decrypts `inout` in place. Returns false if the tag does not verify (or,
+  // under AES-256-SIV, if `inout` is empty: see seal()); the contents of
+  // `inout` are then unspecified and must not be used.
   bool open(std::span<const std::byte, kNonceSize> nonce, std::span<const std::byte> aad,
             std::span<std::byte> inout, std::span<const std::byte, kTagSize> tag);
 

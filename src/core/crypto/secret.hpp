@@ -23,6 +23,8 @@ class SecretBytes {
   std::span<std::byte> mutable_view() { return {data_, size_}; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // Zeroes the buffer, frees it and leaves the secret empty (size() == 0), so
+  // a wiped key cannot be used by mistake as an all-zero key.
   void wipe();
 
   // Constant-time comparison; sizes are not secret.

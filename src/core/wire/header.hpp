@@ -56,6 +56,13 @@ constexpr size_t kTailroom = kTagSize;
 
 enum class Format : uint8_t { kDirect = 0 };
 
+// The plaintext's first byte tells what it is: an IP version nibble (4 or 6)
+// for an inner packet, 0x00 for a keepalive. A keepalive is one zero byte,
+// not an empty payload, because OpenSSL 3.0's AES-SIV cannot seal an empty
+// plaintext; zero bytes after it are padding.
+constexpr std::byte kKeepaliveByte{0x00};
+constexpr size_t kKeepaliveSize = 1;
+
 // Counter layout (docs/protocol.md, "Packet counter").
 constexpr unsigned kCounterSubsecondBits = 24;  // 16.7 M packets/s per link direction before the counter runs ahead of the clock
 constexpr uint64_t kCounterUnitsPerSecond = uint64_t{1} << kCounterSubsecondBits;

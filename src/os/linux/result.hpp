@@ -8,7 +8,8 @@
 
 namespace cordon::os {
 
-// An OS error: the failing operation and its errno.
+// An OS error: the failing operation and its errno. err == 0 marks a
+// refusal that is not an errno; message() is then `what` alone.
 struct SysError {
   std::string what;  // e.g. "open /dev/net/tun"
   int err = 0;

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cordon::os {
@@ -93,10 +94,12 @@ Result<TunDevice> TunDevice::open(const std::string& name, unsigned queues) {
 
 Result<size_t> TunDevice::read(unsigned q, std::span<std::byte> buf) const {
   for (;;) {
-    // One read(2) returns exactly one packet; a packet longer than buf is
-    // truncated by the kernel, so callers size buf for the MTU plus headroom.
+    // One read(2) returns exactly one packet. With IFF_NO_PI the kernel cuts
+    // a longer packet to the buffer without saying so (tun_put_user), so
+    // callers pass more room than the MTU (tun.hpp). The clamp guards against
+    // a kernel that reports the untruncated length instead.
     ssize_t n = ::read(queues_[q].get(), buf.data(), buf.size());
-    if (n >= 0) return static_cast<size_t>(n);
+    if (n >= 0) return std::min(static_cast<size_t>(n), buf.size());
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
     return sys_error("read from TUN device " + name_);

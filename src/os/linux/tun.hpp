@@ -25,7 +25,9 @@ class TunDevice {
   int queue_fd(unsigned q) const { return queues_[q].get(); }  // non-blocking
 
   // Reads one packet from queue q into buf. Returns its length, 0 when
-  // nothing is ready (EAGAIN), or an error.
+  // nothing is ready (EAGAIN), or an error. The kernel silently truncates a
+  // packet longer than buf, so pass more than the MTU: a result equal to
+  // buf.size() then means a packet that did not fit.
   Result<size_t> read(unsigned q, std::span<std::byte> buf) const;
   // Writes one packet to queue q.
   Status write(unsigned q, std::span<const std::byte> packet) const;

@@ -170,6 +170,7 @@ Result<UdpSocket> UdpSocket::bind(const IpAddress& address, uint16_t port, bool 
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> batch) {
   const size_t n = std::min(batch.size(), kMaxBatch);
+  if (n == 0) return size_t{0};
   // Not value-initialised: 64 sockaddr_storage are 8 KiB to clear on every
   // call; every field the kernel reads is set below.
   std::array<mmsghdr, kMaxBatch> msgs;
