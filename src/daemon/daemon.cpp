@@ -21,6 +21,7 @@
 #include "daemon/underlay.hpp"
 #include "daemon/workers.hpp"
 #include "os/linux/clock.hpp"
+#include "os/linux/memory.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/signals.hpp"
 
@@ -91,6 +92,9 @@ std::optional<std::string> Daemon::start() {
   if (::geteuid() != 0) return "cordon up must run as root (it creates a TUN device)";
   // Keeps link keys out of core dumps and away from ptrace by other users.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (auto locked = os::lock_all_memory(); !locked) {
+    spdlog::warn("link keys may be swapped out: {}", locked.error().message());
+  }
 
   // First, before any thread exists (signals.hpp).
   auto signals = os::SignalSet::create();

@@ -1,11 +1,12 @@
 #include "os/linux/memory.hpp"
 
-#include <sodium.h>
+#include <sys/mman.h>
 
 namespace cordon::os {
 
-bool lock_region(void* data, size_t size) { return ::sodium_mlock(data, size) == 0; }
-
-void unlock_region(void* data, size_t size) { ::sodium_munlock(data, size); }
+Status lock_all_memory() {
+  if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) return sys_error("mlockall");
+  return Ok{};
+}
 
 }  // namespace cordon::os

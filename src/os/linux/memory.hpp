@@ -1,23 +1,20 @@
-// Keeping secrets out of swap and core dumps (DESIGN.md, "Secrets are ...
-// locked in memory where possible").
+// Keeping secrets out of swap (DESIGN.md: secrets are "locked in memory
+// where possible").
 //
-// Why not mlockall(MCL_CURRENT | MCL_FUTURE): the daemon owns large packet
-// buffers and per-worker rings; locking all of them would hit RLIMIT_MEMLOCK
-// and pin memory that holds no secret. Only the pages that hold key material
-// are locked, through libsodium, which also excludes them from core dumps
-// (MADV_DONTDUMP).
+// Link keys live in the core's SecretBytes and, as key schedules, inside
+// OpenSSL's cipher contexts, which Cordon cannot place itself. So the daemon
+// locks the whole process: mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT).
+// MCL_ONFAULT (Linux 4.4) locks pages as they are first touched instead of
+// faulting in every mapping up front, so idle thread stacks and unused
+// buffer space cost nothing. Root is not bound by RLIMIT_MEMLOCK.
+// Core dumps are kept out separately with PR_SET_DUMPABLE.
 #pragma once
 
-#include <cstddef>
+#include "os/linux/result.hpp"
 
 namespace cordon::os {
 
-// Best effort: returns false when the region could not be locked (for
-// example RLIMIT_MEMLOCK is exhausted); the caller keeps going and may log.
-bool lock_region(void* data, size_t size);
-
-// Note: like sodium_munlock(3), this zeroes the region before unlocking it,
-// so call it only when the secret is no longer needed.
-void unlock_region(void* data, size_t size);
+// Best effort for the caller: an error means memory may be swapped; log it.
+Status lock_all_memory();
 
 }  // namespace cordon::os

@@ -206,6 +206,26 @@ Status Netlink::set_up(int ifindex, bool up) {
   return impl_->run(nlh, std::string(up ? "bring up" : "bring down") + on_link(ifindex));
 }
 
+Status Netlink::set_tx_queue_len(int ifindex, unsigned packets) {
+  nlmsghdr* nlh = impl_->begin(RTM_NEWLINK, 0);
+  put_link_header(nlh, ifindex);
+  mnl_attr_put_u32(nlh, IFLA_TXQLEN, packets);
+  return impl_->run(nlh, "set transmit queue length " + std::to_string(packets) + on_link(ifindex));
+}
+
+Status Netlink::disable_ipv6_address_generation(int ifindex) {
+  // IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE } } is how
+  // `ip link set DEV addrgenmode none` asks (include/uapi/linux/if_link.h).
+  nlmsghdr* nlh = impl_->begin(RTM_NEWLINK, 0);
+  put_link_header(nlh, ifindex);
+  nlattr* spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+  nlattr* inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+  mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+  mnl_attr_nest_end(nlh, inet6);
+  mnl_attr_nest_end(nlh, spec);
+  return impl_->run(nlh, "disable IPv6 address generation" + on_link(ifindex));
+}
+
 Status Netlink::add_address(int ifindex, const Prefix& address) {
   // NLM_F_EXCL so that an existing address answers EEXIST, which is success
   // here: the daemon may restart over an interface it configured before.

@@ -19,6 +19,13 @@ class Netlink {
   Result<int> ifindex(const std::string& name);
   Status set_mtu(int ifindex, unsigned mtu);
   Status set_up(int ifindex, bool up);
+  // The length of the device's transmit queue (IFLA_TXQLEN): how many packets
+  // the kernel holds for the TUN reader before it drops.
+  Status set_tx_queue_len(int ifindex, unsigned packets);
+  // Stops the kernel from giving the device an IPv6 link-local address
+  // (IN6_ADDR_GEN_MODE_NONE), so it sends no router solicitations or MLD
+  // reports into the tunnel. Call before bringing the link up.
+  Status disable_ipv6_address_generation(int ifindex);
   // Adds an address with its prefix length (e.g. 10.77.0.1/24); EEXIST is fine.
   Status add_address(int ifindex, const Prefix& address);
   // Adds a route to `dst` through the interface; EEXIST is fine.
