@@ -20,7 +20,7 @@ build: configure
 # Every tier: unit, simulation, netns, ASan/UBSan builds of unit+sim, fuzz smoke.
 # ctest's closing line says how many passed and failed.
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	cd $(BUILD) && ctest --output-on-failure --no-label-summary -j$(JOBS) --timeout 600
 
 demo: build
 	./scripts/demo.sh $(BUILD)

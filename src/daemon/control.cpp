@@ -142,17 +142,17 @@ void ControlServer::serve_client(int client, const Handler& handler) {
     if (n <= 0) break;
     request.append(buf, static_cast<size_t>(n));
   }
-  const size_t newline = request.find('\n');
-  if (newline != std::string::npos) request.resize(newline);
+  write_all(client, answer_request(request, handler).dump() + "\n");
+}
 
-  nlohmann::json reply;
-  nlohmann::json parsed = nlohmann::json::parse(request, nullptr, /*allow_exceptions=*/false);
+nlohmann::json answer_request(std::string_view received, const ControlServer::Handler& handler) {
+  const size_t newline = received.find('\n');
+  if (newline != std::string_view::npos) received = received.substr(0, newline);
+  nlohmann::json parsed = nlohmann::json::parse(received, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    reply = {{"error", "the request is not a JSON object; send {\"command\":\"status\"} and a newline"}};
-  } else {
-    reply = handler(parsed);
+    return {{"error", "the request is not a JSON object; send {\"command\":\"status\"} and a newline"}};
   }
-  write_all(client, reply.dump() + "\n");
+  return handler(parsed);
 }
 
 ControlReply control_request(const std::string& socket_path, const nlohmann::json& request) {
@@ -189,6 +189,10 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
     reply.append(buf, static_cast<size_t>(n));
     if (reply.size() > kMaxReply) return {std::nullopt, "the daemon's reply is too large"};
   }
+  return parse_control_reply(reply, socket_path);
+}
+
+ControlReply parse_control_reply(std::string_view reply, const std::string& socket_path) {
   nlohmann::json document = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) {
     return {std::nullopt, fmt::format("the daemon on {} sent a reply that is not JSON", socket_path)};
@@ -197,6 +201,15 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
     return {std::nullopt, fmt::format("the daemon refused: {}", document["error"].get<std::string>())};
   }
   return {std::move(document), {}};
+}
+
+nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
+  const auto command = request.find("command");
+  if (command == request.end() || !command->is_string()) {
+    return {{"error", "the request has no \"command\"; send {\"command\":\"status\"}"}};
+  }
+  if (*command == "status") return status();
+  return {{"error", "unknown command " + command->dump() + "; the daemon knows: status"}};
 }
 
 }  // namespace cordon::daemon

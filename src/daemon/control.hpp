@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -64,5 +65,17 @@ struct ControlReply {
   std::string error;  // when !document: what went wrong and what to do
 };
 ControlReply control_request(const std::string& socket_path, const nlohmann::json& request);
+
+// The two ends without the socket, so the fuzz target can feed them bytes.
+// answer_request: what a client sent (its line and anything after it) -> the
+// reply document; bytes that are not a JSON object get {"error": ...}.
+nlohmann::json answer_request(std::string_view received, const ControlServer::Handler& handler);
+
+// The daemon's commands: {"command":"status"} answers with `status()`;
+// anything else gets {"error": ...} naming what the daemon knows.
+nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status);
+// parse_control_reply: the daemon's reply bytes -> the document, or an error
+// naming `socket_path`.
+ControlReply parse_control_reply(std::string_view reply, const std::string& socket_path);
 
 }  // namespace cordon::daemon

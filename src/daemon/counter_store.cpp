@@ -31,7 +31,7 @@ std::optional<uint64_t> parse_counter_floor(std::string_view text) {
 CounterLoad CounterStore::load() const {
   auto text = os::read_file(path_, kMaxFileSize);
   if (!text) {
-    if (text.error().err == ENOENT) return CounterLoad{0, {}};  // first start
+    if (text.error().err == ENOENT) return CounterLoad{0, {}, true};  // first start
     return CounterLoad{std::nullopt, fmt::format("cannot read the counter floor: {}; check that {} is readable by "
                                                  "root",
                                                  text.error().message(), path_)};
@@ -39,9 +39,9 @@ CounterLoad CounterStore::load() const {
   if (auto floor = parse_counter_floor(text.value())) return CounterLoad{*floor, {}};
   return CounterLoad{
       std::nullopt,
-      fmt::format("{} is corrupt: it must hold one line \"{}N\". Restore it from a backup; if there is none, "
-                  "remove it only if this host's clock is right, because the packet counters restart from the "
-                  "clock and a clock set back could then repeat a nonce",
+      fmt::format("{} is corrupt: it must hold one line \"{}N\". Without it Cordon cannot prove that no nonce "
+                  "repeats (docs/protocol.md, \"Nonce uniqueness\"). Give every link of this host new keys "
+                  "(`cordon genkey` on both ends), then remove the file; an older copy is not safe either",
                   path_, kMagic)};
 }
 

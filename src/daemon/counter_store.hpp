@@ -22,6 +22,7 @@ namespace cordon::daemon {
 struct CounterLoad {
   std::optional<uint64_t> floor;
   std::string error;  // when !floor: names the file and says what to do
+  bool missing = false;  // no file yet: a first start with this state_dir and interface
 };
 
 class CounterStore {

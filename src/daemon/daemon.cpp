@@ -112,6 +112,11 @@ std::optional<std::string> Daemon::start() {
   store_.emplace(counter_file_path(config_));
   const CounterLoad floor = store_->load();
   if (!floor.floor) return floor.error;
+  if (floor.missing) {
+    spdlog::info("no counter floor at {} yet: a first start with these keys, or state_dir or interface changed "
+                 "(then move the old file here; docs/configuration.md)",
+                 store_->path());
+  }
 
   auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
@@ -277,15 +282,9 @@ void Daemon::reload(const Now& now) {
 }
 
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
-  const auto command = request.find("command");
-  if (command == request.end() || !command->is_string()) {
-    return {{"error", "the request has no \"command\"; send {\"command\":\"status\"}"}};
-  }
-  if (*command == "status") {
-    const Now now = os::now();
-    return status_to_json(node_->status(), StatusContext{config_.interface, port_, now.real_ns});
-  }
-  return {{"error", "unknown command " + command->dump() + "; the daemon knows: status"}};
+  return dispatch_command(request, [this] {
+    return status_to_json(node_->status(), StatusContext{config_.interface, port_, os::now().real_ns});
+  });
 }
 
 }  // namespace

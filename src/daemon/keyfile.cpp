@@ -64,6 +64,7 @@ KeyFileResult load_key_file(const std::string& path) {
                             path, st.st_size, hint_generate(path)));
   }
 
+  // One byte more than allowed, so that decode_key_file sees an overlong file.
   crypto::SecretBytes text(kMaxKeyFileSize + 1);
   size_t length = 0;
   while (length < text.size()) {
@@ -73,12 +74,16 @@ KeyFileResult load_key_file(const std::string& path) {
     if (n == 0) break;
     length += static_cast<size_t>(n);
   }
-  if (length > kMaxKeyFileSize) {
+  return decode_key_file(text.view().first(length), path);
+}
+
+KeyFileResult decode_key_file(std::span<const std::byte> text, const std::string& path) {
+  if (text.size() > kMaxKeyFileSize) {
     return fail(fmt::format("key file {} is too long for a key (one line of 44 base64 characters); {}", path,
                             hint_generate(path)));
   }
 
-  auto view = text.view().first(length);
+  auto view = text;
   while (!view.empty() && is_space(view.front())) view = view.subspan(1);
   while (!view.empty() && is_space(view.back())) view = view.first(view.size() - 1);
   if (view.empty()) return fail(fmt::format("key file {} is empty; {}", path, hint_generate(path)));

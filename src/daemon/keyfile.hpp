@@ -6,7 +6,9 @@
 // (DEVELOPERS.md, "Engineering rules").
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "core/crypto/secret.hpp"
@@ -22,6 +24,11 @@ struct KeyFileResult {
 // decodes the key. The mode is checked on the opened descriptor, so the file
 // cannot be swapped between the check and the read.
 KeyFileResult load_key_file(const std::string& path);
+
+// The in-memory half of load_key_file: decodes the file's content `text`
+// (surrounding whitespace allowed, at most 4096 bytes). `path` only names the
+// file in errors. Touches no file; the fuzz target feeds it directly.
+KeyFileResult decode_key_file(std::span<const std::byte> text, const std::string& path);
 
 // A fresh random link key from the operating system's CSPRNG (OpenSSL
 // RAND_bytes). nullopt if the generator fails.

@@ -86,7 +86,9 @@ std::string human_bytes(uint64_t bytes) {
 }
 
 std::string human_age(int64_t then_unix, int64_t now_unix) {
-  const int64_t seconds = now_unix - then_unix;
+  // Both times come from the status document; a nonsense pair must not overflow.
+  int64_t seconds = 0;
+  if (__builtin_sub_overflow(now_unix, then_unix, &seconds)) return "?";
   if (seconds <= 0) return "just now";  // clocks of daemon and reader may differ slightly
   if (seconds < 120) return fmt::format("{} s ago", seconds);
   if (seconds < 120 * 60) return fmt::format("{} min ago", seconds / 60);

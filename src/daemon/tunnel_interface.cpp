@@ -21,6 +21,15 @@ os::SysError step_failed(const std::string& step, const os::SysError& e) {
   return os::SysError{step + ": " + e.what, e.err};
 }
 
+// A route for exactly this prefix is already in the main table (through
+// another interface: ours was just created). The kernel would keep using it,
+// so the operator must know; it is not fatal, as other prefixes still work.
+void warn_route_exists(const Prefix& p, const std::string& name) {
+  spdlog::warn("route {} already exists outside {}; traffic for it will not enter the tunnel until that route "
+               "is removed (ip route del {})",
+               p.to_string(), name, p.to_string());
+}
+
 }  // namespace
 
 std::vector<Prefix> peer_routes(const NodeConfig& config) {
@@ -76,7 +85,12 @@ os::Result<TunnelInterface> TunnelInterface::open(const std::string& name, unsig
   }
   if (auto r = iface.netlink_->set_up(index, true); !r) return step_failed("bring up " + name, r.error());
   for (const Prefix& p : routes) {
-    if (auto r = iface.netlink_->add_route(index, p); !r) return step_failed("route peers via " + name, r.error());
+    auto r = iface.netlink_->add_route(index, p);
+    if (!r && r.error().err == EEXIST) {
+      warn_route_exists(p, name);
+      continue;
+    }
+    if (!r) return step_failed("route peers via " + name, r.error());
     iface.routes_.push_back(p);
   }
   return iface;
@@ -102,7 +116,9 @@ std::vector<std::string> TunnelInterface::sync_routes(const std::vector<Prefix>&
   for (const Prefix& p : wanted) {
     if (contains(kept, p)) continue;
     auto r = netlink_->add_route(index, p);
-    if (r) {
+    if (!r && r.error().err == EEXIST) {
+      warn_route_exists(p, name());
+    } else if (r) {
       spdlog::info("route {} via {} added", p.to_string(), name());
       kept.push_back(p);
     } else {

@@ -180,6 +180,31 @@ TEST_F(CliTest, UpRefusesAPortAlreadyInUse) {
   EXPECT_TRUE(first.running()) << "the first daemon died";
 }
 
+TEST_F(CliTest, UpRefusesAnInterfaceAnotherDaemonHolds) {
+  SingleNode node("cli-iface");
+  Process first(&node.ns, node.up(), node.dir / "first.log", "first daemon");
+  std::string why;
+  ASSERT_TRUE(wait_for_daemon(node.ns, node.spec.control_socket, "cordon0", first, deadline_in(20s), &why))
+      << why << "\n" << first.log_text();
+
+  // A second daemon: same interface, its own socket, state and port.
+  NodeSpec second = node.spec;
+  second.listen_port = node.spec.listen_port + 1;
+  second.control_socket = node.dir / "second.sock";
+  second.state_dir = node.dir / "state2";
+  fs::create_directories(second.state_dir);
+  fs::permissions(second.state_dir, fs::perms::owner_all);
+  write_file(node.dir / "second.toml", render_config(second));
+  RunResult r = run(&node.ns, {cordon_bin().string(), "up", "-c", (node.dir / "second.toml").string()},
+                    20s);
+  EXPECT_FALSE(r.timed_out) << "a second daemon ran on cordon0";
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  const std::string msg = lower(r.out + r.err);
+  EXPECT_NE(msg.find("cordon0 already exists"), std::string::npos) << r.describe();
+  EXPECT_TRUE(first.running()) << "the first daemon died";
+  EXPECT_EQ(run(&node.ns, {"ip", "link", "show", "cordon0"}, 10s).exit_code, 0) << "cordon0 was removed";
+}
+
 TEST_F(CliTest, UpRefusesWithoutPrivilege) {
   SingleNode node("cli-noroot");
   // Everything the daemon reads or writes belongs to nobody, so the only

@@ -223,19 +223,26 @@ TEST_F(OsNetns, TunWithTwoQueuesConfiguredThroughNetlink) {
   EXPECT_EQ(index.value(), dev.ifindex());
 
   const int ifi = dev.ifindex();
-  auto configure = [&] {
+  auto addresses = [&] {
     return std::vector<Status>{nl().add_address(ifi, prefix("10.77.0.1", 24)),
-                               nl().add_address(ifi, prefix("fd77::1", 64)),
-                               nl().add_route(ifi, prefix("10.78.0.0", 16)),
-                               nl().add_route(ifi, prefix("fd78::", 48))};
+                               nl().add_address(ifi, prefix("fd77::1", 64))};
+  };
+  auto routes = [&] {
+    return std::vector<Status>{nl().add_route(ifi, prefix("10.78.0.0", 16)), nl().add_route(ifi, prefix("fd78::", 48))};
   };
   auto mtu = nl().set_mtu(ifi, 1400);
   ASSERT_TRUE(mtu.ok()) << mtu.error().message();
   auto up = nl().set_up(ifi, true);
   ASSERT_TRUE(up.ok()) << up.error().message();
-  for (const auto& st : configure()) ASSERT_TRUE(st.ok()) << st.error().message();
-  // A restarted daemon configures the same things again: EEXIST is fine.
-  for (const auto& st : configure()) EXPECT_TRUE(st.ok()) << st.error().message();
+  for (const auto& st : addresses()) ASSERT_TRUE(st.ok()) << st.error().message();
+  for (const auto& st : routes()) ASSERT_TRUE(st.ok()) << st.error().message();
+  // Adding an address again is fine; a route that already exists is
+  // reported, because one through another interface would win over ours.
+  for (const auto& st : addresses()) EXPECT_TRUE(st.ok()) << st.error().message();
+  for (const auto& st : routes()) {
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().err, EEXIST) << st.error().message();
+  }
 
   // What the kernel reports, through iproute2.
   auto links = ip_json({"-n", ns(), "-j", "addr", "show", "dev", kTun});

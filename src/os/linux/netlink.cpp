@@ -276,7 +276,9 @@ Status Netlink::add_route(int ifindex, const Prefix& dst) {
   // with no gateway (a TUN device has no neighbours to resolve).
   put_route_header(nlh, dst, RT_SCOPE_LINK);
   put_route_attrs(nlh, ifindex, dst);
-  return impl_->run(nlh, "add route " + describe(dst) + on_link(ifindex), EEXIST);
+  // EEXIST is reported: a route with the same prefix and metric already
+  // exists, usually through another interface, and would win over ours.
+  return impl_->run(nlh, "add route " + describe(dst) + on_link(ifindex));
 }
 
 Status Netlink::delete_route(int ifindex, const Prefix& dst) {

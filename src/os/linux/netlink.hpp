@@ -28,7 +28,9 @@ class Netlink {
   Status disable_ipv6_address_generation(int ifindex);
   // Adds an address with its prefix length (e.g. 10.77.0.1/24); EEXIST is fine.
   Status add_address(int ifindex, const Prefix& address);
-  // Adds a route to `dst` through the interface; EEXIST is fine.
+  // Adds a route to `dst` through the interface. EEXIST means the main
+  // table already has a route for exactly `dst` (same metric), which the
+  // caller should report: traffic for `dst` would not enter the tunnel.
   Status add_route(int ifindex, const Prefix& dst);
   Status delete_route(int ifindex, const Prefix& dst);
   Status delete_link(int ifindex);

@@ -32,9 +32,15 @@ SysError open_error(int err) {
   return sys_error("open /dev/net/tun", err);
 }
 
-SysError attach_error(const std::string& name, int err) {
+SysError attach_error(const std::string& name, int err, bool first_queue) {
   if (err == EPERM || err == EACCES) {
     return sys_error("creating TUN device " + name + " needs root (CAP_NET_ADMIN)", err);
+  }
+  if (err == EBUSY && first_queue) {
+    // IFF_TUN_EXCL: the device exists, so some other process holds it.
+    return sys_error("TUN device " + name + " already exists: another cordon daemon or another program "
+                         "is using it; stop that one, or choose another interface name",
+                     err);
   }
   if (err == EINVAL || err == EBUSY) {
     // tun_set_iff() refuses an existing device whose type or flags differ
@@ -51,16 +57,19 @@ SysError attach_error(const std::string& name, int err) {
 // attaches one more queue to the same device; the first one creates it. The
 // kernel writes the final name back into ifr (relevant when the name holds
 // a "%d" template).
-Result<Fd> open_queue(const std::string& name, std::string* actual_name) {
+// The first queue is opened with IFF_TUN_EXCL, so an existing device is
+// refused rather than joined: a multi-queue device would otherwise let a
+// second daemon silently take half of another one's packets.
+Result<Fd> open_queue(const std::string& name, bool first_queue, std::string* actual_name) {
   // O_NONBLOCK here rather than through fcntl later: the worker multiplexes
   // the queue with its UDP socket and must never block in read(2).
   Fd fd(::open(kCloneDevice, O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) return open_error(errno);
 
   ifreq ifr{};
-  ifr.ifr_flags = kTunFlags;
+  ifr.ifr_flags = static_cast<short>(kTunFlags | (first_queue ? IFF_TUN_EXCL : 0));
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) return attach_error(name, errno);
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) return attach_error(name, errno, first_queue);
   *actual_name = std::string(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
   return fd;
 }
@@ -78,7 +87,7 @@ Result<TunDevice> TunDevice::open(const std::string& name, unsigned queues) {
   TunDevice dev;
   dev.name_ = name;
   for (unsigned q = 0; q < queues; ++q) {
-    auto fd = open_queue(dev.name_, &dev.name_);
+    auto fd = open_queue(dev.name_, q == 0, &dev.name_);
     // Returning drops the queues opened so far; a device that this call
     // created disappears with its last queue because it is not persistent.
     if (!fd) return fd.error();
