@@ -15,6 +15,8 @@
 #     underlay, UDP payload length minus inner IP packet length.
 # Both tunnels use MTU 1420. Everything runs inside the two namespaces with
 # private addresses assigned here; nothing leaves them.
+# Then, if the build has it, bench/admin_scale (10,000 hosts: key sets,
+# peak memory, incremental update rebuild) adds its key=value lines.
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -279,6 +281,15 @@ fi
 despawn "$WG_PID_A"
 despawn "$WG_PID_B"
 
+# --- (4) the administrator at 10,000 hosts (bench/admin_scale) ------------------
+# Only when the build has it; its key=value lines join the report below.
+ADMIN_SCALE=$BUILD_DIR/bench/admin_scale
+if [ -x "$ADMIN_SCALE" ]; then
+  echo "bench: (4) admin_scale" >&2
+  "$ADMIN_SCALE" >"$WORK/admin_scale.out" 2>"$WORK/admin_scale.err" \
+    || warn "admin_scale failed or missed a target: $(tail -n 3 "$WORK/admin_scale.err" "$WORK/admin_scale.out")"
+fi
+
 # --- report ---------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
@@ -313,6 +324,9 @@ report() {
   echo "pps64_ratio_vs_wireguard_go=$(ratio "$M_pps64_cordon" "$M_pps64_wggo")"
   echo "overhead_bytes=$M_overhead_cordon"
   echo "wireguard_go_overhead_bytes=$M_overhead_wggo"
+  if [ -s "$WORK/admin_scale.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/admin_scale.out" || true
+  fi
 }
 
 mkdir -p "$RESULTS_DIR"

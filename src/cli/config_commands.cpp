@@ -1,4 +1,6 @@
-// cordon up, cordon check: both start from the config file.
+// cordon up, cordon check: both start from the config file. In managed mode
+// (host.keyset) `cordon up` unlocks the key set (daemon/managed.hpp) and
+// `cordon check` checks that it is installed.
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/keyset_store.hpp"
 #include "daemon/logging.hpp"
 
 namespace cordon::cli {
@@ -43,6 +46,21 @@ int run_check(const std::string& config_path) {
   if (!result.config) {
     print_errors(config_path, result.errors);
     return kExitError;
+  }
+  if (result.config->managed()) {
+    // The peers are in the encrypted body: without the password, check what
+    // can be checked, that the key set is there and readable.
+    const daemon::KeysetStore store(*result.config->keyset);
+    auto header = store.header();
+    if (!header) {
+      fmt::print(stderr, "{}: host.keyset: {}\n", config_path, header.error().message);
+      return kExitError;
+    }
+    fmt::print("{}: ok (managed mode: key set {} for host {}, version {}, user {}; peers come from it once "
+               "unlocked)\n",
+               config_path, store.path(), header.value().host.to_string(), header.value().version,
+               header.value().user);
+    return kExitOk;
   }
   const size_t peers = result.config->node.peers.size();
   fmt::print("{}: ok ({} peer{})\n", config_path, peers, peers == 1 ? "" : "s");

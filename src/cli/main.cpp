@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/admin_commands.hpp"
 #include "cli/commands.hpp"
+#include "cli/keyset_commands.hpp"
 #include "daemon/config.hpp"
 
 int main(int argc, char** argv) {
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   iface_opt->excludes(socket_opt);
   status->add_flag("--json", status_json, "Print the status document as JSON");
 
+  cli::add_keyset_commands(app);
+  cli::add_admin_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -56,6 +61,8 @@ int main(int argc, char** argv) {
     return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt);
   }
   if (check->parsed()) return cli::run_check(check_config);
+  if (auto code = cli::dispatch_keyset_commands()) return *code;
+  if (auto code = cli::dispatch_admin_commands()) return *code;
   if (genkey->parsed()) {
     return cli::run_genkey(genkey_out_opt->count() > 0 ? std::optional(genkey_out) : std::nullopt, genkey_force);
   }

@@ -23,9 +23,9 @@ using namespace std::string_view_literals;
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
 constexpr std::array<std::string_view, 2> kTopKeys = {"host", "peer"};
-constexpr std::array<std::string_view, 11> kHostKeys = {
-    "id",         "interface",   "addresses", "mtu",     "listen_port",    "listen_address",
-    "state_dir",  "time_window", "workers",   "log_level", "control_socket"};
+constexpr std::array<std::string_view, 13> kHostKeys = {
+    "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
+    "time_window", "workers",   "log_level", "control_socket", "keyset",      "password_file"};
 constexpr std::array<std::string_view, 7> kPeerKeys = {"id",  "name",          "endpoint", "key_file",
                                                        "allowed_prefixes", "suite", "keepalive"};
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
@@ -148,12 +148,17 @@ class Reader {
   }
 
   void read_host(const toml::table& host, DaemonConfig& config);
+  void read_managed(const toml::table& host, DaemonConfig& config);
+  void refuse_peers_in_managed_mode(const toml::node& peers);
   void read_peers(const toml::node& peers, DaemonConfig& config);
   std::optional<PeerConfig> read_peer(const toml::table& peer, size_t index, HostId self);
 
   std::string path_;
   std::filesystem::path dir_;
   std::vector<ConfigError> errors_;
+  // [host] has a `keyset` key: managed mode, even if its value is bad (so
+  // that a typo there does not also bring manual mode's "id missing").
+  bool managed_ = false;
 
   struct SeenPeer {
     uint32_t line;
@@ -240,8 +245,23 @@ bool Reader::get_string_array(const toml::table& table, std::string_view key, co
 
 void Reader::read_host(const toml::table& host, DaemonConfig& config) {
   check_keys(host, "host.", kHostKeys);
+  managed_ = host.contains("keyset");
+  read_managed(host, config);
 
-  if (auto id = get_string(host, "id", "host.id", true, "set this host's ID, e.g. id = \"0x0001000a\"")) {
+  if (managed_) {
+    // The key set is the one source of this host's identity and addresses:
+    // a second copy here could only disagree with it.
+    for (std::string_view key : {"id"sv, "addresses"sv}) {
+      if (const toml::node* node = host.get(key)) {
+        error(node->source(), fmt::format("host.{}", key),
+              fmt::format("not allowed with host.keyset (managed mode): this host's {} comes from the key set; "
+                          "remove this line, or remove `keyset` to configure the host by hand",
+                          key == "id" ? "ID" : "tunnel addresses"));
+      }
+    }
+  } else if (auto id = get_string(host, "id", "host.id", true,
+                                  "set this host's ID, e.g. id = \"0x0001000a\" (or keyset = PATH for managed "
+                                  "mode)")) {
     if (auto parsed = HostId::parse(*id)) {
       config.node.self = *parsed;
     } else {
@@ -262,17 +282,19 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
     }
   }
 
-  get_string_array(host, "addresses", "host.addresses", false, {},
-                   [&](const std::string& text, const toml::source_region& where) {
-                     if (auto p = parse_cidr(text)) {
-                       config.addresses.push_back(*p);
-                     } else {
-                       error(where, "host.addresses",
-                             fmt::format("\"{}\" is not an address with prefix length; write e.g. \"10.77.0.1/24\" "
-                                         "or \"fd77::1/64\"",
-                                         text));
-                     }
-                   });
+  if (!managed_) {
+    get_string_array(host, "addresses", "host.addresses", false, {},
+                     [&](const std::string& text, const toml::source_region& where) {
+                       if (auto p = parse_cidr(text)) {
+                         config.addresses.push_back(*p);
+                       } else {
+                         error(where, "host.addresses",
+                               fmt::format("\"{}\" is not an address with prefix length; write e.g. \"10.77.0.1/24\" "
+                                           "or \"fd77::1/64\"",
+                                           text));
+                       }
+                     });
+  }
 
   if (auto mtu = get_integer(host, "mtu", "host.mtu", kMinMtu, kMaxMtu, " bytes")) {
     config.mtu = static_cast<unsigned>(*mtu);
@@ -336,6 +358,45 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
       config.control_socket = resolved;
     }
   }
+}
+
+void Reader::read_managed(const toml::table& host, DaemonConfig& config) {
+  if (auto path = get_string(host, "keyset", "host.keyset")) {
+    if (path->empty()) {
+      error(host.get("keyset")->source(), "host.keyset",
+            fmt::format("is empty; name the installed key set, e.g. keyset = \"{}/{}\" (where `cordon keyset "
+                        "install` stores it)",
+                        kDefaultStateDir, kKeysetFileName));
+    } else {
+      config.keyset = resolve(*path);
+    }
+  }
+  if (auto path = get_string(host, "password_file", "host.password_file")) {
+    const toml::node* node = host.get("password_file");
+    if (!host.get("keyset")) {
+      error(node->source(), "host.password_file",
+            "only unlocks a key set, and there is no host.keyset; add keyset = PATH (managed mode) or remove "
+            "this line");
+    } else if (path->empty()) {
+      error(node->source(), "host.password_file",
+            "is empty; name a file holding the key set's password (mode 0600), or remove this line to use a "
+            "systemd credential or the terminal");
+    } else {
+      config.password_file = resolve(*path);
+    }
+  }
+}
+
+void Reader::refuse_peers_in_managed_mode(const toml::node& peers) {
+  const toml::array* array = peers.as_array();
+  const std::string message =
+      "[[peer]] tables are not allowed with host.keyset (managed mode): the peers and their link keys come from "
+      "the key set's address book; remove this table, or remove `keyset` to configure peers by hand";
+  if (!array || array->empty()) {
+    error(peers.source(), "peer", message);
+    return;
+  }
+  for (const toml::node& table : *array) error(table.source(), "peer", message);
 }
 
 std::optional<PeerConfig> Reader::read_peer(const toml::table& peer, size_t index, HostId self) {
@@ -482,7 +543,8 @@ ConfigResult Reader::read(const toml::table& root) {
   const toml::node* host = root.get("host");
   if (!host) {
     errors_.push_back(ConfigError{path_, 0, 0, "host",
-                                  "no [host] table; add one with at least id = \"0xNNNNHHHH\""});
+                                  "no [host] table; add one with at least id = \"0xNNNNHHHH\" (manual mode) or "
+                                  "keyset = PATH (managed mode)"});
   } else if (!host->is_table()) {
     error(host->source(), "host", fmt::format("expected a [host] table, found {}", type_name(*host)));
   } else {
@@ -490,7 +552,9 @@ ConfigResult Reader::read(const toml::table& root) {
   }
 
   const toml::node* peers = root.get("peer");
-  if (!peers) {
+  if (managed_) {
+    if (peers) refuse_peers_in_managed_mode(*peers);
+  } else if (!peers) {
     errors_.push_back(ConfigError{path_, 0, 0, "peer",
                                   "no [[peer]] tables; add one per link with id, key_file and allowed_prefixes"});
   } else {

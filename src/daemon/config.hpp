@@ -12,6 +12,8 @@
 //   workers = 0                       # 0 = one per CPU
 //   control_socket = "/run/cordon/cordon0.sock"
 //   log_level = "info"
+//   keyset = "/var/lib/cordon/keyset" # managed mode (below)
+//   password_file = "/etc/cordon/pw"  # managed mode: unlocks the key set
 //
 //   [[peer]]                          # one per link
 //   id = "0x0001000b"                 # required
@@ -22,8 +24,17 @@
 //   suite = "aes-256-gcm"             # | chacha20-poly1305 | aes-256-siv
 //   keepalive = 25                    # seconds, 0 = off
 //
-// Relative paths (key_file, state_dir, control_socket) are relative to the
-// config file's directory. Unknown keys are errors, so typos are caught.
+// Relative paths (key_file, state_dir, control_socket, keyset,
+// password_file) are relative to the config file's directory. Unknown keys
+// are errors, so typos are caught.
+//
+// Two modes:
+//  - manual: host.id, host.addresses and one [[peer]] table per link, each
+//    with its own key file (the point-to-point tunnel of issue 2);
+//  - managed: host.keyset names the key set that `cordon keyset install`
+//    stored. This host's ID, its tunnel addresses and its peers come from the
+//    key set's address book once it is unlocked (daemon/managed.hpp), so
+//    host.id, host.addresses and [[peer]] tables are refused here.
 //
 // Parsing never stops at the first problem: every error is collected and
 // reported as `FILE:LINE:COL: field: what is wrong; what to do`, so an
@@ -47,6 +58,7 @@ constexpr unsigned kDefaultMtu = 1420;         // 1500 minus IPv6 + UDP + Cordon
 constexpr uint16_t kDefaultListenPort = 51820;
 constexpr const char* kDefaultStateDir = "/var/lib/cordon";
 constexpr const char* kDefaultControlDir = "/run/cordon";
+constexpr const char* kKeysetFileName = "keyset";  // <state_dir>/keyset, where `cordon keyset install` stores it
 constexpr unsigned kMaxWorkers = 256;
 
 struct ConfigError {
@@ -73,6 +85,14 @@ struct DaemonConfig {
   std::string control_socket;  // default /run/cordon/<interface>.sock
   std::string log_level = "info";
 
+  // Managed mode: the installed key set and, optionally, where its password
+  // is (else a systemd credential or the terminal; daemon/password_input.hpp).
+  std::optional<std::string> keyset;
+  std::optional<std::string> password_file;
+  bool managed() const { return keyset.has_value(); }
+
+  // Manual mode: the host ID and the peers from the file. Managed mode: only
+  // the time window; the rest is filled in from the key set (managed.hpp).
   NodeConfig node;  // host ID, peers with their link keys, time window
 };
 

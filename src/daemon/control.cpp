@@ -166,7 +166,7 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
-      return {std::nullopt, fmt::format("no cordon daemon on {} (is `cordon up` running?)", socket_path)};
+      return {std::nullopt, fmt::format("no cordon daemon on {} (is `cordon up` running?)", socket_path), true};
     }
     if (err == EACCES || err == EPERM) return {std::nullopt, "cordon status needs root"};
     return {std::nullopt, fmt::format("cannot connect to {}: {}", socket_path, std::strerror(err))};
@@ -203,13 +203,19 @@ ControlReply parse_control_reply(std::string_view reply, const std::string& sock
   return {std::move(document), {}};
 }
 
-nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
+nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands) {
   const auto command = request.find("command");
   if (command == request.end() || !command->is_string()) {
     return {{"error", "the request has no \"command\"; send {\"command\":\"status\"}"}};
   }
-  if (*command == "status") return status();
-  return {{"error", "unknown command " + command->dump() + "; the daemon knows: status"}};
+  if (*command == "status" && commands.status) return commands.status();
+  if (*command == "reload" && commands.reload) return commands.reload();
+  return {{"error", fmt::format("unknown command {}; the daemon knows: {}", command->dump(),
+                                commands.reload ? "status, reload" : "status")}};
+}
+
+nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
+  return dispatch_command(request, ControlCommands{status, nullptr});
 }
 
 }  // namespace cordon::daemon

@@ -8,6 +8,14 @@
 //   client -> daemon   {"command":"status"}\n
 //   daemon -> client   one JSON document (status_json.hpp), then close
 //
+//   client -> daemon   {"command":"reload"}\n
+//   daemon -> client   {"reloaded":true,"peers":N,"version":V} or {"error":"..."}
+//
+// "reload" does what SIGHUP does: read the config file again and, in
+// managed mode, the installed key set (with the user key the daemon holds),
+// then apply it. `cordon update apply` sends it after storing an update.
+// "version" is the key set's version; manual mode leaves it out.
+//
 // An unknown command is answered with {"error": "..."}. Both ends of the
 // protocol live in this file.
 #pragma once
@@ -63,6 +71,9 @@ class ControlServer {
 struct ControlReply {
   std::optional<nlohmann::json> document;
   std::string error;  // when !document: what went wrong and what to do
+  // No daemon listens on the socket (no file there, or nobody accepts):
+  // `cordon update apply` then says the update waits for the next start.
+  bool no_daemon = false;
 };
 ControlReply control_request(const std::string& socket_path, const nlohmann::json& request);
 
@@ -71,8 +82,15 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
 // reply document; bytes that are not a JSON object get {"error": ...}.
 nlohmann::json answer_request(std::string_view received, const ControlServer::Handler& handler);
 
-// The daemon's commands: {"command":"status"} answers with `status()`;
-// anything else gets {"error": ...} naming what the daemon knows.
+// The daemon's commands: {"command":"status"} answers with `status()`,
+// {"command":"reload"} with `reload()`; anything else gets {"error": ...}
+// naming what the daemon knows.
+struct ControlCommands {
+  std::function<nlohmann::json()> status;
+  std::function<nlohmann::json()> reload;  // may be empty: "reload" is then refused
+};
+nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands);
+// Status only (kept for callers that serve no reload).
 nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status);
 // parse_control_reply: the daemon's reply bytes -> the document, or an error
 // naming `socket_path`.

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <csignal>
 #include <memory>
+#include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/node.hpp"
@@ -15,6 +17,7 @@
 #include "daemon/control.hpp"
 #include "daemon/counter_store.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/managed.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status_json.hpp"
 #include "daemon/tunnel_interface.hpp"
@@ -62,12 +65,24 @@ class Daemon {
   int loop();
   void tick(const Now& now);
   void send(std::vector<Outgoing>& datagrams);
-  void reload(const Now& now);
+  // What a reload did: the error (and nothing changed) or the new peer
+  // count and, in managed mode, the key set version now running.
+  struct ReloadOutcome {
+    std::optional<std::string> error;
+    size_t peers = 0;
+    std::optional<uint64_t> version;
+    static ReloadOutcome failed(std::string why) { return ReloadOutcome{std::move(why), 0, std::nullopt}; }
+  };
+  ReloadOutcome reload(const Now& now, std::string_view why);
   nlohmann::json answer(const nlohmann::json& request);
 
   DaemonConfig config_;
   RunOptions options_;
   unsigned workers_ = 1;
+
+  // Managed mode: the key set's user key, kept (in locked memory) so that a
+  // reload can open an updated key set without asking for the password.
+  std::optional<ManagedKeySet> managed_;
 
   // Declaration order is teardown order reversed: workers stop first, then
   // the node, the sockets, the interface (deleted), the control socket.
@@ -94,6 +109,18 @@ std::optional<std::string> Daemon::start() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (auto locked = os::lock_all_memory(); !locked) {
     spdlog::warn("link keys may be swapped out: {}", locked.error().message());
+  }
+
+  // Managed mode: unlock the key set now, after memory is locked (the user
+  // key stays in it) and before the signals are blocked (Ctrl-C must still
+  // work at the password prompt).
+  if (config_.managed()) {
+    ManagedUnlock unlocked = unlock_managed(config_);
+    if (!unlocked.keys) return unlocked.error;
+    for (const std::string& warning : unlocked.warnings) spdlog::warn("{}", warning);
+    managed_.emplace(std::move(*unlocked.keys));
+    spdlog::info("key set {} unlocked: host {}, version {}, user {}", *config_.keyset,
+                 config_.node.self.to_string(), managed_->version, managed_->user);
   }
 
   // First, before any thread exists (signals.hpp).
@@ -189,7 +216,7 @@ int Daemon::loop() {
           auto signal = signals_->read();
           if (!signal || signal.value() == 0) break;
           if (signal.value() == SIGHUP) {
-            reload(os::now());
+            reload(os::now(), "SIGHUP");
           } else {
             spdlog::info("signal {}: stopping; interface {} goes away", signal.value() == SIGINT ? "SIGINT" : "SIGTERM",
                          config_.interface);
@@ -250,16 +277,49 @@ void Daemon::send(std::vector<Outgoing>& datagrams) {
   }
 }
 
-void Daemon::reload(const Now& now) {
-  spdlog::info("SIGHUP: reloading {}", config_.path);
+Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
+  spdlog::info("{}: reloading {}{}", why, config_.path, managed_ ? " and key set " + *config_.keyset : "");
   ConfigResult result = load_config(config_.path);
   if (!result.config) {
     for (const ConfigError& e : result.errors) spdlog::error("{}", e.to_string());
     spdlog::error("reload failed with {} error{}; the running configuration stays", result.errors.size(),
                   result.errors.size() == 1 ? "" : "s");
-    return;
+    // The control client sees no log: give it the first error too.
+    return ReloadOutcome::failed(fmt::format("reload failed with {} error{} (first: {}); the running configuration "
+                                             "stays",
+                                             result.errors.size(), result.errors.size() == 1 ? "" : "s",
+                                             result.errors.front().to_string()));
   }
   DaemonConfig next = std::move(*result.config);
+  if (managed_ && !next.managed()) {
+    // Switching modes changes where every key comes from; only a restart
+    // does that cleanly (and asks for the password again if needed).
+    std::string error = fmt::format("reload failed: {} no longer has host.keyset; switching from managed to manual "
+                                    "mode needs a restart; the running configuration stays",
+                                    config_.path);
+    spdlog::error("{}", error);
+    return ReloadOutcome::failed(std::move(error));
+  }
+  if (!managed_ && next.managed()) {
+    std::string error = fmt::format("reload failed: {} now has host.keyset; switching from manual to managed mode "
+                                    "needs a restart (the key set must be unlocked); the running configuration "
+                                    "stays",
+                                    config_.path);
+    spdlog::error("{}", error);
+    return ReloadOutcome::failed(std::move(error));
+  }
+  std::optional<uint64_t> version;
+  if (managed_) {
+    // The key set is read from the path the daemon started with (a new
+    // host.keyset is a restart-only change, logged below).
+    ManagedReload reloaded = reload_managed(next, *config_.keyset, *managed_);
+    if (reloaded.error) {
+      spdlog::error("reload failed: {}; the running configuration stays", *reloaded.error);
+      return ReloadOutcome::failed("reload failed: " + *reloaded.error + "; the running configuration stays");
+    }
+    for (const std::string& warning : reloaded.warnings) spdlog::warn("{}", warning);
+    version = managed_->version;
+  }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 
   // The host ID is part of what needs a restart; keep the running one.
@@ -277,14 +337,28 @@ void Daemon::reload(const Now& now) {
     spdlog::info("log level is now {}", next.log_level);
     config_.log_level = next.log_level;
   }
-  spdlog::info("reloaded {}: {} peers", config_.path, config_.node.peers.size());
+  if (version) {
+    spdlog::info("reloaded {}: key set version {}, {} peers", config_.path, *version, config_.node.peers.size());
+  } else {
+    spdlog::info("reloaded {}: {} peers", config_.path, config_.node.peers.size());
+  }
   next_tick_ns_ = now.mono_ns;  // new peers may need a keepalive or the floor right away
+  return ReloadOutcome{std::nullopt, config_.node.peers.size(), version};
 }
 
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
-  return dispatch_command(request, [this] {
+  ControlCommands commands;
+  commands.status = [this] {
     return status_to_json(node_->status(), StatusContext{config_.interface, port_, os::now().real_ns});
-  });
+  };
+  commands.reload = [this]() -> nlohmann::json {
+    ReloadOutcome outcome = reload(os::now(), "control command reload");
+    if (outcome.error) return {{"error", *outcome.error}};
+    nlohmann::json reply = {{"reloaded", true}, {"peers", outcome.peers}};
+    if (outcome.version) reply["version"] = *outcome.version;
+    return reply;
+  };
+  return dispatch_command(request, commands);
 }
 
 }  // namespace

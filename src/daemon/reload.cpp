@@ -34,6 +34,7 @@ std::vector<std::string> restart_only_changes(const DaemonConfig& running, const
   compare(out, "host.state_dir", running.state_dir, next.state_dir);
   compare(out, "host.workers", running.workers, next.workers);
   compare(out, "host.control_socket", running.control_socket, next.control_socket);
+  compare(out, "host.keyset", running.keyset.value_or("(none)"), next.keyset.value_or("(none)"));
   return out;
 }
 

@@ -6,6 +6,10 @@
 // prefixes. Everything the daemon set up at start (interface, addresses,
 // MTU, port, workers, paths) needs a restart; a reload logs each such
 // change and keeps the running value.
+//
+// Managed mode (host.keyset) reloads the installed key set as well: its
+// peers are live; this host's ID and tunnel addresses, which come from the
+// key set's address book, and the key set path need a restart.
 #pragma once
 
 #include <string>

@@ -279,6 +279,36 @@ void connect_veth(const Namespace& a, const Namespace& b, const Underlay& u) {
   configure(b, u.b_v4, u.b_v6);
 }
 
+Lan::Lan(std::string_view tag, const std::vector<const Namespace*>& members) {
+  if (members.empty() || members.size() > 250) throw failure("Lan: 1 to 250 members");
+  switch_ = std::make_unique<Namespace>(std::string(tag) + "-sw");
+  // No STP: a port forwards as soon as it is up. No multicast snooping: IPv6
+  // neighbour discovery must reach every member without a querier.
+  run_checked(switch_.get(), {"ip", "link", "add", "br0", "type", "bridge", "stp_state", "0",
+                              "mcast_snooping", "0"});
+  run_checked(switch_.get(), {"ip", "link", "set", "br0", "up"});
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Namespace& ns = *members[i];
+    const std::string port = "p" + std::to_string(i);
+    run_checked(&ns, {"ip", "link", "add", kIface, "type", "veth", "peer", "name", port, "netns",
+                      switch_->name()});
+    run_checked(switch_.get(), {"ip", "link", "set", port, "master", "br0"});
+    run_checked(switch_.get(), {"ip", "link", "set", port, "up"});
+    run_checked(&ns, {"ip", "addr", "add", v4(i) + "/24", "dev", kIface});
+    // nodad, as in connect_veth: usable at once (RFC 4862 section 5.4).
+    run_checked(&ns, {"ip", "-6", "addr", "add", v6(i) + "/64", "dev", kIface, "nodad"});
+    run_checked(&ns, {"ip", "link", "set", kIface, "up"});
+  }
+}
+
+std::string Lan::v4(size_t member) { return "10.200.0." + std::to_string(member + 1); }
+
+std::string Lan::v6(size_t member) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fd00:200::%zx", member + 1);
+  return buf;
+}
+
 std::string endpoint_text(const std::string& address, uint16_t port) {
   if (address.find(':') != std::string::npos) return "[" + address + "]:" + std::to_string(port);
   return address + ":" + std::to_string(port);

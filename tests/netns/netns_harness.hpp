@@ -113,6 +113,26 @@ struct Underlay {
 // the test's own namespace), assigns addresses and brings both ends up.
 void connect_veth(const Namespace& a, const Namespace& b, const Underlay& u);
 
+// An underlay for more than two namespaces: a bridge `br0` in a namespace
+// of its own (the "switch"), and one veth pair per member, `ul0` inside the
+// member and `pN` on the bridge. Member i (0-based) gets 10.200.0.(i+1)/24
+// and fd00:200::(i+1)/64 on its `ul0`. The switch namespace is deleted with
+// the Lan; the members' ends go with their own namespaces.
+class Lan {
+ public:
+  Lan(std::string_view tag, const std::vector<const Namespace*>& members);
+  Lan(const Lan&) = delete;
+  Lan& operator=(const Lan&) = delete;
+
+  static constexpr const char* kIface = "ul0";
+  static std::string v4(size_t member);  // "10.200.0.1" for member 0
+  static std::string v6(size_t member);  // "fd00:200::1" for member 0
+  const Namespace& bridge() const { return *switch_; }
+
+ private:
+  std::unique_ptr<Namespace> switch_;
+};
+
 // "host:port" in endpoint syntax: "10.0.0.1:5" or "[fd00::1]:5".
 std::string endpoint_text(const std::string& address, uint16_t port);
 

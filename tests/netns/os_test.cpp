@@ -3,9 +3,9 @@
 // through its queues, batched UDP on loopback, and the small primitives
 // (poller, eventfd, signalfd, clock).
 //
-// Each test makes its own namespace `cordon-ostest-<pid>-<random>`, enters it
-// on the test thread with setns(2), and a guard leaves and deletes it even
-// when an assertion fails. Traffic stays on loopback and on the TUN device
+// Each test makes its own namespace `cordon-ostest-<pid>-<random>` with the
+// netns harness, enters it on the test thread with setns(2), and a guard
+// leaves and deletes it even when an assertion fails. Traffic stays on loopback and on the TUN device
 // inside that namespace. Waits poll with a deadline; there are no sleeps.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -35,119 +34,52 @@
 #include "os/linux/signals.hpp"
 #include "os/linux/tun.hpp"
 #include "os/linux/udp.hpp"
+#include "tests/netns/netns_harness.hpp"
 
 namespace cordon::os {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using netns::Namespace;
+using netns::run;
+using netns::RunResult;
 using namespace std::chrono_literals;
 
 constexpr auto kWait = 5s;  // generous: only reached when something is broken
 
 // ---------------------------------------------------------------------------
-// Running `ip` (tests may shell out; the product uses rtnetlink).
-
-std::string ip_binary() {
-  for (const char* p : {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"}) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return {};
-}
-
-struct IpResult {
-  int status = -1;  // exit status, -1 when it did not run or was killed
-  std::string out;
-};
-
-// Runs `ip ARGS...` and collects its stdout (stderr passes through, so a
-// failure shows up in the test log).
-IpResult run_ip(const std::vector<std::string>& args) {
-  IpResult result;
-  const std::string ip = ip_binary();
-  if (ip.empty()) return result;
-  std::vector<std::string> argv_s = {ip};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) < 0) return result;
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    return result;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    ::dup2(pipefd[1], STDOUT_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(wstatus)) result.status = WEXITSTATUS(wstatus);
-  return result;
-}
-
+// What the kernel reports, through iproute2 (tests may shell out; the product
+// uses rtnetlink). Runs in the test thread's current namespace.
 nlohmann::json ip_json(const std::vector<std::string>& args) {
-  IpResult r = run_ip(args);
-  if (r.status != 0) return nlohmann::json::array();
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const RunResult r = run(nullptr, argv, kWait);
+  if (!r.ok()) return nlohmann::json::array();
   return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
 }
 
-// ---------------------------------------------------------------------------
-// The namespace guard.
-
-std::string random_suffix() {
-  std::random_device rd;
-  char text[16];
-  std::snprintf(text, sizeof(text), "%08x", static_cast<unsigned>(rd()));
-  return text;
-}
-
-// Creates `cordon-ostest-<pid>-<random>`, moves the calling thread into it,
-// and on destruction moves the thread back and deletes the namespace. The
-// namespace lives on while objects created inside it (sockets, TUN fds)
-// still hold it, so declare the guard before them.
-class NetnsGuard {
+// A namespace of the harness (`cordon-ostest-<pid>-<random>`, deleted on
+// destruction) that the test thread enters for the test's length, so the OS
+// layer under test runs inside it. The namespace lives on while objects made
+// inside it (sockets, TUN fds) still hold it, so declare this first.
+class EnteredNamespace {
  public:
-  NetnsGuard() : name_("cordon-ostest-" + std::to_string(::getpid()) + "-" + random_suffix()) {
-    origin_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (origin_ < 0) return;
-    if (run_ip({"netns", "add", name_}).status != 0) return;
-    created_ = true;
-    int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    entered_ = ::setns(fd, CLONE_NEWNET) == 0;
-    ::close(fd);
+  EnteredNamespace() : ns_("ostest"), origin_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
+    entered_ = origin_ >= 0 && ::setns(ns_.fd(), CLONE_NEWNET) == 0;
   }
-  ~NetnsGuard() {
+  ~EnteredNamespace() {
     if (entered_) ::setns(origin_, CLONE_NEWNET);
-    if (created_) run_ip({"netns", "delete", name_});
     if (origin_ >= 0) ::close(origin_);
   }
-  NetnsGuard(const NetnsGuard&) = delete;
-  NetnsGuard& operator=(const NetnsGuard&) = delete;
+  EnteredNamespace(const EnteredNamespace&) = delete;
+  EnteredNamespace& operator=(const EnteredNamespace&) = delete;
 
   bool ok() const { return entered_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return ns_.name(); }
 
  private:
-  std::string name_;
+  Namespace ns_;
   int origin_ = -1;
-  bool created_ = false;
   bool entered_ = false;
 };
 
@@ -156,7 +88,6 @@ class OsNetns : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, TUN)";
-    if (ip_binary().empty()) GTEST_SKIP() << "needs the ip command (iproute2)";
     ASSERT_TRUE(ns_.ok()) << "could not create and enter namespace " << ns_.name();
     auto nl = Netlink::open();
     ASSERT_TRUE(nl.ok()) << nl.error().message();
@@ -172,7 +103,7 @@ class OsNetns : public ::testing::Test {
   const std::string& ns() const { return ns_.name(); }
 
  private:
-  NetnsGuard ns_;
+  EnteredNamespace ns_;
   std::optional<Netlink> nl_;
 };
 

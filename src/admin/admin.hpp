@@ -1,0 +1,282 @@
+// The administrator's facade over the network database: every `cordon admin`
+// command is one call here, one transaction (database.hpp), one audit row.
+// The CLI (src/cli/admin_*.cpp) and bench/admin_scale.cpp use only this
+// header.
+//
+// Hosts are named by ID (0xNNNNHHHH) or name wherever a HostRef is taken.
+// Errors are AdminError with a one-line message that names the host, field
+// or file and says what to do; nothing is changed when one is thrown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "admin/database.hpp"
+#include "admin/dirty.hpp"
+#include "core/crypto/secret.hpp"
+#include "core/keys/address_book.hpp"
+#include "core/keys/password.hpp"
+#include "core/types.hpp"
+
+namespace cordon::admin {
+
+using keys::Role;
+
+constexpr const char* kDefaultDatabasePath = "/var/lib/cordon/admin.db";
+
+// ---- Network --------------------------------------------------------------
+
+struct NetworkSpec {
+  uint16_t number = 0;  // 1..65535
+  std::string name;
+  Prefix ipv4;  // tunnel addresses are allocated from these
+  std::optional<Prefix> ipv6;
+};
+
+struct NetworkInfo {
+  NetworkSpec spec;
+  int64_t created_at = 0;  // Unix seconds
+  int64_t schema_version = 0;
+  int64_t hosts = 0, coordinators = 0, users = 0, groups = 0, links = 0, dirty_hosts = 0;
+};
+
+// ---- Hosts ----------------------------------------------------------------
+
+// The client's coordinators (issue 3: "the coordinator that serves as its
+// registry, rendezvous and courier; one coordinator by default; any of the
+// three can be set separately"). Each is a HostRef; "coordinator" sets all
+// three, the others override it.
+struct CoordinatorChoice {
+  std::optional<std::string> coordinator, registry, rendezvous, courier;
+  bool any() const { return coordinator || registry || rendezvous || courier; }
+};
+
+struct HostSpec {
+  std::string name;
+  Role role = Role::kClient;
+  std::optional<HostId> id;  // nullopt: the lowest free host number
+  std::vector<Endpoint> endpoints;
+  CoordinatorChoice coordinators;
+  std::vector<Prefix> subnets;  // tunneled subnets: coordinators (gateways) only
+};
+
+struct HostChange {
+  std::optional<std::string> name;
+  std::optional<Role> role;
+  std::optional<std::vector<Endpoint>> endpoints;  // replaces the list; empty clears it
+  CoordinatorChoice coordinators;
+  bool clear_coordinators = false;
+  std::optional<std::vector<Prefix>> subnets;  // replaces the list; empty clears it
+};
+
+struct HostInfo {
+  HostId id;
+  std::string name;
+  Role role = Role::kClient;
+  std::optional<Prefix> tunnel_v4, tunnel_v6;  // address with the network's prefix length
+  std::vector<Endpoint> endpoints;
+  HostId registry, rendezvous, courier;  // 0 = none
+  std::vector<Prefix> subnets;
+  uint64_t keyset_version = 0;  // last version exported or built
+  bool exported = false;        // a key set was exported at least once
+  DirtyKind dirty = DirtyKind::kNone;
+  bool host_key_rotation_pending = false;
+  int64_t created_at = 0;
+  // Filled by show_host only:
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  std::vector<HostId> peers;
+};
+
+// ---- Users, groups, links -------------------------------------------------
+
+struct UserInfo {
+  HostId host;
+  std::string host_name;
+  std::string name;
+  bool generated_password = false;
+  keys::KdfParams kdf;
+  int64_t created_at = 0;
+};
+
+struct NewPassword {
+  UserInfo user;
+  // The generated password, to be shown once; empty when the password was
+  // chosen (--password-file).
+  crypto::SecretBytes generated;
+};
+
+struct GroupInfo {
+  std::string name;
+  std::vector<std::pair<HostId, std::string>> members;
+  std::vector<std::string> linked_groups;
+};
+
+struct LinkInfo {
+  HostId a, b;
+  std::string a_name, b_name;
+  // Why the link exists: "manual", "coordinator", "group G-H"; a link is
+  // removed when nothing asks for it any more.
+  std::vector<std::string> reasons;
+  int64_t created_at = 0;
+  std::optional<int64_t> rotated_at;
+};
+
+struct LinkChange {
+  std::vector<std::pair<HostId, HostId>> added;    // new pairs (new keys)
+  std::vector<std::pair<HostId, HostId>> removed;  // pairs gone (keys dropped at the next update)
+  size_t unchanged = 0;                            // pairs that already existed / still needed
+};
+
+// ---- Keys, exports, updates -------------------------------------------------
+
+struct RotateResult {
+  size_t link_keys = 0;
+  size_t host_keys = 0;
+};
+
+struct ExportedKeySet {
+  HostId host;
+  std::string host_name;
+  std::string user;
+  uint64_t version = 0;
+  std::string path;
+  size_t peers = 0;
+};
+
+struct BuiltPackage {
+  HostId host;
+  std::string host_name;
+  uint64_t version = 0;
+  DirtyKind kind = DirtyKind::kNone;
+  bool new_host_key = false;
+  size_t peers = 0;
+  std::string path;
+};
+
+struct BuildResult {
+  std::vector<BuiltPackage> packages;
+  // Dirty hosts that have never had a key set: they need `keyset export`,
+  // not an update (an update is sealed under a host key they don't have).
+  std::vector<std::pair<HostId, std::string>> awaiting_keyset;
+};
+
+struct PendingUpdate {
+  HostId host;
+  std::string host_name;
+  DirtyKind kind = DirtyKind::kNone;
+  bool exported = false;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t time = 0;
+  std::string operation, arguments, result;
+};
+
+// ---- The facade ------------------------------------------------------------
+
+class Admin {
+ public:
+  // `network init`: creates the database file (mode 0600; refuses an
+  // existing file) and the network.
+  static Admin init(const std::string& path, const NetworkSpec& spec);
+  // Every other command: opens an existing database.
+  static Admin open(const std::string& path);
+  // `network import`: decrypts a backup into a new database file at `path`
+  // (refuses an existing file).
+  static NetworkInfo import_backup(const std::string& backup_file, const std::string& path, std::string_view password);
+
+  Admin(Admin&&) noexcept;
+  Admin& operator=(Admin&&) noexcept;
+  ~Admin();
+
+  Database& database() { return db_; }
+  HostId host_id(uint16_t number) const;
+
+  // Several operations in one transaction (bench/admin_scale, bulk scripts):
+  // while a Batch is open, each call joins it instead of committing; the
+  // batch commits in commit() or rolls back in its destructor.
+  class Batch {
+   public:
+    explicit Batch(Admin& admin);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    void commit();
+
+   private:
+    Admin& admin_;
+    std::unique_ptr<Transaction> tx_;
+  };
+
+  NetworkInfo network_info();
+  // `network export`: a consistent copy of the database sealed under a key
+  // derived from `password` (Argon2id, chosen-password cost); 0600, atomic.
+  void export_backup(const std::string& out_file, std::string_view password);
+
+  HostInfo add_host(const HostSpec& spec);
+  HostInfo set_host(const std::string& ref, const HostChange& change);
+  void remove_host(const std::string& ref);
+  // The host's links are dropped on every peer (their next packages lose
+  // the keys), the host is removed, and its ID is never given out again.
+  std::vector<HostId> compromise_host(const std::string& ref);
+  std::vector<HostInfo> list_hosts();
+  HostInfo show_host(const std::string& ref);
+
+  // `password`: the user's chosen password (9..32 bytes); nullopt generates
+  // one (returned once in NewPassword::generated).
+  NewPassword add_user(const std::string& host_ref, const std::string& name, std::optional<std::string_view> password);
+  // Bulk variant for bench/admin_scale: a generated password that the
+  // caller does not need back; skips formatting it. Same effect otherwise.
+  void add_user_generated(HostId host, const std::string& name);
+  void remove_user(const std::string& host_ref, const std::string& name);
+  NewPassword reset_password(const std::string& host_ref, const std::string& name,
+                             std::optional<std::string_view> password);
+  std::vector<UserInfo> list_users(const std::optional<std::string>& host_ref);
+
+  void add_group(const std::string& name);
+  LinkChange remove_group(const std::string& name);
+  LinkChange add_member(const std::string& group, const std::string& host_ref);
+  LinkChange remove_member(const std::string& group, const std::string& host_ref);
+  std::vector<GroupInfo> list_groups();
+
+  LinkChange add_link(const std::string& a, const std::string& b);
+  LinkChange remove_link(const std::string& a, const std::string& b);
+  LinkChange add_group_link(const std::string& group_a, const std::string& group_b);
+  LinkChange remove_group_link(const std::string& group_a, const std::string& group_b);
+  std::vector<LinkInfo> list_links();
+
+  RotateResult rotate_link(const std::string& a, const std::string& b);
+  RotateResult rotate_host(const std::string& ref);
+  RotateResult rotate_all();
+
+  // One key set for `host_ref` and its user `user` (nullopt: the host's only
+  // user), written atomically with mode 0600.
+  ExportedKeySet export_keyset(const std::string& host_ref, const std::optional<std::string>& user,
+                               const std::string& out_file);
+  // Every host's key set (one per user: DIR/0xNNNNHHHH-USER.keyset) with a
+  // few queries for the whole network; hosts without users are skipped.
+  std::vector<ExportedKeySet> export_all_keysets(const std::string& out_dir);
+
+  std::vector<PendingUpdate> pending_updates();
+  BuildResult build_updates(const std::string& out_dir);
+
+  std::vector<AuditEntry> audit_log(int64_t limit);
+
+ private:
+  explicit Admin(Database db);
+  friend class Batch;
+  friend struct Command;
+
+  Database db_;
+  NetworkSpec network_;
+  Transaction* batch_ = nullptr;
+};
+
+}  // namespace cordon::admin

@@ -1,0 +1,286 @@
+// SQLite connection, statements and transactions (database.hpp).
+#include "admin/database.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "admin/schema.hpp"
+
+namespace cordon::admin {
+
+struct Database::Cache {
+  std::unordered_map<std::string, Statement> statements;
+};
+
+namespace {
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The database holds every link key of the network: like a key file it must
+// be private to its owner (DESIGN.md, "What every capability must meet").
+void check_private_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;
+  if ((st.st_mode & 077) != 0) {
+    throw AdminError(
+        fmt::format("network database {} is accessible by group or others (mode {:04o}); it holds "
+                    "every link key: run `chmod 600 {}`",
+                    path, st.st_mode & 07777, path));
+  }
+}
+
+class UmaskGuard {
+ public:
+  explicit UmaskGuard(mode_t mask) : old_(::umask(mask)) {}
+  ~UmaskGuard() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+}  // namespace
+
+Database::Database(sqlite3* db, std::string path)
+    : db_(db), path_(std::move(path)), cache_(std::make_unique<Cache>()) {}
+
+Database::Database(Database&& o) noexcept
+    : db_(std::exchange(o.db_, nullptr)), path_(std::move(o.path_)), cache_(std::move(o.cache_)) {}
+
+Database& Database::operator=(Database&& o) noexcept {
+  if (this != &o) {
+    cache_.reset();
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+    db_ = std::exchange(o.db_, nullptr);
+    path_ = std::move(o.path_);
+    cache_ = std::move(o.cache_);
+  }
+  return *this;
+}
+
+Database::~Database() {
+  cache_.reset();  // statements first: sqlite3_close_v2 would otherwise linger
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Database Database::open(const std::string& path, Mode mode) {
+  const bool exists = file_exists(path);
+  if (mode == Mode::kCreate && exists) {
+    throw AdminError(
+        fmt::format("{} already exists; refusing to overwrite a network database (move it away or "
+                    "pass another --db)",
+                    path));
+  }
+  if (mode == Mode::kOpenExisting && !exists) {
+    throw AdminError(
+        fmt::format("no network database at {}; create one with `cordon admin network init` or "
+                    "pass --db",
+                    path));
+  }
+  check_private_file(path);
+
+  sqlite3* raw = nullptr;
+  int rc;
+  {
+    UmaskGuard umask(077);
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (mode == Mode::kCreate ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  }
+  Database db(raw, path);
+  if (rc != SQLITE_OK) db.fail(rc, "open");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+
+  const int64_t version = db.user_version();
+  const int64_t latest = latest_schema_version();
+  if (version > latest) {
+    throw AdminError(
+        fmt::format("network database {} has schema version {}, newer than this cordon understands "
+                    "(up to {}); use the cordon release that wrote it",
+                    path, version, latest));
+  }
+  if (mode == Mode::kOpenExisting && version == 0) {
+    throw AdminError(
+        fmt::format("{} is not a Cordon network database (schema version 0); create one with "
+                    "`cordon admin network init`",
+                    path));
+  }
+  {
+    // WAL: readers (list/show) never wait for a writer, and a crash leaves
+    // the last committed state (https://sqlite.org/wal.html). The -wal and
+    // -shm files SQLite creates take the database file's mode.
+    UmaskGuard umask(077);
+    db.exec("PRAGMA journal_mode=WAL");
+  }
+  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL");
+
+  if (version < latest) {
+    Transaction tx(db, Transaction::Kind::kMigration);
+    // Re-read under the write lock: another process may have migrated.
+    for (const Migration& m : migrations()) {
+      if (m.version <= db.user_version()) continue;
+      db.exec(m.sql);
+      db.exec(fmt::format("PRAGMA user_version={}", m.version));
+    }
+    tx.commit();
+  }
+  return db;
+}
+
+void Database::fail(int rc, std::string_view what) const {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    throw DatabaseLocked(
+        fmt::format("network database {} is locked by another `cordon admin` command; wait for it to "
+                    "finish and run this command again",
+                    path_));
+  }
+  if (primary == SQLITE_NOTADB) {
+    throw AdminError(fmt::format("{} is not a Cordon network database (not an SQLite file)", path_));
+  }
+  const char* msg = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  throw AdminError(fmt::format("network database {}: {} failed: {}", path_, what, msg));
+}
+
+void Database::exec(std::string_view sql) {
+  const std::string text(sql);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (err != nullptr) sqlite3_free(err);
+  if (rc != SQLITE_OK) fail(rc, text.substr(0, text.find_first_of(" ;")));
+}
+
+Statement Database::prepare(std::string_view sql) const { return Statement(*this, sql); }
+
+Statement& Database::cached(const char* sql) {
+  auto it = cache_->statements.find(sql);
+  if (it == cache_->statements.end()) it = cache_->statements.emplace(sql, Statement(*this, sql)).first;
+  it->second.reset();
+  return it->second;
+}
+
+int64_t Database::user_version() {
+  Statement st(*this, "PRAGMA user_version");
+  st.step();
+  return st.int64(0);
+}
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Database::changes() const { return sqlite3_changes(db_); }
+
+// ---------------------------------------------------------------------------
+
+Statement::Statement(const Database& db, std::string_view sql) : db_(&db) {
+  const int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                    &stmt_, nullptr);
+  if (rc != SQLITE_OK) db.fail(rc, "prepare");
+}
+
+Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& o) noexcept {
+  if (this != &o) {
+    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+    db_ = o.db_;
+    stmt_ = std::exchange(o.stmt_, nullptr);
+  }
+  return *this;
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) db_->fail(rc, "bind");
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  const int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) db_->fail(rc, "bind");
+  return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::span<const std::byte> blob) {
+  // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+  static const std::byte empty{};
+  const void* data = blob.empty() ? &empty : blob.data();
+  const int rc = sqlite3_bind_blob(stmt_, index, data, static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) db_->fail(rc, "bind");
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) db_->fail(rc, "bind");
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  db_->fail(rc, "query");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+  reset();
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::text(int column) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  if (p == nullptr) return {};
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::span<const std::byte> Statement::blob(int column) const {
+  const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, column));
+  const int n = sqlite3_column_bytes(stmt_, column);
+  if (p == nullptr || n <= 0) return {};
+  return {p, static_cast<size_t>(n)};
+}
+
+// ---------------------------------------------------------------------------
+
+Transaction::Transaction(Database& db, Kind kind) : db_(db), kind_(kind) {
+  // BEGIN IMMEDIATE takes the write lock now, so two admin commands never
+  // interleave and a locked database is reported before any work is done.
+  db_.exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
+  open_ = true;
+}
+
+Transaction::~Transaction() {
+  if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  const char* crash = std::getenv("CORDON_ADMIN_TEST_CRASH");
+  if (kind_ == Kind::kWrite && crash != nullptr && std::strcmp(crash, "before-commit") == 0) ::raise(SIGKILL);
+  db_.exec("COMMIT");
+  open_ = false;
+}
+
+}  // namespace cordon::admin

@@ -1,0 +1,47 @@
+// Dirty marks (dirty.hpp).
+#include "admin/dirty.hpp"
+
+#include "admin/database.hpp"
+
+namespace cordon::admin {
+
+std::string_view dirty_kind_name(DirtyKind kind) {
+  switch (kind) {
+    case DirtyKind::kNone:
+      return "none";
+    case DirtyKind::kAddressBook:
+      return "address-book";
+    case DirtyKind::kKeys:
+      return "keys";
+  }
+  return "none";
+}
+
+keys::UpdateKind update_kind(DirtyKind kind) {
+  return kind == DirtyKind::kKeys ? keys::UpdateKind::kKeys : keys::UpdateKind::kAddressBook;
+}
+
+void mark_dirty(Database& db, HostId host, DirtyKind kind) {
+  if (kind == DirtyKind::kNone) return;
+  db.cached("UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id = ?2")
+      .bind(1, static_cast<int64_t>(kind))
+      .bind(2, static_cast<int64_t>(host.value))
+      .run();
+}
+
+void mark_peers_dirty(Database& db, HostId host, DirtyKind kind) {
+  if (kind == DirtyKind::kNone) return;
+  db.cached(
+        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id IN "
+        "(SELECT b FROM links WHERE a = ?2 UNION SELECT a FROM links WHERE b = ?2)")
+      .bind(1, static_cast<int64_t>(kind))
+      .bind(2, static_cast<int64_t>(host.value))
+      .run();
+}
+
+void mark_all_dirty(Database& db, DirtyKind kind) {
+  if (kind == DirtyKind::kNone) return;
+  db.cached("UPDATE hosts SET dirty = MAX(dirty, ?1)").bind(1, static_cast<int64_t>(kind)).run();
+}
+
+}  // namespace cordon::admin

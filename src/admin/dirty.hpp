@@ -1,0 +1,40 @@
+// Dirty tracking: which hosts need an update package, and of what kind.
+//
+// seeds/000, "Updating Keys and Host Links", sorts changes in two:
+//  - new keys ("keys"): hosts or users added or deleted, links edited,
+//    users added to or removed from hosts or groups, a client's transport
+//    server (Cordon: courier) changed; Cordon adds key rotation and a
+//    rotated host key;
+//  - host links only ("address book"): roles, host addresses, connection
+//    parameters (Cordon: endpoints, tunnel addresses, registry/rendezvous,
+//    tunneled subnets, names).
+// Every change marks the affected hosts in the same transaction as the
+// change itself; a host marked both ways is "keys" (the stronger mark wins).
+// `updates build` turns each mark into one package and clears it.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/keys/update_package.hpp"
+#include "core/types.hpp"
+
+namespace cordon::admin {
+
+class Database;
+
+// Values are stored in hosts.dirty; ordered so that MAX() merges marks.
+enum class DirtyKind : uint8_t { kNone = 0, kAddressBook = 1, kKeys = 2 };
+
+std::string_view dirty_kind_name(DirtyKind kind);  // "none", "address-book", "keys"
+// The package kind a mark turns into. Precondition: kind != kNone.
+keys::UpdateKind update_kind(DirtyKind kind);
+
+// Marks one host (no-op for an unknown ID).
+void mark_dirty(Database& db, HostId host, DirtyKind kind);
+// Marks every host linked with `host` (their address books list it).
+void mark_peers_dirty(Database& db, HostId host, DirtyKind kind);
+// Marks every host of the network (key rotation of everything).
+void mark_all_dirty(Database& db, DirtyKind kind);
+
+}  // namespace cordon::admin

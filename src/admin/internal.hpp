@@ -1,0 +1,121 @@
+// Helpers shared by the admin module's .cpp files (not part of the facade).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "admin/admin.hpp"
+#include "admin/audit.hpp"
+#include "admin/database.hpp"
+#include "core/crypto/secret.hpp"
+#include "core/types.hpp"
+
+namespace cordon::admin {
+
+int64_t now_seconds();
+
+// 32 bytes from the OS CSPRNG (getrandom): link, host and user keys.
+crypto::SecretBytes random_key();
+// Fills a salt or nonce from the OS CSPRNG.
+void random_fill(std::span<std::byte> out);
+template <size_t N>
+std::array<std::byte, N> random_array() {
+  std::array<std::byte, N> a{};
+  random_fill(a);
+  return a;
+}
+
+inline int64_t sql_id(HostId id) { return static_cast<int64_t>(id.value); }
+inline HostId host_from_sql(int64_t v) { return HostId{static_cast<uint32_t>(v)}; }
+
+// Resolves "0xNNNNHHHH" or a host name to an existing host. `what` names the
+// argument in the error ("--coordinator", "first host of the link").
+HostId resolve_host(Database& db, std::string_view ref, std::string_view what = "host");
+std::optional<HostId> find_host(Database& db, std::string_view ref);
+// "name (0xNNNNHHHH)"
+std::string host_label(Database& db, HostId id);
+Role host_role(Database& db, HostId id);
+
+int64_t resolve_group(Database& db, std::string_view name);
+
+// Names: 1..64 bytes of printable text without spaces at either end; a host
+// name may not look like a host ID (hosts are named by either).
+void check_name(std::string_view name, std::string_view what);
+
+// The network row (network.cpp).
+NetworkSpec load_network(Database& db);
+
+// One host with its endpoints and subnets (hosts.cpp).
+HostInfo load_host(Database& db, const NetworkSpec& net, HostId id);
+std::vector<Endpoint> load_endpoints(Database& db, HostId id);
+std::vector<Prefix> load_subnets(Database& db, HostId id);
+
+// ---- Links (links.cpp) --------------------------------------------------
+
+inline std::pair<HostId, HostId> ordered(HostId a, HostId b) { return a < b ? std::pair{a, b} : std::pair{b, a}; }
+
+// Makes sure the pair is linked; a new link gets a new key and marks both
+// hosts "keys". `manual` also records an explicit `link add`.
+void ensure_link(Database& db, HostId a, HostId b, bool manual, LinkChange& change);
+// Removes the pair's link if nothing asks for it any more (no manual mark,
+// no coordinator assignment, no group link); marks both hosts if removed.
+void reconcile_link(Database& db, HostId a, HostId b, LinkChange& change);
+// Why the pair is linked (empty: it shouldn't be).
+std::vector<std::string> link_reasons(Database& db, HostId a, HostId b);
+// The hosts `host` is linked with.
+std::vector<HostId> linked_hosts(Database& db, HostId host);
+
+// Every host pair a group link between groups `a` and `b` asks for.
+std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
+
+// ---- Commands -------------------------------------------------------------
+
+// Runs `body` as one admin command: BEGIN IMMEDIATE (or inside the open
+// batch), the audit row, COMMIT. If `body` throws, the transaction rolls
+// back and the refusal is recorded in the audit log in its own small
+// transaction (best effort: not when the database is locked).
+template <typename F>
+auto run_command(Database& db, Transaction* batch, std::string_view operation, std::string arguments, F&& body) {
+  try {
+    std::optional<Transaction> tx;
+    if (batch == nullptr) tx.emplace(db, Transaction::Kind::kWrite);
+    if constexpr (std::is_void_v<decltype(body())>) {
+      body();
+      if (batch == nullptr) {
+        record_audit(db, operation, arguments, "ok");
+        tx->commit();
+      }
+    } else {
+      auto result = body();
+      if (batch == nullptr) {
+        record_audit(db, operation, arguments, "ok");
+        tx->commit();
+      }
+      return result;
+    }
+  } catch (const DatabaseLocked&) {
+    throw;
+  } catch (const AdminError& e) {
+    if (batch == nullptr) record_refusal(db, operation, arguments, e.what());
+    throw;
+  }
+}
+
+// A read-only command: a consistent snapshot, no audit row.
+template <typename F>
+auto run_query(Database& db, Transaction* batch, F&& body) {
+  std::optional<Transaction> tx;
+  if (batch == nullptr) tx.emplace(db, Transaction::Kind::kRead);
+  return body();
+}
+
+}  // namespace cordon::admin

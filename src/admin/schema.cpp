@@ -1,0 +1,140 @@
+// Schema version 1 of the network database (schema.hpp).
+//
+// Layout notes:
+//  - hosts.id is the whole 32-bit host ID (network << 16 | number).
+//  - Tunnel addresses are stored as offsets from the network's prefixes
+//    (network.ipv4 / network.ipv6), which never change after `network init`.
+//  - links keeps one row per host pair (a < b) with its 32-byte link key.
+//    A pair exists while something asks for it: an explicit `link add`
+//    (manual = 1), a client's coordinator assignment, or a group link whose
+//    groups hold the two hosts (links.cpp reconciles the three).
+//  - hosts.dirty marks the hosts whose next update package is due, with its
+//    kind (dirty.hpp): 1 = address book only, 2 = keys. Keys wins.
+//  - hosts.next_host_key is a rotated host key not yet delivered: the next
+//    package is sealed under host_key and carries next_host_key.
+#include "admin/schema.hpp"
+
+#include <array>
+
+namespace cordon::admin {
+namespace {
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE network (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  number      INTEGER NOT NULL CHECK (number BETWEEN 1 AND 65535),
+  name        TEXT NOT NULL,
+  ipv4        TEXT NOT NULL,
+  ipv6        TEXT,
+  created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE hosts (
+  id              INTEGER PRIMARY KEY,
+  number          INTEGER NOT NULL UNIQUE CHECK (number BETWEEN 1 AND 65535),
+  name            TEXT NOT NULL UNIQUE,
+  role            INTEGER NOT NULL CHECK (role IN (1, 2)),
+  tunnel_v4       INTEGER UNIQUE,
+  tunnel_v6       INTEGER UNIQUE,
+  registry        INTEGER REFERENCES hosts(id),
+  rendezvous      INTEGER REFERENCES hosts(id),
+  courier         INTEGER REFERENCES hosts(id),
+  host_key        BLOB NOT NULL CHECK (length(host_key) = 32),
+  next_host_key   BLOB CHECK (next_host_key IS NULL OR length(next_host_key) = 32),
+  keyset_version  INTEGER NOT NULL DEFAULT 0,
+  exported        INTEGER NOT NULL DEFAULT 0,
+  dirty           INTEGER NOT NULL DEFAULT 0 CHECK (dirty IN (0, 1, 2)),
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX hosts_by_registry ON hosts(registry) WHERE registry IS NOT NULL;
+CREATE INDEX hosts_by_rendezvous ON hosts(rendezvous) WHERE rendezvous IS NOT NULL;
+CREATE INDEX hosts_by_courier ON hosts(courier) WHERE courier IS NOT NULL;
+CREATE INDEX hosts_dirty ON hosts(dirty) WHERE dirty <> 0;
+
+CREATE TABLE endpoints (
+  host      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  position  INTEGER NOT NULL,
+  endpoint  TEXT NOT NULL,
+  PRIMARY KEY (host, position)
+) WITHOUT ROWID;
+
+CREATE TABLE subnets (
+  host      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  position  INTEGER NOT NULL,
+  prefix    TEXT NOT NULL,
+  PRIMARY KEY (host, position)
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+  id                INTEGER PRIMARY KEY,
+  host              INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  name              TEXT NOT NULL,
+  user_key          BLOB NOT NULL CHECK (length(user_key) = 32),
+  kdf_alg           INTEGER NOT NULL,
+  opslimit          INTEGER NOT NULL,
+  memlimit          INTEGER NOT NULL,
+  salt              BLOB NOT NULL,
+  wrapped_user_key  BLOB NOT NULL,
+  password_source   TEXT NOT NULL CHECK (password_source IN ('generated', 'chosen')),
+  created_at        INTEGER NOT NULL,
+  UNIQUE (host, name)
+);
+
+CREATE TABLE host_groups (
+  id    INTEGER PRIMARY KEY,
+  name  TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE group_members (
+  group_id  INTEGER NOT NULL REFERENCES host_groups(id) ON DELETE CASCADE,
+  host      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  PRIMARY KEY (group_id, host)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_host ON group_members(host);
+
+CREATE TABLE group_links (
+  a  INTEGER NOT NULL REFERENCES host_groups(id) ON DELETE CASCADE,
+  b  INTEGER NOT NULL REFERENCES host_groups(id) ON DELETE CASCADE,
+  CHECK (a <= b),
+  PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE INDEX group_links_by_b ON group_links(b);
+
+CREATE TABLE links (
+  a           INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  b           INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  manual      INTEGER NOT NULL DEFAULT 0,
+  key         BLOB NOT NULL CHECK (length(key) = 32),
+  created_at  INTEGER NOT NULL,
+  rotated_at  INTEGER,
+  CHECK (a < b),
+  PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE INDEX links_by_b ON links(b);
+
+CREATE TABLE compromised_hosts (
+  id    INTEGER PRIMARY KEY,
+  name  TEXT NOT NULL,
+  time  INTEGER NOT NULL
+);
+
+CREATE TABLE audit (
+  id         INTEGER PRIMARY KEY,
+  time       INTEGER NOT NULL,
+  operation  TEXT NOT NULL,
+  arguments  TEXT NOT NULL,
+  result     TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 1> kMigrations = {{
+    {1, kSchemaV1},
+}};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int64_t latest_schema_version() { return kMigrations.back().version; }
+
+}  // namespace cordon::admin

@@ -1,0 +1,45 @@
+// What key sets and update packages are made of, read from the database in
+// a few queries: every needed host's address-book entry and the link table
+// of the hosts being exported. `load_all` reads the whole network with one
+// query per table (export of every key set); `load_for` reads only what a
+// handful of hosts need (an incremental `updates build`).
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "admin/admin.hpp"
+#include "core/crypto/secret.hpp"
+#include "core/keys/keyset.hpp"
+
+namespace cordon::admin {
+
+class Database;
+
+class Snapshot {
+ public:
+  static Snapshot load_all(Database& db, const NetworkSpec& net);
+  static Snapshot load_for(Database& db, const NetworkSpec& net, const std::vector<HostId>& hosts);
+
+  // The key-set body of `host` (which must be one of the loaded subjects):
+  // its address book (entry 0 = the host itself, then its peers by ID; issue
+  // 3: "The address book lists only the hosts this one is linked with") and
+  // one link key per peer.
+  keys::KeySetBody body_for(HostId host) const;
+  size_t peer_count(HostId host) const;
+  size_t link_count() const { return keys_.size(); }
+
+ private:
+  struct Link {
+    HostId peer;
+    uint32_t key;  // index into keys_
+  };
+  void add_link(HostId a, HostId b, std::span<const std::byte> key, bool a_subject, bool b_subject);
+
+  std::unordered_map<uint32_t, keys::AddressBookEntry> entries_;
+  std::unordered_map<uint32_t, std::vector<Link>> links_;  // subject host -> its links
+  std::vector<crypto::SecretBytes> keys_;
+};
+
+}  // namespace cordon::admin

@@ -1,0 +1,823 @@
+// `cordon admin …` (admin_commands.hpp): CLI11 wiring and output. The work
+// is in src/admin (admin::Admin); this file parses, opens the database,
+// calls one facade method and prints the result.
+#include "cli/admin_commands.hpp"
+
+#include <sys/prctl.h>
+
+#include <functional>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+
+#include "admin/admin.hpp"
+#include "cli/admin_format.hpp"
+#include "cli/commands.hpp"
+#include "daemon/password_input.hpp"
+
+namespace cordon::cli {
+namespace {
+
+using admin::Admin;
+using admin::AdminError;
+
+struct Leaf {
+  CLI::App* command = nullptr;
+  std::string name;  // "host add", for messages
+  std::function<int()> run;
+};
+
+struct State {
+  std::string db = admin::kDefaultDatabasePath;
+  bool json = false;
+  CLI::App* admin = nullptr;
+  std::vector<Leaf> leaves;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+// ---- Option value checks (usage errors, exit 2) ------------------------------
+
+const CLI::Validator kPrefix(
+    [](std::string& v) -> std::string {
+      return Prefix::parse(v) ? std::string() : "'" + v + "' is not a prefix such as 10.77.0.0/16 or fd77::/64";
+    },
+    "PREFIX");
+const CLI::Validator kEndpoint(
+    [](std::string& v) -> std::string {
+      return Endpoint::parse(v) ? std::string()
+                                : "'" + v + "' is not an endpoint such as 192.0.2.1:51820 or [2001:db8::1]:51820";
+    },
+    "ADDR:PORT");
+const CLI::Validator kHostId(
+    [](std::string& v) -> std::string {
+      return HostId::parse(v) ? std::string() : "'" + v + "' is not a host ID such as 0x0001000a";
+    },
+    "0xNNNNHHHH");
+
+template <typename T>
+std::vector<T> parse_all(const std::vector<std::string>& texts) {
+  std::vector<T> out;
+  for (const std::string& t : texts) out.push_back(*T::parse(t));
+  return out;
+}
+
+std::optional<std::string> given(const CLI::Option* option, const std::string& value) {
+  return option != nullptr && option->count() > 0 ? std::optional(value) : std::nullopt;
+}
+
+// ---- Running ---------------------------------------------------------------
+
+void print_json(const nlohmann::json& j) { fmt::print("{}\n", j.dump(2)); }
+
+template <typename F>
+int guarded(const std::string& name, F&& body) {
+  try {
+    return body();
+  } catch (const AdminError& e) {
+    fmt::print(stderr, "cordon admin {}: {}\n", name, e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cordon admin {}: unexpected error: {}; nothing was changed\n", name, e.what());
+  }
+  return kExitError;
+}
+
+Admin open_db() { return Admin::open(state().db); }
+
+// A password file for `user add/passwd` (chosen password), else nullopt.
+std::optional<crypto::SecretBytes> read_password_file(const std::optional<std::string>& file) {
+  if (!file) return std::nullopt;
+  daemon::PasswordResult r = daemon::read_password_file(*file);
+  if (!r.password) throw AdminError("--password-file: " + r.error);
+  return std::move(*r.password);
+}
+
+// The backup password: a file or the terminal (asked twice for a new backup).
+crypto::SecretBytes backup_password(const std::optional<std::string>& file, bool confirm) {
+  daemon::PasswordRequest request;
+  request.file = file;
+  request.use_credential = false;
+  request.prompt = confirm ? "Backup password (9 to 32 characters): " : "Backup password: ";
+  request.confirm = confirm;
+  request.what = "backup password";
+  daemon::PasswordResult r = daemon::read_password(request);
+  if (!r.password) throw AdminError(r.error);
+  return std::move(*r.password);
+}
+
+void print_new_password(const admin::NewPassword& p, bool json) {
+  if (json) {
+    nlohmann::json j = to_json(p.user);
+    if (!p.generated.empty()) j["generated_password"] = std::string(keys::as_text(p.generated));
+    print_json(j);
+    return;
+  }
+  fmt::print("user '{}' of host {} '{}': {} password, {}\n", p.user.name, p.user.host.to_string(), p.user.host_name,
+             p.user.generated_password ? "generated" : "chosen",
+             fmt::format("argon2id {} pass(es) {} KiB", p.user.kdf.opslimit, p.user.kdf.memlimit / 1024));
+  if (!p.generated.empty()) {
+    fmt::print("password (shown only now; give it to the user): {}\n", keys::as_text(p.generated));
+  }
+}
+
+Leaf& leaf(CLI::App* parent, const std::string& group, const std::string& name, const std::string& description) {
+  State& s = state();
+  CLI::App* command = parent->add_subcommand(name, description);
+  command->fallthrough();  // --db may come after the command words too
+  s.leaves.push_back(Leaf{command, group.empty() ? name : group + " " + name, {}});
+  return s.leaves.back();
+}
+
+void add_json(Leaf& l) { l.command->add_flag("--json", state().json, "Print JSON"); }
+
+// ---- network -------------------------------------------------------------------
+
+void add_network(CLI::App* admin_app) {
+  CLI::App* network = admin_app->add_subcommand("network", "The network: create, show, back up, restore");
+  network->require_subcommand(1);
+  network->fallthrough();
+
+  {
+    struct Opts {
+      int number = 0;
+      std::string name, ipv4, ipv6;
+      CLI::Option* ipv6_opt = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(network, "network", "init", "Create the network database and the network");
+    l.command->add_option("--number", o->number, "Network number, 1 to 65535")->required()->check(CLI::Range(1, 65535));
+    l.command->add_option("--name", o->name, "Network name")->required();
+    l.command->add_option("--ipv4", o->ipv4, "IPv4 prefix for tunnel addresses, e.g. 10.77.0.0/16")
+        ->required()
+        ->check(kPrefix);
+    o->ipv6_opt =
+        l.command->add_option("--ipv6", o->ipv6, "IPv6 prefix for tunnel addresses, e.g. fd77::/64")->check(kPrefix);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        admin::NetworkSpec spec;
+        spec.number = static_cast<uint16_t>(o->number);
+        spec.name = o->name;
+        spec.ipv4 = *Prefix::parse(o->ipv4);
+        if (o->ipv6_opt->count() > 0) spec.ipv6 = *Prefix::parse(o->ipv6);
+        Admin a = Admin::init(state().db, spec);
+        const admin::NetworkInfo info = a.network_info();
+        if (state().json) {
+          print_json(to_json(info));
+        } else {
+          fmt::print("network {} '{}' created in {} (tunnel addresses from {}{})\n", spec.number, spec.name, state().db,
+                     spec.ipv4.to_string(), spec.ipv6 ? " and " + spec.ipv6->to_string() : "");
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    Leaf& l = leaf(network, "network", "show", "Show the network and its counts");
+    add_json(l);
+    l.run = [name = l.name] {
+      return guarded(name, [&] {
+        const admin::NetworkInfo info = open_db().network_info();
+        if (state().json) {
+          print_json(to_json(info));
+        } else {
+          fmt::print("{}", format_network(info));
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    struct Opts {
+      std::string out, password_file;
+      CLI::Option* pw = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(network, "network", "export", "Write an encrypted backup of the whole network database");
+    l.command->add_option("--out", o->out, "Backup file to write (mode 0600)")->required();
+    o->pw = l.command->add_option("--password-file", o->password_file,
+                                  "Read the backup password from FILE (mode 0600) instead of the terminal");
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        const crypto::SecretBytes password = backup_password(given(o->pw, o->password_file), true);
+        a.export_backup(o->out, keys::as_text(password));
+        fmt::print("wrote the encrypted backup {} (mode 0600); keep it and its password apart\n", o->out);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    struct Opts {
+      std::string file, password_file;
+      CLI::Option* pw = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(network, "network", "import", "Restore a backup into a new database (never overwrites one)");
+    l.command->add_option("FILE", o->file, "Backup from `cordon admin network export`")->required();
+    o->pw = l.command->add_option("--password-file", o->password_file,
+                                  "Read the backup password from FILE (mode 0600) instead of the terminal");
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        const crypto::SecretBytes password = backup_password(given(o->pw, o->password_file), false);
+        const admin::NetworkInfo info = Admin::import_backup(o->file, state().db, keys::as_text(password));
+        if (state().json) {
+          print_json(to_json(info));
+        } else {
+          fmt::print("restored network {} '{}' ({} hosts, {} links) into {}\n", info.spec.number, info.spec.name,
+                     info.hosts, info.links, state().db);
+        }
+        return kExitOk;
+      });
+    };
+  }
+}
+
+// ---- host -------------------------------------------------------------------------
+
+struct CoordinatorOpts {
+  std::string coordinator, registry, rendezvous, courier;
+  CLI::Option *coordinator_opt = nullptr, *registry_opt = nullptr, *rendezvous_opt = nullptr, *courier_opt = nullptr;
+
+  void add(CLI::App* c) {
+    coordinator_opt =
+        c->add_option("--coordinator", coordinator,
+                      "Client only: the coordinator (ID or name) serving as registry, rendezvous and courier");
+    registry_opt =
+        c->add_option("--registry", registry, "Client only: its registry coordinator (overrides --coordinator)");
+    rendezvous_opt =
+        c->add_option("--rendezvous", rendezvous, "Client only: its rendezvous coordinator (overrides --coordinator)");
+    courier_opt = c->add_option("--courier", courier, "Client only: its courier coordinator (overrides --coordinator)");
+  }
+  admin::CoordinatorChoice choice() const {
+    return admin::CoordinatorChoice{given(coordinator_opt, coordinator), given(registry_opt, registry),
+                                    given(rendezvous_opt, rendezvous), given(courier_opt, courier)};
+  }
+};
+
+void print_host(const admin::HostInfo& h, bool detailed) {
+  if (state().json) {
+    print_json(to_json(h, detailed));
+  } else {
+    fmt::print("{}", format_host(h, detailed));
+  }
+}
+
+void add_host_commands(CLI::App* admin_app) {
+  CLI::App* host = admin_app->add_subcommand("host", "Hosts of the network");
+  host->require_subcommand(1);
+  host->fallthrough();
+  const std::vector<std::string> roles = {"client", "coordinator"};
+
+  {
+    struct Opts {
+      std::string name, role, id;
+      CLI::Option* id_opt = nullptr;
+      std::vector<std::string> endpoints, subnets;
+      CoordinatorOpts coords;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(host, "host", "add", "Add a host (its host key, tunnel addresses and coordinator links)");
+    l.command->add_option("--name", o->name, "Host name (unique)")->required();
+    l.command->add_option("--role", o->role, "client or coordinator")->required()->check(CLI::IsMember(roles));
+    o->id_opt = l.command->add_option("--id", o->id, "Host ID 0xNNNNHHHH (default: the lowest free host number)")
+                    ->check(kHostId);
+    l.command->add_option("--endpoint", o->endpoints, "Underlay address ADDR:PORT (repeatable)")
+        ->check(kEndpoint)
+        ->allow_extra_args(false);
+    l.command->add_option("--subnet", o->subnets, "Coordinator only: a tunneled subnet (repeatable)")
+        ->check(kPrefix)
+        ->allow_extra_args(false);
+    o->coords.add(l.command);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        admin::HostSpec spec;
+        spec.name = o->name;
+        spec.role = *keys::parse_role(o->role);
+        if (o->id_opt->count() > 0) spec.id = HostId::parse(o->id);
+        spec.endpoints = parse_all<Endpoint>(o->endpoints);
+        spec.subnets = parse_all<Prefix>(o->subnets);
+        spec.coordinators = o->coords.choice();
+        Admin a = open_db();
+        const admin::HostInfo h = a.add_host(spec);
+        if (state().json) {
+          print_json(to_json(h));
+        } else {
+          fmt::print("added {} {} '{}', tunnel {}{}\n", keys::role_name(h.role), h.id.to_string(), h.name,
+                     h.tunnel_v4 ? h.tunnel_v4->to_string() : "-", h.tunnel_v6 ? " " + h.tunnel_v6->to_string() : "");
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    struct Opts {
+      std::string host, name, role;
+      CLI::Option *name_opt = nullptr, *role_opt = nullptr, *endpoint_opt = nullptr, *subnet_opt = nullptr;
+      std::vector<std::string> endpoints, subnets;
+      bool clear_endpoints = false, clear_subnets = false, clear_coordinators = false;
+      CoordinatorOpts coords;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(host, "host", "set", "Change a host's name, role, endpoints, coordinators or subnets");
+    l.command->add_option("HOST", o->host, "Host ID or name")->required();
+    o->name_opt = l.command->add_option("--name", o->name, "New name");
+    o->role_opt = l.command->add_option("--role", o->role, "client or coordinator")->check(CLI::IsMember(roles));
+    o->endpoint_opt = l.command->add_option("--endpoint", o->endpoints, "Replace the endpoints (repeatable)")
+                          ->check(kEndpoint)
+                          ->allow_extra_args(false);
+    auto* clear_ep = l.command->add_flag("--clear-endpoints", o->clear_endpoints, "Remove every endpoint");
+    clear_ep->excludes(o->endpoint_opt);
+    o->subnet_opt = l.command->add_option("--subnet", o->subnets, "Replace the tunneled subnets (repeatable)")
+                        ->check(kPrefix)
+                        ->allow_extra_args(false);
+    l.command->add_flag("--clear-subnets", o->clear_subnets, "Remove every tunneled subnet")->excludes(o->subnet_opt);
+    l.command->add_flag("--clear-coordinators", o->clear_coordinators, "Client only: remove its coordinators");
+    o->coords.add(l.command);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        admin::HostChange change;
+        change.name = given(o->name_opt, o->name);
+        if (o->role_opt->count() > 0) change.role = keys::parse_role(o->role);
+        if (o->endpoint_opt->count() > 0) change.endpoints = parse_all<Endpoint>(o->endpoints);
+        if (o->clear_endpoints) change.endpoints = std::vector<Endpoint>{};
+        if (o->subnet_opt->count() > 0) change.subnets = parse_all<Prefix>(o->subnets);
+        if (o->clear_subnets) change.subnets = std::vector<Prefix>{};
+        change.clear_coordinators = o->clear_coordinators;
+        change.coordinators = o->coords.choice();
+        Admin a = open_db();
+        print_host(a.set_host(o->host, change), false);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto ref = std::make_shared<std::string>();
+    Leaf& l = leaf(host, "host", "remove", "Remove a host (its peers lose the link at their next update)");
+    l.command->add_option("HOST", *ref, "Host ID or name")->required();
+    l.run = [ref, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        a.remove_host(*ref);
+        fmt::print("removed host {}; run `cordon admin updates build` to tell its peers\n", *ref);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto ref = std::make_shared<std::string>();
+    Leaf& l = leaf(host, "host", "compromise",
+                   "Treat a host as compromised: drop its links on every peer, remove it, retire its ID");
+    l.command->add_option("HOST", *ref, "Host ID or name")->required();
+    add_json(l);
+    l.run = [ref, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        const std::vector<HostId> peers = a.compromise_host(*ref);
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (HostId p : peers) j.push_back(p.to_string());
+          print_json(nlohmann::json{{"host", *ref}, {"peers", j}});
+        } else {
+          fmt::print(
+              "host {} removed as compromised; {} peer(s) lose its link keys at their next update: run "
+              "`cordon admin updates build` now and deliver the packages\n",
+              *ref, peers.size());
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    Leaf& l = leaf(host, "host", "list", "List the hosts");
+    add_json(l);
+    l.run = [name = l.name] {
+      return guarded(name, [&] {
+        const auto hosts = open_db().list_hosts();
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& h : hosts) j.push_back(to_json(h));
+          print_json(j);
+        } else {
+          fmt::print("{}", format_hosts(hosts));
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto ref = std::make_shared<std::string>();
+    Leaf& l = leaf(host, "host", "show", "Show one host, its users, groups and peers");
+    l.command->add_option("HOST", *ref, "Host ID or name")->required();
+    add_json(l);
+    l.run = [ref, name = l.name] {
+      return guarded(name, [&] {
+        print_host(open_db().show_host(*ref), true);
+        return kExitOk;
+      });
+    };
+  }
+}
+
+// ---- user ----------------------------------------------------------------------------
+
+void add_user_commands(CLI::App* admin_app) {
+  CLI::App* user = admin_app->add_subcommand("user", "Users of hosts (each has a user key and a password)");
+  user->require_subcommand(1);
+  user->fallthrough();
+
+  struct Opts {
+    std::string host, name, password_file;
+    CLI::Option* pw = nullptr;
+  };
+  auto with_password = [](Leaf& l, const std::shared_ptr<Opts>& o) {
+    l.command->add_option("--host", o->host, "Host ID or name")->required();
+    l.command->add_option("--name", o->name, "User name")->required();
+    o->pw = l.command->add_option("--password-file", o->password_file,
+                                  "The user's chosen password, from FILE (mode 0600); without it a password is "
+                                  "generated and shown once");
+    add_json(l);
+  };
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(user, "user", "add", "Add a user to a host");
+    with_password(l, o);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        const auto chosen = read_password_file(given(o->pw, o->password_file));
+        Admin a = open_db();
+        const auto text = chosen ? std::optional<std::string_view>(keys::as_text(*chosen)) : std::nullopt;
+        print_new_password(a.add_user(o->host, o->name, text), state().json);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(user, "user", "passwd", "Give a user a new password (used by key sets exported from now on)");
+    with_password(l, o);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        const auto chosen = read_password_file(given(o->pw, o->password_file));
+        Admin a = open_db();
+        const auto text = chosen ? std::optional<std::string_view>(keys::as_text(*chosen)) : std::nullopt;
+        print_new_password(a.reset_password(o->host, o->name, text), state().json);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(user, "user", "remove", "Remove a user from a host");
+    l.command->add_option("--host", o->host, "Host ID or name")->required();
+    l.command->add_option("--name", o->name, "User name")->required();
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        a.remove_user(o->host, o->name);
+        fmt::print("removed user '{}' of host {}\n", o->name, o->host);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(user, "user", "list", "List users (of one host with --host)");
+    o->pw = l.command->add_option("--host", o->host, "Host ID or name");
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        const auto users = open_db().list_users(given(o->pw, o->host));
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& u : users) j.push_back(to_json(u));
+          print_json(j);
+        } else {
+          fmt::print("{}", format_users(users));
+        }
+        return kExitOk;
+      });
+    };
+  }
+}
+
+// ---- group, link ----------------------------------------------------------------
+
+void print_change(const admin::LinkChange& c) {
+  if (state().json) {
+    print_json(to_json(c));
+  } else {
+    fmt::print("{}", format_link_change(c));
+  }
+}
+
+void add_group_commands(CLI::App* admin_app) {
+  CLI::App* group = admin_app->add_subcommand("group", "Groups of hosts; `link add --groups` links two groups");
+  group->require_subcommand(1);
+  group->fallthrough();
+  {
+    auto g = std::make_shared<std::string>();
+    Leaf& l = leaf(group, "group", "add", "Create a group");
+    l.command->add_option("NAME", *g, "Group name")->required();
+    l.run = [g, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        a.add_group(*g);
+        fmt::print("created group '{}'\n", *g);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto g = std::make_shared<std::string>();
+    Leaf& l = leaf(group, "group", "remove", "Remove a group (and the links only it asked for)");
+    l.command->add_option("NAME", *g, "Group name")->required();
+    add_json(l);
+    l.run = [g, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        print_change(a.remove_group(*g));
+        return kExitOk;
+      });
+    };
+  }
+  {
+    Leaf& l = leaf(group, "group", "list", "List groups, members and linked groups");
+    add_json(l);
+    l.run = [name = l.name] {
+      return guarded(name, [&] {
+        const auto groups = open_db().list_groups();
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& g : groups) j.push_back(to_json(g));
+          print_json(j);
+        } else {
+          fmt::print("{}", format_groups(groups));
+        }
+        return kExitOk;
+      });
+    };
+  }
+  CLI::App* member = group->add_subcommand("member", "Group membership");
+  member->require_subcommand(1);
+  member->fallthrough();
+  for (const bool add : {true, false}) {
+    auto args = std::make_shared<std::pair<std::string, std::string>>();
+    Leaf& l = leaf(member, "group member", add ? "add" : "remove",
+                   add ? "Add a host to a group" : "Remove a host from a group");
+    l.command->add_option("GROUP", args->first, "Group name")->required();
+    l.command->add_option("HOST", args->second, "Host ID or name")->required();
+    add_json(l);
+    l.run = [args, add, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        print_change(add ? a.add_member(args->first, args->second) : a.remove_member(args->first, args->second));
+        return kExitOk;
+      });
+    };
+  }
+}
+
+void add_link_commands(CLI::App* admin_app) {
+  CLI::App* link = admin_app->add_subcommand("link", "Links: permission to talk, and one key per host pair");
+  link->require_subcommand(1);
+  link->fallthrough();
+  for (const bool add : {true, false}) {
+    struct Opts {
+      std::string a, b;
+      bool groups = false;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(link, "link", add ? "add" : "remove",
+                   add ? "Link two hosts (a new link key), or two groups with --groups"
+                       : "Remove a link; its key leaves both hosts at their next update");
+    l.command->add_option("A", o->a, "Host ID or name (group name with --groups)")->required();
+    l.command->add_option("B", o->b, "Host ID or name (group name with --groups)")->required();
+    l.command->add_flag("--groups", o->groups, "A and B are groups: every member of A with every member of B");
+    add_json(l);
+    l.run = [o, add, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        if (o->groups) {
+          print_change(add ? a.add_group_link(o->a, o->b) : a.remove_group_link(o->a, o->b));
+        } else {
+          print_change(add ? a.add_link(o->a, o->b) : a.remove_link(o->a, o->b));
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    Leaf& l = leaf(link, "link", "list", "List linked host pairs and why they are linked");
+    add_json(l);
+    l.run = [name = l.name] {
+      return guarded(name, [&] {
+        const auto links = open_db().list_links();
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& x : links) j.push_back(to_json(x));
+          print_json(j);
+        } else {
+          fmt::print("{}", format_links(links));
+        }
+        return kExitOk;
+      });
+    };
+  }
+}
+
+// ---- keys, keyset, updates, audit ---------------------------------------------
+
+void add_key_commands(CLI::App* admin_app) {
+  CLI::App* keys_app = admin_app->add_subcommand("keys", "Key rotation");
+  keys_app->require_subcommand(1);
+  keys_app->fallthrough();
+  {
+    struct Opts {
+      std::vector<std::string> link;
+      std::string host;
+      bool all = false;
+      CLI::Option *link_opt = nullptr, *host_opt = nullptr, *all_opt = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(keys_app, "keys", "rotate", "New keys for one link, one host (its host key and links), or all");
+    o->link_opt = l.command->add_option("--link", o->link, "The two hosts of the link")->expected(2);
+    o->host_opt = l.command->add_option("--host", o->host, "A host: its host key and all its link keys");
+    o->all_opt = l.command->add_flag("--all", o->all, "Every link key and host key of the network");
+    o->link_opt->excludes(o->host_opt)->excludes(o->all_opt);
+    o->host_opt->excludes(o->all_opt);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      if (o->link_opt->count() == 0 && o->host_opt->count() == 0 && !o->all) {
+        fmt::print(stderr, "cordon admin {}: say what to rotate: --link A B, --host H or --all\n", name);
+        return kExitUsage;
+      }
+      return guarded(name, [&] {
+        Admin a = open_db();
+        admin::RotateResult r;
+        if (o->link_opt->count() > 0) {
+          r = a.rotate_link(o->link.at(0), o->link.at(1));
+        } else if (o->host_opt->count() > 0) {
+          r = a.rotate_host(o->host);
+        } else {
+          r = a.rotate_all();
+        }
+        if (state().json) {
+          print_json(nlohmann::json{{"link_keys", r.link_keys}, {"host_keys", r.host_keys}});
+        } else {
+          fmt::print(
+              "new keys: {} link key(s), {} host key(s); run `cordon admin updates build` and deliver the "
+              "packages\n",
+              r.link_keys, r.host_keys);
+        }
+        return kExitOk;
+      });
+    };
+  }
+}
+
+void add_keyset_export(CLI::App* admin_app) {
+  CLI::App* keyset = admin_app->add_subcommand("keyset", "Key sets: a host's address book and keys, for installing");
+  keyset->require_subcommand(1);
+  keyset->fallthrough();
+  struct Opts {
+    std::string host, user, out;
+    bool all = false;
+    CLI::Option *host_opt = nullptr, *user_opt = nullptr, *all_opt = nullptr;
+  };
+  auto o = std::make_shared<Opts>();
+  Leaf& l = leaf(keyset, "keyset", "export", "Write a host's key set (mode 0600) for `cordon keyset install`");
+  o->host_opt = l.command->add_option("--host", o->host, "Host ID or name");
+  o->user_opt = l.command->add_option("--user", o->user, "User (default: the host's only user)");
+  o->all_opt = l.command->add_flag("--all", o->all, "Every host and user: --out is a directory");
+  l.command->add_option("--out", o->out, "File to write (directory with --all)")->required();
+  o->all_opt->excludes(o->host_opt)->excludes(o->user_opt);
+  add_json(l);
+  l.run = [o, name = l.name] {
+    if (!o->all && o->host_opt->count() == 0) {
+      fmt::print(stderr, "cordon admin {}: say which host with --host H (or --all for every host)\n", name);
+      return kExitUsage;
+    }
+    return guarded(name, [&] {
+      Admin a = open_db();
+      std::vector<admin::ExportedKeySet> out;
+      if (o->all) {
+        out = a.export_all_keysets(o->out);
+      } else {
+        out.push_back(a.export_keyset(o->host, given(o->user_opt, o->user), o->out));
+      }
+      if (state().json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& k : out) j.push_back(to_json(k));
+        print_json(o->all ? j : j.at(0));
+      } else {
+        for (const auto& k : out) {
+          fmt::print("wrote key set version {} of {} '{}' for user '{}' ({} peers) to {}\n", k.version,
+                     k.host.to_string(), k.host_name, k.user, k.peers, k.path);
+        }
+      }
+      return kExitOk;
+    });
+  };
+}
+
+void add_update_commands(CLI::App* admin_app) {
+  CLI::App* updates = admin_app->add_subcommand("updates", "Update packages for hosts whose state changed");
+  updates->require_subcommand(1);
+  updates->fallthrough();
+  {
+    auto out = std::make_shared<std::string>();
+    Leaf& l = leaf(updates, "updates", "build", "Write one package per host that needs one: DIR/0xNNNNHHHH-vN.update");
+    l.command->add_option("--out", *out, "Directory for the packages")->required();
+    add_json(l);
+    l.run = [out, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        const admin::BuildResult r = a.build_updates(*out);
+        if (state().json) {
+          print_json(to_json(r));
+        } else {
+          fmt::print("{}", format_build(r));
+        }
+        return kExitOk;
+      });
+    };
+  }
+  {
+    Leaf& l = leaf(updates, "updates", "pending", "List hosts whose next update is due, and its kind");
+    add_json(l);
+    l.run = [name = l.name] {
+      return guarded(name, [&] {
+        const auto pending = open_db().pending_updates();
+        if (state().json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& p : pending) j.push_back(to_json(p));
+          print_json(j);
+        } else {
+          fmt::print("{}", format_pending(pending));
+        }
+        return kExitOk;
+      });
+    };
+  }
+}
+
+void add_audit(CLI::App* admin_app) {
+  auto limit = std::make_shared<int64_t>(50);
+  Leaf& l = leaf(admin_app, "", "audit", "Show the audit log of admin operations (newest last)");
+  l.command->add_option("--limit", *limit, "How many entries (default 50; 0 = all)")->check(CLI::NonNegativeNumber);
+  add_json(l);
+  l.run = [limit, name = l.name] {
+    return guarded(name, [&] {
+      const auto entries = open_db().audit_log(*limit);
+      if (state().json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& e : entries) j.push_back(to_json(e));
+        print_json(j);
+      } else {
+        fmt::print("{}", format_audit(entries));
+      }
+      return kExitOk;
+    });
+  };
+}
+
+}  // namespace
+
+void add_admin_commands(CLI::App& app) {
+  State& s = state();
+  s.admin = app.add_subcommand("admin", "Administer a network: hosts, users, groups, links, keys, key sets, updates");
+  s.admin->require_subcommand(1);
+  s.admin->add_option("--db", s.db, "Network database (default /var/lib/cordon/admin.db)");
+  add_network(s.admin);
+  add_host_commands(s.admin);
+  add_user_commands(s.admin);
+  add_group_commands(s.admin);
+  add_link_commands(s.admin);
+  add_key_commands(s.admin);
+  add_keyset_export(s.admin);
+  add_update_commands(s.admin);
+  add_audit(s.admin);
+}
+
+std::optional<int> dispatch_admin_commands() {
+  State& s = state();
+  if (s.admin == nullptr || !s.admin->parsed()) return std::nullopt;
+  // Passwords and keys pass through this process: keep them out of core
+  // dumps and away from other users' ptrace.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  for (const Leaf& l : s.leaves) {
+    if (l.command->parsed()) return l.run();
+  }
+  return kExitUsage;
+}
+
+}  // namespace cordon::cli

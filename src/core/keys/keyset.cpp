@@ -1,0 +1,567 @@
+// Key-set files (keyset.hpp): header, the three XChaCha20-Poly1305 pieces,
+// and the body encoding.
+#include "core/keys/keyset.hpp"
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+namespace cordon::keys {
+namespace {
+
+constexpr size_t kVersionOffset = 8 + 2 + 2 + 4;  // magic, format, network, host id
+constexpr size_t kVersionSize = 8;
+
+std::string_view file_noun(KeyFile file) { return file == KeyFile::kKeySet ? "key set" : "update package"; }
+std::string_view redo(KeyFile file) {
+  return file == KeyFile::kKeySet ? "export it again" : "build it again (`cordon admin updates build`)";
+}
+
+KeySetFailure fail(KeySetError code, KeyFile file, std::string detail = {}) {
+  return KeySetFailure{code, file, std::move(detail)};
+}
+
+bool valid_host(HostId id) { return id.network() != 0 && id.host() != 0; }
+
+std::optional<KeySetFailure> check_password(std::string_view password) {
+  if (!check_password_length(password)) return std::nullopt;
+  return fail(KeySetError::kBadPasswordLength, KeyFile::kKeySet, "it has " + std::to_string(password.size()));
+}
+
+std::span<const std::byte> text_bytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+// ---- header --------------------------------------------------------------
+
+size_t header_size(const KeySetHeader& h) { return 8 + 2 + 2 + 4 + 8 + 1 + h.user.size() + 1 + 4 + 4 + kSaltSize; }
+
+std::vector<std::byte> encode_header(const KeySetHeader& h) {
+  std::vector<std::byte> out(header_size(h));
+  wire::ByteWriter w(out);
+  w.text(kKeySetMagic);
+  w.u16(kKeySetFormat);
+  w.u16(h.network());
+  w.u32(h.host.value);
+  w.u64(h.version);
+  w.u8(static_cast<uint8_t>(h.user.size()));
+  w.text(h.user);
+  w.u8(static_cast<uint8_t>(h.kdf.alg));
+  w.u32(h.kdf.opslimit);
+  w.u32(h.kdf.memlimit);
+  w.bytes(h.salt);
+  return out;
+}
+
+// The user-key wrap is bound to every header field but the version, so the
+// administrator's stored wrap stays valid for later versions (issue 3,
+// "Decisions": AAD of label 1).
+std::vector<std::byte> user_wrap_aad(std::span<const std::byte> header) {
+  std::vector<std::byte> aad(header.begin(), header.begin() + kVersionOffset);
+  aad.insert(aad.end(), header.begin() + kVersionOffset + kVersionSize, header.end());
+  aad.push_back(static_cast<std::byte>(Label::kUserKey));
+  return aad;
+}
+
+std::vector<std::byte> labelled(std::span<const std::byte> header, Label label) {
+  std::vector<std::byte> aad(header.begin(), header.end());
+  aad.push_back(static_cast<std::byte>(label));
+  return aad;
+}
+
+std::optional<KeySetFailure> check_identity(HostId host, std::string_view user, const KdfParams& kdf) {
+  if (!valid_host(host)) return fail(KeySetError::kBadField, KeyFile::kKeySet, "host ID " + host.to_string());
+  if (user.empty() || user.size() > kMaxUserNameSize) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet,
+                "user name is " + std::to_string(user.size()) + " bytes; it must be 1 to 64");
+  }
+  if (!kdf_supported(kdf)) return fail(KeySetError::kUnsupportedKdf, KeyFile::kKeySet);
+  return std::nullopt;
+}
+
+// Wraps a 32-byte key: nonce | ciphertext | tag.
+bool wrap_key(std::span<const std::byte> wrapping_key, const crypto::XChaChaNonce& nonce,
+              std::span<const std::byte> aad, std::span<const std::byte> key,
+              std::span<std::byte, kWrappedKeySize> out) {
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  return crypto::xchacha_seal(wrapping_key, nonce, aad, key, out.subspan(crypto::kXChaChaNonceSize));
+}
+
+std::optional<crypto::SecretBytes> unwrap_key(std::span<const std::byte> wrapping_key,
+                                              std::span<const std::byte> aad,
+                                              std::span<const std::byte> wrapped) {
+  if (wrapped.size() != kWrappedKeySize) return std::nullopt;
+  crypto::XChaChaNonce nonce;
+  std::copy(wrapped.begin(), wrapped.begin() + crypto::kXChaChaNonceSize, nonce.begin());
+  crypto::SecretBytes key(kKeySize);
+  if (!crypto::xchacha_open(wrapping_key, nonce, aad, wrapped.subspan(crypto::kXChaChaNonceSize),
+                            key.mutable_view())) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+// ---- layout --------------------------------------------------------------
+
+struct Layout {
+  KeySetHeader header;
+  std::span<const std::byte> header_bytes;
+  std::span<const std::byte> user_wrap;  // kWrappedKeySize bytes each
+  std::span<const std::byte> host_wrap;
+  detail::SealedBody body;
+};
+
+std::optional<KeySetFailure> read_header_fields(wire::ByteReader& in, KeySetHeader& h, size_t file_size) {
+  const auto network = in.u16();
+  const auto host = in.u32();
+  const auto version = in.u64();
+  const auto user_len = in.u8();
+  if (!network || !host || !version || !user_len) {
+    return detail::parse_failure(in.truncated("header"), KeyFile::kKeySet, file_size);
+  }
+  h.host = HostId{*host};
+  h.version = *version;
+  if (!valid_host(h.host)) return fail(KeySetError::kBadField, KeyFile::kKeySet, "host ID " + h.host.to_string());
+  if (*network != h.host.network()) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet,
+                "network " + std::to_string(*network) + " does not match host ID " + h.host.to_string());
+  }
+  if (*user_len == 0 || *user_len > kMaxUserNameSize) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "user name length " + std::to_string(*user_len));
+  }
+  const auto user = in.bytes(*user_len);
+  const auto alg = in.u8();
+  const auto ops = in.u32();
+  const auto mem = in.u32();
+  if (!user || !alg || !ops || !mem || !in.copy(h.salt)) {
+    return detail::parse_failure(in.truncated("header"), KeyFile::kKeySet, file_size);
+  }
+  h.user.assign(reinterpret_cast<const char*>(user->data()), user->size());
+  h.kdf = KdfParams{static_cast<KdfAlg>(*alg), *ops, *mem};
+  if (!kdf_supported(h.kdf)) {
+    return fail(KeySetError::kUnsupportedKdf, KeyFile::kKeySet,
+                "alg " + std::to_string(*alg) + ", opslimit " + std::to_string(*ops) + ", memlimit " +
+                    std::to_string(*mem));
+  }
+  return std::nullopt;
+}
+
+Result<Layout> parse_layout(std::span<const std::byte> file) {
+  wire::ByteReader in(file);
+  if (auto err = detail::read_magic_and_format(in, kKeySetMagic, kKeySetFormat, KeyFile::kKeySet)) return *err;
+  Layout l;
+  if (auto err = read_header_fields(in, l.header, file.size())) return *err;
+  l.header_bytes = file.first(in.offset());
+  const auto user_wrap = in.bytes(kWrappedKeySize);
+  const auto host_wrap = in.bytes(kWrappedKeySize);
+  if (!user_wrap || !host_wrap) {
+    return detail::parse_failure(in.truncated("wrapped keys"), KeyFile::kKeySet, file.size());
+  }
+  l.user_wrap = *user_wrap;
+  l.host_wrap = *host_wrap;
+  if (auto err = detail::read_sealed_body(in, l.body, KeyFile::kKeySet)) return *err;
+  return l;
+}
+
+// Opens the host key wrap and the body with the user key.
+Result<OpenedKeySet> open_with(const Layout& l, crypto::SecretBytes user_key, KeySetError host_wrap_error) {
+  auto host_key = unwrap_key(user_key.view(), labelled(l.header_bytes, Label::kHostKey), l.host_wrap);
+  if (!host_key) return fail(host_wrap_error, KeyFile::kKeySet);
+  auto plaintext = detail::open_sealed_body(l.body, l.header_bytes, Label::kBody, host_key->view());
+  if (!plaintext) return fail(KeySetError::kTampered, KeyFile::kKeySet);
+  auto body = decode_body(plaintext->view(), KeyFile::kKeySet);
+  if (!body) return body.error();
+  if (auto err = detail::check_self(body.value(), l.header.host, KeyFile::kKeySet)) return *err;
+  OpenedKeySet opened;
+  opened.header = l.header;
+  opened.wrapped_user_key.host = l.header.host;
+  opened.wrapped_user_key.user = l.header.user;
+  opened.wrapped_user_key.kdf = l.header.kdf;
+  opened.wrapped_user_key.salt = l.header.salt;
+  std::copy(l.user_wrap.begin(), l.user_wrap.end(), opened.wrapped_user_key.sealed.begin());
+  opened.user_key = std::move(user_key);
+  opened.host_key = std::move(*host_key);
+  opened.body = std::move(body.value());
+  return opened;
+}
+
+// ---- body ----------------------------------------------------------------
+
+std::optional<std::string> check_links(const KeySetBody& body) {
+  if (body.links.size() > kMaxLinks) return "more than 65535 links";
+  // Sets, not AddressBook::find: a coordinator's book can hold thousands.
+  std::set<uint32_t> book;
+  for (const auto& e : body.book.entries) book.insert(e.id.value);
+  const auto* self = body.book.self();
+  std::set<uint32_t> seen;
+  for (size_t i = 0; i < body.links.size(); ++i) {
+    const auto& link = body.links[i];
+    const std::string where = "link " + std::to_string(i) + " (" + link.peer.to_string() + ")";
+    if (link.key.size() != kKeySize) return where + ": key is not 32 bytes";
+    if (!seen.insert(link.peer.value).second) return where + ": peer appears twice";
+    if (!book.count(link.peer.value) || (self && self->id == link.peer)) {
+      return where + ": peer is not in the address book, or is this host";
+    }
+  }
+  return std::nullopt;
+}
+
+void write_body(wire::ByteWriter& w, const KeySetBody& body) {
+  write_address_book(w, body.book);
+  w.u16(static_cast<uint16_t>(body.links.size()));
+  for (const auto& link : body.links) {
+    w.u32(link.peer.value);
+    w.bytes(link.key.view());
+  }
+}
+
+std::optional<wire::ParseError> read_links(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u16();
+  if (!count) return in.truncated("link count");
+  for (size_t i = 0; i < *count; ++i) {
+    const auto peer = in.u32();
+    const auto key = in.bytes(kKeySize);
+    if (!peer || !key) return in.truncated("link " + std::to_string(i));
+    body.links.push_back(LinkKeyEntry{HostId{*peer}, crypto::SecretBytes(*key)});
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the link table");
+  if (auto err = check_links(body)) return in.bad_field(*err);
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- errors --------------------------------------------------------------
+
+std::string_view error_name(KeySetError code) {
+  switch (code) {
+    case KeySetError::kTruncated: return "truncated";
+    case KeySetError::kTrailingBytes: return "trailing_bytes";
+    case KeySetError::kBadMagic: return "bad_magic";
+    case KeySetError::kUnsupportedFormat: return "unsupported_format";
+    case KeySetError::kUnsupportedKdf: return "unsupported_kdf";
+    case KeySetError::kBadField: return "bad_field";
+    case KeySetError::kBadPasswordLength: return "bad_password_length";
+    case KeySetError::kKdfFailed: return "kdf_failed";
+    case KeySetError::kWrongPassword: return "wrong_password";
+    case KeySetError::kWrongUserKey: return "wrong_user_key";
+    case KeySetError::kTampered: return "tampered";
+    case KeySetError::kOtherNetwork: return "other_network";
+    case KeySetError::kOtherHost: return "other_host";
+    case KeySetError::kStaleVersion: return "stale_version";
+  }
+  return "unknown";
+}
+
+std::string KeySetFailure::message() const {
+  const std::string noun(file_noun(file));
+  const std::string again(redo(file));
+  const std::string paren = detail.empty() ? "" : " (" + detail + ")";
+  switch (code) {
+    case KeySetError::kTruncated: return "the " + noun + " ends early" + paren + "; copy it again";
+    case KeySetError::kTrailingBytes:
+      return "the " + noun + " has extra bytes after its end" + paren + "; copy it again";
+    case KeySetError::kBadMagic:
+      return "this is not a Cordon " + noun + " (its first bytes are not " +
+             std::string(file == KeyFile::kKeySet ? kKeySetMagic : "CRDNUPDT") + "); check the file name";
+    case KeySetError::kUnsupportedFormat:
+      return "the " + noun + " has a format this version of Cordon does not know" + paren + "; upgrade Cordon";
+    case KeySetError::kUnsupportedKdf:
+      return "the " + noun + " asks for an unknown password KDF or parameters out of bounds" + paren + "; " + again;
+    case KeySetError::kBadField: return "the " + noun + " has an invalid field" + paren + "; " + again;
+    case KeySetError::kBadPasswordLength:
+      return "the password must be " + std::to_string(kMinPasswordSize) + " to " + std::to_string(kMaxPasswordSize) +
+             " characters, counted as bytes of UTF-8" + paren + "; check it, or choose another";
+    case KeySetError::kKdfFailed:
+      return "deriving the password key failed: Argon2id could not get its memory" + paren +
+             "; free memory and try again";
+    case KeySetError::kWrongPassword:
+      return "the password does not open this key set; check it, or ask the administrator to reset it";
+    case KeySetError::kWrongUserKey:
+      return "the key set does not open with the user key unlocked at start (was another key set installed?); "
+             "restart the daemon to unlock it with its password";
+    case KeySetError::kTampered:
+      return file == KeyFile::kKeySet
+                 ? "the key set was altered or corrupted after export; export it again"
+                 : "the update package was altered or corrupted, or was built for another host key; " + again;
+    case KeySetError::kOtherNetwork:
+      return "the " + noun + " is for another network" + paren + "; use the one made for this host";
+    case KeySetError::kOtherHost:
+      return "the " + noun + " is for another host" + paren + "; use the one made for this host";
+    case KeySetError::kStaleVersion:
+      return "the update package is not newer than the installed key set" + paren +
+             ": it is old or replayed; apply a newer package";
+  }
+  return "the " + noun + " was refused";
+}
+
+std::optional<KeySetFailure> check_same_host(HostId expected, HostId got, KeyFile file) {
+  if (expected == got) return std::nullopt;
+  const std::string detail = "made for " + got.to_string() + ", this host is " + expected.to_string();
+  return fail(expected.network() != got.network() ? KeySetError::kOtherNetwork : KeySetError::kOtherHost, file,
+              detail);
+}
+
+// ---- body ----------------------------------------------------------------
+
+const LinkKeyEntry* KeySetBody::link_to(HostId peer) const {
+  for (const auto& l : links) {
+    if (l.peer == peer) return &l;
+  }
+  return nullptr;
+}
+
+Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
+  if (auto err = check_address_book(body.book)) return fail(KeySetError::kBadField, file, *err);
+  if (auto err = check_links(body)) return fail(KeySetError::kBadField, file, *err);
+  wire::ByteWriter sizing;
+  write_body(sizing, body);
+  crypto::SecretBytes out(sizing.size());
+  wire::ByteWriter w(out.mutable_view());
+  write_body(w, body);
+  if (w.overflow() || w.size() != out.size()) return fail(KeySetError::kBadField, file, "body encoding");
+  return out;
+}
+
+Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file) {
+  wire::ByteReader in(plaintext);
+  KeySetBody body;
+  auto err = read_address_book(in, body.book);
+  if (!err) err = read_links(in, body);
+  if (err) {
+    // The body was authenticated: a bad encoding is the exporter's fault,
+    // not a damaged copy, so every decoding error is a bad field.
+    return fail(KeySetError::kBadField, file,
+                "body: " + err->field + " at byte " + std::to_string(err->offset) + " of " +
+                    std::to_string(plaintext.size()));
+  }
+  return body;
+}
+
+// ---- wrapped user key ------------------------------------------------------
+
+std::vector<std::byte> WrappedUserKey::encode_record() const {
+  std::vector<std::byte> out(kRecordSize);
+  wire::ByteWriter w(out);
+  w.u8(static_cast<uint8_t>(kdf.alg));
+  w.u32(kdf.opslimit);
+  w.u32(kdf.memlimit);
+  w.bytes(salt);
+  w.bytes(sealed);
+  return out;
+}
+
+std::optional<WrappedUserKey> WrappedUserKey::decode_record(HostId host, std::string_view user,
+                                                            std::span<const std::byte> record) {
+  if (record.size() != kRecordSize) return std::nullopt;
+  wire::ByteReader in(record);
+  WrappedUserKey w;
+  w.host = host;
+  w.user = std::string(user);
+  const auto alg = in.u8();
+  const auto ops = in.u32();
+  const auto mem = in.u32();
+  if (!alg || !ops || !mem || !in.copy(w.salt) || !in.copy(w.sealed)) return std::nullopt;
+  w.kdf = KdfParams{static_cast<KdfAlg>(*alg), *ops, *mem};
+  if (!kdf_supported(w.kdf)) return std::nullopt;
+  return w;
+}
+
+Result<WrappedUserKey> wrap_user_key_with_password_key(HostId host, std::string_view user,
+                                                       const crypto::SecretBytes& password_key, const KdfParams& kdf,
+                                                       const Salt& salt, const crypto::SecretBytes& user_key,
+                                                       const crypto::XChaChaNonce& nonce) {
+  if (auto err = check_identity(host, user, kdf)) return *err;
+  if (password_key.size() != kPasswordKeySize || user_key.size() != kKeySize) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "password key or user key is not 32 bytes");
+  }
+  WrappedUserKey w;
+  w.host = host;
+  w.user = std::string(user);
+  w.kdf = kdf;
+  w.salt = salt;
+  // The version is not in this AAD, so any value gives the same bytes.
+  const auto header = encode_header(KeySetHeader{host, 0, w.user, kdf, salt});
+  if (!wrap_key(password_key.view(), nonce, user_wrap_aad(header), user_key.view(), w.sealed)) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "user key wrap");
+  }
+  return w;
+}
+
+Result<WrappedUserKey> wrap_user_key(HostId host, std::string_view user, std::string_view password,
+                                     const KdfParams& kdf, const Salt& salt, const crypto::SecretBytes& user_key,
+                                     const crypto::XChaChaNonce& nonce) {
+  if (auto err = check_identity(host, user, kdf)) return *err;
+  if (auto err = check_password(password)) return *err;
+  const auto password_key = derive_password_key(password, salt, kdf);
+  if (!password_key) return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(kdf.memlimit) + " bytes");
+  return wrap_user_key_with_password_key(host, user, *password_key, kdf, salt, user_key, nonce);
+}
+
+Result<crypto::SecretBytes> unwrap_user_key(const WrappedUserKey& wrapped, std::string_view password) {
+  if (auto err = check_identity(wrapped.host, wrapped.user, wrapped.kdf)) return *err;
+  if (auto err = check_password(password)) return *err;
+  const auto password_key = derive_password_key(password, wrapped.salt, wrapped.kdf);
+  if (!password_key) {
+    return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(wrapped.kdf.memlimit) + " bytes");
+  }
+  const auto header = encode_header(KeySetHeader{wrapped.host, 0, wrapped.user, wrapped.kdf, wrapped.salt});
+  auto user_key = unwrap_key(password_key->view(), user_wrap_aad(header), wrapped.sealed);
+  if (!user_key) return fail(KeySetError::kWrongPassword, KeyFile::kKeySet);
+  return std::move(*user_key);
+}
+
+// ---- seal and open -------------------------------------------------------
+
+Result<std::vector<std::byte>> seal_keyset(const WrappedUserKey& wrapped, uint64_t version,
+                                           const crypto::SecretBytes& user_key, const crypto::SecretBytes& host_key,
+                                           const KeySetBody& body, const KeySetNonces& nonces) {
+  if (auto err = check_identity(wrapped.host, wrapped.user, wrapped.kdf)) return *err;
+  if (user_key.size() != kKeySize || host_key.size() != kKeySize) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "user key or host key is not 32 bytes");
+  }
+  if (auto err = detail::check_self(body, wrapped.host, KeyFile::kKeySet)) return *err;
+  auto plaintext = encode_body(body, KeyFile::kKeySet);
+  if (!plaintext) return plaintext.error();
+  if (plaintext.value().size() > UINT32_MAX - crypto::kXChaChaTagSize) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "body larger than 4 GiB");
+  }
+  const auto header = encode_header(KeySetHeader{wrapped.host, version, wrapped.user, wrapped.kdf, wrapped.salt});
+  std::vector<std::byte> file(header.size() + 2 * kWrappedKeySize + detail::sealed_body_size(plaintext.value().size()));
+  wire::ByteWriter w(file);
+  w.bytes(header);
+  w.bytes(wrapped.sealed);
+  const bool ok = wrap_key(user_key.view(), nonces.host_key, labelled(header, Label::kHostKey), host_key.view(),
+                           w.rest().first<kWrappedKeySize>());
+  w.skip(kWrappedKeySize);
+  if (!ok ||
+      !detail::write_sealed_body(w, header, Label::kBody, host_key.view(), nonces.body, plaintext.value().view()) ||
+      w.size() != file.size()) {
+    return fail(KeySetError::kBadField, KeyFile::kKeySet, "sealing failed");
+  }
+  return file;
+}
+
+Result<KeySetHeader> parse_keyset_header(std::span<const std::byte> file) {
+  auto layout = parse_layout(file);
+  if (!layout) return layout.error();
+  return layout.value().header;
+}
+
+Result<OpenedKeySet> open_keyset(std::span<const std::byte> file, std::string_view password) {
+  auto layout = parse_layout(file);
+  if (!layout) return layout.error();
+  const Layout& l = layout.value();
+  if (auto err = check_password(password)) return *err;
+  const auto password_key = derive_password_key(password, l.header.salt, l.header.kdf);
+  if (!password_key) {
+    return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(l.header.kdf.memlimit) + " bytes");
+  }
+  auto user_key = unwrap_key(password_key->view(), user_wrap_aad(l.header_bytes), l.user_wrap);
+  if (!user_key) return fail(KeySetError::kWrongPassword, KeyFile::kKeySet);
+  // The password opened the user key, so a failure from here on is damage,
+  // not a wrong password (issue 3: distinguish the two).
+  return open_with(l, std::move(*user_key), KeySetError::kTampered);
+}
+
+Result<OpenedKeySet> open_keyset_with_user_key(std::span<const std::byte> file, const crypto::SecretBytes& user_key) {
+  auto layout = parse_layout(file);
+  if (!layout) return layout.error();
+  if (user_key.size() != kKeySize) return fail(KeySetError::kWrongUserKey, KeyFile::kKeySet, "not 32 bytes");
+  return open_with(layout.value(), user_key, KeySetError::kWrongUserKey);
+}
+
+Result<std::vector<std::byte>> reseal_with_password(const OpenedKeySet& opened, std::string_view new_password,
+                                                    const KdfParams& kdf, const Salt& salt,
+                                                    const crypto::XChaChaNonce& user_key_nonce,
+                                                    const KeySetNonces& nonces) {
+  auto wrapped =
+      wrap_user_key(opened.header.host, opened.header.user, new_password, kdf, salt, opened.user_key, user_key_nonce);
+  if (!wrapped) return wrapped.error();
+  return seal_keyset(wrapped.value(), opened.header.version, opened.user_key, opened.host_key, opened.body, nonces);
+}
+
+// ---- shared with update packages ------------------------------------------
+
+namespace detail {
+
+std::optional<KeySetFailure> check_self(const KeySetBody& body, HostId host, KeyFile file) {
+  const auto* self = body.book.self();
+  if (self && self->id == host) return std::nullopt;
+  return fail(KeySetError::kBadField, file,
+              "address book entry 0 is " + (self ? self->id.to_string() : std::string("missing")) + ", not the host " +
+                  host.to_string());
+}
+
+KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t file_size) {
+  switch (error.kind) {
+    case wire::ParseError::Kind::kTruncated:
+      return fail(KeySetError::kTruncated, file,
+                  std::to_string(file_size) + " of " + std::to_string(error.needed) + " bytes");
+    case wire::ParseError::Kind::kTrailingBytes:
+      return fail(KeySetError::kTrailingBytes, file, std::to_string(file_size - error.offset) + " bytes");
+    case wire::ParseError::Kind::kBadField:
+      break;
+  }
+  return fail(KeySetError::kBadField, file, error.field);
+}
+
+std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t format,
+                                                   KeyFile file) {
+  // A file that starts like the magic but ends within it is truncated; any
+  // other first bytes are not ours.
+  const size_t have = std::min(in.remaining(), magic.size());
+  const auto start = in.bytes(have);
+  if (!start || !std::equal(start->begin(), start->end(), text_bytes(magic).begin())) {
+    return fail(KeySetError::kBadMagic, file);
+  }
+  if (have < magic.size()) {
+    return fail(KeySetError::kTruncated, file,
+                std::to_string(in.size()) + " of " + std::to_string(magic.size() + 2) + " bytes");
+  }
+  const auto got = in.u16();
+  if (!got) return parse_failure(in.truncated("format"), file, in.size());
+  if (*got != format) return fail(KeySetError::kUnsupportedFormat, file, "format " + std::to_string(*got));
+  return std::nullopt;
+}
+
+std::optional<KeySetFailure> read_sealed_body(wire::ByteReader& in, SealedBody& out, KeyFile file) {
+  if (!in.copy(out.nonce)) return parse_failure(in.truncated("body nonce"), file, in.size());
+  const auto length = in.u32();
+  if (!length) return parse_failure(in.truncated("body length"), file, in.size());
+  // 64-bit sum: a length near 2^32 plus the tag must not wrap.
+  const uint64_t sealed_size = uint64_t{*length} + crypto::kXChaChaTagSize;
+  const auto sealed = in.bytes(static_cast<size_t>(sealed_size));
+  if (!sealed) return parse_failure(in.truncated("body"), file, in.size());
+  if (!in.at_end()) return parse_failure(in.trailing_bytes("after the body"), file, in.size());
+  out.sealed = *sealed;
+  return std::nullopt;
+}
+
+bool write_sealed_body(wire::ByteWriter& out, std::span<const std::byte> header, Label label,
+                       std::span<const std::byte> key, const crypto::XChaChaNonce& nonce,
+                       std::span<const std::byte> plaintext) {
+  if (plaintext.size() > UINT32_MAX - crypto::kXChaChaTagSize) return false;
+  out.bytes(nonce);
+  out.u32(static_cast<uint32_t>(plaintext.size()));
+  const auto dest = out.rest();
+  const size_t sealed_size = plaintext.size() + crypto::kXChaChaTagSize;
+  if (dest.size() < sealed_size) return false;
+  if (!crypto::xchacha_seal(key, nonce, labelled(header, label), plaintext, dest.first(sealed_size))) return false;
+  out.skip(sealed_size);
+  return !out.overflow();
+}
+
+std::optional<crypto::SecretBytes> open_sealed_body(const SealedBody& body, std::span<const std::byte> header,
+                                                    Label label, std::span<const std::byte> key) {
+  if (body.sealed.size() < crypto::kXChaChaTagSize) return std::nullopt;
+  crypto::SecretBytes plaintext(body.sealed.size() - crypto::kXChaChaTagSize);
+  if (!crypto::xchacha_open(key, body.nonce, labelled(header, label), body.sealed, plaintext.mutable_view())) {
+    return std::nullopt;
+  }
+  return plaintext;
+}
+
+}  // namespace detail
+
+}  // namespace cordon::keys

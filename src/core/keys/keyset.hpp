@@ -1,0 +1,288 @@
+// The key set: one host's address book and keys, exported by the
+// administrator and installed as-is on the host, so it is encrypted at rest
+// (issue 3; seeds/000 "Managing Keys"). Key hierarchy:
+//
+//   password key = Argon2id(password, salt)  (password.hpp; never stored)
+//     wraps the user key (32 random bytes per user of a host)
+//       wraps the host key (32 random bytes per host)
+//         encrypts the body: address book + link keys (one 32-byte key per link)
+//
+// File layout (big-endian):
+//
+//   +----------------+----------+-----------+------------+------------------+
+//   | "CRDNKSET" 8   | format 2 | network 2 | host id 4  | version 8        |
+//   +----------------+----------+-----------+------------+------------------+
+//   | user len 1 | user name (1..64) | kdf alg 1 | opslimit 4 | memlimit 4  |
+//   +------------+-------------------+-----------+------------+-------------+
+//   | salt 16                                                               |
+//   +=======================================================================+  <- end of "header"
+//   | user key wrap:  nonce 24 | ciphertext 32 | tag 16    key: password key |
+//   | host key wrap:  nonce 24 | ciphertext 32 | tag 16    key: user key     |
+//   | body:  nonce 24 | length 4 | ciphertext (length) | tag 16  key: host key|
+//   +-----------------------------------------------------------------------+
+//
+// All three are XChaCha20-Poly1305 (crypto/xchacha.hpp). Associated data:
+//   user key wrap (label 1): the header WITHOUT the version field (magic,
+//     format, network, host id, user len, user name, kdf, salt), then 0x01.
+//     The administrator wraps a user key once, when the user is created or
+//     the password reset, keeps that WrappedUserKey, and exports new
+//     versions later without knowing the password.
+//   host key wrap (label 2): the whole header, then 0x02.
+//   body (label 3): the whole header, then 0x03.
+// So every header byte is authenticated, and the pieces cannot be swapped
+// or moved between key sets (issue 3: "the whole file, header included, is
+// authenticated").
+//
+// Body plaintext (kept in crypto::SecretBytes and wiped):
+//   address book (address_book.hpp) | link count 2 | (peer host id 4 | link key 32) * count
+//
+// Nothing here draws randomness or makes system calls: salts and nonces are
+// arguments (callers use os::random_bytes, a fresh value for every seal).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/crypto/secret.hpp"
+#include "core/crypto/xchacha.hpp"
+#include "core/keys/address_book.hpp"
+#include "core/keys/password.hpp"
+#include "core/types.hpp"
+
+namespace cordon::keys {
+
+constexpr std::string_view kKeySetMagic = "CRDNKSET";
+constexpr uint16_t kKeySetFormat = 1;
+constexpr size_t kKeySize = 32;  // link, host, user and password keys
+constexpr size_t kMaxUserNameSize = 64;
+// nonce | ciphertext | tag of a wrapped 32-byte key
+constexpr size_t kWrappedKeySize = crypto::kXChaChaNonceSize + kKeySize + crypto::kXChaChaTagSize;  // 72
+constexpr size_t kMaxLinks = 65535;
+
+enum class Label : uint8_t { kUserKey = 1, kHostKey = 2, kBody = 3, kUpdateBody = 4 };
+
+// ---- Errors -------------------------------------------------------------
+
+// Every way a key set or update package can be refused. The names are
+// stable (logs, JSON, tests); the messages say what to do.
+enum class KeySetError : uint8_t {
+  kTruncated,           // "truncated": the file ends early (N of M bytes); copy it again
+  kTrailingBytes,       // "trailing_bytes": bytes after the end
+  kBadMagic,            // "bad_magic": not a Cordon key set / update package
+  kUnsupportedFormat,   // "unsupported_format": a newer format; upgrade Cordon
+  kUnsupportedKdf,      // "unsupported_kdf": unknown KDF or parameters out of bounds
+  kBadField,            // "bad_field": a field holds an impossible value (detail names it)
+  kBadPasswordLength,   // "bad_password_length": not 9..32 characters
+  kKdfFailed,           // "kdf_failed": Argon2id could not run (memory)
+  kWrongPassword,       // "wrong_password": the user key wrap does not open
+  kWrongUserKey,        // "wrong_user_key": the host key wrap does not open with the given user key
+  kTampered,            // "tampered": authentication failed after the key opened
+  kOtherNetwork,        // "other_network": made for another network
+  kOtherHost,           // "other_host": made for another host
+  kStaleVersion,        // "stale_version": an update not newer than the installed key set
+};
+
+// What was being read: the messages name it.
+enum class KeyFile : uint8_t { kKeySet, kUpdatePackage };
+
+struct KeySetFailure {
+  KeySetError code = KeySetError::kTampered;
+  KeyFile file = KeyFile::kKeySet;
+  std::string detail;  // the field, sizes or IDs involved; may be empty
+  // A full sentence that says what happened and what to do, e.g.
+  //   "the password does not open this key set; check it, or ask the
+  //    administrator to reset it"
+  //   "the key set ends early (100 of 412 bytes); copy it again"
+  //   "the key set was altered or corrupted after export; export it again"
+  // Callers prefix the path.
+  std::string message() const;
+};
+
+std::string_view error_name(KeySetError code);  // "wrong_password", ...
+
+template <typename T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}
+  Result(KeySetFailure failure) : v_(std::move(failure)) {}
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  const KeySetFailure& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, KeySetFailure> v_;
+};
+
+// ---- Body ---------------------------------------------------------------
+
+struct LinkKeyEntry {
+  HostId peer;
+  crypto::SecretBytes key;  // kKeySize bytes
+};
+
+struct KeySetBody {
+  AddressBook book;
+  std::vector<LinkKeyEntry> links;  // at most one per peer
+  const LinkKeyEntry* link_to(HostId peer) const;
+};
+
+// The body plaintext, in a secret buffer. Refuses (kBadField, detail names
+// it) what check_address_book() refuses, a link key that is not 32 bytes,
+// a duplicate peer, a peer that is not in the address book or is entry 0
+// (this host), more than kMaxLinks links.
+Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file = KeyFile::kKeySet);
+// The inverse; every byte must be used (kTrailingBytes otherwise).
+Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file = KeyFile::kKeySet);
+
+// ---- Header and the wrapped user key ----------------------------------
+
+struct KeySetHeader {
+  HostId host;  // the file also carries host.network() separately; they must agree
+  uint64_t version = 0;
+  std::string user;  // 1..64 bytes
+  KdfParams kdf;
+  Salt salt{};
+  uint16_t network() const { return host.network(); }
+};
+
+// A user key wrapped under a password key, made once (user creation or
+// password reset) and reused for every later key-set version: its AAD does
+// not include the version. `host` and `user` are bound into the AAD, so the
+// wrap only works in key sets for that host and user name.
+struct WrappedUserKey {
+  HostId host;
+  std::string user;
+  KdfParams kdf;
+  Salt salt{};
+  std::array<std::byte, kWrappedKeySize> sealed{};  // nonce 24 | ciphertext 32 | tag 16
+
+  // For the admin database: kdf alg 1 | opslimit 4 | memlimit 4 | salt 16 |
+  // sealed 72 = 97 bytes (host and user live in the row). decode_record
+  // returns nullopt for a wrong size, an unknown alg or unsupported params.
+  static constexpr size_t kRecordSize = 1 + 4 + 4 + kSaltSize + kWrappedKeySize;
+  std::vector<std::byte> encode_record() const;
+  static std::optional<WrappedUserKey> decode_record(HostId host, std::string_view user,
+                                                     std::span<const std::byte> record);
+};
+
+// Derives the password key (Argon2id with `kdf`, `salt`) and wraps
+// `user_key`. Errors: kBadPasswordLength, kUnsupportedKdf, kKdfFailed,
+// kBadField (host ID, user name length, user key not 32 bytes).
+Result<WrappedUserKey> wrap_user_key(HostId host, std::string_view user, std::string_view password,
+                                     const KdfParams& kdf, const Salt& salt, const crypto::SecretBytes& user_key,
+                                     const crypto::XChaChaNonce& nonce);
+// The same with an already derived password key (tests, benchmarks).
+Result<WrappedUserKey> wrap_user_key_with_password_key(HostId host, std::string_view user,
+                                                       const crypto::SecretBytes& password_key, const KdfParams& kdf,
+                                                       const Salt& salt, const crypto::SecretBytes& user_key,
+                                                       const crypto::XChaChaNonce& nonce);
+// Unwraps with a password: kWrongPassword if it does not open.
+Result<crypto::SecretBytes> unwrap_user_key(const WrappedUserKey& wrapped, std::string_view password);
+
+// ---- Seal and open -------------------------------------------------------
+
+struct KeySetNonces {
+  crypto::XChaChaNonce host_key{};
+  crypto::XChaChaNonce body{};
+};
+
+// Builds a key-set file: header from `wrapped` (host, user, kdf, salt) and
+// `version`; the user key wrap copied from `wrapped`; the host key wrapped
+// under `user_key`; the body under `host_key`. The body's address book
+// entry 0 must be `wrapped.host` (checked here and when opening). `user_key` must be the key
+// inside `wrapped` (not checkable without the password: a mismatch gives a
+// file that answers kWrongUserKey/kTampered on the host). Errors: kBadField
+// (key sizes, user name, body contents).
+Result<std::vector<std::byte>> seal_keyset(const WrappedUserKey& wrapped, uint64_t version,
+                                           const crypto::SecretBytes& user_key, const crypto::SecretBytes& host_key,
+                                           const KeySetBody& body, const KeySetNonces& nonces);
+
+// Reads the header and checks the layout of the whole file (every piece
+// present, body length consistent, nothing after it) without a password:
+// for `keyset install` to show network, host, version and user, and to
+// refuse another host's key set. Nothing is authenticated yet.
+// Errors: kTruncated, kTrailingBytes, kBadMagic, kUnsupportedFormat,
+// kUnsupportedKdf, kBadField.
+Result<KeySetHeader> parse_keyset_header(std::span<const std::byte> file);
+
+struct OpenedKeySet {
+  KeySetHeader header;
+  WrappedUserKey wrapped_user_key;  // as found in the file: re-seal later versions without the password
+  crypto::SecretBytes user_key;
+  crypto::SecretBytes host_key;
+  KeySetBody body;
+};
+
+// Opens with the password. A user key wrap that does not open is
+// kWrongPassword (a wrong password, or a header altered in a field the
+// wrap covers: the two cannot be told apart); a later failure is kTampered.
+// Also kBadPasswordLength, kKdfFailed and the parse_keyset_header errors.
+Result<OpenedKeySet> open_keyset(std::span<const std::byte> file, std::string_view password);
+
+// Opens with a user key already unlocked (the daemon's reload). The user
+// key wrap is not checked (it needs the password). A host key wrap that
+// does not open is kWrongUserKey; a body that does not open is kTampered.
+Result<OpenedKeySet> open_keyset_with_user_key(std::span<const std::byte> file, const crypto::SecretBytes& user_key);
+
+// `cordon passwd`: the same key set (version, keys, body) under a new
+// password: a new salt and user key wrap, and the host key wrap and body
+// sealed again under the new header. Use kdf_policy(PasswordOrigin::kChosen).
+// Errors as wrap_user_key and seal_keyset.
+Result<std::vector<std::byte>> reseal_with_password(const OpenedKeySet& opened, std::string_view new_password,
+                                                    const KdfParams& kdf, const Salt& salt,
+                                                    const crypto::XChaChaNonce& user_key_nonce,
+                                                    const KeySetNonces& nonces);
+
+// kOtherNetwork / kOtherHost (detail names both IDs) if `got` is not
+// `expected`; nullopt if equal. For callers that compare a key set or
+// update against the installed key set or the configured host ID.
+std::optional<KeySetFailure> check_same_host(HostId expected, HostId got, KeyFile file);
+
+// ---- Shared with update_package.cpp (not for other callers) ------------
+
+namespace detail {
+
+// kBadField unless address book entry 0 is `host` (the file's header).
+std::optional<KeySetFailure> check_self(const KeySetBody& body, HostId host, KeyFile file);
+
+// Maps a reader's error to a failure; `file_size` for "N of M bytes".
+KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t file_size);
+
+// magic | format u16: kBadMagic, kTruncated, kUnsupportedFormat.
+std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t format,
+                                                   KeyFile file);
+
+// nonce 24 | length u32 | ciphertext (length) | tag 16, which must end the
+// file (kTruncated, kTrailingBytes otherwise).
+struct SealedBody {
+  crypto::XChaChaNonce nonce{};
+  std::span<const std::byte> sealed;  // ciphertext || tag
+};
+std::optional<KeySetFailure> read_sealed_body(wire::ByteReader& in, SealedBody& out, KeyFile file);
+
+// Writes a sealed body for `plaintext` under `key` with AAD header||label.
+// Returns false if a size is wrong or the writer overflows.
+bool write_sealed_body(wire::ByteWriter& out, std::span<const std::byte> header, Label label,
+                       std::span<const std::byte> key, const crypto::XChaChaNonce& nonce,
+                       std::span<const std::byte> plaintext);
+constexpr size_t sealed_body_size(size_t plaintext_size) {
+  return crypto::kXChaChaNonceSize + 4 + plaintext_size + crypto::kXChaChaTagSize;
+}
+
+// Opens a sealed body: the plaintext, or nullopt if it does not verify.
+std::optional<crypto::SecretBytes> open_sealed_body(const SealedBody& body, std::span<const std::byte> header,
+                                                    Label label, std::span<const std::byte> key);
+
+}  // namespace detail
+
+}  // namespace cordon::keys

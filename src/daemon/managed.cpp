@@ -1,0 +1,151 @@
+#include "daemon/managed.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/keys/password.hpp"
+#include "daemon/keyset_store.hpp"
+#include "daemon/password_input.hpp"
+
+namespace cordon::daemon {
+namespace {
+
+// issue 3 design: every managed link uses the default suite and the 25 s
+// keepalive that holds NAT mappings open (node_config.hpp, seeds/000).
+constexpr crypto::Suite kManagedSuite = crypto::Suite::kAes256Gcm;
+
+Prefix host_prefix(const IpAddress& address) {
+  return Prefix{address, static_cast<uint8_t>(address.is_v4() ? 32 : 128)};
+}
+
+std::string entry_name(const keys::AddressBookEntry& entry) {
+  return entry.name.empty() ? entry.id.to_string() : fmt::format("{} ({})", entry.id.to_string(), entry.name);
+}
+
+}  // namespace
+
+ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
+  ManagedNode out;
+  out.self = keyset.header.host;
+  const auto& entries = keyset.body.book.entries;
+  if (!entries.empty()) {
+    const keys::AddressBookEntry& self = entries.front();
+    if (self.tunnel_v4) out.addresses.push_back(*self.tunnel_v4);
+    if (self.tunnel_v6) out.addresses.push_back(*self.tunnel_v6);
+  }
+
+  // A prefix routes to one peer, and a datagram names its sender by host
+  // number only (docs/protocol.md): the first entry to claim either keeps it.
+  std::map<std::string, HostId> prefix_owner;
+  std::map<uint16_t, HostId> host_numbers;
+  for (size_t i = 1; i < entries.size(); ++i) {
+    const keys::AddressBookEntry& entry = entries[i];
+    const keys::LinkKeyEntry* link = keyset.body.link_to(entry.id);
+    if (link == nullptr) {
+      out.warnings.push_back(fmt::format("key set: address book entry {} has no link key; it is not a peer",
+                                         entry_name(entry)));
+      continue;
+    }
+    if (auto [it, inserted] = host_numbers.emplace(entry.id.host(), entry.id); !inserted) {
+      out.warnings.push_back(fmt::format("key set: peer {} has the same host number as {}; datagrams name the "
+                                         "sender by host number, so it is left out",
+                                         entry_name(entry), it->second.to_string()));
+      continue;
+    }
+
+    PeerConfig peer;
+    peer.id = entry.id;
+    peer.name = entry.name;
+    if (!entry.endpoints.empty()) peer.endpoint = entry.endpoints.front();
+    peer.link_key = link->key;
+    peer.suite = kManagedSuite;
+    peer.keepalive_ns = kDefaultKeepaliveNs;
+
+    std::vector<Prefix> prefixes;
+    if (entry.tunnel_v4) prefixes.push_back(host_prefix(entry.tunnel_v4->address));
+    if (entry.tunnel_v6) prefixes.push_back(host_prefix(entry.tunnel_v6->address));
+    prefixes.insert(prefixes.end(), entry.subnets.begin(), entry.subnets.end());
+    for (const Prefix& prefix : prefixes) {
+      auto [it, inserted] = prefix_owner.emplace(prefix.to_string(), entry.id);
+      if (!inserted) {
+        if (!(it->second == entry.id)) {
+          out.warnings.push_back(fmt::format("key set: {} is listed for peers {} and {}; it stays with {}",
+                                             prefix.to_string(), it->second.to_string(), entry.id.to_string(),
+                                             it->second.to_string()));
+        }
+        continue;
+      }
+      peer.allowed_prefixes.push_back(prefix);
+    }
+    out.peers.push_back(std::move(peer));
+  }
+
+  for (const keys::LinkKeyEntry& link : keyset.body.links) {
+    if (keyset.body.book.find(link.peer) == nullptr) {
+      out.warnings.push_back(fmt::format("key set: link key for {} has no address book entry; it is not used",
+                                         link.peer.to_string()));
+    }
+  }
+  return out;
+}
+
+void apply_managed_node(DaemonConfig& config, ManagedNode node) {
+  config.node.self = node.self;
+  config.addresses = std::move(node.addresses);
+  config.node.peers = std::move(node.peers);
+}
+
+ManagedUnlock unlock_managed(DaemonConfig& config) {
+  ManagedUnlock out;
+  const KeysetStore store(*config.keyset);
+  // Refuse a missing or unreadable key set before asking for a password.
+  if (auto header = store.header(); !header) {
+    out.error = header.error().message;
+    return out;
+  }
+  PasswordRequest request;
+  request.file = config.password_file;
+  request.prompt = fmt::format("Password for key set {}: ", *config.keyset);
+  PasswordResult password = read_password(request);
+  if (!password.password) {
+    out.error = fmt::format("cannot unlock key set {}: {}", *config.keyset, password.error);
+    return out;
+  }
+  auto opened = store.unlock(keys::as_text(*password.password));
+  if (!opened) {
+    out.error = opened.error().message;
+    return out;
+  }
+  ManagedNode node = managed_node(opened.value());
+  out.warnings = std::move(node.warnings);
+  apply_managed_node(config, std::move(node));
+  out.keys = ManagedKeySet{std::move(opened.value().user_key), opened.value().header.version,
+                           opened.value().header.user};
+  return out;
+}
+
+ManagedReload reload_managed(DaemonConfig& next, const std::string& keyset_path, ManagedKeySet& keys) {
+  ManagedReload out;
+  const KeysetStore store(keyset_path);
+  auto opened = store.open_with_user_key(keys.user_key);
+  if (!opened) {
+    out.error = opened.error().message;
+    return out;
+  }
+  if (opened.value().header.version < keys.version) {
+    // The store never goes back; a file copied in by hand could.
+    out.error = fmt::format("key set {} is version {}, older than the running version {}; restore the newer file "
+                            "or apply an update",
+                            keyset_path, opened.value().header.version, keys.version);
+    return out;
+  }
+  ManagedNode node = managed_node(opened.value());
+  out.warnings = std::move(node.warnings);
+  apply_managed_node(next, std::move(node));
+  keys.version = opened.value().header.version;
+  return out;
+}
+
+}  // namespace cordon::daemon

@@ -1,0 +1,74 @@
+// Managed mode: the daemon's peers come from the installed key set instead
+// of [[peer]] tables (config.hpp, host.keyset; issue 3 "cordon up then starts
+// from the installed key set").
+//
+// From the unlocked key set (core/keys/keyset.hpp):
+//   this host   ID = the key set's host; tunnel addresses = address book
+//               entry 0's tunnel_v4 and tunnel_v6, with the network prefix's
+//               length (10.77.0.5/16 gives the kernel's connected route);
+//   each peer   one per other address book entry that has a link key:
+//               id, name, the first endpoint (none: learnt from the peer's
+//               first authentic datagram), the link key, allowed prefixes =
+//               its tunnel address as /32 and /128 plus the subnets it
+//               tunnels, suite aes-256-gcm, keepalive 25 s.
+//
+// The daemon keeps the user key (ManagedKeySet) in its locked memory, so
+// that SIGHUP or the control command "reload" can open an updated key set
+// without the password.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/crypto/secret.hpp"
+#include "core/keys/keyset.hpp"
+#include "daemon/config.hpp"
+
+namespace cordon::daemon {
+
+// What the daemon keeps between reloads.
+struct ManagedKeySet {
+  crypto::SecretBytes user_key;
+  uint64_t version = 0;
+  std::string user;
+};
+
+// The node's view of an opened key set.
+struct ManagedNode {
+  HostId self;
+  std::vector<Prefix> addresses;  // this host's tunnel addresses
+  std::vector<PeerConfig> peers;
+  // Entries skipped, e.g. a peer without a link key; each one logged.
+  std::vector<std::string> warnings;
+};
+
+// Builds the node's view: address book entry 0 is this host, every other
+// entry with a link key is a peer. Pure; the key set is already verified.
+ManagedNode managed_node(const keys::OpenedKeySet& keyset);
+
+// Fills config.node.self, config.addresses and config.node.peers.
+void apply_managed_node(DaemonConfig& config, ManagedNode node);
+
+struct ManagedUnlock {
+  std::optional<ManagedKeySet> keys;  // set on success
+  std::string error;                  // otherwise: names the key set or the password source
+  std::vector<std::string> warnings;
+};
+
+// Daemon start: reads the password (config.password_file, else the systemd
+// credential, else the terminal), opens config.keyset with it and fills the
+// config from it.
+ManagedUnlock unlock_managed(DaemonConfig& config);
+
+struct ManagedReload {
+  std::optional<std::string> error;  // nothing changed
+  std::vector<std::string> warnings;
+};
+
+// Reload: opens the key set at `keyset_path` with the kept user key, fills
+// `next` from it and records the new version in `keys` (only on success).
+ManagedReload reload_managed(DaemonConfig& next, const std::string& keyset_path, ManagedKeySet& keys);
+
+}  // namespace cordon::daemon

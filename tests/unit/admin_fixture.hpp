@@ -1,0 +1,145 @@
+// Shared set-up for the admin unit tests (tests/unit/admin_*_test.cpp): a
+// private temporary directory, a fresh network database in it, and helpers
+// to read back what the admin wrote (key sets, packages, table contents).
+#pragma once
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "admin/admin.hpp"
+#include "core/keys/keyset.hpp"
+#include "core/keys/update_package.hpp"
+
+namespace cordon::admin::test {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "cordon-admin-test-XXXXXX").string();
+    if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+inline std::vector<std::byte> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(chars.size());
+  for (size_t i = 0; i < chars.size(); ++i) out[i] = static_cast<std::byte>(chars[i]);
+  return out;
+}
+
+inline NetworkSpec test_network() {
+  NetworkSpec spec;
+  spec.number = 1;
+  spec.name = "test";
+  spec.ipv4 = *Prefix::parse("10.77.0.0/24");
+  spec.ipv6 = *Prefix::parse("fd77::/64");
+  return spec;
+}
+
+inline HostSpec client(const std::string& name, const std::string& coordinator = "") {
+  HostSpec s;
+  s.name = name;
+  s.role = Role::kClient;
+  if (!coordinator.empty()) s.coordinators.coordinator = coordinator;
+  return s;
+}
+
+inline HostSpec coordinator(const std::string& name) {
+  HostSpec s;
+  s.name = name;
+  s.role = Role::kCoordinator;
+  s.endpoints.push_back(*Endpoint::parse("192.0.2.1:51820"));
+  return s;
+}
+
+// Every table but the audit log, as text: "nothing changed" compares two dumps.
+inline std::string content_dump(Database& db) {
+  std::string out;
+  for (const char* table : {"network", "hosts", "endpoints", "subnets", "users", "host_groups", "group_members",
+                            "group_links", "links", "compromised_hosts"}) {
+    out += std::string("[") + table + "]\n";
+    sqlite3_stmt* st = nullptr;
+    const std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1, 2";
+    if (sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return out + "error\n";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto* t = sqlite3_column_text(st, c);
+        out += t != nullptr ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st, c)) : "NULL";
+        out += "|";
+      }
+      out += "\n";
+    }
+    sqlite3_finalize(st);
+  }
+  return out;
+}
+
+// A fixture with a fresh network: 10.77.0.0/24 and fd77::/64, network 1.
+class AdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir.path().empty());
+    db_path = dir.file("admin.db");
+    admin.emplace(Admin::init(db_path, test_network()));
+  }
+  Admin& a() { return *admin; }
+  std::string dump() { return content_dump(admin->database()); }
+
+  // The generated password of a new user (for opening its key sets).
+  std::string add_user(const std::string& host, const std::string& user) {
+    NewPassword p = a().add_user(host, user, std::nullopt);
+    return std::string(keys::as_text(p.generated));
+  }
+  keys::OpenedKeySet export_and_open(const std::string& host, const std::string& password,
+                                     const std::optional<std::string>& user = std::nullopt) {
+    const std::string path = dir.file(host + ".keyset");
+    a().export_keyset(host, user, path);
+    auto opened = keys::open_keyset(read_bytes(path), password);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message());
+    return std::move(opened.value());
+  }
+
+  TempDir dir;
+  std::string db_path;
+  std::optional<Admin> admin;
+};
+
+// Expects `body` to throw AdminError whose message contains every `needle`.
+template <typename F>
+void expect_refused(F&& body, std::initializer_list<std::string_view> needles) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an AdminError";
+  } catch (const AdminError& e) {
+    const std::string message = e.what();
+    for (std::string_view n : needles) {
+      EXPECT_NE(message.find(n), std::string::npos) << "message: " << message << "\nmissing: " << n;
+    }
+  }
+}
+
+}  // namespace cordon::admin::test

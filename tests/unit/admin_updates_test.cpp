@@ -1,0 +1,234 @@
+// Dirty tracking and `updates build`: which hosts get a package, of which
+// kind (seeds/000: keys vs address book), what the package holds (opened
+// with the core's open_update), and host-key rotation.
+#include <map>
+
+#include "tests/unit/admin_fixture.hpp"
+
+namespace cordon::admin::test {
+namespace {
+
+class AdminUpdatesTest : public AdminTest {
+ protected:
+  void SetUp() override {
+    AdminTest::SetUp();
+    hub = a().add_host(coordinator("hub")).id;
+    hub2 = a().add_host(coordinator("hub2")).id;
+    x = a().add_host(client("x", "hub")).id;
+    y = a().add_host(client("y", "hub")).id;
+    z = a().add_host(client("z", "hub")).id;
+    a().add_link("x", "y");
+    for (const char* h : {"hub", "hub2", "x", "y", "z"}) {
+      const std::string pw = add_user(h, "u");
+      const keys::OpenedKeySet ks = export_and_open(h, pw);
+      host_keys[ks.header.host.value] = ks.host_key;
+    }
+    EXPECT_TRUE(a().pending_updates().empty());
+  }
+
+  std::map<std::string, DirtyKind> pending() {
+    std::map<std::string, DirtyKind> out;
+    for (const PendingUpdate& p : a().pending_updates()) out[p.host_name] = p.kind;
+    return out;
+  }
+
+  BuildResult build() { return a().build_updates(dir.file("updates")); }
+
+  keys::OpenedUpdate open_package(const BuiltPackage& p) {
+    auto opened = keys::open_update(read_bytes(p.path), host_keys.at(p.host.value));
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message());
+    return std::move(opened.value());
+  }
+
+  const BuiltPackage* package_for(const BuildResult& r, HostId h) {
+    for (const BuiltPackage& p : r.packages) {
+      if (p.host == h) return &p;
+    }
+    return nullptr;
+  }
+
+  HostId hub, hub2, x, y, z;
+  std::map<uint32_t, crypto::SecretBytes> host_keys;
+};
+
+constexpr DirtyKind kKeys = DirtyKind::kKeys;
+constexpr DirtyKind kBook = DirtyKind::kAddressBook;
+using Marks = std::map<std::string, DirtyKind>;
+
+TEST_F(AdminUpdatesTest, HostAddedOrRemovedIsAKeysChangeForItsPeers) {
+  a().add_host(client("w", "hub"));
+  EXPECT_EQ(pending(), (Marks{{"hub", kKeys}, {"w", kKeys}}));
+  const BuildResult r = build();
+  ASSERT_EQ(r.packages.size(), 1u);  // w has no key set yet: it needs one, not an update
+  ASSERT_EQ(r.awaiting_keyset.size(), 1u);
+  EXPECT_EQ(r.awaiting_keyset[0].second, "w");
+  a().remove_host("x");
+  EXPECT_EQ(pending(), (Marks{{"hub", kKeys}, {"w", kKeys}, {"y", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, UsersAddedOrRemovedAreKeysChanges) {
+  add_user("x", "second");
+  EXPECT_EQ(pending(), (Marks{{"x", kKeys}}));
+  build();
+  a().remove_user("x", "second");
+  EXPECT_EQ(pending(), (Marks{{"x", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, LinksAddedRemovedOrRotatedAreKeysChangesForBothEnds) {
+  a().add_link("y", "z");
+  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+  build();
+  a().remove_link("y", "z");
+  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+  build();
+  a().rotate_link("x", "y");
+  EXPECT_EQ(pending(), (Marks{{"x", kKeys}, {"y", kKeys}}));
+  build();
+  a().rotate_host("z");
+  EXPECT_EQ(pending(), (Marks{{"hub", kKeys}, {"z", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, GroupMembershipIsAKeysChange) {
+  a().add_group("g");
+  EXPECT_TRUE(pending().empty());
+  a().add_member("g", "z");
+  EXPECT_EQ(pending(), (Marks{{"z", kKeys}}));
+  build();
+  a().add_group("h");
+  a().add_member("h", "hub2");
+  build();
+  a().add_group_link("g", "h");  // z-hub2 is a new pair
+  EXPECT_EQ(pending(), (Marks{{"hub2", kKeys}, {"z", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, CourierChangeIsAKeysChangeRegistryOnlyTheAddressBook) {
+  a().add_link("x", "hub2");  // so that moving x's registry to hub2 adds no link
+  build();
+  HostChange registry;
+  registry.coordinators.registry = "hub2";
+  a().set_host("x", registry);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kBook}, {"y", kBook}}));
+  build();
+  HostChange courier;
+  courier.coordinators.courier = "hub2";
+  a().set_host("x", courier);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kKeys}, {"y", kBook}}));
+}
+
+TEST_F(AdminUpdatesTest, RolesAddressesAndParametersChangeOnlyTheAddressBook) {
+  HostChange endpoints;
+  endpoints.endpoints = std::vector<Endpoint>{*Endpoint::parse("198.51.100.7:51820")};
+  a().set_host("y", endpoints);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"x", kBook}, {"y", kBook}}));
+  build();
+  HostChange role;  // hub2 serves no client
+  role.role = Role::kClient;
+  a().set_host("hub2", role);
+  EXPECT_EQ(pending(), (Marks{{"hub2", kBook}}));
+  build();
+  HostChange subnets;
+  subnets.subnets = std::vector<Prefix>{*Prefix::parse("172.16.0.0/16")};
+  a().set_host("hub", subnets);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"x", kBook}, {"y", kBook}, {"z", kBook}}));
+  build();
+  HostChange name;
+  name.name = "zed";
+  a().set_host("z", name);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"zed", kBook}}));
+  // Keys win over the address book.
+  a().add_link("zed", "x");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"x", kKeys}, {"zed", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, PackagesCarryTheWholeNewStateUnderTheCurrentHostKey) {
+  HostChange endpoints;
+  endpoints.endpoints = std::vector<Endpoint>{*Endpoint::parse("198.51.100.7:51820")};
+  a().set_host("y", endpoints);
+  a().add_link("y", "z");
+  const BuildResult r = build();
+  ASSERT_EQ(r.packages.size(), 4u);  // hub, x (book), y, z (keys)
+  const BuiltPackage* py = package_for(r, y);
+  ASSERT_NE(py, nullptr);
+  EXPECT_EQ(py->version, 2u);  // key set was version 1
+  EXPECT_EQ(py->kind, kKeys);
+  EXPECT_EQ(fs::path(py->path).filename().string(), "0x00010004-v2.update");
+  const keys::OpenedUpdate uy = open_package(*py);
+  EXPECT_EQ(uy.header.host, y);
+  EXPECT_EQ(uy.header.version, 2u);
+  EXPECT_EQ(uy.header.kind, keys::UpdateKind::kKeys);
+  EXPECT_FALSE(uy.header.new_host_key);
+  EXPECT_EQ(uy.body.book.entries[0].id, y);
+  ASSERT_EQ(uy.body.book.entries[0].endpoints.size(), 1u);
+  EXPECT_EQ(uy.body.links.size(), 3u);  // hub, x, z
+  ASSERT_NE(uy.body.link_to(z), nullptr);
+
+  const keys::OpenedUpdate ux = open_package(*package_for(r, x));
+  EXPECT_EQ(ux.header.kind, keys::UpdateKind::kAddressBook);
+  const keys::AddressBookEntry* y_in_x = ux.body.book.find(y);
+  ASSERT_NE(y_in_x, nullptr);
+  EXPECT_EQ(y_in_x->endpoints[0].to_string(), "198.51.100.7:51820");
+  // A package for one host doesn't open with another's host key.
+  EXPECT_FALSE(keys::open_update(read_bytes(py->path), host_keys.at(x.value)).ok());
+  // Built: nothing pending any more, and the next build is empty.
+  EXPECT_TRUE(pending().empty());
+  EXPECT_TRUE(build().packages.empty());
+}
+
+TEST_F(AdminUpdatesTest, RemovingALinkRemovesItsKeyFromBothHostsNextPackages) {
+  a().remove_link("x", "y");
+  const BuildResult r = build();
+  ASSERT_EQ(r.packages.size(), 2u);
+  for (HostId h : {x, y}) {
+    const BuiltPackage* p = package_for(r, h);
+    ASSERT_NE(p, nullptr);
+    const keys::OpenedUpdate u = open_package(*p);
+    const HostId other = h == x ? y : x;
+    EXPECT_EQ(u.body.link_to(other), nullptr) << h.to_string();
+    EXPECT_EQ(u.body.book.find(other), nullptr) << h.to_string();
+    EXPECT_NE(u.body.link_to(hub), nullptr);  // the other link stays
+  }
+}
+
+TEST_F(AdminUpdatesTest, RotatedHostKeyTravelsUnderTheOldOneThenReplacesIt) {
+  a().rotate_host("x");
+  EXPECT_TRUE(a().show_host("x").host_key_rotation_pending);
+  const BuildResult r = build();
+  const BuiltPackage* p = package_for(r, x);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->new_host_key);
+  const keys::OpenedUpdate u = open_package(*p);  // under the old host key
+  ASSERT_TRUE(u.header.new_host_key);
+  ASSERT_EQ(u.new_host_key.size(), 32u);
+  EXPECT_FALSE(u.new_host_key == host_keys.at(x.value));
+  EXPECT_FALSE(a().show_host("x").host_key_rotation_pending);
+
+  const crypto::SecretBytes old_key = host_keys.at(x.value);
+  host_keys[x.value] = u.new_host_key;
+  a().add_link("x", "z");
+  const BuildResult next = build();
+  const BuiltPackage* p2 = package_for(next, x);
+  ASSERT_NE(p2, nullptr);
+  EXPECT_FALSE(p2->new_host_key);
+  open_package(*p2);  // opens with the new key
+  EXPECT_FALSE(keys::open_update(read_bytes(p2->path), old_key).ok());
+}
+
+TEST_F(AdminUpdatesTest, FailedBuildMarksNothingBuilt) {
+  a().add_link("y", "z");
+  const std::string before = dump();
+  const std::string blocker = dir.file("not-a-dir");
+  { std::ofstream(blocker) << "x"; }
+  expect_refused([&] { a().build_updates(blocker); }, {"--out"});
+  EXPECT_EQ(dump(), before);
+  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+}
+
+TEST_F(AdminUpdatesTest, DirtyKindNames) {
+  EXPECT_EQ(dirty_kind_name(DirtyKind::kKeys), "keys");
+  EXPECT_EQ(dirty_kind_name(DirtyKind::kAddressBook), "address-book");
+  EXPECT_EQ(update_kind(DirtyKind::kKeys), keys::UpdateKind::kKeys);
+  EXPECT_EQ(update_kind(DirtyKind::kAddressBook), keys::UpdateKind::kAddressBook);
+}
+
+}  // namespace
+}  // namespace cordon::admin::test

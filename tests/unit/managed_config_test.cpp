@@ -1,0 +1,426 @@
+// Managed mode without root: the config keys (host.keyset,
+// host.password_file) and their errors with FILE:LINE, the address book ->
+// NodeConfig mapping, unlocking and reloading from the installed key set,
+// password input, and the control socket's "reload" command.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon/config.hpp"
+#include "daemon/control.hpp"
+#include "daemon/keyset_store.hpp"
+#include "daemon/managed.hpp"
+#include "daemon/password_input.hpp"
+#include "daemon/reload.hpp"
+#include "tests/common/keyset_builder.hpp"
+
+namespace cordon::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using testkit::KeySetMaker;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "cordon-managed-test-XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) std::abort();
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
+    const std::string p = (path_ / name).string();
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+std::string all_errors(const ConfigResult& r) {
+  std::string out;
+  for (const ConfigError& e : r.errors) out += e.to_string() + "\n";
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Config keys
+
+class ManagedConfigTest : public ::testing::Test {
+ protected:
+  ConfigResult load(const std::string& text) { return load_config(dir_.write("cordon.toml", text)); }
+  std::string path() const { return (dir_.path() / "cordon.toml").string(); }
+  TempDir dir_;
+};
+
+TEST_F(ManagedConfigTest, KeysetSelectsManagedMode) {
+  ConfigResult r = load(R"([host]
+keyset = "state/keyset"
+password_file = "pw"
+interface = "cordon1"
+listen_port = 51821
+)");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_TRUE(r.config->managed());
+  EXPECT_EQ(*r.config->keyset, (dir_.path() / "state/keyset").string());  // relative to the config file
+  EXPECT_EQ(*r.config->password_file, (dir_.path() / "pw").string());
+  EXPECT_TRUE(r.config->node.peers.empty());
+  EXPECT_EQ(r.config->interface, "cordon1");
+}
+
+TEST_F(ManagedConfigTest, PasswordFileIsOptional) {
+  ConfigResult r = load("[host]\nkeyset = \"/var/lib/cordon/keyset\"\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_FALSE(r.config->password_file);
+}
+
+struct BadManaged {
+  const char* name;
+  const char* text;
+  uint32_t line;
+  const char* field;
+  const char* needle;
+};
+
+const BadManaged kBadManaged[] = {
+    {"id_with_keyset", "[host]\nkeyset = \"ks\"\nid = \"0x0001000a\"\n", 3, "host.id", "comes from the key set"},
+    {"addresses_with_keyset", "[host]\nkeyset = \"ks\"\n\naddresses = [\"10.77.0.1/24\"]\n", 4, "host.addresses",
+     "comes from the key set"},
+    {"peer_with_keyset",
+     "[host]\nkeyset = \"ks\"\n\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"k\"\nallowed_prefixes = []\n", 4, "peer",
+     "address book"},
+    {"password_file_without_keyset",
+     "[host]\nid = \"0x0001000a\"\npassword_file = \"pw\"\n\n[[peer]]\nid = \"0x0001000b\"\nkey_file = "
+     "\"/nonexistent\"\nallowed_prefixes = []\n",
+     3, "host.password_file", "no host.keyset"},
+    {"empty_keyset", "[host]\nkeyset = \"\"\n", 2, "host.keyset", "is empty"},
+    {"keyset_not_a_string", "[host]\nkeyset = 1\n", 2, "host.keyset", "expected a string"},
+};
+
+class BadManagedTest : public ManagedConfigTest, public ::testing::WithParamInterface<BadManaged> {};
+
+TEST_P(BadManagedTest, ErrorNamesTheLineAndField) {
+  const BadManaged& c = GetParam();
+  ConfigResult r = load(c.text);
+  ASSERT_FALSE(r.config) << c.name;
+  bool found = false;
+  for (const ConfigError& e : r.errors) {
+    if (e.field == c.field && e.line == c.line && e.message.find(c.needle) != std::string::npos) {
+      found = true;
+      EXPECT_EQ(e.to_string().rfind(path() + ":" + std::to_string(c.line) + ":", 0), 0u) << e.to_string();
+    }
+  }
+  EXPECT_TRUE(found) << "wanted " << c.field << " on line " << c.line << " mentioning \"" << c.needle
+                     << "\"; got:\n"
+                     << all_errors(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(Managed, BadManagedTest, ::testing::ValuesIn(kBadManaged),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(ManagedConfigTest, EveryPeerTableIsNamed) {
+  ConfigResult r = load(R"([host]
+keyset = "ks"
+
+[[peer]]
+id = "0x0001000b"
+
+[[peer]]
+id = "0x0001000c"
+)");
+  ASSERT_FALSE(r.config);
+  std::vector<uint32_t> lines;
+  for (const ConfigError& e : r.errors) {
+    if (e.field == "peer") lines.push_back(e.line);
+  }
+  EXPECT_EQ(lines, (std::vector<uint32_t>{4, 7})) << all_errors(r);
+}
+
+TEST_F(ManagedConfigTest, ABadKeysetValueIsTheOnlyError) {
+  ConfigResult r = load("[host]\nkeyset = \"\"\n");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].field, "host.keyset");
+}
+
+TEST_F(ManagedConfigTest, ManualModeStillNeedsAnIdAndPeers) {
+  ConfigResult r = load("[host]\ninterface = \"cordon0\"\n");
+  ASSERT_FALSE(r.config);
+  const std::string text = all_errors(r);
+  EXPECT_NE(text.find("host.id: missing"), std::string::npos) << text;
+  EXPECT_NE(text.find("keyset = PATH"), std::string::npos) << text;
+  EXPECT_NE(text.find("no [[peer]] tables"), std::string::npos) << text;
+}
+
+TEST_F(ManagedConfigTest, KeysetPathIsRestartOnly) {
+  DaemonConfig a;
+  a.keyset = "/a/keyset";
+  DaemonConfig b = a;
+  b.keyset = "/b/keyset";
+  const auto changes = restart_only_changes(a, b);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_NE(changes[0].find("host.keyset"), std::string::npos) << changes[0];
+}
+
+// ---------------------------------------------------------------------------
+// Address book -> NodeConfig
+
+keys::OpenedKeySet opened_keyset(const KeySetMaker& maker, uint64_t version = 1) {
+  auto opened = keys::open_keyset(maker.seal(version), maker.password);
+  if (!opened) throw std::runtime_error(opened.error().message());
+  return std::move(opened.value());
+}
+
+const PeerConfig* find_peer(const std::vector<PeerConfig>& peers, uint32_t id) {
+  for (const PeerConfig& p : peers) {
+    if (p.id == HostId{id}) return &p;
+  }
+  return nullptr;
+}
+
+TEST(ManagedNodeTest, AddressBookBecomesPeers) {
+  ManagedNode node = managed_node(opened_keyset(KeySetMaker::three_hosts()));
+  EXPECT_EQ(node.self, HostId{0x0001000a});
+  EXPECT_EQ(node.addresses, (std::vector<Prefix>{testkit::prefix("10.77.0.1/24"), testkit::prefix("fd77::1/64")}));
+  EXPECT_TRUE(node.warnings.empty());
+  ASSERT_EQ(node.peers.size(), 2u);
+
+  const PeerConfig* b = find_peer(node.peers, 0x0001000b);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->name, "site-b");
+  EXPECT_EQ(b->endpoint, Endpoint::parse("192.0.2.2:51820"));  // the first endpoint
+  EXPECT_EQ(b->link_key, testkit::filled_key(0xab));
+  EXPECT_EQ(b->allowed_prefixes,
+            (std::vector<Prefix>{testkit::prefix("10.77.0.2/32"), testkit::prefix("fd77::2/128"),
+                                 testkit::prefix("192.168.2.0/24")}));
+  EXPECT_EQ(b->suite, crypto::Suite::kAes256Gcm);
+  EXPECT_EQ(b->keepalive_ns, 25 * kNsPerSecond);
+
+  const PeerConfig* c = find_peer(node.peers, 0x0001000c);
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->endpoint);  // learnt from C's first datagram
+  EXPECT_EQ(c->link_key, testkit::filled_key(0xac));
+  EXPECT_EQ(c->allowed_prefixes, (std::vector<Prefix>{testkit::prefix("10.77.0.3/32")}));
+}
+
+TEST(ManagedNodeTest, EntryWithoutALinkKeyIsNotAPeer) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  maker.body.links.pop_back();  // no key for C
+  ManagedNode node = managed_node(opened_keyset(maker));
+  ASSERT_EQ(node.peers.size(), 1u);
+  EXPECT_EQ(node.peers[0].id, HostId{0x0001000b});
+  ASSERT_EQ(node.warnings.size(), 1u);
+  EXPECT_NE(node.warnings[0].find("0x0001000c"), std::string::npos) << node.warnings[0];
+}
+
+TEST(ManagedNodeTest, ASubnetClaimedTwiceStaysWithTheFirstPeer) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  maker.body.book.entries[2].subnets = {testkit::prefix("192.168.2.0/24")};
+  ManagedNode node = managed_node(opened_keyset(maker));
+  const PeerConfig* c = find_peer(node.peers, 0x0001000c);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->allowed_prefixes, (std::vector<Prefix>{testkit::prefix("10.77.0.3/32")}));
+  ASSERT_EQ(node.warnings.size(), 1u);
+  EXPECT_NE(node.warnings[0].find("192.168.2.0/24"), std::string::npos) << node.warnings[0];
+}
+
+// ---------------------------------------------------------------------------
+// Unlock at start, reload with the kept user key
+
+class ManagedUnlockTest : public ::testing::Test {
+ protected:
+  ManagedUnlockTest() : maker_(KeySetMaker::three_hosts()) {
+    config_.keyset = keyset_path((dir_.path() / "state").string());
+    auto r = KeysetStore(*config_.keyset).install(maker_.seal(1), maker_.password, "v1");
+    if (!r) throw std::runtime_error(r.error().message);
+  }
+  TempDir dir_;
+  KeySetMaker maker_;
+  DaemonConfig config_;
+};
+
+TEST_F(ManagedUnlockTest, UnlockFillsTheConfigFromThePasswordFile) {
+  config_.password_file = dir_.write("pw", maker_.password + "\n");
+  ManagedUnlock unlocked = unlock_managed(config_);
+  ASSERT_TRUE(unlocked.keys) << unlocked.error;
+  EXPECT_EQ(unlocked.keys->version, 1u);
+  EXPECT_EQ(unlocked.keys->user, "alice");
+  EXPECT_EQ(unlocked.keys->user_key, maker_.user_key);
+  EXPECT_EQ(config_.node.self, HostId{0x0001000a});
+  EXPECT_EQ(config_.node.peers.size(), 2u);
+  EXPECT_EQ(config_.addresses.size(), 2u);
+}
+
+TEST_F(ManagedUnlockTest, UnlockRefusesAWrongPassword) {
+  config_.password_file = dir_.write("pw", "not-the-password\n");
+  ManagedUnlock unlocked = unlock_managed(config_);
+  ASSERT_FALSE(unlocked.keys);
+  EXPECT_NE(unlocked.error.find(*config_.keyset), std::string::npos) << unlocked.error;
+  EXPECT_TRUE(config_.node.peers.empty());
+}
+
+TEST_F(ManagedUnlockTest, UnlockRefusesABadLengthPasswordBeforeTheKdf) {
+  config_.password_file = dir_.write("pw", "short\n");
+  ManagedUnlock unlocked = unlock_managed(config_);
+  ASSERT_FALSE(unlocked.keys);
+  EXPECT_NE(unlocked.error.find("9 to 32"), std::string::npos) << unlocked.error;
+}
+
+TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
+  config_.password_file = dir_.write("pw", maker_.password);
+  ManagedUnlock unlocked = unlock_managed(config_);
+  ASSERT_TRUE(unlocked.keys) << unlocked.error;
+
+  keys::KeySetBody next = maker_.body;
+  next.book.entries.pop_back();
+  next.links.pop_back();
+  auto applied = KeysetStore(*config_.keyset).apply_update(maker_.update(2, next), maker_.password, "2.update");
+  ASSERT_TRUE(applied) << applied.error().message;
+
+  DaemonConfig fresh;
+  ManagedReload reloaded = reload_managed(fresh, *config_.keyset, *unlocked.keys);
+  ASSERT_FALSE(reloaded.error) << *reloaded.error;
+  EXPECT_EQ(unlocked.keys->version, 2u);
+  ASSERT_EQ(fresh.node.peers.size(), 1u);
+  EXPECT_EQ(fresh.node.peers[0].id, HostId{0x0001000b});
+
+  // A key set the kept user key does not open changes nothing.
+  ManagedKeySet wrong{testkit::filled_key(0x99), 2, "alice"};
+  DaemonConfig untouched;
+  ManagedReload failed = reload_managed(untouched, *config_.keyset, wrong);
+  ASSERT_TRUE(failed.error);
+  EXPECT_TRUE(untouched.node.peers.empty());
+  EXPECT_EQ(wrong.version, 2u);
+}
+
+// ---------------------------------------------------------------------------
+// Password input
+
+std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+std::string text_of(const crypto::SecretBytes& s) { return std::string(keys::as_text(s)); }
+
+TEST(PasswordInputTest, OneTrailingNewlineIsStripped) {
+  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\n"), "f").password), "secret-pass");
+  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\r\n"), "f").password), "secret-pass");
+  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass"), "f").password), "secret-pass");
+  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\n\n"), "f").password), "secret-pass\n");
+  EXPECT_EQ(text_of(*decode_password_file(bytes_of(" spaced pass "), "f").password), " spaced pass ");
+  EXPECT_FALSE(decode_password_file(bytes_of("\n"), "f").password);
+  EXPECT_FALSE(decode_password_file(bytes_of(""), "f").password);
+}
+
+TEST(PasswordInputTest, PasswordFileMustBePrivate) {
+  TempDir dir;
+  const std::string path = dir.write("pw", "secret-pass\n", 0640);
+  PasswordResult r = read_password_file(path);
+  ASSERT_FALSE(r.password);
+  EXPECT_NE(r.error.find("chmod 600"), std::string::npos) << r.error;
+  ::chmod(path.c_str(), 0400);
+  EXPECT_TRUE(read_password_file(path).password);
+  EXPECT_FALSE(read_password_file((dir.path() / "missing").string()).password);
+  EXPECT_FALSE(read_password_file(dir.path().string()).password);  // a directory
+}
+
+TEST(PasswordInputTest, LengthIsCheckedAndTheSourceNamed) {
+  TempDir dir;
+  PasswordRequest request;
+  request.file = dir.write("pw", "short\n");
+  PasswordResult r = read_password(request);
+  ASSERT_FALSE(r.password);
+  EXPECT_NE(r.error.find(*request.file), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("9 to 32"), std::string::npos) << r.error;
+
+  request.file = dir.write("pw", std::string(33, 'x'));
+  EXPECT_FALSE(read_password(request).password);
+  request.file = dir.write("pw", std::string(32, 'x') + "\n");
+  EXPECT_TRUE(read_password(request).password);
+  request.file = dir.write("pw", std::string(9, 'x'));
+  EXPECT_TRUE(read_password(request).password);
+}
+
+TEST(PasswordInputTest, SystemdCredentialIsUsedWhenNoFileIsGiven) {
+  TempDir dir;
+  dir.write(kPasswordCredential, "credential-pass\n");
+  ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
+  PasswordResult r = read_password(PasswordRequest{});
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  ASSERT_TRUE(r.password) << r.error;
+  EXPECT_EQ(text_of(*r.password), "credential-pass");
+}
+
+// Without a controlling terminal (a new session has none), the error says
+// which other sources exist.
+TEST(PasswordInputTest, NoTerminalNamesTheAlternatives) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    ::setsid();
+    ::unsetenv("CREDENTIALS_DIRECTORY");
+    PasswordResult r = read_password(PasswordRequest{});
+    const std::string out = r.password ? "unexpected password" : r.error;
+    (void)!::write(pipe_fds[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0;) message.append(buf, static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_NE(message.find("no terminal and no --password-file"), std::string::npos) << message;
+  EXPECT_NE(message.find("systemd credential"), std::string::npos) << message;
+}
+
+// ---------------------------------------------------------------------------
+// Control: "reload"
+
+TEST(ControlReloadTest, ReloadIsDispatched) {
+  int reloads = 0;
+  ControlCommands commands;
+  commands.status = [] { return nlohmann::json{{"status", true}}; };
+  commands.reload = [&] {
+    ++reloads;
+    return nlohmann::json{{"reloaded", true}, {"peers", 2}, {"version", 7}};
+  };
+  nlohmann::json reply = dispatch_command({{"command", "reload"}}, commands);
+  EXPECT_EQ(reloads, 1);
+  EXPECT_EQ(reply["version"], 7);
+  EXPECT_EQ(dispatch_command({{"command", "status"}}, commands)["status"], true);
+
+  nlohmann::json unknown = dispatch_command({{"command", "restart"}}, commands);
+  EXPECT_NE(unknown["error"].get<std::string>().find("status, reload"), std::string::npos) << unknown.dump();
+}
+
+TEST(ControlReloadTest, StatusOnlyDispatchRefusesReload) {
+  nlohmann::json reply = dispatch_command({{"command", "reload"}}, [] { return nlohmann::json::object(); });
+  ASSERT_TRUE(reply.contains("error")) << reply.dump();
+}
+
+TEST(ControlReloadTest, NoDaemonIsReportedAsSuch) {
+  TempDir dir;
+  ControlReply reply = control_request((dir.path() / "none.sock").string(), {{"command", "reload"}});
+  EXPECT_FALSE(reply.document);
+  EXPECT_TRUE(reply.no_daemon) << reply.error;
+}
+
+}  // namespace
+}  // namespace cordon::daemon
