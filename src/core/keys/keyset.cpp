@@ -283,7 +283,9 @@ std::string KeySetFailure::message() const {
     case KeySetError::kTampered:
       return file == KeyFile::kKeySet
                  ? "the key set was altered or corrupted after export; export it again"
-                 : "the update package was altered or corrupted, or was built for another host key; " + again;
+                 : "the update package was altered or corrupted, or was sealed under another host key (for example, "
+                   "an earlier package that rotated the host key was not applied); apply the missing packages in "
+                   "order, or install a fresh key set (`cordon admin keyset export`)";
     case KeySetError::kOtherNetwork:
       return "the " + noun + " is for another network" + paren + "; use the one made for this host";
     case KeySetError::kOtherHost:
