@@ -89,6 +89,22 @@ int guarded(const std::string& name, F&& body) {
 
 Admin open_db() { return Admin::open(state().db); }
 
+// Prints a list as a JSON array (--json) or as the table `format` renders.
+template <typename Items, typename Format>
+void print_list(const Items& items, Format format) {
+  if (!state().json) return fmt::print("{}", format(items));
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& x : items) j.push_back(to_json(x));
+  print_json(j);
+}
+
+// Prints one result as JSON (--json) or as the text `format` renders.
+template <typename Item, typename Format>
+void print_one(const Item& item, Format format) {
+  if (state().json) return print_json(to_json(item));
+  fmt::print("{}", format(item));
+}
+
 // A password file for `user add/passwd` (chosen password), else nullopt.
 std::optional<crypto::SecretBytes> read_password_file(const std::optional<std::string>& file) {
   if (!file) return std::nullopt;
@@ -183,11 +199,7 @@ void add_network(CLI::App* admin_app) {
     l.run = [name = l.name] {
       return guarded(name, [&] {
         const admin::NetworkInfo info = open_db().network_info();
-        if (state().json) {
-          print_json(to_json(info));
-        } else {
-          fmt::print("{}", format_network(info));
-        }
+        print_one(info, format_network);
         return kExitOk;
       });
     };
@@ -402,13 +414,7 @@ void add_host_commands(CLI::App* admin_app) {
     l.run = [name = l.name] {
       return guarded(name, [&] {
         const auto hosts = open_db().list_hosts();
-        if (state().json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& h : hosts) j.push_back(to_json(h));
-          print_json(j);
-        } else {
-          fmt::print("{}", format_hosts(hosts));
-        }
+        print_list(hosts, format_hosts);
         return kExitOk;
       });
     };
@@ -496,13 +502,7 @@ void add_user_commands(CLI::App* admin_app) {
     l.run = [o, name = l.name] {
       return guarded(name, [&] {
         const auto users = open_db().list_users(given(o->pw, o->host));
-        if (state().json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& u : users) j.push_back(to_json(u));
-          print_json(j);
-        } else {
-          fmt::print("{}", format_users(users));
-        }
+        print_list(users, format_users);
         return kExitOk;
       });
     };
@@ -512,11 +512,7 @@ void add_user_commands(CLI::App* admin_app) {
 // ---- group, link ----------------------------------------------------------------
 
 void print_change(const admin::LinkChange& c) {
-  if (state().json) {
-    print_json(to_json(c));
-  } else {
-    fmt::print("{}", format_link_change(c));
-  }
+  print_one(c, format_link_change);
 }
 
 void add_group_commands(CLI::App* admin_app) {
@@ -555,13 +551,7 @@ void add_group_commands(CLI::App* admin_app) {
     l.run = [name = l.name] {
       return guarded(name, [&] {
         const auto groups = open_db().list_groups();
-        if (state().json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& g : groups) j.push_back(to_json(g));
-          print_json(j);
-        } else {
-          fmt::print("{}", format_groups(groups));
-        }
+        print_list(groups, format_groups);
         return kExitOk;
       });
     };
@@ -621,13 +611,7 @@ void add_link_commands(CLI::App* admin_app) {
     l.run = [name = l.name] {
       return guarded(name, [&] {
         const auto links = open_db().list_links();
-        if (state().json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& x : links) j.push_back(to_json(x));
-          print_json(j);
-        } else {
-          fmt::print("{}", format_links(links));
-        }
+        print_list(links, format_links);
         return kExitOk;
       });
     };
@@ -742,11 +726,7 @@ void add_update_commands(CLI::App* admin_app) {
       return guarded(name, [&] {
         Admin a = open_db();
         const admin::BuildResult r = a.build_updates(*out);
-        if (state().json) {
-          print_json(to_json(r));
-        } else {
-          fmt::print("{}", format_build(r));
-        }
+        print_one(r, format_build);
         return kExitOk;
       });
     };
@@ -757,13 +737,7 @@ void add_update_commands(CLI::App* admin_app) {
     l.run = [name = l.name] {
       return guarded(name, [&] {
         const auto pending = open_db().pending_updates();
-        if (state().json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& p : pending) j.push_back(to_json(p));
-          print_json(j);
-        } else {
-          fmt::print("{}", format_pending(pending));
-        }
+        print_list(pending, format_pending);
         return kExitOk;
       });
     };
@@ -778,13 +752,7 @@ void add_audit(CLI::App* admin_app) {
   l.run = [limit, name = l.name] {
     return guarded(name, [&] {
       const auto entries = open_db().audit_log(*limit);
-      if (state().json) {
-        nlohmann::json j = nlohmann::json::array();
-        for (const auto& e : entries) j.push_back(to_json(e));
-        print_json(j);
-      } else {
-        fmt::print("{}", format_audit(entries));
-      }
+      print_list(entries, format_audit);
       return kExitOk;
     });
   };
