@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/temp_dir.hpp"
 #include "daemon/config.hpp"
 #include "daemon/counter_store.hpp"
 #include "daemon/keyfile.hpp"
@@ -24,30 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "cordon-config-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
-  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-    const std::string p = (path_ / name).string();
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using testkit::TempDir;
 
 // 32 bytes of 0x01 in base64.
 constexpr const char* kKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n";

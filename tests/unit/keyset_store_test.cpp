@@ -1,6 +1,7 @@
 // The installed key set (daemon/keyset_store.hpp): install, passwd and
 // update apply, and every refusal leaving the installed file as it was
 // (issue 3: "Bad input gets a clear error, and nothing changes").
+#include "tests/common/temp_dir.hpp"
 #include "daemon/keyset_store.hpp"
 
 #include <sys/stat.h>
@@ -22,22 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using testkit::KeySetMaker;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "cordon-keyset-store-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testkit::TempDir;
 
 std::vector<std::byte> file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/temp_dir.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control.hpp"
 #include "daemon/keyset_store.hpp"
@@ -28,28 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using testkit::KeySetMaker;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "cordon-managed-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) const {
-    const std::string p = (path_ / name).string();
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
+using testkit::TempDir;
 
 std::string all_errors(const ConfigResult& r) {
   std::string out;
