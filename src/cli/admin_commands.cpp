@@ -98,6 +98,18 @@ void print_list(const Items& items, Format format) {
   print_json(j);
 }
 
+// The run function of a command that lists what `fetch` reads from the
+// database, as a table or (--json) a JSON array.
+template <typename Fetch, typename Format>
+std::function<int()> list_command(const std::string& name, Fetch fetch, Format format) {
+  return [name, fetch, format] {
+    return guarded(name, [&] {
+      print_list(fetch(open_db()), format);
+      return kExitOk;
+    });
+  };
+}
+
 // Prints one result as JSON (--json) or as the text `format` renders.
 template <typename Item, typename Format>
 void print_one(const Item& item, Format format) {
@@ -411,13 +423,7 @@ void add_host_commands(CLI::App* admin_app) {
   {
     Leaf& l = leaf(host, "host", "list", "List the hosts");
     add_json(l);
-    l.run = [name = l.name] {
-      return guarded(name, [&] {
-        const auto hosts = open_db().list_hosts();
-        print_list(hosts, format_hosts);
-        return kExitOk;
-      });
-    };
+    l.run = list_command(l.name, [](Admin a) { return a.list_hosts(); }, format_hosts);
   }
   {
     auto ref = std::make_shared<std::string>();
@@ -499,13 +505,7 @@ void add_user_commands(CLI::App* admin_app) {
     Leaf& l = leaf(user, "user", "list", "List users (of one host with --host)");
     o->pw = l.command->add_option("--host", o->host, "Host ID or name");
     add_json(l);
-    l.run = [o, name = l.name] {
-      return guarded(name, [&] {
-        const auto users = open_db().list_users(given(o->pw, o->host));
-        print_list(users, format_users);
-        return kExitOk;
-      });
-    };
+    l.run = list_command(l.name, [o](Admin a) { return a.list_users(given(o->pw, o->host)); }, format_users);
   }
 }
 
@@ -548,13 +548,7 @@ void add_group_commands(CLI::App* admin_app) {
   {
     Leaf& l = leaf(group, "group", "list", "List groups, members and linked groups");
     add_json(l);
-    l.run = [name = l.name] {
-      return guarded(name, [&] {
-        const auto groups = open_db().list_groups();
-        print_list(groups, format_groups);
-        return kExitOk;
-      });
-    };
+    l.run = list_command(l.name, [](Admin a) { return a.list_groups(); }, format_groups);
   }
   CLI::App* member = group->add_subcommand("member", "Group membership");
   member->require_subcommand(1);
@@ -608,13 +602,7 @@ void add_link_commands(CLI::App* admin_app) {
   {
     Leaf& l = leaf(link, "link", "list", "List linked host pairs and why they are linked");
     add_json(l);
-    l.run = [name = l.name] {
-      return guarded(name, [&] {
-        const auto links = open_db().list_links();
-        print_list(links, format_links);
-        return kExitOk;
-      });
-    };
+    l.run = list_command(l.name, [](Admin a) { return a.list_links(); }, format_links);
   }
 }
 
@@ -734,13 +722,7 @@ void add_update_commands(CLI::App* admin_app) {
   {
     Leaf& l = leaf(updates, "updates", "pending", "List hosts whose next update is due, and its kind");
     add_json(l);
-    l.run = [name = l.name] {
-      return guarded(name, [&] {
-        const auto pending = open_db().pending_updates();
-        print_list(pending, format_pending);
-        return kExitOk;
-      });
-    };
+    l.run = list_command(l.name, [](Admin a) { return a.pending_updates(); }, format_pending);
   }
 }
 
@@ -749,13 +731,7 @@ void add_audit(CLI::App* admin_app) {
   Leaf& l = leaf(admin_app, "", "audit", "Show the audit log of admin operations (newest last)");
   l.command->add_option("--limit", *limit, "How many entries (default 50; 0 = all)")->check(CLI::NonNegativeNumber);
   add_json(l);
-  l.run = [limit, name = l.name] {
-    return guarded(name, [&] {
-      const auto entries = open_db().audit_log(*limit);
-      print_list(entries, format_audit);
-      return kExitOk;
-    });
-  };
+  l.run = list_command(l.name, [limit](Admin a) { return a.audit_log(*limit); }, format_audit);
 }
 
 }  // namespace
