@@ -45,6 +45,8 @@ void SimHost::start() {
   if (node_) return;
   const Now n = now();
   node_ = std::make_unique<Node>(config_, options_.workers, disk_.counter_floor.value_or(0), n);
+  // What the daemon finds on its interfaces: the address it is bound at.
+  node_->set_local_endpoints({transport_->local()}, n);
   ++counters_.starts;
   run_tick(n);
 }
@@ -189,6 +191,9 @@ size_t SimHost::pump_tun(const Now& n) {
           ++counters_.tx_drops[static_cast<size_t>(s.reason)];
           break;
         case Verdict::kConsumed:
+        case Verdict::kForward:  // receive-side verdicts
+        case Verdict::kControl:
+          ++counters_.contract_violations;
           break;
       }
     }
@@ -229,8 +234,21 @@ size_t SimHost::pump_wire(const Now& n) {
         case Verdict::kConsumed:
           ++counters_.consumed;
           break;
+        case Verdict::kForward:
+          if (!inside(s.wire, s.data) || s.wire.empty()) {
+            ++counters_.contract_violations;
+            break;
+          }
+          transport_->send(s.to, s.wire);
+          ++counters_.forwarded;
+          break;
+        case Verdict::kControl:
+          ++counters_.control;
+          break;
       }
     }
+    // The daemon wakes its control thread at once for control messages.
+    if (node_->control_pending()) run_tick(n);
   }
   return total;
 }

@@ -86,6 +86,8 @@ struct SimHostCounters {
   uint64_t wire_received = 0;  // datagrams handed to process_wire
   uint64_t delivered = 0;      // inner packets written to the tunnel
   uint64_t consumed = 0;       // valid datagrams with nothing to deliver (keepalives)
+  uint64_t forwarded = 0;      // relayed datagrams passed on (coordinators)
+  uint64_t control = 0;        // control messages queued for tick()
   std::array<uint64_t, kDropReasonCount> rx_drops{};
   uint64_t tick_datagrams = 0;       // datagrams from tick() put on the network
   uint64_t floors_persisted = 0;     // counter_floor_persisted calls

@@ -31,7 +31,17 @@ namespace cordon {
   X(kNoEndpoint, "no_endpoint", "peer's underlay endpoint not known yet")               \
   X(kTooBig, "too_big", "packet larger than the buffer allows")                         \
   X(kNonceReservation, "nonce_reservation", "counter floor not yet persisted")          \
-  X(kCryptoError, "crypto_error", "the crypto library failed")
+  X(kCryptoError, "crypto_error", "the crypto library failed")                         \
+  /* coordinators (docs/protocol.md, "Coordinators") */                                 \
+  X(kBadControl, "bad_control", "control message truncated, oversized or malformed")     \
+  X(kUnknownControl, "unknown_control", "control message of an unknown type")           \
+  X(kNotCoordinator, "not_coordinator", "coordinator message from a host that is not one") \
+  X(kUnlinkedRecord, "unlinked_record", "status or record about a host not linked or not served") \
+  X(kControlBacklog, "control_backlog", "control messages arrive faster than they are handled") \
+  X(kNoRelayRoute, "no_relay_route", "no path to a relayed datagram's destination")      \
+  X(kHopLimit, "hop_limit", "relayed datagram out of hops")                             \
+  X(kRelaySource, "relay_source", "a client's relayed datagram names another source")   \
+  X(kMisrouted, "misrouted", "relayed datagram for another host reached a client")
 
 enum class DropReason : uint8_t {
 #define CORDON_X(e, name, what) e,

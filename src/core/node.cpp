@@ -4,13 +4,20 @@
 
 #include <algorithm>
 
+#include "core/coord/mesh.hpp"
 #include "core/node_impl.hpp"
 
 namespace cordon {
 
+Node::Impl::Impl(unsigned workers, uint64_t persisted_floor)
+    : workers(workers), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
+      mesh(std::make_unique<coord::Mesh>(*this)) {}
+Node::Impl::~Impl() = default;
+
 Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now)
     : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor)) {
   impl_->current.store(impl_->build(std::move(config), now, nullptr), std::memory_order_release);
+  impl_->mesh->configure(*impl_->snapshot(), now);
 }
 
 Node::~Node() = default;
@@ -27,6 +34,8 @@ uint64_t Node::Impl::counter_start(const Now& now) const {
 std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& now, const Snapshot* previous) {
   auto s = std::make_shared<Snapshot>();
   s->self = config.self;
+  s->role = config.role;
+  s->mesh = std::move(config.mesh);
   s->time_window_units = wire::counter_units(std::clamp<int64_t>(config.time_window_ns, 0, kMaxTimeWindowNs));
   for (PeerConfig& pc : config.peers) {
     std::shared_ptr<link::Peer> peer;
@@ -49,16 +58,35 @@ std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     }
     const auto index = static_cast<uint32_t>(s->peers.size());
     s->by_sender_host[pc.id.host()].push_back(index);
+    s->by_id[pc.id.value] = index;
     for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
-    s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns});
+    const bool fixed = pc.endpoint.has_value();
+    s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns,
+                                 pc.role, fixed, pc.rendezvous});
   }
   return s;
 }
 
 void Node::reconfigure(NodeConfig config, const Now& now) {
   auto next = impl_->build(std::move(config), now, impl_->snapshot().get());
+  // Paths first, so that workers never see the new peers without them.
+  impl_->mesh->configure(*next, now);
   impl_->current.store(std::move(next), std::memory_order_release);
 }
+
+void Node::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
+  impl_->mesh->set_local_endpoints(std::move(endpoints), now);
+}
+
+void Node::stream_opened(HostId coordinator, uint32_t stream, const Now& /*now*/) {
+  impl_->mesh->stream_opened(*impl_->snapshot(), coordinator, stream);
+}
+
+void Node::stream_closed(uint32_t stream, const Now& /*now*/) {
+  impl_->mesh->stream_closed(*impl_->snapshot(), stream);
+}
+
+bool Node::control_pending() const { return impl_->inbox_pending.load(std::memory_order_acquire); }
 
 void Node::process_wire(unsigned worker, const Now& now, std::span<RxSlot> batch) {
   const auto s = impl_->snapshot();
@@ -72,7 +100,7 @@ void Node::process_tun(unsigned worker, const Now& now, std::span<TxSlot> batch)
 
 namespace {
 
-PeerStatus peer_status(const PeerEntry& e) {
+PeerStatus peer_status(const Snapshot& s, const coord::Mesh& mesh, const PeerEntry& e) {
   const link::Peer& p = *e.peer;
   const link::PeerStats& st = p.stats();
   PeerStatus out;
@@ -91,6 +119,7 @@ PeerStatus peer_status(const PeerEntry& e) {
   out.keepalives_received = st.keepalives_received.load(std::memory_order_relaxed);
   out.roams = st.roams.load(std::memory_order_relaxed);
   out.drops = st.drops.snapshot();
+  mesh.fill_peer_status(s, e, out);
   return out;
 }
 
@@ -100,7 +129,8 @@ NodeStatus Node::status() const {
   const auto s = impl_->snapshot();
   NodeStatus out;
   out.self = s->self;
-  for (const PeerEntry& e : s->peers) out.peers.push_back(peer_status(e));
+  for (const PeerEntry& e : s->peers) out.peers.push_back(peer_status(*s, *impl_->mesh, e));
+  impl_->mesh->fill_status(*s, out);
   out.drops = impl_->drops.snapshot();
   out.counter_floor = impl_->confirmed_floor.load(std::memory_order_relaxed);
   return out;

@@ -4,9 +4,12 @@
 // hands it packets and the current time, and it answers with verdicts,
 // datagrams to send and the next deadline:
 //
-//   process_wire(worker, now, batch)  datagrams from the underlay -> inner packets
+//   process_wire(worker, now, batch)  datagrams from the underlay -> inner packets,
+//                                     relayed datagrams to forward, control messages
 //   process_tun(worker, now, batch)   inner packets from the tunnel -> datagrams
-//   tick(now)                         timers: keepalives, counter floor; next deadline
+//   tick(now)                         timers and control messages: keepalives, the
+//                                     counter floor, registry, rendezvous, routes;
+//                                     next deadline
 //
 // Threads: any number of data-path workers may call process_wire and
 // process_tun at once, each with its own index in [0, workers). tick,
@@ -33,9 +36,12 @@ enum class Verdict : uint8_t {
   kDrop,      // counted under `reason`
   kDeliver,   // hand `inner` to the tunnel (rx) or `wire` to `to` (tx)
   kConsumed,  // valid but nothing to pass on (a keepalive)
+  kForward,   // rx at a coordinator: send `wire` (the relayed datagram, rewritten in place) to `to`
+  kControl,   // rx: a control message, queued for the control thread; call tick() soon
 };
 
-// One datagram from the underlay. The core decrypts it in place.
+// One datagram from the underlay (UDP, or a TCP tunnel stream: from.stream).
+// The core decrypts it in place.
 struct RxSlot {
   Endpoint from;
   std::span<std::byte> data;
@@ -43,11 +49,14 @@ struct RxSlot {
   Verdict verdict = Verdict::kDrop;
   DropReason reason = DropReason::kTooShort;
   std::span<const std::byte> inner;  // on kDeliver: the inner IP packet, inside `data`
+  Endpoint to;                       // on kForward
+  std::span<const std::byte> wire;   // on kForward: inside `data`
 };
 
 // One inner IP packet from the tunnel, at buffer[headroom, headroom + length).
-// headroom >= wire::kHeaderSize and tailroom >= wire::kTailroom are required;
-// the core seals the packet in place.
+// headroom >= wire::kHeadroom and tailroom >= wire::kTailroom are required
+// for every path (a relayed datagram needs them; a direct one needs only
+// wire::kHeaderSize and wire::kTagSize). The core seals the packet in place.
 struct TxSlot {
   std::span<std::byte> buffer;
   size_t headroom = 0;
@@ -59,14 +68,25 @@ struct TxSlot {
   std::span<const std::byte> wire;  // on kDeliver: the datagram, inside `buffer`
 };
 
-// A datagram made on the control path (keepalives).
+// A datagram made on the control path (keepalives, control messages).
 struct Outgoing {
-  Endpoint to;
+  Endpoint to;  // to.stream != 0: write it to that TCP tunnel stream
   std::vector<std::byte> datagram;
+};
+
+// A TCP tunnel a client wants open to its rendezvous coordinator
+// (docs/protocol.md, "TCP tunnel").
+struct TcpTarget {
+  HostId coordinator;
+  Endpoint endpoint;  // the coordinator's address and TCP tunnel port
+  friend bool operator==(const TcpTarget&, const TcpTarget&) = default;
 };
 
 struct TickResult {
   std::vector<Outgoing> datagrams;
+  // The TCP tunnels this node wants open now; the caller connects the
+  // missing ones (then stream_opened), and closes the ones no longer listed.
+  std::vector<TcpTarget> tcp_targets;
   // When set, the caller must persist this counter floor durably (fsync) and
   // then call counter_floor_persisted with it. Until the floor covers the
   // counters in use, sending stops with `nonce_reservation`.
@@ -95,6 +115,18 @@ class Node {
   // unchanged keep their counters, replay windows, endpoint and statistics,
   // so their traffic is not interrupted.
   void reconfigure(NodeConfig config, const Now& now);
+
+  // This host's underlay addresses with its UDP port, as the daemon finds
+  // them on its interfaces. A change is reported to the registry at once.
+  void set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now);
+  // A TCP tunnel stream to `coordinator` (one of tcp_targets) is connected;
+  // the node now sends to the coordinator over it.
+  void stream_opened(HostId coordinator, uint32_t stream, const Now& now);
+  // A stream closed (either side): peers reached over it fall back to UDP.
+  void stream_closed(uint32_t stream, const Now& now);
+  // True when process_wire queued control messages that tick() has not
+  // handled yet. Any thread may ask.
+  bool control_pending() const;
 
   NodeStatus status() const;
   HostId self() const;

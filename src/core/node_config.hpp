@@ -10,6 +10,7 @@
 
 #include "core/crypto/aead.hpp"
 #include "core/crypto/secret.hpp"
+#include "core/keys/address_book.hpp"
 #include "core/types.hpp"
 
 namespace cordon {
@@ -22,20 +23,55 @@ constexpr int64_t kDefaultTimeWindowNs = 128 * kNsPerSecond;
 constexpr int64_t kMaxTimeWindowNs = 3600 * kNsPerSecond;  // the wire counter rebuilds within +-9.1 h
 constexpr size_t kLinkKeySize = 32;                        // 256-bit link key
 
+// Coordinator timers (docs/protocol.md, "Coordinators" -> "Timers", which
+// gives the source of each number).
+constexpr int64_t kDefaultStatusIntervalNs = 300 * kNsPerSecond;    // seeds/000: 5 min
+constexpr int64_t kDefaultPollPeriodNs = 330 * kNsPerSecond;        // status interval + 30 s of retries
+constexpr int64_t kDefaultExchangeIntervalNs = 900 * kNsPerSecond;  // seeds/000: 15 min
+constexpr int64_t kDefaultTcpFallbackNs = 30 * kNsPerSecond;
+constexpr uint16_t kDefaultTcpPort = 443;
+
 struct PeerConfig {
   HostId id;
   std::string name;                  // for status and logs; may be empty
-  std::optional<Endpoint> endpoint;  // optional on one side: learnt from the first authentic packet
+  // Optional on one side: learnt from the first authentic packet. A peer
+  // configured with an endpoint is always reached directly there (a
+  // coordinator, a host with a fixed address, a manual-mode peer).
+  std::optional<Endpoint> endpoint;
   crypto::SecretBytes link_key;      // kLinkKeySize bytes
   std::vector<Prefix> allowed_prefixes;
   crypto::Suite suite = crypto::Suite::kAes256Gcm;
   int64_t keepalive_ns = kDefaultKeepaliveNs;  // 0 disables keepalives
+  keys::Role role = keys::Role::kClient;
+  HostId rendezvous;  // the peer's rendezvous coordinator; 0 = none (manual mode)
+};
+
+// A client a coordinator serves as registry, and the hosts it is linked
+// with (docs/protocol.md, "Served links").
+struct ServedClientConfig {
+  HostId client;
+  std::vector<HostId> peers;
+};
+
+// The mesh: who serves this host, and whom it serves. Empty in manual mode,
+// where every peer is direct and nothing is reported.
+struct MeshConfig {
+  HostId registry;    // a client's registry coordinator; 0 = none
+  HostId rendezvous;  // a client's rendezvous coordinator: relay and TCP tunnel; 0 = none
+  std::vector<ServedClientConfig> served;  // a coordinator's clients
+  int64_t status_interval_ns = kDefaultStatusIntervalNs;
+  int64_t poll_period_ns = kDefaultPollPeriodNs;
+  int64_t exchange_interval_ns = kDefaultExchangeIntervalNs;
+  int64_t tcp_fallback_ns = kDefaultTcpFallbackNs;
+  uint16_t tcp_port = kDefaultTcpPort;  // the coordinators' TCP tunnel port, the same network-wide
 };
 
 struct NodeConfig {
   HostId self;
+  keys::Role role = keys::Role::kClient;
   std::vector<PeerConfig> peers;
   int64_t time_window_ns = kDefaultTimeWindowNs;
+  MeshConfig mesh;
 };
 
 }  // namespace cordon

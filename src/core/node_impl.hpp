@@ -12,8 +12,15 @@
 #include "core/link/peer.hpp"
 #include "core/node.hpp"
 #include "core/route/prefix_table.hpp"
+#include "core/sync.hpp"
+#include "core/wire/control.hpp"
+#include "core/wire/relay.hpp"
 
 namespace cordon {
+
+namespace coord {
+class Mesh;
+}
 
 // What the configuration says about a peer, next to its shared state.
 struct PeerEntry {
@@ -21,16 +28,42 @@ struct PeerEntry {
   std::string name;
   std::vector<Prefix> allowed_prefixes;
   int64_t keepalive_ns = 0;
+  keys::Role role = keys::Role::kClient;
+  bool fixed = false;  // configured endpoint: always direct
+  HostId rendezvous;   // the peer's rendezvous coordinator
 };
 
 // An immutable view of the configuration, swapped atomically on reload.
 struct Snapshot {
   HostId self;
+  keys::Role role = keys::Role::kClient;
   uint64_t time_window_units = 0;
   std::vector<PeerEntry> peers;
   std::unordered_map<uint16_t, std::vector<uint32_t>> by_sender_host;  // header hint -> peer indexes
+  std::unordered_map<uint32_t, uint32_t> by_id;                         // host ID -> peer index
   route::PrefixTable routes;                                            // overlay address -> peer index
+  MeshConfig mesh;
+
+  const PeerEntry* find(HostId id) const {
+    const auto it = by_id.find(id.value);
+    return it == by_id.end() ? nullptr : &peers[it->second];
+  }
 };
+
+// A coordinator's relay routes to other coordinators' clients: destination
+// host ID -> the neighbour coordinator to hand the datagram to. Published by
+// the control thread, read by workers per relayed datagram.
+using RelayRoutes = std::unordered_map<uint32_t, uint32_t>;
+
+// A control message a worker authenticated and parsed, waiting for the
+// control thread (docs/protocol.md, "Control messages").
+struct InboxItem {
+  HostId peer;
+  Endpoint from;  // the underlay source (direct), or the relay's endpoint
+  HostId via;     // the coordinator it came through; 0 = straight from the peer
+  wire::ControlMessage message;
+};
+constexpr size_t kMaxInbox = 1024;
 
 // Counter-floor tunables (docs/protocol.md, "Nonce uniqueness").
 //  - kFloorLead: how far ahead of the clock the persisted floor stays, 16 s;
@@ -45,28 +78,65 @@ constexpr int64_t kFloorCheckNs = kNsPerSecond;
 constexpr int64_t kFloorCheckAheadNs = 20 * kNsPerMs;
 
 struct Node::Impl {
-  Impl(unsigned workers, uint64_t persisted_floor)
-      : workers(workers), boot_floor(persisted_floor), confirmed_floor(persisted_floor) {}
+  Impl(unsigned workers, uint64_t persisted_floor);
+  ~Impl();
 
   std::shared_ptr<const Snapshot> snapshot() const { return current.load(std::memory_order_acquire); }
   std::shared_ptr<const Snapshot> build(NodeConfig config, const Now& now, const Snapshot* previous);
   uint64_t counter_start(const Now& now) const;
 
-  // Receive path, one datagram.
+  // Receive path, one datagram (node_rx.cpp; relayed ones in node_relay.cpp).
   void receive(unsigned worker, const Now& now, const Snapshot& s, RxSlot& slot);
+  void receive_relayed(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& hop, RxSlot& slot);
+  // The plaintext of an authentic datagram from `peer`: keepalive, control
+  // message or inner packet. `via` is the relay it came through, if any.
+  void deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
+                       HostId via, RxSlot& slot);
+  void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer, const wire::RoutingBlock& routing,
+               RxSlot& slot);
+  std::shared_ptr<const RelayRoutes> relay_routes() const { return relay_routes_.load(std::memory_order_acquire); }
   // Send path, one inner packet.
   void send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot);
   // Seals `length` bytes at buffer[headroom] for `peer` in place; returns the datagram.
   std::optional<std::span<const std::byte>> seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
                                                  std::span<std::byte> buffer, size_t headroom, size_t length,
                                                  DropReason& reason);
+  // Wraps the format-0 datagram at buffer[start, start + length) for the hop
+  // to `relay` (wire/relay.hpp) in place; returns the relayed datagram.
+  // Needs wire::kHeaderSize before and kRoutingBlockSize + kTagSize after.
+  std::optional<std::span<const std::byte>> wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
+                                                 std::span<std::byte> buffer, size_t start, size_t length,
+                                                 const wire::RoutingBlock& routing, DropReason& reason);
+  // Seals the hop header and routing block of the relayed datagram `data`
+  // (hop header and inner datagram already in place) for `next`.
+  bool seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next, const wire::RelayedParts& parts,
+                const wire::RoutingBlock& routing, DropReason& reason);
+  // Where a packet for `peer` goes now: the peer itself (direct) or a relay.
+  // nullptr when there is no path (`no_endpoint`).
+  struct Path {
+    link::Peer* first_hop = nullptr;  // == &peer when direct
+    Endpoint to;
+  };
+  Path path_to(const Snapshot& s, link::Peer& peer) const;
 
   const unsigned workers;  // control slot index == workers
   const uint64_t boot_floor;
   std::atomic<uint64_t> confirmed_floor;
   uint64_t requested_floor = 0;  // control thread only
   std::atomic<std::shared_ptr<const Snapshot>> current;
+  std::atomic<std::shared_ptr<const RelayRoutes>> relay_routes_{std::make_shared<const RelayRoutes>()};
   DropCounters drops;
+  std::atomic<uint64_t> relayed_packets{0}, relayed_bytes{0};
+
+  // Control messages from workers to the control thread.
+  SpinLock inbox_lock;
+  std::vector<InboxItem> inbox CORDON_GUARDED_BY(inbox_lock);
+  std::atomic<bool> inbox_pending{false};
+  void post(InboxItem item, link::Peer& peer, RxSlot& slot);
+  std::vector<InboxItem> take_inbox();
+
+  // The control thread's mesh state (coord/mesh.hpp); created by Node.
+  std::unique_ptr<coord::Mesh> mesh;
 };
 
 }  // namespace cordon

@@ -9,8 +9,11 @@
 //  - counter floor, node-wide, checked every 1 s (every 20 ms while the
 //    counters run ahead of the clock). It keeps the persisted floor above
 //    every counter in use (docs/protocol.md, "Nonce uniqueness").
+//  - the mesh's timers (coord/mesh.hpp lists them), checked every 1 s, and
+//    at once when workers queued control messages.
 #include <algorithm>
 
+#include "core/coord/mesh.hpp"
 #include "core/node_impl.hpp"
 
 namespace cordon {
@@ -37,7 +40,9 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
     if (e.keepalive_ns <= 0) continue;
     link::PeerStats& st = e.peer->stats();
     const auto to = e.peer->endpoint();
-    if (!to) continue;
+    // Only a direct path needs holding open; a relayed peer is reached
+    // through its coordinator, whose own keepalives hold that path.
+    if (!to || !e.peer->path().direct.load(std::memory_order_relaxed)) continue;
     const int64_t last = st.last_tx_mono_ns.load(std::memory_order_relaxed);
     if (last != 0 && now.mono_ns - last < e.keepalive_ns) {
       next = std::min(next, last + e.keepalive_ns);
@@ -79,9 +84,16 @@ TickResult Node::tick(const Now& now) {
     if (target > confirmed) result.persist_counter_floor = target;
   }
 
+  // The mesh sends as soon as the floor allows (before the first floor is
+  // persisted nothing can be sealed; queued messages wait for it).
+  int64_t mesh_next = now.mono_ns + kFloorCheckAheadNs;
+  if (confirmed > std::max(highest, now_units)) {
+    for (const InboxItem& item : impl.take_inbox()) impl.mesh->handle(*s, item, now);
+    mesh_next = impl.mesh->tick(*s, now, result);
+  }
   const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
   const int64_t floor_next = now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);
-  result.next_deadline_mono_ns = std::min(keepalive_next, floor_next);
+  result.next_deadline_mono_ns = std::min({keepalive_next, floor_next, mesh_next});
   return result;
 }
 

@@ -1,5 +1,7 @@
-// Tunnel -> underlay: route the inner packet to a peer, take a counter, seal
-// in place. Checks end in named drops like the receive path.
+// Tunnel -> underlay: route the inner packet to a peer, choose its path
+// (direct, or through a relay: docs/protocol.md, "Rendezvous"), take a
+// counter, seal in place, and for a relayed path wrap it for the first hop.
+// Checks end in named drops like the receive path.
 #include "core/node_impl.hpp"
 #include "core/wire/inner_packet.hpp"
 
@@ -21,12 +23,18 @@ void note_sent(link::PeerStats& st, const Now& now) {
   }
 }
 
+void note_data_sent(link::PeerStats& st, const Now& now) {
+  if (now.mono_ns - st.last_data_tx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
+    st.last_data_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+  }
+}
+
 }  // namespace
 
 std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const Now& now, HostId self,
                                                            link::Peer& peer, std::span<std::byte> buffer,
                                                            size_t headroom, size_t length, DropReason& reason) {
-  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTailroom) {
+  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) {
     reason = DropReason::kTooBig;
     return std::nullopt;
   }
@@ -52,6 +60,21 @@ std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const 
   return buffer.subspan(start, length + wire::kOverhead);
 }
 
+// Direct when the path is direct (a fixed endpoint, or a direct path found),
+// or when no relay is there to carry it; otherwise the relay.
+Node::Impl::Path Node::Impl::path_to(const Snapshot& s, link::Peer& peer) const {
+  const auto direct = peer.endpoint();
+  if (direct && peer.path().direct.load(std::memory_order_relaxed)) return Path{&peer, *direct};
+  const uint32_t relay_id = peer.path().relay.load(std::memory_order_relaxed);
+  if (relay_id != 0) {
+    if (const PeerEntry* relay = s.find(HostId{relay_id})) {
+      if (const auto to = relay->peer->endpoint()) return Path{relay->peer.get(), *to};
+    }
+  }
+  if (direct) return Path{&peer, *direct};
+  return Path{};
+}
+
 void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot) {
   slot.wire = {};
   if (slot.headroom > slot.buffer.size() || slot.length > slot.buffer.size() - slot.headroom) {
@@ -63,15 +86,22 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   if (!index) return drop(slot, DropReason::kNoRoute, drops);
   link::Peer& peer = *s.peers[*index].peer;
   link::PeerStats& st = peer.stats();
-  const auto to = peer.endpoint();
-  if (!to) return drop(slot, DropReason::kNoEndpoint, st.drops);
+  note_data_sent(st, now);  // even when dropped below: it is what starts rendezvous
+  const Path path = path_to(s, peer);
+  if (!path.first_hop) return drop(slot, DropReason::kNoEndpoint, st.drops);
   DropReason reason{};
-  const auto datagram = seal(worker, now, s.self, peer, slot.buffer, slot.headroom, inner->length, reason);
+  auto datagram = seal(worker, now, s.self, peer, slot.buffer, slot.headroom, inner->length, reason);
+  if (datagram && path.first_hop != &peer) {
+    const size_t start = slot.headroom - wire::kHeaderSize;
+    const wire::RoutingBlock routing{peer.id(), s.self, wire::kInitialHops};
+    datagram = wrap(worker, now, s.self, *path.first_hop, slot.buffer, start, datagram->size(), routing, reason);
+    if (datagram) note_sent(path.first_hop->stats(), now);
+  }
   if (!datagram) return drop(slot, reason, st.drops);
   st.tx_packets.fetch_add(1, std::memory_order_relaxed);
   st.tx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
   note_sent(st, now);
-  slot.to = *to;
+  slot.to = path.to;
   slot.wire = *datagram;
   slot.verdict = Verdict::kDeliver;
 }

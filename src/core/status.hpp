@@ -9,13 +9,29 @@
 
 #include "core/crypto/aead.hpp"
 #include "core/drop_reason.hpp"
+#include "core/keys/address_book.hpp"
 #include "core/types.hpp"
 
 namespace cordon {
 
+// How traffic to a peer travels now (docs/protocol.md, "Rendezvous").
+enum class PathKind : uint8_t { kNone, kDirect, kRelayed, kTcp };
+std::string_view path_kind_name(PathKind kind);  // "none", "direct", "relayed", "tcp"
+
+// What the registry says about a peer (docs/protocol.md, "Registry").
+enum class Reachability : uint8_t { kUnknown, kReachable, kUnreachable };
+std::string_view reachability_name(Reachability r);  // "unknown", "reachable", "unreachable"
+
 struct PeerStatus {
   HostId id;
   std::string name;
+  keys::Role role = keys::Role::kClient;
+  PathKind path = PathKind::kNone;
+  HostId via;  // kRelayed/kTcp: the coordinator carrying the traffic
+  Reachability reachability = Reachability::kUnknown;
+  int64_t last_status_real_ns = 0;  // when the registry's latest record about it arrived; 0: never
+  std::optional<Endpoint> public_endpoint;  // from the record
+  std::vector<Endpoint> local_endpoints;    // from the record
   crypto::Suite suite = crypto::Suite::kAes256Gcm;
   std::optional<Endpoint> endpoint;
   std::vector<Prefix> allowed_prefixes;
@@ -28,8 +44,41 @@ struct PeerStatus {
   std::array<uint64_t, kDropReasonCount> drops{};
 };
 
+// A client a coordinator serves as registry.
+struct RegisteredClient {
+  HostId id;
+  std::string name;
+  Reachability state = Reachability::kUnknown;  // kUnknown: not heard from since start
+  std::optional<Endpoint> public_endpoint;
+  std::vector<Endpoint> local_endpoints;
+  int64_t last_heard_real_ns = 0;
+  bool tcp = false;  // reached over the TCP tunnel
+};
+
+// A route to another coordinator's client (docs/protocol.md, "Routing
+// between coordinators").
+struct RouteStatus {
+  HostId host;
+  HostId via;          // the neighbour coordinator
+  HostId coordinator;  // the host's registry
+  uint8_t metric = 0;
+  Reachability state = Reachability::kUnknown;
+};
+
+struct RelayCounters {
+  uint64_t packets = 0, bytes = 0;  // relayed datagrams forwarded, and their bytes
+};
+
 struct NodeStatus {
   HostId self;
+  keys::Role role = keys::Role::kClient;
+  HostId registry, rendezvous;              // a client's coordinators; 0 = none
+  std::optional<Endpoint> public_endpoint;  // as the registry last saw it
+  std::vector<Endpoint> local_endpoints;
+  bool tcp = false;  // a client whose rendezvous coordinator is reached over the TCP tunnel
+  std::vector<RegisteredClient> clients;  // a coordinator's registry
+  std::vector<RouteStatus> routes;
+  RelayCounters relay;
   std::vector<PeerStatus> peers;
   std::array<uint64_t, kDropReasonCount> drops{};  // drops not attributable to a peer
   uint64_t counter_floor = 0;                       // persisted nonce reservation, in counter units

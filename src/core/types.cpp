@@ -148,7 +148,9 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text) {
 std::string Endpoint::to_string() const {
   const std::string host = address.to_string();
   const std::string p = std::to_string(port);
-  return address.is_v4() ? host + ":" + p : "[" + host + "]:" + p;
+  std::string out = address.is_v4() ? host + ":" + p : "[" + host + "]:" + p;
+  if (stream != 0) out += " (tcp stream " + std::to_string(stream) + ")";
+  return out;
 }
 
 // ---------------------------------------------------------------------------

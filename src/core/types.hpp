@@ -52,11 +52,17 @@ struct IpAddress {
 };
 
 // An underlay endpoint: where a peer's encrypted packets come from or go to.
+// `stream` is 0 for UDP. A datagram carried by a TCP tunnel (docs/protocol.md,
+// "TCP tunnel") names the stream the daemon numbered, with the TCP peer's
+// address and port: the core answers on the same stream.
 struct Endpoint {
   IpAddress address;
   uint16_t port = 0;
+  uint32_t stream = 0;
+  bool is_udp() const { return stream == 0; }
 
-  // "192.0.2.1:51820" or "[2001:db8::1]:51820".
+  // "192.0.2.1:51820" or "[2001:db8::1]:51820" (UDP only). to_string()
+  // adds " (tcp stream N)" for a stream.
   static std::optional<Endpoint> parse(std::string_view text);
   std::string to_string() const;
   friend bool operator==(const Endpoint&, const Endpoint&) = default;

@@ -23,9 +23,11 @@ using namespace std::string_view_literals;
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
 constexpr std::array<std::string_view, 2> kTopKeys = {"host", "peer"};
-constexpr std::array<std::string_view, 13> kHostKeys = {
+constexpr std::array<std::string_view, 19> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
-    "time_window", "workers",   "log_level", "control_socket", "keyset",      "password_file"};
+    "time_window", "workers",   "log_level", "control_socket", "keyset",      "password_file",
+    // managed mode: the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers")
+    "keepalive", "status_interval", "poll_period", "exchange_interval", "tcp_fallback", "tcp_port"};
 constexpr std::array<std::string_view, 7> kPeerKeys = {"id",  "name",          "endpoint", "key_file",
                                                        "allowed_prefixes", "suite", "keepalive"};
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
@@ -148,6 +150,7 @@ class Reader {
   }
 
   void read_host(const toml::table& host, DaemonConfig& config);
+  void parse_mesh_timers(const toml::table& host, DaemonConfig& config);
   void read_managed(const toml::table& host, DaemonConfig& config);
   void refuse_peers_in_managed_mode(const toml::node& peers);
   void read_peers(const toml::node& peers, DaemonConfig& config);
@@ -243,6 +246,31 @@ bool Reader::get_string_array(const toml::table& table, std::string_view key, co
   return true;
 }
 
+// The mesh's timers (docs/protocol.md, "Coordinators" -> "Timers"). In
+// seconds; the bounds keep a typo from making a host silent for a year.
+void Reader::parse_mesh_timers(const toml::table& host, DaemonConfig& config) {
+  MeshConfig& m = config.node.mesh;
+  constexpr int64_t kDay = 86400;
+  if (auto v = get_integer(host, "keepalive", "host.keepalive", 0, 3600, " seconds (0: no keepalives)")) {
+    config.keepalive_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "status_interval", "host.status_interval", 5, kDay, " seconds")) {
+    m.status_interval_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "poll_period", "host.poll_period", 5, kDay, " seconds")) {
+    m.poll_period_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "exchange_interval", "host.exchange_interval", 5, kDay, " seconds")) {
+    m.exchange_interval_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "tcp_fallback", "host.tcp_fallback", 0, kDay, " seconds (0: never use TCP)")) {
+    m.tcp_fallback_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "tcp_port", "host.tcp_port", 0, 65535, " (0: a coordinator runs no TCP tunnel)")) {
+    m.tcp_port = static_cast<uint16_t>(*v);
+  }
+}
+
 void Reader::read_host(const toml::table& host, DaemonConfig& config) {
   check_keys(host, "host.", kHostKeys);
   managed_ = host.contains("keyset");
@@ -333,6 +361,8 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
                                 " seconds (the wire counter is rebuilt within +-9.1 h)")) {
     config.node.time_window_ns = *window * kNsPerSecond;
   }
+
+  parse_mesh_timers(host, config);
 
   if (auto workers = get_integer(host, "workers", "host.workers", 0, kMaxWorkers, " (0: one per CPU)")) {
     config.workers = static_cast<unsigned>(*workers);

@@ -77,6 +77,7 @@ struct DaemonConfig {
 
   std::string interface = kDefaultInterface;
   std::vector<Prefix> addresses;  // interface addresses, host bits kept (10.77.0.1/24)
+  int64_t keepalive_ns = kDefaultKeepaliveNs;  // managed mode: every peer's keepalive (host.keepalive)
   unsigned mtu = kDefaultMtu;
   uint16_t listen_port = kDefaultListenPort;
   IpAddress listen_address = IpAddress::v6({});  // "::": IPv4 and IPv6

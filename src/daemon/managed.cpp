@@ -34,6 +34,9 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     const keys::AddressBookEntry& self = entries.front();
     if (self.tunnel_v4) out.addresses.push_back(*self.tunnel_v4);
     if (self.tunnel_v6) out.addresses.push_back(*self.tunnel_v6);
+    out.role = self.role;
+    out.registry = self.registry;
+    out.rendezvous = self.rendezvous;
   }
 
   // A prefix routes to one peer, and a datagram names its sender by host
@@ -62,6 +65,8 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     peer.link_key = link->key;
     peer.suite = kManagedSuite;
     peer.keepalive_ns = kDefaultKeepaliveNs;
+    peer.role = entry.role;
+    peer.rendezvous = entry.rendezvous;
 
     std::vector<Prefix> prefixes;
     if (entry.tunnel_v4) prefixes.push_back(host_prefix(entry.tunnel_v4->address));
@@ -93,8 +98,14 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
 
 void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.self = node.self;
+  config.node.role = node.role;
   config.addresses = std::move(node.addresses);
   config.node.peers = std::move(node.peers);
+  for (PeerConfig& peer : config.node.peers) peer.keepalive_ns = config.keepalive_ns;
+  // The timers stay as the config file set them.
+  config.node.mesh.registry = node.registry;
+  config.node.mesh.rendezvous = node.rendezvous;
+  config.node.mesh.served = std::move(node.served);
 }
 
 ManagedUnlock unlock_managed(DaemonConfig& config) {

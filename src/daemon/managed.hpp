@@ -10,7 +10,10 @@
 //               id, name, the first endpoint (none: learnt from the peer's
 //               first authentic datagram), the link key, allowed prefixes =
 //               its tunnel address as /32 and /128 plus the subnets it
-//               tunnels, suite aes-256-gcm, keepalive 25 s.
+//               tunnels, suite aes-256-gcm, keepalive 25 s, its role and
+//               rendezvous coordinator;
+//   the mesh    this host's role, registry and rendezvous (entry 0), and a
+//               coordinator's served clients (docs/protocol.md, "Served links").
 //
 // The daemon keeps the user key (ManagedKeySet) in its locked memory, so
 // that SIGHUP or the control command "reload" can open an updated key set
@@ -38,6 +41,9 @@ struct ManagedKeySet {
 // The node's view of an opened key set.
 struct ManagedNode {
   HostId self;
+  keys::Role role = keys::Role::kClient;
+  HostId registry, rendezvous;                 // a client's coordinators
+  std::vector<ServedClientConfig> served;      // a coordinator's clients and their links
   std::vector<Prefix> addresses;  // this host's tunnel addresses
   std::vector<PeerConfig> peers;
   // Entries skipped, e.g. a peer without a link key; each one logged.

@@ -35,6 +35,7 @@ std::vector<std::string> restart_only_changes(const DaemonConfig& running, const
   compare(out, "host.workers", running.workers, next.workers);
   compare(out, "host.control_socket", running.control_socket, next.control_socket);
   compare(out, "host.keyset", running.keyset.value_or("(none)"), next.keyset.value_or("(none)"));
+  compare(out, "host.tcp_port", running.node.mesh.tcp_port, next.node.mesh.tcp_port);
   return out;
 }
 

@@ -53,8 +53,13 @@ TEST(WireHeader, RejectsShortReservedAndUnknownFormat) {
   EXPECT_TRUE(parse_header(d).header);
   d[0] = std::byte{0x01};
   EXPECT_EQ(parse_header(d).error, HeaderError::kReservedBits);
-  d[0] = std::byte{0x40};
-  EXPECT_EQ(parse_header(d).error, HeaderError::kBadFormat);
+  d[0] = std::byte{0x40};  // format 1: relayed
+  ASSERT_TRUE(parse_header(d).header);
+  EXPECT_EQ(parse_header(d).header->format, Format::kRelayed);
+  for (uint8_t b0 : {uint8_t{0x80}, uint8_t{0xc0}}) {  // formats 2 and 3 are reserved
+    d[0] = std::byte{b0};
+    EXPECT_EQ(parse_header(d).error, HeaderError::kBadFormat);
+  }
   EXPECT_EQ(parse_header({}).error, HeaderError::kTooShort);
 }
 

@@ -32,6 +32,7 @@ std::optional<Endpoint> EndpointCell::load() const {
     unpack_bytes(w1, e.address, 8);
     e.address.family = static_cast<IpAddress::Family>((w2 >> 16) & 0xff);
     e.port = static_cast<uint16_t>(w2 & 0xffff);
+    e.stream = static_cast<uint32_t>(w2 >> 32);
     return e;
   }
 }
@@ -43,7 +44,8 @@ void EndpointCell::store(const std::optional<Endpoint>& e) {
   if (e) {
     words_[0].store(pack_bytes(e->address, 0), std::memory_order_relaxed);
     words_[1].store(pack_bytes(e->address, 8), std::memory_order_relaxed);
-    words_[2].store(kPresent | uint64_t{static_cast<uint8_t>(e->address.family)} << 16 | e->port,
+    words_[2].store(uint64_t{e->stream} << 32 | kPresent | uint64_t{static_cast<uint8_t>(e->address.family)} << 16 |
+                        e->port,
                     std::memory_order_relaxed);
   } else {
     words_[2].store(0, std::memory_order_relaxed);

@@ -17,7 +17,7 @@ class EndpointCell {
   void store(const std::optional<Endpoint>& e);  // single writer at a time (caller serialises)
 
  private:
-  // words_[0..1]: address bytes; words_[2]: port | family << 16 | present << 24.
+  // words_[0..1]: address bytes; words_[2]: port | family << 16 | present << 24 | stream << 32.
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> words_[3] = {};
 };

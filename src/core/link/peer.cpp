@@ -39,15 +39,20 @@ ReplayWindow::Verdict Peer::replay_check(uint64_t counter) {
   return replay_.check(counter);
 }
 
-ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from) {
+ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, int64_t now_mono_ns) {
   SpinGuard g(lock_);
   const auto v = replay_.accept(counter);
-  if (v != ReplayWindow::Verdict::kFresh) return v;
+  if (v != ReplayWindow::Verdict::kFresh || !roam) return v;
   const auto cur = endpoint_.load();
   if (!cur || !(*cur == from)) {
     if (cur) stats_.roams.fetch_add(1, std::memory_order_relaxed);
     endpoint_.store(from);
   }
+  // Only the first datagram of a millisecond writes the shared line.
+  if (now_mono_ns - path_.last_direct_rx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
+    path_.last_direct_rx_mono_ns.store(now_mono_ns, std::memory_order_relaxed);
+  }
+  if (!path_.direct.load(std::memory_order_relaxed)) path_.direct.store(true, std::memory_order_relaxed);
   return v;
 }
 

@@ -26,7 +26,19 @@ struct PeerStats {
   std::atomic<uint64_t> keepalives_sent{0}, keepalives_received{0}, roams{0};
   std::atomic<int64_t> last_rx_real_ns{0}, last_tx_real_ns{0};
   std::atomic<int64_t> last_tx_mono_ns{0};  // drives the keepalive timer
+  std::atomic<int64_t> last_rx_mono_ns{0};  // any authentic datagram from the peer (the registry's "heard")
+  std::atomic<int64_t> last_data_tx_mono_ns{0};  // an inner packet went to the peer (rendezvous: "traffic flows")
   DropCounters drops;
+};
+
+// How a worker reaches a peer (docs/protocol.md, "Rendezvous"). The control
+// thread decides; workers read it on every packet and set `direct` when an
+// authentic datagram arrives straight from the peer.
+struct PathCell {
+  std::atomic<bool> direct{false};
+  std::atomic<uint32_t> relay{0};  // HostId value of the coordinator that relays; 0 = none
+  std::atomic<int64_t> last_direct_rx_mono_ns{0};
+  std::atomic<int64_t> last_udp_rx_mono_ns{0};
 };
 
 class Peer {
@@ -54,10 +66,15 @@ class Peer {
   std::optional<Endpoint> endpoint() const { return endpoint_.load(); }
   void set_endpoint(const std::optional<Endpoint>& e);
 
+  PathCell& path() { return path_; }
+  const PathCell& path() const { return path_; }
+
   ReplayWindow::Verdict replay_check(uint64_t counter);
-  // Records an authenticated counter. When fresh and `from` differs from the
-  // current endpoint, moves the endpoint there (roaming, DESIGN.md decision 6).
-  ReplayWindow::Verdict replay_accept(uint64_t counter, const Endpoint& from);
+  // Records an authenticated counter. When fresh and `roam` is true (a
+  // datagram straight from the peer that may move it: not a relayed one, not
+  // a control message), moves the endpoint to `from` if it differs (roaming,
+  // DESIGN.md decision 6) and marks the path direct.
+  ReplayWindow::Verdict replay_accept(uint64_t counter, const Endpoint& from, bool roam, int64_t now_mono_ns);
 
  private:
   Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);
@@ -71,6 +88,7 @@ class Peer {
   SpinLock lock_;
   ReplayWindow replay_ CORDON_GUARDED_BY(lock_);
   EndpointCell endpoint_;  // written only under lock_
+  PathCell path_;
   PeerStats stats_;
 };
 

@@ -12,11 +12,12 @@ ParsedHeader parse_header(std::span<const std::byte> datagram) {
   if (datagram.size() < kOverhead) return {std::nullopt, HeaderError::kTooShort};
   const auto b0 = std::to_integer<uint8_t>(datagram[0]);
   if ((b0 & kTwoBits) != 0) return {std::nullopt, HeaderError::kReservedBits};
-  if (((b0 >> kFormatShift) & kTwoBits) != static_cast<uint8_t>(Format::kDirect)) {
+  const uint8_t format = (b0 >> kFormatShift) & kTwoBits;
+  if (format != static_cast<uint8_t>(Format::kDirect) && format != static_cast<uint8_t>(Format::kRelayed)) {
     return {std::nullopt, HeaderError::kBadFormat};
   }
   Header h;
-  h.format = Format::kDirect;
+  h.format = static_cast<Format>(format);
   h.suite = static_cast<crypto::Suite>((b0 >> kSuiteShift) & kTwoBits);
   h.generation = (b0 >> kGenShift) & kTwoBits;
   h.sender_host = static_cast<uint16_t>((std::to_integer<uint16_t>(datagram[1]) << 8) |

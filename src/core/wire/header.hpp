@@ -15,8 +15,8 @@
 //   |                   tag (16 bytes, 128 bits)                    |
 //   +---------------------------------------------------------------+
 //
-//   fmt  2 bits  format: 0 = direct. Other values are reserved for the
-//                routing header of relayed packets and are dropped here.
+//   fmt  2 bits  format: 0 = direct, 1 = relayed (wire/relay.hpp: this
+//                header is then the hop header). 2 and 3 are reserved.
 //   sui  2 bits  AEAD suite code (crypto::Suite); a mismatch with the
 //                peer's configured suite is dropped as `suite_mismatch`.
 //   gen  2 bits  key generation, modulo 4.
@@ -49,12 +49,16 @@ constexpr size_t kOverhead = kHeaderSize + kTagSize;  // 24 bytes
 static_assert(kOverhead <= 24, "DESIGN.md decision 5: at most 24 bytes on a direct path");
 
 // Buffers handed to the core keep this much room before and after an inner
-// packet so that sealing happens in place (STYLE.md, habit 2). The headroom
-// leaves space for the routing header of relayed packets.
+// packet so that sealing happens in place (STYLE.md, habit 2). Room enough
+// for a relayed datagram: hop header before the inner header, and after the
+// inner tag the routing block and the hop tag (wire/relay.hpp).
 constexpr size_t kHeadroom = 32;
-constexpr size_t kTailroom = kTagSize;
+constexpr size_t kRoutingBlockSize = 12;
+constexpr size_t kRelayExtra = kHeaderSize + kRoutingBlockSize + kTagSize;  // 36 bytes on top of kOverhead
+constexpr size_t kTailroom = kTagSize + kRoutingBlockSize + kTagSize;       // 44
+static_assert(kHeadroom >= 2 * kHeaderSize);
 
-enum class Format : uint8_t { kDirect = 0 };
+enum class Format : uint8_t { kDirect = 0, kRelayed = 1 };
 
 // The plaintext's first byte tells what it is: an IP version nibble (4 or 6)
 // for an inner packet, 0x00 for a keepalive. A keepalive is one zero byte,

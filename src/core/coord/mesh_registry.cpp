@@ -1,0 +1,224 @@
+// The coordinator side of the mesh (docs/protocol.md, "Registry" and
+// "Routing between coordinators"): the registry of served clients, the
+// exchange with linked coordinators, and the relay routes workers use.
+#include <algorithm>
+#include <set>
+
+#include "core/coord/mesh.hpp"
+
+namespace cordon::coord {
+namespace {
+
+uint32_t age_seconds(int64_t now_mono_ns, int64_t then_mono_ns) {
+  if (then_mono_ns <= 0 || now_mono_ns <= then_mono_ns) return 0;
+  return static_cast<uint32_t>(std::min<int64_t>((now_mono_ns - then_mono_ns) / kNsPerSecond, UINT32_MAX));
+}
+
+}  // namespace
+
+void Mesh::registry_configure(const Snapshot& s, const Now& now) {
+  std::map<uint32_t, ClientEntry> kept;
+  links_of_.clear();
+  linked_to_.clear();
+  for (const ServedClientConfig& c : s.mesh.served) {
+    if (!s.find(c.client)) continue;  // served but not linked: nothing to hear from it
+    auto it = clients_.find(c.client.value);
+    kept.emplace(c.client.value, it != clients_.end() ? it->second : ClientEntry{});
+    links_of_[c.client.value] = c.peers;
+    for (HostId peer : c.peers) linked_to_[peer.value].push_back(c.client);
+  }
+  clients_ = std::move(kept);
+  if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns;
+  publish_relay_routes();
+}
+
+std::vector<HostId> Mesh::neighbors(const Snapshot& s) const {
+  std::vector<HostId> out;
+  for (const PeerEntry& e : s.peers) {
+    if (e.role == keys::Role::kCoordinator) out.push_back(e.peer->id());
+  }
+  return out;
+}
+
+std::optional<wire::HostRecord> Mesh::own_record(HostId client, const Now& now) const {
+  const auto it = clients_.find(client.value);
+  if (it == clients_.end() || it->second.state == Reachability::kUnknown) return std::nullopt;
+  const ClientEntry& c = it->second;
+  wire::HostRecord r;
+  r.host = client;
+  r.state = c.state == Reachability::kReachable ? wire::HostState::kReachable : wire::HostState::kUnreachable;
+  r.metric = 0;
+  r.coordinator = impl_.snapshot()->self;
+  r.age_s = age_seconds(now.mono_ns, c.last_heard_mono_ns);
+  r.public_endpoint = c.public_endpoint;
+  r.local = c.local;
+  return r;
+}
+
+std::optional<wire::HostRecord> Mesh::known_record(HostId host, const Now& now) const {
+  if (clients_.count(host.value)) return own_record(host, now);
+  const Route* route = routes_.best(host);
+  if (!route) return std::nullopt;
+  wire::HostRecord r = route->record;
+  r.age_s = static_cast<uint32_t>(std::min<int64_t>(
+      int64_t{r.age_s} + age_seconds(now.mono_ns, route->learned_mono_ns), UINT32_MAX));
+  return r;
+}
+
+void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
+  DropCounters& drops = s.find(item.peer)->peer->stats().drops;
+  const bool from_coordinator = is_coordinator(s, item.peer);
+  if (const auto* report = std::get_if<wire::StatusReport>(&item.message)) {
+    if (!clients_.count(item.peer.value)) return drops.add(DropReason::kUnlinkedRecord);
+    return registry_report(s, item, *report, now);
+  }
+  if (const auto* records = std::get_if<wire::HostRecords>(&item.message)) {
+    if (!from_coordinator) return drops.add(DropReason::kNotCoordinator);
+    return registry_records(s, item, *records, now);
+  }
+  // Acks and report requests go to clients; a client sending them is wrong.
+  if (std::holds_alternative<wire::StatusAck>(item.message) ||
+      std::holds_alternative<wire::ReportRequest>(item.message)) {
+    drops.add(DropReason::kNotCoordinator);
+  }
+}
+
+void Mesh::registry_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now) {
+  ClientEntry& c = clients_[item.peer.value];
+  const auto before = own_record(item.peer, now);
+  c.local = m.local;
+  c.reported = true;
+  if (item.via.value == 0 && item.from.is_udp()) c.public_endpoint = item.from;
+  c.last_heard_mono_ns = now.mono_ns;
+  c.last_heard_real_ns = now.real_ns;
+  c.state = Reachability::kReachable;
+  wire::StatusAck ack{m.seq, std::nullopt};
+  if (item.via.value == 0 && item.from.is_udp()) ack.observed = item.from;
+  send(s, now, item.peer, ack, Via::path());
+
+  // The reporting client learns where its linked hosts are (seeds/000: "In
+  // return, the IP addresses server informs the client about statuses and
+  // connection parameters of ViPNet hosts this client is linked with").
+  std::vector<wire::HostRecord> records;
+  for (HostId peer : links_of_[item.peer.value]) {
+    if (auto r = known_record(peer, now)) records.push_back(std::move(*r));
+  }
+  send_records(s, now, item.peer, records);
+
+  const auto after = own_record(item.peer, now);
+  const bool moved = !before || before->public_endpoint != after->public_endpoint || before->local != after->local ||
+                     before->state != after->state;
+  if (moved) announce(s, now, {item.peer}, HostId{});
+}
+
+void Mesh::registry_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
+  std::vector<HostId> changed;
+  for (const wire::HostRecord& r : m.records) {
+    // This coordinator is the authority on its own clients, and a record of
+    // its own coming back round is a loop.
+    if (clients_.count(r.host.value) || r.host == s.self || r.coordinator == s.self) continue;
+    if (routes_.learn(r, item.peer, now)) changed.push_back(r.host);
+  }
+  if (!changed.empty()) {
+    announce(s, now, changed, item.peer);
+    publish_relay_routes();
+  }
+}
+
+// Sends the current record of each host in `hosts` to the served clients
+// linked with it and to every neighbour coordinator but `except_neighbor`
+// (and never back to the neighbour the route came from: split horizon).
+void Mesh::announce(const Snapshot& s, const Now& now, const std::vector<HostId>& hosts, HostId except_neighbor) {
+  std::map<uint32_t, std::vector<wire::HostRecord>> to_clients;
+  std::map<uint32_t, std::vector<wire::HostRecord>> to_neighbors;
+  const std::vector<HostId> nbrs = neighbors(s);
+  for (HostId h : hosts) {
+    std::optional<wire::HostRecord> r = known_record(h, now);
+    const Route* route = routes_.best(h);
+    if (!r) {  // gone: withdraw it everywhere (RFC 1058's infinity)
+      r = wire::HostRecord{h, wire::HostState::kUnreachable, wire::kMetricUnreachable, s.self, 0, std::nullopt, {}};
+    } else if (const auto it = linked_to_.find(h.value); it != linked_to_.end()) {
+      for (HostId client : it->second) to_clients[client.value].push_back(*r);
+    }
+    for (HostId n : nbrs) {
+      if (n == except_neighbor || (route && route->via == n)) continue;
+      to_neighbors[n.value].push_back(*r);
+    }
+  }
+  for (auto& [client, records] : to_clients) send_records(s, now, HostId{client}, records);
+  for (auto& [n, records] : to_neighbors) send_records(s, now, HostId{n}, records);
+}
+
+void Mesh::registry_tick(const Snapshot& s, const Now& now) {
+  std::vector<HostId> changed;
+  for (auto& [id, c] : clients_) {
+    const PeerEntry* e = s.find(HostId{id});
+    if (!e) continue;
+    const link::PeerStats& st = e->peer->stats();
+    const int64_t heard = st.last_rx_mono_ns.load(std::memory_order_relaxed);
+    if (heard > c.last_heard_mono_ns) {
+      c.last_heard_mono_ns = heard;
+      c.last_heard_real_ns = st.last_rx_real_ns.load(std::memory_order_relaxed);
+    }
+    const bool recent = c.last_heard_mono_ns != 0 && now.mono_ns - c.last_heard_mono_ns < s.mesh.poll_period_ns;
+    if (!c.reported) {
+      // Heard from, but not since this coordinator started: ask for a report.
+      if (recent && now.mono_ns - c.last_request_mono_ns >= kReportRequestGapNs) {
+        send(s, now, HostId{id}, wire::ReportRequest{}, Via::path());
+        c.last_request_mono_ns = now.mono_ns;
+      }
+      continue;
+    }
+    bool moved = false;
+    if (const auto ep = e->peer->endpoint(); ep && ep->is_udp() && ep != c.public_endpoint) {
+      c.public_endpoint = ep;  // it roamed (a new NAT mapping, a new address)
+      moved = true;
+    }
+    const Reachability state = recent ? Reachability::kReachable : Reachability::kUnreachable;
+    if (state != c.state) {
+      c.state = state;  // seeds/000: "considers this client to be unreachable and sends this information"
+      moved = true;
+    }
+    if (moved) changed.push_back(HostId{id});
+  }
+  if (!changed.empty()) announce(s, now, changed, HostId{});
+
+  // Neighbours not heard from for the poll period lose their routes.
+  std::vector<HostId> gone;
+  for (HostId n : neighbors(s)) {
+    const int64_t heard = std::max(s.find(n)->peer->stats().last_rx_mono_ns.load(std::memory_order_relaxed),
+                                   started_mono_ns_);
+    if (now.mono_ns - heard > s.mesh.poll_period_ns) gone.push_back(n);
+  }
+  const std::vector<HostId> lost = routes_.expire(now.mono_ns, kRouteLifetimeNs, gone);
+  if (!lost.empty()) {
+    announce(s, now, lost, HostId{});
+    publish_relay_routes();
+  }
+
+  // The full table every exchange interval (seeds/000: every 15 minutes).
+  if (now.mono_ns >= next_exchange_mono_ns_) {
+    next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
+    for (HostId n : neighbors(s)) {
+      std::vector<wire::HostRecord> table;
+      for (const auto& [id, c] : clients_) {
+        if (auto r = own_record(HostId{id}, now)) table.push_back(std::move(*r));
+      }
+      for (const Route* r : routes_.all_best()) {
+        if (r->via == n) continue;
+        if (auto rec = known_record(r->record.host, now)) table.push_back(std::move(*rec));
+      }
+      send_records(s, now, n, table);
+    }
+  }
+}
+
+void Mesh::publish_relay_routes() {
+  auto table = std::make_shared<RelayRoutes>();
+  for (const Route* r : routes_.all_best()) {
+    if (r->record.state == wire::HostState::kReachable) (*table)[r->record.host.value] = r->via.value;
+  }
+  impl_.relay_routes_.store(std::move(table), std::memory_order_release);
+}
+
+}  // namespace cordon::coord

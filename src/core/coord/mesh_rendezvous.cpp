@@ -1,0 +1,308 @@
+// The client side of the mesh (docs/protocol.md, "Registry" and
+// "Rendezvous"): status reports, host records, probing for direct paths,
+// falling back to the relay, and the TCP tunnel decision.
+#include <algorithm>
+
+#include "core/coord/mesh.hpp"
+
+namespace cordon::coord {
+namespace {
+
+bool same_location(const wire::HostRecord& a, const wire::HostRecord& b) {
+  return a.public_endpoint == b.public_endpoint && a.local == b.local;
+}
+
+}  // namespace
+
+void Mesh::client_configure(const Snapshot& s, const Now& now) {
+  rendezvous_udp_.reset();
+  std::unordered_map<uint32_t, PeerState> kept;
+  for (const PeerEntry& e : s.peers) {
+    link::PathCell& path = e.peer->path();
+    if (e.peer->id() == s.mesh.rendezvous) rendezvous_udp_ = e.peer->endpoint();
+    // A fixed endpoint, or no coordinator to relay through: always direct
+    // (manual mode behaves as before).
+    const bool relayable = s.mesh.rendezvous.value != 0 && e.peer->id() != s.mesh.rendezvous && !e.fixed;
+    if (!relayable) {
+      path.direct.store(true, std::memory_order_relaxed);
+      path.relay.store(0, std::memory_order_relaxed);
+      continue;
+    }
+    if (path.relay.load(std::memory_order_relaxed) == 0 || !s.find(HostId{path.relay.load()})) {
+      path.relay.store(s.mesh.rendezvous.value, std::memory_order_relaxed);
+    }
+    if (auto it = peers_.find(e.peer->id().value); it != peers_.end()) kept.emplace(it->first, std::move(it->second));
+    else kept.emplace(e.peer->id().value, PeerState{});
+  }
+  peers_ = std::move(kept);
+  if (s.mesh.registry.value != 0 && !report_acked_) next_report_mono_ns_ = now.mono_ns;
+}
+
+void Mesh::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
+  if (endpoints.size() > wire::kMaxLocalEndpoints) endpoints.resize(wire::kMaxLocalEndpoints);
+  if (endpoints == local_) return;
+  local_ = std::move(endpoints);
+  // seeds/000: a client reports "when it changes connection parameters".
+  report_acked_ = false;
+  report_retry_ns_ = kReportRetryFirstNs;
+  next_report_mono_ns_ = now.mono_ns;
+  next_udp_probe_mono_ns_ = now.mono_ns;
+}
+
+void Mesh::send_report(const Snapshot& s, const Now& now) {
+  wire::StatusReport r{++report_seq_, local_};
+  send(s, now, s.mesh.registry, r, Via::path());
+}
+
+void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
+  const bool from_coordinator = is_coordinator(s, item.peer);
+  DropCounters& drops = s.find(item.peer)->peer->stats().drops;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::ProbeAck>) {
+          client_probe_ack(s, item, m, now);
+        } else if constexpr (std::is_same_v<T, wire::StatusReport>) {
+          drops.add(DropReason::kNotCoordinator);  // only coordinators take reports
+        } else if (!from_coordinator) {
+          drops.add(DropReason::kNotCoordinator);
+        } else if constexpr (std::is_same_v<T, wire::StatusAck>) {
+          if (item.peer != s.mesh.registry || m.seq != report_seq_) return;  // an old report's ack
+          report_acked_ = true;
+          report_retry_ns_ = kReportRetryFirstNs;
+          next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
+          if (m.observed) public_ = m.observed;
+          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) {
+            last_udp_reply_mono_ns_ = now.mono_ns;
+          }
+        } else if constexpr (std::is_same_v<T, wire::HostRecords>) {
+          client_records(s, item, m, now);
+        } else if constexpr (std::is_same_v<T, wire::ReportRequest>) {
+          if (item.peer != s.mesh.registry) return;
+          report_acked_ = false;
+          report_retry_ns_ = kReportRetryFirstNs;
+          next_report_mono_ns_ = now.mono_ns;
+        }
+      },
+      item.message);
+}
+
+void Mesh::client_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
+  DropCounters& drops = s.find(item.peer)->peer->stats().drops;
+  for (const wire::HostRecord& r : m.records) {
+    const auto it = peers_.find(r.host.value);
+    if (it == peers_.end()) {
+      // A host we are not linked with (or a coordinator, whose place is fixed).
+      if (!s.find(r.host)) drops.add(DropReason::kUnlinkedRecord);
+      continue;
+    }
+    PeerState& st = it->second;
+    const bool moved = !st.record || !same_location(*st.record, r);
+    st.record = r;
+    st.record_real_ns = now.real_ns - int64_t{r.age_s} * kNsPerSecond;
+    const PeerEntry* e = s.find(r.host);
+    // A peer that moved is probed again at once if traffic flows to it.
+    if (moved && e && !e->peer->path().direct.load(std::memory_order_relaxed)) st.next_probe_mono_ns = now.mono_ns;
+  }
+}
+
+// A probe from a peer. Straight from it: that path works one way, so send
+// there (seeds/000: the remote host "registers the connection and begins to
+// transfer response IP traffic directly"). Through a relay: probe back
+// directly, which opens this side's NAT for the peer's next probe.
+void Mesh::client_probed(const Snapshot& s, const InboxItem& item, const Now& now) {
+  const PeerEntry* e = s.find(item.peer);
+  const auto it = peers_.find(item.peer.value);
+  if (!e || it == peers_.end() || e->role == keys::Role::kCoordinator) return;
+  if (item.via.value == 0) {
+    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);
+    return;
+  }
+  it->second.punch_until_mono_ns = now.mono_ns + kProbeFastSpanNs;
+  if (!e->peer->path().direct.load(std::memory_order_relaxed)) probe_round(s, *e, it->second, now, true);
+}
+
+void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire::ProbeAck& /*m*/, const Now& now) {
+  const PeerEntry* e = s.find(item.peer);
+  if (!e) return;
+  if (item.peer == s.mesh.rendezvous) {
+    if (item.via.value == 0 && item.from.is_udp()) last_udp_reply_mono_ns_ = now.mono_ns;
+    return;
+  }
+  const auto it = peers_.find(item.peer.value);
+  if (it == peers_.end()) return;
+  PeerState& st = it->second;
+  if (item.via.value == 0) {
+    if (item.from.is_udp()) go_direct(*e, st, item.from, now);
+    return;
+  }
+  // Through the peer's own coordinator while ours is the relay: that one
+  // reaches the peer, so it carries the traffic (seeds/000).
+  link::PathCell& path = e->peer->path();
+  if (!path.direct.load(std::memory_order_relaxed) && item.via == e->rendezvous && item.via != s.mesh.rendezvous) {
+    path.relay.store(item.via.value, std::memory_order_relaxed);
+  }
+}
+
+void Mesh::go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now) {
+  e.peer->set_endpoint(to);
+  link::PathCell& path = e.peer->path();
+  // The datagram that proved the path arrived now.
+  path.last_direct_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+  path.direct.store(true, std::memory_order_relaxed);
+  st.probe_started_mono_ns = 0;
+  st.optimistic_since_mono_ns = 0;
+  st.remembered = to;
+  st.remembered_record = st.record;
+}
+
+void Mesh::go_relayed(const Snapshot& s, const PeerEntry& e) {
+  link::PathCell& path = e.peer->path();
+  path.direct.store(false, std::memory_order_relaxed);
+  if (path.relay.load(std::memory_order_relaxed) == 0) path.relay.store(s.mesh.rendezvous.value);
+}
+
+// One round of probes (docs/protocol.md, "Rendezvous"): directly to the
+// peer's public and local endpoints, through the peer's coordinator when we
+// are linked with it, and through our own.
+void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only) {
+  std::vector<Endpoint> targets;
+  if (st.record) {
+    if (st.record->public_endpoint) targets.push_back(*st.record->public_endpoint);
+    for (const Endpoint& l : st.record->local) {
+      if (std::find(targets.begin(), targets.end(), l) == targets.end()) targets.push_back(l);
+    }
+  }
+  for (const Endpoint& t : targets) send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(t));
+  if (direct_only) return;
+  if (e.rendezvous.value != 0 && e.rendezvous != s.mesh.rendezvous && s.find(e.rendezvous)) {
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::through(e.rendezvous));
+  }
+  if (s.mesh.rendezvous.value != 0) {
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::through(s.mesh.rendezvous));
+  }
+}
+
+void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
+  link::PathCell& path = e.peer->path();
+  const int64_t last_data = e.peer->stats().last_data_tx_mono_ns.load(std::memory_order_relaxed);
+  const bool traffic = last_data != 0 && now.mono_ns - last_data < kTrafficRecentNs;
+  if (path.direct.load(std::memory_order_relaxed)) {
+    const int64_t last_rx = path.last_direct_rx_mono_ns.load(std::memory_order_relaxed);
+    // An unverified remembered path that got no answer: back to the relay.
+    if (st.optimistic_since_mono_ns != 0) {
+      if (last_rx > st.optimistic_since_mono_ns) {
+        st.optimistic_since_mono_ns = 0;
+      } else if (now.mono_ns - st.optimistic_since_mono_ns >= kOptimisticCheckNs) {
+        st.optimistic_since_mono_ns = 0;
+        st.remembered.reset();
+        go_relayed(s, e);
+        return;
+      }
+    }
+    const int64_t silence = now.mono_ns - last_rx;
+    if (silence >= kDirectSilenceFallbackNs) {
+      go_relayed(s, e);
+    } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
+      if (const auto to = e.peer->endpoint()) send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(*to));
+      st.next_silence_probe_mono_ns = now.mono_ns + kProbeFastNs;
+    }
+    return;
+  }
+  if (!traffic && now.mono_ns >= st.punch_until_mono_ns) {
+    st.probe_started_mono_ns = 0;
+    return;
+  }
+  // seeds/000: a peer found directly reachable is contacted directly at
+  // once while its location is unchanged.
+  if (traffic && st.remembered && st.record && st.remembered_record &&
+      same_location(*st.record, *st.remembered_record) && st.optimistic_since_mono_ns == 0 &&
+      st.probe_started_mono_ns == 0) {
+    e.peer->set_endpoint(*st.remembered);
+    path.direct.store(true, std::memory_order_relaxed);
+    st.optimistic_since_mono_ns = now.mono_ns;
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(*st.remembered));
+    return;
+  }
+  if (st.probe_started_mono_ns == 0) {
+    st.probe_started_mono_ns = now.mono_ns;
+    st.next_probe_mono_ns = now.mono_ns;
+  }
+  if (now.mono_ns < st.next_probe_mono_ns) return;
+  probe_round(s, e, st, now, !traffic);
+  const bool fast = now.mono_ns - st.probe_started_mono_ns < kProbeFastSpanNs;
+  st.next_probe_mono_ns = now.mono_ns + (fast ? kProbeFastNs : kProbeSlowNs);
+}
+
+// The rendezvous coordinator over UDP, or over the TCP tunnel when UDP gets
+// no replies (docs/protocol.md, "TCP tunnel").
+void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
+  if (s.mesh.rendezvous.value == 0 || !rendezvous_udp_) return;
+  const int64_t since_reply = now.mono_ns - std::max(last_udp_reply_mono_ns_, started_mono_ns_);
+  if (now.mono_ns >= next_udp_probe_mono_ns_ &&
+      (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= kUdpCheckNs)) {
+    send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id()}, Via::udp());
+    next_udp_probe_mono_ns_ = now.mono_ns + (tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs);
+  }
+  tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
+  const PeerEntry* r = s.find(s.mesh.rendezvous);
+  if (tcp_wanted_) {
+    Endpoint target = *rendezvous_udp_;
+    target.port = s.mesh.tcp_port;
+    target.stream = 0;
+    out.tcp_targets.push_back(TcpTarget{s.mesh.rendezvous, target});
+  } else if (tcp_stream_ != 0 && r) {
+    // UDP answers again: back to it; the caller closes the stream.
+    r->peer->set_endpoint(rendezvous_udp_);
+    tcp_stream_ = 0;
+  }
+}
+
+void Mesh::stream_opened(const Snapshot& s, HostId coordinator, uint32_t stream) {
+  if (s.role == keys::Role::kCoordinator || coordinator != s.mesh.rendezvous || !tcp_wanted_) return;
+  const PeerEntry* r = s.find(coordinator);
+  if (!r || !rendezvous_udp_) return;
+  Endpoint e = *rendezvous_udp_;
+  e.port = s.mesh.tcp_port;
+  e.stream = stream;
+  r->peer->set_endpoint(e);
+  tcp_stream_ = stream;
+  // The registry must hear from us on the new path at once.
+  report_acked_ = false;
+  report_retry_ns_ = kReportRetryFirstNs;
+  next_report_mono_ns_ = 0;
+}
+
+void Mesh::stream_closed(const Snapshot& s, uint32_t stream) {
+  for (const PeerEntry& e : s.peers) {
+    const auto ep = e.peer->endpoint();
+    if (!ep || ep->stream != stream) continue;
+    // A client falls back to the coordinator's UDP endpoint; a coordinator
+    // forgets where the client is until it hears from it again.
+    e.peer->set_endpoint(s.role == keys::Role::kCoordinator || e.peer->id() != s.mesh.rendezvous
+                             ? std::nullopt
+                             : rendezvous_udp_);
+  }
+  if (stream == tcp_stream_) tcp_stream_ = 0;
+}
+
+void Mesh::client_tick(const Snapshot& s, const Now& now, TickResult& out) {
+  rendezvous_tick(s, now, out);
+  // Reports: at start, when asked or moved, then every status interval;
+  // an unacknowledged one is repeated with a doubling gap.
+  if (s.mesh.registry.value != 0 && now.mono_ns >= next_report_mono_ns_) {
+    if (report_acked_) {
+      report_acked_ = false;
+      report_retry_ns_ = kReportRetryFirstNs;
+    }
+    send_report(s, now);
+    next_report_mono_ns_ = now.mono_ns + report_retry_ns_;
+    report_retry_ns_ = std::min(report_retry_ns_ * 2, kReportRetryMaxNs);
+  }
+  for (const PeerEntry& e : s.peers) {
+    const auto it = peers_.find(e.peer->id().value);
+    if (it != peers_.end()) peer_tick(s, e, it->second, now);
+  }
+}
+
+}  // namespace cordon::coord

@@ -1,0 +1,29 @@
+// The checks every received datagram's (or hop's) seal goes through, shared
+// by the direct path (node_rx.cpp) and relayed datagrams (node_relay.cpp):
+//   suite -> generation -> time window -> replay pre-check -> open
+#pragma once
+
+#include <optional>
+#include <span>
+
+#include "core/node_impl.hpp"
+
+namespace cordon {
+
+struct AuthResult {
+  link::Peer* peer = nullptr;  // the candidate whose key opened it
+  uint64_t counter = 0;        // the rebuilt 64-bit counter
+  std::optional<DropReason> failure;
+  link::Peer* failed_peer = nullptr;  // where to count `failure`
+};
+
+// Tries each candidate peer (indexes into s.peers) and opens `sealed` in
+// place with associated data `aad`. The replay window is only checked, not
+// updated: the caller accepts the counter once it knows what arrived.
+AuthResult authenticate(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& h,
+                        std::span<const uint32_t> candidates, std::span<const std::byte> aad,
+                        std::span<std::byte> sealed, std::span<const std::byte, wire::kTagSize> tag);
+
+DropReason replay_reason(link::ReplayWindow::Verdict v);
+
+}  // namespace cordon

@@ -1,0 +1,156 @@
+// Relayed datagrams (docs/protocol.md, "Relayed datagrams"): receiving one,
+// forwarding it at a coordinator, and wrapping a datagram for a relay.
+//
+// Receive: hop header -> hop link (sender host number) -> the usual seal
+// checks on the routing block (node_auth.hpp) -> replay accept -> then
+//   destination == this host: open the inner datagram with the source's key;
+//   otherwise, at a coordinator: hops -> source -> next hop -> reseal -> forward.
+#include "core/node_auth.hpp"
+#include "core/node_impl.hpp"
+
+namespace cordon {
+namespace {
+
+using link::ReplayWindow;
+
+void drop(RxSlot& slot, DropReason r, DropCounters& counters) {
+  slot.verdict = Verdict::kDrop;
+  slot.reason = r;
+  counters.add(r);
+}
+
+}  // namespace
+
+void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& hop,
+                                 RxSlot& slot) {
+  auto parts = wire::split_relayed(slot.data);
+  if (!parts) return drop(slot, DropReason::kTooShort, drops);
+  const auto it = s.by_sender_host.find(hop.sender_host);
+  if (it == s.by_sender_host.end()) return drop(slot, DropReason::kUnknownPeer, drops);
+  const AuthResult auth = authenticate(worker, now, s, hop, it->second, parts->aad, parts->routing, parts->tag);
+  if (!auth.peer) return drop(slot, *auth.failure, auth.failed_peer->stats().drops);
+  link::Peer& hop_peer = *auth.peer;
+  // The hop came straight from the previous hop: it may roam like any
+  // authentic datagram of that link.
+  if (auto v = hop_peer.replay_accept(auth.counter, slot.from, true, now.mono_ns); v != ReplayWindow::Verdict::kFresh) {
+    return drop(slot, replay_reason(v), hop_peer.stats().drops);
+  }
+  link::PeerStats& hop_stats = hop_peer.stats();
+  hop_stats.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
+  hop_stats.last_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+  if (slot.from.is_udp()) hop_peer.path().last_udp_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+  const auto routing = wire::read_routing_block(parts->routing);
+  if (!routing) return drop(slot, DropReason::kBadHeader, hop_stats.drops);
+  if (routing->destination != s.self) {
+    if (s.role != keys::Role::kCoordinator) return drop(slot, DropReason::kMisrouted, hop_stats.drops);
+    return forward(worker, now, s, hop_peer, *routing, slot);
+  }
+
+  // For this host: the inner datagram is an ordinary one from the source,
+  // which only the source's link key opens.
+  const auto inner = parts->inner;
+  const auto parsed = wire::parse_header(inner);
+  if (!parsed.header || parsed.header->format != wire::Format::kDirect) {
+    return drop(slot, parsed.error == wire::HeaderError::kTooShort ? DropReason::kTooShort : DropReason::kBadHeader,
+                drops);
+  }
+  const auto src = s.by_id.find(routing->source.value);
+  if (src == s.by_id.end() || parsed.header->sender_host != routing->source.host()) {
+    return drop(slot, DropReason::kUnknownPeer, drops);
+  }
+  const uint32_t candidate[] = {src->second};
+  const auto body = inner.subspan(wire::kHeaderSize, inner.size() - wire::kOverhead);
+  const auto tag = std::span<const std::byte, wire::kTagSize>(inner.last(wire::kTagSize));
+  const AuthResult end = authenticate(worker, now, s, *parsed.header, candidate, inner.first(wire::kHeaderSize),
+                                      body, tag);
+  if (!end.peer) return drop(slot, *end.failure, end.failed_peer->stats().drops);
+  // Came through a coordinator: the source's endpoint stays where it is.
+  if (auto v = end.peer->replay_accept(end.counter, slot.from, false, now.mono_ns); v != ReplayWindow::Verdict::kFresh) {
+    return drop(slot, replay_reason(v), end.peer->stats().drops);
+  }
+  deliver_payload(now, s, *end.peer, body, hop_peer.id(), slot);
+}
+
+void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer, const wire::RoutingBlock& routing,
+                         RxSlot& slot) {
+  link::PeerStats& hop_stats = hop_peer.stats();
+  if (routing.hops == 0) return drop(slot, DropReason::kHopLimit, hop_stats.drops);
+  const PeerEntry* from = s.find(hop_peer.id());
+  // A client relays only its own traffic; coordinators pass on others'.
+  if (from && from->role != keys::Role::kCoordinator && routing.source != hop_peer.id()) {
+    return drop(slot, DropReason::kRelaySource, hop_stats.drops);
+  }
+  // Next hop: the destination itself when it is our peer with a known
+  // endpoint, otherwise the neighbour coordinator the routes name.
+  link::Peer* next = nullptr;
+  std::optional<Endpoint> to;
+  if (const PeerEntry* dst = s.find(routing.destination)) {
+    to = dst->peer->endpoint();
+    if (to) next = dst->peer.get();
+  }
+  if (!next) {
+    const auto routes = relay_routes();
+    if (const auto r = routes->find(routing.destination.value); r != routes->end()) {
+      if (const PeerEntry* via = s.find(HostId{r->second})) {
+        to = via->peer->endpoint();
+        if (to) next = via->peer.get();
+      }
+    }
+  }
+  if (!next || next == &hop_peer) return drop(slot, DropReason::kNoRelayRoute, hop_stats.drops);
+
+  auto parts = wire::split_relayed(slot.data);  // checked by the caller; the spans are the same
+  wire::RoutingBlock out = routing;
+  out.hops = static_cast<uint8_t>(routing.hops - 1);
+  DropReason reason{};
+  if (!seal_hop(worker, now, s.self, *next, *parts, out, reason)) {
+    return drop(slot, reason, next->stats().drops);
+  }
+  relayed_packets.fetch_add(1, std::memory_order_relaxed);
+  relayed_bytes.fetch_add(slot.data.size(), std::memory_order_relaxed);
+  slot.to = *to;
+  slot.wire = slot.data;
+  slot.verdict = Verdict::kForward;
+}
+
+bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
+                          const wire::RelayedParts& parts, const wire::RoutingBlock& routing, DropReason& reason) {
+  const uint64_t counter = next.counter().take(wire::counter_units(now.real_ns));
+  if (counter >= confirmed_floor.load(std::memory_order_acquire)) {
+    reason = DropReason::kNonceReservation;
+    return false;
+  }
+  wire::Header h;
+  h.format = wire::Format::kRelayed;
+  h.suite = next.suite();
+  h.generation = static_cast<uint8_t>(next.generation() % wire::kGenerationModulus);
+  h.sender_host = self.host();
+  h.wire_counter = counter & wire::kWireCounterMask;
+  wire::write_header(h, parts.aad.first<wire::kHeaderSize>());
+  wire::write_routing_block(routing, parts.routing);
+  if (!next.tx(slot).seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
+    reason = DropReason::kCryptoError;
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::span<const std::byte>> Node::Impl::wrap(unsigned slot, const Now& now, HostId self,
+                                                           link::Peer& relay, std::span<std::byte> buffer,
+                                                           size_t start, size_t length,
+                                                           const wire::RoutingBlock& routing, DropReason& reason) {
+  if (start < wire::kHeaderSize || buffer.size() < start + length + wire::kRoutingBlockSize + wire::kTagSize) {
+    reason = DropReason::kTooBig;
+    return std::nullopt;
+  }
+  const auto datagram = buffer.subspan(start - wire::kHeaderSize, length + wire::kRelayExtra);
+  const auto parts = wire::split_relayed(datagram);
+  if (!parts) {
+    reason = DropReason::kTooShort;
+    return std::nullopt;
+  }
+  if (!seal_hop(slot, now, self, relay, *parts, routing, reason)) return std::nullopt;
+  return datagram;
+}
+
+}  // namespace cordon
