@@ -9,14 +9,17 @@
 namespace cordon::testing {
 namespace {
 
+}  // namespace
+
 // Deterministic, distinct per pair, the same on both ends.
-crypto::SecretBytes pair_key(HostId a, HostId b) {
+crypto::SecretBytes SimMesh::link_key(HostId a, HostId b) {
   const uint32_t lo = std::min(a.value, b.value), hi = std::max(a.value, b.value);
   std::array<std::byte, kLinkKeySize> k{};
   for (size_t i = 0; i < k.size(); ++i) k[i] = std::byte(static_cast<uint8_t>(lo * 31 + hi * 17 + i * 13 + 5));
   return crypto::SecretBytes(k);
 }
 
+namespace {
 }  // namespace
 
 SimMesh::SimMesh(uint64_t seed) : network(clock, seed) {}
@@ -68,7 +71,7 @@ NodeConfig SimMesh::build_config(HostId id, const MeshConfig& timers) const {
     p.id = peer;
     p.name = other.name;
     if (other.role == keys::Role::kCoordinator) p.endpoint = other.underlay;
-    p.link_key = pair_key(id, peer);
+    p.link_key = link_key(id, peer);
     p.allowed_prefixes = {Prefix{tunnel(peer), 32}};
     p.role = other.role;
     p.rendezvous = other.coordinator;

@@ -37,6 +37,10 @@ class SimMesh {
   void start(const MeshConfig& timers = {});
 
   SimHost& host(HostId id) { return *hosts_.at(id.value); }
+  // The link key the mesh gives the pair (tests forge datagrams with it).
+  static crypto::SecretBytes link_key(HostId a, HostId b);
+  // Where a host's transport is bound (inside its NAT).
+  Endpoint underlay(HostId id) const { return specs_.at(id.value).underlay; }
   IpAddress tunnel(HostId id) const;
   const NodeConfig& config(HostId id) const { return configs_.at(id.value); }
   std::vector<SimHost*> all();
