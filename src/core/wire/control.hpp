@@ -115,9 +115,10 @@ struct ParsedControl {
 // Parses one control message from a decrypted plaintext (first byte = type).
 ParsedControl parse_control(std::span<const std::byte> plaintext);
 
-// Encodes `message`; the result is at most kMaxControlSize bytes when the
-// message fits (see max_records_per_message). nullopt if it does not fit or
-// a field is out of range (the same rules the parser applies).
+// Encodes `message` without padding; the result is at most kMaxControlSize
+// bytes when the message fits (see records_that_fit). nullopt if it does not
+// fit or a field is out of range (the same rules the parser applies, plus an
+// IPv4 address with bytes 4..15 not zero, which would not decode to itself).
 std::optional<std::vector<std::byte>> encode_control(const ControlMessage& message);
 
 // The encoded size of one record, and how many records of a list fit in
