@@ -15,8 +15,10 @@
 #     underlay, UDP payload length minus inner IP packet length.
 # Both tunnels use MTU 1420. Everything runs inside the two namespaces with
 # private addresses assigned here; nothing leaves them.
-# Then, if the build has it, bench/admin_scale (10,000 hosts: key sets,
-# peak memory, incremental update rebuild) adds its key=value lines.
+# Then, if the build has them, bench/admin_scale (10,000 hosts: key sets,
+# peak memory, incremental update rebuild) and bench/mesh_scale (relayed vs
+# direct data path, relay packets per second, a registry of 10,000 clients)
+# add their key=value lines.
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -290,6 +292,15 @@ if [ -x "$ADMIN_SCALE" ]; then
     || warn "admin_scale failed or missed a target: $(tail -n 3 "$WORK/admin_scale.err" "$WORK/admin_scale.out")"
 fi
 
+# --- (5) coordinators: relay and registry costs (bench/mesh_scale) --------------
+MESH_SCALE=$BUILD_DIR/bench/mesh_scale
+if [ -x "$MESH_SCALE" ]; then
+  echo "bench: (5) mesh_scale" >&2
+  "$MESH_SCALE" >"$WORK/mesh_scale.out" 2>"$WORK/mesh_scale.err" \
+    || warn "mesh_scale failed: $(tail -n 3 "$WORK/mesh_scale.err")"
+  [ -s "$WORK/mesh_scale.err" ] && warn "mesh_scale: $(tail -n 3 "$WORK/mesh_scale.err")"
+fi
+
 # --- report ---------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
@@ -326,6 +337,9 @@ report() {
   echo "wireguard_go_overhead_bytes=$M_overhead_wggo"
   if [ -s "$WORK/admin_scale.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/admin_scale.out" || true
+  fi
+  if [ -s "$WORK/mesh_scale.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/mesh_scale.out" || true
   fi
 }
 
