@@ -39,6 +39,27 @@ void mark_peers_dirty(Database& db, HostId host, DirtyKind kind) {
       .run();
 }
 
+void mark_registry_dirty(Database& db, HostId client, DirtyKind kind) {
+  if (kind == DirtyKind::kNone) return;
+  db.cached(
+        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id = "
+        "(SELECT registry FROM hosts WHERE id = ?2)")
+      .bind(1, static_cast<int64_t>(kind))
+      .bind(2, static_cast<int64_t>(client.value))
+      .run();
+}
+
+void mark_peer_registries_dirty(Database& db, HostId host, DirtyKind kind) {
+  if (kind == DirtyKind::kNone) return;
+  db.cached(
+        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id IN "
+        "(SELECT registry FROM hosts WHERE id = ?2 OR id IN "
+        "(SELECT b FROM links WHERE a = ?2 UNION SELECT a FROM links WHERE b = ?2))")
+      .bind(1, static_cast<int64_t>(kind))
+      .bind(2, static_cast<int64_t>(host.value))
+      .run();
+}
+
 void mark_all_dirty(Database& db, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
   db.cached("UPDATE hosts SET dirty = MAX(dirty, ?1)").bind(1, static_cast<int64_t>(kind)).run();

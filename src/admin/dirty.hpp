@@ -10,6 +10,15 @@
 //    tunneled subnets, names).
 // Every change marks the affected hosts in the same transaction as the
 // change itself; a host marked both ways is "keys" (the stronger mark wins).
+//
+// Served links (docs/protocol.md, "Served links"): a coordinator's key set
+// lists the clients it serves as registry and the hosts each is linked
+// with. A link of such a client added or removed, a client's registry
+// changed (old and new registry), or a served client removed changes what
+// the coordinator knows, not its own keys: the coordinator gets an
+// "address book" mark, in the spirit of seeds/000's "host links only"
+// (its own links, and so its keys, are unchanged). When the coordinator is
+// an end of the changed link itself, the link's own "keys" mark wins.
 // `updates build` turns each mark into one package and clears it.
 #pragma once
 
@@ -34,6 +43,13 @@ keys::UpdateKind update_kind(DirtyKind kind);
 void mark_dirty(Database& db, HostId host, DirtyKind kind);
 // Marks every host linked with `host` (their address books list it).
 void mark_peers_dirty(Database& db, HostId host, DirtyKind kind);
+// Marks the registry of `client`, if it has one: its served links change
+// (a link of the client added or removed).
+void mark_registry_dirty(Database& db, HostId client, DirtyKind kind);
+// Marks the registries of `host` and of every host linked with it: call
+// before `host` and its links are deleted, which changes the served links
+// of each of those clients.
+void mark_peer_registries_dirty(Database& db, HostId host, DirtyKind kind);
 // Marks every host of the network (key rotation of everything).
 void mark_all_dirty(Database& db, DirtyKind kind);
 

@@ -372,6 +372,12 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
       // keys; registry/rendezvous are connection parameters -> address book.
       touch(self_kind, coords.courier != old_coords.courier ? DirtyKind::kKeys : DirtyKind::kAddressBook);
       touch(peers_kind, DirtyKind::kAddressBook);
+      if (coords.registry != old_coords.registry) {
+        // The old registry no longer lists this client's served links and
+        // the new one does (docs/protocol.md, "Served links"; dirty.hpp).
+        mark_dirty(db_, old_coords.registry, DirtyKind::kAddressBook);
+        mark_dirty(db_, coords.registry, DirtyKind::kAddressBook);
+      }
       for (HostId c : distinct_coordinators(coords)) ensure_link(db_, id, c, false, links);
       for (HostId c : distinct_coordinators(old_coords)) reconcile_link(db_, id, c, links);
     }
@@ -388,6 +394,10 @@ void Admin::remove_host(const std::string& ref) {
     refuse_if_serving(db_, id, "remove");
     // Peers lose the link and its key: seeds/000 "hosts deleted" -> keys.
     mark_peers_dirty(db_, id, DirtyKind::kKeys);
+    // Its registry drops it from its served clients, and the registries of
+    // its peers drop it from their served links (dirty.hpp). The links go
+    // by ON DELETE CASCADE, not through reconcile_link, so mark them here.
+    mark_peer_registries_dirty(db_, id, DirtyKind::kAddressBook);
     db_.cached("DELETE FROM hosts WHERE id = ?1").bind(1, sql_id(id)).run();
   });
 }
@@ -396,6 +406,9 @@ std::vector<HostId> Admin::compromise_host(const std::string& ref) {
   return run_command(db_, batch_, "host compromise", "host=" + ref, [&] {
     const HostId id = resolve_host(db_, ref);
     const std::vector<HostId> peers = linked_hosts(db_, id);
+    // Before its registry column and links change: the served links of its
+    // registry and of its peers' registries lose it (dirty.hpp).
+    mark_peer_registries_dirty(db_, id, DirtyKind::kAddressBook);
     // Clients it served lose that coordinator (their courier changes: keys).
     for (HostId client : clients_of(db_, id)) {
       Coordinators c = load_coordinators(db_, client);

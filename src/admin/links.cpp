@@ -42,6 +42,14 @@ std::string describe_pair(Database& db, HostId a, HostId b) {
   return fmt::format("{} and {}", host_label(db, a), host_label(db, b));
 }
 
+// The pair is one of the served links of each end's registry, which must
+// tell its client about the peer (docs/protocol.md, "Served links"): an
+// address-book change for the registry (dirty.hpp).
+void mark_served_links_changed(Database& db, HostId a, HostId b) {
+  mark_registry_dirty(db, a, DirtyKind::kAddressBook);
+  mark_registry_dirty(db, b, DirtyKind::kAddressBook);
+}
+
 std::pair<int64_t, int64_t> ordered_groups(int64_t a, int64_t b) { return a <= b ? std::pair{a, b} : std::pair{b, a}; }
 
 }  // namespace
@@ -70,6 +78,7 @@ void ensure_link(Database& db, HostId a, HostId b, bool manual, LinkChange& chan
   // seeds/000: "Links between hosts ... have been edited" -> new keys.
   mark_dirty(db, lo, DirtyKind::kKeys);
   mark_dirty(db, hi, DirtyKind::kKeys);
+  mark_served_links_changed(db, lo, hi);
   change.added.emplace_back(lo, hi);
 }
 
@@ -98,6 +107,7 @@ void reconcile_link(Database& db, HostId a, HostId b, LinkChange& change) {
     // link removes its key everywhere at the next update").
     mark_dirty(db, lo, DirtyKind::kKeys);
     mark_dirty(db, hi, DirtyKind::kKeys);
+    mark_served_links_changed(db, lo, hi);
     change.removed.emplace_back(lo, hi);
   }
 }

@@ -67,6 +67,20 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
     Statement st = db.prepare("SELECT a, b, key FROM links");
     while (st.step()) s.add_link(host_from_sql(st.int64(0)), host_from_sql(st.int64(1)), st.blob(2), true, true);
   }
+  // Every host is a subject: each client goes to its registry's list.
+  for (const auto& [id, e] : s.entries_) {
+    if (e.registry.value == 0) continue;
+    keys::ServedClient served{e.id, {}};
+    if (const auto it = s.links_.find(id); it != s.links_.end()) {
+      for (const Link& l : it->second) served.peers.push_back(l.peer);
+    }
+    std::sort(served.peers.begin(), served.peers.end());
+    s.served_[e.registry.value].push_back(std::move(served));
+  }
+  for (auto& [coordinator, clients] : s.served_) {
+    std::sort(clients.begin(), clients.end(),
+              [](const keys::ServedClient& x, const keys::ServedClient& y) { return x.client < y.client; });
+  }
   return s;
 }
 
@@ -101,7 +115,20 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
     e.subnets = load_subnets(db, h);
     s.entries_.emplace(h.value, std::move(e));
   }
+  for (HostId h : subjects) s.load_served(db, h);
   return s;
+}
+
+void Snapshot::load_served(Database& db, HostId coordinator) {
+  std::vector<keys::ServedClient> clients;
+  Statement& st = db.cached("SELECT id FROM hosts WHERE registry = ?1 ORDER BY id");
+  st.bind(1, sql_id(coordinator));
+  while (st.step()) clients.push_back(keys::ServedClient{host_from_sql(st.int64(0)), {}});
+  st.reset();
+  if (clients.empty()) return;
+  // linked_hosts() returns them sorted by ID.
+  for (keys::ServedClient& c : clients) c.peers = linked_hosts(db, c.client);
+  served_[coordinator.value] = std::move(clients);
 }
 
 size_t Snapshot::peer_count(HostId host) const {
@@ -124,6 +151,11 @@ keys::KeySetBody Snapshot::body_for(HostId host) const {
     if (peer == entries_.end()) continue;
     body.book.entries.push_back(peer->second);
     body.links.push_back(keys::LinkKeyEntry{l.peer, keys_[l.key]});
+  }
+  // Only a coordinator serves clients; a registry column never names a
+  // client (hosts.cpp), so this only guards the key-set rule (keyset.hpp).
+  if (const auto it = served_.find(host.value); it != served_.end() && self->second.role == Role::kCoordinator) {
+    body.served = it->second;
   }
   return body;
 }

@@ -1,8 +1,10 @@
 // What key sets and update packages are made of, read from the database in
-// a few queries: every needed host's address-book entry and the link table
-// of the hosts being exported. `load_all` reads the whole network with one
-// query per table (export of every key set); `load_for` reads only what a
-// handful of hosts need (an incremental `updates build`).
+// a few queries: every needed host's address-book entry, the link table
+// of the hosts being exported and, for a coordinator among them, the peers
+// of each client it serves as registry (docs/protocol.md, "Served links").
+// `load_all` reads the whole network with one query per table (export of
+// every key set); `load_for` reads only what a handful of hosts need (an
+// incremental `updates build`).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +27,8 @@ class Snapshot {
   // The key-set body of `host` (which must be one of the loaded subjects):
   // its address book (entry 0 = the host itself, then its peers by ID; issue
   // 3: "The address book lists only the hosts this one is linked with") and
-  // one link key per peer.
+  // one link key per peer. A coordinator's body also lists every client
+  // whose registry it is, by host ID, each with its linked hosts by host ID.
   keys::KeySetBody body_for(HostId host) const;
   size_t peer_count(HostId host) const;
   size_t link_count() const { return keys_.size(); }
@@ -36,9 +39,14 @@ class Snapshot {
     uint32_t key;  // index into keys_
   };
   void add_link(HostId a, HostId b, std::span<const std::byte> key, bool a_subject, bool b_subject);
+  // served_ for one subject, from the database (load_for).
+  void load_served(Database& db, HostId coordinator);
 
   std::unordered_map<uint32_t, keys::AddressBookEntry> entries_;
   std::unordered_map<uint32_t, std::vector<Link>> links_;  // subject host -> its links
+  // Subject coordinator -> the clients it serves as registry, with their
+  // peers; both sorted by host ID so that every export is the same bytes.
+  std::unordered_map<uint32_t, std::vector<keys::ServedClient>> served_;
   std::vector<crypto::SecretBytes> keys_;
 };
 

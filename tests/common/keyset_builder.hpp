@@ -93,6 +93,26 @@ struct KeySetMaker {
     return m;
   }
 
+  // The three hosts again, but this host (entry 0) is a coordinator and
+  // C's registry, so its key set lists C as a served client, linked with
+  // this host and B (docs/protocol.md, "Served links").
+  static KeySetMaker coordinator(uint32_t self = 0x0001000a) {
+    KeySetMaker m = three_hosts(self);
+    m.body.book.entries[0].role = keys::Role::kCoordinator;
+    m.body.book.entries[2].registry = HostId{self};
+    m.serve(0x0001000c, {self, 0x0001000b});
+    return m;
+  }
+
+  // Adds a served client with its linked hosts. Entry 0 must be a
+  // coordinator when the body is sealed (keyset.hpp refuses it otherwise).
+  KeySetMaker& serve(uint32_t client, const std::vector<uint32_t>& peers) {
+    keys::ServedClient s{HostId{client}, {}};
+    for (uint32_t p : peers) s.peers.push_back(HostId{p});
+    body.served.push_back(std::move(s));
+    return *this;
+  }
+
   // Consistent three-host key sets for hosts other than the default A:
   // host D of network 1 (A takes C's place in its book), and host A of
   // network 2 (every ID moved to network 2).

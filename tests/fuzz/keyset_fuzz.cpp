@@ -43,6 +43,7 @@ void check_reseal(const OpenedKeySet& o) {
   check(reopened.ok());
   check(reopened.value().header.version == o.header.version + 1);
   check(reopened.value().body.book == o.body.book);
+  check(reopened.value().body.served == o.body.served);
   check(reopened.value().body.links.size() == o.body.links.size());
 }
 

@@ -74,7 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto resealed = seal_update(u.header, installed().host_key, u.new_host_key, u.body, crypto::XChaChaNonce{});
   check(resealed.ok());
   auto reopened = open_update(resealed.value(), installed().host_key);
-  check(reopened.ok() && reopened.value().body.book == u.body.book);
+  check(reopened.ok() && reopened.value().body.book == u.body.book &&
+        reopened.value().body.served == u.body.served);
 
   auto applied = apply_update(installed(), u, KeySetNonces{});
   if (applied.ok()) {

@@ -137,5 +137,49 @@ TEST_F(AdminExportTest, ExportAllWritesOneFilePerHostAndUser) {
   EXPECT_EQ(a().show_host("z").exported, false);
 }
 
+// docs/protocol.md, "Served links": a coordinator's key set lists every
+// client whose registry it is, with all the hosts that client is linked
+// with (coordinator links included), sorted by host ID; nobody else's.
+TEST_F(AdminExportTest, CoordinatorKeySetListsItsServedClientsAndTheirPeers) {
+  const HostId hub2 = a().add_host(coordinator("hub2")).id;
+  const HostId w = a().add_host(client("w", "hub2")).id;
+  // v's registry is hub2, while hub is its rendezvous and courier: hub is
+  // linked with v but does not serve it as registry.
+  HostSpec vs = client("v");
+  vs.coordinators.registry = "hub2";
+  vs.coordinators.rendezvous = "hub";
+  vs.coordinators.courier = "hub";
+  const HostId v = a().add_host(vs).id;
+  a().add_link("w", "x");
+  const std::string pw_hub2 = add_user("hub2", "root");
+  using Served = std::vector<keys::ServedClient>;
+
+  const keys::OpenedKeySet kh = export_and_open("hub", pw_hub);
+  EXPECT_EQ(kh.body.served, (Served{{x, {hub, y, w}}, {y, {hub, x}}, {z, {hub}}}));
+  EXPECT_NE(kh.body.link_to(v), nullptr);
+  EXPECT_EQ(kh.body.served_client(v), nullptr);
+  EXPECT_EQ(kh.body.served_client(w), nullptr);
+
+  const keys::OpenedKeySet kh2 = export_and_open("hub2", pw_hub2);
+  EXPECT_EQ(kh2.body.served, (Served{{w, {x, hub2}}, {v, {hub, hub2}}}));
+
+  // A client's key set serves nobody, even when it links with other clients.
+  EXPECT_TRUE(export_and_open("x", pw_x).body.served.empty());
+
+  // `export --all` reads the network another way (Snapshot::load_all) and
+  // must give the same served links.
+  const std::string out = dir.file("all");
+  a().export_all_keysets(out);
+  auto all_hub = keys::open_keyset(read_bytes(out + "/0x00010001-root.keyset"), pw_hub);
+  ASSERT_TRUE(all_hub.ok());
+  EXPECT_EQ(all_hub.value().body.served, kh.body.served);
+  auto all_hub2 = keys::open_keyset(read_bytes(out + "/" + hub2.to_string() + "-root.keyset"), pw_hub2);
+  ASSERT_TRUE(all_hub2.ok());
+  EXPECT_EQ(all_hub2.value().body.served, kh2.body.served);
+  auto all_x = keys::open_keyset(read_bytes(out + "/0x00010002-alice.keyset"), pw_x);
+  ASSERT_TRUE(all_x.ok());
+  EXPECT_TRUE(all_x.value().body.served.empty());
+}
+
 }  // namespace
 }  // namespace cordon::admin::test

@@ -47,6 +47,24 @@ class AdminUpdatesTest : public AdminTest {
     return nullptr;
   }
 
+  // Adds a host with a user and an installed key set, then builds what is
+  // pending, so that a test starts from nothing pending.
+  HostId add_installed(const HostSpec& spec) {
+    const HostId id = a().add_host(spec).id;
+    const keys::OpenedKeySet ks = export_and_open(spec.name, add_user(spec.name, "u"));
+    host_keys[id.value] = ks.host_key;
+    build();
+    EXPECT_TRUE(pending().empty());
+    return id;
+  }
+
+  // The served links in the package `r` holds for `h`.
+  std::vector<keys::ServedClient> served_in(const BuildResult& r, HostId h) {
+    const BuiltPackage* p = package_for(r, h);
+    EXPECT_NE(p, nullptr) << h.to_string();
+    return p ? open_package(*p).body.served : std::vector<keys::ServedClient>{};
+  }
+
   HostId hub, hub2, x, y, z;
   std::map<uint32_t, crypto::SecretBytes> host_keys;
 };
@@ -75,12 +93,15 @@ TEST_F(AdminUpdatesTest, UsersAddedOrRemovedAreKeysChanges) {
 }
 
 TEST_F(AdminUpdatesTest, LinksAddedRemovedOrRotatedAreKeysChangesForBothEnds) {
+  // hub is y's and z's registry: the pair is in its served links, an
+  // address-book change for it (dirty.hpp).
   a().add_link("y", "z");
-  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"y", kKeys}, {"z", kKeys}}));
   build();
   a().remove_link("y", "z");
-  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"y", kKeys}, {"z", kKeys}}));
   build();
+  // A new key changes no served link.
   a().rotate_link("x", "y");
   EXPECT_EQ(pending(), (Marks{{"x", kKeys}, {"y", kKeys}}));
   build();
@@ -97,8 +118,8 @@ TEST_F(AdminUpdatesTest, GroupMembershipIsAKeysChange) {
   a().add_group("h");
   a().add_member("h", "hub2");
   build();
-  a().add_group_link("g", "h");  // z-hub2 is a new pair
-  EXPECT_EQ(pending(), (Marks{{"hub2", kKeys}, {"z", kKeys}}));
+  a().add_group_link("g", "h");  // z-hub2 is a new pair, served by hub (z's registry)
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kKeys}, {"z", kKeys}}));
 }
 
 TEST_F(AdminUpdatesTest, CourierChangeIsAKeysChangeRegistryOnlyTheAddressBook) {
@@ -113,6 +134,87 @@ TEST_F(AdminUpdatesTest, CourierChangeIsAKeysChangeRegistryOnlyTheAddressBook) {
   courier.coordinators.courier = "hub2";
   a().set_host("x", courier);
   EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kKeys}, {"y", kBook}}));
+}
+
+// docs/protocol.md, "Served links": a link of a served client added or
+// removed, directly or through groups, changes its registry's key set; an
+// address-book change for the registry (dirty.hpp).
+TEST_F(AdminUpdatesTest, LinksOfServedClientsMarkTheirRegistries) {
+  const HostId w = add_installed(client("w", "hub2"));
+  using Served = std::vector<keys::ServedClient>;
+  a().add_link("w", "x");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"x", kKeys}}));
+  BuildResult r = build();
+  EXPECT_EQ(package_for(r, hub)->kind, kBook);
+  EXPECT_EQ(served_in(r, hub), (Served{{x, {hub, y, w}}, {y, {hub, x}}, {z, {hub}}}));
+  EXPECT_EQ(served_in(r, hub2), (Served{{w, {hub2, x}}}));
+  a().remove_link("w", "x");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"x", kKeys}}));
+  r = build();
+  EXPECT_EQ(served_in(r, hub2), (Served{{w, {hub2}}}));
+
+  // Group links and memberships add and drop pairs the same way.
+  a().add_group("g");
+  a().add_group("h");
+  a().add_member("g", "w");
+  a().add_member("h", "y");
+  build();
+  a().add_group_link("g", "h");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"y", kKeys}}));
+  r = build();
+  EXPECT_EQ(served_in(r, hub2), (Served{{w, {hub2, y}}}));
+  a().add_member("h", "z");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"z", kKeys}}));
+  build();
+  a().remove_member("h", "y");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"y", kKeys}}));
+  build();
+  a().remove_group_link("g", "h");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"w", kKeys}, {"z", kKeys}}));
+  r = build();
+  EXPECT_EQ(served_in(r, hub2), (Served{{w, {hub2}}}));
+  EXPECT_EQ(served_in(r, hub), (Served{{x, {hub, y}}, {y, {hub, x}}, {z, {hub}}}));
+}
+
+TEST_F(AdminUpdatesTest, RegistryChangeMarksTheOldAndTheNewRegistry) {
+  using Served = std::vector<keys::ServedClient>;
+  HostChange registry;
+  registry.coordinators.registry = "hub2";  // hub stays x's rendezvous and courier
+  a().set_host("x", registry);
+  // hub keeps its link with x: only what it serves changed.
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kKeys}, {"x", kKeys}, {"y", kBook}}));
+  BuildResult r = build();
+  EXPECT_EQ(served_in(r, hub), (Served{{y, {hub, x}}, {z, {hub}}}));
+  EXPECT_EQ(served_in(r, hub2), (Served{{x, {hub, hub2, y}}}));
+  // Back again: hub2 keeps the link (a manual one now) but serves nobody.
+  a().add_link("x", "hub2");
+  build();
+  registry.coordinators.registry = "hub";
+  a().set_host("x", registry);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kBook}, {"y", kBook}}));
+  r = build();
+  EXPECT_TRUE(served_in(r, hub2).empty());
+  EXPECT_EQ(served_in(r, hub), (Served{{x, {hub, hub2, y}}, {y, {hub, x}}, {z, {hub}}}));
+}
+
+TEST_F(AdminUpdatesTest, RemovedOrCompromisedClientMarksItsRegistryAndItsPeersRegistries) {
+  using Served = std::vector<keys::ServedClient>;
+  add_installed(client("w", "hub2"));
+  const HostId v = add_installed(client("v", "hub2"));
+  a().add_link("w", "x");
+  a().add_link("v", "x");
+  build();
+  // hub is not linked with w, but x (which hub serves) was.
+  a().remove_host("w");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kKeys}, {"x", kKeys}}));
+  BuildResult r = build();
+  EXPECT_EQ(served_in(r, hub), (Served{{x, {hub, y, v}}, {y, {hub, x}}, {z, {hub}}}));
+  EXPECT_EQ(served_in(r, hub2), (Served{{v, {hub2, x}}}));
+  a().compromise_host("v");
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kKeys}, {"x", kKeys}}));
+  r = build();
+  EXPECT_EQ(served_in(r, hub), (Served{{x, {hub, y}}, {y, {hub, x}}, {z, {hub}}}));
+  EXPECT_TRUE(served_in(r, hub2).empty());
 }
 
 TEST_F(AdminUpdatesTest, RolesAddressesAndParametersChangeOnlyTheAddressBook) {
@@ -177,7 +279,7 @@ TEST_F(AdminUpdatesTest, PackagesCarryTheWholeNewStateUnderTheCurrentHostKey) {
 TEST_F(AdminUpdatesTest, RemovingALinkRemovesItsKeyFromBothHostsNextPackages) {
   a().remove_link("x", "y");
   const BuildResult r = build();
-  ASSERT_EQ(r.packages.size(), 2u);
+  ASSERT_EQ(r.packages.size(), 3u);  // x, y, and their registry hub
   for (HostId h : {x, y}) {
     const BuiltPackage* p = package_for(r, h);
     ASSERT_NE(p, nullptr);
@@ -187,6 +289,11 @@ TEST_F(AdminUpdatesTest, RemovingALinkRemovesItsKeyFromBothHostsNextPackages) {
     EXPECT_EQ(u.body.book.find(other), nullptr) << h.to_string();
     EXPECT_NE(u.body.link_to(hub), nullptr);  // the other link stays
   }
+  const BuiltPackage* ph = package_for(r, hub);
+  ASSERT_NE(ph, nullptr);
+  EXPECT_EQ(ph->kind, kBook);
+  const keys::OpenedUpdate uh = open_package(*ph);
+  EXPECT_EQ(uh.body.served, (std::vector<keys::ServedClient>{{x, {hub}}, {y, {hub}}, {z, {hub}}}));
 }
 
 TEST_F(AdminUpdatesTest, RotatedHostKeyTravelsUnderTheOldOneThenReplacesIt) {
@@ -220,7 +327,7 @@ TEST_F(AdminUpdatesTest, FailedBuildMarksNothingBuilt) {
   { std::ofstream(blocker) << "x"; }
   expect_refused([&] { a().build_updates(blocker); }, {"--out"});
   EXPECT_EQ(dump(), before);
-  EXPECT_EQ(pending(), (Marks{{"y", kKeys}, {"z", kKeys}}));
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"y", kKeys}, {"z", kKeys}}));
 }
 
 TEST_F(AdminUpdatesTest, DirtyKindNames) {

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/crypto/xchacha.hpp"
+#include "core/keys/update_package.hpp"
+#include "tests/common/keyset_builder.hpp"
 
 namespace cordon::keys {
 namespace {
@@ -87,6 +89,7 @@ Bytes sample_file(uint64_t version = 7) {
 
 void expect_same_body(const KeySetBody& a, const KeySetBody& b) {
   EXPECT_EQ(a.book, b.book);
+  EXPECT_EQ(a.served, b.served);
   ASSERT_EQ(a.links.size(), b.links.size());
   for (size_t i = 0; i < a.links.size(); ++i) {
     EXPECT_EQ(a.links[i].peer, b.links[i].peer);
@@ -540,7 +543,143 @@ TEST(KeySetBody, DecodeRefusesEveryTruncationAndTrailingBytes) {
   longer.push_back(std::byte{0});
   auto r = decode_body(longer);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("after the link table"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("after the served links"), std::string::npos) << r.error().message();
+}
+
+// ---- served links (docs/protocol.md, "Served links") ---------------------
+
+const HostId kClientD{0x0001000d};
+
+// sample_body() with this host as a coordinator: entry 0 serves C (linked
+// with it and B) and D (a served client with no links listed).
+KeySetBody coordinator_body() {
+  KeySetBody body = sample_body();
+  body.book.entries[0].role = Role::kCoordinator;
+  body.book.entries[0].registry = body.book.entries[0].rendezvous = body.book.entries[0].courier = HostId{};
+  body.served = {ServedClient{kPeerC, {kHost, kPeerB}}, ServedClient{kClientD, {}}};
+  return body;
+}
+
+// `body` encoded (with no served clients), its served count replaced by
+// `served` (hex): a served section that encode_body would refuse.
+Bytes with_served_bytes(KeySetBody body, std::string_view served) {
+  body.served.clear();
+  const auto encoded = encode_body(body);
+  EXPECT_TRUE(encoded.ok());
+  Bytes out(encoded.value().view().begin(), encoded.value().view().end() - 2);
+  const Bytes tail = hex(served);
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
+
+TEST(KeySetBody, ServedLinksRoundTrip) {
+  const KeySetBody body = coordinator_body();
+  auto encoded = encode_body(body);
+  ASSERT_TRUE(encoded.ok()) << encoded.error().message();
+  // The section ends the body, exactly as the diagram says.
+  const Bytes tail = hex("0002" "0001000c" "0002" "0001000a" "0001000b" "0001000d" "0000");
+  const auto v = encoded.value().view();
+  ASSERT_GE(v.size(), tail.size());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), v.end() - static_cast<ptrdiff_t>(tail.size())));
+  auto decoded = decode_body(v);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  expect_same_body(decoded.value(), body);
+
+  const ServedClient* c = decoded.value().served_client(kPeerC);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->peers, (std::vector<HostId>{kHost, kPeerB}));
+  ASSERT_NE(decoded.value().served_client(kClientD), nullptr);
+  EXPECT_TRUE(decoded.value().served_client(kClientD)->peers.empty());
+  EXPECT_EQ(decoded.value().served_client(kPeerB), nullptr);
+  // A client's key set has served count 0 and no served clients.
+  auto plain = decode_body(encode_body(sample_body()).value().view());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain.value().served.empty());
+  EXPECT_EQ(plain.value().served_client(kPeerC), nullptr);
+}
+
+TEST(KeySetBody, ServedLinksTravelInKeySetsAndUpdatePackages) {
+  const testkit::KeySetMaker m = testkit::KeySetMaker::coordinator();
+  ASSERT_EQ(m.body.served.size(), 1u);
+  auto opened = open_keyset(m.seal(3), m.password);
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  EXPECT_EQ(opened.value().body.served, m.body.served);
+
+  KeySetBody next = coordinator_body();
+  auto update = open_update(m.update(4, next, UpdateKind::kAddressBook), m.host_key);
+  ASSERT_TRUE(update.ok()) << update.error().message();
+  EXPECT_EQ(update.value().body.served, next.served);
+  KeySetBody bad = coordinator_body();
+  bad.book.entries[0].role = Role::kClient;
+  UpdateHeader header{kHost, 4, UpdateKind::kKeys, false};
+  auto refused = seal_update(header, m.host_key, {}, bad, filled<24>(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, KeySetError::kBadField);
+  EXPECT_NE(refused.error().message().find("update package"), std::string::npos) << refused.error().message();
+}
+
+TEST(KeySetBody, ServedLinksRefusals) {
+  struct Case {
+    const char* what;
+    std::string_view served;  // hex: the whole served section
+    std::string_view message;
+  };
+  const std::vector<Case> cases = {
+      {"client twice", "0002" "0001000c" "0000" "0001000c" "0001" "0001000b",
+       "served client 1 (0x0001000c): client appears twice"},
+      {"client network 0", "0001" "0000000c" "0000",
+       "served client 0 (0x0000000c): host ID has network or host number 0"},
+      {"client host 0", "0001" "00010000" "0000", "served client 0 (0x00010000): host ID has network or host number 0"},
+      {"peer network 0", "0001" "0001000c" "0002" "0001000b" "0000000b",
+       "served client 0 (0x0001000c): peer 1 (0x0000000b): host ID has network or host number 0"},
+      {"peer host 0", "0001" "0001000c" "0001" "00010000",
+       "served client 0 (0x0001000c): peer 0 (0x00010000): host ID has network or host number 0"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto r = decode_body(with_served_bytes(coordinator_body(), c.served));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, KeySetError::kBadField);
+    EXPECT_NE(r.error().message().find(c.message), std::string::npos) << r.error().message();
+  }
+  // A served section in a client's key set (entry 0 is a client).
+  auto r = decode_body(with_served_bytes(sample_body(), "0001" "0001000c" "0000"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, KeySetError::kBadField);
+  EXPECT_NE(r.error().message().find("served links: 1 served client(s), but entry 0 (0x0001000a) is not a coordinator"),
+            std::string::npos)
+      << r.error().message();
+  // The same section decodes in a coordinator's key set: the refusals
+  // above are about the IDs, not the encoding.
+  EXPECT_TRUE(decode_body(with_served_bytes(coordinator_body(), "0001" "0001000c" "0000")).ok());
+  // A peer count larger than what follows is truncation, also a bad field.
+  r = decode_body(with_served_bytes(coordinator_body(), "0001" "0001000c" "0002" "0001000b"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("served client 0: peer 1"), std::string::npos) << r.error().message();
+
+  // encode_body (and so seal_keyset) refuses the same bodies.
+  const WrappedUserKey w = sample_wrap();
+  auto refuse = [&](KeySetBody body, std::string_view message) {
+    auto e = encode_body(body);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message().find(message), std::string::npos) << e.error().message();
+    EXPECT_EQ(seal_keyset(w, 1, key_of(0x11), key_of(0x22), body, nonces()).error().code, KeySetError::kBadField);
+  };
+  KeySetBody body = coordinator_body();
+  body.served.push_back(ServedClient{kPeerC, {}});
+  refuse(body, "served client 2 (0x0001000c): client appears twice");
+  body = coordinator_body();
+  body.served[1].client = HostId{0x0000000d};
+  refuse(body, "served client 1 (0x0000000d): host ID has network or host number 0");
+  body = coordinator_body();
+  body.served[0].peers.push_back(HostId{0x00010000});
+  refuse(body, "peer 2 (0x00010000): host ID has network or host number 0");
+  body = coordinator_body();
+  body.book.entries[0].role = Role::kClient;
+  refuse(body, "is not a coordinator");
+  body = coordinator_body();
+  body.served[1].peers.assign(kMaxServedPeers + 1, kPeerB);
+  refuse(body, "more than 65535 peers");
 }
 
 // ---- errors --------------------------------------------------------------

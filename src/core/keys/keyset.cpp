@@ -206,12 +206,45 @@ std::optional<std::string> check_links(const KeySetBody& body) {
   return std::nullopt;
 }
 
+// docs/protocol.md, "Served links": only a coordinator serves clients, a
+// client appears once, and every ID is a real host ID.
+std::optional<std::string> check_served(const KeySetBody& body) {
+  if (body.served.empty()) return std::nullopt;
+  const auto* self = body.book.self();
+  if (self && self->role != Role::kCoordinator) {
+    return "served links: " + std::to_string(body.served.size()) + " served client(s), but entry 0 (" +
+           self->id.to_string() + ") is not a coordinator";
+  }
+  if (body.served.size() > kMaxServedClients) return "served links: more than 65535 served clients";
+  std::set<uint32_t> seen;
+  for (size_t i = 0; i < body.served.size(); ++i) {
+    const auto& s = body.served[i];
+    const std::string where = "served client " + std::to_string(i) + " (" + s.client.to_string() + ")";
+    if (!valid_host(s.client)) return where + ": host ID has network or host number 0";
+    if (!seen.insert(s.client.value).second) return where + ": client appears twice";
+    if (s.peers.size() > kMaxServedPeers) return where + ": more than 65535 peers";
+    for (size_t j = 0; j < s.peers.size(); ++j) {
+      if (!valid_host(s.peers[j])) {
+        return where + ": peer " + std::to_string(j) + " (" + s.peers[j].to_string() +
+               "): host ID has network or host number 0";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 void write_body(wire::ByteWriter& w, const KeySetBody& body) {
   write_address_book(w, body.book);
   w.u16(static_cast<uint16_t>(body.links.size()));
   for (const auto& link : body.links) {
     w.u32(link.peer.value);
     w.bytes(link.key.view());
+  }
+  w.u16(static_cast<uint16_t>(body.served.size()));
+  for (const auto& s : body.served) {
+    w.u32(s.client.value);
+    w.u16(static_cast<uint16_t>(s.peers.size()));
+    for (HostId peer : s.peers) w.u32(peer.value);
   }
 }
 
@@ -224,8 +257,31 @@ std::optional<wire::ParseError> read_links(wire::ByteReader& in, KeySetBody& bod
     if (!peer || !key) return in.truncated("link " + std::to_string(i));
     body.links.push_back(LinkKeyEntry{HostId{*peer}, crypto::SecretBytes(*key)});
   }
-  if (!in.at_end()) return in.trailing_bytes("after the link table");
   if (auto err = check_links(body)) return in.bad_field(*err);
+  return std::nullopt;
+}
+
+// The served section ends the body (docs/protocol.md, "Served links").
+std::optional<wire::ParseError> read_served(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u16();
+  if (!count) return in.truncated("served count");
+  for (size_t i = 0; i < *count; ++i) {
+    const std::string where = "served client " + std::to_string(i);
+    const auto client = in.u32();
+    const auto peers = in.u16();
+    if (!client || !peers) return in.truncated(where);
+    ServedClient s{HostId{*client}, {}};
+    // No reserve(*peers): a forged count must not allocate before the
+    // bytes are there.
+    for (size_t j = 0; j < *peers; ++j) {
+      const auto peer = in.u32();
+      if (!peer) return in.truncated(where + ": peer " + std::to_string(j));
+      s.peers.push_back(HostId{*peer});
+    }
+    body.served.push_back(std::move(s));
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the served links");
+  if (auto err = check_served(body)) return in.bad_field(*err);
   return std::nullopt;
 }
 
@@ -313,9 +369,17 @@ const LinkKeyEntry* KeySetBody::link_to(HostId peer) const {
   return nullptr;
 }
 
+const ServedClient* KeySetBody::served_client(HostId client) const {
+  for (const auto& s : served) {
+    if (s.client == client) return &s;
+  }
+  return nullptr;
+}
+
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
   if (auto err = check_address_book(body.book)) return fail(KeySetError::kBadField, file, *err);
   if (auto err = check_links(body)) return fail(KeySetError::kBadField, file, *err);
+  if (auto err = check_served(body)) return fail(KeySetError::kBadField, file, *err);
   wire::ByteWriter sizing;
   write_body(sizing, body);
   crypto::SecretBytes out(sizing.size());
@@ -330,6 +394,7 @@ Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile fil
   KeySetBody body;
   auto err = read_address_book(in, body.book);
   if (!err) err = read_links(in, body);
+  if (!err) err = read_served(in, body);
   if (err) {
     // The body was authenticated: a bad encoding is the exporter's fault,
     // not a damaged copy, so every decoding error is a bad field.

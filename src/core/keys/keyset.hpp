@@ -34,7 +34,20 @@
 // authenticated").
 //
 // Body plaintext (kept in crypto::SecretBytes and wiped):
-//   address book (address_book.hpp) | link count 2 | (peer host id 4 | link key 32) * count
+//
+//   +---------------------------------------------------------------+
+//   | address book (address_book.hpp)                               |
+//   +---------------------------------------------------------------+
+//   | link count 2 | (peer host id 4 | link key 32) * link count     |
+//   +---------------------------------------------------------------+
+//   | served count 2 | (client host id 4 | peer count 2 |           |
+//   |                   peer host id 4 * peer count) * served count |
+//   +---------------------------------------------------------------+
+//
+// The served section (docs/protocol.md, "Served links") lists, in a
+// coordinator's key set, each client it serves as registry and the hosts
+// that client is linked with, so that the registry tells each client about
+// its linked hosts and no others. Every other key set has served count 0.
 //
 // Nothing here draws randomness or makes system calls: salts and nonces are
 // arguments (callers use os::random_bytes, a fresh value for every seal).
@@ -66,6 +79,8 @@ constexpr size_t kMaxUserNameSize = 64;
 // nonce | ciphertext | tag of a wrapped 32-byte key
 constexpr size_t kWrappedKeySize = crypto::kXChaChaNonceSize + kKeySize + crypto::kXChaChaTagSize;  // 72
 constexpr size_t kMaxLinks = 65535;
+constexpr size_t kMaxServedClients = 65535;  // served count is 2 bytes
+constexpr size_t kMaxServedPeers = 65535;    // and so is each peer count
 
 enum class Label : uint8_t { kUserKey = 1, kHostKey = 2, kBody = 3, kUpdateBody = 4 };
 
@@ -130,16 +145,31 @@ struct LinkKeyEntry {
   crypto::SecretBytes key;  // kKeySize bytes
 };
 
+// One client a coordinator serves as registry, and the hosts that client is
+// linked with (docs/protocol.md, "Served links").
+struct ServedClient {
+  HostId client;
+  std::vector<HostId> peers;
+  friend bool operator==(const ServedClient&, const ServedClient&) = default;
+};
+
 struct KeySetBody {
   AddressBook book;
-  std::vector<LinkKeyEntry> links;  // at most one per peer
+  std::vector<LinkKeyEntry> links;   // at most one per peer
+  std::vector<ServedClient> served;  // empty unless entry 0 is a coordinator
   const LinkKeyEntry* link_to(HostId peer) const;
+  // The served entry of `client`, or nullptr if this host does not serve it.
+  // A linear scan: callers that look up per datagram build their own index.
+  const ServedClient* served_client(HostId client) const;
 };
 
 // The body plaintext, in a secret buffer. Refuses (kBadField, detail names
 // it) what check_address_book() refuses, a link key that is not 32 bytes,
 // a duplicate peer, a peer that is not in the address book or is entry 0
-// (this host), more than kMaxLinks links.
+// (this host), more than kMaxLinks links; and in the served section, a
+// client listed twice, a client or peer ID with network or host number 0,
+// more than kMaxServedClients clients or kMaxServedPeers peers of one
+// client, and any served client when entry 0 is not a coordinator.
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file = KeyFile::kKeySet);
 // The inverse; every byte must be used (kTrailingBytes otherwise).
 Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file = KeyFile::kKeySet);

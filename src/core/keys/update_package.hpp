@@ -20,7 +20,8 @@
 //            AAD = header || 0x04 (Label::kUpdateBody)
 //
 // Body plaintext: [new host key 32, if present] | address book | link table
-// (the key-set body encoding, keyset.hpp).
+// | served links (the key-set body encoding, keyset.hpp; the served links
+// are empty unless the host is a coordinator).
 //
 // A host refuses a package whose version is not newer than its installed
 // key set (old or replayed) or whose network or host differs
