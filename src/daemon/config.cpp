@@ -326,6 +326,9 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
 
   if (auto mtu = get_integer(host, "mtu", "host.mtu", kMinMtu, kMaxMtu, " bytes")) {
     config.mtu = static_cast<unsigned>(*mtu);
+  } else if (managed_) {
+    // A managed host may be relayed: leave room for the relay's 36 bytes too.
+    config.mtu = kDefaultManagedMtu;
   }
   const bool has_ipv6 = std::any_of(config.addresses.begin(), config.addresses.end(),
                                     [](const Prefix& p) { return !p.address.is_v4(); });

@@ -55,6 +55,9 @@ namespace cordon::daemon {
 // Defaults, documented next to the format.
 constexpr const char* kDefaultInterface = "cordon0";
 constexpr unsigned kDefaultMtu = 1420;         // 1500 minus IPv6 + UDP + Cordon overhead, rounded down
+// Managed mode: 1500 minus IPv6 + UDP (48) and a relayed datagram's 60 bytes
+// (docs/protocol.md, "Relayed datagrams"), rounded down: 1380.
+constexpr unsigned kDefaultManagedMtu = 1380;
 constexpr uint16_t kDefaultListenPort = 51820;
 constexpr const char* kDefaultStateDir = "/var/lib/cordon";
 constexpr const char* kDefaultControlDir = "/run/cordon";

@@ -87,6 +87,10 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     out.peers.push_back(std::move(peer));
   }
 
+  for (const keys::ServedClient& served : keyset.body.served) {
+    out.served.push_back(ServedClientConfig{served.client, served.peers});
+  }
+
   for (const keys::LinkKeyEntry& link : keyset.body.links) {
     if (keyset.body.book.find(link.peer) == nullptr) {
       out.warnings.push_back(fmt::format("key set: link key for {} has no address book entry; it is not used",
