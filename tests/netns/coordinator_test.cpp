@@ -1,0 +1,340 @@
+// Coordinators on real kernels (docs/protocol.md, "Coordinators"): a managed
+// network built with `cordon admin`, whose clients sit behind nftables NAT
+// routers, all in network namespaces:
+//
+//        c1 203.0.113.1        c2 203.0.113.2        d 203.0.113.4
+//              |                      |                     |
+//   ===================== "internet" 203.0.113.0/24 (a bridge) =========
+//              |                      |
+//     ra wan 203.0.113.11     rb wan 203.0.113.12      (NAT routers)
+//     ra lan 10.201.1.1       rb lan 10.201.2.1
+//              |                      |
+//     a  10.201.1.2           b  10.201.2.2
+//
+// c1 and c2 are coordinators with fixed endpoints and are linked with each
+// other; a and b are clients of c1, d a client of c2; the links are a-b and
+// a-d (client-coordinator links come by themselves). Each scenario builds
+// its own network (CoordinatorNetwork), with short mesh timers so that the
+// whole suite takes a couple of minutes.
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/netns/nat_topology.hpp"
+#include "tests/netns/netns_harness.hpp"
+
+namespace cordon::netns {
+namespace {
+
+using json = nlohmann::json;
+
+// Short timers (docs/configuration.md, [host]): reports every 10 s, a
+// coordinator exchange every 10 s, TCP after 3 s without UDP replies.
+MeshTimers test_timers() {
+  MeshTimers t;
+  t.status_interval = 10;
+  t.poll_period = 30;
+  t.exchange_interval = 10;
+  t.tcp_fallback = 3;
+  return t;
+}
+
+class CoordinatorNetwork {
+ public:
+  static constexpr const char* kC1 = "203.0.113.1";
+  static constexpr const char* kC2 = "203.0.113.2";
+  static constexpr const char* kD = "203.0.113.4";
+  static constexpr const char* kRa = "203.0.113.11";
+  static constexpr const char* kRb = "203.0.113.12";
+
+  explicit CoordinatorNetwork(NatKind nat) : dir_("netns-coord"), admin_(dir_ / "admin.db") {
+    for (const char* name : {"c1", "c2", "a", "b", "d"}) hosts_.push_back(std::make_unique<ManagedHost>(name, dir_.path()));
+    internet_ = std::make_unique<Switch>("mesh-inet");
+    internet_->attach(c1().ns(), "ul0", std::string(kC1) + "/24");
+    internet_->attach(c2().ns(), "ul0", std::string(kC2) + "/24");
+    internet_->attach(d().ns(), "ul0", std::string(kD) + "/24");
+    ra_ = std::make_unique<NatRouter>("mesh-ra", *internet_, kRa, a().ns(), "10.201.1", nat, dir_.path());
+    rb_ = std::make_unique<NatRouter>("mesh-rb", *internet_, kRb, b().ns(), "10.201.2", nat, dir_.path());
+
+    admin_.checked({"network", "init", "--number", "1", "--name", "nat", "--ipv4", "10.77.0.0/16"});
+    c1().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC1, ManagedHost::kPort)});
+    c2().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC2, ManagedHost::kPort)});
+    // Clients get no endpoint: their coordinators learn where they are.
+    a().add_to(admin_, {"--role", "client", "--coordinator", "c1"});
+    b().add_to(admin_, {"--role", "client", "--coordinator", "c1"});
+    d().add_to(admin_, {"--role", "client", "--coordinator", "c2"});
+    admin_.checked({"link", "add", "a", "b"});
+    admin_.checked({"link", "add", "a", "d"});
+    admin_.checked({"link", "add", "c1", "c2"});  // coordinators exchange routes over their link
+    for (auto& h : hosts_) {
+      h->install_keyset(admin_);
+      h->write_config(test_timers());
+    }
+    for (auto& h : hosts_) h->start();  // coordinators first
+  }
+
+  ~CoordinatorNetwork() {
+    // Daemons first, while every namespace still exists.
+    for (auto& h : hosts_) h->kill();
+    if (::testing::Test::HasFailure()) {
+      for (const NatRouter* r : {ra_.get(), rb_.get()})
+        if (r) std::cerr << "----- nftables of " << r->ns().name() << " -----\n" << r->ruleset();
+    }
+  }
+
+  ManagedHost& c1() { return *hosts_[0]; }
+  ManagedHost& c2() { return *hosts_[1]; }
+  ManagedHost& a() { return *hosts_[2]; }
+  ManagedHost& b() { return *hosts_[3]; }
+  ManagedHost& d() { return *hosts_[4]; }
+  NatRouter& ra() { return *ra_; }
+  NatRouter& rb() { return *rb_; }
+  fs::path file(std::string_view name) const { return dir_ / name; }
+
+  // Every client has registered, the coordinators have exchanged routes,
+  // and a knows where b and d are (it got their host records).
+  void wait_until_registered() {
+    auto registered = [](const json& coordinator, const ManagedHost& client) {
+      const json* c = find_client(coordinator, client.id());
+      return c && c->value("state", "") == "reachable";
+    };
+    auto knows = [](const json& client, const ManagedHost& peer) {
+      const json* p = find_peer(client, peer.id());
+      return p && p->value("reachability", "") == "reachable";
+    };
+    json s1, s2, sa;
+    const bool ready = poll_until(deadline_in(30s), [&] {
+      s1 = c1().status();
+      s2 = c2().status();
+      sa = a().status();
+      return registered(s1, a()) && registered(s1, b()) && registered(s2, d()) && find_route(s1, d().id()) &&
+             find_route(s2, a().id()) && knows(sa, b()) && knows(sa, d());
+    }, 200ms);
+    if (!ready) {
+      throw std::runtime_error("the network did not settle in 30 s (clients registered, routes exchanged, "
+                               "records delivered)\n--- c1 ---\n" + s1.dump(2) + "\n--- c2 ---\n" + s2.dump(2) +
+                               "\n--- a ---\n" + sa.dump(2));
+    }
+  }
+
+  // Background traffic: one ping every 200 ms from `from` to `to` until the
+  // Process goes.
+  std::unique_ptr<Process> ping(const ManagedHost& from, const ManagedHost& to) {
+    return std::make_unique<Process>(&from.ns(), std::vector<std::string>{"ping", "-n", "-i", "0.2", to.tun4()},
+                                     file("ping-" + from.name() + "-" + to.name() + ".log"),
+                                     "ping " + from.name() + " -> " + to.name());
+  }
+
+ private:
+  TempDir dir_;  // first: removed last
+  AdminDb admin_;
+  std::unique_ptr<Switch> internet_;
+  std::vector<std::unique_ptr<ManagedHost>> hosts_;
+  std::unique_ptr<NatRouter> ra_, rb_;
+};
+
+// Polls `host`'s status until `done` holds; `last` keeps the latest status
+// for the failure message.
+bool wait_status(const ManagedHost& host, Clock::duration within, json& last,
+                 const std::function<bool(const json&)>& done) {
+  return poll_until(deadline_in(within), [&] {
+    last = host.status();
+    return done(last);
+  }, 200ms);
+}
+
+// A finite ping (COUNT echoes, 200 ms apart); the replies that came back.
+int ping_replies(const ManagedHost& from, const std::string& to, int count) {
+  RunResult r = run(&from.ns(), {"ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "1", to}, 60s);
+  auto stats = parse_ping_stats(r.out);
+  return stats ? stats->received : -1;
+}
+
+// Seconds since `t`, for the progress lines the scenarios print.
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+class CoordinatorTest : public NetnsTest {
+ protected:
+  void build(NatKind nat) {
+    net_ = std::make_unique<CoordinatorNetwork>(nat);
+    net_->wait_until_registered();
+  }
+  void TearDown() override { net_.reset(); }
+
+  std::unique_ptr<CoordinatorNetwork> net_;
+};
+
+// 1. Both NATs keep a client's port whatever the destination: the probes
+// meet, a and b talk directly, and c1 stops relaying while the ping goes on.
+TEST_F(CoordinatorTest, ConeNatsFindADirectPath) {
+  build(NatKind::kCone);
+  auto& n = *net_;
+  const uint64_t relayed_before = relayed_packets(n.c1().status());
+  const auto started = Clock::now();
+  auto ping = n.ping(n.a(), n.b());
+
+  json sa, sb;
+  ASSERT_TRUE(wait_status(n.a(), 30s, sa, [&](const json& s) { return peer_path(s, n.b().id()) == "direct"; }))
+      << "a never went direct to b\n" << sa.dump(2);
+  ASSERT_TRUE(wait_status(n.b(), 15s, sb, [&](const json& s) { return peer_path(s, n.a().id()) == "direct"; }))
+      << "b never went direct to a\n" << sb.dump(2);
+  std::cout << "direct both ways after " << seconds_since(started) << " s\n";
+  // The endpoint a uses is b's router, not b's LAN address.
+  EXPECT_EQ(peer_endpoint(sa, n.b().id()).value_or("").rfind(std::string(CoordinatorNetwork::kRb) + ":", 0), 0u)
+      << sa.dump(2);
+
+  // The first packets went through c1 (nothing waited for the path)...
+  const uint64_t relayed_direct = relayed_packets(n.c1().status());
+  EXPECT_GT(relayed_direct, relayed_before);
+  // ...and now it relays nothing while the ping goes on.
+  const uint64_t rx = peer_counter(sa, n.b().id(), "rx_packets");
+  ASSERT_TRUE(wait_status(n.a(), 15s, sa, [&](const json& s) {
+    return peer_counter(s, n.b().id(), "rx_packets") >= rx + 15;
+  })) << "the ping stopped getting answers on the direct path\n" << sa.dump(2);
+  json s1 = n.c1().status();
+  EXPECT_EQ(relayed_packets(s1), relayed_direct) << "c1 still relays a-b traffic\n" << s1.dump(2);
+  EXPECT_EQ(peer_path(sa, n.b().id()), "direct") << sa.dump(2);
+  EXPECT_GE(ping_replies(n.b(), n.a().tun4(), 10), 9);
+}
+
+// 2. Both NATs pick a new random port per destination: the probes never
+// meet, and the traffic stays with c1.
+TEST_F(CoordinatorTest, SymmetricNatsStayRelayed) {
+  build(NatKind::kSymmetric);
+  auto& n = *net_;
+  auto ping = n.ping(n.a(), n.b());
+  json sa;
+  ASSERT_TRUE(wait_status(n.a(), 20s, sa, [&](const json& s) { return peer_counter(s, n.b().id(), "rx_packets") >= 5; }))
+      << "a gets no answers from b through c1\n" << sa.dump(2);
+  // Probes go out at once and every 2 s for 10 s (docs/protocol.md,
+  // "Timers"); give them that and more to (wrongly) find a direct path.
+  const bool went_direct = wait_status(n.a(), 14s, sa, [&](const json& s) { return peer_path(s, n.b().id()) != "relayed"; });
+  EXPECT_FALSE(went_direct) << "the path left the relay behind symmetric NATs\n" << sa.dump(2);
+  EXPECT_EQ(peer_path(sa, n.b().id()), "relayed") << sa.dump(2);
+  EXPECT_EQ(peer_via(sa, n.b().id()), n.c1().id()) << sa.dump(2);
+  const json sb = n.b().status();
+  EXPECT_EQ(peer_path(sb, n.a().id()), "relayed") << sb.dump(2);
+
+  // c1 carries it: its counter rises with the ping.
+  const uint64_t relayed = relayed_packets(n.c1().status());
+  EXPECT_GE(ping_replies(n.a(), n.b().tun4(), 10), 9);
+  EXPECT_GE(relayed_packets(n.c1().status()), relayed + 20);  // 10 echoes and 10 replies at least
+}
+
+// 3. a's network lets no UDP through: a reaches c1 over the TCP tunnel and
+// its traffic goes on; once UDP works again, a goes back to it.
+TEST_F(CoordinatorTest, BlockedUdpFallsBackToTcpAndBack) {
+  build(NatKind::kCone);
+  auto& n = *net_;
+  const auto blocked_at = Clock::now();
+  n.ra().block_udp(true);
+  json sa;
+  ASSERT_TRUE(wait_status(n.a(), 30s, sa, [&](const json& s) {
+    return s.value("tcp", false) && peer_path(s, n.c1().id()) == "tcp";
+  })) << "a did not move to the TCP tunnel\n" << sa.dump(2);
+  std::cout << "on TCP " << seconds_since(blocked_at) << " s after UDP was blocked\n";
+
+  EXPECT_TRUE(wait_for_ping(n.a().ns(), n.c1().tun4(), deadline_in(15s))) << "a -> c1 over TCP";
+  EXPECT_TRUE(wait_for_ping(n.a().ns(), n.b().tun4(), deadline_in(15s))) << "a -> b over TCP and c1";
+  EXPECT_TRUE(wait_for_ping(n.b().ns(), n.a().tun4(), deadline_in(15s))) << "b -> a through c1 and TCP";
+  EXPECT_GE(ping_replies(n.a(), n.b().tun4(), 10), 9);
+  sa = n.a().status();
+  EXPECT_EQ(peer_path(sa, n.b().id()), "tcp") << sa.dump(2);
+  const json s1 = n.c1().status();
+  const json* client = find_client(s1, n.a().id());
+  ASSERT_NE(client, nullptr) << s1.dump(2);
+  EXPECT_TRUE(client->value("tcp", false)) << s1.dump(2);
+
+  const auto unblocked_at = Clock::now();
+  n.ra().block_udp(false);
+  ASSERT_TRUE(wait_status(n.a(), 40s, sa, [&](const json& s) {
+    return !s.value("tcp", true) && peer_path(s, n.c1().id()) == "direct";
+  })) << "a stayed on TCP after UDP came back\n" << sa.dump(2);
+  std::cout << "back on UDP " << seconds_since(unblocked_at) << " s after UDP was unblocked\n";
+  EXPECT_TRUE(wait_for_ping(n.a().ns(), n.c1().tun4(), deadline_in(15s))) << "a -> c1 over UDP";
+  EXPECT_TRUE(wait_for_ping(n.a().ns(), n.b().tun4(), deadline_in(15s))) << "a -> b over UDP";
+}
+
+// 4. a's router gets a new public address in the middle of a ping: c1 sees
+// a at the new address, and the a-b traffic recovers.
+TEST_F(CoordinatorTest, NewPublicAddressRecovers) {
+  build(NatKind::kCone);
+  auto& n = *net_;
+  auto ping = n.ping(n.a(), n.b());
+  json sa;
+  ASSERT_TRUE(wait_status(n.a(), 30s, sa, [&](const json& s) { return peer_path(s, n.b().id()) == "direct"; }))
+      << sa.dump(2);
+
+  const std::string moved_to = "203.0.113.21";
+  const auto moved_at = Clock::now();
+  n.ra().move_wan(moved_to);
+  json s1;
+  EXPECT_TRUE(wait_status(n.c1(), 30s, s1, [&](const json& s) {
+    const json* c = find_client(s, n.a().id());
+    return c && c->value("public_endpoint", json()).is_string() &&
+           c->value("public_endpoint", "").rfind(moved_to + ":", 0) == 0;
+  })) << "c1 did not see a's new public address\n" << s1.dump(2);
+  std::cout << "c1 saw a's new address after " << seconds_since(moved_at) << " s\n";
+
+  // The ping answers again (first relayed or direct; either is recovery).
+  const uint64_t rx = peer_counter(n.a().status(), n.b().id(), "rx_packets");
+  ASSERT_TRUE(wait_status(n.a(), 60s, sa, [&](const json& s) {
+    return peer_counter(s, n.b().id(), "rx_packets") >= rx + 10;
+  })) << "a-b traffic did not recover after a's address changed\n" << sa.dump(2) << "\n" << n.b().status().dump(2);
+  std::cout << "a-b traffic recovered " << seconds_since(moved_at) << " s after the move (path "
+            << peer_path(sa, n.b().id()) << ")\n";
+  EXPECT_GE(ping_replies(n.b(), n.a().tun4(), 10), 9);
+}
+
+// 5. c1 dies: the direct a-b path does not need it.
+TEST_F(CoordinatorTest, DirectPathSurvivesItsCoordinator) {
+  build(NatKind::kCone);
+  auto& n = *net_;
+  auto ping = n.ping(n.a(), n.b());
+  json sa, sb;
+  ASSERT_TRUE(wait_status(n.a(), 30s, sa, [&](const json& s) { return peer_path(s, n.b().id()) == "direct"; }))
+      << sa.dump(2);
+  ASSERT_TRUE(wait_status(n.b(), 15s, sb, [&](const json& s) { return peer_path(s, n.a().id()) == "direct"; }))
+      << sb.dump(2);
+
+  n.c1().kill();
+  // 40 echoes over 8 s: longer than the 3 s TCP fallback a and b now try
+  // towards the dead coordinator.
+  EXPECT_GE(ping_replies(n.a(), n.b().tun4(), 40), 39);
+  EXPECT_GE(ping_replies(n.b(), n.a().tun4(), 10), 9);
+  sa = n.a().status();
+  EXPECT_EQ(peer_path(sa, n.b().id()), "direct") << sa.dump(2);
+  EXPECT_FALSE(ping_once(n.a().ns(), n.c1().tun4())) << "c1 answers although its daemon was killed";
+}
+
+// 6. a (client of c1) and d (client of c2) reach each other: c1 learnt d's
+// record from c2, and the first packets go a -> c1 -> c2 -> d.
+TEST_F(CoordinatorTest, ClientsOfDifferentCoordinatorsReachEachOther) {
+  build(NatKind::kCone);
+  auto& n = *net_;
+  const json s1 = n.c1().status();
+  const json* route = find_route(s1, n.d().id());
+  ASSERT_NE(route, nullptr) << s1.dump(2);
+  EXPECT_EQ(route->value("via", ""), n.c2().id()) << s1.dump(2);
+  EXPECT_EQ(route->value("coordinator", ""), n.c2().id()) << s1.dump(2);
+
+  EXPECT_TRUE(wait_for_ping(n.a().ns(), n.d().tun4(), deadline_in(20s))) << "a -> d";
+  EXPECT_TRUE(wait_for_ping(n.d().ns(), n.a().tun4(), deadline_in(20s))) << "d -> a";
+  EXPECT_GT(relayed_packets(n.c1().status()), 0u) << "a's first packets to d did not go through c1";
+  EXPECT_GT(relayed_packets(n.c2().status()), 0u) << "a's first packets to d did not go through c2";
+  // d is on the internet itself, a behind a cone NAT: they find a direct path.
+  auto ping = n.ping(n.a(), n.d());
+  json sa;
+  EXPECT_TRUE(wait_status(n.a(), 30s, sa, [&](const json& s) { return peer_path(s, n.d().id()) == "direct"; }))
+      << sa.dump(2);
+  EXPECT_GE(ping_replies(n.d(), n.a().tun4(), 10), 9);
+}
+
+}  // namespace
+}  // namespace cordon::netns

@@ -1,0 +1,180 @@
+// Building blocks for netns tests of a managed network whose clients sit
+// behind NAT routers (coordinator_test.cpp):
+//
+//  - Switch: a bridge in a namespace of its own; members plug in with a
+//    veth pair each (the "internet" segment).
+//  - NatRouter: a namespace with `wan` on a Switch and `lan` to one client's
+//    namespace, IPv4 forwarding on, and an nftables ruleset that makes it a
+//    NAT: `masquerade` (Linux keeps the source port when it can, so a
+//    client's mapping does not depend on the destination: RFC 4787
+//    endpoint-independent mapping, "cone-like") or `masquerade fully-random`
+//    (a new random port per connection: "symmetric"). Like a home router it
+//    drops new connections from the WAN side, so only datagrams that match
+//    a mapping the client opened get in (address- and port-dependent
+//    filtering).
+//  - AdminDb / ManagedHost: `cordon admin` on the test's own namespace (the
+//    administrator's machine), and one host of the managed network: its
+//    namespace, key set, config and daemon.
+//
+// The netns harness rules hold (netns_harness.hpp): everything lives in
+// namespaces made here (cordon- prefix), addresses are test ranges assigned
+// only inside them, nothing waits with a fixed sleep, and the destructors
+// clean up also when a test fails.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/netns/netns_harness.hpp"
+
+namespace cordon::netns {
+
+// ---------------------------------------------------------------------------
+
+class Switch {
+ public:
+  explicit Switch(std::string_view tag);
+  Switch(const Switch&) = delete;
+  Switch& operator=(const Switch&) = delete;
+
+  // Adds a veth pair: `iface` inside `member`, with address `cidr`
+  // ("203.0.113.1/24"), and a port on the bridge. Brings both ends up.
+  void attach(const Namespace& member, const std::string& iface, const std::string& cidr);
+  const Namespace& ns() const { return *ns_; }
+
+ private:
+  std::unique_ptr<Namespace> ns_;
+  int ports_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+
+enum class NatKind { kCone, kSymmetric };
+std::string_view nat_kind_name(NatKind kind);  // "cone", "symmetric"
+
+class NatRouter {
+ public:
+  static constexpr const char* kWan = "wan";
+  static constexpr const char* kLan = "lan";
+
+  // The router's `wan` gets `wan_address`/24 on `internet`; its `lan` gets
+  // LAN.1/24 and the client's `lan` LAN.2/24 with a default route through
+  // the router, where LAN is `lan_prefix` ("10.201.1"). `dir` holds the
+  // ruleset file.
+  NatRouter(std::string_view tag, Switch& internet, std::string wan_address, const Namespace& client,
+            std::string lan_prefix, NatKind kind, fs::path dir);
+  NatRouter(const NatRouter&) = delete;
+  NatRouter& operator=(const NatRouter&) = delete;
+
+  const Namespace& ns() const { return *ns_; }
+  const std::string& wan_address() const { return wan_address_; }
+  std::string client_address() const { return lan_prefix_ + ".2"; }
+  NatKind kind() const { return kind_; }
+
+  // Drops every forwarded UDP datagram, both directions (a network that
+  // lets only TCP out); false lifts it.
+  void block_udp(bool blocked);
+  // The ISP gives the router a new public address: the old one goes, the
+  // new one comes, and masquerade forgets the mappings of the old one.
+  void move_wan(const std::string& new_address);
+  // The ruleset as `nft list ruleset` prints it (for failure messages).
+  std::string ruleset() const;
+
+ private:
+  void apply();
+
+  std::unique_ptr<Namespace> ns_;
+  std::string wan_address_, lan_prefix_;
+  NatKind kind_;
+  bool udp_blocked_ = false;
+  fs::path rules_file_;
+};
+
+// ---------------------------------------------------------------------------
+
+// `cordon admin --db DB ARGS...` in the test's own namespace (the
+// administrator's machine needs no network).
+class AdminDb {
+ public:
+  explicit AdminDb(fs::path db) : db_(std::move(db)) {}
+  RunResult checked(std::vector<std::string> args) const;
+  // The same with --json; throws when the output is not JSON.
+  nlohmann::json json(std::vector<std::string> args) const;
+
+ private:
+  fs::path db_;
+};
+
+// The daemon's mesh timers ([host] keys, docs/configuration.md); 0 leaves
+// a key out (its default applies).
+struct MeshTimers {
+  int keepalive = 0;
+  int status_interval = 0;
+  int poll_period = 0;
+  int exchange_interval = 0;
+  int tcp_fallback = 0;
+  int tcp_port = 0;
+};
+
+// One host of a managed network. Its daemon is stopped before its namespace
+// goes.
+class ManagedHost {
+ public:
+  static constexpr uint16_t kPort = 51820;
+
+  ManagedHost(std::string name, const fs::path& dir);
+  ~ManagedHost();
+  ManagedHost(const ManagedHost&) = delete;
+  ManagedHost& operator=(const ManagedHost&) = delete;
+
+  const std::string& name() const { return name_; }
+  const Namespace& ns() const { return *ns_; }
+  const std::string& id() const { return id_; }      // "0x00010003"
+  const std::string& tun4() const { return tun4_; }  // tunnel address, no prefix length
+  const fs::path& log() const { return log_; }
+
+  // `cordon admin host add --name NAME ARGS...` and a user with a generated
+  // password (the cheapest Argon2id: keeps the test fast).
+  void add_to(const AdminDb& admin, const std::vector<std::string>& host_args);
+  // Exports this host's key set and installs it on the host.
+  void install_keyset(const AdminDb& admin);
+  // Managed-mode config: the key set, the timers, nothing else.
+  void write_config(const MeshTimers& timers) const;
+
+  // Starts the daemon and waits until its status answers.
+  void start();
+  // SIGKILL: the daemon gets no chance to say goodbye.
+  void kill();
+  bool running() const { return daemon_ && daemon_->running(); }
+
+  nlohmann::json status() const { return status_json(*ns_, socket_); }
+  // `cordon ARGS...` inside the host's namespace.
+  RunResult cordon(std::vector<std::string> args) const;
+
+ private:
+  std::string name_;
+  std::unique_ptr<Namespace> ns_;
+  std::string id_, tun4_;
+  fs::path state_, password_, config_, socket_, log_;
+  std::unique_ptr<Process> daemon_;
+  int starts_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// `cordon status --json` of the mesh (docs/configuration.md, "cordon status")
+
+// A peer's "path" ("direct", "relayed", "tcp", "none"); "" when absent.
+std::string peer_path(const nlohmann::json& status, std::string_view id);
+// A peer's "via" (the coordinator carrying relayed traffic); "" when none.
+std::string peer_via(const nlohmann::json& status, std::string_view id);
+// A coordinator's relayed datagrams ("relay": {"packets": N}).
+uint64_t relayed_packets(const nlohmann::json& status);
+// A coordinator's registered client with host ID `id`, or nullptr.
+const nlohmann::json* find_client(const nlohmann::json& status, std::string_view id);
+// A coordinator's route to `host` ("routes"), or nullptr.
+const nlohmann::json* find_route(const nlohmann::json& status, std::string_view host);
+
+}  // namespace cordon::netns
