@@ -22,6 +22,7 @@
 #include "daemon/reload.hpp"
 #include "daemon/status_json.hpp"
 #include "daemon/stream_outbox.hpp"
+#include "daemon/tcp_tunnel.hpp"
 #include "daemon/tunnel_interface.hpp"
 #include "daemon/underlay.hpp"
 #include "daemon/workers.hpp"
@@ -70,6 +71,8 @@ class Daemon {
   void send(std::vector<Outgoing>& datagrams);
   void send_stream(uint32_t stream, std::span<const std::byte> datagram);
   void check_local_endpoints(const Now& now);
+  // Opens or closes the TCP tunnel listener for this host's role.
+  void configure_tunnel(const Now& now);
   // The control wake: control messages for tick(), datagrams in the outbox.
   void on_wake(const Now& now);
   // What a reload did: the error (and nothing changed) or the new peer
@@ -105,6 +108,7 @@ class Daemon {
   std::unique_ptr<Node> node_;
   StreamOutbox outbox_;
   StreamOutbox::Batch outbox_batch_;  // the control thread's side of the outbox
+  std::unique_ptr<TcpTunnel> tunnel_;
   std::unique_ptr<WorkerPool> pool_;
   ActivityLog activity_;
   LocalEndpointTracker local_endpoints_;
@@ -167,25 +171,6 @@ std::optional<std::string> Daemon::start() {
   sockets_ = std::move(underlay.sockets);
   port_ = underlay.port;
 
-  Now now = os::now();
-  // Worker indices 0..workers_-1 belong to the workers; index workers_ to
-  // the control thread, which hands the node what TCP tunnel streams carry
-  // (tcp_tunnel.hpp). Each index is used by one thread only (core/node.hpp).
-  node_ = std::make_unique<Node>(config_.node, workers_ + 1, *floor.floor, now);
-  forget_keys(config_.node);
-  check_local_endpoints(now);
-
-  // The floor the node asks for must be durable before any worker seals a
-  // packet (core/node.hpp, TickResult).
-  TickResult first = node_->tick(now);
-  if (first.persist_counter_floor) {
-    if (auto error = store_->store(*first.persist_counter_floor)) return *error;
-    node_->counter_floor_persisted(*first.persist_counter_floor);
-  }
-  send(first.datagrams);
-  next_tick_ns_ = first.next_deadline_mono_ns;
-  next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
-
   auto died = os::EventFd::create();
   if (!died) return died.error().message();
   worker_died_.emplace(std::move(died.value()));
@@ -198,6 +183,29 @@ std::optional<std::string> Daemon::start() {
   for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd(), control_wake_->fd()}) {
     if (auto added = poller_->add_readable(fd); !added) return added.error().message();
   }
+
+  Now now = os::now();
+  // Worker indices 0..workers_-1 belong to the workers; index workers_ to
+  // the control thread, which hands the node what TCP tunnel streams carry
+  // (tcp_tunnel.hpp). Each index is used by one thread only (core/node.hpp).
+  node_ = std::make_unique<Node>(config_.node, workers_ + 1, *floor.floor, now);
+  forget_keys(config_.node);
+  check_local_endpoints(now);
+  tunnel_ = std::make_unique<TcpTunnel>(
+      TcpTunnel::Wiring{*node_, workers_, *poller_, interface_->device(), sockets_[0], config_.mtu});
+  configure_tunnel(now);
+
+  // The floor the node asks for must be durable before any worker seals a
+  // packet (core/node.hpp, TickResult).
+  TickResult first = node_->tick(now);
+  if (first.persist_counter_floor) {
+    if (auto error = store_->store(*first.persist_counter_floor)) return *error;
+    node_->counter_floor_persisted(*first.persist_counter_floor);
+  }
+  send(first.datagrams);
+  tunnel_->reconcile(first.tcp_targets, now);
+  next_tick_ns_ = first.next_deadline_mono_ns;
+  next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
 
   pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu, outbox_, *control_wake_);
   if (auto started = pool_->start(*worker_died_); !started) return "start workers: " + started.error().message();
@@ -216,14 +224,18 @@ int Daemon::loop() {
   for (;;) {
     Now now = os::now();
     if (now.mono_ns >= next_local_check_ns_) check_local_endpoints(now);
-    // Control messages are handled at once, not at the next deadline.
+    if (now.mono_ns >= tunnel_->next_deadline_ns()) tunnel_->run_timers(now);
+    // Control messages, and a stream that opened, are handled at once, not
+    // at the next deadline.
+    if (tunnel_->take_tick_request()) next_tick_ns_ = now.mono_ns;
     if (now.mono_ns >= next_tick_ns_ || node_->control_pending()) tick(now);
     if (now.mono_ns >= next_activity_ns_) {
       activity_.report(node_->status(), *pool_);
+      tunnel_->report_activity();
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
-    const int64_t wake =
-        std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_, now.mono_ns + kMaxSleepNs});
+    const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_,
+                                   tunnel_->next_deadline_ns(), now.mono_ns + kMaxSleepNs});
     // Round up so that the deadline has passed when we wake.
     const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now.mono_ns + kNsPerMs - 1) / kNsPerMs));
 
@@ -243,15 +255,19 @@ int Daemon::loop() {
             spdlog::info("signal {}: stopping; interface {} goes away", signal.value() == SIGINT ? "SIGINT" : "SIGTERM",
                          config_.interface);
             pool_->stop();
+            tunnel_->close_all(os::now());
             return 0;
           }
         }
       } else if (ready[i] == control_->fd()) {
         control_->serve_pending([this](const nlohmann::json& request) { return answer(request); });
+      } else if (tunnel_->handle(ready[i], os::now())) {
+        // a TCP tunnel listener or stream
       } else if (ready[i] == control_wake_->fd()) {
         on_wake(os::now());
       } else if (ready[i] == worker_died_->fd()) {
         pool_->stop();
+        tunnel_->close_all(os::now());
         spdlog::error("{}; stopping", pool_->failure().value_or("a worker stopped"));
         return 1;
       }
@@ -277,6 +293,7 @@ void Daemon::tick(const Now& now) {
     }
   }
   send(result.datagrams);
+  tunnel_->reconcile(result.tcp_targets, now);
 }
 
 void Daemon::send(std::vector<Outgoing>& datagrams) {
@@ -306,9 +323,25 @@ void Daemon::send(std::vector<Outgoing>& datagrams) {
   }
 }
 
-void Daemon::send_stream(uint32_t stream, std::span<const std::byte> datagram) {
-  // No TCP tunnel yet.
-  spdlog::debug("datagram for tcp stream {} ({} bytes) dropped", stream, datagram.size());
+void Daemon::send_stream(uint32_t stream, std::span<const std::byte> datagram) { tunnel_->send(stream, datagram); }
+
+void Daemon::configure_tunnel(const Now& now) {
+  tunnel_->set_idle_timeout(config_.node.mesh.poll_period_ns);
+  const bool wanted = config_.node.role == keys::Role::kCoordinator && config_.node.mesh.tcp_port != 0;
+  if (!wanted) {
+    if (tunnel_->listen_port() != 0) spdlog::info("tcp tunnel: no longer a coordinator; listener closed");
+    tunnel_->stop_listening(now);
+    return;
+  }
+  if (tunnel_->listen_port() != 0) return;
+  // A coordinator that cannot take its TCP port still serves UDP: say so
+  // loudly and go on (clients behind a UDP block cannot reach it until the
+  // port is freed and cordon restarted).
+  if (auto listening = tunnel_->listen(config_.listen_address, config_.node.mesh.tcp_port); !listening) {
+    spdlog::error("tcp tunnel off: {} (host.tcp_port in {})", listening.error().message(), config_.path);
+    return;
+  }
+  spdlog::info("tcp tunnel: listening on TCP port {}", tunnel_->listen_port());
 }
 
 void Daemon::on_wake(const Now& now) {
@@ -383,12 +416,15 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 
-  // The host ID is part of what needs a restart; keep the running one.
+  // The host ID and the TCP tunnel port are part of what needs a restart;
+  // keep the running ones.
   next.node.self = config_.node.self;
+  next.node.mesh.tcp_port = config_.node.mesh.tcp_port;
   NodeConfig kept = next.node;
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
   config_.node = std::move(kept);
+  configure_tunnel(now);
 
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
     spdlog::error("reload: {}", failure);
@@ -410,7 +446,10 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
   ControlCommands commands;
   commands.status = [this] {
-    return status_to_json(node_->status(), StatusContext{config_.interface, port_, os::now().real_ns});
+    StatusContext context{config_.interface, port_, os::now().real_ns};
+    context.tcp_port = tunnel_->listen_port();
+    context.tcp_streams = tunnel_->open_streams();
+    return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {
     ReloadOutcome outcome = reload(os::now(), "control command reload");
