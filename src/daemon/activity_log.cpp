@@ -57,7 +57,8 @@ void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
     const WorkerSeen now{c.truncated.load(std::memory_order_relaxed),
                          c.tun_write_errors.load(std::memory_order_relaxed),
                          c.udp_receive_errors.load(std::memory_order_relaxed),
-                         c.udp_send_failures.load(std::memory_order_relaxed)};
+                         c.udp_send_failures.load(std::memory_order_relaxed),
+                         c.stream_drops.load(std::memory_order_relaxed)};
     const std::string last_error = error_text(c.last_errno.load(std::memory_order_relaxed));
     if (now.truncated > seen.truncated) {
       spdlog::warn("worker {}: {} datagrams were larger than this host's mtu allows and were dropped; set the same "
@@ -75,6 +76,10 @@ void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
     if (now.udp_send_failures > seen.udp_send_failures) {
       spdlog::warn("worker {}: {} datagrams could not be sent (last error: {})", i,
                    now.udp_send_failures - seen.udp_send_failures, last_error);
+    }
+    if (now.stream_drops > seen.stream_drops) {
+      spdlog::warn("worker {}: {} datagrams for TCP tunnel streams were dropped: the streams are not keeping up", i,
+                   now.stream_drops - seen.stream_drops);
     }
     seen = now;
   }

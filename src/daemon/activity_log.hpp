@@ -31,7 +31,7 @@ class ActivityLog {
   std::map<uint32_t, PeerSeen> peers_;
   std::array<uint64_t, kDropReasonCount> node_drops_{};
   struct WorkerSeen {
-    uint64_t truncated = 0, tun_write_errors = 0, udp_receive_errors = 0, udp_send_failures = 0;
+    uint64_t truncated = 0, tun_write_errors = 0, udp_receive_errors = 0, udp_send_failures = 0, stream_drops = 0;
   };
   std::map<size_t, WorkerSeen> workers_;
 };

@@ -16,13 +16,17 @@
 #include "daemon/activity_log.hpp"
 #include "daemon/control.hpp"
 #include "daemon/counter_store.hpp"
+#include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status_json.hpp"
+#include "daemon/stream_outbox.hpp"
+#include "daemon/tcp_tunnel.hpp"
 #include "daemon/tunnel_interface.hpp"
 #include "daemon/underlay.hpp"
 #include "daemon/workers.hpp"
+#include "os/linux/addresses.hpp"
 #include "os/linux/clock.hpp"
 #include "os/linux/memory.hpp"
 #include "os/linux/poller.hpp"
@@ -65,6 +69,12 @@ class Daemon {
   int loop();
   void tick(const Now& now);
   void send(std::vector<Outgoing>& datagrams);
+  void send_stream(uint32_t stream, std::span<const std::byte> datagram);
+  void check_local_endpoints(const Now& now);
+  // Opens or closes the TCP tunnel listener for this host's role.
+  void configure_tunnel(const Now& now);
+  // The control wake: control messages for tick(), datagrams in the outbox.
+  void on_wake(const Now& now);
   // What a reload did: the error (and nothing changed) or the new peer
   // count and, in managed mode, the key set version now running.
   struct ReloadOutcome {
@@ -88,6 +98,7 @@ class Daemon {
   // the node, the sockets, the interface (deleted), the control socket.
   std::optional<os::SignalSet> signals_;
   std::optional<os::EventFd> worker_died_;
+  std::optional<os::EventFd> control_wake_;  // workers: control messages or outbox datagrams
   std::optional<os::Poller> poller_;
   std::optional<CounterStore> store_;
   std::optional<ControlServer> control_;
@@ -95,11 +106,16 @@ class Daemon {
   std::vector<os::UdpSocket> sockets_;
   uint16_t port_ = 0;
   std::unique_ptr<Node> node_;
+  StreamOutbox outbox_;
+  StreamOutbox::Batch outbox_batch_;  // the control thread's side of the outbox
+  std::unique_ptr<TcpTunnel> tunnel_;
   std::unique_ptr<WorkerPool> pool_;
   ActivityLog activity_;
+  LocalEndpointTracker local_endpoints_;
 
   int64_t next_tick_ns_ = 0;
   int64_t next_activity_ns_ = 0;
+  int64_t next_local_check_ns_ = 0;
   bool floor_failing_ = false;
 };
 
@@ -155,9 +171,29 @@ std::optional<std::string> Daemon::start() {
   sockets_ = std::move(underlay.sockets);
   port_ = underlay.port;
 
+  auto died = os::EventFd::create();
+  if (!died) return died.error().message();
+  worker_died_.emplace(std::move(died.value()));
+  auto wake = os::EventFd::create();
+  if (!wake) return wake.error().message();
+  control_wake_.emplace(std::move(wake.value()));
+  auto poller = os::Poller::create();
+  if (!poller) return poller.error().message();
+  poller_.emplace(std::move(poller.value()));
+  for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd(), control_wake_->fd()}) {
+    if (auto added = poller_->add_readable(fd); !added) return added.error().message();
+  }
+
   Now now = os::now();
-  node_ = std::make_unique<Node>(config_.node, workers_, *floor.floor, now);
+  // Worker indices 0..workers_-1 belong to the workers; index workers_ to
+  // the control thread, which hands the node what TCP tunnel streams carry
+  // (tcp_tunnel.hpp). Each index is used by one thread only (core/node.hpp).
+  node_ = std::make_unique<Node>(config_.node, workers_ + 1, *floor.floor, now);
   forget_keys(config_.node);
+  check_local_endpoints(now);
+  tunnel_ = std::make_unique<TcpTunnel>(
+      TcpTunnel::Wiring{*node_, workers_, *poller_, interface_->device(), sockets_[0], config_.mtu});
+  configure_tunnel(now);
 
   // The floor the node asks for must be durable before any worker seals a
   // packet (core/node.hpp, TickResult).
@@ -167,20 +203,11 @@ std::optional<std::string> Daemon::start() {
     node_->counter_floor_persisted(*first.persist_counter_floor);
   }
   send(first.datagrams);
+  tunnel_->reconcile(first.tcp_targets, now);
   next_tick_ns_ = first.next_deadline_mono_ns;
   next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
 
-  auto died = os::EventFd::create();
-  if (!died) return died.error().message();
-  worker_died_.emplace(std::move(died.value()));
-  auto poller = os::Poller::create();
-  if (!poller) return poller.error().message();
-  poller_.emplace(std::move(poller.value()));
-  for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd()}) {
-    if (auto added = poller_->add_readable(fd); !added) return added.error().message();
-  }
-
-  pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu);
+  pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu, outbox_, *control_wake_);
   if (auto started = pool_->start(*worker_died_); !started) return "start workers: " + started.error().message();
 
   std::string addresses;
@@ -193,15 +220,22 @@ std::optional<std::string> Daemon::start() {
 }
 
 int Daemon::loop() {
-  std::array<int, 4> ready{};
+  std::array<int, 16> ready{};
   for (;;) {
     Now now = os::now();
-    if (now.mono_ns >= next_tick_ns_) tick(now);
+    if (now.mono_ns >= next_local_check_ns_) check_local_endpoints(now);
+    if (now.mono_ns >= tunnel_->next_deadline_ns()) tunnel_->run_timers(now);
+    // Control messages, and a stream that opened, are handled at once, not
+    // at the next deadline.
+    if (tunnel_->take_tick_request()) next_tick_ns_ = now.mono_ns;
+    if (now.mono_ns >= next_tick_ns_ || node_->control_pending()) tick(now);
     if (now.mono_ns >= next_activity_ns_) {
       activity_.report(node_->status(), *pool_);
+      tunnel_->report_activity();
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
-    const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, now.mono_ns + kMaxSleepNs});
+    const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_,
+                                   tunnel_->next_deadline_ns(), now.mono_ns + kMaxSleepNs});
     // Round up so that the deadline has passed when we wake.
     const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now.mono_ns + kNsPerMs - 1) / kNsPerMs));
 
@@ -221,13 +255,19 @@ int Daemon::loop() {
             spdlog::info("signal {}: stopping; interface {} goes away", signal.value() == SIGINT ? "SIGINT" : "SIGTERM",
                          config_.interface);
             pool_->stop();
+            tunnel_->close_all(os::now());
             return 0;
           }
         }
       } else if (ready[i] == control_->fd()) {
         control_->serve_pending([this](const nlohmann::json& request) { return answer(request); });
+      } else if (tunnel_->handle(ready[i], os::now())) {
+        // a TCP tunnel listener or stream
+      } else if (ready[i] == control_wake_->fd()) {
+        on_wake(os::now());
       } else if (ready[i] == worker_died_->fd()) {
         pool_->stop();
+        tunnel_->close_all(os::now());
         spdlog::error("{}; stopping", pool_->failure().value_or("a worker stopped"));
         return 1;
       }
@@ -253,28 +293,82 @@ void Daemon::tick(const Now& now) {
     }
   }
   send(result.datagrams);
+  tunnel_->reconcile(result.tcp_targets, now);
 }
 
 void Daemon::send(std::vector<Outgoing>& datagrams) {
   if (datagrams.empty()) return;
-  // Keepalives go out through worker 0's socket. UdpSocket::send keeps no
-  // state in the object, so sharing the socket with that worker is safe.
+  // Keepalives and control messages go out through worker 0's socket.
+  // UdpSocket::send keeps no state in the object, so sharing the socket
+  // with that worker is safe. Those for a TCP tunnel stream go to it.
   std::vector<os::Datagram> batch;
   batch.reserve(datagrams.size());
   for (Outgoing& d : datagrams) {
+    if (!d.to.is_udp()) {
+      send_stream(d.to.stream, d.datagram);
+      continue;
+    }
     batch.push_back(os::Datagram{.data = d.datagram, .length = d.datagram.size(), .peer = d.to});
   }
   size_t done = 0;
   while (done < batch.size()) {
     auto sent = sockets_[0].send(std::span(batch).subspan(done));
     if (!sent) {
-      spdlog::debug("keepalive to {} not sent: {}", batch[done].peer.to_string(), sent.error().message());
+      spdlog::debug("datagram to {} not sent: {}", batch[done].peer.to_string(), sent.error().message());
       ++done;
       continue;
     }
     if (sent.value() == 0) break;
     done += sent.value();
   }
+}
+
+void Daemon::send_stream(uint32_t stream, std::span<const std::byte> datagram) { tunnel_->send(stream, datagram); }
+
+void Daemon::configure_tunnel(const Now& now) {
+  tunnel_->set_idle_timeout(config_.node.mesh.poll_period_ns);
+  const bool wanted = config_.node.role == keys::Role::kCoordinator && config_.node.mesh.tcp_port != 0;
+  if (!wanted) {
+    if (tunnel_->listen_port() != 0) spdlog::info("tcp tunnel: no longer a coordinator; listener closed");
+    tunnel_->stop_listening(now);
+    return;
+  }
+  if (tunnel_->listen_port() != 0) return;
+  // A coordinator that cannot take its TCP port still serves UDP: say so
+  // loudly and go on (clients behind a UDP block cannot reach it until the
+  // port is freed and cordon restarted).
+  if (auto listening = tunnel_->listen(config_.listen_address, config_.node.mesh.tcp_port); !listening) {
+    spdlog::error("tcp tunnel off: {} (host.tcp_port in {})", listening.error().message(), config_.path);
+    return;
+  }
+  spdlog::info("tcp tunnel: listening on TCP port {}", tunnel_->listen_port());
+}
+
+void Daemon::on_wake(const Now& now) {
+  // Drain before taking: a push after take() notifies again.
+  control_wake_->drain();
+  outbox_.take(outbox_batch_);
+  for (const StreamOutbox::Entry& e : outbox_batch_.entries) send_stream(e.stream, outbox_batch_.datagram(e));
+  if (node_->control_pending()) tick(now);
+}
+
+void Daemon::check_local_endpoints(const Now& now) {
+  next_local_check_ns_ = now.mono_ns + kLocalEndpointsCheckNs;
+  auto listed = os::interface_addresses();
+  if (!listed) {
+    spdlog::warn("cannot list this host's addresses: {}", listed.error().message());
+    return;
+  }
+  const LocalEndpointRules rules{config_.interface, config_.listen_address, port_};
+  auto changed = local_endpoints_.update(local_endpoints(listed.value(), rules));
+  if (!changed) return;
+  std::string text;
+  for (const Endpoint& e : *changed) text += " " + e.to_string();
+  // Only a client with a registry reports them; elsewhere they are trivia.
+  spdlog::log(config_.node.mesh.registry.value != 0 ? spdlog::level::info : spdlog::level::debug,
+              "local endpoints:{}", text.empty() ? " none" : text);
+  node_->set_local_endpoints(std::move(*changed), now);
+  next_tick_ns_ = now.mono_ns;  // the registry hears of a change at once (docs/protocol.md, "Registry")
 }
 
 Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
@@ -322,12 +416,15 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 
-  // The host ID is part of what needs a restart; keep the running one.
+  // The host ID and the TCP tunnel port are part of what needs a restart;
+  // keep the running ones.
   next.node.self = config_.node.self;
+  next.node.mesh.tcp_port = config_.node.mesh.tcp_port;
   NodeConfig kept = next.node;
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
   config_.node = std::move(kept);
+  configure_tunnel(now);
 
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
     spdlog::error("reload: {}", failure);
@@ -349,7 +446,10 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
   ControlCommands commands;
   commands.status = [this] {
-    return status_to_json(node_->status(), StatusContext{config_.interface, port_, os::now().real_ns});
+    StatusContext context{config_.interface, port_, os::now().real_ns};
+    context.tcp_port = tunnel_->listen_port();
+    context.tcp_streams = tunnel_->open_streams();
+    return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {
     ReloadOutcome outcome = reload(os::now(), "control command reload");

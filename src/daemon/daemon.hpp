@@ -6,11 +6,16 @@
 //   underlay.hpp          one UDP socket per worker, SO_REUSEPORT
 //   counter_store.hpp     the persisted counter floor
 //   workers.hpp           the data path, one thread per worker
+//   stream_outbox.hpp     workers' datagrams for TCP tunnel streams
+//   tcp_tunnel.hpp        the TCP tunnel's streams, on the control thread
+//   local_endpoints.hpp   this host's addresses, reported to its registry
 //   control.hpp           the control socket for `cordon status`
 //   activity_log.hpp      what changed, logged from the control thread
 //
 // The calling (main) thread becomes the control thread: signals, the control
-// socket, Node::tick deadlines, counter floor persistence and reloads.
+// socket, Node::tick deadlines (and at once when workers queue control
+// messages), counter floor persistence, reloads, local endpoints and the
+// TCP tunnel.
 #pragma once
 
 #include <optional>

@@ -47,6 +47,23 @@ std::string drops(const json& j) {
   return out;
 }
 
+// "192.0.2.1:51820 [2001:db8::1]:51820", or "-".
+std::string endpoint_list(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array() || it->empty()) return "-";
+  std::string out;
+  for (const json& e : *it) {
+    if (!out.empty()) out += ' ';
+    out += e.is_string() ? e.get<std::string>() : "?";
+  }
+  return out;
+}
+
+bool flag(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string transfer(const json& peer, const char* bytes_key, const char* packets_key) {
   const uint64_t packets = unsigned_number(peer, packets_key);
   return fmt::format("{} ({} pkt{})", human_bytes(unsigned_number(peer, bytes_key)), packets, packets == 1 ? "" : "s");
@@ -67,6 +84,87 @@ std::string render_table(const std::vector<std::vector<std::string>>& rows) {
       if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
     }
     out += line + '\n';
+  }
+  return out;
+}
+
+// "direct", "relayed via 0x00010001", "tcp via 0x00010001", "tcp", "none".
+std::string path(const json& peer) {
+  const std::string kind = text(peer, "path");
+  auto via = peer.find("via");
+  if (via != peer.end() && via->is_string()) return kind + " via " + via->get<std::string>();
+  return kind;
+}
+
+// A host with coordinators: a client with a registry, or a coordinator. In
+// manual mode every peer is direct and nothing is reported, so the mesh
+// lines would only be noise.
+bool meshed(const json& status) {
+  auto registry = status.find("registry");
+  return text(status, "role", "") == "coordinator" || (registry != status.end() && registry->is_string());
+}
+
+std::string host_lines(const json& status) {
+  std::string out;
+  if (text(status, "role", "") == "coordinator") {
+    auto port = status.find("tcp_port");
+    const std::string tcp = port != status.end() && port->is_number_integer()
+                                ? fmt::format("port {}, {} streams", port->dump(), number(status, "tcp_streams"))
+                                : "off";
+    auto relay = status.find("relay");
+    const json counters = relay != status.end() && relay->is_object() ? *relay : json::object();
+    out += fmt::format("role coordinator  tcp tunnel {}  relayed {}\n", tcp, transfer(counters, "bytes", "packets"));
+  } else {
+    out += fmt::format("role {}  registry {}  rendezvous {}  public endpoint {}  tcp {}\n", text(status, "role"),
+                       text(status, "registry", "-"), text(status, "rendezvous", "-"),
+                       text(status, "public_endpoint", "(unknown)"), flag(status, "tcp") ? "yes" : "no");
+  }
+  out += fmt::format("local endpoints: {}\n", endpoint_list(status, "local_endpoints"));
+  return out;
+}
+
+std::string mesh_peer_table(const json& peers, int64_t now_unix) {
+  std::vector<std::vector<std::string>> rows = {
+      {"PEER", "ROLE", "PATH", "REACHABILITY", "LAST STATUS", "PUBLIC ENDPOINT"}};
+  for (const json& peer : peers) {
+    if (!peer.is_object()) continue;
+    rows.push_back({text(peer, "id"), text(peer, "role"), path(peer), text(peer, "reachability"),
+                    age(peer, "last_status", now_unix), text(peer, "public_endpoint", "-")});
+  }
+  return render_table(rows);
+}
+
+std::string clients_table(const json& clients, int64_t now_unix) {
+  std::vector<std::vector<std::string>> rows = {
+      {"CLIENT", "NAME", "STATE", "PUBLIC ENDPOINT", "LAST HEARD", "TCP", "LOCAL ENDPOINTS"}};
+  for (const json& c : clients) {
+    if (!c.is_object()) continue;
+    const std::string name = text(c, "name", "-");
+    rows.push_back({text(c, "id"), name.empty() ? "-" : name, text(c, "state"), text(c, "public_endpoint", "-"),
+                    age(c, "last_heard", now_unix), flag(c, "tcp") ? "yes" : "no", endpoint_list(c, "local_endpoints")});
+  }
+  return render_table(rows);
+}
+
+std::string routes_table(const json& routes) {
+  std::vector<std::vector<std::string>> rows = {{"HOST", "VIA", "COORDINATOR", "METRIC", "STATE"}};
+  for (const json& r : routes) {
+    if (!r.is_object()) continue;
+    rows.push_back({text(r, "host"), text(r, "via"), text(r, "coordinator"), number(r, "metric"), text(r, "state")});
+  }
+  return render_table(rows);
+}
+
+// The coordinator's sections, when it has anything in them.
+std::string coordinator_sections(const json& status, int64_t now_unix) {
+  std::string out;
+  auto clients = status.find("clients");
+  if (clients != status.end() && clients->is_array() && !clients->empty()) {
+    out += "\nregistered clients:\n" + clients_table(*clients, now_unix);
+  }
+  auto routes = status.find("routes");
+  if (routes != status.end() && routes->is_array() && !routes->empty()) {
+    out += "\nroutes:\n" + routes_table(*routes);
   }
   return out;
 }
@@ -100,11 +198,14 @@ std::string format_status(const json& status, int64_t now_unix) {
   std::string out = fmt::format("interface {}  host {}  listen port {}  counter floor {}\n",
                                 text(status, "interface"), text(status, "host"), number(status, "listen_port"),
                                 number(status, "counter_floor"));
+  const bool mesh = meshed(status);
+  if (mesh) out += host_lines(status);
   out += fmt::format("drops not tied to a peer: {}\n", drops(status));
 
   auto peers = status.find("peers");
   if (peers == status.end() || !peers->is_array() || peers->empty()) {
     out += "\nno peers\n";
+    if (mesh) out += coordinator_sections(status, now_unix);
     return out;
   }
   std::vector<std::vector<std::string>> rows = {
@@ -117,6 +218,7 @@ std::string format_status(const json& status, int64_t now_unix) {
                     transfer(peer, "tx_bytes", "tx_packets"), drops(peer)});
   }
   out += '\n' + render_table(rows);
+  if (mesh) out += '\n' + mesh_peer_table(*peers, now_unix) + coordinator_sections(status, now_unix);
   return out;
 }
 

@@ -1,6 +1,9 @@
 // `cordon status` for people: renders the control socket's status document
-// (status_json.hpp) as a summary line and a peer table. `--json` prints the
-// document itself for scripts.
+// (status_json.hpp) as a summary line and a peer table. A host with
+// coordinators (a client with a registry, or a coordinator) also gets its
+// role line, its local endpoints, a table of each peer's path and what the
+// registry says about it, and, at a coordinator, its registered clients and
+// routes. `--json` prints the document itself for scripts.
 #pragma once
 
 #include <cstdint>

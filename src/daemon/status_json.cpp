@@ -8,6 +8,18 @@ nlohmann::json unix_seconds_or_null(int64_t real_ns) {
   return real_ns / kNsPerSecond;
 }
 
+nlohmann::json endpoint_or_null(const std::optional<Endpoint>& e) {
+  return e ? nlohmann::json(e->to_string()) : nlohmann::json(nullptr);
+}
+
+nlohmann::json host_or_null(HostId id) { return id.value != 0 ? nlohmann::json(id.to_string()) : nlohmann::json(nullptr); }
+
+nlohmann::json endpoints(const std::vector<Endpoint>& list) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Endpoint& e : list) out.push_back(e.to_string());
+  return out;
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer) {
   nlohmann::json prefixes = nlohmann::json::array();
   for (const Prefix& p : peer.allowed_prefixes) prefixes.push_back(p.to_string());
@@ -27,6 +39,35 @@ nlohmann::json peer_to_json(const PeerStatus& peer) {
       {"keepalives_received", peer.keepalives_received},
       {"roams", peer.roams},
       {"drops", drops_to_json(peer.drops)},
+      {"role", std::string(keys::role_name(peer.role))},
+      {"path", std::string(path_kind_name(peer.path))},
+      {"via", host_or_null(peer.via)},
+      {"reachability", std::string(reachability_name(peer.reachability))},
+      {"last_status", unix_seconds_or_null(peer.last_status_real_ns)},
+      {"public_endpoint", endpoint_or_null(peer.public_endpoint)},
+      {"local_endpoints", endpoints(peer.local_endpoints)},
+  };
+}
+
+nlohmann::json client_to_json(const RegisteredClient& client) {
+  return nlohmann::json{
+      {"id", client.id.to_string()},
+      {"name", client.name},
+      {"state", std::string(reachability_name(client.state))},
+      {"public_endpoint", endpoint_or_null(client.public_endpoint)},
+      {"local_endpoints", endpoints(client.local_endpoints)},
+      {"last_heard", unix_seconds_or_null(client.last_heard_real_ns)},
+      {"tcp", client.tcp},
+  };
+}
+
+nlohmann::json route_to_json(const RouteStatus& route) {
+  return nlohmann::json{
+      {"host", route.host.to_string()},
+      {"via", route.via.to_string()},
+      {"coordinator", route.coordinator.to_string()},
+      {"metric", route.metric},
+      {"state", std::string(reachability_name(route.state))},
   };
 }
 
@@ -43,13 +84,28 @@ nlohmann::json drops_to_json(const std::array<uint64_t, kDropReasonCount>& drops
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context) {
   nlohmann::json peers = nlohmann::json::array();
   for (const PeerStatus& peer : status.peers) peers.push_back(peer_to_json(peer));
+  nlohmann::json clients = nlohmann::json::array();
+  for (const RegisteredClient& client : status.clients) clients.push_back(client_to_json(client));
+  nlohmann::json routes = nlohmann::json::array();
+  for (const RouteStatus& route : status.routes) routes.push_back(route_to_json(route));
   return nlohmann::json{
       {"host", status.self.to_string()},
       {"interface", context.interface},
       {"listen_port", context.listen_port},
       {"counter_floor", status.counter_floor},
       {"time", context.now_real_ns / kNsPerSecond},
+      {"role", std::string(keys::role_name(status.role))},
+      {"registry", host_or_null(status.registry)},
+      {"rendezvous", host_or_null(status.rendezvous)},
+      {"public_endpoint", endpoint_or_null(status.public_endpoint)},
+      {"local_endpoints", endpoints(status.local_endpoints)},
+      {"tcp", status.tcp},
+      {"tcp_port", context.tcp_port != 0 ? nlohmann::json(context.tcp_port) : nlohmann::json(nullptr)},
+      {"tcp_streams", context.tcp_streams},
       {"peers", std::move(peers)},
+      {"clients", std::move(clients)},
+      {"routes", std::move(routes)},
+      {"relay", nlohmann::json{{"packets", status.relay.packets}, {"bytes", status.relay.bytes}}},
       {"drops", drops_to_json(status.drops)},
   };
 }

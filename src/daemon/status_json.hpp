@@ -3,14 +3,32 @@
 //
 //   {"host": "0x0001000a", "interface": "cordon0", "listen_port": 51820,
 //    "counter_floor": N, "time": UNIX_SECONDS,
+//    "role": "client" | "coordinator",
+//    "registry", "rendezvous": host ID or null (a client's coordinators),
+//    "public_endpoint": as the registry last saw this host, or null,
+//    "local_endpoints": [endpoint], "tcp": on the TCP tunnel (a client),
+//    "tcp_port": the TCP tunnel port a coordinator listens on, or null,
+//    "tcp_streams": TCP tunnel streams open now,
 //    "peers": [{"id", "name", "endpoint" (or null), "suite", "allowed_prefixes",
 //               "last_rx", "last_tx" (Unix seconds or null), "rx_bytes",
 //               "rx_packets", "tx_bytes", "tx_packets", "keepalives_sent",
-//               "keepalives_received", "roams", "drops": {reason: count}}],
+//               "keepalives_received", "roams", "drops": {reason: count},
+//               "role", "path": "none" | "direct" | "relayed" | "tcp",
+//               "via": the relaying coordinator or null,
+//               "reachability": "unknown" | "reachable" | "unreachable",
+//               "last_status": when the registry last told (Unix s) or null,
+//               "public_endpoint" (or null), "local_endpoints": [endpoint]}],
+//    "clients": [{"id", "name", "state", "public_endpoint" (or null),
+//                 "local_endpoints", "last_heard" (or null), "tcp"}],
+//    "routes": [{"host", "via", "coordinator", "metric", "state"}],
+//    "relay": {"packets", "bytes"},
 //    "drops": {reason: count}}
 //
-// Drop maps hold only non-zero counters, keyed by the stable reason names of
-// core/drop_reason.hpp.
+// "clients", "routes" and "relay" are a coordinator's (docs/protocol.md,
+// "Registry", "Routing between coordinators", "Relayed datagrams"); a
+// client has them empty. Fields are only ever added, so an older `cordon
+// status` still reads the document. Drop maps hold only non-zero counters,
+// keyed by the stable reason names of core/drop_reason.hpp.
 #pragma once
 
 #include <array>
@@ -28,6 +46,8 @@ struct StatusContext {
   std::string interface;
   uint16_t listen_port = 0;  // the bound port (listen_port = 0 picks one)
   int64_t now_real_ns = 0;
+  uint16_t tcp_port = 0;   // the TCP tunnel listener's port; 0: none
+  size_t tcp_streams = 0;  // open TCP tunnel streams
 };
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context);

@@ -17,11 +17,14 @@ size_t tx_slot_size(unsigned mtu) { return wire::kHeadroom + mtu + wire::kTailro
 
 }  // namespace
 
-Worker::Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu)
+Worker::Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu,
+               StreamOutbox& outbox, const os::EventFd& control_wake)
     : index_(index),
       node_(node),
       tun_(tun),
       socket_(socket),
+      outbox_(outbox),
+      control_wake_(control_wake),
       rx_slot_size_(rx_slot_size(mtu)),
       tx_slot_size_(tx_slot_size(mtu)),
       rx_storage_(kBatch * rx_slot_size_),
@@ -84,15 +87,37 @@ void Worker::receive_batch() {
 
   node_.process_wire(index_, os::now(), std::span(rx_slots_).first(count));
 
+  size_t forwards = 0;
+  bool wake = false;
   for (size_t i = 0; i < count; ++i) {
     const RxSlot& slot = rx_slots_[i];
-    if (slot.verdict != Verdict::kDeliver) continue;
-    auto written = tun_.write(index_, slot.inner);
-    if (!written) {
-      counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
-      counters_.last_errno.store(written.error().err, std::memory_order_relaxed);
+    switch (slot.verdict) {
+      case Verdict::kDeliver:
+        if (auto written = tun_.write(index_, slot.inner); !written) {
+          counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
+          counters_.last_errno.store(written.error().err, std::memory_order_relaxed);
+        }
+        break;
+      case Verdict::kForward:
+        // A relayed datagram, rewritten in place in the receive buffer.
+        if (slot.to.is_udp()) {
+          const size_t offset = static_cast<size_t>(slot.wire.data() - slot.data.data());
+          forward_datagrams_[forwards++] = os::Datagram{
+              .data = slot.data.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
+        } else {
+          wake |= to_stream(slot.to.stream, slot.wire);
+        }
+        break;
+      case Verdict::kControl:
+        wake = true;
+        break;
+      case Verdict::kDrop:
+      case Verdict::kConsumed:
+        break;
     }
   }
+  send_udp(std::span(forward_datagrams_).first(forwards));
+  if (wake) control_wake_.notify();
 }
 
 bool Worker::send_batch(std::optional<os::SysError>& fatal) {
@@ -115,18 +140,29 @@ bool Worker::send_batch(std::optional<os::SysError>& fatal) {
   node_.process_tun(index_, os::now(), std::span(tx_slots_).first(count));
 
   size_t datagrams = 0;
+  bool wake = false;
   for (size_t i = 0; i < count; ++i) {
     const TxSlot& slot = tx_slots_[i];
     if (slot.verdict != Verdict::kDeliver) continue;
+    if (!slot.to.is_udp()) {
+      wake |= to_stream(slot.to.stream, slot.wire);
+      continue;
+    }
     // `wire` lies inside `buffer`; take the mutable view of the same bytes
     // because os::Datagram carries one span type for both directions.
     const size_t offset = static_cast<size_t>(slot.wire.data() - slot.buffer.data());
     tx_datagrams_[datagrams++] = os::Datagram{
         .data = slot.buffer.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
   }
+  send_udp(std::span(tx_datagrams_).first(datagrams));
+  if (wake) control_wake_.notify();
+  return true;
+}
+
+void Worker::send_udp(std::span<const os::Datagram> batch) {
   size_t sent = 0;
-  while (sent < datagrams) {
-    auto r = socket_.send(std::span(tx_datagrams_).subspan(sent, datagrams - sent));
+  while (sent < batch.size()) {
+    auto r = socket_.send(batch.subspan(sent));
     if (!r) {
       // One unreachable destination must not hold back the others: skip it
       // and go on with the rest of the batch.
@@ -138,13 +174,19 @@ bool Worker::send_batch(std::optional<os::SysError>& fatal) {
     if (r.value() == 0) break;
     sent += r.value();
   }
-  if (sent < datagrams) counters_.udp_send_failures.fetch_add(datagrams - sent, std::memory_order_relaxed);
-  return true;
+  if (sent < batch.size()) counters_.udp_send_failures.fetch_add(batch.size() - sent, std::memory_order_relaxed);
 }
 
-WorkerPool::WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu) {
+bool Worker::to_stream(uint32_t stream, std::span<const std::byte> datagram) {
+  if (outbox_.push(stream, datagram)) return true;
+  counters_.stream_drops.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+WorkerPool::WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu,
+                       StreamOutbox& outbox, const os::EventFd& control_wake) {
   for (unsigned i = 0; i < sockets.size(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, node, tun, sockets[i], mtu));
+    workers_.push_back(std::make_unique<Worker>(i, node, tun, sockets[i], mtu, outbox, control_wake));
   }
   results_.resize(workers_.size());
 }

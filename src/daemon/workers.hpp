@@ -2,8 +2,15 @@
 // core. Worker i owns TUN queue i and UDP socket i and moves packets in
 // batches of up to UdpSocket::kMaxBatch:
 //
-//   UDP readable  recvmmsg -> Node::process_wire -> write inner packets to the TUN queue
+//   UDP readable  recvmmsg -> Node::process_wire -> write inner packets to the TUN queue,
+//                 sendmmsg relayed datagrams a coordinator forwards (kForward)
 //   TUN readable  read a batch -> Node::process_tun -> sendmmsg datagrams
+//
+// A datagram for a TCP tunnel stream (its `to.stream` is not 0) does not go
+// to UDP: the worker copies it to the StreamOutbox, whose streams the
+// control thread owns. The control thread is woken through `control_wake`,
+// at most once per batch, when the batch queued such datagrams or control
+// messages for Node::tick (kControl).
 //
 // Every buffer is allocated when the worker is built; the loop allocates
 // nothing and throws nothing (OS calls return os::Result). The clock is read
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "core/node.hpp"
+#include "daemon/stream_outbox.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/tun.hpp"
 #include "os/linux/udp.hpp"
@@ -34,6 +42,7 @@ struct WorkerCounters {
   std::atomic<uint64_t> tun_write_errors{0};   // inner packets the kernel refused
   std::atomic<uint64_t> udp_receive_errors{0};
   std::atomic<uint64_t> udp_send_failures{0};  // datagrams not sent (error or full buffer)
+  std::atomic<uint64_t> stream_drops{0};       // datagrams for a TCP stream refused by a full outbox
   std::atomic<int> last_errno{0};              // of the latest error above
 };
 
@@ -41,7 +50,10 @@ class Worker {
  public:
   // `mtu` sizes the buffers: TUN reads hold one MTU-sized packet with
   // wire::kHeadroom before and wire::kTailroom after it.
-  Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu);
+  // `outbox` and `control_wake` are shared by every worker and the control
+  // thread (see above).
+  Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu,
+         StreamOutbox& outbox, const os::EventFd& control_wake);
 
   // Registers the TUN queue, the socket and the two event fds. Call before run().
   os::Status init(const os::EventFd& stop);
@@ -56,11 +68,17 @@ class Worker {
   void receive_batch();
   // False when the TUN queue failed: the device is gone.
   bool send_batch(std::optional<os::SysError>& fatal);
+  // sendmmsg with the UDP error policy of both directions.
+  void send_udp(std::span<const os::Datagram> datagrams);
+  // Copies a datagram for a TCP stream to the outbox; true if it was queued.
+  bool to_stream(uint32_t stream, std::span<const std::byte> datagram);
 
   unsigned index_;
   Node& node_;
   const os::TunDevice& tun_;
   os::UdpSocket& socket_;
+  StreamOutbox& outbox_;
+  const os::EventFd& control_wake_;
   int stop_fd_ = -1;
   std::optional<os::Poller> poller_;
   WorkerCounters counters_;
@@ -74,13 +92,18 @@ class Worker {
   std::array<RxSlot, kBatch> rx_slots_{};
   std::array<TxSlot, kBatch> tx_slots_{};
   std::array<os::Datagram, kBatch> tx_datagrams_{};
+  std::array<os::Datagram, kBatch> forward_datagrams_{};  // views into rx_storage_
 };
 
 // The workers and their threads. Stopping wakes every worker through one
 // EventFd that nobody drains, so each sees it readable.
 class WorkerPool {
  public:
-  WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu);
+  // One worker per socket, with worker indices [0, sockets.size()); the
+  // Node may have more indices (the daemon keeps one for the control
+  // thread's TCP tunnel traffic, tcp_tunnel.hpp).
+  WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu,
+             StreamOutbox& outbox, const os::EventFd& control_wake);
   ~WorkerPool();  // stops and joins
 
   // Starts one thread per worker. `died` is notified when a worker stops on

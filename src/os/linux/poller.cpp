@@ -25,6 +25,16 @@ Status Poller::add_readable(int fd) {
   return Ok{};
 }
 
+Status Poller::set_writable(int fd, bool writable) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | (writable ? EPOLLOUT : 0u);
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) {
+    return sys_error("epoll modify fd " + std::to_string(fd));
+  }
+  return Ok{};
+}
+
 Status Poller::remove(int fd) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0) {
     return sys_error("epoll remove fd " + std::to_string(fd));

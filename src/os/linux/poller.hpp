@@ -19,6 +19,9 @@ class Poller {
   // (its batch was full) is told again on the next wait, so it need not
   // drain a socket to EAGAIN before sleeping.
   Status add_readable(int fd);
+  // Watches fd for output as well as input (a TCP stream that is connecting
+  // or has bytes queued), or for input only again. fd must be added.
+  Status set_writable(int fd, bool writable);
   Status remove(int fd);
 
   // Waits up to timeout_ms (-1: no limit, 0: just check) and writes the
