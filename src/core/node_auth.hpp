@@ -26,4 +26,11 @@ AuthResult authenticate(unsigned worker, const Now& now, const Snapshot& s, cons
 
 DropReason replay_reason(link::ReplayWindow::Verdict v);
 
+// Ends a received datagram's journey with a named, counted drop.
+inline void drop(RxSlot& slot, DropReason r, DropCounters& counters) {
+  slot.verdict = Verdict::kDrop;
+  slot.reason = r;
+  counters.add(r);
+}
+
 }  // namespace cordon

@@ -9,17 +9,7 @@
 #include "core/node_impl.hpp"
 
 namespace cordon {
-namespace {
-
 using link::ReplayWindow;
-
-void drop(RxSlot& slot, DropReason r, DropCounters& counters) {
-  slot.verdict = Verdict::kDrop;
-  slot.reason = r;
-  counters.add(r);
-}
-
-}  // namespace
 
 void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& hop,
                                  RxSlot& slot) {

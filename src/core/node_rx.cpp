@@ -17,12 +17,6 @@ namespace {
 
 using link::ReplayWindow;
 
-void drop(RxSlot& slot, DropReason r, DropCounters& counters) {
-  slot.verdict = Verdict::kDrop;
-  slot.reason = r;
-  counters.add(r);
-}
-
 // Probes and their acks never move an endpoint: they test paths, and a
 // coordinator must not move a client off its TCP tunnel because a UDP probe
 // got through (docs/protocol.md, "TCP tunnel"). The control thread decides.

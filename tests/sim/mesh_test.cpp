@@ -209,6 +209,17 @@ TEST(MeshSim, ClientsOfDifferentCoordinatorsReachEachOther) {
   EXPECT_EQ(mesh.take_delivered(a), 50u);
   EXPECT_GT(mesh.host(c1).node().status().relay.packets, 0u);
   EXPECT_GT(mesh.host(c2).node().status().relay.packets, 0u);
+
+  // c1 restarts: it asks c2 for its table at once instead of waiting for the
+  // 15-minute exchange, and its clients re-register when asked.
+  mesh.host(c1).restart();
+  ASSERT_TRUE(mesh.run_for(30 * kNsPerSecond));
+  ASSERT_EQ(mesh.host(c1).node().status().routes.size(), 1u);
+  for (int i = 0; i < 20; ++i) {
+    mesh.send(a, b, 1, seq++);
+    ASSERT_TRUE(mesh.run_for(100 * kNsPerMs));
+  }
+  EXPECT_EQ(mesh.take_delivered(b), 20u);
 }
 
 // A coordinator restart: clients re-register (report request), relayed

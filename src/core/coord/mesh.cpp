@@ -23,9 +23,6 @@ bool Mesh::is_coordinator(const Snapshot& s, HostId id) const {
 void Mesh::handle(const Snapshot& s, const InboxItem& item, const Now& now) {
   const PeerEntry* from = s.find(item.peer);
   if (!from) return;  // the peer went away in a reload since the worker queued it
-  if (s.role == keys::Role::kCoordinator && is_coordinator(s, item.peer)) {
-    neighbor_heard_[item.peer.value] = now.mono_ns;
-  }
   if (const auto* probe = std::get_if<wire::Probe>(&item.message)) return answer_probe(s, now, item, *probe);
   if (s.role == keys::Role::kCoordinator) return registry_handle(s, item, now);
   client_handle(s, item, now);

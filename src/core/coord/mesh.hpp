@@ -141,14 +141,15 @@ class Mesh {
   std::optional<wire::HostRecord> known_record(HostId host, const Now& now) const;
   void announce(const Snapshot& s, const Now& now, const std::vector<HostId>& hosts, HostId except_neighbor);
   void publish_relay_routes();
+  void send_table(const Snapshot& s, const Now& now, HostId neighbor);
   std::vector<HostId> neighbors(const Snapshot& s) const;
 
   std::map<uint32_t, ClientEntry> clients_;                       // served clients
   std::unordered_map<uint32_t, std::vector<HostId>> linked_to_;   // host -> served clients linked with it
   std::unordered_map<uint32_t, std::vector<HostId>> links_of_;    // served client -> its linked hosts
   RouteTable routes_;
-  std::unordered_map<uint32_t, int64_t> neighbor_heard_;  // neighbour -> last authentic datagram (mono)
   int64_t next_exchange_mono_ns_ = 0;
+  bool ask_neighbors_ = true;  // at start: ask every neighbour for its table
 
   Node::Impl& impl_;
   std::vector<Outgoing>* out_ = nullptr;  // where send() puts datagrams during a call

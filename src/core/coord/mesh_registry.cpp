@@ -28,7 +28,9 @@ void Mesh::registry_configure(const Snapshot& s, const Now& now) {
     for (HostId peer : c.peers) linked_to_[peer.value].push_back(c.client);
   }
   clients_ = std::move(kept);
-  if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns;
+  if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
+  // A coordinator never relays its own traffic: every peer is direct.
+  for (const PeerEntry& e : s.peers) e.peer->path().direct.store(true, std::memory_order_relaxed);
   publish_relay_routes();
 }
 
@@ -76,11 +78,13 @@ void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& 
     if (!from_coordinator) return drops.add(DropReason::kNotCoordinator);
     return registry_records(s, item, *records, now);
   }
-  // Acks and report requests go to clients; a client sending them is wrong.
-  if (std::holds_alternative<wire::StatusAck>(item.message) ||
-      std::holds_alternative<wire::ReportRequest>(item.message)) {
-    drops.add(DropReason::kNotCoordinator);
+  // A neighbour that (re)started asks for the whole table.
+  if (std::holds_alternative<wire::ReportRequest>(item.message)) {
+    if (!from_coordinator) return drops.add(DropReason::kNotCoordinator);
+    return send_table(s, now, item.peer);
   }
+  // Acks go to clients; a client sending one is wrong.
+  if (std::holds_alternative<wire::StatusAck>(item.message)) drops.add(DropReason::kNotCoordinator);
 }
 
 void Mesh::registry_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now) {
@@ -196,21 +200,28 @@ void Mesh::registry_tick(const Snapshot& s, const Now& now) {
     publish_relay_routes();
   }
 
-  // The full table every exchange interval (seeds/000: every 15 minutes).
+  // At start, every neighbour's table; then ours to each every exchange
+  // interval (seeds/000: every 15 minutes).
+  if (ask_neighbors_) {
+    ask_neighbors_ = false;
+    for (HostId n : neighbors(s)) send(s, now, n, wire::ReportRequest{}, Via::path());
+  }
   if (now.mono_ns >= next_exchange_mono_ns_) {
     next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
-    for (HostId n : neighbors(s)) {
-      std::vector<wire::HostRecord> table;
-      for (const auto& [id, c] : clients_) {
-        if (auto r = own_record(HostId{id}, now)) table.push_back(std::move(*r));
-      }
-      for (const Route* r : routes_.all_best()) {
-        if (r->via == n) continue;
-        if (auto rec = known_record(r->record.host, now)) table.push_back(std::move(*rec));
-      }
-      send_records(s, now, n, table);
-    }
+    for (HostId n : neighbors(s)) send_table(s, now, n);
   }
+}
+
+void Mesh::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
+  std::vector<wire::HostRecord> table;
+  for (const auto& [id, c] : clients_) {
+    if (auto r = own_record(HostId{id}, now)) table.push_back(std::move(*r));
+  }
+  for (const Route* r : routes_.all_best()) {
+    if (r->via == neighbor) continue;  // split horizon
+    if (auto rec = known_record(r->record.host, now)) table.push_back(std::move(*rec));
+  }
+  send_records(s, now, neighbor, table);
 }
 
 void Mesh::publish_relay_routes() {
