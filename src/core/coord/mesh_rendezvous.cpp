@@ -52,6 +52,16 @@ void Mesh::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) 
 void Mesh::send_report(const Snapshot& s, const Now& now) {
   wire::StatusReport r{++report_seq_, local_};
   send(s, now, s.mesh.registry, r, Via::path());
+  if (s.mesh.registry == s.mesh.rendezvous && tcp_stream_ == 0) udp_sent(now);  // its ack comes over UDP
+}
+
+void Mesh::udp_sent(const Now& now) {
+  if (udp_waiting_since_mono_ns_ == 0) udp_waiting_since_mono_ns_ = now.mono_ns;
+}
+
+void Mesh::udp_replied(const Now& now) {
+  last_udp_reply_mono_ns_ = now.mono_ns;
+  udp_waiting_since_mono_ns_ = 0;
 }
 
 void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
@@ -72,9 +82,7 @@ void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& no
           report_retry_ns_ = kReportRetryFirstNs;
           next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
           if (m.observed) public_ = m.observed;
-          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) {
-            last_udp_reply_mono_ns_ = now.mono_ns;
-          }
+          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) udp_replied(now);
         } else if constexpr (std::is_same_v<T, wire::HostRecords>) {
           client_records(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::ReportRequest>) {
@@ -101,8 +109,17 @@ void Mesh::client_records(const Snapshot& s, const InboxItem& item, const wire::
     st.record = r;
     st.record_real_ns = now.real_ns - int64_t{r.age_s} * kNsPerSecond;
     const PeerEntry* e = s.find(r.host);
-    // A peer that moved is probed again at once if traffic flows to it.
-    if (moved && e && !e->peer->path().direct.load(std::memory_order_relaxed)) st.next_probe_mono_ns = now.mono_ns;
+    // A peer that moved is probed again at once if traffic flows to it. On
+    // a direct path too: its NAT gave it a new mapping, and the peer's
+    // datagrams from there are dropped by this side's NAT until this side
+    // sends to it (both ends of a port-restricted pair must send first);
+    // without this the path stays dead until the direct-silence fallback.
+    if (!moved || !e) continue;
+    if (!e->peer->path().direct.load(std::memory_order_relaxed)) {
+      st.next_probe_mono_ns = now.mono_ns;
+    } else if (traffic_flows(*e, now)) {
+      probe_round(s, *e, st, now, /*direct_only=*/true);
+    }
   }
 }
 
@@ -126,7 +143,7 @@ void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire
   const PeerEntry* e = s.find(item.peer);
   if (!e) return;
   if (item.peer == s.mesh.rendezvous) {
-    if (item.via.value == 0 && item.from.is_udp()) last_udp_reply_mono_ns_ = now.mono_ns;
+    if (item.via.value == 0 && item.from.is_udp()) udp_replied(now);
     return;
   }
   const auto it = peers_.find(item.peer.value);
@@ -183,10 +200,14 @@ void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, con
   }
 }
 
+bool Mesh::traffic_flows(const PeerEntry& e, const Now& now) {
+  const int64_t last_data = e.peer->stats().last_data_tx_mono_ns.load(std::memory_order_relaxed);
+  return last_data != 0 && now.mono_ns - last_data < kTrafficRecentNs;
+}
+
 void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
   link::PathCell& path = e.peer->path();
-  const int64_t last_data = e.peer->stats().last_data_tx_mono_ns.load(std::memory_order_relaxed);
-  const bool traffic = last_data != 0 && now.mono_ns - last_data < kTrafficRecentNs;
+  const bool traffic = traffic_flows(e, now);
   if (path.direct.load(std::memory_order_relaxed)) {
     const int64_t last_rx = path.last_direct_rx_mono_ns.load(std::memory_order_relaxed);
     // An unverified remembered path that got no answer: back to the relay.
@@ -242,9 +263,18 @@ void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
       (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= kUdpCheckNs)) {
     send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id()}, Via::udp());
+    udp_sent(now);
     next_udp_probe_mono_ns_ = now.mono_ns + (tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs);
   }
-  tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
+  // "No UDP datagram for the fallback time while sending to it": silence
+  // alone is not enough, since replies only come when asked for (every
+  // status interval, or kUdpCheckNs); something sent over UDP must also have
+  // gone unanswered for a while (the fallback time, or kUdpRetryNs if that
+  // is shorter), or a fallback shorter than those gaps would take a healthy
+  // client to TCP.
+  const int64_t waiting = udp_waiting_since_mono_ns_ == 0 ? 0 : now.mono_ns - udp_waiting_since_mono_ns_;
+  tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns &&
+                waiting >= std::min(s.mesh.tcp_fallback_ns, kUdpRetryNs);
   const PeerEntry* r = s.find(s.mesh.rendezvous);
   if (tcp_wanted_) {
     Endpoint target = *rendezvous_udp_;
