@@ -81,8 +81,8 @@ NatRouter::NatRouter(std::string_view tag, Switch& internet, std::string wan_add
   run_checked(&client, {"ip", "addr", "add", client_address() + "/24", "dev", kLan});
   run_checked(&client, {"ip", "link", "set", kLan, "up"});
   run_checked(&client, {"ip", "route", "add", "default", "via", lan_prefix_ + ".1"});
-  // The net.* sysctls are per network namespace: this is the router's own.
-  run_checked(ns_.get(), {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"});
+  // /proc/sys/net is per network namespace: this is the router's own.
+  run_checked(ns_.get(), {"sh", "-c", "echo 1 >/proc/sys/net/ipv4/ip_forward"});
   apply();
 }
 
