@@ -103,6 +103,7 @@ void TcpTunnel::accept_pending(const Now& now) {
 // ---- client
 
 void TcpTunnel::reconcile(std::span<const TcpTarget> targets, const Now& now) {
+  for (auto& [coordinator, c] : clients_) c.listed = false;
   for (const TcpTarget& t : targets) {
     Client& c = clients_[t.coordinator.value];
     if (c.stream != 0 && !(c.target == t)) {
@@ -112,11 +113,31 @@ void TcpTunnel::reconcile(std::span<const TcpTarget> targets, const Now& now) {
       c.stream = 0;
     }
     c.target = t;
+    if (c.unlisted && c.stream != 0) {
+      // The node let go of the stream when it stopped listing the target
+      // (UDP answered, then fell silent again within the grace): hand the
+      // stream that is still open back to it rather than reconnect.
+      if (auto it = streams_.find(c.stream); it != streams_.end() && it->second.open && !it->second.closing) {
+        w_.node.stream_opened(t.coordinator, c.stream, now);
+        tick_requested_ = true;
+      }
+    }
+    c.listed = true;
+    c.unlisted = false;
     c.listed_ns = now.mono_ns;
   }
+  for (auto& [coordinator, c] : clients_) {
+    if (!c.listed) c.unlisted = true;
+  }
+  expire_unlisted(now);
+  connect_due(now);
+  reap();
+}
+
+void TcpTunnel::expire_unlisted(const Now& now) {
   for (auto it = clients_.begin(); it != clients_.end();) {
     Client& c = it->second;
-    if (now.mono_ns - c.listed_ns < kTcpUnlistedGraceNs) {
+    if (!c.unlisted || now.mono_ns - c.listed_ns < kTcpUnlistedGraceNs) {
       ++it;
       continue;
     }
@@ -125,13 +146,11 @@ void TcpTunnel::reconcile(std::span<const TcpTarget> targets, const Now& now) {
     }
     it = clients_.erase(it);
   }
-  connect_due(now);
-  reap();
 }
 
 void TcpTunnel::connect_due(const Now& now) {
   for (auto& [coordinator, c] : clients_) {
-    if (c.stream == 0 && c.backoff.due(now.mono_ns)) connect(c, now);
+    if (c.stream == 0 && !c.unlisted && c.backoff.due(now.mono_ns)) connect(c, now);
   }
 }
 
@@ -381,7 +400,7 @@ int64_t TcpTunnel::next_deadline_ns() const {
   if (listener_paused_) next = listener_resume_ns_;
   if (!streams_.empty() || !clients_.empty()) next = std::min(next, next_timers_ns_);
   for (const auto& [coordinator, c] : clients_) {
-    if (c.stream == 0) next = std::min(next, c.backoff.next_attempt_ns());
+    if (c.stream == 0 && !c.unlisted) next = std::min(next, c.backoff.next_attempt_ns());
   }
   return next;
 }
@@ -409,9 +428,9 @@ void TcpTunnel::run_timers(const Now& now) {
       if (idle) close(id, s, now, s.authentic ? "idle for the poll period" : "no authentic datagram");
     }
   }
+  // A target the node stopped listing (it may not tick again soon).
+  expire_unlisted(now);
   reap();
-  // A target whose tick stopped listing it (the node may not tick again soon).
-  reconcile({}, now);
 }
 
 void TcpTunnel::close_all(const Now& now) {

@@ -31,7 +31,9 @@
 //   unlisted     kTcpUnlistedGraceNs: a target missing from tcp_targets this
 //                long is closed (a tick can run before the node's counter
 //                floor is persisted, and then lists nothing: not a reason
-//                to drop the stream at once)
+//                to drop the stream at once). A target listed again within
+//                the grace gets its open stream back with stream_opened: a
+//                node that stopped listing it has let go of the stream.
 //   close        kTcpCloseLingerNs to write the close marker and what is queued
 //   idle         an accepted stream with no authentic datagram for the poll
 //                period (host.poll_period: the registry deems its client
@@ -169,11 +171,15 @@ class TcpTunnel {
     uint32_t stream = 0;  // 0: none
     TcpBackoff backoff;
     int64_t listed_ns = 0;
+    bool listed = false;    // scratch for reconcile()
+    bool unlisted = false;  // missing from the latest tcp_targets (since listed_ns)
   };
 
   void accept_pending(const Now& now);
   void connect(Client& client, const Now& now);
   void connect_due(const Now& now);
+  // Closes the streams of targets unlisted for kTcpUnlistedGraceNs.
+  void expire_unlisted(const Now& now);
   void service(uint32_t id, Stream& s, const Now& now);
   // Reads what the socket has; why the stream ended, if it did.
   std::optional<std::string> read(Stream& s);

@@ -11,6 +11,11 @@
 //   5. a-b stops passing traffic, while a-hub keeps flowing on the same
 //      tunnel (its counters were not reset: the peer was not rebuilt).
 // The three hosts share one underlay: a bridge in a fourth namespace (Lan).
+//
+// ClientFallsBackToTheTcpTunnel: a client whose UDP to its coordinator is
+// blocked reaches it, and through it another client, over the TCP tunnel
+// (docs/protocol.md, "TCP tunnel"), and goes back to UDP once UDP works
+// again.
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -99,7 +104,8 @@ class ManagedNetwork {
   }
 
   // Managed mode: no id, no addresses, no [[peer]]: all from the key set.
-  void write_config(const Host& h) const {
+  // `extra`: more [host] keys, one per line.
+  void write_config(const Host& h, const std::string& extra = "") const {
     write_file(h.config,
                "# managed mode: written by managed_network_test\n"
                "[host]\n"
@@ -109,7 +115,7 @@ class ManagedNetwork {
                "listen_port = " + std::to_string(kPort) + "\n"
                "state_dir = \"" + h.state.string() + "\"\n"
                "control_socket = \"" + h.socket.string() + "\"\n"
-               "log_level = \"info\"\n");
+               "log_level = \"info\"\n" + extra);
   }
 
   void start(Host& h) {
@@ -322,6 +328,114 @@ TEST_F(ManagedNetworkTest, AdministeredNetworkComesUpAndAdoptsALinkRemoval) {
   }
   RunResult hub_shown = net.on(hub, {"keyset", "show", "--state-dir", hub.state.string()});
   EXPECT_NE(hub_shown.out.find("version  1"), std::string::npos) << hub_shown.describe();
+}
+
+// The administrator's part for the TCP tunnel test: hub (coordinator, fixed
+// endpoint) and its clients a and b, linked, with no endpoints (they are
+// wherever they are, so a and b reach each other through hub), each with
+// an installed key set and a generated password.
+void set_up_hub_and_clients(ManagedNetwork& net) {
+  Host& hub = net.hub();
+  net.admin_checked({"network", "init", "--number", "1", "--name", "tcp", "--ipv4", "10.77.0.0/16"});
+  for (Host* h : {&hub, &net.a(), &net.b()}) {
+    std::vector<std::string> args = {"host", "add", "--name", h->name};
+    if (h == &hub) {
+      args.insert(args.end(), {"--role", "coordinator", "--endpoint", endpoint_text(hub.underlay(), kPort)});
+    } else {
+      args.insert(args.end(), {"--role", "client", "--coordinator", "hub"});
+    }
+    json added = net.admin_json(args);
+    h->id = added.at("id").get<std::string>();
+    h->tun4 = address_of(added.at("tunnel_v4"));
+  }
+  net.admin_checked({"link", "add", "a", "b"});
+  for (Host* h : {&hub, &net.a(), &net.b()}) {
+    json user = net.admin_json({"user", "add", "--host", h->name, "--name", "ops-" + h->name});
+    write_file(h->password, user.at("generated_password").get<std::string>() + "\n", 0600);
+    const fs::path out = net.file(h->name + ".keyset");
+    net.admin_checked({"keyset", "export", "--host", h->name, "--out", out.string()});
+    fs::create_directories(h->state);
+    fs::permissions(h->state, fs::perms::owner_all);
+    RunResult installed = net.on(*h, {"keyset", "install", out.string(), "--password-file", h->password.string(),
+                                      "--state-dir", h->state.string()});
+    if (!installed.ok()) throw std::runtime_error(installed.describe());
+  }
+}
+
+TEST_F(ManagedNetworkTest, ClientFallsBackToTheTcpTunnelWhenUdpIsBlocked) {
+  ManagedNetwork net;
+  Host& hub = net.hub();
+  Host& a = net.a();
+  Host& b = net.b();
+  set_up_hub_and_clients(net);
+  constexpr uint16_t kTcpPort = 4443;
+
+  // a's UDP to and from the cordon port is dropped (a network that lets
+  // only TCP out), before a says anything.
+  const std::string rules = "table inet cordon_udp_block {\n"
+                            "  chain out { type filter hook output priority 0; udp dport " +
+                            std::to_string(kPort) + " drop; }\n"
+                            "  chain in { type filter hook input priority 0; udp sport " +
+                            std::to_string(kPort) + " drop; }\n"
+                            "}\n";
+  const fs::path rules_file = net.file("udp-block.nft");
+  write_file(rules_file, rules);
+  RunResult nft = run(a.ns.get(), {"nft", "-f", rules_file.string()}, 10s);
+  ASSERT_TRUE(nft.ok()) << nft.describe();
+
+  net.write_config(hub, "tcp_port = " + std::to_string(kTcpPort) + "\n");
+  // The default TCP fallback, 30 s (the shortest the config allows).
+  net.write_config(a, "tcp_port = " + std::to_string(kTcpPort) + "\n");
+  net.write_config(b, "tcp_port = " + std::to_string(kTcpPort) + "\n");
+  net.start(hub);
+  net.start(a);
+  net.start(b);
+
+  // a gives up on UDP after 30 s and connects; then traffic flows over TCP.
+  json status_a;
+  ASSERT_TRUE(poll_until(deadline_in(50s), [&] {
+    status_a = net.status(a);
+    return status_a.value("tcp", false);
+  }, 200ms)) << status_a.dump(2) << "\n" << a.daemon->log_text();
+  ASSERT_TRUE(wait_for_ping(*a.ns, hub.tun4, deadline_in(20s))) << a.daemon->log_text() << hub.daemon->log_text();
+  status_a = net.status(a);
+  const json* hub_at_a = find_peer(status_a, hub.id);
+  ASSERT_NE(hub_at_a, nullptr) << status_a.dump(2);
+  EXPECT_EQ(hub_at_a->value("path", ""), "tcp") << status_a.dump(2);
+  EXPECT_NE(hub_at_a->value("endpoint", "").find("(tcp stream 1)"), std::string::npos) << status_a.dump(2);
+
+  json status_hub = net.status(hub);
+  EXPECT_EQ(status_hub.value("tcp_port", 0), kTcpPort) << status_hub.dump(2);
+  EXPECT_EQ(status_hub.value("tcp_streams", 0), 1) << status_hub.dump(2);
+  const json* a_at_hub = find_peer(status_hub, a.id);
+  ASSERT_NE(a_at_hub, nullptr) << status_hub.dump(2);
+  EXPECT_EQ(a_at_hub->value("path", ""), "tcp") << status_hub.dump(2);
+  EXPECT_GE(peer_counter(status_hub, a.id, "rx_packets"), 1u) << status_hub.dump(2);
+
+  RunResult shown = net.on(a, {"status", "-s", a.socket.string()});
+  EXPECT_NE(shown.out.find("tcp yes"), std::string::npos) << shown.describe();
+
+  // a and b through hub: a's datagrams reach hub on the stream and leave
+  // over UDP; b's reach hub over UDP and are forwarded onto a's stream.
+  const uint64_t relayed_before = net.status(hub)["relay"].value("packets", uint64_t{0});
+  EXPECT_TRUE(wait_for_ping(*a.ns, b.tun4, deadline_in(20s))) << hub.daemon->log_text();
+  EXPECT_TRUE(wait_for_ping(*b.ns, a.tun4, deadline_in(20s))) << hub.daemon->log_text();
+  status_hub = net.status(hub);
+  EXPECT_GE(status_hub["relay"].value("packets", uint64_t{0}), relayed_before + 4) << status_hub.dump(2);
+
+  // UDP works again: a's UDP probe (every 10 s while on TCP) is answered,
+  // a moves back to UDP and closes the stream.
+  RunResult unblocked = run(a.ns.get(), {"nft", "delete", "table", "inet", "cordon_udp_block"}, 10s);
+  ASSERT_TRUE(unblocked.ok()) << unblocked.describe();
+  ASSERT_TRUE(poll_until(deadline_in(30s), [&] {
+    status_hub = net.status(hub);
+    return !net.status(a).value("tcp", true) && status_hub.value("tcp_streams", 1) == 0;
+  }, 200ms)) << net.status(a).dump(2) << "\n" << status_hub.dump(2) << "\n" << a.daemon->log_text();
+  EXPECT_TRUE(wait_for_ping(*a.ns, hub.tun4, deadline_in(20s)));
+  status_a = net.status(a);
+  hub_at_a = find_peer(status_a, hub.id);
+  ASSERT_NE(hub_at_a, nullptr) << status_a.dump(2);
+  EXPECT_EQ(hub_at_a->value("path", ""), "direct") << status_a.dump(2);
 }
 
 }  // namespace

@@ -442,6 +442,49 @@ TEST_F(ConfigTest, ReloadFlagsWhatNeedsARestart) {
   EXPECT_NE(changes[1].find("host.listen_port changed (51820 -> 4500)"), std::string::npos);
 }
 
+// --- the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers") ---
+
+std::string with_host_keys(const std::string& keys) {
+  std::string text = kGood;
+  return text.insert(text.find("\n") + 1, keys);
+}
+
+TEST_F(ConfigTest, MeshTimersDefaultAndParse) {
+  ConfigResult r = load(kGood);
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->node.mesh.tcp_fallback_ns, kDefaultTcpFallbackNs);
+  EXPECT_EQ(r.config->node.mesh.tcp_port, kDefaultTcpPort);
+
+  r = load(with_host_keys("keepalive = 10\nstatus_interval = 60\npoll_period = 90\nexchange_interval = 120\n"
+                          "tcp_fallback = 45\ntcp_port = 8443\n"));
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const MeshConfig& m = r.config->node.mesh;
+  EXPECT_EQ(r.config->keepalive_ns, 10 * kNsPerSecond);
+  EXPECT_EQ(m.status_interval_ns, 60 * kNsPerSecond);
+  EXPECT_EQ(m.poll_period_ns, 90 * kNsPerSecond);
+  EXPECT_EQ(m.exchange_interval_ns, 120 * kNsPerSecond);
+  EXPECT_EQ(m.tcp_fallback_ns, 45 * kNsPerSecond);
+  EXPECT_EQ(m.tcp_port, 8443);
+
+  r = load(with_host_keys("tcp_fallback = 0\ntcp_port = 0\n"));
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->node.mesh.tcp_fallback_ns, 0);
+  EXPECT_EQ(r.config->node.mesh.tcp_port, 0);
+}
+
+TEST_F(ConfigTest, TcpFallbackShorterThanTheUdpCheckIsRefused) {
+  for (const char* value : {"1", "29"}) {
+    const ConfigResult r = load(with_host_keys(std::string("tcp_fallback = ") + value + "\n"));
+    ASSERT_FALSE(r.config) << value;
+    ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+    EXPECT_EQ(r.errors[0].field, "host.tcp_fallback");
+    EXPECT_EQ(r.errors[0].line, 2u);
+    EXPECT_NE(r.errors[0].message.find("use 0 (never use TCP) or 30 to 86400 seconds"), std::string::npos)
+        << all_errors(r);
+  }
+  EXPECT_TRUE(load(with_host_keys("tcp_fallback = 30\n")).config);
+}
+
 // --- status document and its rendering ---
 
 TEST(StatusJson, CarriesPeersAndOnlyNonZeroDrops) {
