@@ -53,7 +53,8 @@ class CoordinatorNetwork {
   static constexpr const char* kRb = "203.0.113.12";
 
   explicit CoordinatorNetwork(NatKind nat) : dir_("netns-coord"), admin_(dir_ / "admin.db") {
-    for (const char* name : {"c1", "c2", "a", "b", "d"}) hosts_.push_back(std::make_unique<ManagedHost>(name, dir_.path()));
+    for (const char* name : {"c1", "c2", "a", "b", "d"})
+      hosts_.push_back(std::make_unique<ManagedHost>(name, dir_.path()));
     internet_ = std::make_unique<Switch>("mesh-inet");
     internet_->attach(c1().ns(), "ul0", std::string(kC1) + "/24");
     internet_->attach(c2().ns(), "ul0", std::string(kC2) + "/24");
@@ -211,11 +212,13 @@ TEST_F(CoordinatorTest, SymmetricNatsStayRelayed) {
   auto& n = *net_;
   auto ping = n.ping(n.a(), n.b());
   json sa;
-  ASSERT_TRUE(wait_status(n.a(), 20s, sa, [&](const json& s) { return peer_counter(s, n.b().id(), "rx_packets") >= 5; }))
-      << "a gets no answers from b through c1\n" << sa.dump(2);
+  ASSERT_TRUE(wait_status(n.a(), 20s, sa, [&](const json& s) {
+    return peer_counter(s, n.b().id(), "rx_packets") >= 5;
+  })) << "a gets no answers from b through c1\n" << sa.dump(2);
   // Probes go out at once and every 2 s for 10 s (docs/protocol.md,
   // "Timers"); give them that and more to (wrongly) find a direct path.
-  const bool went_direct = wait_status(n.a(), 14s, sa, [&](const json& s) { return peer_path(s, n.b().id()) != "relayed"; });
+  const bool went_direct =
+      wait_status(n.a(), 14s, sa, [&](const json& s) { return peer_path(s, n.b().id()) != "relayed"; });
   EXPECT_FALSE(went_direct) << "the path left the relay behind symmetric NATs\n" << sa.dump(2);
   EXPECT_EQ(peer_path(sa, n.b().id()), "relayed") << sa.dump(2);
   EXPECT_EQ(peer_via(sa, n.b().id()), n.c1().id()) << sa.dump(2);
