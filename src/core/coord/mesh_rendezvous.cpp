@@ -239,10 +239,15 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
 void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   if (s.mesh.rendezvous.value == 0 || !rendezvous_udp_) return;
   const int64_t since_reply = now.mono_ns - std::max(last_udp_reply_mono_ns_, started_mono_ns_);
+  // A UDP reply is sought often enough that a working path always has one
+  // well inside the fallback time: at most a third of it apart.
+  const int64_t third = s.mesh.tcp_fallback_ns > 0 ? s.mesh.tcp_fallback_ns / 3 : kUdpCheckNs;
+  const int64_t check = std::max(kNsPerSecond, std::min(kUdpCheckNs, third));
+  const int64_t retry = std::max(kNsPerSecond, std::min(tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs, third));
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
-      (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= kUdpCheckNs)) {
+      (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= check)) {
     send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id()}, Via::udp());
-    next_udp_probe_mono_ns_ = now.mono_ns + (tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs);
+    next_udp_probe_mono_ns_ = now.mono_ns + retry;
   }
   tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
   const PeerEntry* r = s.find(s.mesh.rendezvous);
