@@ -98,8 +98,7 @@ void SimHost::run_tick(const Now& n) {
     transport_->send(o.to, o.datagram);
     ++counters_.tick_datagrams;
   }
-  ticks_.push_back(TickRecord{n, r.datagrams.size(), r.persist_counter_floor, r.next_deadline_mono_ns,
-                              r.tcp_targets.size()});
+  ticks_.push_back(TickRecord{n, r.datagrams.size(), r.persist_counter_floor, r.next_deadline_mono_ns, r.tcp_targets});
   if (r.next_deadline_mono_ns == 0) {
     next_deadline_ = kNoDeadline;
   } else if (r.next_deadline_mono_ns <= n.mono_ns) {

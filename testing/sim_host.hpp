@@ -75,7 +75,7 @@ struct TickRecord {
   size_t datagrams = 0;  // keepalives and other control datagrams
   std::optional<uint64_t> persist_counter_floor;
   int64_t next_deadline_mono_ns = 0;
-  size_t tcp_targets = 0;  // TCP tunnels the node wanted open (docs/protocol.md, "TCP tunnel")
+  std::vector<TcpTarget> tcp_targets;  // the TCP tunnels the node wanted open (the sim has no TCP)
 };
 
 // Every verdict the host has seen, over all its Nodes' lives.

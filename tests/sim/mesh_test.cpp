@@ -340,5 +340,34 @@ TEST(MeshSim, RoamingClientRecovers) {
   EXPECT_GE(late, 48u);
 }
 
+// UDP blocked at a client's NAT: after the TCP fallback time the client
+// asks for a TCP tunnel to its rendezvous coordinator; once UDP answers
+// again it stops asking (the daemon then closes the stream).
+TEST(MeshSim, TcpFallbackWhenUdpIsBlocked) {
+  auto nat = std::make_shared<PortRestrictedNat>(IpAddress::v4({198, 51, 100, 10}));
+  SimMesh mesh(61);
+  const HostId c = mesh.add_coordinator("c", kCoordinator);
+  const HostId a = mesh.add_client("a", c, Endpoint{IpAddress::v4({10, 0, 10, 2}), 51820}, nat);
+  MeshConfig timers;
+  timers.tcp_fallback_ns = 6 * kNsPerSecond;
+  mesh.start(timers);
+  auto wants_tcp = [&] {
+    const auto& ticks = mesh.host(a).ticks();
+    return !ticks.empty() && !ticks.back().tcp_targets.empty();
+  };
+  ASSERT_TRUE(mesh.run_for(60 * kNsPerSecond));
+  EXPECT_FALSE(wants_tcp());  // UDP answers: never a TCP wish, even at a short fallback time
+  for (const TickRecord& t : mesh.host(a).ticks()) ASSERT_TRUE(t.tcp_targets.empty());
+  nat->set_udp_blocked(true);
+  ASSERT_TRUE(mesh.run_for(8 * kNsPerSecond));
+  ASSERT_TRUE(wants_tcp());
+  const TcpTarget target = mesh.host(a).ticks().back().tcp_targets.front();
+  EXPECT_EQ(target.coordinator, c);
+  EXPECT_EQ(target.endpoint, (Endpoint{kCoordinator.address, kDefaultTcpPort}));
+  nat->set_udp_blocked(false);
+  ASSERT_TRUE(mesh.run_for(5 * kNsPerSecond));
+  EXPECT_FALSE(wants_tcp());
+}
+
 }  // namespace
 }  // namespace cordon::testing

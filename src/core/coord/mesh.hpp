@@ -104,8 +104,6 @@ class Mesh {
   void probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only);
   void send_report(const Snapshot& s, const Now& now);
   void rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out);
-  void udp_sent(const Now& now);     // something that asks for an answer went to the rendezvous coordinator over UDP
-  void udp_replied(const Now& now);  // and a UDP answer came
   void go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now);
   void go_relayed(const Snapshot& s, const PeerEntry& e);
   uint64_t next_probe_id() { return ++probe_seq_; }
@@ -119,7 +117,6 @@ class Mesh {
   int64_t report_retry_ns_ = kReportRetryFirstNs;
   int64_t started_mono_ns_ = 0;
   int64_t last_udp_reply_mono_ns_ = 0;
-  int64_t udp_waiting_since_mono_ns_ = 0;  // the oldest unanswered UDP datagram to the rendezvous coordinator; 0: none
   int64_t next_udp_probe_mono_ns_ = 0;
   bool tcp_wanted_ = false;
   uint32_t tcp_stream_ = 0;

@@ -52,16 +52,6 @@ void Mesh::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) 
 void Mesh::send_report(const Snapshot& s, const Now& now) {
   wire::StatusReport r{++report_seq_, local_};
   send(s, now, s.mesh.registry, r, Via::path());
-  if (s.mesh.registry == s.mesh.rendezvous && tcp_stream_ == 0) udp_sent(now);  // its ack comes over UDP
-}
-
-void Mesh::udp_sent(const Now& now) {
-  if (udp_waiting_since_mono_ns_ == 0) udp_waiting_since_mono_ns_ = now.mono_ns;
-}
-
-void Mesh::udp_replied(const Now& now) {
-  last_udp_reply_mono_ns_ = now.mono_ns;
-  udp_waiting_since_mono_ns_ = 0;
 }
 
 void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
@@ -82,7 +72,9 @@ void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& no
           report_retry_ns_ = kReportRetryFirstNs;
           next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
           if (m.observed) public_ = m.observed;
-          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) udp_replied(now);
+          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) {
+            last_udp_reply_mono_ns_ = now.mono_ns;
+          }
         } else if constexpr (std::is_same_v<T, wire::HostRecords>) {
           client_records(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::ReportRequest>) {
@@ -143,7 +135,7 @@ void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire
   const PeerEntry* e = s.find(item.peer);
   if (!e) return;
   if (item.peer == s.mesh.rendezvous) {
-    if (item.via.value == 0 && item.from.is_udp()) udp_replied(now);
+    if (item.via.value == 0 && item.from.is_udp()) last_udp_reply_mono_ns_ = now.mono_ns;
     return;
   }
   const auto it = peers_.find(item.peer.value);
@@ -260,21 +252,17 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
 void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   if (s.mesh.rendezvous.value == 0 || !rendezvous_udp_) return;
   const int64_t since_reply = now.mono_ns - std::max(last_udp_reply_mono_ns_, started_mono_ns_);
+  // A UDP reply is sought often enough that a working path always has one
+  // well inside the fallback time: at most a third of it apart.
+  const int64_t third = s.mesh.tcp_fallback_ns > 0 ? s.mesh.tcp_fallback_ns / 3 : kUdpCheckNs;
+  const int64_t check = std::max(kNsPerSecond, std::min(kUdpCheckNs, third));
+  const int64_t retry = std::max(kNsPerSecond, std::min(tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs, third));
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
-      (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= kUdpCheckNs)) {
+      (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= check)) {
     send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id()}, Via::udp());
-    udp_sent(now);
-    next_udp_probe_mono_ns_ = now.mono_ns + (tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs);
+    next_udp_probe_mono_ns_ = now.mono_ns + retry;
   }
-  // "No UDP datagram for the fallback time while sending to it": silence
-  // alone is not enough, since replies only come when asked for (every
-  // status interval, or kUdpCheckNs); something sent over UDP must also have
-  // gone unanswered for a while (the fallback time, or kUdpRetryNs if that
-  // is shorter), or a fallback shorter than those gaps would take a healthy
-  // client to TCP.
-  const int64_t waiting = udp_waiting_since_mono_ns_ == 0 ? 0 : now.mono_ns - udp_waiting_since_mono_ns_;
-  tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns &&
-                waiting >= std::min(s.mesh.tcp_fallback_ns, kUdpRetryNs);
+  tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
   const PeerEntry* r = s.find(s.mesh.rendezvous);
   if (tcp_wanted_) {
     Endpoint target = *rendezvous_udp_;
