@@ -185,7 +185,12 @@ void TcpTunnel::connect(Client& c, const Now& now) {
                                                      .since_ns = now.mono_ns});
   c.stream = *id;
   spdlog::info("tcp tunnel: connecting to {} (stream {})", who, *id);
-  watch_write(it->second);
+  // connect(2) may succeed at once; then no writability will tell us.
+  if (it->second.socket.connected()) {
+    service(*id, it->second, now);
+  } else {
+    watch_write(it->second);
+  }
 }
 
 // ---- both

@@ -13,8 +13,9 @@
 // messages for Node::tick (kControl).
 //
 // Every buffer is allocated when the worker is built; the loop allocates
-// nothing and throws nothing (OS calls return os::Result). The clock is read
-// once per batch.
+// nothing and throws nothing (OS calls return os::Result), except that the
+// shared stream outbox grows to the TCP tunnel's traffic once and then
+// reuses its buffers. The clock is read once per batch.
 #pragma once
 
 #include <array>
