@@ -37,7 +37,6 @@ constexpr unsigned kMinMtu = 576;       // RFC 791: every IPv4 host accepts 576-
 constexpr unsigned kMinMtuIpv6 = 1280;  // RFC 8200, section 5
 constexpr unsigned kMaxMtu = 65535;
 constexpr int64_t kMaxKeepaliveSeconds = 3600;
-constexpr int64_t kMinTcpFallbackSeconds = 30;  // docs/protocol.md, "Timers": the default
 constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr size_t kMaxSocketPath = 107;    // sizeof(sockaddr_un::sun_path) - 1
 
@@ -265,18 +264,7 @@ void Reader::parse_mesh_timers(const toml::table& host, DaemonConfig& config) {
     m.exchange_interval_ns = *v * kNsPerSecond;
   }
   if (auto v = get_integer(host, "tcp_fallback", "host.tcp_fallback", 0, kDay, " seconds (0: never use TCP)")) {
-    // A client checks UDP to its coordinator with a probe 25 s after the
-    // last UDP reply (core/coord/mesh.hpp, kUdpCheckNs). A shorter fallback
-    // would go to TCP before that check could answer, after every quiet
-    // spell, and come back at the next reply: flapping.
-    if (*v != 0 && *v < kMinTcpFallbackSeconds) {
-      error(host.get("tcp_fallback")->source(), "host.tcp_fallback",
-            fmt::format("{} s is shorter than the client's UDP check (every 25 s while quiet), so it would keep "
-                        "switching between UDP and TCP; use 0 (never use TCP) or {} to {} seconds",
-                        *v, kMinTcpFallbackSeconds, kDay));
-    } else {
-      m.tcp_fallback_ns = *v * kNsPerSecond;
-    }
+    m.tcp_fallback_ns = *v * kNsPerSecond;
   }
   if (auto v = get_integer(host, "tcp_port", "host.tcp_port", 0, 65535, " (0: a coordinator runs no TCP tunnel)")) {
     m.tcp_port = static_cast<uint16_t>(*v);

@@ -261,8 +261,6 @@ int Daemon::loop() {
         }
       } else if (ready[i] == control_->fd()) {
         control_->serve_pending([this](const nlohmann::json& request) { return answer(request); });
-      } else if (tunnel_->handle(ready[i], os::now())) {
-        // a TCP tunnel listener or stream
       } else if (ready[i] == control_wake_->fd()) {
         on_wake(os::now());
       } else if (ready[i] == worker_died_->fd()) {
@@ -270,6 +268,8 @@ int Daemon::loop() {
         tunnel_->close_all(os::now());
         spdlog::error("{}; stopping", pool_->failure().value_or("a worker stopped"));
         return 1;
+      } else {
+        tunnel_->handle(ready[i], os::now());  // a TCP tunnel listener or stream
       }
     }
   }

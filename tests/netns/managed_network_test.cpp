@@ -384,7 +384,7 @@ TEST_F(ManagedNetworkTest, ClientFallsBackToTheTcpTunnelWhenUdpIsBlocked) {
   ASSERT_TRUE(nft.ok()) << nft.describe();
 
   net.write_config(hub, "tcp_port = " + std::to_string(kTcpPort) + "\n");
-  // The default TCP fallback, 30 s (the shortest the config allows).
+  // The default TCP fallback, 30 s.
   net.write_config(a, "tcp_port = " + std::to_string(kTcpPort) + "\n");
   net.write_config(b, "tcp_port = " + std::to_string(kTcpPort) + "\n");
   net.start(hub);

@@ -472,19 +472,6 @@ TEST_F(ConfigTest, MeshTimersDefaultAndParse) {
   EXPECT_EQ(r.config->node.mesh.tcp_port, 0);
 }
 
-TEST_F(ConfigTest, TcpFallbackShorterThanTheUdpCheckIsRefused) {
-  for (const char* value : {"1", "29"}) {
-    const ConfigResult r = load(with_host_keys(std::string("tcp_fallback = ") + value + "\n"));
-    ASSERT_FALSE(r.config) << value;
-    ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
-    EXPECT_EQ(r.errors[0].field, "host.tcp_fallback");
-    EXPECT_EQ(r.errors[0].line, 2u);
-    EXPECT_NE(r.errors[0].message.find("use 0 (never use TCP) or 30 to 86400 seconds"), std::string::npos)
-        << all_errors(r);
-  }
-  EXPECT_TRUE(load(with_host_keys("tcp_fallback = 30\n")).config);
-}
-
 // --- status document and its rendering ---
 
 TEST(StatusJson, CarriesPeersAndOnlyNonZeroDrops) {
