@@ -84,8 +84,12 @@ struct TcpTarget {
 
 struct TickResult {
   std::vector<Outgoing> datagrams;
-  // The TCP tunnels this node wants open now; the caller connects the
-  // missing ones (then stream_opened), and closes the ones no longer listed.
+  // The TCP tunnels this node wants open now, listed on every tick while
+  // wanted; the caller connects the missing ones (then stream_opened), and
+  // closes the ones no longer listed. When the node stops listing a target
+  // it has already moved its traffic back to UDP and forgotten the stream:
+  // stream_closed is then not needed, and using the stream again needs a
+  // new stream_opened.
   std::vector<TcpTarget> tcp_targets;
   // When set, the caller must persist this counter floor durably (fsync) and
   // then call counter_floor_persisted with it. Until the floor covers the

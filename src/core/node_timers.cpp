@@ -90,6 +90,8 @@ TickResult Node::tick(const Now& now) {
   if (confirmed > std::max(highest, now_units)) {
     for (const InboxItem& item : impl.take_inbox()) impl.mesh->handle(*s, item, now);
     mesh_next = impl.mesh->tick(*s, now, result);
+  } else {
+    impl.mesh->fill_tcp_targets(*s, result);  // the wish stands while the timers wait
   }
   const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
   const int64_t floor_next = now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);

@@ -68,6 +68,8 @@ class Mesh {
   int64_t tick(const Snapshot& s, const Now& now, TickResult& out);
 
   void set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now);
+  // The TCP tunnels wanted now (also on a tick whose timers were skipped).
+  void fill_tcp_targets(const Snapshot& s, TickResult& out) const;
   void stream_opened(const Snapshot& s, HostId coordinator, uint32_t stream);
   void stream_closed(const Snapshot& s, uint32_t stream);
 

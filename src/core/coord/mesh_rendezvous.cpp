@@ -264,16 +264,20 @@ void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   }
   tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
   const PeerEntry* r = s.find(s.mesh.rendezvous);
-  if (tcp_wanted_) {
-    Endpoint target = *rendezvous_udp_;
-    target.port = s.mesh.tcp_port;
-    target.stream = 0;
-    out.tcp_targets.push_back(TcpTarget{s.mesh.rendezvous, target});
-  } else if (tcp_stream_ != 0 && r) {
+  if (!tcp_wanted_ && tcp_stream_ != 0 && r) {
     // UDP answers again: back to it; the caller closes the stream.
     r->peer->set_endpoint(rendezvous_udp_);
     tcp_stream_ = 0;
   }
+  fill_tcp_targets(s, out);
+}
+
+void Mesh::fill_tcp_targets(const Snapshot& s, TickResult& out) const {
+  if (!tcp_wanted_ || !rendezvous_udp_ || s.role == keys::Role::kCoordinator) return;
+  Endpoint target = *rendezvous_udp_;
+  target.port = s.mesh.tcp_port;
+  target.stream = 0;
+  out.tcp_targets.push_back(TcpTarget{s.mesh.rendezvous, target});
 }
 
 void Mesh::stream_opened(const Snapshot& s, HostId coordinator, uint32_t stream) {
