@@ -1,5 +1,4 @@
-// Endpoint <-> sockaddr for the socket adapters (tcp.cpp; udp.cpp keeps
-// its own copy of the same rules for now).
+// Endpoint <-> sockaddr for the socket adapters (udp.cpp, tcp.cpp).
 //
 // IPv4 peers reaching a dual-stack IPv6 socket appear as ::ffff:a.b.c.d
 // (RFC 4291, section 2.5.5.2); the core sees them as plain IPv4 endpoints.

@@ -1,5 +1,7 @@
 #include "os/linux/udp.hpp"
 
+#include "os/linux/sockaddr.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -29,79 +31,6 @@ constexpr int kSocketBuffer = 4 * 1024 * 1024;
 constexpr int kSendWaitMs = 1;
 constexpr int kSendWaits = 4;
 
-// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291, section 2.5.5.2).
-constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool is_v4_mapped(const uint8_t* b) { return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), b); }
-
-// Own constructors (not IpAddress::v4/v6) keep this file free of calls into
-// the core; the layout is documented in core/types.hpp.
-IpAddress v4_address(const uint8_t* b) {
-  IpAddress a;
-  a.family = IpAddress::Family::kV4;
-  std::memcpy(a.bytes.data(), b, 4);
-  return a;
-}
-
-IpAddress v6_address(const uint8_t* b) {
-  IpAddress a;
-  a.family = IpAddress::Family::kV6;
-  std::memcpy(a.bytes.data(), b, 16);
-  return a;
-}
-
-std::string format(const IpAddress& a, uint16_t port) {
-  char text[INET6_ADDRSTRLEN] = {};
-  ::inet_ntop(a.is_v4() ? AF_INET : AF_INET6, a.bytes.data(), text, sizeof(text));
-  return a.is_v4() ? std::string(text) + ":" + std::to_string(port)
-                   : "[" + std::string(text) + "]:" + std::to_string(port);
-}
-
-// sockaddr -> Endpoint. IPv4 peers reaching a dual-stack socket appear as
-// ::ffff:a.b.c.d; the core sees them as plain IPv4 (udp.hpp). The IPv6
-// scope ID is not kept: link-local underlays are not supported.
-Endpoint to_endpoint(const sockaddr_storage& ss) {
-  Endpoint e;
-  if (ss.ss_family == AF_INET) {
-    const auto& sin = reinterpret_cast<const sockaddr_in&>(ss);
-    e.address = v4_address(reinterpret_cast<const uint8_t*>(&sin.sin_addr));
-    e.port = ntohs(sin.sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(ss);
-    const auto* b = reinterpret_cast<const uint8_t*>(&sin6.sin6_addr);
-    e.address = is_v4_mapped(b) ? v4_address(b + 12) : v6_address(b);
-    e.port = ntohs(sin6.sin6_port);
-  }
-  return e;
-}
-
-// Endpoint -> sockaddr for a socket of the given family. An AF_INET6 socket
-// reaches IPv4 peers through their v4-mapped form (ipv6(7)). Returns 0 when
-// the socket cannot reach the endpoint (an IPv6 peer from an AF_INET socket).
-socklen_t to_sockaddr(const Endpoint& e, bool v6_socket, sockaddr_storage* ss) {
-  const uint8_t* b = e.address.bytes.data();
-  if (v6_socket) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
-    *sin6 = sockaddr_in6{};
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(e.port);
-    auto* dst = reinterpret_cast<uint8_t*>(&sin6->sin6_addr);
-    if (e.address.is_v4()) {
-      std::copy(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), dst);
-      std::memcpy(dst + 12, b, 4);
-    } else {
-      std::memcpy(dst, b, 16);
-    }
-    return sizeof(sockaddr_in6);
-  }
-  if (!e.address.is_v4() && !is_v4_mapped(b)) return 0;
-  auto* sin = reinterpret_cast<sockaddr_in*>(ss);
-  *sin = sockaddr_in{};
-  sin->sin_family = AF_INET;
-  sin->sin_port = htons(e.port);
-  std::memcpy(&sin->sin_addr, e.address.is_v4() ? b : b + 12, 4);
-  return sizeof(sockaddr_in);
-}
 
 void set_buffer(int fd, int force_opt, int opt) {
   // Best effort, silently: a smaller buffer costs throughput, not function.
@@ -116,14 +45,16 @@ Status set_int(int fd, int level, int opt, int value, const char* what) {
 
 SysError bind_error(const IpAddress& address, uint16_t port, int err) {
   if (err == EADDRINUSE) {
-    return sys_error("UDP " + format(address, port) +
+    return sys_error("UDP " + endpoint_text(Endpoint{.address = address, .port = port}) +
                          " is already in use; pick another listen_port or stop the program using it",
                      err);
   }
   if (err == EADDRNOTAVAIL) {
-    return sys_error("bind UDP " + format(address, port) + ": no interface has this address", err);
+    return sys_error("bind UDP " + endpoint_text(Endpoint{.address = address, .port = port}) +
+                         ": no interface has this address",
+                     err);
   }
-  return sys_error("bind UDP " + format(address, port), err);
+  return sys_error("bind UDP " + endpoint_text(Endpoint{.address = address, .port = port}), err);
 }
 
 // Waits up to kSendWaitMs for room in the send buffer.
@@ -242,7 +173,7 @@ Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
                              .msg_flags = 0};
     msgs[n].msg_len = 0;
   }
-  if (n == 0) return sys_error("send UDP to " + format(chunk[0].peer.address, chunk[0].peer.port) +
+  if (n == 0) return sys_error("send UDP to " + endpoint_text(chunk[0].peer) +
                                    " from an IPv4-only socket", EAFNOSUPPORT);
 
   size_t done = 0;
@@ -263,7 +194,7 @@ Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
     }
     if (done == 0) {
       const Endpoint& p = chunk[0].peer;
-      return sys_error("send UDP to " + format(p.address, p.port));
+      return sys_error("send UDP to " + endpoint_text(p));
     }
     break;
   }
