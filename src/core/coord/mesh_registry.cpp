@@ -149,7 +149,12 @@ void Mesh::announce(const Snapshot& s, const Now& now, const std::vector<HostId>
       to_neighbors[n.value].push_back(*r);
     }
   }
-  for (auto& [client, records] : to_clients) send_records(s, now, HostId{client}, records);
+  for (auto& [client, records] : to_clients) {
+    // A client not heard from since this coordinator started gets the
+    // records with the answer to its first report instead.
+    const PeerEntry* e = s.find(HostId{client});
+    if (e && e->peer->endpoint()) send_records(s, now, HostId{client}, records);
+  }
   for (auto& [n, records] : to_neighbors) send_records(s, now, HostId{n}, records);
 }
 
