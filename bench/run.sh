@@ -18,7 +18,9 @@
 # Then, if the build has them, bench/admin_scale (10,000 hosts: key sets,
 # peak memory, incremental update rebuild) and bench/mesh_scale (relayed vs
 # direct data path, relay packets per second, a registry of 10,000 clients)
-# add their key=value lines.
+# add their key=value lines, and bench/relay.sh measures the relayed path
+# against the direct one on the real kernel (a managed network behind NAT
+# routers, in namespaces of its own).
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -301,6 +303,14 @@ if [ -x "$MESH_SCALE" ]; then
   [ -s "$WORK/mesh_scale.err" ] && warn "mesh_scale: $(tail -n 3 "$WORK/mesh_scale.err")"
 fi
 
+# --- (6) relayed vs direct path through NAT routers (bench/relay.sh) -----------
+# Its own namespaces (cordon-relay-<pid>-*), torn down before it returns.
+if [ -x "$CORDON_BIN" ]; then
+  echo "bench: (6) relay" >&2
+  "$REPO/bench/relay.sh" "$BUILD_DIR" >"$WORK/relay.out" 2>"$WORK/relay.err" \
+    || warn "relay failed: $(grep '^relay: error:' "$WORK/relay.err" | tail -n 3)"
+fi
+
 # --- report ---------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
@@ -340,6 +350,9 @@ report() {
   fi
   if [ -s "$WORK/mesh_scale.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/mesh_scale.out" || true
+  fi
+  if [ -s "$WORK/relay.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/relay.out" || true
   fi
 }
 
