@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/wire/header.hpp"
+#include "daemon/workers.hpp"
 #include "os/linux/clock.hpp"
 
 namespace cordon::daemon {
@@ -15,10 +16,6 @@ namespace {
 // one busy stream cannot starve the others or the control socket.
 constexpr int kReadsPerWakeup = 8;
 constexpr int kAcceptsPerWakeup = 16;
-
-// The same receive buffer as a worker's (workers.cpp): a datagram from a
-// peer with the same MTU, plus a routing header.
-size_t rx_slot_size(unsigned mtu) { return mtu + wire::kOverhead + wire::kHeadroom; }
 
 }  // namespace
 
@@ -33,7 +30,7 @@ std::optional<uint32_t> StreamNumbers::next() {
 }
 
 TcpTunnel::TcpTunnel(const Wiring& wiring)
-    : w_(wiring), rx_slot_size_(rx_slot_size(wiring.mtu)), rx_storage_(kBatch * rx_slot_size_) {}
+    : w_(wiring), rx_slot_size_(receive_slot_size(wiring.mtu)), rx_storage_(kBatch * rx_slot_size_) {}
 
 TcpTunnel::~TcpTunnel() {
   for (auto& [id, s] : streams_) {

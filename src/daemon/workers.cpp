@@ -8,11 +8,6 @@
 namespace cordon::daemon {
 namespace {
 
-// Receive buffers hold a datagram from a peer with the same MTU, plus
-// slack for the routing header that relayed packets will carry. A larger
-// datagram (the peers disagree on mtu) arrives truncated and is counted.
-size_t rx_slot_size(unsigned mtu) { return mtu + wire::kOverhead + wire::kHeadroom; }
-
 size_t tx_slot_size(unsigned mtu) { return wire::kHeadroom + mtu + wire::kTailroom; }
 
 }  // namespace
@@ -25,7 +20,7 @@ Worker::Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSock
       socket_(socket),
       outbox_(outbox),
       control_wake_(control_wake),
-      rx_slot_size_(rx_slot_size(mtu)),
+      rx_slot_size_(receive_slot_size(mtu)),
       tx_slot_size_(tx_slot_size(mtu)),
       rx_storage_(kBatch * rx_slot_size_),
       tx_storage_(kBatch * tx_slot_size_) {

@@ -29,12 +29,19 @@
 #include <vector>
 
 #include "core/node.hpp"
+#include "core/wire/header.hpp"
 #include "daemon/stream_outbox.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/tun.hpp"
 #include "os/linux/udp.hpp"
 
 namespace cordon::daemon {
+
+// Receive buffers hold a relayed datagram from a peer with the same MTU:
+// the inner packet, the direct overhead and the relay's 36 bytes
+// (docs/protocol.md, "Relayed datagrams"). A larger datagram (the peers
+// disagree on mtu) arrives truncated and is counted.
+constexpr size_t receive_slot_size(unsigned mtu) { return mtu + wire::kOverhead + wire::kRelayExtra; }
 
 // Problems a worker counts instead of logging per packet; the control thread
 // reports changes (activity_log.hpp).

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,8 +150,12 @@ bool wait_status(const ManagedHost& host, Clock::duration within, json& last,
 }
 
 // A finite ping (COUNT echoes, 200 ms apart); the replies that came back.
-int ping_replies(const ManagedHost& from, const std::string& to, int count) {
-  RunResult r = run(&from.ns(), {"ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "1", to}, 60s);
+// With `payload` set: echoes of that many bytes, never fragmented (-M do).
+int ping_replies(const ManagedHost& from, const std::string& to, int count, std::optional<int> payload = std::nullopt) {
+  std::vector<std::string> args = {"ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "1"};
+  if (payload) args.insert(args.end(), {"-M", "do", "-s", std::to_string(*payload)});
+  args.push_back(to);
+  RunResult r = run(&from.ns(), args, 60s);
   auto stats = parse_ping_stats(r.out);
   return stats ? stats->received : -1;
 }
@@ -228,6 +233,11 @@ TEST_F(CoordinatorTest, SymmetricNatsStayRelayed) {
   const uint64_t relayed = relayed_packets(n.c1().status());
   EXPECT_GE(ping_replies(n.a(), n.b().tun4(), 10), 9);
   EXPECT_GE(relayed_packets(n.c1().status()), relayed + 20);  // 10 echoes and 10 replies at least
+
+  // Full-size packets cross the relay too: an inner packet of exactly the
+  // managed-mode MTU (1380 = 1352 + 28 bytes of IPv4 and ICMP headers)
+  // becomes a relayed datagram of 1440 bytes, which every hop must take.
+  EXPECT_GE(ping_replies(n.a(), n.b().tun4(), 5, 1352), 4) << "full-size packets do not cross the relay";
 }
 
 // 3. a's network lets no UDP through: a reaches c1 over the TCP tunnel and
