@@ -92,8 +92,8 @@ struct Node::Impl {
   // message or inner packet. `via` is the relay it came through, if any.
   void deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
                        HostId via, RxSlot& slot);
-  void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer, const wire::RoutingBlock& routing,
-               RxSlot& slot);
+  void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
+               const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot);
   std::shared_ptr<const RelayRoutes> relay_routes() const { return relay_routes_.load(std::memory_order_acquire); }
   // Send path, one inner packet.
   void send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot);
@@ -107,6 +107,13 @@ struct Node::Impl {
   std::optional<std::span<const std::byte>> wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
                                                  std::span<std::byte> buffer, size_t start, size_t length,
                                                  const wire::RoutingBlock& routing, DropReason& reason);
+  // Seals `length` bytes at buffer[headroom] for `peer` and, when the first
+  // hop is a relay, wraps the result for it (relayed datagrams need
+  // wire::kHeadroom and wire::kTailroom). Every path's datagrams go through here.
+  std::optional<std::span<const std::byte>> seal_on_path(unsigned slot, const Now& now, HostId self,
+                                                         link::Peer& peer, link::Peer& first_hop,
+                                                         std::span<std::byte> buffer, size_t headroom, size_t length,
+                                                         DropReason& reason);
   // Seals the hop header and routing block of the relayed datagram `data`
   // (hop header and inner datagram already in place) for `next`.
   bool seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next, const wire::RelayedParts& parts,

@@ -33,7 +33,7 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   if (!routing) return drop(slot, DropReason::kBadHeader, hop_stats.drops);
   if (routing->destination != s.self) {
     if (s.role != keys::Role::kCoordinator) return drop(slot, DropReason::kMisrouted, hop_stats.drops);
-    return forward(worker, now, s, hop_peer, *routing, slot);
+    return forward(worker, now, s, hop_peer, *parts, *routing, slot);
   }
 
   // For this host: the inner datagram is an ordinary one from the source,
@@ -61,8 +61,8 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   deliver_payload(now, s, *end.peer, body, hop_peer.id(), slot);
 }
 
-void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer, const wire::RoutingBlock& routing,
-                         RxSlot& slot) {
+void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
+                         const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot) {
   link::PeerStats& hop_stats = hop_peer.stats();
   if (routing.hops == 0) return drop(slot, DropReason::kHopLimit, hop_stats.drops);
   const PeerEntry* from = s.find(hop_peer.id());
@@ -89,11 +89,10 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   }
   if (!next || next == &hop_peer) return drop(slot, DropReason::kNoRelayRoute, hop_stats.drops);
 
-  auto parts = wire::split_relayed(slot.data);  // checked by the caller; the spans are the same
   wire::RoutingBlock out = routing;
   out.hops = static_cast<uint8_t>(routing.hops - 1);
   DropReason reason{};
-  if (!seal_hop(worker, now, s.self, *next, *parts, out, reason)) {
+  if (!seal_hop(worker, now, s.self, *next, parts, out, reason)) {
     return drop(slot, reason, next->stats().drops);
   }
   relayed_packets.fetch_add(1, std::memory_order_relaxed);
@@ -123,6 +122,16 @@ bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer
     return false;
   }
   return true;
+}
+
+std::optional<std::span<const std::byte>> Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self,
+                                                                   link::Peer& peer, link::Peer& first_hop,
+                                                                   std::span<std::byte> buffer, size_t headroom,
+                                                                   size_t length, DropReason& reason) {
+  auto datagram = seal(slot, now, self, peer, buffer, headroom, length, reason);
+  if (!datagram || &first_hop == &peer) return datagram;
+  const wire::RoutingBlock routing{peer.id(), self, wire::kInitialHops};
+  return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing, reason);
 }
 
 std::optional<std::span<const std::byte>> Node::Impl::wrap(unsigned slot, const Now& now, HostId self,

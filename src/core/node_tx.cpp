@@ -90,14 +90,10 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   const Path path = path_to(s, peer);
   if (!path.first_hop) return drop(slot, DropReason::kNoEndpoint, st.drops);
   DropReason reason{};
-  auto datagram = seal(worker, now, s.self, peer, slot.buffer, slot.headroom, inner->length, reason);
-  if (datagram && path.first_hop != &peer) {
-    const size_t start = slot.headroom - wire::kHeaderSize;
-    const wire::RoutingBlock routing{peer.id(), s.self, wire::kInitialHops};
-    datagram = wrap(worker, now, s.self, *path.first_hop, slot.buffer, start, datagram->size(), routing, reason);
-    if (datagram) note_sent(path.first_hop->stats(), now);
-  }
+  const auto datagram =
+      seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length, reason);
   if (!datagram) return drop(slot, reason, st.drops);
+  if (path.first_hop != &peer) note_sent(path.first_hop->stats(), now);
   st.tx_packets.fetch_add(1, std::memory_order_relaxed);
   st.tx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
   note_sent(st, now);

@@ -88,12 +88,8 @@ void Mesh::send(const Snapshot& s, const Now& now, HostId to, const wire::Contro
   }
   DropReason reason{};
   const unsigned slot = impl_.workers;  // the control thread's AEAD contexts
-  auto datagram = impl_.seal(slot, now, s.self, *peer->peer, buffer, wire::kHeadroom, encoded->size(), reason);
-  if (datagram && first_hop != peer->peer.get()) {
-    const size_t start = wire::kHeadroom - wire::kHeaderSize;
-    datagram = impl_.wrap(slot, now, s.self, *first_hop, buffer, start, datagram->size(),
-                          wire::RoutingBlock{to, s.self, wire::kInitialHops}, reason);
-  }
+  const auto datagram =
+      impl_.seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, encoded->size(), reason);
   if (!datagram) {
     peer->peer->stats().drops.add(reason);
     return;
