@@ -21,10 +21,10 @@
 #include <memory>
 #include <vector>
 
-#include "core/keys/traffic_keys.hpp"
 #include "core/node.hpp"
 #include "core/wire/control.hpp"
 #include "core/wire/header.hpp"
+#include "testing/forge.hpp"
 
 using namespace cordon;
 
@@ -201,17 +201,7 @@ void registry_scale() {
   for (uint32_t i = 0; i < kClients; ++i) {
     const HostId id = client_id(i);
     const auto plain = *wire::encode_control(wire::StatusReport{1, {*Endpoint::parse("10.9.0.1:51820")}});
-    auto k = keys::derive_traffic_key(key_for(kC.value, id.value), crypto::Suite::kAes256Gcm, 0, id, kC);
-    auto aead = crypto::Aead::create(crypto::Suite::kAes256Gcm, k->view());
-    std::vector<std::byte> d(wire::kOverhead + plain.size());
-    wire::Header h;
-    h.sender_host = id.host();
-    const uint64_t counter = wire::counter_units(kT0) + 1;
-    h.wire_counter = counter & wire::kWireCounterMask;
-    wire::write_header(h, std::span(d).first<wire::kHeaderSize>());
-    std::copy(plain.begin(), plain.end(), d.begin() + wire::kHeaderSize);
-    aead->seal(wire::make_nonce(counter), std::span(d).first(wire::kHeaderSize),
-               std::span(d).subspan(wire::kHeaderSize, plain.size()), std::span(d).last<wire::kTagSize>());
+    auto d = testing::forge_direct(key_for(kC.value, id.value), id, kC, plain, wire::counter_units(kT0) + 1);
     reports.push_back(std::move(d));
   }
   const Now round{2, kT0 + kNsPerMs};

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/keys/traffic_keys.hpp"
 #include "core/node.hpp"
 #include "core/wire/header.hpp"
+#include "testing/forge.hpp"
 
 namespace {
 
@@ -43,7 +43,6 @@ PeerConfig peer(HostId id, uint8_t fill, const char* prefix, keys::Role role, st
 struct World {
   std::unique_ptr<Node> client, coordinator;
   std::vector<std::byte> relayed;
-  std::unique_ptr<crypto::Aead> a_to_c;
 
   World() {
     const Now now{1, kT0};
@@ -71,8 +70,6 @@ struct World {
     TxSlot slot{.buffer = buf, .headroom = wire::kHeadroom, .length = 40};
     client->process_tun(0, Now{2, kT0 + 1}, std::span(&slot, 1));
     relayed.assign(slot.wire.begin(), slot.wire.end());
-    auto k = keys::derive_traffic_key(key_of(1), crypto::Suite::kAes256Gcm, 0, kA, kC);
-    a_to_c = std::make_unique<crypto::Aead>(std::move(*crypto::Aead::create(crypto::Suite::kAes256Gcm, k->view())));
   }
 };
 
@@ -93,17 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     const size_t n = std::min<size_t>(size - 1, 1400);
     if (n == 0) return 0;
-    d.resize(wire::kOverhead + n);
-    wire::Header h;
-    h.sender_host = kA.host();
     const uint64_t counter = wire::counter_units(kT0 + 3) + (++g_counter);
-    h.wire_counter = counter & wire::kWireCounterMask;
-    wire::write_header(h, std::span(d).first<wire::kHeaderSize>());
-    for (size_t i = 0; i < n; ++i) d[wire::kHeaderSize + i] = std::byte{data[1 + i]};
-    if (!w.a_to_c->seal(wire::make_nonce(counter), std::span(d).first(wire::kHeaderSize),
-                        std::span(d).subspan(wire::kHeaderSize, n), std::span(d).last<wire::kTagSize>())) {
-      return 0;
-    }
+    d = testing::forge_direct(key_of(1), kA, kC, std::span(reinterpret_cast<const std::byte*>(data + 1), n), counter);
   }
   RxSlot slot{.from = *Endpoint::parse("192.0.2.2:51820"), .data = d};
   const Now now{3, kT0 + 3};

@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "core/keys/traffic_keys.hpp"
 #include "core/wire/control.hpp"
 #include "core/wire/header.hpp"
 #include "core/wire/relay.hpp"
+#include "testing/forge.hpp"
 #include "testing/sim_mesh.hpp"
 
 namespace cordon::testing {
@@ -21,43 +21,6 @@ namespace {
 const Endpoint kC{IpAddress::v4({203, 0, 113, 1}), 51820};
 const Endpoint kA{IpAddress::v4({198, 51, 100, 10}), 51820};
 const Endpoint kB{IpAddress::v4({198, 51, 100, 20}), 51820};
-
-// Seals `plaintext` as `sender` -> `receiver` under `link_key`, as a direct
-// datagram with the given counter.
-std::vector<std::byte> forge(const crypto::SecretBytes& link_key, HostId sender, HostId receiver,
-                             std::span<const std::byte> plaintext, uint64_t counter) {
-  auto key = keys::derive_traffic_key(link_key, crypto::Suite::kAes256Gcm, 0, sender, receiver);
-  auto aead = crypto::Aead::create(crypto::Suite::kAes256Gcm, key->view());
-  std::vector<std::byte> d(wire::kOverhead + plaintext.size());
-  wire::Header h;
-  h.sender_host = sender.host();
-  h.wire_counter = counter & wire::kWireCounterMask;
-  wire::write_header(h, std::span(d).first<wire::kHeaderSize>());
-  std::copy(plaintext.begin(), plaintext.end(), d.begin() + wire::kHeaderSize);
-  const auto body = std::span(d).subspan(wire::kHeaderSize, plaintext.size());
-  const auto tag = std::span(d).last<wire::kTagSize>();
-  EXPECT_TRUE(aead->seal(wire::make_nonce(counter), std::span(d).first(wire::kHeaderSize), body, tag));
-  return d;
-}
-
-// Wraps `inner` for the hop `sender` -> `receiver` (wire/relay.hpp).
-std::vector<std::byte> forge_relayed(const crypto::SecretBytes& hop_key, HostId sender, HostId receiver,
-                                     std::vector<std::byte> inner, const wire::RoutingBlock& routing,
-                                     uint64_t counter) {
-  auto key = keys::derive_traffic_key(hop_key, crypto::Suite::kAes256Gcm, 0, sender, receiver);
-  auto aead = crypto::Aead::create(crypto::Suite::kAes256Gcm, key->view());
-  std::vector<std::byte> d(wire::kHeaderSize + inner.size() + wire::kRoutingBlockSize + wire::kTagSize);
-  std::copy(inner.begin(), inner.end(), d.begin() + wire::kHeaderSize);
-  auto parts = wire::split_relayed(d);
-  wire::Header h;
-  h.format = wire::Format::kRelayed;
-  h.sender_host = sender.host();
-  h.wire_counter = counter & wire::kWireCounterMask;
-  wire::write_header(h, parts->aad.first<wire::kHeaderSize>());
-  wire::write_routing_block(routing, parts->routing);
-  EXPECT_TRUE(aead->seal(wire::make_nonce(counter), parts->aad, parts->routing, parts->tag));
-  return d;
-}
 
 std::vector<std::byte> bytes(std::initializer_list<uint8_t> v) {
   std::vector<std::byte> out;
@@ -99,8 +62,8 @@ TEST(MeshSecurity, ClientCannotSendCoordinatorMessages) {
   const auto key = SimMesh::link_key(f.a, f.c);
   wire::HostRecords records;
   records.records.push_back(wire::HostRecord{f.b, wire::HostState::kUnreachable, 0, f.c, 0, std::nullopt, {}});
-  f.inject(kA, kC, forge(key, f.a, f.c, *wire::encode_control(records), f.counter()));
-  f.inject(kA, kC, forge(key, f.a, f.c, *wire::encode_control(wire::StatusAck{1, std::nullopt}), f.counter()));
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, *wire::encode_control(records), f.counter()));
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, *wire::encode_control(wire::StatusAck{1, std::nullopt}), f.counter()));
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kNotCoordinator), 2u);
   // Nothing changed: b is still reachable for a.
   EXPECT_TRUE(f.mesh.run_for(kNsPerSecond));
@@ -111,7 +74,7 @@ TEST(MeshSecurity, RecordsAboutUnlinkedHostsAreCounted) {
   Fixture f;
   wire::HostRecords records;
   records.records.push_back(wire::HostRecord{HostId{0x000100ee}, wire::HostState::kReachable, 0, f.c, 0, kB, {}});
-  f.inject(kC, kA, forge(SimMesh::link_key(f.c, f.a), f.c, f.a, *wire::encode_control(records), f.counter()));
+  f.inject(kC, kA, forge_direct(SimMesh::link_key(f.c, f.a), f.c, f.a, *wire::encode_control(records), f.counter()));
   EXPECT_EQ(f.drops_at(f.a, f.c, DropReason::kUnlinkedRecord), 1u);
   // x reports to c, but c's key set does not say it serves a client 0x...ee:
   // a report from x is fine; one from a peer c does not serve is refused.
@@ -121,9 +84,9 @@ TEST(MeshSecurity, RecordsAboutUnlinkedHostsAreCounted) {
 TEST(MeshSecurity, MalformedControlMessagesAreCounted) {
   Fixture f;
   const auto key = SimMesh::link_key(f.a, f.c);
-  f.inject(kA, kC, forge(key, f.a, f.c, bytes({0x01, 0x00, 0x00}), f.counter()));          // truncated report
-  f.inject(kA, kC, forge(key, f.a, f.c, bytes({0x09, 0x00}), f.counter()));                // unknown type
-  f.inject(kA, kC, forge(key, f.a, f.c, std::vector<std::byte>(1300, std::byte{0x06}), f.counter()));  // oversized
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, bytes({0x01, 0x00, 0x00}), f.counter()));          // truncated report
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, bytes({0x09, 0x00}), f.counter()));                // unknown type
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, std::vector<std::byte>(1300, std::byte{0x06}), f.counter()));  // oversized
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kBadControl), 2u);
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kUnknownControl), 1u);
 }
@@ -132,7 +95,7 @@ TEST(MeshSecurity, StrangersCannotUseTheRelay) {
   Fixture f;
   // A stranger who knows host numbers but holds no link with c.
   crypto::SecretBytes wrong(std::vector<std::byte>(32, std::byte{0x42}));
-  const auto inner = forge(wrong, f.a, f.b, bytes({0x00}), f.counter());
+  const auto inner = forge_direct(wrong, f.a, f.b, bytes({0x00}), f.counter());
   const uint64_t before = f.mesh.host(f.c).node().status().relay.packets;
   f.inject(kA, kC, forge_relayed(wrong, f.a, f.c, inner, {f.b, f.a, 4}, f.counter()));
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kAuthFailure), 1u);
