@@ -458,34 +458,25 @@ void add_user_commands(CLI::App* admin_app) {
                                   "generated and shown once");
     add_json(l);
   };
-  {
+  // `user add` and `user passwd` differ only in what they ask the database.
+  using SetPassword = admin::NewPassword (Admin::*)(const std::string&, const std::string&, std::optional<std::string_view>);
+  const auto password_leaf = [&](const char* verb, const char* what, SetPassword set) {
     auto o = std::make_shared<Opts>();
-    Leaf& l = leaf(user, "user", "add", "Add a user to a host");
+    Leaf& l = leaf(user, "user", verb, what);
     with_password(l, o);
-    l.run = [o, name = l.name] {
+    l.run = [o, name = l.name, set] {
       return guarded(name, [&] {
         const auto chosen = read_password_file(given(o->pw, o->password_file));
         Admin a = open_db();
         const auto text = chosen ? std::optional<std::string_view>(keys::as_text(*chosen)) : std::nullopt;
-        print_new_password(a.add_user(o->host, o->name, text), state().json);
+        print_new_password((a.*set)(o->host, o->name, text), state().json);
         return kExitOk;
       });
     };
-  }
-  {
-    auto o = std::make_shared<Opts>();
-    Leaf& l = leaf(user, "user", "passwd", "Give a user a new password (used by key sets exported from now on)");
-    with_password(l, o);
-    l.run = [o, name = l.name] {
-      return guarded(name, [&] {
-        const auto chosen = read_password_file(given(o->pw, o->password_file));
-        Admin a = open_db();
-        const auto text = chosen ? std::optional<std::string_view>(keys::as_text(*chosen)) : std::nullopt;
-        print_new_password(a.reset_password(o->host, o->name, text), state().json);
-        return kExitOk;
-      });
-    };
-  }
+  };
+  password_leaf("add", "Add a user to a host", &Admin::add_user);
+  password_leaf("passwd", "Give a user a new password (used by key sets exported from now on)",
+                &Admin::reset_password);
   {
     auto o = std::make_shared<Opts>();
     Leaf& l = leaf(user, "user", "remove", "Remove a user from a host");
