@@ -9,13 +9,14 @@
 
 namespace cordon {
 
-Node::Impl::Impl(unsigned workers, uint64_t persisted_floor)
+Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors)
     : workers(workers), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
-      mesh(std::make_unique<coord::Mesh>(*this)) {}
+      boot_receive_floors(std::move(receive_floors)), mesh(std::make_unique<coord::Mesh>(*this)) {}
 Node::Impl::~Impl() = default;
 
-Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now)
-    : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor)) {
+Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
+           std::vector<ReceiveFloor> receive_floors)
+    : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors))) {
   impl_->current.store(impl_->build(std::move(config), now, nullptr), std::memory_order_release);
   impl_->mesh->configure(*impl_->snapshot(), now);
 }
@@ -51,6 +52,9 @@ std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
         continue;
       }
       peer->set_endpoint(pc.endpoint);
+      for (const ReceiveFloor& f : boot_receive_floors) {
+        if (f.peer == pc.id && f.key == peer->fingerprint()) peer->set_receive_floor(f.counter);
+      }
     } else if (pc.endpoint) {
       // A reload that names an endpoint moves the peer there; one that names
       // none keeps what was learnt.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/drop_reason.hpp"
+#include "core/keys/traffic_keys.hpp"
 #include "core/node_config.hpp"
 #include "core/status.hpp"
 #include "core/types.hpp"
@@ -82,6 +83,16 @@ struct TcpTarget {
   friend bool operator==(const TcpTarget&, const TcpTarget&) = default;
 };
 
+// The highest counter accepted from a peer under one link key, persisted
+// so that a restarted receiver refuses datagrams captured before the
+// restart (docs/protocol.md, "Replay protection").
+struct ReceiveFloor {
+  HostId peer;
+  keys::KeyFingerprint key{};  // the link key the counter belongs to
+  uint64_t counter = 0;
+  friend bool operator==(const ReceiveFloor&, const ReceiveFloor&) = default;
+};
+
 struct TickResult {
   std::vector<Outgoing> datagrams;
   // The TCP tunnels this node wants open now, listed on every tick while
@@ -95,6 +106,11 @@ struct TickResult {
   // then call counter_floor_persisted with it. Until the floor covers the
   // counters in use, sending stops with `nonce_reservation`.
   std::optional<uint64_t> persist_counter_floor;
+  // When set (at most once per kReceiveFloorIntervalNs, and only when a
+  // peer's highest accepted counter moved): every peer's receive floor, for
+  // the caller to persist when convenient. Losing one costs only the
+  // protection of the datagrams accepted since the last one stored.
+  std::optional<std::vector<ReceiveFloor>> persist_receive_floors;
   int64_t next_deadline_mono_ns = 0;  // call tick() again at this monotonic time at the latest
 };
 
@@ -104,7 +120,12 @@ class Node {
   // on first start). Every counter this node uses is at or above it, and
   // every counter used before lies below it, so no nonce repeats across
   // restarts, crashes or a clock set back (docs/protocol.md).
-  Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now);
+  //
+  // `receive_floors` are the ones persisted before (TickResult): a peer whose
+  // host ID and link-key fingerprint match one starts its replay window at
+  // that counter, at start and whenever a reload adds it.
+  Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
+       std::vector<ReceiveFloor> receive_floors = {});
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

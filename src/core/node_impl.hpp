@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -76,9 +77,13 @@ constexpr uint64_t kFloorLead = 16 * wire::kCounterUnitsPerSecond;
 constexpr uint64_t kFloorReserve = wire::kCounterUnitsPerSecond / 16;
 constexpr int64_t kFloorCheckNs = kNsPerSecond;
 constexpr int64_t kFloorCheckAheadNs = 20 * kNsPerMs;
+// Receive floors are offered for persisting at most once a second: a crash
+// forgets at most the last second of accepted counters (docs/protocol.md,
+// "Replay protection").
+constexpr int64_t kReceiveFloorIntervalNs = kNsPerSecond;
 
 struct Node::Impl {
-  Impl(unsigned workers, uint64_t persisted_floor);
+  Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors);
   ~Impl();
 
   std::shared_ptr<const Snapshot> snapshot() const { return current.load(std::memory_order_acquire); }
@@ -130,6 +135,11 @@ struct Node::Impl {
   const uint64_t boot_floor;
   std::atomic<uint64_t> confirmed_floor;
   uint64_t requested_floor = 0;  // control thread only
+  const std::vector<ReceiveFloor> boot_receive_floors;
+  // Control thread only: what the last persist_receive_floors offered, and when.
+  std::vector<ReceiveFloor> offered_receive_floors;
+  std::optional<int64_t> receive_floors_offered_mono_ns;
+  void offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result);
   std::atomic<std::shared_ptr<const Snapshot>> current;
   std::atomic<std::shared_ptr<const RelayRoutes>> relay_routes_{std::make_shared<const RelayRoutes>()};
   DropCounters drops;

@@ -9,6 +9,8 @@
 //  - counter floor, node-wide, checked every 1 s (every 20 ms while the
 //    counters run ahead of the clock). It keeps the persisted floor above
 //    every counter in use (docs/protocol.md, "Nonce uniqueness").
+//  - receive floors, node-wide, offered every 1 s when a peer's highest
+//    accepted counter moved (kReceiveFloorIntervalNs).
 //  - the mesh's timers (coord/mesh.hpp lists them), checked every 1 s, and
 //    at once when workers queued control messages.
 #include <algorithm>
@@ -67,6 +69,22 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
 
 }  // namespace
 
+void Node::Impl::offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result) {
+  if (receive_floors_offered_mono_ns && now.mono_ns - *receive_floors_offered_mono_ns < kReceiveFloorIntervalNs) {
+    return;
+  }
+  std::vector<ReceiveFloor> floors;
+  floors.reserve(s.peers.size());
+  for (const PeerEntry& e : s.peers) {
+    const uint64_t top = e.peer->highest_received();
+    if (top != 0) floors.push_back(ReceiveFloor{e.peer->id(), e.peer->fingerprint(), top});
+  }
+  receive_floors_offered_mono_ns = now.mono_ns;
+  if (floors == offered_receive_floors) return;
+  offered_receive_floors = floors;
+  result.persist_receive_floors = std::move(floors);
+}
+
 TickResult Node::tick(const Now& now) {
   Impl& impl = *impl_;
   const auto s = impl.snapshot();
@@ -94,8 +112,10 @@ TickResult Node::tick(const Now& now) {
     impl.mesh->fill_tcp_targets(*s, result);  // the wish stands while the timers wait
   }
   const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
+  impl.offer_receive_floors(*s, now, result);
   const int64_t floor_next = now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);
-  result.next_deadline_mono_ns = std::min({keepalive_next, floor_next, mesh_next});
+  const int64_t receive_floor_next = *impl.receive_floors_offered_mono_ns + kReceiveFloorIntervalNs;
+  result.next_deadline_mono_ns = std::min({keepalive_next, floor_next, mesh_next, receive_floor_next});
   return result;
 }
 

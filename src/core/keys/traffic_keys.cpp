@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::string_view kSalt = "cordon/v1 traffic";
 constexpr std::string_view kLabel = "cordon/v1 key";
+constexpr std::string_view kFingerprintSalt = "cordon/v1 fingerprint";
 
 void put_u32(std::byte* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = std::byte{static_cast<uint8_t>(v >> (24 - 8 * i))};
@@ -28,6 +29,13 @@ std::optional<crypto::SecretBytes> derive_traffic_key(const crypto::SecretBytes&
   crypto::SecretBytes out(crypto::key_size(suite));
   const auto salt = std::as_bytes(std::span(kSalt.data(), kSalt.size()));
   if (!crypto::hkdf_sha256(link_key.view(), salt, info, out.mutable_view())) return std::nullopt;
+  return out;
+}
+
+std::optional<KeyFingerprint> link_key_fingerprint(const crypto::SecretBytes& link_key) {
+  KeyFingerprint out{};
+  const auto salt = std::as_bytes(std::span(kFingerprintSalt.data(), kFingerprintSalt.size()));
+  if (!crypto::hkdf_sha256(link_key.view(), salt, {}, out)) return std::nullopt;
   return out;
 }
 

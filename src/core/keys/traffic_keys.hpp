@@ -12,6 +12,8 @@
 // replayed towards a third host fails authentication.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -23,5 +25,16 @@ namespace cordon::keys {
 
 std::optional<crypto::SecretBytes> derive_traffic_key(const crypto::SecretBytes& link_key, crypto::Suite suite,
                                                       uint32_t generation, HostId sender, HostId receiver);
+
+// A link key's fingerprint names the key in state files (the counter-floor
+// file, docs/protocol.md "Nonce uniqueness") without revealing it:
+//
+//   fingerprint = HKDF-SHA256(IKM = link key, salt = "cordon/v1 fingerprint", info = "", L = 16)
+//
+// HKDF's output is a PRF of the key, so the fingerprint tells nothing about
+// the key or the traffic keys beyond whether two keys are equal.
+constexpr size_t kFingerprintSize = 16;
+using KeyFingerprint = std::array<std::byte, kFingerprintSize>;
+std::optional<KeyFingerprint> link_key_fingerprint(const crypto::SecretBytes& link_key);
 
 }  // namespace cordon::keys

@@ -12,7 +12,9 @@ std::unique_ptr<Peer> Peer::create(HostId self, HostId id, const crypto::SecretB
   std::unique_ptr<Peer> p(new Peer(id, suite, link_key, counter_start));
   auto tx_key = keys::derive_traffic_key(link_key, suite, p->generation_, self, id);
   auto rx_key = keys::derive_traffic_key(link_key, suite, p->generation_, id, self);
-  if (!tx_key || !rx_key) return nullptr;
+  const auto fingerprint = keys::link_key_fingerprint(link_key);
+  if (!tx_key || !rx_key || !fingerprint) return nullptr;
+  p->fingerprint_ = *fingerprint;
   p->tx_.reserve(slots);
   p->rx_.reserve(slots);
   for (unsigned i = 0; i < slots; ++i) {
@@ -37,6 +39,16 @@ void Peer::set_endpoint(const std::optional<Endpoint>& e) {
 ReplayWindow::Verdict Peer::replay_check(uint64_t counter) {
   SpinGuard g(lock_);
   return replay_.check(counter);
+}
+
+void Peer::set_receive_floor(uint64_t floor) {
+  SpinGuard g(lock_);
+  replay_.start_at(floor);
+}
+
+uint64_t Peer::highest_received() {
+  SpinGuard g(lock_);
+  return replay_.empty() ? 0 : replay_.top();
 }
 
 ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, int64_t now_mono_ns) {

@@ -13,6 +13,7 @@
 #include "core/crypto/aead.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/drop_reason.hpp"
+#include "core/keys/traffic_keys.hpp"
 #include "core/link/endpoint_cell.hpp"
 #include "core/link/packet_counter.hpp"
 #include "core/link/replay_window.hpp"
@@ -52,6 +53,8 @@ class Peer {
   HostId id() const { return id_; }
   crypto::Suite suite() const { return suite_; }
   uint32_t generation() const { return generation_; }
+  // Names the link key in the counter-floor file (keys/traffic_keys.hpp).
+  const keys::KeyFingerprint& fingerprint() const { return fingerprint_; }
   // True when `link_key` and `suite` are what this peer was built with.
   bool same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const;
 
@@ -70,6 +73,12 @@ class Peer {
   const PathCell& path() const { return path_; }
 
   ReplayWindow::Verdict replay_check(uint64_t counter);
+  // The receive floor persisted before a restart: counters at or below it
+  // are refused (ReplayWindow::start_at).
+  void set_receive_floor(uint64_t floor);
+  // The highest counter accepted so far (0 if none): what the next receive
+  // floor persists.
+  uint64_t highest_received();
   // Records an authenticated counter. When fresh and `roam` is true (a
   // datagram straight from the peer that may move it: not a relayed one, not
   // a control message), moves the endpoint to `from` if it differs (roaming,
@@ -83,6 +92,7 @@ class Peer {
   crypto::Suite suite_;
   uint32_t generation_ = 0;
   crypto::SecretBytes link_key_;  // kept only to recognise an unchanged link on reload
+  keys::KeyFingerprint fingerprint_{};
   std::vector<crypto::Aead> tx_, rx_;
   PacketCounter counter_;
   SpinLock lock_;

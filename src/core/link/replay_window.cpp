@@ -32,6 +32,13 @@ void ReplayWindow::Segment::restart(uint64_t counter) {
   top = counter;
 }
 
+void ReplayWindow::start_at(uint64_t floor) {
+  if (current_.valid && current_.top >= floor) return;
+  previous_ = Segment{};
+  current_.restart(floor);
+  current_.words.fill(~uint64_t{0});
+}
+
 ReplayWindow::Verdict ReplayWindow::check(uint64_t counter) const {
   if (!current_.valid || counter > current_.top) return Verdict::kFresh;
   if (current_.covers(counter)) return current_.test(counter) ? Verdict::kReplay : Verdict::kFresh;

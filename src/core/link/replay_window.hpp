@@ -31,6 +31,12 @@ class ReplayWindow {
   // Judges and records a counter (after authentication).
   Verdict accept(uint64_t counter);
 
+  // After a restart: treats every counter at or below `floor` as already
+  // seen, so datagrams captured before the restart are refused (replay or
+  // too_old) instead of authenticating again (docs/protocol.md, "Replay
+  // protection"). Does nothing when the window already reaches `floor`.
+  void start_at(uint64_t floor);
+
   bool empty() const { return !current_.valid; }
   uint64_t top() const { return current_.top; }
 
