@@ -26,7 +26,8 @@ SimHost::SimHost(SimNetwork& network, const ManualClock& clock, NodeConfig confi
     : clock_(clock),
       config_(std::move(config)),
       options_(options),
-      transport_(network.bind(local, std::move(nat))) {
+      transport_(network.bind(local, std::move(nat))),
+      boot_rng_(options.seed ^ config_.self.value) {
   options_.workers = std::max(options_.workers, 1u);
   options_.batch = std::max<size_t>(options_.batch, 1);
   buffers_.resize(options_.batch);
@@ -44,7 +45,10 @@ Now SimHost::now() const {
 void SimHost::start() {
   if (node_) return;
   const Now n = now();
-  node_ = std::make_unique<Node>(config_, options_.workers, disk_.counter_floor.value_or(0), n);
+  NodeConfig config = config_;
+  config.boot_random = boot_rng_();
+  node_ = std::make_unique<Node>(std::move(config), options_.workers, disk_.counter_floor.value_or(0), n,
+                                 disk_.receive_floors);
   // What the daemon finds on its interfaces: the address it is bound at.
   node_->set_local_endpoints({transport_->local()}, n);
   ++counters_.starts;
@@ -108,6 +112,10 @@ void SimHost::run_tick(const Now& n) {
     next_deadline_ = r.next_deadline_mono_ns;
   }
   if (r.persist_counter_floor) persist_floor(*r.persist_counter_floor);
+  if (r.persist_receive_floors && options_.persist_receive_floors) {
+    disk_.receive_floors = std::move(*r.persist_receive_floors);
+    ++disk_.receive_floor_writes;
+  }
 }
 
 void SimHost::persist_floor(uint64_t floor) {

@@ -39,6 +39,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ namespace cordon::testing {
 struct SimDisk {
   std::optional<uint64_t> counter_floor;
   uint64_t writes = 0;
+  // The receive floors the node last offered (TickResult), when
+  // SimHostOptions::persist_receive_floors; handed back at the next start.
+  std::vector<ReceiveFloor> receive_floors;
+  uint64_t receive_floor_writes = 0;
 };
 
 struct SimHostOptions {
@@ -67,6 +72,11 @@ struct SimHostOptions {
   // loses it, as kill -9 loses a write that was never fsynced. The node
   // keeps running meanwhile on the floor it already had confirmed.
   int64_t floor_write_delay_ns = 0;
+  // Keep the receive floors the node offers, as the daemon does. Off, a
+  // restarted node starts with empty replay windows.
+  bool persist_receive_floors = true;
+  // Seeds the per-start random value (NodeConfig::boot_random) each start draws.
+  uint64_t seed = 1;
 };
 
 // One call of Node::tick.
@@ -172,6 +182,7 @@ class SimHost {
   std::vector<std::vector<std::byte>> buffers_;  // one per batch slot
   std::vector<TxSlot> tx_slots_;
   std::vector<RxSlot> rx_slots_;
+  std::mt19937_64 boot_rng_;
 };
 
 // Moves everything that can move at the clock's current instant: due

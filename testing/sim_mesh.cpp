@@ -88,7 +88,7 @@ NodeConfig SimMesh::build_config(HostId id, const MeshConfig& timers) const {
 void SimMesh::start(const MeshConfig& timers) {
   for (const auto& [id, spec] : specs_) {
     configs_[id] = build_config(HostId{id}, timers);
-    hosts_[id] = std::make_unique<SimHost>(network, clock, configs_[id], spec.underlay, spec.nat);
+    hosts_[id] = std::make_unique<SimHost>(network, clock, configs_[id], spec.underlay, spec.nat, host_options);
   }
 }
 

@@ -55,6 +55,7 @@ class SimMesh {
 
   ManualClock clock;
   SimNetwork network;
+  SimHostOptions host_options;  // for every host start() builds
 
  private:
   struct Spec {

@@ -9,14 +9,16 @@
 
 namespace cordon {
 
-Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors)
-    : workers(workers), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
-      boot_receive_floors(std::move(receive_floors)), mesh(std::make_unique<coord::Mesh>(*this)) {}
+Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors,
+                 uint64_t boot_random, uint64_t live_from)
+    : workers(workers), live_from(live_from), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
+      boot_receive_floors(std::move(receive_floors)), mesh(std::make_unique<coord::Mesh>(*this, boot_random)) {}
 Node::Impl::~Impl() = default;
 
 Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
            std::vector<ReceiveFloor> receive_floors)
-    : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors))) {
+    : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors),
+                                   config.boot_random, wire::counter_units(now.real_ns))) {
   impl_->current.store(impl_->build(std::move(config), now, nullptr), std::memory_order_release);
   impl_->mesh->configure(*impl_->snapshot(), now);
 }
@@ -37,6 +39,11 @@ std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->self = config.self;
   s->role = config.role;
   s->mesh = std::move(config.mesh);
+  for (const ServedClientConfig& c : s->mesh.served) {
+    std::vector<uint32_t>& linked = s->served_links[c.client.value];
+    for (HostId p : c.peers) linked.push_back(p.value);
+    std::sort(linked.begin(), linked.end());
+  }
   s->time_window_units = wire::counter_units(std::clamp<int64_t>(config.time_window_ns, 0, kMaxTimeWindowNs));
   for (PeerConfig& pc : config.peers) {
     std::shared_ptr<link::Peer> peer;

@@ -72,6 +72,13 @@ struct NodeConfig {
   std::vector<PeerConfig> peers;
   int64_t time_window_ns = kDefaultTimeWindowNs;
   MeshConfig mesh;
+  // A random value drawn anew at every start (the daemon takes it from
+  // os::random, simulations from their seeded RNG; the core may not draw
+  // one). Probe IDs and status-report sequence numbers start from it, so an
+  // ack captured before a restart matches nothing sent after it
+  // (docs/protocol.md, "Control messages"). Read once, when the Node is
+  // built; a reload's value is ignored.
+  uint64_t boot_random = 0;
 };
 
 }  // namespace cordon

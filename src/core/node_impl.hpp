@@ -44,6 +44,9 @@ struct Snapshot {
   std::unordered_map<uint32_t, uint32_t> by_id;                         // host ID -> peer index
   route::PrefixTable routes;                                            // overlay address -> peer index
   MeshConfig mesh;
+  // A coordinator's served links (mesh.served) for the relay's check:
+  // served client -> the hosts it is linked with, sorted.
+  std::unordered_map<uint32_t, std::vector<uint32_t>> served_links;
 
   const PeerEntry* find(HostId id) const {
     const auto it = by_id.find(id.value);
@@ -62,9 +65,21 @@ struct InboxItem {
   HostId peer;
   Endpoint from;  // the underlay source (direct), or the relay's endpoint
   HostId via;     // the coordinator it came through; 0 = straight from the peer
+  // Raised the peer's replay window and is dated after this start
+  // (link::Peer::Accepted): only then may it draw an answer or move anything.
+  bool live = false;
   wire::ControlMessage message;
 };
+// The inbox holds at most kMaxInbox messages, and each peer at most its fair
+// share, inbox_share(peers): one flooding peer (a compromised client) fills
+// its own share and no more, so the others' messages still get in
+// (docs/protocol.md, "Control messages"). The floor of 16 leaves room for a
+// burst of host records even on a coordinator with many peers.
 constexpr size_t kMaxInbox = 1024;
+constexpr size_t kMinInboxShare = 16;
+constexpr size_t inbox_share(size_t peers) {
+  return peers == 0 ? kMaxInbox : (kMaxInbox / peers > kMinInboxShare ? kMaxInbox / peers : kMinInboxShare);
+}
 
 // Counter-floor tunables (docs/protocol.md, "Nonce uniqueness").
 //  - kFloorLead: how far ahead of the clock the persisted floor stays, 16 s;
@@ -83,7 +98,8 @@ constexpr int64_t kFloorCheckAheadNs = 20 * kNsPerMs;
 constexpr int64_t kReceiveFloorIntervalNs = kNsPerSecond;
 
 struct Node::Impl {
-  Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors);
+  Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors, uint64_t boot_random,
+       uint64_t live_from);
   ~Impl();
 
   std::shared_ptr<const Snapshot> snapshot() const { return current.load(std::memory_order_acquire); }
@@ -96,7 +112,7 @@ struct Node::Impl {
   // The plaintext of an authentic datagram from `peer`: keepalive, control
   // message or inner packet. `via` is the relay it came through, if any.
   void deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
-                       HostId via, RxSlot& slot);
+                       HostId via, bool live, RxSlot& slot);
   void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
                const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot);
   std::shared_ptr<const RelayRoutes> relay_routes() const { return relay_routes_.load(std::memory_order_acquire); }
@@ -132,6 +148,9 @@ struct Node::Impl {
   Path path_to(const Snapshot& s, link::Peer& peer) const;
 
   const unsigned workers;  // control slot index == workers
+  // This process's start in counter units (wire::counter_units of the `now`
+  // the Node was built with): datagrams dated before it are never live.
+  const uint64_t live_from;
   const uint64_t boot_floor;
   std::atomic<uint64_t> confirmed_floor;
   uint64_t requested_floor = 0;  // control thread only
@@ -148,8 +167,9 @@ struct Node::Impl {
   // Control messages from workers to the control thread.
   SpinLock inbox_lock;
   std::vector<InboxItem> inbox CORDON_GUARDED_BY(inbox_lock);
+  std::unordered_map<uint32_t, size_t> inbox_per_peer CORDON_GUARDED_BY(inbox_lock);  // host ID -> queued
   std::atomic<bool> inbox_pending{false};
-  void post(InboxItem item, link::Peer& peer, RxSlot& slot);
+  void post(const Snapshot& s, InboxItem item, link::Peer& peer, RxSlot& slot);
   std::vector<InboxItem> take_inbox();
 
   // The control thread's mesh state (coord/mesh.hpp); created by Node.

@@ -5,6 +5,8 @@
 // checks on the routing block (node_auth.hpp) -> replay accept -> then
 //   destination == this host: open the inner datagram with the source's key;
 //   otherwise, at a coordinator: hops -> source -> next hop -> reseal -> forward.
+#include <algorithm>
+
 #include "core/node_auth.hpp"
 #include "core/node_impl.hpp"
 
@@ -22,8 +24,9 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   link::Peer& hop_peer = *auth.peer;
   // The hop came straight from the previous hop: it may roam like any
   // authentic datagram of that link.
-  if (auto v = hop_peer.replay_accept(auth.counter, slot.from, true, now.mono_ns); v != ReplayWindow::Verdict::kFresh) {
-    return drop(slot, replay_reason(v), hop_peer.stats().drops);
+  if (const auto hop_accepted = hop_peer.replay_accept(auth.counter, slot.from, true, live_from, now.mono_ns);
+      hop_accepted.verdict != ReplayWindow::Verdict::kFresh) {
+    return drop(slot, replay_reason(hop_accepted.verdict), hop_peer.stats().drops);
   }
   link::PeerStats& hop_stats = hop_peer.stats();
   hop_stats.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
@@ -55,10 +58,13 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
                                       body, tag);
   if (!end.peer) return drop(slot, *end.failure, end.failed_peer->stats().drops);
   // Came through a coordinator: the source's endpoint stays where it is.
-  if (auto v = end.peer->replay_accept(end.counter, slot.from, false, now.mono_ns); v != ReplayWindow::Verdict::kFresh) {
-    return drop(slot, replay_reason(v), end.peer->stats().drops);
+  // Whether the message may draw an answer is the source's datagram's
+  // business: the hop's counter says nothing about when the source sent it.
+  const auto accepted = end.peer->replay_accept(end.counter, slot.from, false, live_from, now.mono_ns);
+  if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
+    return drop(slot, replay_reason(accepted.verdict), end.peer->stats().drops);
   }
-  deliver_payload(now, s, *end.peer, body, hop_peer.id(), slot);
+  deliver_payload(now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
 }
 
 void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
@@ -69,6 +75,14 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   // A client relays only its own traffic; coordinators pass on others'.
   if (from && from->role != keys::Role::kCoordinator && routing.source != hop_peer.id()) {
     return drop(slot, DropReason::kRelaySource, hop_stats.drops);
+  }
+  // A client this coordinator serves reaches only the hosts its served
+  // links name (docs/protocol.md, "Relayed datagrams"); datagrams from a
+  // neighbour coordinator were checked by the source's own coordinator.
+  if (const auto served = s.served_links.find(routing.source.value);
+      from && from->role != keys::Role::kCoordinator && served != s.served_links.end() &&
+      !std::binary_search(served->second.begin(), served->second.end(), routing.destination.value)) {
+    return drop(slot, DropReason::kUnlinkedRelay, hop_stats.drops);
   }
   // Next hop: the destination itself when it is our peer with a known
   // endpoint, otherwise the neighbour coordinator the routes name.

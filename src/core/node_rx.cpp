@@ -53,16 +53,16 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   link::Peer& peer = *auth.peer;
   // Authentic from here on. Record the counter; a duplicate decrypted by
   // another worker at the same moment loses here.
-  if (auto v = peer.replay_accept(auth.counter, slot.from, may_roam(body), now.mono_ns);
-      v != ReplayWindow::Verdict::kFresh) {
-    return drop(slot, replay_reason(v), peer.stats().drops);
+  const auto accepted = peer.replay_accept(auth.counter, slot.from, may_roam(body), live_from, now.mono_ns);
+  if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
+    return drop(slot, replay_reason(accepted.verdict), peer.stats().drops);
   }
   if (slot.from.is_udp()) peer.path().last_udp_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  deliver_payload(now, s, peer, body, HostId{}, slot);
+  deliver_payload(now, s, peer, body, HostId{}, accepted.live, slot);
 }
 
 void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
-                                 HostId via, RxSlot& slot) {
+                                 HostId via, bool live, RxSlot& slot) {
   link::PeerStats& st = peer.stats();
   st.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
   if (now.mono_ns - st.last_rx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
@@ -76,7 +76,7 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
   if (!body.empty() && wire::is_control_byte(body[0])) {
     auto parsed = wire::parse_control(body);
     if (!parsed.message) return drop(slot, control_drop(parsed.error), st.drops);
-    return post(InboxItem{peer.id(), slot.from, via, std::move(*parsed.message)}, peer, slot);
+    return post(s, InboxItem{peer.id(), slot.from, via, live, std::move(*parsed.message)}, peer, slot);
   }
   const auto inner = wire::parse_inner(body);
   if (!inner) return drop(slot, DropReason::kBadInner, st.drops);
@@ -88,10 +88,12 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
   slot.verdict = Verdict::kDeliver;
 }
 
-void Node::Impl::post(InboxItem item, link::Peer& peer, RxSlot& slot) {
+void Node::Impl::post(const Snapshot& s, InboxItem item, link::Peer& peer, RxSlot& slot) {
   {
     SpinGuard g(inbox_lock);
-    if (inbox.size() < kMaxInbox) {
+    size_t& queued = inbox_per_peer[peer.id().value];
+    if (inbox.size() < kMaxInbox && queued < inbox_share(s.peers.size())) {
+      ++queued;
       inbox.push_back(std::move(item));
       inbox_pending.store(true, std::memory_order_release);
       slot.verdict = Verdict::kControl;
@@ -105,6 +107,7 @@ std::vector<InboxItem> Node::Impl::take_inbox() {
   std::vector<InboxItem> out;
   SpinGuard g(inbox_lock);
   out.swap(inbox);
+  inbox_per_peer.clear();
   inbox_pending.store(false, std::memory_order_relaxed);
   return out;
 }

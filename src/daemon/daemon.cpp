@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <csignal>
 #include <memory>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "os/linux/clock.hpp"
 #include "os/linux/memory.hpp"
 #include "os/linux/poller.hpp"
+#include "os/linux/random.hpp"
 #include "os/linux/signals.hpp"
 
 namespace cordon::daemon {
@@ -183,6 +186,11 @@ std::optional<std::string> Daemon::start() {
   for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd(), control_wake_->fd()}) {
     if (auto added = poller_->add_readable(fd); !added) return added.error().message();
   }
+
+  // Probe IDs and report sequence numbers start from it (core/node_config.hpp).
+  std::array<std::byte, sizeof(uint64_t)> boot_random{};
+  if (auto drawn = os::random_bytes(boot_random); !drawn) return "random: " + drawn.error().message();
+  std::memcpy(&config_.node.boot_random, boot_random.data(), boot_random.size());
 
   Now now = os::now();
   // Worker indices 0..workers_-1 belong to the workers; index workers_ to

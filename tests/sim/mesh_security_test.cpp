@@ -108,8 +108,9 @@ TEST(MeshSecurity, StrangersCannotUseTheRelay) {
   // Out of hops, and to nobody c knows.
   f.inject(kA, kC, forge_relayed(SimMesh::link_key(f.a, f.c), f.a, f.c, inner, {f.b, f.a, 0}, f.counter()));
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kHopLimit), 1u);
+  // To a host a has no link with: c serves a, so its served links decide.
   f.inject(kA, kC, forge_relayed(SimMesh::link_key(f.a, f.c), f.a, f.c, inner, {HostId{0x000100ee}, f.a, 4}, f.counter()));
-  EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kNoRelayRoute), 1u);
+  EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kUnlinkedRelay), 1u);
   EXPECT_EQ(f.mesh.host(f.c).node().status().relay.packets, before);
   // A relayed datagram for someone else that reaches a client.
   f.inject(kC, kA, forge_relayed(SimMesh::link_key(f.c, f.a), f.c, f.a, inner, {f.b, f.x, 4}, f.counter()));
@@ -143,6 +144,48 @@ TEST(MeshSecurity, CoordinatorUnderFloodKeepsServing) {
                                                 f.mesh.host(f.a).now());
   ASSERT_TRUE(f.mesh.run_for(3 * kNsPerSecond));
   EXPECT_EQ(f.mesh.host(f.b).peer_status(f.a)->local_endpoints.size(), 2u);
+}
+
+// A client c serves reaches through c only the hosts its served links name:
+// x is linked with c alone, so c refuses to relay x's datagrams to b.
+TEST(MeshSecurity, CoordinatorRelaysOnlyAlongServedLinks) {
+  Fixture f;
+  const auto inner = forge_direct(SimMesh::link_key(f.x, f.b), f.x, f.b, bytes({0x00}), f.counter());
+  const uint64_t before = f.mesh.host(f.c).node().status().relay.packets;
+  f.inject(Endpoint{IpAddress::v4({198, 51, 100, 30}), 51820}, kC,
+           forge_relayed(SimMesh::link_key(f.x, f.c), f.x, f.c, inner, {f.b, f.x, 4}, f.counter()));
+  EXPECT_EQ(f.drops_at(f.c, f.x, DropReason::kUnlinkedRelay), 1u);
+  EXPECT_EQ(f.mesh.host(f.c).node().status().relay.packets, before);
+  // a and b are linked: c relays between them.
+  const auto ab = forge_direct(SimMesh::link_key(f.a, f.b), f.a, f.b, bytes({0x00}), f.counter());
+  f.inject(kA, kC, forge_relayed(SimMesh::link_key(f.a, f.c), f.a, f.c, ab, {f.b, f.a, 4}, f.counter()));
+  EXPECT_EQ(f.mesh.host(f.c).node().status().relay.packets, before + 1);
+}
+
+// Host records count only from the client's registry: another coordinator
+// a is linked with cannot tell a where b is.
+TEST(MeshSecurity, HostRecordsOnlyFromTheRegistry) {
+  SimMesh mesh(0x5ed);
+  const HostId c = mesh.add_coordinator("c", kC);
+  const HostId d = mesh.add_coordinator("d", Endpoint{IpAddress::v4({203, 0, 113, 2}), 51820});
+  const HostId a = mesh.add_client("a", c, kA);
+  const HostId b = mesh.add_client("b", c, kB);
+  mesh.link(a, b);
+  mesh.link(a, d);
+  mesh.link(c, d);
+  mesh.start();
+  ASSERT_TRUE(mesh.run_for(3 * kNsPerSecond));
+  const auto where = mesh.host(a).peer_status(b)->public_endpoint;
+  ASSERT_EQ(where, kB);
+  wire::HostRecords records;
+  const Endpoint elsewhere{IpAddress::v4({192, 0, 2, 99}), 1234};
+  records.records.push_back(wire::HostRecord{b, wire::HostState::kReachable, 0, c, 0, elsewhere, {}});
+  const uint64_t counter = wire::counter_units(mesh.clock.now().real_ns) + (uint64_t{1} << 20);
+  mesh.network.inject(Endpoint{IpAddress::v4({203, 0, 113, 2}), 51820}, kA,
+                      forge_direct(SimMesh::link_key(d, a), d, a, *wire::encode_control(records), counter));
+  ASSERT_TRUE(mesh.run_for(10 * kNsPerMs));
+  EXPECT_EQ(mesh.host(a).peer_status(d)->drops[static_cast<size_t>(DropReason::kNotRegistry)], 1u);
+  EXPECT_EQ(mesh.host(a).peer_status(b)->public_endpoint, kB);
 }
 
 }  // namespace

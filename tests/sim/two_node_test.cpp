@@ -220,7 +220,7 @@ TEST(TwoNodeSim, RestartFromPersistedFloorNeedsNothingFromThePeer) {
 
 // (4) B's configuration names no endpoint for A: B learns it from A's first
 // authentic packet, forgets it when it restarts, and learns it again, from
-// A's data or, when A is idle, from A's keepalive.
+// A's data dated after the restart or, when A is idle, from A's keepalive.
 TEST(TwoNodeSim, ResponderWithoutEndpointLearnsItAgainAfterRestart) {
   TwoNodes s(0x5eed0004, SimLinkOptions{.b_knows_a = false});
   s.network.set_default_conditions(LinkConditions{.latency_ns = 2 * kNsPerMs});
@@ -242,13 +242,24 @@ TEST(TwoNodeSim, ResponderWithoutEndpointLearnsItAgainAfterRestart) {
   ASSERT_TRUE(s.run_for(20 * kNsPerMs));
   EXPECT_EQ(s.at_a->delivered_in(first, first + 50), 50u);
 
-  // Restart B: the learnt endpoint is gone until A is heard from again.
+  // Restart B: the learnt endpoint is gone until A is heard from again on
+  // a datagram dated after B's start (docs/protocol.md, "Roaming"): A's
+  // counter lags its clock by up to the 16 s anchor slack, so its data is
+  // delivered at once but tells B where A is only once the counter has
+  // re-anchored past B's start.
   s.b->restart();
+  const int64_t restarted = s.clock.mono_ns();
   s.b_to_a->send();
   ASSERT_TRUE(settle(s.network, {s.a.get(), s.b.get()}));
   EXPECT_EQ(s.b->counters().tx_drop(DropReason::kNoEndpoint), 2u);
   for (int i = 0; i < 10; ++i) s.a_to_b->send();
   ASSERT_TRUE(s.run_for(20 * kNsPerMs));
+  EXPECT_EQ(s.at_b->delivered(), 60u);
+  EXPECT_FALSE(s.b_view_of_a().endpoint.has_value());
+  while (!s.b_view_of_a().endpoint && s.clock.mono_ns() - restarted < 17 * kNsPerSecond) {
+    s.a_to_b->send();
+    ASSERT_TRUE(s.run_for(100 * kNsPerMs));
+  }
   EXPECT_EQ(s.b_view_of_a().endpoint, s.link.a.underlay);
   first = s.b_to_a->sent();
   for (int i = 0; i < 10; ++i) s.b_to_a->send();

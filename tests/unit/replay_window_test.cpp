@@ -131,5 +131,48 @@ TEST(ReplayWindow, MatchesNaiveTwin) {
   }
 }
 
+// After a restart with a persisted receive floor: everything at or below it
+// is refused, within the window as a replay and beyond it as too old;
+// counters above it are fresh once.
+TEST(ReplayWindow, StartAtRefusesEverythingUpToTheFloor) {
+  const uint64_t floor = 1'000'000;
+  ReplayWindow w;
+  w.start_at(floor);
+  EXPECT_FALSE(w.empty());
+  EXPECT_EQ(w.top(), floor);
+  EXPECT_EQ(w.accept(floor), V::kReplay);
+  EXPECT_EQ(w.accept(floor - 1), V::kReplay);
+  EXPECT_EQ(w.accept(floor - W + 1), V::kReplay);
+  EXPECT_EQ(w.accept(floor - W), V::kTooOld);
+  EXPECT_EQ(w.accept(1), V::kTooOld);
+  EXPECT_EQ(w.accept(floor + 2), V::kFresh);
+  EXPECT_EQ(w.accept(floor + 1), V::kFresh);  // a hole above the floor
+  EXPECT_EQ(w.accept(floor + 1), V::kReplay);
+  EXPECT_EQ(w.accept(floor + 2), V::kReplay);
+}
+
+TEST(ReplayWindow, StartAtBelowTheTopChangesNothing) {
+  ReplayWindow w;
+  ASSERT_EQ(w.accept(500), V::kFresh);
+  w.start_at(100);
+  EXPECT_EQ(w.top(), 500u);
+  EXPECT_EQ(w.accept(499), V::kFresh);  // still a hole, not swallowed by the floor
+  EXPECT_EQ(w.accept(500), V::kReplay);
+  // A floor above the top moves it, and the counters between are refused.
+  w.start_at(600);
+  EXPECT_EQ(w.accept(550), V::kReplay);
+  EXPECT_EQ(w.accept(601), V::kFresh);
+}
+
+TEST(ReplayWindow, StartAtAcrossAJumpForgetsThePreviousSegment) {
+  ReplayWindow w;
+  ASSERT_EQ(w.accept(10), V::kFresh);
+  ASSERT_EQ(w.accept(10 + 3 * W), V::kFresh);  // a jump: 10's segment is kept as previous
+  EXPECT_EQ(w.check(9), V::kFresh);
+  w.start_at(10 + 4 * W);
+  EXPECT_EQ(w.check(9), V::kTooOld);
+  EXPECT_EQ(w.check(10 + 3 * W - 1), V::kTooOld);
+}
+
 }  // namespace
 }  // namespace cordon::link

@@ -23,7 +23,14 @@ bool Mesh::is_coordinator(const Snapshot& s, HostId id) const {
 void Mesh::handle(const Snapshot& s, const InboxItem& item, const Now& now) {
   const PeerEntry* from = s.find(item.peer);
   if (!from) return;  // the peer went away in a reload since the worker queued it
-  if (const auto* probe = std::get_if<wire::Probe>(&item.message)) return answer_probe(s, now, item, *probe);
+  if (const auto* probe = std::get_if<wire::Probe>(&item.message)) {
+    // A probe that is not live may be one captured before this host
+    // restarted, replayed from a spoofed source: answering it would reflect
+    // traffic there and following it would move the peer (docs/protocol.md,
+    // "Replay protection").
+    if (!item.live) return from->peer->stats().drops.add(DropReason::kOldControl);
+    return answer_probe(s, now, item, *probe);
+  }
   if (s.role == keys::Role::kCoordinator) return registry_handle(s, item, now);
   client_handle(s, item, now);
 }

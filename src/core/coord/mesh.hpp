@@ -44,6 +44,11 @@ constexpr int64_t kOptimisticCheckNs = 3 * kNsPerSecond;
 constexpr int64_t kRouteLifetimeNs = 35 * 60 * kNsPerSecond;
 constexpr int64_t kReportRequestGapNs = 5 * kNsPerSecond;
 constexpr int64_t kMeshTickNs = kNsPerSecond;  // the mesh's timers are checked this often
+// A probe's ack is awaited this long; a later one is `unmatched_ack`. Probes
+// are repeated every 2 s at the fastest, and an ack slower than that is no
+// path worth switching to.
+constexpr int64_t kProbeAnswerNs = 10 * kNsPerSecond;
+constexpr size_t kMaxPendingProbes = 4096;  // bounds the table if acks never come
 
 // How a control message leaves.
 struct Via {
@@ -58,7 +63,12 @@ struct Via {
 
 class Mesh {
  public:
-  explicit Mesh(Node::Impl& impl) : impl_(impl) {}
+  // `boot_random` (NodeConfig::boot_random) seeds this start's probe IDs and
+  // report sequence numbers.
+  Mesh(Node::Impl& impl, uint64_t boot_random)
+      : report_seq_(static_cast<uint32_t>(boot_random)), report_first_unacked_(report_seq_ + 1),
+        probe_prefix_(boot_random & ~uint64_t{UINT32_MAX}),
+        impl_(impl) {}
 
   // After every new snapshot (start and reload).
   void configure(const Snapshot& s, const Now& now);
@@ -108,12 +118,21 @@ class Mesh {
   void rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out);
   void go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now);
   void go_relayed(const Snapshot& s, const PeerEntry& e);
-  uint64_t next_probe_id() { return ++probe_seq_; }
+  // A new probe ID for `peer`, remembered until its ack or kProbeAnswerNs.
+  uint64_t next_probe_id(HostId peer, const Now& now);
+  // True (and forgotten) when `ack` answers a probe this node sent `peer`
+  // and still waits for.
+  bool take_probe(HostId peer, uint64_t probe_id);
+  void expire_probes(const Now& now);
+  bool report_awaited(uint32_t seq) const;
 
   std::unordered_map<uint32_t, PeerState> peers_;
   std::vector<Endpoint> local_;
   std::optional<Endpoint> public_;
+  // Reports since the last ack carry report_first_unacked_..report_seq_; an
+  // ack of any of them is awaited (docs/protocol.md, "Registry").
   uint32_t report_seq_ = 0;
+  uint32_t report_first_unacked_ = 0;
   bool report_acked_ = false;
   int64_t next_report_mono_ns_ = 0;
   int64_t report_retry_ns_ = kReportRetryFirstNs;
@@ -123,7 +142,14 @@ class Mesh {
   bool tcp_wanted_ = false;
   uint32_t tcp_stream_ = 0;
   std::optional<Endpoint> rendezvous_udp_;  // the rendezvous coordinator's configured UDP endpoint
-  uint64_t probe_seq_ = 0;
+  // Probe ID = this start's random high 32 bits | a 32-bit sequence.
+  uint64_t probe_prefix_ = 0;
+  uint32_t probe_seq_ = 0;
+  struct PendingProbe {
+    HostId peer;
+    int64_t sent_mono_ns = 0;
+  };
+  std::map<uint64_t, PendingProbe> pending_probes_;  // probe ID -> whom it went to, oldest first
 
   // ---- coordinator (mesh_registry.cpp)
   struct ClientEntry {

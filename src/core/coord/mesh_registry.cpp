@@ -72,6 +72,10 @@ void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& 
   const bool from_coordinator = is_coordinator(s, item.peer);
   if (const auto* report = std::get_if<wire::StatusReport>(&item.message)) {
     if (!clients_.count(item.peer.value)) return drops.add(DropReason::kUnlinkedRecord);
+    // Only a live report draws the ack and the records: one captured before
+    // this coordinator restarted and replayed from a spoofed source must not
+    // make it reflect every host record there (docs/protocol.md, "Registry").
+    if (!item.live) return drops.add(DropReason::kOldControl);
     return registry_report(s, item, *report, now);
   }
   if (const auto* records = std::get_if<wire::HostRecords>(&item.message)) {

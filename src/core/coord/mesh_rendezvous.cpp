@@ -14,6 +14,32 @@ bool same_location(const wire::HostRecord& a, const wire::HostRecord& b) {
 
 }  // namespace
 
+uint64_t Mesh::next_probe_id(HostId peer, const Now& now) {
+  const uint64_t id = probe_prefix_ | ++probe_seq_;
+  if (pending_probes_.size() >= kMaxPendingProbes) pending_probes_.erase(pending_probes_.begin());
+  pending_probes_[id] = PendingProbe{peer, now.mono_ns};
+  return id;
+}
+
+bool Mesh::take_probe(HostId peer, uint64_t probe_id) {
+  const auto it = pending_probes_.find(probe_id);
+  if (it == pending_probes_.end() || it->second.peer != peer) return false;
+  pending_probes_.erase(it);
+  return true;
+}
+
+void Mesh::expire_probes(const Now& now) {
+  while (!pending_probes_.empty() && now.mono_ns - pending_probes_.begin()->second.sent_mono_ns >= kProbeAnswerNs) {
+    pending_probes_.erase(pending_probes_.begin());
+  }
+}
+
+// The awaited range is empty right after an ack (first == seq + 1).
+// Unsigned arithmetic: the range may wrap past 2^32.
+bool Mesh::report_awaited(uint32_t seq) const {
+  return report_first_unacked_ != report_seq_ + 1 && seq - report_first_unacked_ <= report_seq_ - report_first_unacked_;
+}
+
 void Mesh::client_configure(const Snapshot& s, const Now& now) {
   rendezvous_udp_.reset();
   std::unordered_map<uint32_t, PeerState> kept;
@@ -61,14 +87,20 @@ void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& no
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::ProbeAck>) {
+          if (!take_probe(item.peer, m.probe_id)) return drops.add(DropReason::kUnmatchedAck);
           client_probe_ack(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::StatusReport>) {
           drops.add(DropReason::kNotCoordinator);  // only coordinators take reports
         } else if (!from_coordinator) {
           drops.add(DropReason::kNotCoordinator);
         } else if constexpr (std::is_same_v<T, wire::StatusAck>) {
-          if (item.peer != s.mesh.registry || m.seq != report_seq_) return;  // an old report's ack
+          // Only an ack of a report sent since this start and not yet
+          // acknowledged counts: the sequence numbers start from a random
+          // value at every start, so an ack replayed from before a restart
+          // matches nothing (docs/protocol.md, "Registry").
+          if (item.peer != s.mesh.registry || !report_awaited(m.seq)) return drops.add(DropReason::kUnmatchedAck);
           report_acked_ = true;
+          report_first_unacked_ = report_seq_ + 1;
           report_retry_ns_ = kReportRetryFirstNs;
           next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
           if (m.observed) public_ = m.observed;
@@ -76,6 +108,8 @@ void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& no
             last_udp_reply_mono_ns_ = now.mono_ns;
           }
         } else if constexpr (std::is_same_v<T, wire::HostRecords>) {
+          // Only the client's registry speaks for the hosts it is linked with.
+          if (item.peer != s.mesh.registry) return drops.add(DropReason::kNotRegistry);
           client_records(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::ReportRequest>) {
           if (item.peer != s.mesh.registry) return;
@@ -124,7 +158,7 @@ void Mesh::client_probed(const Snapshot& s, const InboxItem& item, const Now& no
   const auto it = peers_.find(item.peer.value);
   if (!e || it == peers_.end() || e->role == keys::Role::kCoordinator) return;
   if (item.via.value == 0) {
-    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);
+    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);  // live: Mesh::handle checked
     return;
   }
   it->second.punch_until_mono_ns = now.mono_ns + kProbeFastSpanNs;
@@ -142,6 +176,9 @@ void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire
   if (it == peers_.end()) return;
   PeerState& st = it->second;
   if (item.via.value == 0) {
+    // Only a live ack proves the path now: a reordered older one is no
+    // evidence about the source it arrived from (docs/protocol.md, "Roaming").
+    if (!item.live) return e->peer->stats().drops.add(DropReason::kOldControl);
     if (item.from.is_udp()) go_direct(*e, st, item.from, now);
     return;
   }
@@ -182,13 +219,13 @@ void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, con
       if (std::find(targets.begin(), targets.end(), l) == targets.end()) targets.push_back(l);
     }
   }
-  for (const Endpoint& t : targets) send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(t));
+  for (const Endpoint& t : targets) send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(t));
   if (direct_only) return;
   if (e.rendezvous.value != 0 && e.rendezvous != s.mesh.rendezvous && s.find(e.rendezvous)) {
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::through(e.rendezvous));
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::through(e.rendezvous));
   }
   if (s.mesh.rendezvous.value != 0) {
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::through(s.mesh.rendezvous));
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::through(s.mesh.rendezvous));
   }
 }
 
@@ -217,7 +254,9 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
     if (silence >= kDirectSilenceFallbackNs) {
       go_relayed(s, e);
     } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
-      if (const auto to = e.peer->endpoint()) send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(*to));
+      if (const auto to = e.peer->endpoint()) {
+        send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(*to));
+      }
       st.next_silence_probe_mono_ns = now.mono_ns + kProbeFastNs;
     }
     return;
@@ -234,7 +273,7 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
     e.peer->set_endpoint(*st.remembered);
     path.direct.store(true, std::memory_order_relaxed);
     st.optimistic_since_mono_ns = now.mono_ns;
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id()}, Via::direct(*st.remembered));
+    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(*st.remembered));
     return;
   }
   if (st.probe_started_mono_ns == 0) {
@@ -259,7 +298,7 @@ void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   const int64_t retry = std::max(kNsPerSecond, std::min(tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs, third));
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
       (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= check)) {
-    send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id()}, Via::udp());
+    send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id(s.mesh.rendezvous, now)}, Via::udp());
     next_udp_probe_mono_ns_ = now.mono_ns + retry;
   }
   tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
@@ -309,6 +348,7 @@ void Mesh::stream_closed(const Snapshot& s, uint32_t stream) {
 }
 
 void Mesh::client_tick(const Snapshot& s, const Now& now, TickResult& out) {
+  expire_probes(now);
   rendezvous_tick(s, now, out);
   // Reports: at start, when asked or moved, then every status interval;
   // an unacknowledged one is repeated with a doubling gap.

@@ -51,10 +51,13 @@ uint64_t Peer::highest_received() {
   return replay_.empty() ? 0 : replay_.top();
 }
 
-ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, int64_t now_mono_ns) {
+Peer::Accepted Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from,
+                                   int64_t now_mono_ns) {
   SpinGuard g(lock_);
-  const auto v = replay_.accept(counter);
-  if (v != ReplayWindow::Verdict::kFresh || !roam) return v;
+  const bool raises = replay_.empty() || counter > replay_.top();
+  Accepted out{replay_.accept(counter), false};
+  out.live = out.verdict == ReplayWindow::Verdict::kFresh && raises && counter >= live_from;
+  if (!out.live || !roam) return out;
   const auto cur = endpoint_.load();
   if (!cur || !(*cur == from)) {
     if (cur) stats_.roams.fetch_add(1, std::memory_order_relaxed);
@@ -65,7 +68,7 @@ ReplayWindow::Verdict Peer::replay_accept(uint64_t counter, const Endpoint& from
     path_.last_direct_rx_mono_ns.store(now_mono_ns, std::memory_order_relaxed);
   }
   if (!path_.direct.load(std::memory_order_relaxed)) path_.direct.store(true, std::memory_order_relaxed);
-  return v;
+  return out;
 }
 
 }  // namespace cordon::link

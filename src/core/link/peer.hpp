@@ -79,11 +79,23 @@ class Peer {
   // The highest counter accepted so far (0 if none): what the next receive
   // floor persists.
   uint64_t highest_received();
-  // Records an authenticated counter. When fresh and `roam` is true (a
+  // What replay_accept found.
+  struct Accepted {
+    ReplayWindow::Verdict verdict = ReplayWindow::Verdict::kReplay;
+    // The counter raised the window's top (above every counter accepted so
+    // far, not a hole filled inside the window) and its time is at or after
+    // `live_from`, this process's start. Only such a datagram may move the
+    // endpoint, turn a path direct or draw an answer: after a restart the
+    // window is empty (or starts at a receive floor up to a second old), and
+    // a datagram captured before the restart can authenticate once more
+    // (docs/protocol.md, "Replay protection" and "Roaming").
+    bool live = false;
+  };
+  // Records an authenticated counter. When live and `roam` is true (a
   // datagram straight from the peer that may move it: not a relayed one, not
-  // a control message), moves the endpoint to `from` if it differs (roaming,
-  // DESIGN.md decision 6) and marks the path direct.
-  ReplayWindow::Verdict replay_accept(uint64_t counter, const Endpoint& from, bool roam, int64_t now_mono_ns);
+  // a probe), moves the endpoint to `from` if it differs (roaming, DESIGN.md
+  // decision 6) and marks the path direct.
+  Accepted replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from, int64_t now_mono_ns);
 
  private:
   Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);

@@ -37,6 +37,11 @@ void ReplayWindow::start_at(uint64_t floor) {
   previous_ = Segment{};
   current_.restart(floor);
   current_.words.fill(~uint64_t{0});
+  // The bits above the floor in its own word are counters not seen yet:
+  // advance() clears only the words it moves into, so leaving them set
+  // would refuse a datagram just above the floor that arrives after a later one.
+  const uint64_t up_to_floor = ~uint64_t{0} >> (63 - floor % 64);
+  current_.words[word_index(floor)] = up_to_floor;
 }
 
 ReplayWindow::Verdict ReplayWindow::check(uint64_t counter) const {
