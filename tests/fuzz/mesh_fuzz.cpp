@@ -5,7 +5,11 @@
 //      so mutations reach the hop checks, the routing block and forwarding;
 //   2: the rest is a plaintext that client a seals genuinely for the
 //      coordinator, so control messages of any shape reach the parser and
-//      the registry (Mesh), which tick() then runs.
+//      the registry (Mesh), which tick() then runs;
+//   3: the rest is a plaintext the coordinator seals genuinely for client
+//      a, so acks with any probe ID or sequence number, records and report
+//      requests reach the client side of the Mesh (matching against what
+//      the client sent, docs/protocol.md "Control messages").
 // Nothing may crash, hang or leak; every datagram must end in a verdict.
 #include <cstddef>
 #include <cstdint>
@@ -80,7 +84,7 @@ uint64_t g_counter = 0;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World w;
   if (size == 0) return 0;
-  const uint8_t mode = data[0] % 3;
+  const uint8_t mode = data[0] % 4;
   std::vector<std::byte> d;
   if (mode == 0) {
     d.assign(reinterpret_cast<const std::byte*>(data + 1), reinterpret_cast<const std::byte*>(data + size));
@@ -91,10 +95,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t n = std::min<size_t>(size - 1, 1400);
     if (n == 0) return 0;
     const uint64_t counter = wire::counter_units(kT0 + 3) + (++g_counter);
-    d = testing::forge_direct(key_of(1), kA, kC, std::span(reinterpret_cast<const std::byte*>(data + 1), n), counter);
+    const auto plaintext = std::span(reinterpret_cast<const std::byte*>(data + 1), n);
+    d = mode == 2 ? testing::forge_direct(key_of(1), kA, kC, plaintext, counter)
+                  : testing::forge_direct(key_of(1), kC, kA, plaintext, counter);
+  }
+  const Now now{3, kT0 + 3};
+  if (mode == 3) {
+    RxSlot slot{.from = *Endpoint::parse("192.0.2.1:51820"), .data = d};
+    w.client->process_wire(0, now, std::span(&slot, 1));
+    if (w.client->control_pending()) (void)w.client->tick(now);
+    (void)w.client->status();
+    return 0;
   }
   RxSlot slot{.from = *Endpoint::parse("192.0.2.2:51820"), .data = d};
-  const Now now{3, kT0 + 3};
   w.coordinator->process_wire(0, now, std::span(&slot, 1));
   if (slot.verdict == Verdict::kForward && (slot.wire.data() < d.data() || slot.wire.size() > d.size())) __builtin_trap();
   if (slot.verdict == Verdict::kDeliver && slot.inner.size() > d.size()) __builtin_trap();

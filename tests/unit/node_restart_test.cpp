@@ -3,7 +3,6 @@
 // fingerprint that names the key, and the control inbox's per-peer share.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -25,16 +24,6 @@ crypto::SecretBytes key(uint8_t fill) {
   crypto::SecretBytes k(kLinkKeySize);
   for (auto& b : k.mutable_view()) b = std::byte{fill};
   return k;
-}
-
-std::string hex(const keys::KeyFingerprint& f) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::byte b : f) {
-    out += kDigits[std::to_integer<uint8_t>(b) >> 4];
-    out += kDigits[std::to_integer<uint8_t>(b) & 0xf];
-  }
-  return out;
 }
 
 PeerConfig peer(HostId id, uint8_t fill, const char* prefix, std::optional<Endpoint> e = std::nullopt) {
@@ -93,7 +82,11 @@ TEST(LinkKeyFingerprint, KnownAnswerStableAndDistinct) {
   // computed independently (RFC 5869, section 2).
   const auto f7 = keys::link_key_fingerprint(key(7));
   ASSERT_TRUE(f7);
-  EXPECT_EQ(hex(*f7), "7dc4ec404dfc7318a25793ae6ee8b1f4");
+  const keys::KeyFingerprint expected = {
+      std::byte{0x7d}, std::byte{0xc4}, std::byte{0xec}, std::byte{0x40}, std::byte{0x4d}, std::byte{0xfc},
+      std::byte{0x73}, std::byte{0x18}, std::byte{0xa2}, std::byte{0x57}, std::byte{0x93}, std::byte{0xae},
+      std::byte{0x6e}, std::byte{0xe8}, std::byte{0xb1}, std::byte{0xf4}};
+  EXPECT_EQ(*f7, expected);
   EXPECT_EQ(keys::link_key_fingerprint(key(7)), f7);
   EXPECT_NE(keys::link_key_fingerprint(key(8)), f7);
 }
@@ -140,6 +133,24 @@ TEST(ReceiveFloors, AppliedOnlyToTheSamePeerAndLinkKey) {
   d = data_from_a(base);
   auto matched = make_b(now, {ReceiveFloor{kA, fp7, base + 100}});
   EXPECT_EQ(receive(*matched, now, kEa, d).reason, DropReason::kReplay);
+}
+
+TEST(ReceiveFloors, AppliedToAPeerAReloadAdds) {
+  const Now now{1, kT0};
+  const uint64_t base = wire::counter_units(kT0);
+  NodeConfig without_a;
+  without_a.self = kB;
+  without_a.peers.push_back(peer(kX, 9, "10.77.0.3/32"));
+  Node b(std::move(without_a), 1, 0, now, {ReceiveFloor{kA, *keys::link_key_fingerprint(key(7)), base + 100}});
+  NodeConfig with_a;
+  with_a.self = kB;
+  with_a.peers.push_back(peer(kA, 7, "10.77.0.1/32"));
+  with_a.peers.push_back(peer(kX, 9, "10.77.0.3/32"));
+  b.reconfigure(std::move(with_a), now);
+  auto d = data_from_a(base + 50);
+  EXPECT_EQ(receive(b, now, kEa, d).reason, DropReason::kReplay);
+  d = data_from_a(base + 101);
+  EXPECT_EQ(receive(b, now, kEa, d).verdict, Verdict::kDeliver);
 }
 
 TEST(ReceiveFloors, OfferedAtMostOnceASecondAndOnlyWhenChanged) {

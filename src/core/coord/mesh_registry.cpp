@@ -89,6 +89,8 @@ void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& 
   }
   // Acks go to clients; a client sending one is wrong.
   if (std::holds_alternative<wire::StatusAck>(item.message)) drops.add(DropReason::kNotCoordinator);
+  // A coordinator sends no probes, so no probe ack answers one of its own.
+  if (std::holds_alternative<wire::ProbeAck>(item.message)) drops.add(DropReason::kUnmatchedAck);
 }
 
 void Mesh::registry_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now) {
