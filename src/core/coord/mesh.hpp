@@ -118,8 +118,8 @@ class Mesh {
   void rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out);
   void go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now);
   void go_relayed(const Snapshot& s, const PeerEntry& e);
-  // A new probe ID for `peer`, remembered until its ack or kProbeAnswerNs.
-  uint64_t next_probe_id(HostId peer, const Now& now);
+  // Sends `peer` a probe with a new ID, remembered until its ack or kProbeAnswerNs.
+  void send_probe(const Snapshot& s, const Now& now, HostId peer, const Via& via);
   // True (and forgotten) when `ack` answers a probe this node sent `peer`
   // and still waits for.
   bool take_probe(HostId peer, uint64_t probe_id);

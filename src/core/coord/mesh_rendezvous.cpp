@@ -14,11 +14,11 @@ bool same_location(const wire::HostRecord& a, const wire::HostRecord& b) {
 
 }  // namespace
 
-uint64_t Mesh::next_probe_id(HostId peer, const Now& now) {
+void Mesh::send_probe(const Snapshot& s, const Now& now, HostId peer, const Via& via) {
   const uint64_t id = probe_prefix_ | ++probe_seq_;
   if (pending_probes_.size() >= kMaxPendingProbes) pending_probes_.erase(pending_probes_.begin());
   pending_probes_[id] = PendingProbe{peer, now.mono_ns};
-  return id;
+  send(s, now, peer, wire::Probe{id}, via);
 }
 
 bool Mesh::take_probe(HostId peer, uint64_t probe_id) {
@@ -219,13 +219,13 @@ void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, con
       if (std::find(targets.begin(), targets.end(), l) == targets.end()) targets.push_back(l);
     }
   }
-  for (const Endpoint& t : targets) send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(t));
+  for (const Endpoint& t : targets) send_probe(s, now, e.peer->id(), Via::direct(t));
   if (direct_only) return;
   if (e.rendezvous.value != 0 && e.rendezvous != s.mesh.rendezvous && s.find(e.rendezvous)) {
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::through(e.rendezvous));
+    send_probe(s, now, e.peer->id(), Via::through(e.rendezvous));
   }
   if (s.mesh.rendezvous.value != 0) {
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::through(s.mesh.rendezvous));
+    send_probe(s, now, e.peer->id(), Via::through(s.mesh.rendezvous));
   }
 }
 
@@ -254,9 +254,7 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
     if (silence >= kDirectSilenceFallbackNs) {
       go_relayed(s, e);
     } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
-      if (const auto to = e.peer->endpoint()) {
-        send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(*to));
-      }
+      if (const auto to = e.peer->endpoint()) send_probe(s, now, e.peer->id(), Via::direct(*to));
       st.next_silence_probe_mono_ns = now.mono_ns + kProbeFastNs;
     }
     return;
@@ -273,7 +271,7 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
     e.peer->set_endpoint(*st.remembered);
     path.direct.store(true, std::memory_order_relaxed);
     st.optimistic_since_mono_ns = now.mono_ns;
-    send(s, now, e.peer->id(), wire::Probe{next_probe_id(e.peer->id(), now)}, Via::direct(*st.remembered));
+    send_probe(s, now, e.peer->id(), Via::direct(*st.remembered));
     return;
   }
   if (st.probe_started_mono_ns == 0) {
@@ -298,7 +296,7 @@ void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   const int64_t retry = std::max(kNsPerSecond, std::min(tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs, third));
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
       (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= check)) {
-    send(s, now, s.mesh.rendezvous, wire::Probe{next_probe_id(s.mesh.rendezvous, now)}, Via::udp());
+    send_probe(s, now, s.mesh.rendezvous, Via::udp());
     next_udp_probe_mono_ns_ = now.mono_ns + retry;
   }
   tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
