@@ -135,6 +135,29 @@ TEST_P(RestartReplay, ClientMovesNothingSwitchesNoPathAndAnswersNothing) {
 INSTANTIATE_TEST_SUITE_P(ReceiveFloors, RestartReplay, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Persisted" : "NotPersisted"; });
 
+// The receive floor is offered at most once a second, so what a host
+// accepted in its last second before a crash can be replayed once after
+// it: delivered, but it moves nothing and draws no answer.
+TEST(RestartReplayCrash, LastSecondBeforeACrashIsDeliveredOnceAndMovesNothing) {
+  Fixture f(/*persist_floors=*/true);
+  const size_t from = f.captured.size();
+  for (uint64_t i = 200; i < 205; ++i) f.mesh.send(f.b, f.a, 1, i);
+  ASSERT_TRUE(f.mesh.run_for(20 * kNsPerMs));
+  ASSERT_EQ(f.mesh.take_delivered(f.a), 5u);
+  std::vector<std::vector<std::byte>> last;
+  for (size_t i = from; i < f.captured.size(); ++i) {
+    if (f.captured[i].to == kA) last.push_back(f.captured[i].data);
+  }
+  f.mesh.host(f.a).kill();
+  f.mesh.host(f.a).start();
+  f.replay_from = f.captured.size();
+  for (const auto& d : last) f.mesh.network.inject(kEvil, kA, d);
+  ASSERT_TRUE(f.mesh.run_for(2 * kNsPerSecond));
+  EXPECT_LE(f.mesh.take_delivered(f.a), 5u);
+  EXPECT_FALSE(f.moved_to_evil(f.a));
+  EXPECT_EQ(f.sent_to_evil(), 0u);
+}
+
 // A status ack captured before a client restarted does not acknowledge the
 // report the restarted client sends: report sequence numbers start from a
 // random value at every start.

@@ -16,6 +16,11 @@
 //   record    host id 4 | state 1 | metric 1 | coordinator 4 | age 4
 //             | public endpoint | count 1 | local endpoint * count
 //
+// How values are chosen (not part of the layout): report sequence numbers
+// continue from a per-start random value, and a probe ID is a per-start
+// random 32 bits followed by a 32-bit sequence (coord/mesh.hpp), so acks
+// captured before a restart match nothing sent after it.
+//
 // Bytes after a message must be zero (padding that makes a control message
 // look like data). A message longer than kMaxControlSize, truncated, with
 // trailing non-zero bytes or with a field out of range is refused.
