@@ -23,6 +23,14 @@ constexpr uint64_t kSpareDescriptors = 256;
 
 }  // namespace
 
+StreamDeadline passed_deadline(const StreamTimes& t, int64_t now_ns, int64_t idle_ns) {
+  if (t.accepted && !t.authentic && now_ns - t.since_ns >= kTcpFirstDatagramNs) return StreamDeadline::kFirstDatagram;
+  if (t.frame_since_ns >= 0 && now_ns - t.frame_since_ns >= kTcpFrameNs) return StreamDeadline::kFrame;
+  if (t.bytes_queued && now_ns - t.write_progress_ns >= kTcpWriteStallNs) return StreamDeadline::kWriteStall;
+  if (t.accepted && t.authentic && now_ns - t.last_authentic_ns >= idle_ns) return StreamDeadline::kIdle;
+  return StreamDeadline::kNone;
+}
+
 void TcpBackoff::failed(int64_t now_ns) {
   next_ns_ = now_ns + delay_ns_;
   delay_ns_ = std::min(delay_ns_ * 2, kTcpRetryMaxNs);
@@ -421,7 +429,7 @@ void TcpTunnel::close(uint32_t id, Stream& s, const Now& now, const std::string&
   spdlog::log(s.side == Side::kConnected ? spdlog::level::info : spdlog::level::debug, "tcp tunnel: closing {}: {}",
               describe(id, s), why);
   // The node stops sending on it now; what is queued still goes out.
-  w_.node.stream_closed(id, now);
+  tell_node_closed(id, s, now);
   s.closing = true;
   s.since_ns = now.mono_ns;
   if (!s.socket.connected() || !s.socket.send_close() || !s.socket.wants_write()) return closed(id, s, now);
@@ -435,13 +443,20 @@ void TcpTunnel::closed(uint32_t id, Stream& s, const Now& now) {
   by_fd_.erase(s.socket.fd());
   if (s.side == Side::kAccepted) slots_.remove(id);
   numbers_.release(id, now.mono_ns);
-  if (!s.closing) w_.node.stream_closed(id, now);  // close() told the node already
+  if (!s.closing) tell_node_closed(id, s, now);  // close() told the node already
   if (s.side == Side::kConnected) {
     if (auto c = clients_.find(s.coordinator.value); c != clients_.end() && c->second.stream == id) {
       c->second.stream = 0;
       c->second.backoff.failed(now.mono_ns);
     }
   }
+}
+
+void TcpTunnel::tell_node_closed(uint32_t id, const Stream& s, const Now& now) {
+  // An accepted stream that never carried an authentic datagram is no
+  // peer's endpoint; telling the node would cost a look at every peer for
+  // each stranger a flood brings.
+  if (s.side == Side::kConnected || s.authentic) w_.node.stream_closed(id, now);
 }
 
 void TcpTunnel::reap() {
@@ -493,22 +508,28 @@ void TcpTunnel::run_timers(const Now& now) {
 }
 
 void TcpTunnel::expire_stalled(uint32_t id, Stream& s, const Now& now) {
-  const bool accepted = s.side == Side::kAccepted;
-  if (accepted && !s.authentic && now.mono_ns - s.since_ns >= kTcpFirstDatagramNs) {
-    ++counters_.no_first_datagram;
-    return drop(id, s, now, "no authentic datagram");  // a stranger: no close marker, no linger
-  }
-  if (s.frame_since_ns >= 0 && now.mono_ns - s.frame_since_ns >= kTcpFrameNs) {
-    ++counters_.frame_timeouts;
-    return drop(id, s, now, "a datagram began and did not finish arriving");
-  }
-  if (s.socket.queued_bytes() > 0 && now.mono_ns - s.write_progress_ns >= kTcpWriteStallNs) {
-    ++counters_.write_stalls;
-    return drop(id, s, now, "the peer reads nothing");
-  }
-  if (accepted && s.authentic && now.mono_ns - s.last_authentic_ns >= idle_ns_) {
-    ++counters_.idle;
-    close(id, s, now, "idle for the poll period");
+  const StreamTimes times{.accepted = s.side == Side::kAccepted,
+                          .authentic = s.authentic,
+                          .since_ns = s.since_ns,
+                          .last_authentic_ns = s.last_authentic_ns,
+                          .frame_since_ns = s.frame_since_ns,
+                          .write_progress_ns = s.write_progress_ns,
+                          .bytes_queued = s.socket.queued_bytes() > 0};
+  switch (passed_deadline(times, now.mono_ns, idle_ns_)) {
+    case StreamDeadline::kNone:
+      return;
+    case StreamDeadline::kFirstDatagram:
+      ++counters_.no_first_datagram;
+      return drop(id, s, now, "no authentic datagram");  // a stranger: no close marker, no linger
+    case StreamDeadline::kFrame:
+      ++counters_.frame_timeouts;
+      return drop(id, s, now, "a datagram began and did not finish arriving");
+    case StreamDeadline::kWriteStall:
+      ++counters_.write_stalls;
+      return drop(id, s, now, "the peer reads nothing");
+    case StreamDeadline::kIdle:
+      ++counters_.idle;
+      return close(id, s, now, "idle for the poll period");
   }
 }
 

@@ -108,6 +108,21 @@ class TcpBackoff {
   int64_t delay_ns_ = kTcpRetryFirstNs;
 };
 
+// The deadlines above that end a stream without a word (all but connect,
+// unlisted and close), as a pure function of its times.
+enum class StreamDeadline : uint8_t { kNone, kFirstDatagram, kFrame, kWriteStall, kIdle };
+struct StreamTimes {
+  bool accepted = false;   // a coordinator's stream: the first and idle deadlines apply
+  bool authentic = false;  // carried an authentic datagram
+  int64_t since_ns = 0;    // accepted or connected at
+  int64_t last_authentic_ns = 0;
+  int64_t frame_since_ns = -1;     // a frame begun: when its first bytes came; -1: none
+  int64_t write_progress_ns = 0;   // bytes queued: when the kernel last took some
+  bool bytes_queued = false;
+};
+// The first deadline `t` has passed at now_ns, idle_ns being the poll period.
+StreamDeadline passed_deadline(const StreamTimes& t, int64_t now_ns, int64_t idle_ns);
+
 class TcpTunnel {
  public:
   struct Wiring {
@@ -174,8 +189,8 @@ class TcpTunnel {
     bool watching_write = false;
     int64_t since_ns = 0;     // connect start, accept, or close start
     int64_t last_authentic_ns = 0;
-    int64_t frame_since_ns = -1;  // a frame begun: when its first bytes came; -1: none
-    int64_t write_progress_ns = 0;  // bytes queued: when the kernel last took some
+    int64_t frame_since_ns = -1;    // as in StreamTimes
+    int64_t write_progress_ns = 0;  // as in StreamTimes
   };
   struct Client {
     TcpTarget target;
@@ -208,6 +223,7 @@ class TcpTunnel {
   // Ends a stream politely: the close marker after what is queued.
   void close(uint32_t id, Stream& s, const Now& now, const std::string& why);
   void closed(uint32_t id, Stream& s, const Now& now);
+  void tell_node_closed(uint32_t id, const Stream& s, const Now& now);
   void reap();
   std::string describe(uint32_t id, const Stream& s) const;
 

@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "daemon/status_format.hpp"
+#include "daemon/status_json.hpp"
+
 namespace cordon::daemon {
 namespace {
 
@@ -43,6 +46,29 @@ TEST(TcpTunnelTimers, StrangersGetSecondsNotHalfAMinute) {
   EXPECT_LE(kTcpFirstDatagramNs, 5 * kS);
   EXPECT_LE(kTcpFrameNs, 5 * kS);
   EXPECT_LE(kTcpWriteStallNs, 10 * kS);
+}
+
+TEST(TcpTunnelTimers, AStrangerGetsFiveSecondsForItsFirstDatagram) {
+  const StreamTimes t{.accepted = true, .since_ns = 100 * kS};
+  EXPECT_EQ(passed_deadline(t, 105 * kS - 1, 300 * kS), StreamDeadline::kNone);
+  EXPECT_EQ(passed_deadline(t, 105 * kS, 300 * kS), StreamDeadline::kFirstDatagram);
+  // A client's own stream to its coordinator has no such deadline.
+  EXPECT_EQ(passed_deadline(StreamTimes{.since_ns = 100 * kS}, 200 * kS, 300 * kS), StreamDeadline::kNone);
+}
+
+TEST(TcpTunnelTimers, AFrameBegunMustFinishAndQueuedBytesMustMove) {
+  StreamTimes t{.accepted = true, .authentic = true, .since_ns = 0, .last_authentic_ns = 100 * kS};
+  t.frame_since_ns = 101 * kS;
+  EXPECT_EQ(passed_deadline(t, 106 * kS - 1, 300 * kS), StreamDeadline::kNone);
+  EXPECT_EQ(passed_deadline(t, 106 * kS, 300 * kS), StreamDeadline::kFrame);
+  t.frame_since_ns = -1;
+  t.bytes_queued = true;
+  t.write_progress_ns = 102 * kS;
+  EXPECT_EQ(passed_deadline(t, 112 * kS - 1, 300 * kS), StreamDeadline::kNone);
+  EXPECT_EQ(passed_deadline(t, 112 * kS, 300 * kS), StreamDeadline::kWriteStall);
+  t.bytes_queued = false;
+  EXPECT_EQ(passed_deadline(t, 400 * kS - 1, 300 * kS), StreamDeadline::kNone);
+  EXPECT_EQ(passed_deadline(t, 400 * kS, 300 * kS), StreamDeadline::kIdle);
 }
 
 // ---- StreamNumbers
@@ -280,6 +306,41 @@ TEST(StreamSlots, AgreeWithANaiveTwin) {
     ASSERT_LE(fast.pending(), limits.pending);
     ASSERT_LE(fast.authenticated_count(), limits.authenticated);
   }
+}
+
+// ---- cordon status
+
+TEST(TcpTunnelStatus, ACoordinatorShowsItsPoolsAndWhatItLetGoOf) {
+  StatusContext context{"cordon0", 51820, 1'800'000'000 * kS};
+  context.tcp_port = 443;
+  context.tcp_streams = 5;
+  context.tcp_tunnel = TcpTunnelStats{.pending = 3,
+                                      .authenticated = 2,
+                                      .evicted_same_source = 40,
+                                      .evicted_oldest = 7,
+                                      .refused = 1,
+                                      .no_first_datagram = 12,
+                                      .frame_timeouts = 4,
+                                      .write_stalls = 2,
+                                      .idle = 9};
+  NodeStatus node;
+  node.role = keys::Role::kCoordinator;
+  const nlohmann::json j = status_to_json(node, context);
+  EXPECT_EQ(j["tcp_tunnel"], (nlohmann::json{
+                                 {"pending", 3},
+                                 {"authenticated", 2},
+                                 {"evicted", {{"same_source", 40}, {"oldest", 7}}},
+                                 {"refused", 1},
+                                 {"closed", {{"no_first_datagram", 12}, {"frame_timeout", 4}, {"write_stall", 2}, {"idle", 9}}},
+                             }));
+  const std::string out = format_status(j, 1'800'000'000);
+  EXPECT_NE(out.find("tcp streams  pending 3  authenticated 2  evicted 47 (same source 40, oldest 7)  refused 1  "
+                     "closed: no first datagram 12, frame timeout 4, write stall 2, idle 9\n"),
+            std::string::npos)
+      << out;
+
+  context.tcp_port = 0;  // not listening: nothing to show
+  EXPECT_TRUE(status_to_json(node, context)["tcp_tunnel"].is_null());
 }
 
 }  // namespace
