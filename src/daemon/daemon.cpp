@@ -457,6 +457,7 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     StatusContext context{config_.interface, port_, os::now().real_ns};
     context.tcp_port = tunnel_->listen_port();
     context.tcp_streams = tunnel_->open_streams();
+    context.tcp_tunnel = tunnel_->stats();
     return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {

@@ -104,6 +104,25 @@ bool meshed(const json& status) {
   return text(status, "role", "") == "coordinator" || (registry != status.end() && registry->is_string());
 }
 
+// A listening coordinator's TCP tunnel slots and what it let go of.
+std::string tcp_tunnel_line(const json& status) {
+  auto t = status.find("tcp_tunnel");
+  if (t == status.end() || !t->is_object()) return "";
+  auto part = [&](const char* key) {
+    auto it = t->find(key);
+    return it != t->end() && it->is_object() ? *it : json::object();
+  };
+  const json evicted = part("evicted");
+  const json closed = part("closed");
+  return fmt::format("tcp streams  pending {}  authenticated {}  evicted {} (same source {}, oldest {})  refused {}  "
+                     "closed: no first datagram {}, frame timeout {}, write stall {}, idle {}\n",
+                     number(*t, "pending"), number(*t, "authenticated"),
+                     unsigned_number(evicted, "same_source") + unsigned_number(evicted, "oldest"),
+                     number(evicted, "same_source"), number(evicted, "oldest"), number(*t, "refused"),
+                     number(closed, "no_first_datagram"), number(closed, "frame_timeout"),
+                     number(closed, "write_stall"), number(closed, "idle"));
+}
+
 std::string host_lines(const json& status) {
   std::string out;
   if (text(status, "role", "") == "coordinator") {
@@ -114,6 +133,7 @@ std::string host_lines(const json& status) {
     auto relay = status.find("relay");
     const json counters = relay != status.end() && relay->is_object() ? *relay : json::object();
     out += fmt::format("role coordinator  tcp tunnel {}  relayed {}\n", tcp, transfer(counters, "bytes", "packets"));
+    out += tcp_tunnel_line(status);
   } else {
     out += fmt::format("role {}  registry {}  rendezvous {}  public endpoint {}  tcp {}\n", text(status, "role"),
                        text(status, "registry", "-"), text(status, "rendezvous", "-"),

@@ -20,6 +20,22 @@ nlohmann::json endpoints(const std::vector<Endpoint>& list) {
   return out;
 }
 
+nlohmann::json tcp_tunnel_to_json(const StatusContext& context) {
+  if (context.tcp_port == 0) return nullptr;
+  const TcpTunnelStats& t = context.tcp_tunnel;
+  return nlohmann::json{
+      {"pending", t.pending},
+      {"authenticated", t.authenticated},
+      {"evicted", {{"same_source", t.evicted_same_source}, {"oldest", t.evicted_oldest}}},
+      {"refused", t.refused},
+      {"closed",
+       {{"no_first_datagram", t.no_first_datagram},
+        {"frame_timeout", t.frame_timeouts},
+        {"write_stall", t.write_stalls},
+        {"idle", t.idle}}},
+  };
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer) {
   nlohmann::json prefixes = nlohmann::json::array();
   for (const Prefix& p : peer.allowed_prefixes) prefixes.push_back(p.to_string());
@@ -102,6 +118,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"tcp", status.tcp},
       {"tcp_port", context.tcp_port != 0 ? nlohmann::json(context.tcp_port) : nlohmann::json(nullptr)},
       {"tcp_streams", context.tcp_streams},
+      {"tcp_tunnel", tcp_tunnel_to_json(context)},
       {"peers", std::move(peers)},
       {"clients", std::move(clients)},
       {"routes", std::move(routes)},

@@ -9,6 +9,11 @@
 //    "local_endpoints": [endpoint], "tcp": on the TCP tunnel (a client),
 //    "tcp_port": the TCP tunnel port a coordinator listens on, or null,
 //    "tcp_streams": TCP tunnel streams open now,
+//    "tcp_tunnel": null, or while listening {"pending", "authenticated":
+//        accepted streams now; "evicted": {"same_source", "oldest"},
+//        "refused", "closed": {"no_first_datagram", "frame_timeout",
+//        "write_stall", "idle"}: streams let go of since the start}
+//        (docs/protocol.md, "Streams under flood"),
 //    "peers": [{"id", "name", "endpoint" (or null), "suite", "allowed_prefixes",
 //               "last_rx", "last_tx" (Unix seconds or null), "rx_bytes",
 //               "rx_packets", "tx_bytes", "tx_packets", "keepalives_sent",
@@ -39,6 +44,7 @@
 
 #include "core/drop_reason.hpp"
 #include "core/status.hpp"
+#include "daemon/stream_slots.hpp"
 
 namespace cordon::daemon {
 
@@ -48,6 +54,7 @@ struct StatusContext {
   int64_t now_real_ns = 0;
   uint16_t tcp_port = 0;   // the TCP tunnel listener's port; 0: none
   size_t tcp_streams = 0;  // open TCP tunnel streams
+  TcpTunnelStats tcp_tunnel{};  // the listener's slots and evictions (tcp_port != 0)
 };
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context);

@@ -15,18 +15,25 @@ namespace {
 // Reads per stream per wakeup: level-triggered epoll reports the rest, so
 // one busy stream cannot starve the others or the control socket.
 constexpr int kReadsPerWakeup = 8;
-constexpr int kAcceptsPerWakeup = 16;
+// Under a flood the kernel's accept queue is full of strangers; draining it
+// quickly gets a genuine client's connection to its first read sooner.
+constexpr int kAcceptsPerWakeup = 64;
+// Descriptors the daemon holds besides the tunnel's streams.
+constexpr uint64_t kSpareDescriptors = 256;
 
 }  // namespace
+
+StreamDeadline passed_deadline(const StreamTimes& t, int64_t now_ns, int64_t idle_ns) {
+  if (t.accepted && !t.authentic && now_ns - t.since_ns >= kTcpFirstDatagramNs) return StreamDeadline::kFirstDatagram;
+  if (t.frame_since_ns >= 0 && now_ns - t.frame_since_ns >= kTcpFrameNs) return StreamDeadline::kFrame;
+  if (t.bytes_queued && now_ns - t.write_progress_ns >= kTcpWriteStallNs) return StreamDeadline::kWriteStall;
+  if (t.accepted && t.authentic && now_ns - t.last_authentic_ns >= idle_ns) return StreamDeadline::kIdle;
+  return StreamDeadline::kNone;
+}
 
 void TcpBackoff::failed(int64_t now_ns) {
   next_ns_ = now_ns + delay_ns_;
   delay_ns_ = std::min(delay_ns_ * 2, kTcpRetryMaxNs);
-}
-
-std::optional<uint32_t> StreamNumbers::next() {
-  if (last_ == UINT32_MAX) return std::nullopt;
-  return ++last_;
 }
 
 TcpTunnel::TcpTunnel(const Wiring& wiring)
@@ -42,6 +49,17 @@ TcpTunnel::~TcpTunnel() {
 // ---- coordinator
 
 os::Status TcpTunnel::listen(const IpAddress& address, uint16_t port) {
+  // Every slot is a descriptor, beside the daemon's own (sockets, TUN
+  // queues, control connections): room for all of them, or EMFILE would
+  // pause the accept loop while strangers hold the pending pool.
+  const uint64_t wanted = slots_.limits().authenticated + slots_.limits().pending + kSpareDescriptors;
+  if (auto limit = os::raise_open_file_limit(wanted); !limit) {
+    spdlog::warn("tcp tunnel: {}", limit.error().message());
+  } else if (limit.value() < wanted) {
+    spdlog::warn("tcp tunnel: the open file limit is {} (hard limit); the TCP tunnel wants {}: raise it (ulimit -n, "
+                 "or LimitNOFILE= in the systemd unit)",
+                 limit.value(), wanted);
+  }
   auto listener = os::TcpListener::open(address, port);
   if (!listener) return listener.error();
   if (auto added = w_.poller.add_readable(listener.value().fd()); !added) return added.error();
@@ -71,22 +89,26 @@ void TcpTunnel::accept_pending(const Now& now) {
       (void)w_.poller.remove(listener_->fd());
       listener_paused_ = true;
       listener_resume_ns_ = now.mono_ns + kTcpAcceptPauseNs;
-      return;
+      break;
     }
-    if (!accepted.value()) return;
+    if (!accepted.value()) break;
     os::TcpAccepted& a = *accepted.value();
-    const auto id = streams_.size() < kMaxTcpStreams ? numbers_.next() : std::nullopt;
+    if (!make_room(a.peer, now)) continue;  // closed as `a` goes out of scope
+    const auto id = numbers_.next(now.mono_ns);
     if (!id) {
-      ++counters_.refused;  // closed as `a` goes out of scope
+      ++counters_.refused;
       continue;
     }
     if (auto added = w_.poller.add_readable(a.stream.fd()); !added) {
+      numbers_.release(*id, now.mono_ns);
       spdlog::warn("tcp tunnel: {}", added.error().message());
       continue;
     }
     Endpoint from = a.peer;
     from.stream = *id;
     by_fd_[a.stream.fd()] = *id;
+    slots_.add(*id, a.peer.address);
+    a.stream.set_send_queue_limit(kTcpAcceptedQueueBytes);
     streams_.emplace(*id, Stream{.socket = std::move(a.stream),
                                  .decoder = wire::StreamDecoder(),
                                  .side = Side::kAccepted,
@@ -95,6 +117,33 @@ void TcpTunnel::accept_pending(const Now& now) {
                                  .since_ns = now.mono_ns});
     spdlog::debug("tcp tunnel: stream {} accepted from {}", *id, a.peer.to_string());
   }
+  reap();  // the evicted streams' sockets go now, not after the next wakeup
+}
+
+bool TcpTunnel::make_room(const Endpoint& peer, const Now& now) {
+  const StreamSlots::Decision d = slots_.admit(peer.address);
+  const char* why = nullptr;
+  switch (d.admit) {
+    case StreamSlots::Admit::kFree:
+      return true;
+    case StreamSlots::Admit::kRefuse:
+      ++counters_.refused;
+      return false;
+    case StreamSlots::Admit::kEvictSameSource:
+      ++counters_.evicted_same_source;
+      why = "evicted: a newer connection from the same source, which is at its cap of pending streams";
+      break;
+    case StreamSlots::Admit::kEvictOldest:
+      ++counters_.evicted_oldest;
+      why = "evicted: the oldest pending stream, to make room for a new connection";
+      break;
+  }
+  if (auto it = streams_.find(d.victim); it != streams_.end() && !it->second.dead) {
+    drop(d.victim, it->second, now, why);
+  } else {
+    slots_.remove(d.victim);  // cannot happen: slots hold only live streams
+  }
+  return true;
 }
 
 // ---- client
@@ -152,11 +201,6 @@ void TcpTunnel::connect_due(const Now& now) {
 }
 
 void TcpTunnel::connect(Client& c, const Now& now) {
-  const auto id = streams_.size() < kMaxTcpStreams ? numbers_.next() : std::nullopt;
-  if (!id) {
-    c.backoff.failed(now.mono_ns);  // try again later, not in a loop
-    return;
-  }
   const std::string who = fmt::format("coordinator {} at {}", c.target.coordinator.to_string(),
                                       c.target.endpoint.to_string());
   auto socket = os::TcpStream::connect(c.target.endpoint);
@@ -166,7 +210,13 @@ void TcpTunnel::connect(Client& c, const Now& now) {
                  (c.backoff.next_attempt_ns() - now.mono_ns) / kNsPerSecond);
     return;
   }
+  const auto id = numbers_.next(now.mono_ns);
+  if (!id) {
+    c.backoff.failed(now.mono_ns);  // try again later, not in a loop
+    return;
+  }
   if (auto added = w_.poller.add_readable(socket.value().fd()); !added) {
+    numbers_.release(*id, now.mono_ns);
     c.backoff.failed(now.mono_ns);
     spdlog::warn("tcp tunnel to {}: {}", who, added.error().message());
     return;
@@ -220,14 +270,24 @@ void TcpTunnel::service(uint32_t id, Stream& s, const Now& now) {
     tick_requested_ = true;  // the registry must hear from us on the new path at once
   }
   if (s.socket.wants_write()) {
+    const size_t queued = s.socket.queued_bytes();
     auto flushed = s.socket.flush();
     if (!flushed) return drop(id, s, now, flushed.error().message());
+    if (s.socket.queued_bytes() < queued) s.write_progress_ns = now.mono_ns;
   }
   if (s.closing && !s.socket.wants_write()) return closed(id, s, now);
   watch_write(s);
+  const uint64_t consumed = s.decoder.consumed();
   if (auto ended = read(s)) {
     flush_rx();  // what came before the end still counts
-    drop(id, s, now, *ended);
+    return drop(id, s, now, *ended);
+  }
+  // The frame deadline runs from a frame's first bytes: restart it when a
+  // frame completed and the next has begun.
+  if (!s.decoder.mid_frame()) {
+    s.frame_since_ns = -1;
+  } else if (s.frame_since_ns < 0 || s.decoder.consumed() != consumed) {
+    s.frame_since_ns = now.mono_ns;
   }
   // (A datagram relayed onto this very stream may have ended it meanwhile:
   // drop() and closed() do nothing twice.)
@@ -286,6 +346,7 @@ void TcpTunnel::flush_rx() {
         Stream& s = it->second;
         s.authentic = true;
         s.last_authentic_ns = now.mono_ns;
+        if (s.side == Side::kAccepted) (void)slots_.authenticated(rx_streams_[i]);  // full: stays pending
         if (s.side == Side::kConnected) {
           if (auto c = clients_.find(s.coordinator.value); c != clients_.end()) c->second.backoff.succeeded();
         }
@@ -334,6 +395,7 @@ void TcpTunnel::send(uint32_t stream, std::span<const std::byte> datagram) {
     return;
   }
   Stream& s = it->second;
+  const bool was_empty = s.socket.queued_bytes() == 0;
   auto r = s.socket.send(datagram);
   if (!r) {
     // Not reaped here: a caller may be iterating over this stream.
@@ -341,6 +403,8 @@ void TcpTunnel::send(uint32_t stream, std::span<const std::byte> datagram) {
     return;
   }
   if (r.value() == os::TcpStream::SendResult::kDropped) ++counters_.send_drops;
+  // The write-stall deadline runs from when bytes began to wait.
+  if (was_empty && s.socket.queued_bytes() > 0) s.write_progress_ns = os::now().mono_ns;
   watch_write(s);
 }
 
@@ -365,7 +429,7 @@ void TcpTunnel::close(uint32_t id, Stream& s, const Now& now, const std::string&
   spdlog::log(s.side == Side::kConnected ? spdlog::level::info : spdlog::level::debug, "tcp tunnel: closing {}: {}",
               describe(id, s), why);
   // The node stops sending on it now; what is queued still goes out.
-  w_.node.stream_closed(id, now);
+  tell_node_closed(id, s, now);
   s.closing = true;
   s.since_ns = now.mono_ns;
   if (!s.socket.connected() || !s.socket.send_close() || !s.socket.wants_write()) return closed(id, s, now);
@@ -377,13 +441,22 @@ void TcpTunnel::closed(uint32_t id, Stream& s, const Now& now) {
   s.dead = true;
   (void)w_.poller.remove(s.socket.fd());
   by_fd_.erase(s.socket.fd());
-  if (!s.closing) w_.node.stream_closed(id, now);  // close() told the node already
+  if (s.side == Side::kAccepted) slots_.remove(id);
+  numbers_.release(id, now.mono_ns);
+  if (!s.closing) tell_node_closed(id, s, now);  // close() told the node already
   if (s.side == Side::kConnected) {
     if (auto c = clients_.find(s.coordinator.value); c != clients_.end() && c->second.stream == id) {
       c->second.stream = 0;
       c->second.backoff.failed(now.mono_ns);
     }
   }
+}
+
+void TcpTunnel::tell_node_closed(uint32_t id, const Stream& s, const Now& now) {
+  // An accepted stream that never carried an authentic datagram is no
+  // peer's endpoint; telling the node would cost a look at every peer for
+  // each stranger a flood brings.
+  if (s.side == Side::kConnected || s.authentic) w_.node.stream_closed(id, now);
 }
 
 void TcpTunnel::reap() {
@@ -425,14 +498,39 @@ void TcpTunnel::run_timers(const Now& now) {
       if (age >= kTcpCloseLingerNs) closed(id, s, now);
     } else if (!s.open) {
       if (age >= kTcpConnectTimeoutNs) drop(id, s, now, "connect timed out");
-    } else if (s.side == Side::kAccepted) {
-      const bool idle = s.authentic ? now.mono_ns - s.last_authentic_ns >= idle_ns_ : age >= kTcpFirstDatagramNs;
-      if (idle) close(id, s, now, s.authentic ? "idle for the poll period" : "no authentic datagram");
+    } else {
+      expire_stalled(id, s, now);
     }
   }
   // A target the node stopped listing (it may not tick again soon).
   expire_unlisted(now);
   reap();
+}
+
+void TcpTunnel::expire_stalled(uint32_t id, Stream& s, const Now& now) {
+  const StreamTimes times{.accepted = s.side == Side::kAccepted,
+                          .authentic = s.authentic,
+                          .since_ns = s.since_ns,
+                          .last_authentic_ns = s.last_authentic_ns,
+                          .frame_since_ns = s.frame_since_ns,
+                          .write_progress_ns = s.write_progress_ns,
+                          .bytes_queued = s.socket.queued_bytes() > 0};
+  switch (passed_deadline(times, now.mono_ns, idle_ns_)) {
+    case StreamDeadline::kNone:
+      return;
+    case StreamDeadline::kFirstDatagram:
+      ++counters_.no_first_datagram;
+      return drop(id, s, now, "no authentic datagram");  // a stranger: no close marker, no linger
+    case StreamDeadline::kFrame:
+      ++counters_.frame_timeouts;
+      return drop(id, s, now, "a datagram began and did not finish arriving");
+    case StreamDeadline::kWriteStall:
+      ++counters_.write_stalls;
+      return drop(id, s, now, "the peer reads nothing");
+    case StreamDeadline::kIdle:
+      ++counters_.idle;
+      return close(id, s, now, "idle for the poll period");
+  }
 }
 
 void TcpTunnel::close_all(const Now& now) {
@@ -446,6 +544,19 @@ size_t TcpTunnel::open_streams() const {
       std::count_if(streams_.begin(), streams_.end(), [](const auto& e) { return e.second.open && !e.second.closing && !e.second.dead; }));
 }
 
+TcpTunnelStats TcpTunnel::stats() const {
+  const Counters& c = counters_;
+  return TcpTunnelStats{.pending = slots_.pending(),
+                        .authenticated = slots_.authenticated_count(),
+                        .evicted_same_source = c.evicted_same_source,
+                        .evicted_oldest = c.evicted_oldest,
+                        .refused = c.refused,
+                        .no_first_datagram = c.no_first_datagram,
+                        .frame_timeouts = c.frame_timeouts,
+                        .write_stalls = c.write_stalls,
+                        .idle = c.idle};
+}
+
 void TcpTunnel::report_activity() {
   const Counters& c = counters_;
   Counters& r = reported_;
@@ -457,9 +568,26 @@ void TcpTunnel::report_activity() {
                  "on both ends",
                  c.too_big - r.too_big);
   }
+  // Floods are logged as counts per report, never per connection (debug
+  // level names each stream).
+  const uint64_t evicted = c.evicted_same_source + c.evicted_oldest - r.evicted_same_source - r.evicted_oldest;
+  if (evicted > 0) {
+    spdlog::warn("tcp tunnel: {} pending streams evicted ({} by a newer one from their source, {} as the oldest); "
+                 "someone may be flooding TCP port {}",
+                 evicted, c.evicted_same_source - r.evicted_same_source, c.evicted_oldest - r.evicted_oldest,
+                 listen_port());
+  }
+  const uint64_t stalled = c.no_first_datagram + c.frame_timeouts + c.write_stalls - r.no_first_datagram -
+                           r.frame_timeouts - r.write_stalls;
+  if (stalled > 0) {
+    spdlog::warn("tcp tunnel: {} streams closed as stalled ({} without a first datagram in {} s, {} mid-datagram "
+                 "for {} s, {} reading nothing for {} s)",
+                 stalled, c.no_first_datagram - r.no_first_datagram, kTcpFirstDatagramNs / kNsPerSecond,
+                 c.frame_timeouts - r.frame_timeouts, kTcpFrameNs / kNsPerSecond, c.write_stalls - r.write_stalls,
+                 kTcpWriteStallNs / kNsPerSecond);
+  }
   if (c.refused > r.refused) {
-    spdlog::warn("tcp tunnel: {} connections refused: {} streams are open already", c.refused - r.refused,
-                 kMaxTcpStreams);
+    spdlog::warn("tcp tunnel: {} connections refused: no stream number or slot was free", c.refused - r.refused);
   }
   if (c.tun_errors > r.tun_errors) {
     spdlog::warn("tcp tunnel: the tunnel refused {} packets", c.tun_errors - r.tun_errors);

@@ -15,9 +15,16 @@
 //   both         every end of a stream, by either side or an error, is
 //                reported with Node::stream_closed.
 //
-// Stream numbers start at 1, are never 0 (the UDP path) and never reused
-// while the daemon runs (StreamNumbers), so a late datagram for a closed
-// stream can never reach a new one.
+// Stream numbers start at 1, are never 0 (the UDP path), and come back only
+// after their stream closed and a quarantine passed (StreamNumbers,
+// stream_slots.hpp), so a late datagram for a closed stream can never reach
+// a new one, and the numbers never run out.
+//
+// Floods (docs/protocol.md, "Streams under flood"): accepted streams take
+// slots by the rules of StreamSlots (stream_slots.hpp): a pending pool with a
+// cap per source whose oldest stream a newcomer evicts, and an authenticated
+// pool strangers cannot reach. Every eviction and timeout is counted
+// (stats()) and logged by report_activity().
 //
 // Worker index: the node has one index more than the data-path workers
 // (daemon.cpp); the last is this class's, so process_wire here never shares
@@ -37,8 +44,15 @@
 //   close        kTcpCloseLingerNs to write the close marker and what is queued
 //   idle         an accepted stream with no authentic datagram for the poll
 //                period (host.poll_period: the registry deems its client
-//                unreachable then anyway), or kTcpFirstDatagramNs for the
-//                first one, is closed, so strangers cannot pin sockets
+//                unreachable then anyway) is closed
+//   first        kTcpFirstDatagramNs for an accepted stream's first authentic
+//                datagram: a client sends it right after connecting
+//                (stream_opened asks for an immediate tick), so a few
+//                seconds cover a slow round trip and a retransmission
+//   frame        kTcpFrameNs for a frame, once begun, to arrive whole: a
+//                full-size tunnel datagram is a few packets
+//   stalled      kTcpWriteStallNs with bytes queued and none taken by the
+//                kernel: the peer reads nothing
 #pragma once
 
 #include <array>
@@ -54,6 +68,7 @@
 
 #include "core/node.hpp"
 #include "core/wire/stream_frame.hpp"
+#include "daemon/stream_slots.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/tcp.hpp"
 #include "os/linux/tun.hpp"
@@ -66,12 +81,16 @@ constexpr int64_t kTcpRetryMaxNs = 30 * kNsPerSecond;
 constexpr int64_t kTcpConnectTimeoutNs = 10 * kNsPerSecond;
 constexpr int64_t kTcpUnlistedGraceNs = 3 * kNsPerSecond;
 constexpr int64_t kTcpCloseLingerNs = 5 * kNsPerSecond;
-constexpr int64_t kTcpFirstDatagramNs = 30 * kNsPerSecond;
+constexpr int64_t kTcpFirstDatagramNs = 5 * kNsPerSecond;
+constexpr int64_t kTcpFrameNs = 5 * kNsPerSecond;
+constexpr int64_t kTcpWriteStallNs = 10 * kNsPerSecond;
 constexpr int64_t kTcpTimerNs = kNsPerSecond;
 constexpr int64_t kTcpAcceptPauseNs = kNsPerSecond;  // after accept fails (EMFILE): the connection stays queued
-// A coordinator serves thousands of clients over UDP; TCP is the exception
-// (DESIGN.md, "Scale and speed"), and each stream holds a socket and buffers.
-constexpr size_t kMaxTcpStreams = 1024;
+// What one accepted stream may queue for its peer: about 170 full-size
+// datagrams on top of the kernel's socket buffer. A client that reads more
+// slowly loses datagrams, as over UDP, and a coordinator's memory stays
+// bounded at StreamSlots::Limits (authenticated + pending) times this.
+constexpr size_t kTcpAcceptedQueueBytes = 256 * 1024;
 
 // The reconnect delay of one target: 1 s, doubling to 30 s.
 class TcpBackoff {
@@ -89,16 +108,20 @@ class TcpBackoff {
   int64_t delay_ns_ = kTcpRetryFirstNs;
 };
 
-// 1, 2, 3, ...: never 0, never reused; nullopt once all 2^32 - 1 are spent.
-class StreamNumbers {
- public:
-  // `last`: the number given before the first; tests start near the end.
-  explicit StreamNumbers(uint32_t last = 0) : last_(last) {}
-  std::optional<uint32_t> next();
-
- private:
-  uint32_t last_ = 0;
+// The deadlines above that end a stream without a word (all but connect,
+// unlisted and close), as a pure function of its times.
+enum class StreamDeadline : uint8_t { kNone, kFirstDatagram, kFrame, kWriteStall, kIdle };
+struct StreamTimes {
+  bool accepted = false;   // a coordinator's stream: the first and idle deadlines apply
+  bool authentic = false;  // carried an authentic datagram
+  int64_t since_ns = 0;    // accepted or connected at
+  int64_t last_authentic_ns = 0;
+  int64_t frame_since_ns = -1;     // a frame begun: when its first bytes came; -1: none
+  int64_t write_progress_ns = 0;   // bytes queued: when the kernel last took some
+  bool bytes_queued = false;
 };
+// The first deadline `t` has passed at now_ns, idle_ns being the poll period.
+StreamDeadline passed_deadline(const StreamTimes& t, int64_t now_ns, int64_t idle_ns);
 
 class TcpTunnel {
  public:
@@ -147,6 +170,7 @@ class TcpTunnel {
   void close_all(const Now& now);
 
   size_t open_streams() const;
+  TcpTunnelStats stats() const;
   // Logs what changed since the last call (drops), like activity_log.hpp.
   void report_activity();
 
@@ -165,6 +189,8 @@ class TcpTunnel {
     bool watching_write = false;
     int64_t since_ns = 0;     // connect start, accept, or close start
     int64_t last_authentic_ns = 0;
+    int64_t frame_since_ns = -1;    // as in StreamTimes
+    int64_t write_progress_ns = 0;  // as in StreamTimes
   };
   struct Client {
     TcpTarget target;
@@ -176,6 +202,10 @@ class TcpTunnel {
   };
 
   void accept_pending(const Now& now);
+  // Makes room for a connection from `peer` (StreamSlots); false: refused.
+  bool make_room(const Endpoint& peer, const Now& now);
+  // Closes streams past their first-datagram, frame or write deadline.
+  void expire_stalled(uint32_t id, Stream& s, const Now& now);
   void connect(Client& client, const Now& now);
   void connect_due(const Now& now);
   // Closes the streams of targets unlisted for kTcpUnlistedGraceNs.
@@ -193,6 +223,7 @@ class TcpTunnel {
   // Ends a stream politely: the close marker after what is queued.
   void close(uint32_t id, Stream& s, const Now& now, const std::string& why);
   void closed(uint32_t id, Stream& s, const Now& now);
+  void tell_node_closed(uint32_t id, const Stream& s, const Now& now);
   void reap();
   std::string describe(uint32_t id, const Stream& s) const;
 
@@ -202,6 +233,7 @@ class TcpTunnel {
   int64_t listener_resume_ns_ = 0;
   int64_t idle_ns_ = kDefaultPollPeriodNs;
   StreamNumbers numbers_;
+  StreamSlots slots_;  // accepted streams only
   std::map<uint32_t, Stream> streams_;  // std::map: references stay valid while others come and go
   std::unordered_map<int, uint32_t> by_fd_;
   std::map<uint32_t, Client> clients_;  // by coordinator host ID
@@ -220,7 +252,8 @@ class TcpTunnel {
   struct Counters {
     uint64_t send_drops = 0;     // for a stream that is gone, or whose queue is full
     uint64_t too_big = 0;        // received datagrams larger than this host's buffers
-    uint64_t refused = 0;        // connections over kMaxTcpStreams
+    uint64_t evicted_same_source = 0, evicted_oldest = 0, refused = 0;  // TcpTunnelStats
+    uint64_t no_first_datagram = 0, frame_timeouts = 0, write_stalls = 0, idle = 0;
     uint64_t tun_errors = 0;
     uint64_t udp_errors = 0;
   };

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -541,6 +542,31 @@ TEST_F(TcpNetns, ListenerPortInUseIsEaddrinuse) {
   auto v4 = TcpListener::open(addr("127.0.0.1"), port);
   ASSERT_FALSE(v4.ok());
   EXPECT_EQ(v4.error().err, EADDRINUSE);
+}
+
+// A coordinator's accept loop needs a descriptor per stream slot: the soft
+// open-file limit goes up to what it asks, never past the hard limit. (The
+// real process limit, restored after; no namespace needed.)
+TEST(OpenFileLimit, RaisedToWhatTheTunnelWantsUpToTheHardLimit) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 2048) GTEST_SKIP() << "hard limit below 2048";
+  rlimit low = saved;
+  low.rlim_cur = 512;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto raised = raise_open_file_limit(1536);
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  auto beyond = raise_open_file_limit(UINT64_MAX - 1);  // capped at the hard limit, not an error
+  rlimit after{};
+  ::getrlimit(RLIMIT_NOFILE, &after);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(raised.ok()) << raised.error().message();
+  EXPECT_EQ(raised.value(), 1536u);
+  EXPECT_EQ(now.rlim_cur, 1536u);
+  ASSERT_TRUE(beyond.ok()) << beyond.error().message();
+  EXPECT_EQ(after.rlim_cur, saved.rlim_max);
+  EXPECT_EQ(beyond.value(), static_cast<uint64_t>(saved.rlim_max));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -276,6 +277,18 @@ Result<std::optional<TcpAccepted>> TcpListener::accept() {
     (void)set_nodelay(fd.get());
     return std::optional<TcpAccepted>(TcpAccepted{.stream = TcpStream(std::move(fd), peer, true), .peer = peer});
   }
+}
+
+// ---------------------------------------------------------------------------
+
+Result<uint64_t> raise_open_file_limit(uint64_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return sys_error("read the open file limit (RLIMIT_NOFILE)");
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) return sys_error("raise the open file limit (RLIMIT_NOFILE)");
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
 }
 
 }  // namespace cordon::os

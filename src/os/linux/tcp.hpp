@@ -150,4 +150,10 @@ class TcpListener {
   uint16_t port_ = 0;
 };
 
+// Raises this process's soft limit on open files (RLIMIT_NOFILE) to at
+// least `wanted`, up to the hard limit, so that a coordinator's streams
+// cannot starve its accept loop of descriptors (getrlimit(2)). Returns the
+// soft limit now in force, which is below `wanted` when the hard limit is.
+Result<uint64_t> raise_open_file_limit(uint64_t wanted);
+
 }  // namespace cordon::os
