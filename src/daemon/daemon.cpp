@@ -73,14 +73,16 @@ class Daemon {
   struct StartFloors {
     uint64_t floor = 0;
     std::vector<ReceiveFloor> receive;
-    std::vector<keys::KeyFingerprint> fresh_used;  // consumed once the counter file lists them
   };
   // Reads the counter file and decides whether the configured link keys may
   // start (key_admission.hpp). Call it before the keys are wiped.
   std::optional<std::string> load_floors(StartFloors& out);
   // Writes counters_; the error names the file.
   std::optional<std::string> store_counters();
-  void consume_fresh(const std::vector<keys::KeyFingerprint>& used);
+  // Once the counter file lists the running keys, none of them may count
+  // as fresh again (fresh_keys.hpp), including keys that were covered
+  // already when an update marked them.
+  void consume_fresh();
   // Reload: the new configuration's keys must be covered, fresh or (manual
   // mode) warned about; on success the counter file lists them.
   std::optional<std::string> admit_reload_keys(const NodeConfig& next);
@@ -217,7 +219,7 @@ std::optional<std::string> Daemon::start() {
   if (first.persist_receive_floors) counters_.receive = std::move(*first.persist_receive_floors);
   if (auto error = store_counters()) return *error;
   if (first.persist_counter_floor) node_->counter_floor_persisted(*first.persist_counter_floor);
-  consume_fresh(floors.fresh_used);
+  consume_fresh();
   send(first.datagrams);
   tunnel_->reconcile(first.tcp_targets, now);
   next_tick_ns_ = first.next_deadline_mono_ns;
@@ -319,7 +321,8 @@ std::optional<std::string> Daemon::load_floors(StartFloors& out) {
   for (const std::string& warning : admitted.warnings) spdlog::warn("{}", warning);
 
   counters_ = CounterFile{kCounterFileVersion, machine_, start.floor, fingerprints(*configured), start.receive};
-  out = StartFloors{start.floor, std::move(start.receive), std::move(admitted.fresh_used)};
+  if (!admitted.fresh_used.empty()) spdlog::info("{} fresh link key(s) start", admitted.fresh_used.size());
+  out = StartFloors{start.floor, std::move(start.receive)};
   return std::nullopt;
 }
 
@@ -328,9 +331,9 @@ std::optional<std::string> Daemon::store_counters() {
   return std::nullopt;
 }
 
-void Daemon::consume_fresh(const std::vector<keys::KeyFingerprint>& used) {
+void Daemon::consume_fresh() {
   if (!config_.keyset) return;
-  if (auto error = consume_fresh_keys(*config_.keyset, used)) {
+  if (auto error = consume_fresh_keys(*config_.keyset, counters_.keys)) {
     // Harmless while this machine keeps its counter file, which lists the
     // keys now; say so, and how to tidy up.
     spdlog::warn("{}; remove {} by hand", *error, fresh_keys_path(*config_.keyset));
@@ -357,7 +360,7 @@ std::optional<std::string> Daemon::admit_reload_keys(const NodeConfig& next) {
       return *error;
     }
   }
-  consume_fresh(admitted.fresh_used);
+  consume_fresh();
   return std::nullopt;
 }
 

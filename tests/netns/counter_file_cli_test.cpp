@@ -5,6 +5,7 @@
 // another machine (as a copy on a standby or a restored backup would be) is
 // refused, naming the peers and the file, until the operator passes
 // --accept-new-keys.
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,56 @@ TEST_F(CounterFileCliTest, AStateDirectoryFromAnotherMachineIsRefusedUntilAccept
   EXPECT_NE(accepted.log_text().find("started because of --accept-new-keys"), std::string::npos)
       << accepted.log_text();
   EXPECT_EQ(read_file(counter).find("0123456789abcdef0123456789abcdef"), std::string::npos);
+}
+
+// A reload refuses a key set whose new link key is neither fresh nor in the
+// counter file (here: its fresh record was lost), and keeps running what
+// it ran; the log names the peer and the file.
+TEST_F(CounterFileCliTest, AReloadRefusesANewKeyWithoutARecord) {
+  TempDir dir("netns-floor-reload");
+  const KeySetMaker m = maker();
+  const fs::path state = dir / "state", password = dir / "password", exported = dir / "a.keyset";
+  write_file(password, m.password + "\n", 0600);
+  const auto sealed = m.seal(1);
+  write_file(exported, std::string(reinterpret_cast<const char*>(sealed.data()), sealed.size()), 0644);
+  const std::vector<std::string> state_arg = {"--password-file", password.string(), "--state-dir", state.string()};
+  std::vector<std::string> install = {cordon_bin().string(), "keyset", "install", exported.string()};
+  install.insert(install.end(), state_arg.begin(), state_arg.end());
+  ASSERT_EQ(run(nullptr, install).exit_code, 0);
+
+  const fs::path socket = dir / "cordon0.sock", config = dir / "managed.toml";
+  write_file(config,
+             "[host]\nkeyset = \"" + (state / "keyset").string() + "\"\npassword_file = \"" + password.string() +
+                 "\"\nstate_dir = \"" + state.string() + "\"\ncontrol_socket = \"" + socket.string() + "\"\n");
+  Namespace ns("floor-reload");
+  Process daemon(&ns, {cordon_bin().string(), "up", "-c", config.string()}, dir / "daemon.log", "daemon");
+  std::string why;
+  ASSERT_TRUE(wait_for_daemon(ns, socket, "cordon0", daemon, deadline_in(20s), &why)) << why;
+
+  // Version 2 adds a link to C; applied while no daemon answers on the
+  // given socket, and its fresh record lost before the reload.
+  keys::KeySetBody next = m.body;
+  next.book.entries.push_back(testkit::book_entry(0x0001000c, "site-c", "10.77.0.3/24", "fd77::3/64"));
+  next.links.push_back(keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)});
+  const auto update = m.update(2, next);
+  write_file(dir / "2.update", std::string(reinterpret_cast<const char*>(update.data()), update.size()), 0644);
+  std::vector<std::string> apply = {cordon_bin().string(), "update", "apply", (dir / "2.update").string(),
+                                    "-s", (dir / "nobody.sock").string()};
+  apply.insert(apply.end(), state_arg.begin(), state_arg.end());
+  RunResult applied = run(nullptr, apply);
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+  fs::remove(state / "keyset.fresh");
+
+  daemon.signal(SIGHUP);
+  const std::string expected =
+      "reload failed: the link key of peer 0x0001000c (site-c) has no counter floor record in " +
+      (state / "0x0001000a.counter").string();
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return daemon.log_text().find(expected) != std::string::npos; }))
+      << daemon.log_text();
+  const nlohmann::json status = status_json(ns, socket);
+  EXPECT_EQ(find_peer(status, "0x0001000c"), nullptr) << status.dump(2);
+  EXPECT_NE(find_peer(status, "0x0001000b"), nullptr) << status.dump(2);
+  EXPECT_TRUE(daemon.running());
 }
 
 }  // namespace
