@@ -76,7 +76,9 @@ class CounterStore {
   // `legacy_path`: the version 1 name (<state_dir>/<interface>.counter),
   // read when `path` does not exist yet and removed once `path` is written.
   explicit CounterStore(std::string path, std::string legacy_path = {})
-      : path_(std::move(path)), legacy_path_(std::move(legacy_path)) {}
+      : path_(std::move(path)), legacy_path_(std::move(legacy_path)) {
+    if (legacy_path_ == path_) legacy_path_.clear();  // an interface named like the host ID
+  }
 
   const std::string& path() const { return path_; }
 

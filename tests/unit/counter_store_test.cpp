@@ -119,6 +119,15 @@ TEST(CounterFile, Version1IsReadFromTheOldNameAndMigrated) {
   EXPECT_EQ(store.load().file->version, 2u);
 }
 
+TEST(CounterFile, AnOldNameEqualToTheNewOneIsKept) {
+  TempDir dir;
+  const std::string path = (dir.path() / "0x0001000a.counter").string();
+  CounterStore store(path, path);
+  ASSERT_FALSE(store.store(sample_file()));
+  ASSERT_FALSE(store.store(sample_file()));
+  EXPECT_EQ(store.load().file, sample_file());
+}
+
 TEST(CounterFile, CorruptFileIsRefusedNamingTheFileAndLine) {
   TempDir dir;
   const std::string good = format_counter_file(sample_file());
