@@ -15,9 +15,7 @@
 #include "core/node.hpp"
 #include "daemon/activity_log.hpp"
 #include "daemon/control.hpp"
-#include "daemon/counter_store.hpp"
-#include "daemon/fresh_keys.hpp"
-#include "daemon/key_admission.hpp"
+#include "daemon/counter_keeper.hpp"
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
@@ -69,23 +67,9 @@ class Daemon {
 
  private:
   std::optional<std::string> start();
-  // What the counter file gives the node at start.
-  struct StartFloors {
-    uint64_t floor = 0;
-    std::vector<ReceiveFloor> receive;
-  };
-  // Reads the counter file and decides whether the configured link keys may
-  // start (key_admission.hpp). Call it before the keys are wiped.
-  std::optional<std::string> load_floors(StartFloors& out);
-  // Writes counters_; the error names the file.
-  std::optional<std::string> store_counters();
-  // Once the counter file lists the running keys, none of them may count
-  // as fresh again (fresh_keys.hpp), including keys that were covered
-  // already when an update marked them.
-  void consume_fresh();
-  // Reload: the new configuration's keys must be covered, fresh or (manual
-  // mode) warned about; on success the counter file lists them.
-  std::optional<std::string> admit_reload_keys(const NodeConfig& next);
+  // Reads the counter file and admits the configured link keys; call it
+  // before they are wiped.
+  std::optional<std::string> open_counters(CounterKeeper::Start& out);
   int loop();
   void tick(const Now& now);
   void send(std::vector<Outgoing>& datagrams);
@@ -120,9 +104,7 @@ class Daemon {
   std::optional<os::EventFd> worker_died_;
   std::optional<os::EventFd> control_wake_;  // workers: control messages or outbox datagrams
   std::optional<os::Poller> poller_;
-  std::optional<CounterStore> store_;
-  CounterFile counters_;                 // what store_ holds (or is about to)
-  std::optional<std::string> machine_;  // /etc/machine-id
+  std::optional<CounterKeeper> counters_;
   std::optional<ControlServer> control_;
   std::optional<TunnelInterface> interface_;
   std::vector<os::UdpSocket> sockets_;
@@ -174,8 +156,8 @@ std::optional<std::string> Daemon::start() {
   if (!control) return "control socket: " + control.error().message();
   control_.emplace(std::move(control.value()));
 
-  StartFloors floors;
-  if (auto error = load_floors(floors)) return *error;
+  CounterKeeper::Start floors;
+  if (auto error = open_counters(floors)) return *error;
 
   auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
@@ -215,11 +197,11 @@ std::optional<std::string> Daemon::start() {
   // packet (core/node.hpp, TickResult), and so must the record of the keys
   // it covers: the file is written at every start.
   TickResult first = node_->tick(now);
-  counters_.floor = std::max(counters_.floor, first.persist_counter_floor.value_or(0));
-  if (first.persist_receive_floors) counters_.receive = std::move(*first.persist_receive_floors);
-  if (auto error = store_counters()) return *error;
+  counters_->raise_floor(first.persist_counter_floor.value_or(0));
+  if (first.persist_receive_floors) counters_->set_receive_floors(std::move(*first.persist_receive_floors));
+  if (auto error = counters_->store()) return *error;
   if (first.persist_counter_floor) node_->counter_floor_persisted(*first.persist_counter_floor);
-  consume_fresh();
+  counters_->consume_fresh();
   send(first.datagrams);
   tunnel_->reconcile(first.tcp_targets, now);
   next_tick_ns_ = first.next_deadline_mono_ns;
@@ -293,100 +275,41 @@ int Daemon::loop() {
   }
 }
 
-std::optional<std::string> Daemon::load_floors(StartFloors& out) {
-  machine_ = os::read_machine_id();
-  if (!machine_) {
+std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
+  std::optional<std::string> machine = os::read_machine_id();
+  if (!machine) {
     spdlog::warn("no machine ID in {}: the counter file cannot tell this machine from a copy of it "
                  "(docs/configuration.md, \"The counter file\"); run systemd-machine-id-setup",
                  os::kMachineIdPath);
   }
-  store_.emplace(counter_file_path(config_), legacy_counter_file_path(config_));
-  const CounterLoad loaded = store_->load();
-  if (!loaded.file) return loaded.error;
-  if (loaded.missing) spdlog::info("no counter file at {} yet: a first start of this host ID", store_->path());
-  if (!loaded.missing && loaded.read_from != store_->path()) {
-    spdlog::info("counter file {} moves to {} (it is named after the host ID now)", loaded.read_from,
-                 store_->path());
-  }
-  const auto configured = peer_keys(config_.node);
-  if (!configured) return "cannot compute the link keys' fingerprints (OpenSSL failed)";
-  FloorStart start = floor_start(loaded, machine_, *configured);
-  for (const std::string& note : start.notes) spdlog::warn("{}", note);
-
-  const std::vector<keys::KeyFingerprint> fresh =
-      config_.managed() ? load_fresh_keys(*config_.keyset, machine_) : std::vector<keys::KeyFingerprint>{};
-  const AdmissionPolicy policy{config_.managed(), options_.accept_new_keys, store_->path()};
-  Admission admitted = admit_keys(*configured, start.covered, fresh, policy);
-  if (admitted.error) return "cannot start: " + *admitted.error;
-  for (const std::string& warning : admitted.warnings) spdlog::warn("{}", warning);
-
-  counters_ = CounterFile{kCounterFileVersion, machine_, start.floor, fingerprints(*configured), start.receive};
-  if (!admitted.fresh_used.empty()) spdlog::info("{} fresh link key(s) start", admitted.fresh_used.size());
-  out = StartFloors{start.floor, std::move(start.receive)};
-  return std::nullopt;
-}
-
-std::optional<std::string> Daemon::store_counters() {
-  if (auto error = store_->store(counters_)) return fmt::format("{} ({})", *error, store_->path());
-  return std::nullopt;
-}
-
-void Daemon::consume_fresh() {
-  if (!config_.keyset) return;
-  if (auto error = consume_fresh_keys(*config_.keyset, counters_.keys)) {
-    // Harmless while this machine keeps its counter file, which lists the
-    // keys now; say so, and how to tidy up.
-    spdlog::warn("{}; remove {} by hand", *error, fresh_keys_path(*config_.keyset));
-  }
-}
-
-std::optional<std::string> Daemon::admit_reload_keys(const NodeConfig& next) {
-  const auto configured = peer_keys(next);
-  if (!configured) return "cannot compute the link keys' fingerprints (OpenSSL failed)";
-  const std::vector<keys::KeyFingerprint> fresh =
-      managed_ ? load_fresh_keys(*config_.keyset, machine_) : std::vector<keys::KeyFingerprint>{};
-  // --accept-new-keys vouches for the keys of the start it was given to only.
-  const AdmissionPolicy policy{managed_.has_value(), false, store_->path()};
-  Admission admitted = admit_keys(*configured, counters_.keys, fresh, policy);
-  if (admitted.error) return *admitted.error;
-  for (const std::string& warning : admitted.warnings) spdlog::warn("{}", warning);
-  std::vector<keys::KeyFingerprint> listed = fingerprints(*configured);
-  if (listed != counters_.keys) {
-    // Recorded before the node uses them, like the floor itself.
-    CounterFile before = counters_;
-    counters_.keys = std::move(listed);
-    if (auto error = store_counters()) {
-      counters_ = std::move(before);
-      return *error;
-    }
-  }
-  consume_fresh();
-  return std::nullopt;
+  counters_.emplace(CounterKeeper::Where{counter_file_path(config_), legacy_counter_file_path(config_),
+                                         config_.keyset, std::move(machine)});
+  return counters_->open(config_.node, options_.accept_new_keys, out);
 }
 
 void Daemon::tick(const Now& now) {
   TickResult result = node_->tick(now);
   next_tick_ns_ = result.next_deadline_mono_ns;
   if (result.persist_receive_floors) {
-    // Written with the next floor or on its own, at most once a second
-    // (docs/protocol.md, "Replay protection"); a failed write is retried
+    // Written with the next floor or on their own, at most once a second
+    // (docs/protocol.md, "Nonce uniqueness"); a failed write is retried
     // with the next one.
-    counters_.receive = std::move(*result.persist_receive_floors);
+    counters_->set_receive_floors(std::move(*result.persist_receive_floors));
     if (!result.persist_counter_floor) {
-      if (auto error = store_counters()) spdlog::debug("receive floors not stored: {}", *error);
+      if (auto error = counters_->store()) spdlog::debug("receive floors not stored: {}", *error);
     }
   }
   if (result.persist_counter_floor) {
     const uint64_t floor = *result.persist_counter_floor;
-    counters_.floor = std::max(counters_.floor, floor);
-    if (auto error = store_counters()) {
+    counters_->raise_floor(floor);
+    if (auto error = counters_->store()) {
       // Until it is stored, sealing stops with `nonce_reservation`: tell the
       // operator once, and try again soon.
       if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", *error);
       floor_failing_ = true;
       next_tick_ns_ = std::min(next_tick_ns_, now.mono_ns + kFloorRetryNs);
     } else {
-      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", store_->path());
+      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", counters_->path());
       floor_failing_ = false;
       node_->counter_floor_persisted(floor);
     }
@@ -514,7 +437,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     for (const std::string& warning : reloaded.warnings) spdlog::warn("{}", warning);
     version = managed_->version;
   }
-  if (auto refused = admit_reload_keys(next.node)) {
+  if (auto refused = counters_->admit_reload(next.node)) {
     if (managed_) managed_->version = running_version;
     spdlog::error("reload failed: {}; the running configuration stays", *refused);
     return ReloadOutcome::failed("reload failed: " + *refused + "; the running configuration stays");

@@ -4,8 +4,8 @@
 //   config.hpp            the TOML file (and SIGHUP reloads, reload.hpp)
 //   tunnel_interface.hpp  TUN device, addresses, routes (rtnetlink)
 //   underlay.hpp          one UDP socket per worker, SO_REUSEPORT
-//   counter_store.hpp     the counter file: floor, its keys, receive floors
-//   key_admission.hpp     which link keys may start without a floor record
+//   counter_keeper.hpp    the counter file (floor, its keys, receive floors)
+//                         and which link keys may start or be adopted
 //   workers.hpp           the data path, one thread per worker
 //   stream_outbox.hpp     workers' datagrams for TCP tunnel streams
 //   tcp_tunnel.hpp        the TCP tunnel's streams, on the control thread

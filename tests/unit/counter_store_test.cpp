@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/config.hpp"
+#include "daemon/counter_keeper.hpp"
 #include "daemon/fresh_keys.hpp"
 #include "daemon/key_admission.hpp"
 #include "daemon/keyset_store.hpp"
@@ -272,6 +273,83 @@ TEST(KeyAdmission, ACopiedStateDirectoryWithTheClockSetBackCannotReuseNonces) {
   // On the machine that wrote it, the same file covers the key.
   const FloorStart home = floor_start(loaded, kMachineA, configured);
   EXPECT_FALSE(admit_keys(configured, home.covered, {}, {true, false, copied}).error);
+}
+
+// --- the daemon's start and reload (CounterKeeper), on real files ---
+
+NodeConfig node_with(std::initializer_list<std::pair<uint32_t, uint8_t>> peers) {
+  NodeConfig config;
+  config.self = HostId{0x0001000a};
+  for (auto [id, fill] : peers) {
+    PeerConfig peer;
+    peer.id = HostId{id};
+    peer.link_key = testkit::filled_key(fill);
+    config.peers.push_back(std::move(peer));
+  }
+  return config;
+}
+
+TEST(CounterKeeper, ACopiedManagedStateDirectoryIsRefusedOnAnotherMachine) {
+  TempDir original, copy;
+  const std::string keyset = (original.path() / "keyset").string();
+  const NodeConfig config = node_with({{0x0001000b, 0xab}});
+  const std::vector<keys::LinkKeyEntry> links = {keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}};
+  ASSERT_FALSE(record_fresh_keys(keyset, links, kMachineA));
+
+  // First start on machine A: the key is fresh, then recorded and no longer fresh.
+  const std::string path = (original.path() / "0x0001000a.counter").string();
+  {
+    CounterKeeper keeper({path, "", keyset, kMachineA});
+    CounterKeeper::Start start;
+    ASSERT_FALSE(keeper.open(config, false, start));
+    keeper.raise_floor(30123459811403007);
+    ASSERT_FALSE(keeper.store());
+    keeper.consume_fresh();
+  }
+  EXPECT_FALSE(fs::exists(fresh_keys_path(keyset)));
+
+  // The state directory copied to machine B, whatever its clock says.
+  fs::copy(original.path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string copied = (copy.path() / "0x0001000a.counter").string();
+  CounterKeeper there({copied, "", (copy.path() / "keyset").string(), kMachineB});
+  CounterKeeper::Start start;
+  const auto refused = there.open(config, false, start);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->find("cannot start: the link key of peer 0x0001000b has no counter floor record in " + copied),
+            std::string::npos)
+      << *refused;
+  // The operator's explicit choice; the floor still only raises counters.
+  ASSERT_FALSE(there.open(config, true, start));
+  EXPECT_EQ(start.floor, 30123459811403007u);
+
+  // Machine A again: its own file starts the same key.
+  CounterKeeper home({path, "", keyset, kMachineA});
+  EXPECT_FALSE(home.open(config, false, start));
+}
+
+TEST(CounterKeeper, AReloadRecordsNewKeysBeforeTheyAreUsedOrRefusesThem) {
+  TempDir dir;
+  const std::string keyset = (dir.path() / "keyset").string();
+  const std::string path = (dir.path() / "0x0001000a.counter").string();
+  ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}},
+                                 kMachineA));
+  CounterKeeper keeper({path, "", keyset, kMachineA});
+  CounterKeeper::Start start;
+  ASSERT_FALSE(keeper.open(node_with({{0x0001000b, 0xab}}), false, start));
+  ASSERT_FALSE(keeper.store());
+
+  const auto refused = keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}}));
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->find("peer 0x0001000c has no counter floor record"), std::string::npos) << *refused;
+  EXPECT_EQ(CounterStore(path).load().file->keys, std::vector{fingerprint_of(0xab)});
+
+  // Fresh from an update: adopted, and on disk before the node gets it.
+  ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)}},
+                                 kMachineA));
+  ASSERT_FALSE(keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}})));
+  EXPECT_EQ(CounterStore(path).load().file->keys, fingerprints({peer_key(0x0001000b, "", 0xab),
+                                                                 peer_key(0x0001000c, "", 0xac)}));
+  EXPECT_FALSE(fs::exists(fresh_keys_path(keyset)));
 }
 
 }  // namespace
