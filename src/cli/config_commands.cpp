@@ -25,7 +25,7 @@ void print_errors(const std::string& path, const std::vector<daemon::ConfigError
 
 }  // namespace
 
-int run_up(const std::string& config_path, const std::optional<std::string>& log_level) {
+int run_up(const std::string& config_path, const std::optional<std::string>& log_level, bool accept_new_keys) {
   // Before the config: as another user, reading the root-only key files
   // would fail first and hide the real problem.
   if (::geteuid() != 0) {
@@ -38,7 +38,7 @@ int run_up(const std::string& config_path, const std::optional<std::string>& log
     return kExitError;
   }
   daemon::init_logging(log_level.value_or(result.config->log_level));
-  return daemon::run_daemon(std::move(*result.config), daemon::RunOptions{log_level});
+  return daemon::run_daemon(std::move(*result.config), daemon::RunOptions{log_level, accept_new_keys});
 }
 
 int run_check(const std::string& config_path) {

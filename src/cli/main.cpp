@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
                                       "SIGHUP reloads the config file");
   up->add_option("-c,--config", up_config, "Config file (TOML)")->required();
   auto* up_level = up->add_option("--log-level", up_log_level, "Override host.log_level")->check(CLI::IsMember(levels));
+  bool up_accept_new_keys = false;
+  up->add_flag("--accept-new-keys", up_accept_new_keys,
+               "Start link keys that have no counter floor record on this machine; only if you are sure they were "
+               "never used elsewhere (docs/configuration.md, \"The counter file\")");
 
   std::string check_config;
   auto* check = app.add_subcommand("check", "Validate a config file and its key files; print every error");
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
   }
 
   if (up->parsed()) {
-    return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt);
+    return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt,
+                       up_accept_new_keys);
   }
   if (check->parsed()) return cli::run_check(check_config);
   if (auto code = cli::dispatch_keyset_commands()) return *code;

@@ -652,6 +652,10 @@ ConfigResult load_config(const std::string& path) {
 }
 
 std::string counter_file_path(const DaemonConfig& config) {
+  return (std::filesystem::path(config.state_dir) / (config.node.self.to_string() + ".counter")).string();
+}
+
+std::string legacy_counter_file_path(const DaemonConfig& config) {
   return (std::filesystem::path(config.state_dir) / (config.interface + ".counter")).string();
 }
 

@@ -7,7 +7,7 @@
 //   mtu = 1420
 //   listen_port = 51820               # 0 = any free port
 //   listen_address = "::"             # IPv4 and IPv6
-//   state_dir = "/var/lib/cordon"     # the counter floor file
+//   state_dir = "/var/lib/cordon"     # the counter file
 //   time_window = 128                 # seconds, 1..3600
 //   workers = 0                       # 0 = one per CPU
 //   control_socket = "/run/cordon/cordon0.sock"
@@ -113,7 +113,12 @@ ConfigResult load_config(const std::string& path);
 // anchors relative paths (key_file, state_dir, control_socket).
 ConfigResult parse_config(const std::string& text, const std::string& path);
 
-// The counter floor file: <state_dir>/<interface>.counter.
+// The counter file: <state_dir>/<host id>.counter (after the host ID, so
+// that renaming the interface keeps it; counter_store.hpp). In managed mode
+// the host ID is known once the key set is unlocked.
 std::string counter_file_path(const DaemonConfig& config);
+// Its name before version 2, <state_dir>/<interface>.counter: read when the
+// new name is missing, and removed once the new one is written.
+std::string legacy_counter_file_path(const DaemonConfig& config);
 
 }  // namespace cordon::daemon

@@ -17,7 +17,7 @@
 #include "core/node.hpp"
 #include "daemon/activity_log.hpp"
 #include "daemon/control.hpp"
-#include "daemon/counter_store.hpp"
+#include "daemon/counter_keeper.hpp"
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
@@ -30,6 +30,7 @@
 #include "daemon/workers.hpp"
 #include "os/linux/addresses.hpp"
 #include "os/linux/clock.hpp"
+#include "os/linux/machine_id.hpp"
 #include "os/linux/memory.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/random.hpp"
@@ -69,6 +70,9 @@ class Daemon {
 
  private:
   std::optional<std::string> start();
+  // Reads the counter file and admits the configured link keys; call it
+  // before they are wiped.
+  std::optional<std::string> open_counters(CounterKeeper::Start& out);
   int loop();
   void tick(const Now& now);
   void send(std::vector<Outgoing>& datagrams);
@@ -103,7 +107,7 @@ class Daemon {
   std::optional<os::EventFd> worker_died_;
   std::optional<os::EventFd> control_wake_;  // workers: control messages or outbox datagrams
   std::optional<os::Poller> poller_;
-  std::optional<CounterStore> store_;
+  std::optional<CounterKeeper> counters_;
   std::optional<ControlServer> control_;
   std::optional<TunnelInterface> interface_;
   std::vector<os::UdpSocket> sockets_;
@@ -155,14 +159,8 @@ std::optional<std::string> Daemon::start() {
   if (!control) return "control socket: " + control.error().message();
   control_.emplace(std::move(control.value()));
 
-  store_.emplace(counter_file_path(config_));
-  const CounterLoad floor = store_->load();
-  if (!floor.floor) return floor.error;
-  if (floor.missing) {
-    spdlog::info("no counter floor at {} yet: a first start with these keys, or state_dir or interface changed "
-                 "(then move the old file here; docs/configuration.md)",
-                 store_->path());
-  }
+  CounterKeeper::Start floors;
+  if (auto error = open_counters(floors)) return *error;
 
   auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
@@ -196,7 +194,7 @@ std::optional<std::string> Daemon::start() {
   // Worker indices 0..workers_-1 belong to the workers; index workers_ to
   // the control thread, which hands the node what TCP tunnel streams carry
   // (tcp_tunnel.hpp). Each index is used by one thread only (core/node.hpp).
-  node_ = std::make_unique<Node>(config_.node, workers_ + 1, *floor.floor, now);
+  node_ = std::make_unique<Node>(config_.node, workers_ + 1, floors.floor, now, std::move(floors.receive));
   forget_keys(config_.node);
   check_local_endpoints(now);
   tunnel_ = std::make_unique<TcpTunnel>(
@@ -204,12 +202,14 @@ std::optional<std::string> Daemon::start() {
   configure_tunnel(now);
 
   // The floor the node asks for must be durable before any worker seals a
-  // packet (core/node.hpp, TickResult).
+  // packet (core/node.hpp, TickResult), and so must the record of the keys
+  // it covers: the file is written at every start.
   TickResult first = node_->tick(now);
-  if (first.persist_counter_floor) {
-    if (auto error = store_->store(*first.persist_counter_floor)) return *error;
-    node_->counter_floor_persisted(*first.persist_counter_floor);
-  }
+  counters_->raise_floor(first.persist_counter_floor.value_or(0));
+  if (first.persist_receive_floors) counters_->set_receive_floors(std::move(*first.persist_receive_floors));
+  if (auto error = counters_->store()) return *error;
+  if (first.persist_counter_floor) node_->counter_floor_persisted(*first.persist_counter_floor);
+  counters_->consume_fresh();
   send(first.datagrams);
   tunnel_->reconcile(first.tcp_targets, now);
   next_tick_ns_ = first.next_deadline_mono_ns;
@@ -283,19 +283,41 @@ int Daemon::loop() {
   }
 }
 
+std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
+  std::optional<std::string> machine = os::read_machine_id();
+  if (!machine) {
+    spdlog::warn("no machine ID in {}: the counter file cannot tell this machine from a copy of it "
+                 "(docs/configuration.md, \"The counter file\"); run systemd-machine-id-setup",
+                 os::kMachineIdPath);
+  }
+  counters_.emplace(CounterKeeper::Where{counter_file_path(config_), legacy_counter_file_path(config_),
+                                         config_.keyset, std::move(machine)});
+  return counters_->open(config_.node, options_.accept_new_keys, out);
+}
+
 void Daemon::tick(const Now& now) {
   TickResult result = node_->tick(now);
   next_tick_ns_ = result.next_deadline_mono_ns;
+  if (result.persist_receive_floors) {
+    // Written with the next floor or on their own, at most once a second
+    // (docs/protocol.md, "Nonce uniqueness"); a failed write is retried
+    // with the next one.
+    counters_->set_receive_floors(std::move(*result.persist_receive_floors));
+    if (!result.persist_counter_floor) {
+      if (auto error = counters_->store()) spdlog::debug("receive floors not stored: {}", *error);
+    }
+  }
   if (result.persist_counter_floor) {
     const uint64_t floor = *result.persist_counter_floor;
-    if (auto error = store_->store(floor)) {
+    counters_->raise_floor(floor);
+    if (auto error = counters_->store()) {
       // Until it is stored, sealing stops with `nonce_reservation`: tell the
       // operator once, and try again soon.
       if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", *error);
       floor_failing_ = true;
       next_tick_ns_ = std::min(next_tick_ns_, now.mono_ns + kFloorRetryNs);
     } else {
-      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", store_->path());
+      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", counters_->path());
       floor_failing_ = false;
       node_->counter_floor_persisted(floor);
     }
@@ -411,6 +433,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     return ReloadOutcome::failed(std::move(error));
   }
   std::optional<uint64_t> version;
+  const uint64_t running_version = managed_ ? managed_->version : 0;
   if (managed_) {
     // The key set is read from the path the daemon started with (a new
     // host.keyset is a restart-only change, logged below).
@@ -421,6 +444,11 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     }
     for (const std::string& warning : reloaded.warnings) spdlog::warn("{}", warning);
     version = managed_->version;
+  }
+  if (auto refused = counters_->admit_reload(next.node)) {
+    if (managed_) managed_->version = running_version;
+    spdlog::error("reload failed: {}; the running configuration stays", *refused);
+    return ReloadOutcome::failed("reload failed: " + *refused + "; the running configuration stays");
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 

@@ -4,7 +4,8 @@
 //   config.hpp            the TOML file (and SIGHUP reloads, reload.hpp)
 //   tunnel_interface.hpp  TUN device, addresses, routes (rtnetlink)
 //   underlay.hpp          one UDP socket per worker, SO_REUSEPORT
-//   counter_store.hpp     the persisted counter floor
+//   counter_keeper.hpp    the counter file (floor, its keys, receive floors)
+//                         and which link keys may start or be adopted
 //   workers.hpp           the data path, one thread per worker
 //   stream_outbox.hpp     workers' datagrams for TCP tunnel streams
 //   tcp_tunnel.hpp        the TCP tunnel's streams, on the control thread
@@ -28,6 +29,10 @@ namespace cordon::daemon {
 struct RunOptions {
   // `cordon up --log-level`: overrides host.log_level, also across reloads.
   std::optional<std::string> log_level;
+  // `cordon up --accept-new-keys`: start link keys that have no counter floor
+  // record (daemon/key_admission.hpp); the operator vouches that they were
+  // never used elsewhere. Applies to this start only, not to reloads.
+  bool accept_new_keys = false;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/keys/password.hpp"
+#include "daemon/fresh_keys.hpp"
 #include "os/linux/fd.hpp"
 #include "os/linux/files.hpp"
 #include "os/linux/random.hpp"
@@ -199,6 +200,7 @@ StoreResult<InstallReport> KeysetStore::install(std::span<const std::byte> file,
   if (!opened) return failure(opened.error(), fmt::format("key set {}", source));
 
   if (auto stored = store(file); !stored) return stored.error();
+  note_fresh_keys(path_, opened.value().body.links);  // key_admission.hpp
   return InstallReport{opened.value().header, replaced};
 }
 
@@ -304,6 +306,7 @@ StoreResult<UpdateReport> KeysetStore::apply_opened(std::span<const std::byte> u
                              check.error().message()));
   }
   if (auto stored = store(sealed.value()); !stored) return stored.error();
+  note_fresh_keys(path_, check.value().body.links);  // key_admission.hpp
   const size_t entries = check.value().body.book.entries.size();
   return UpdateReport{opened.value().header, installed.header.version, entries > 0 ? entries - 1 : 0};
 }

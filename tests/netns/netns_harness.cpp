@@ -742,25 +742,36 @@ size_t pcap_packet_count(const fs::path& pcap) {
   return n;
 }
 
-size_t send_udp_from(const Namespace& ns, const std::string& address, uint16_t port,
-                     const std::vector<std::vector<uint8_t>>& payloads) {
-  sockaddr_storage ss{};
-  socklen_t sslen = 0;
-  int family = AF_INET;
-  if (auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-      ::inet_pton(AF_INET, address.c_str(), &s4->sin_addr) == 1) {
+namespace {
+
+// `address`:`port` as a socket address; false if it is not an address.
+bool socket_address(const std::string& address, uint16_t port, sockaddr_storage& ss, socklen_t& sslen) {
+  if (auto* s4 = reinterpret_cast<sockaddr_in*>(&ss); ::inet_pton(AF_INET, address.c_str(), &s4->sin_addr) == 1) {
     s4->sin_family = AF_INET;
     s4->sin_port = htons(port);
     sslen = sizeof *s4;
-  } else if (auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-             ::inet_pton(AF_INET6, address.c_str(), &s6->sin6_addr) == 1) {
+    return true;
+  }
+  if (auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss); ::inet_pton(AF_INET6, address.c_str(), &s6->sin6_addr) == 1) {
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(port);
     sslen = sizeof *s6;
-    family = AF_INET6;
-  } else {
-    throw failure("send_udp_from: not an address: " + address);
+    return true;
   }
+  return false;
+}
+
+}  // namespace
+
+size_t send_udp_from(const Namespace& ns, const std::string& address, uint16_t port,
+                     const std::vector<std::vector<uint8_t>>& payloads, const std::string& source) {
+  sockaddr_storage ss{}, src{};
+  socklen_t sslen = 0, srclen = 0;
+  if (!socket_address(address, port, ss, sslen)) throw failure("send_udp_from: not an address: " + address);
+  if (!source.empty() && !socket_address(source, 0, src, srclen)) {
+    throw failure("send_udp_from: not a source address: " + source);
+  }
+  const int family = ss.ss_family;
   int result[2];
   if (::pipe2(result, O_CLOEXEC) != 0) throw failure("pipe: " + errno_text(errno));
   pid_t pid = ::fork();
@@ -771,6 +782,10 @@ size_t send_udp_from(const Namespace& ns, const std::string& address, uint16_t p
     uint64_t sent = 0;
     if (::setns(ns.fd(), CLONE_NEWNET) == 0) {
       int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd >= 0 && srclen != 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&src), srclen) != 0) {
+        ::close(fd);
+        fd = -1;
+      }
       if (fd >= 0) {
         for (const auto& p : payloads) {
           if (::sendto(fd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&ss), sslen) ==

@@ -286,10 +286,10 @@ std::vector<UdpPacket> read_pcap_udp(const fs::path& pcap);
 size_t pcap_packet_count(const fs::path& pcap);
 
 // Sends each payload as one UDP datagram to address:port from a fresh socket
-// inside `ns` (a forked child that setns()es into it). Returns how many were
-// sent.
+// inside `ns` (a forked child that setns()es into it), bound to `source` if
+// given (an address the test assigned in `ns`). Returns how many were sent.
 size_t send_udp_from(const Namespace& ns, const std::string& address, uint16_t port,
-                     const std::vector<std::vector<uint8_t>>& payloads);
+                     const std::vector<std::vector<uint8_t>>& payloads, const std::string& source = "");
 
 // Waits until something in `ns` listens on TCP `port` (for iperf3 -s).
 bool wait_for_tcp_listener(const Namespace& ns, uint16_t port, Deadline deadline);

@@ -14,7 +14,6 @@
 
 #include "tests/common/temp_dir.hpp"
 #include "daemon/config.hpp"
-#include "daemon/counter_store.hpp"
 #include "daemon/keyfile.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status_format.hpp"
@@ -137,7 +136,8 @@ suite = "aes-256-siv"
   EXPECT_EQ(c.node.peers[0].keepalive_ns, 0);
   EXPECT_FALSE(c.node.peers[1].endpoint);  // learnt from the peer's first packet
   EXPECT_EQ(c.node.peers[1].suite, crypto::Suite::kAes256Siv);
-  EXPECT_EQ(counter_file_path(c), (dir_.path() / "state" / "cordon7.counter").string());
+  EXPECT_EQ(legacy_counter_file_path(c), (dir_.path() / "state" / "cordon7.counter").string());
+  EXPECT_EQ(counter_file_path(c), (dir_.path() / "state" / (c.node.self.to_string() + ".counter")).string());
 }
 
 TEST_F(ConfigTest, ControlSocketFollowsInterface) {
@@ -374,53 +374,6 @@ TEST(KeyFile, WithoutTrailingNewlineIsAccepted) {
   TempDir dir;
   const std::string path = dir.write("k.key", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
   EXPECT_TRUE(load_key_file(path).key);
-}
-
-// --- counter floor ---
-
-TEST(CounterStore, MissingFileMeansFirstStart) {
-  TempDir dir;
-  CounterStore store((dir.path() / "cordon0.counter").string());
-  const CounterLoad loaded = store.load();
-  ASSERT_TRUE(loaded.floor) << loaded.error;
-  EXPECT_EQ(*loaded.floor, 0u);
-  EXPECT_TRUE(loaded.missing);
-}
-
-TEST(CounterStore, RoundTripCreatesPrivateFile) {
-  TempDir dir;
-  const std::string path = (dir.path() / "state" / "sub" / "cordon0.counter").string();
-  CounterStore store(path);
-  for (uint64_t floor : {uint64_t{1}, uint64_t{28'000'000'000'000'000}, UINT64_MAX}) {
-    auto error = store.store(floor);
-    ASSERT_FALSE(error) << *error;
-    const CounterLoad loaded = store.load();
-    ASSERT_TRUE(loaded.floor) << loaded.error;
-    EXPECT_EQ(*loaded.floor, floor);
-  }
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
-}
-
-TEST(CounterStore, CorruptFileIsAnErrorThatNamesTheFile) {
-  TempDir dir;
-  for (const char* content : {"", "garbage\n", "cordon-counter-floor v1 \n", "cordon-counter-floor v1 12",
-                              "cordon-counter-floor v1 12x\n", "cordon-counter-floor v2 12\n",
-                              "cordon-counter-floor v1 99999999999999999999999\n",
-                              "cordon-counter-floor v1 -5\n", "cordon-counter-floor v1 12\n13\n"}) {
-    const std::string path = dir.write("cordon0.counter", content);
-    const CounterLoad loaded = CounterStore(path).load();
-    EXPECT_FALSE(loaded.floor) << "accepted: " << content;
-    EXPECT_NE(loaded.error.find(path + " is corrupt"), std::string::npos) << loaded.error;
-    EXPECT_NE(loaded.error.find("new keys"), std::string::npos) << loaded.error;
-  }
-}
-
-TEST(CounterStore, Format) {
-  EXPECT_EQ(format_counter_floor(42), "cordon-counter-floor v1 42\n");
-  EXPECT_EQ(parse_counter_floor("cordon-counter-floor v1 42\n"), 42u);
-  EXPECT_EQ(parse_counter_floor("cordon-counter-floor v1 18446744073709551615\n"), UINT64_MAX);
 }
 
 // --- reload ---
