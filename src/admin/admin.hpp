@@ -104,11 +104,23 @@ struct UserInfo {
   int64_t created_at = 0;
 };
 
+// What `user passwd` does with the user key (docs/administration.md,
+// "Resetting a password at the administrator"): kDefault rotates it for a
+// forced reset (a generated password) and keeps it for a chosen one.
+enum class UserKeyChoice : uint8_t { kDefault, kRotate, kKeep };
+
+struct RotateResult {
+  size_t link_keys = 0;
+  size_t host_keys = 0;
+};
+
 struct NewPassword {
   UserInfo user;
   // The generated password, to be shown once; empty when the password was
   // chosen (--password-file).
   crypto::SecretBytes generated;
+  bool user_key_rotated = false;  // user passwd only
+  RotateResult rotated;           // keys replaced with it (none for a host without a key set)
 };
 
 struct GroupInfo {
@@ -134,11 +146,6 @@ struct LinkChange {
 };
 
 // ---- Keys, exports, updates -------------------------------------------------
-
-struct RotateResult {
-  size_t link_keys = 0;
-  size_t host_keys = 0;
-};
 
 struct ExportedKeySet {
   HostId host;
@@ -235,9 +242,13 @@ class Admin {
   // Bulk variant for bench/admin_scale: a generated password that the
   // caller does not need back; skips formatting it. Same effect otherwise.
   void add_user_generated(HostId host, const std::string& name);
-  void remove_user(const std::string& host_ref, const std::string& name);
+  // Removes the user. If the host has had a key set, its host key and
+  // link keys are rotated (rotate_host_keys), so that the next package locks
+  // the user out; removing its last user is then refused.
+  RotateResult remove_user(const std::string& host_ref, const std::string& name);
   NewPassword reset_password(const std::string& host_ref, const std::string& name,
-                             std::optional<std::string_view> password);
+                             std::optional<std::string_view> password,
+                             UserKeyChoice user_key = UserKeyChoice::kDefault);
   std::vector<UserInfo> list_users(const std::optional<std::string>& host_ref);
 
   void add_group(const std::string& name);

@@ -122,11 +122,13 @@ ExportedKeySet Admin::export_keyset(const std::string& host_ref, const std::opti
   return run_command(db_, batch_, "keyset export", args, [&] {
     const HostId host = resolve_host(db_, host_ref, "--host");
     const UserKeys u = choose_user(db_, host, user);
-    Statement& st = db_.cached("SELECT host_key, keyset_version FROM hosts WHERE id = ?1");
+    Statement& st = db_.cached("SELECT COALESCE(next_host_key, host_key), keyset_version FROM hosts WHERE id = ?1");
     st.bind(1, sql_id(host));
     st.step();
-    // A pending host-key rotation stays pending: this file carries the key
-    // the host's next update is sealed under (keys.cpp).
+    // A pending host-key rotation ships its NEW key: the old one may be
+    // known to a removed user. The rotation stays pending, and the next
+    // package still wraps the new key for every user (keys.cpp), so hosts
+    // on this file and hosts on an older one both open it.
     const crypto::SecretBytes host_key(st.blob(0));
     const uint64_t version = static_cast<uint64_t>(st.int64(1)) + 1;
     st.reset();
@@ -156,7 +158,9 @@ std::vector<ExportedKeySet> Admin::export_all_keysets(const std::string& out_dir
     }
     StagedFiles files(out_dir);
     std::vector<ExportedKeySet> out;
-    Statement st = db_.prepare("SELECT id, name, host_key, keyset_version FROM hosts ORDER BY id");
+    // The new host key of a pending rotation, as in export_keyset.
+    Statement st =
+        db_.prepare("SELECT id, name, COALESCE(next_host_key, host_key), keyset_version FROM hosts ORDER BY id");
     std::vector<std::pair<HostId, uint64_t>> versions;
     while (st.step()) {
       const HostId host = host_from_sql(st.int64(0));

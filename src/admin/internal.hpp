@@ -17,6 +17,7 @@
 #include "admin/audit.hpp"
 #include "admin/database.hpp"
 #include "core/crypto/secret.hpp"
+#include "core/keys/update_package.hpp"
 #include "core/types.hpp"
 
 namespace cordon::admin {
@@ -76,6 +77,19 @@ std::vector<HostId> linked_hosts(Database& db, HostId host);
 
 // Every host pair a group link between groups `a` and `b` asks for.
 std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
+
+// ---- Keys (keys.cpp, users.cpp) -----------------------------------------
+
+// A new host key for `host` (pending until the next package, keys.cpp) and
+// a new key for each of its links, which marks both ends "keys": what
+// `keys rotate --host` does, and what locks a removed user or a rotated
+// user key out (docs/administration.md, "Revocation").
+RotateResult rotate_host_keys(Database& db, HostId host);
+
+// Every user of `host` with its user key and stored user-key record, for
+// wrapping a new host key (updates.cpp). Throws AdminError for a damaged
+// stored record.
+std::vector<keys::UserKeyHolder> user_key_holders(Database& db, HostId host);
 
 // ---- Commands -------------------------------------------------------------
 

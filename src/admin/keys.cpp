@@ -3,10 +3,12 @@
 // change, and hosts' keys compromise").
 //
 // A new link key reaches both hosts in their next packages (kind "keys").
-// A new host key cannot simply replace the old one in the database: the
-// host only knows the old one, so the next package is sealed under the old
-// key and carries the new one (hosts.next_host_key, promoted when the
-// package is built). A host that never got a key set has nothing to keep
+// A new host key waits in hosts.next_host_key until the next package is
+// built: that package wraps it under the user key of every current user of
+// the host and seals its body under the new key, never under the old one
+// (core/keys/update_package.hpp, format 2), so whoever kept the old host
+// key or a removed user's key learns nothing from it. Then it is promoted
+// to hosts.host_key. A host that never got a key set has nothing to keep
 // in step with, so its host key is replaced at once.
 #include "admin/internal.hpp"
 
@@ -64,18 +66,20 @@ RotateResult Admin::rotate_link(const std::string& a, const std::string& b) {
   });
 }
 
+RotateResult rotate_host_keys(Database& db, HostId host) {
+  RotateResult r;
+  for (const auto& [a, b] : pairs_of(db, host)) {
+    new_link_key(db, a, b);
+    ++r.link_keys;
+  }
+  new_host_key(db, host);
+  r.host_keys = 1;
+  return r;
+}
+
 RotateResult Admin::rotate_host(const std::string& ref) {
-  return run_command(db_, batch_, "keys rotate --host", "host=" + ref, [&] {
-    const HostId host = resolve_host(db_, ref, "--host");
-    RotateResult r;
-    for (const auto& [a, b] : pairs_of(db_, host)) {
-      new_link_key(db_, a, b);
-      ++r.link_keys;
-    }
-    new_host_key(db_, host);
-    r.host_keys = 1;
-    return r;
-  });
+  return run_command(db_, batch_, "keys rotate --host", "host=" + ref,
+                     [&] { return rotate_host_keys(db_, resolve_host(db_, ref, "--host")); });
 }
 
 RotateResult Admin::rotate_all() {

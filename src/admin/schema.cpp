@@ -11,7 +11,10 @@
 //  - hosts.dirty marks the hosts whose next update package is due, with its
 //    kind (dirty.hpp): 1 = address book only, 2 = keys. Keys wins.
 //  - hosts.next_host_key is a rotated host key not yet delivered: the next
-//    package is sealed under host_key and carries next_host_key.
+//    package wraps it under each current user's user key and seals its
+//    body under it (core/keys/update_package.hpp, format 2); key sets
+//    exported meanwhile already carry it. The users table is what the wraps
+//    are made from, so no column was added for revocation.
 #include "admin/schema.hpp"
 
 #include <array>

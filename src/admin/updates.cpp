@@ -2,8 +2,9 @@
 // core/keys/update_package.hpp; classification in dirty.hpp).
 //
 // Everything happens in the command's one transaction: each dirty host gets
-// its next key-set version and a package sealed under the host key it holds
-// (carrying the rotated one, if any), the files are staged and renamed into
+// its next key-set version and a package sealed under the host key it holds,
+// or, when its host key was replaced (keys.cpp), under the new host key with
+// one wrap of it per current user; the files are staged and renamed into
 // --out, and only then does COMMIT mark them built. If the transaction
 // fails, nothing is marked built and the next build makes them again.
 #include <algorithm>
@@ -84,7 +85,16 @@ BuildResult Admin::build_updates(const std::string& out_dir) {
       header.new_host_key = !next_key.empty();
       const keys::KeySetBody body = snapshot.body_for(d.id);
       const auto nonce = random_array<crypto::kXChaChaNonceSize>();
-      auto package = keys::seal_update(header, host_key, next_key, body, nonce);
+      // A new host key goes to the host's current users only, each under
+      // its own user key (a removed user has none here).
+      const auto users = next_key.empty() ? std::vector<keys::UserKeyHolder>() : user_key_holders(db_, d.id);
+      if (!next_key.empty() && users.empty()) {
+        throw AdminError(fmt::format("cannot build the update of {}: its host key was replaced but it has no user to "
+                                     "receive it; add one (`cordon admin user add --host {} --name NAME`) and build "
+                                     "again",
+                                     host_label(db_, d.id), d.id.to_string()));
+      }
+      auto package = keys::seal_update(header, host_key, next_key, body, nonce, users);
       if (!package) {
         throw AdminError(
             fmt::format("cannot build the update of {}: {}", host_label(db_, d.id), package.error().message()));

@@ -1,8 +1,12 @@
 // Users of a host and their keys (admin.hpp; key hierarchy in
 // core/keys/keyset.hpp). The administrator keeps each user's user key (it
-// wraps the host key in every key set it exports) and the user key wrapped
-// under the password key, made once here: later key-set versions reuse the
-// wrap, so the password is never stored and never needed again.
+// wraps the host key in every key set it exports and in every package that
+// replaces the host key) and the user key wrapped under the password key,
+// made once here: later key-set versions reuse the wrap, so the password is
+// never stored and never needed again. Removing a user, or rotating a user
+// key, replaces the host's keys (docs/administration.md, "Revocation").
+#include <algorithm>
+
 #include "admin/internal.hpp"
 #include "core/keys/keyset.hpp"
 
@@ -97,6 +101,28 @@ void refuse_duplicate_user(Database& db, HostId host, std::string_view name) {
   }
 }
 
+bool host_exported(Database& db, HostId host) {
+  Statement& st = db.cached("SELECT exported FROM hosts WHERE id = ?1");
+  st.bind(1, sql_id(host));
+  const bool exported = st.step() && st.int64(0) != 0;
+  st.reset();
+  return exported;
+}
+
+// A new host key must be wrapped for somebody (update_package.hpp).
+void refuse_without_users(Database& db, HostId host, std::string_view why) {
+  Statement& st = db.cached("SELECT count(*) FROM users WHERE host = ?1");
+  st.bind(1, sql_id(host));
+  st.step();
+  const int64_t users = st.int64(0);
+  st.reset();
+  if (users > 0) return;
+  throw AdminError(fmt::format(
+      "--name: host {} would have no user left to receive its new host key ({}); nothing was changed. Add a user "
+      "first (`cordon admin user add --host {} --name NAME`), or remove the host (`cordon admin host remove`)",
+      host_label(db, host), why, host.to_string()));
+}
+
 }  // namespace
 
 NewPassword Admin::add_user(const std::string& host_ref, const std::string& name,
@@ -114,7 +140,7 @@ NewPassword Admin::add_user(const std::string& host_ref, const std::string& name
     store_user(db_, host, name, user_key, w, !password);
     // seeds/000: "Users have been added to or removed from hosts" -> keys.
     mark_dirty(db_, host, DirtyKind::kKeys);
-    return NewPassword{load_user(db_, host, name), std::move(choice.generated)};
+    return NewPassword{load_user(db_, host, name), std::move(choice.generated), false, {}};
   });
 }
 
@@ -130,19 +156,26 @@ void Admin::add_user_generated(HostId host, const std::string& name) {
   });
 }
 
-void Admin::remove_user(const std::string& host_ref, const std::string& name) {
-  run_command(db_, batch_, "user remove", fmt::format("host={} name={}", host_ref, name), [&] {
+RotateResult Admin::remove_user(const std::string& host_ref, const std::string& name) {
+  return run_command(db_, batch_, "user remove", fmt::format("host={} name={}", host_ref, name), [&] {
     const HostId host = resolve_host(db_, host_ref, "--host");
     (void)load_user(db_, host, name);
     db_.cached("DELETE FROM users WHERE host = ?1 AND name = ?2").bind(1, sql_id(host)).bind(2, name).run();
     mark_dirty(db_, host, DirtyKind::kKeys);
+    if (!host_exported(db_, host)) return RotateResult{};  // no key set ever left the database
+    // The user's key set opens the host key and every link key it holds:
+    // replace them all, for the remaining users only (keys.cpp).
+    refuse_without_users(db_, host, fmt::format("'{}' is its last user", name));
+    return rotate_host_keys(db_, host);
   });
 }
 
 NewPassword Admin::reset_password(const std::string& host_ref, const std::string& name,
-                                  std::optional<std::string_view> password) {
-  const std::string args =
-      fmt::format("host={} name={} password={}", host_ref, name, password ? "chosen" : "generated");
+                                  std::optional<std::string_view> password, UserKeyChoice user_key_choice) {
+  const bool rotate = user_key_choice == UserKeyChoice::kRotate ||
+                      (user_key_choice == UserKeyChoice::kDefault && !password);
+  const std::string args = fmt::format("host={} name={} password={} user_key={}", host_ref, name,
+                                       password ? "chosen" : "generated", rotate ? "rotated" : "kept");
   return run_command(db_, batch_, "user passwd", args, [&] {
     const HostId host = resolve_host(db_, host_ref, "--host");
     (void)load_user(db_, host, name);
@@ -151,26 +184,59 @@ NewPassword Admin::reset_password(const std::string& host_ref, const std::string
     Statement& st = db_.cached("SELECT user_key FROM users WHERE host = ?1 AND name = ?2");
     st.bind(1, sql_id(host)).bind(2, name);
     st.step();
-    const crypto::SecretBytes user_key(st.blob(0));
+    // Kept: key sets exported from now on open with the new password; an
+    // installed key set keeps its old one. Rotated: whoever holds the old
+    // password or user key is locked out once the host key changes too.
+    const crypto::SecretBytes user_key = rotate ? random_key() : crypto::SecretBytes(st.blob(0));
     st.reset();
-    // Same user key, new salt and wrap: key sets exported from now on open
-    // with the new password; an installed key set keeps its old password
-    // until it is replaced or changed with `cordon passwd` on the host.
     const keys::WrappedUserKey w = wrap(host, name, text, choice.kdf, user_key);
     db_.cached(
            "UPDATE users SET kdf_alg = ?1, opslimit = ?2, memlimit = ?3, salt = ?4, wrapped_user_key = ?5, "
-           "password_source = ?6 WHERE host = ?7 AND name = ?8")
+           "password_source = ?6, user_key = ?7 WHERE host = ?8 AND name = ?9")
         .bind(1, static_cast<int64_t>(w.kdf.alg))
         .bind(2, int64_t{w.kdf.opslimit})
         .bind(3, int64_t{w.kdf.memlimit})
         .bind_blob(4, w.salt)
         .bind_blob(5, w.sealed)
         .bind(6, std::string_view(password ? "chosen" : "generated"))
-        .bind(7, sql_id(host))
-        .bind(8, name)
+        .bind_blob(7, user_key.view())
+        .bind(8, sql_id(host))
+        .bind(9, name)
         .run();
-    return NewPassword{load_user(db_, host, name), std::move(choice.generated)};
+    NewPassword out{load_user(db_, host, name), std::move(choice.generated), rotate, {}};
+    // The old user key opens the current host key: replace it (and the
+    // link keys it protects), delivered under the new user key.
+    if (rotate && host_exported(db_, host)) out.rotated = rotate_host_keys(db_, host);
+    return out;
   });
+}
+
+std::vector<keys::UserKeyHolder> user_key_holders(Database& db, HostId host) {
+  Statement st = db.prepare(
+      "SELECT name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key FROM users WHERE host = ?1 "
+      "ORDER BY name");
+  st.bind(1, sql_id(host));
+  std::vector<keys::UserKeyHolder> out;
+  while (st.step()) {
+    keys::UserKeyHolder u;
+    u.wrapped.host = host;
+    u.wrapped.user = st.text(0);
+    u.user_key = crypto::SecretBytes(st.blob(1));
+    u.wrapped.kdf = keys::KdfParams{static_cast<keys::KdfAlg>(st.int64(2)), static_cast<uint32_t>(st.int64(3)),
+                                    static_cast<uint32_t>(st.int64(4))};
+    const auto salt = st.blob(5);
+    const auto sealed = st.blob(6);
+    if (salt.size() != u.wrapped.salt.size() || sealed.size() != u.wrapped.sealed.size()) {
+      throw AdminError(fmt::format("user '{}' of host {}: the stored key wrap is damaged; reset the password with "
+                                   "`cordon admin user passwd`",
+                                   u.wrapped.user, host.to_string()));
+    }
+    std::copy(salt.begin(), salt.end(), u.wrapped.salt.begin());
+    std::copy(sealed.begin(), sealed.end(), u.wrapped.sealed.begin());
+    u.nonce = random_array<crypto::kXChaChaNonceSize>();
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 std::vector<UserInfo> Admin::list_users(const std::optional<std::string>& host_ref) {

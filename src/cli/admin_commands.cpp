@@ -138,10 +138,21 @@ crypto::SecretBytes backup_password(const std::optional<std::string>& file, bool
   return std::move(*r.password);
 }
 
+// After a user left or a user key was rotated (docs/administration.md,
+// "Revocation"): what the administrator must now deliver.
+void print_revocation(const admin::RotateResult& r) {
+  if (r.host_keys == 0) return;
+  fmt::print("new host key and {} link key(s): run `cordon admin updates build` and deliver every package; the "
+             "host's package opens only with a remaining user's key\n",
+             r.link_keys);
+}
+
 void print_new_password(const admin::NewPassword& p, bool json) {
   if (json) {
     nlohmann::json j = to_json(p.user);
     if (!p.generated.empty()) j["generated_password"] = std::string(keys::as_text(p.generated));
+    j["user_key_rotated"] = p.user_key_rotated;
+    j["rotated"] = {{"host_keys", p.rotated.host_keys}, {"link_keys", p.rotated.link_keys}};
     print_json(j);
     return;
   }
@@ -151,6 +162,8 @@ void print_new_password(const admin::NewPassword& p, bool json) {
   if (!p.generated.empty()) {
     fmt::print("password (shown only now; give it to the user): {}\n", keys::as_text(p.generated));
   }
+  if (p.user_key_rotated) fmt::print("new user key: the old password no longer opens anything built from now on\n");
+  print_revocation(p.rotated);
 }
 
 Leaf& leaf(CLI::App* parent, const std::string& group, const std::string& name, const std::string& description) {
@@ -449,6 +462,7 @@ void add_user_commands(CLI::App* admin_app) {
   struct Opts {
     std::string host, name, password_file;
     CLI::Option* pw = nullptr;
+    bool rotate_user_key = false, keep_user_key = false;
   };
   auto with_password = [](Leaf& l, const std::shared_ptr<Opts>& o) {
     l.command->add_option("--host", o->host, "Host ID or name")->required();
@@ -459,8 +473,9 @@ void add_user_commands(CLI::App* admin_app) {
     add_json(l);
   };
   // `user add` and `user passwd` differ only in what they ask the database.
-  using SetPassword = admin::NewPassword (Admin::*)(const std::string&, const std::string&, std::optional<std::string_view>);
-  const auto password_leaf = [&](const char* verb, const char* what, SetPassword set) {
+  using SetPassword =
+      std::function<admin::NewPassword(Admin&, const Opts&, std::optional<std::string_view>)>;
+  const auto password_leaf = [&](const char* verb, const char* what, SetPassword set) -> Leaf& {
     auto o = std::make_shared<Opts>();
     Leaf& l = leaf(user, "user", verb, what);
     with_password(l, o);
@@ -469,14 +484,37 @@ void add_user_commands(CLI::App* admin_app) {
         const auto chosen = read_password_file(given(o->pw, o->password_file));
         Admin a = open_db();
         const auto text = chosen ? std::optional<std::string_view>(keys::as_text(*chosen)) : std::nullopt;
-        print_new_password((a.*set)(o->host, o->name, text), state().json);
+        print_new_password(set(a, *o, text), state().json);
         return kExitOk;
       });
     };
+    return l;
   };
-  password_leaf("add", "Add a user to a host", &Admin::add_user);
-  password_leaf("passwd", "Give a user a new password (used by key sets exported from now on)",
-                &Admin::reset_password);
+  password_leaf("add", "Add a user to a host",
+                [](Admin& a, const Opts& o, auto text) { return a.add_user(o.host, o.name, text); });
+  {
+    // Which resets rotate the user key: docs/administration.md, "Resetting
+    // a password at the administrator".
+    auto o = std::make_shared<Opts>();
+    Leaf& l = password_leaf(
+        "passwd",
+        "Give a user a new password (used by key sets exported from now on); a generated one also rotates the "
+        "user key",
+        [o](Admin& a, const Opts& given_opts, auto text) {
+          const auto choice = o->rotate_user_key ? admin::UserKeyChoice::kRotate
+                              : o->keep_user_key ? admin::UserKeyChoice::kKeep
+                                                 : admin::UserKeyChoice::kDefault;
+          return a.reset_password(given_opts.host, given_opts.name, text, choice);
+        });
+    // --host, --name and --password-file live in the leaf's own options;
+    // the two flags only here.
+    auto* rotate = l.command->add_flag("--rotate-user-key", o->rotate_user_key,
+                                       "New user key, host key and link keys: lock out whoever has the old password "
+                                       "(default without --password-file)");
+    auto* keep = l.command->add_flag("--keep-user-key", o->keep_user_key,
+                                     "Keep the user key (default with --password-file)");
+    rotate->excludes(keep);
+  }
   {
     auto o = std::make_shared<Opts>();
     Leaf& l = leaf(user, "user", "remove", "Remove a user from a host");
@@ -485,8 +523,9 @@ void add_user_commands(CLI::App* admin_app) {
     l.run = [o, name = l.name] {
       return guarded(name, [&] {
         Admin a = open_db();
-        a.remove_user(o->host, o->name);
+        const admin::RotateResult r = a.remove_user(o->host, o->name);
         fmt::print("removed user '{}' of host {}\n", o->name, o->host);
+        print_revocation(r);
         return kExitOk;
       });
     };

@@ -124,16 +124,27 @@ int run_update_apply(const std::string& file, const KeysetOptions& options, cons
   auto checked = store.check_update(bytes.value(), file);
   if (!checked) return refuse("update apply", checked.error().message);
 
+  // After `cordon admin user passwd` rotated the user key, the password
+  // is the new one (KeysetStore::apply_update tries both).
   auto password = password_for("update apply", options.password_file,
-                               fmt::format("Password for key set {}: ", store.path()));
+                               fmt::format("Password for key set {} (the new one, if the administrator reset it): ",
+                                           store.path()));
   if (!password) return kExitError;
   auto applied = store.apply_update(bytes.value(), keys::as_text(*password), file);
   if (!applied) return refuse("update apply", applied.error().message);
 
   const daemon::UpdateReport& report = applied.value();
-  fmt::print("applied update {}: key set {} version {} -> {} ({}{}), {} peer{}\n", file, store.path(),
+  fmt::print("applied update {}: key set {} version {} -> {} ({}{}{}), {} peer{}\n", file, store.path(),
              report.replaced_version, report.update.version, keys::update_kind_name(report.update.kind),
-             report.update.new_host_key ? ", new host key" : "", report.peers, report.peers == 1 ? "" : "s");
+             report.update.new_host_key ? ", new host key" : "", report.new_user_key ? ", new user key" : "",
+             report.peers, report.peers == 1 ? "" : "s");
+  if (report.new_user_key) {
+    // A running daemon holds the old user key, which no longer opens the
+    // key set (docs/administration.md, "Resetting a password").
+    fmt::print("the key set now opens with the new password only; restart the daemon with it (update its password "
+               "file or credential)\n");
+    return kExitOk;
+  }
 
   // Ask a running daemon to adopt it now; links whose keys did not change
   // keep flowing (Node::reconfigure).

@@ -259,8 +259,31 @@ StoreResult<UpdateReport> KeysetStore::apply_update(std::span<const std::byte> u
   if (!lock) return lock.error();
   if (auto checked = check_update(update, source); !checked) return checked.error();
   auto opened = unlock(password);
+  if (!opened && opened.error().code == keys::KeySetError::kWrongPassword) {
+    // Not the installed key set's password: it may be the new one of a
+    // rotated user key, which the package carries.
+    if (auto adopted = with_new_user_key(update, password)) return apply_opened(update, *adopted, source, true);
+  }
   if (!opened) return opened.error();
   return apply_opened(update, opened.value(), source);
+}
+
+std::optional<keys::OpenedKeySet> KeysetStore::with_new_user_key(std::span<const std::byte> update,
+                                                                 std::string_view password) const {
+  auto installed = header();
+  auto package = keys::parse_update_header(update);
+  if (!installed || !package) return std::nullopt;
+  const keys::HostKeyWrap* wrap = package.value().wrap_for(installed.value().user);
+  if (wrap == nullptr) return std::nullopt;
+  auto user_key = keys::unwrap_user_key(wrap->user_key, password);
+  if (!user_key) return std::nullopt;
+  // The package replaces the host key and the body (open_update_for), so
+  // only the installed header (for the version checks) is still needed.
+  keys::OpenedKeySet adopted;
+  adopted.header = installed.value();
+  adopted.wrapped_user_key = wrap->user_key;
+  adopted.user_key = std::move(user_key.value());
+  return adopted;
 }
 
 StoreResult<UpdateReport> KeysetStore::apply_update_with_user_key(std::span<const std::byte> update,
@@ -275,8 +298,8 @@ StoreResult<UpdateReport> KeysetStore::apply_update_with_user_key(std::span<cons
 }
 
 StoreResult<UpdateReport> KeysetStore::apply_opened(std::span<const std::byte> update,
-                                                    const keys::OpenedKeySet& installed,
-                                                    const std::string& source) const {
+                                                    const keys::OpenedKeySet& installed, const std::string& source,
+                                                    bool new_user_key) const {
   // The same checks again, now against the authenticated header.
   auto header = keys::parse_update_header(update);
   if (!header) return failure(header.error(), fmt::format("update {}", source));
@@ -290,7 +313,13 @@ StoreResult<UpdateReport> KeysetStore::apply_opened(std::span<const std::byte> u
                                     source, header.value().version, installed.header.version)};
   }
 
-  auto opened = keys::open_update(update, installed.host_key);
+  auto opened = keys::open_update_for(update, installed);
+  if (!opened && opened.error().code == keys::KeySetError::kWrongUserKey) {
+    return StoreFailure{keys::KeySetError::kWrongUserKey,
+                        fmt::format("update {} gives user {} a new user key (the administrator reset the password); "
+                                    "apply it with the new password the administrator gave you; nothing was changed",
+                                    source, installed.header.user)};
+  }
   if (!opened) return failure(opened.error(), fmt::format("update {}", source));
 
   keys::KeySetNonces nonces;
@@ -308,7 +337,8 @@ StoreResult<UpdateReport> KeysetStore::apply_opened(std::span<const std::byte> u
   if (auto stored = store(sealed.value()); !stored) return stored.error();
   note_fresh_keys(path_, check.value().body.links);  // key_admission.hpp
   const size_t entries = check.value().body.book.entries.size();
-  return UpdateReport{opened.value().header, installed.header.version, entries > 0 ? entries - 1 : 0};
+  return UpdateReport{opened.value().header, installed.header.version, entries > 0 ? entries - 1 : 0,
+                      new_user_key};
 }
 
 StoreResult<StoreDone> KeysetStore::store(std::span<const std::byte> file) const {

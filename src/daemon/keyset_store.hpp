@@ -16,11 +16,16 @@
 //                 newer than it.
 //   passwd        the installed key set under a new password (new salt,
 //                 new nonces; same user key, host key and body).
-//   apply_update  an update package, opened with the installed host key:
-//                 refused if for another network or host, or if its version
-//                 is not newer than the installed one (old or replayed).
-//                 The key set is re-sealed with the package's version, book
-//                 and links (and new host key, if it rotated).
+//   apply_update  an update package, opened with the installed host key,
+//                 or, when it replaces the host key, with the user's wrap of
+//                 the new one (core/keys/update_package.hpp, format 2):
+//                 refused if for another network or host, if its version
+//                 is not newer than the installed one (old or replayed), or
+//                 if it has no wrap for this key set's user (removed). The
+//                 key set is re-sealed with the package's version, book and
+//                 links (and new host key, if it rotated). If the package
+//                 rotated the user key, the password asked for is the new
+//                 one, and the key set takes the package's user-key wrap.
 //   unlock / open_with_user_key
 //                 what the daemon does at start (password) and on reload
 //                 (the user key it keeps).
@@ -76,6 +81,7 @@ struct UpdateReport {
   keys::UpdateHeader update;
   uint64_t replaced_version = 0;
   size_t peers = 0;  // address book entries other than this host
+  bool new_user_key = false;  // the package rotated the user key: a daemon must restart with the new password
 };
 
 class KeysetStore {
@@ -120,7 +126,12 @@ class KeysetStore {
 
  private:
   StoreResult<UpdateReport> apply_opened(std::span<const std::byte> update, const keys::OpenedKeySet& installed,
-                                         const std::string& source) const;
+                                         const std::string& source, bool new_user_key = false) const;
+  // When `password` is not the installed key set's: the user key of a
+  // package that rotated it (user passwd --rotate-user-key), opened with
+  // the new password, with the installed header and no host key or body.
+  std::optional<keys::OpenedKeySet> with_new_user_key(std::span<const std::byte> update,
+                                                      std::string_view password) const;
   StoreResult<StoreDone> store(std::span<const std::byte> file) const;
 
   std::string path_;

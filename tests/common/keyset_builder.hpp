@@ -147,7 +147,8 @@ struct KeySetMaker {
 
   // An update package to `version` carrying `next` (the whole new body),
   // sealed under this maker's current host key. With `new_host_key`, the
-  // host key rotates (then set host_key to it for later packages).
+  // host key rotates: the package wraps it for this maker's user and is
+  // sealed under it (then set host_key to it for later packages).
   std::vector<std::byte> update(uint64_t version, const keys::KeySetBody& next,
                                 keys::UpdateKind kind = keys::UpdateKind::kKeys,
                                 const crypto::SecretBytes& new_host_key = {}) const {
@@ -156,7 +157,11 @@ struct KeySetMaker {
     header.version = version;
     header.kind = kind;
     header.new_host_key = !new_host_key.empty();
-    auto file = keys::seal_update(header, host_key, new_host_key, next, random_array<crypto::kXChaChaNonceSize>());
+    // A new host key travels wrapped under this maker's user key only.
+    std::vector<keys::UserKeyHolder> users;
+    if (header.new_host_key) users.push_back({wrapped(), user_key, random_array<crypto::kXChaChaNonceSize>()});
+    auto file = keys::seal_update(header, host_key, new_host_key, next, random_array<crypto::kXChaChaNonceSize>(),
+                                  users);
     if (!file) throw std::runtime_error("seal_update: " + file.error().message());
     return file.value();
   }

@@ -1,7 +1,9 @@
 // libFuzzer target for update packages (src/core/keys/update_package.hpp):
-// the input is a whole package, parsed without a key and opened with a
-// fixed host key; an opened package is applied to a fixed installed key
-// set. The body decoder is fuzzed directly by keyset_fuzz.
+// the input is a whole package (format 1 or 2), parsed without a key and
+// opened with a fixed host key (for a format-2 package that replaces the
+// host key, the key its body is sealed under), and through the installed
+// user's host key wrap; an opened package is applied to a fixed installed
+// key set. The body decoder is fuzzed directly by keyset_fuzz.
 //
 // Asserts, besides "no crash, hang or leak": what parses has a valid host
 // ID and kind; what opens seals back to a package that opens the same; an
@@ -62,6 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(!header.error().message().empty());
   }
 
+  auto for_user = open_update_for(file, installed());
+  check(!for_user.ok() || header.ok());
   auto opened = open_update(file, installed().host_key);
   check(!opened.ok() || header.ok());
   if (!opened.ok()) {
@@ -71,9 +75,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const OpenedUpdate& u = opened.value();
   check(u.header.new_host_key == !u.new_host_key.empty());
 
-  auto resealed = seal_update(u.header, installed().host_key, u.new_host_key, u.body, crypto::XChaChaNonce{});
+  // Resealed as format 2: a new host key is wrapped for the installed user.
+  const UserKeyHolder user{installed().wrapped_user_key, installed().user_key, {}};
+  const std::span<const UserKeyHolder> users = u.header.new_host_key ? std::span(&user, 1) : std::span<const UserKeyHolder>();
+  auto resealed =
+      seal_update(u.header, installed().host_key, u.new_host_key, u.body, crypto::XChaChaNonce{}, users);
   check(resealed.ok());
-  auto reopened = open_update(resealed.value(), installed().host_key);
+  auto reopened = open_update_for(resealed.value(), installed());
+  if (u.header.new_host_key) reopened = open_update(resealed.value(), u.new_host_key);
   check(reopened.ok() && reopened.value().body.book == u.body.book &&
         reopened.value().body.served == u.body.served);
 

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -360,6 +361,61 @@ TEST_F(AdminCliTest, EncryptedBackupRoundTrip) {
   EXPECT_EQ(file_mode(restored.db), 0600u);
   EXPECT_EQ(restored.ok_json({"host", "list"}), net.ok_json({"host", "list"}));
   EXPECT_EQ(restored.ok_json({"user", "list"}), net.ok_json({"user", "list"}));
+}
+
+// Revocation through the real binaries (docs/administration.md,
+// "Revocation"): a removed user's installed key set and password cannot
+// apply the host's next package, the remaining user's can; a forced
+// password reset needs the new password on the host.
+TEST_F(AdminCliTest, RemovedUserAndResetPasswordAreLockedOut) {
+  Network net;
+  net.init();
+  net.ok({"host", "add", "--name", "hub", "--role", "coordinator"});
+  net.ok({"host", "add", "--name", "a", "--role", "client", "--coordinator", "hub"});
+  std::map<std::string, fs::path> pw, state;
+  for (const char* user : {"alice", "carol"}) {
+    const RunResult added = net.ok({"user", "add", "--host", "a", "--name", user});
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(added.out, m, std::regex("shown only now[^:]*: ([a-z2-9]{22})\n"))) << added.out;
+    pw[user] = net.password_file(std::string(user) + ".pw", m[1]);
+    const fs::path keyset = net.dir / (std::string(user) + ".keyset");
+    net.ok({"keyset", "export", "--host", "a", "--user", user, "--out", keyset.string()});
+    state[user] = net.dir / ("host-" + std::string(user));
+    const RunResult install = run(nullptr, {cordon_bin().string(), "keyset", "install", keyset.string(),
+                                            "--password-file", pw[user].string(), "--state-dir", state[user].string()});
+    ASSERT_TRUE(install.ok()) << install.describe();
+  }
+  const auto apply = [&](const std::string& package, const std::string& user, const fs::path& password) {
+    return run(nullptr, {cordon_bin().string(), "update", "apply", package, "--password-file", password.string(),
+                         "--state-dir", state[user].string(), "-s", (net.dir / "no-daemon.sock").string()});
+  };
+
+  const RunResult removed = net.ok({"user", "remove", "--host", "a", "--name", "carol"});
+  EXPECT_NE(removed.out.find("new host key and 1 link key(s)"), std::string::npos) << removed.describe();
+  expect_refusal(net.admin({"user", "remove", "--host", "a", "--name", "alice"}), {"'alice' is its last user"});
+  const fs::path out = net.dir / "updates";
+  const json built = net.ok_json({"updates", "build", "--out", out.string()});
+  const std::string v3 = (out / "0x00010002-v3.update").string();
+  ASSERT_TRUE(fs::exists(v3)) << built.dump();
+  const std::string carol_before = read_file(state["carol"] / "keyset");
+  expect_refusal(apply(v3, "carol", pw["carol"]), {"the user was removed from this host"});
+  EXPECT_EQ(read_file(state["carol"] / "keyset"), carol_before);
+  const RunResult applied = apply(v3, "alice", pw["alice"]);
+  EXPECT_TRUE(applied.ok()) << applied.describe();
+  EXPECT_NE(applied.out.find("new host key"), std::string::npos) << applied.describe();
+
+  // A forced reset (a generated password) rotates alice's user key: her
+  // host applies the next package with the new password only.
+  const RunResult reset = net.ok({"user", "passwd", "--host", "a", "--name", "alice"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(reset.out, m, std::regex("shown only now[^:]*: ([a-z2-9]{22})\n"))) << reset.out;
+  const fs::path new_pw = net.password_file("alice-new.pw", m[1]);
+  net.ok({"updates", "build", "--out", out.string()});
+  const std::string v4 = (out / "0x00010002-v4.update").string();
+  expect_refusal(apply(v4, "alice", pw["alice"]), {"new password"});
+  const RunResult adopted = apply(v4, "alice", new_pw);
+  EXPECT_TRUE(adopted.ok()) << adopted.describe();
+  EXPECT_NE(adopted.out.find("new user key"), std::string::npos) << adopted.describe();
 }
 
 }  // namespace

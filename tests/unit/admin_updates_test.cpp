@@ -22,6 +22,7 @@ class AdminUpdatesTest : public AdminTest {
       const std::string pw = add_user(h, "u");
       const keys::OpenedKeySet ks = export_and_open(h, pw);
       host_keys[ks.header.host.value] = ks.host_key;
+      user_keys[ks.header.host.value] = ks.user_key;
     }
     EXPECT_TRUE(a().pending_updates().empty());
   }
@@ -34,8 +35,13 @@ class AdminUpdatesTest : public AdminTest {
 
   BuildResult build() { return a().build_updates(dir.file("updates")); }
 
+  // As user "u" of the host does: a replaced host key with its user key.
   keys::OpenedUpdate open_package(const BuiltPackage& p) {
-    auto opened = keys::open_update(read_bytes(p.path), host_keys.at(p.host.value));
+    keys::OpenedKeySet installed;
+    installed.header.user = "u";
+    installed.host_key = host_keys.at(p.host.value);
+    installed.user_key = user_keys.at(p.host.value);
+    auto opened = keys::open_update_for(read_bytes(p.path), installed);
     EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message());
     return std::move(opened.value());
   }
@@ -53,6 +59,7 @@ class AdminUpdatesTest : public AdminTest {
     const HostId id = a().add_host(spec).id;
     const keys::OpenedKeySet ks = export_and_open(spec.name, add_user(spec.name, "u"));
     host_keys[id.value] = ks.host_key;
+    user_keys[id.value] = ks.user_key;
     build();
     EXPECT_TRUE(pending().empty());
     return id;
@@ -67,6 +74,7 @@ class AdminUpdatesTest : public AdminTest {
 
   HostId hub, hub2, x, y, z;
   std::map<uint32_t, crypto::SecretBytes> host_keys;
+  std::map<uint32_t, crypto::SecretBytes> user_keys;  // of user "u"
 };
 
 constexpr DirtyKind kKeys = DirtyKind::kKeys;
@@ -88,8 +96,10 @@ TEST_F(AdminUpdatesTest, UsersAddedOrRemovedAreKeysChanges) {
   add_user("x", "second");
   EXPECT_EQ(pending(), (Marks{{"x", kKeys}}));
   build();
+  // Removing a user of a host with a key set replaces its host key and
+  // link keys, so the ends of its links (hub, y) get new keys too.
   a().remove_user("x", "second");
-  EXPECT_EQ(pending(), (Marks{{"x", kKeys}}));
+  EXPECT_EQ(pending(), (Marks{{"hub", kKeys}, {"x", kKeys}, {"y", kKeys}}));
 }
 
 TEST_F(AdminUpdatesTest, LinksAddedRemovedOrRotatedAreKeysChangesForBothEnds) {
@@ -296,14 +306,16 @@ TEST_F(AdminUpdatesTest, RemovingALinkRemovesItsKeyFromBothHostsNextPackages) {
   EXPECT_EQ(uh.body.served, (std::vector<keys::ServedClient>{{x, {hub}}, {y, {hub}}, {z, {hub}}}));
 }
 
-TEST_F(AdminUpdatesTest, RotatedHostKeyTravelsUnderTheOldOneThenReplacesIt) {
+TEST_F(AdminUpdatesTest, RotatedHostKeyTravelsUnderTheUserKeysNotTheOldOne) {
   a().rotate_host("x");
   EXPECT_TRUE(a().show_host("x").host_key_rotation_pending);
   const BuildResult r = build();
   const BuiltPackage* p = package_for(r, x);
   ASSERT_NE(p, nullptr);
   EXPECT_TRUE(p->new_host_key);
-  const keys::OpenedUpdate u = open_package(*p);  // under the old host key
+  // The old host key opens nothing of it; user u's key opens the new one.
+  EXPECT_FALSE(keys::open_update(read_bytes(p->path), host_keys.at(x.value)).ok());
+  const keys::OpenedUpdate u = open_package(*p);
   ASSERT_TRUE(u.header.new_host_key);
   ASSERT_EQ(u.new_host_key.size(), 32u);
   EXPECT_FALSE(u.new_host_key == host_keys.at(x.value));

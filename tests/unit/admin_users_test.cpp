@@ -80,12 +80,14 @@ TEST_F(AdminTest, UserRefusals) {
   EXPECT_EQ(dump(), before);
 }
 
-TEST_F(AdminTest, ResetPasswordKeepsTheUserKey) {
+TEST_F(AdminTest, ResetPasswordCanKeepTheUserKey) {
   const HostInfo h = a().add_host(coordinator("hub"));
   const std::string old_password = add_user("hub", "root");
   auto before = keys::unwrap_user_key(stored_wrap(a().database(), h.id, "root"), old_password);
   ASSERT_TRUE(before.ok());
-  NewPassword p = a().reset_password("hub", "root", std::nullopt);
+  // A generated password is a forced reset, which rotates by default.
+  NewPassword p = a().reset_password("hub", "root", std::nullopt, UserKeyChoice::kKeep);
+  EXPECT_FALSE(p.user_key_rotated);
   const keys::WrappedUserKey w = stored_wrap(a().database(), h.id, "root");
   EXPECT_FALSE(keys::unwrap_user_key(w, old_password).ok());
   auto after = keys::unwrap_user_key(w, keys::as_text(p.generated));

@@ -352,5 +352,50 @@ TEST_F(KeysetStoreTest, RotatedHostKeyProtectsLaterUpdates) {
   EXPECT_EQ(store_.header().value().version, 3u);
 }
 
+TEST_F(KeysetStoreTest, PackageOfARemovedUserIsRefused) {
+  install(1);
+  const auto before = snapshot();
+  // alice was removed: the new host key is wrapped for bob only.
+  KeySetMaker bob = maker_;
+  bob.user = "bob";
+  bob.user_key = testkit::filled_key(0x55);
+  const auto package = bob.update(2, maker_.body, keys::UpdateKind::kKeys, testkit::filled_key(0x33));
+  auto r = store_.apply_update(package, maker_.password, "2.update");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, keys::KeySetError::kUserRemoved);
+  EXPECT_NE(r.error().message.find("the user was removed from this host"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(store_.apply_update_with_user_key(package, maker_.user_key, "2.update"));
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(KeysetStoreTest, RotatedUserKeyIsAdoptedWithTheNewPasswordOnly) {
+  install(1);
+  const auto before = snapshot();
+  KeySetMaker reset = maker_;  // `cordon admin user passwd --rotate-user-key`
+  reset.user_key = testkit::filled_key(0x44);
+  reset.password = "new-password-02";
+  const auto package = reset.update(2, maker_.body, keys::UpdateKind::kKeys, testkit::filled_key(0x33));
+
+  // The old password opens the installed key set, but its user key opens
+  // nothing of the package.
+  auto old = store_.apply_update(package, maker_.password, "2.update");
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, keys::KeySetError::kWrongUserKey);
+  EXPECT_NE(old.error().message.find("new password"), std::string::npos) << old.error().message;
+  EXPECT_FALSE(store_.apply_update_with_user_key(package, maker_.user_key, "2.update"));
+  EXPECT_EQ(snapshot(), before);
+
+  auto r = store_.apply_update(package, reset.password, "2.update");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r.value().new_user_key);
+  auto opened = store_.unlock(reset.password);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ(opened.value().user_key, reset.user_key);
+  EXPECT_EQ(opened.value().host_key, testkit::filled_key(0x33));
+  EXPECT_EQ(opened.value().header.version, 2u);
+  EXPECT_FALSE(store_.unlock(maker_.password));
+  EXPECT_FALSE(store_.open_with_user_key(maker_.user_key));
+}
+
 }  // namespace
 }  // namespace cordon::daemon

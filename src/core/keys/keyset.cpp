@@ -79,28 +79,6 @@ std::optional<KeySetFailure> check_identity(HostId host, std::string_view user, 
   return std::nullopt;
 }
 
-// Wraps a 32-byte key: nonce | ciphertext | tag.
-bool wrap_key(std::span<const std::byte> wrapping_key, const crypto::XChaChaNonce& nonce,
-              std::span<const std::byte> aad, std::span<const std::byte> key,
-              std::span<std::byte, kWrappedKeySize> out) {
-  std::copy(nonce.begin(), nonce.end(), out.begin());
-  return crypto::xchacha_seal(wrapping_key, nonce, aad, key, out.subspan(crypto::kXChaChaNonceSize));
-}
-
-std::optional<crypto::SecretBytes> unwrap_key(std::span<const std::byte> wrapping_key,
-                                              std::span<const std::byte> aad,
-                                              std::span<const std::byte> wrapped) {
-  if (wrapped.size() != kWrappedKeySize) return std::nullopt;
-  crypto::XChaChaNonce nonce;
-  std::copy(wrapped.begin(), wrapped.begin() + crypto::kXChaChaNonceSize, nonce.begin());
-  crypto::SecretBytes key(kKeySize);
-  if (!crypto::xchacha_open(wrapping_key, nonce, aad, wrapped.subspan(crypto::kXChaChaNonceSize),
-                            key.mutable_view())) {
-    return std::nullopt;
-  }
-  return key;
-}
-
 // ---- layout --------------------------------------------------------------
 
 struct Layout {
@@ -148,7 +126,11 @@ std::optional<KeySetFailure> read_header_fields(wire::ByteReader& in, KeySetHead
 
 Result<Layout> parse_layout(std::span<const std::byte> file) {
   wire::ByteReader in(file);
-  if (auto err = detail::read_magic_and_format(in, kKeySetMagic, kKeySetFormat, KeyFile::kKeySet)) return *err;
+  uint16_t format = 0;
+  if (auto err = detail::read_magic_and_format(in, kKeySetMagic, kKeySetFormat, kKeySetFormat, KeyFile::kKeySet,
+                                               format)) {
+    return *err;
+  }
   Layout l;
   if (auto err = read_header_fields(in, l.header, file.size())) return *err;
   l.header_bytes = file.first(in.offset());
@@ -165,7 +147,7 @@ Result<Layout> parse_layout(std::span<const std::byte> file) {
 
 // Opens the host key wrap and the body with the user key.
 Result<OpenedKeySet> open_with(const Layout& l, crypto::SecretBytes user_key, KeySetError host_wrap_error) {
-  auto host_key = unwrap_key(user_key.view(), labelled(l.header_bytes, Label::kHostKey), l.host_wrap);
+  auto host_key = detail::unwrap_key(user_key.view(), labelled(l.header_bytes, Label::kHostKey), l.host_wrap);
   if (!host_key) return fail(host_wrap_error, KeyFile::kKeySet);
   auto plaintext = detail::open_sealed_body(l.body, l.header_bytes, Label::kBody, host_key->view());
   if (!plaintext) return fail(KeySetError::kTampered, KeyFile::kKeySet);
@@ -305,6 +287,7 @@ std::string_view error_name(KeySetError code) {
     case KeySetError::kOtherNetwork: return "other_network";
     case KeySetError::kOtherHost: return "other_host";
     case KeySetError::kStaleVersion: return "stale_version";
+    case KeySetError::kUserRemoved: return "user_removed";
   }
   return "unknown";
 }
@@ -349,6 +332,10 @@ std::string KeySetFailure::message() const {
     case KeySetError::kStaleVersion:
       return "the update package is not newer than the installed key set" + paren +
              ": it is old or replayed; apply a newer package";
+    case KeySetError::kUserRemoved:
+      return "the update package replaces the host key and carries no copy of it for this key set's user" + paren +
+             ": the user was removed from this host; install a key set of a remaining user (`cordon admin keyset "
+             "export --user NAME`)";
   }
   return "the " + noun + " was refused";
 }
@@ -449,7 +436,7 @@ Result<WrappedUserKey> wrap_user_key_with_password_key(HostId host, std::string_
   w.salt = salt;
   // The version is not in this AAD, so any value gives the same bytes.
   const auto header = encode_header(KeySetHeader{host, 0, w.user, kdf, salt});
-  if (!wrap_key(password_key.view(), nonce, user_wrap_aad(header), user_key.view(), w.sealed)) {
+  if (!detail::wrap_key(password_key.view(), nonce, user_wrap_aad(header), user_key.view(), w.sealed)) {
     return fail(KeySetError::kBadField, KeyFile::kKeySet, "user key wrap");
   }
   return w;
@@ -473,7 +460,7 @@ Result<crypto::SecretBytes> unwrap_user_key(const WrappedUserKey& wrapped, std::
     return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(wrapped.kdf.memlimit) + " bytes");
   }
   const auto header = encode_header(KeySetHeader{wrapped.host, 0, wrapped.user, wrapped.kdf, wrapped.salt});
-  auto user_key = unwrap_key(password_key->view(), user_wrap_aad(header), wrapped.sealed);
+  auto user_key = detail::unwrap_key(password_key->view(), user_wrap_aad(header), wrapped.sealed);
   if (!user_key) return fail(KeySetError::kWrongPassword, KeyFile::kKeySet);
   return std::move(*user_key);
 }
@@ -498,7 +485,7 @@ Result<std::vector<std::byte>> seal_keyset(const WrappedUserKey& wrapped, uint64
   wire::ByteWriter w(file);
   w.bytes(header);
   w.bytes(wrapped.sealed);
-  const bool ok = wrap_key(user_key.view(), nonces.host_key, labelled(header, Label::kHostKey), host_key.view(),
+  const bool ok = detail::wrap_key(user_key.view(), nonces.host_key, labelled(header, Label::kHostKey), host_key.view(),
                            w.rest().first<kWrappedKeySize>());
   w.skip(kWrappedKeySize);
   if (!ok ||
@@ -524,7 +511,7 @@ Result<OpenedKeySet> open_keyset(std::span<const std::byte> file, std::string_vi
   if (!password_key) {
     return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(l.header.kdf.memlimit) + " bytes");
   }
-  auto user_key = unwrap_key(password_key->view(), user_wrap_aad(l.header_bytes), l.user_wrap);
+  auto user_key = detail::unwrap_key(password_key->view(), user_wrap_aad(l.header_bytes), l.user_wrap);
   if (!user_key) return fail(KeySetError::kWrongPassword, KeyFile::kKeySet);
   // The password opened the user key, so a failure from here on is damage,
   // not a wrong password (issue 3: distinguish the two).
@@ -573,8 +560,8 @@ KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t 
   return fail(KeySetError::kBadField, file, error.field);
 }
 
-std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t format,
-                                                   KeyFile file) {
+std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
+                                                   uint16_t max_format, KeyFile file, uint16_t& got) {
   // A file that starts like the magic but ends within it is truncated; any
   // other first bytes are not ours.
   const size_t have = std::min(in.remaining(), magic.size());
@@ -586,9 +573,12 @@ std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::st
     return fail(KeySetError::kTruncated, file,
                 std::to_string(in.size()) + " of " + std::to_string(magic.size() + 2) + " bytes");
   }
-  const auto got = in.u16();
-  if (!got) return parse_failure(in.truncated("format"), file, in.size());
-  if (*got != format) return fail(KeySetError::kUnsupportedFormat, file, "format " + std::to_string(*got));
+  const auto format = in.u16();
+  if (!format) return parse_failure(in.truncated("format"), file, in.size());
+  if (*format < min_format || *format > max_format) {
+    return fail(KeySetError::kUnsupportedFormat, file, "format " + std::to_string(*format));
+  }
+  got = *format;
   return std::nullopt;
 }
 
@@ -617,6 +607,27 @@ bool write_sealed_body(wire::ByteWriter& out, std::span<const std::byte> header,
   if (!crypto::xchacha_seal(key, nonce, labelled(header, label), plaintext, dest.first(sealed_size))) return false;
   out.skip(sealed_size);
   return !out.overflow();
+}
+
+bool wrap_key(std::span<const std::byte> wrapping_key, const crypto::XChaChaNonce& nonce,
+              std::span<const std::byte> aad, std::span<const std::byte> key,
+              std::span<std::byte, kWrappedKeySize> out) {
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  return crypto::xchacha_seal(wrapping_key, nonce, aad, key, out.subspan(crypto::kXChaChaNonceSize));
+}
+
+std::optional<crypto::SecretBytes> unwrap_key(std::span<const std::byte> wrapping_key,
+                                              std::span<const std::byte> aad,
+                                              std::span<const std::byte> wrapped) {
+  if (wrapped.size() != kWrappedKeySize) return std::nullopt;
+  crypto::XChaChaNonce nonce;
+  std::copy(wrapped.begin(), wrapped.begin() + crypto::kXChaChaNonceSize, nonce.begin());
+  crypto::SecretBytes key(kKeySize);
+  if (!crypto::xchacha_open(wrapping_key, nonce, aad, wrapped.subspan(crypto::kXChaChaNonceSize),
+                            key.mutable_view())) {
+    return std::nullopt;
+  }
+  return key;
 }
 
 std::optional<crypto::SecretBytes> open_sealed_body(const SealedBody& body, std::span<const std::byte> header,

@@ -10,7 +10,7 @@
 // File layout (big-endian):
 //
 //   +----------------+----------+-----------+------------+------------------+
-//   | "CRDNKSET" 8   | format 2 | network 2 | host id 4  | version 8        |
+//   | "CRDNKSET" 8   | format 1 | network 2 | host id 4  | version 8        |
 //   +----------------+----------+-----------+------------+------------------+
 //   | user len 1 | user name (1..64) | kdf alg 1 | opslimit 4 | memlimit 4  |
 //   +------------+-------------------+-----------+------------+-------------+
@@ -82,7 +82,9 @@ constexpr size_t kMaxLinks = 65535;
 constexpr size_t kMaxServedClients = 65535;  // served count is 2 bytes
 constexpr size_t kMaxServedPeers = 65535;    // and so is each peer count
 
-enum class Label : uint8_t { kUserKey = 1, kHostKey = 2, kBody = 3, kUpdateBody = 4 };
+// AAD labels (the last AAD byte): a piece sealed for one place cannot be
+// moved to another. kUpdateHostKey: update_package.hpp, format 2.
+enum class Label : uint8_t { kUserKey = 1, kHostKey = 2, kBody = 3, kUpdateBody = 4, kUpdateHostKey = 5 };
 
 // ---- Errors -------------------------------------------------------------
 
@@ -103,6 +105,7 @@ enum class KeySetError : uint8_t {
   kOtherNetwork,        // "other_network": made for another network
   kOtherHost,           // "other_host": made for another host
   kStaleVersion,        // "stale_version": an update not newer than the installed key set
+  kUserRemoved,         // "user_removed": a package with a new host key has no wrap for this user
 };
 
 // What was being read: the messages name it.
@@ -288,9 +291,10 @@ std::optional<KeySetFailure> check_self(const KeySetBody& body, HostId host, Key
 // Maps a reader's error to a failure; `file_size` for "N of M bytes".
 KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t file_size);
 
-// magic | format u16: kBadMagic, kTruncated, kUnsupportedFormat.
-std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t format,
-                                                   KeyFile file);
+// magic | format u16: kBadMagic, kTruncated, kUnsupportedFormat unless
+// min_format <= format <= max_format; the format read goes to `got`.
+std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
+                                                   uint16_t max_format, KeyFile file, uint16_t& got);
 
 // nonce 24 | length u32 | ciphertext (length) | tag 16, which must end the
 // file (kTruncated, kTrailingBytes otherwise).
@@ -308,6 +312,14 @@ bool write_sealed_body(wire::ByteWriter& out, std::span<const std::byte> header,
 constexpr size_t sealed_body_size(size_t plaintext_size) {
   return crypto::kXChaChaNonceSize + 4 + plaintext_size + crypto::kXChaChaTagSize;
 }
+
+// Wraps a 32-byte key under `wrapping_key`: nonce | ciphertext | tag.
+bool wrap_key(std::span<const std::byte> wrapping_key, const crypto::XChaChaNonce& nonce,
+              std::span<const std::byte> aad, std::span<const std::byte> key,
+              std::span<std::byte, kWrappedKeySize> out);
+// The inverse; nullopt if it does not verify.
+std::optional<crypto::SecretBytes> unwrap_key(std::span<const std::byte> wrapping_key,
+                                              std::span<const std::byte> aad, std::span<const std::byte> wrapped);
 
 // Opens a sealed body: the plaintext, or nullopt if it does not verify.
 std::optional<crypto::SecretBytes> open_sealed_body(const SealedBody& body, std::span<const std::byte> header,
