@@ -449,6 +449,17 @@ TEST_F(KeysetCliTest, ManagedDaemonsStartFromKeySetsAndAdoptAnUpdate) {
   EXPECT_EQ(replay.exit_code, 1) << replay.describe();
   EXPECT_NE(replay.err.find("already applied or replayed"), std::string::npos) << replay.describe();
 
+  // Version 3 replaces A's host key, as after a user was removed: the new
+  // key travels wrapped under the user key, and the daemon, which holds
+  // that user key, reloads it and keeps the link.
+  RunResult rotated = pair.a.apply(
+      pair.a.put("3.update", pair.a.maker.update(3, next, keys::UpdateKind::kKeys, testkit::filled_key(0x5a))),
+      pair.a.password, ManagedPair::socket(pair.a));
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.describe() << pair.daemon_a->log_text();
+  EXPECT_NE(rotated.out.find("new host key"), std::string::npos) << rotated.describe();
+  EXPECT_NE(rotated.out.find("reloaded: version 3, 1 peers"), std::string::npos) << rotated.describe();
+  EXPECT_TRUE(ping_once(pair.ns_a, "10.77.0.2")) << pair.daemon_a->log_text();
+
   EXPECT_TRUE(pair.daemon_a->running());
   EXPECT_TRUE(pair.daemon_b->running());
 }
