@@ -77,6 +77,20 @@ std::vector<HostId> linked_hosts(Database& db, HostId host);
 // Every host pair a group link between groups `a` and `b` asks for.
 std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
 
+// ---- Keys (keys.cpp, users.cpp) ------------------------------------------
+
+// New keys for every link of `host` (nullopt: every link of the network);
+// both ends of each are marked "keys". Returns how many.
+size_t rotate_link_keys(Database& db, std::optional<HostId> host);
+// A new user key under a new generated password (returned, to be shown
+// once); the old wrap and user key are gone.
+crypto::SecretBytes renew_user_key(Database& db, HostId host, const std::string& name);
+
+// Every host's key sets into `out_dir` (Admin::export_all_keysets without
+// its transaction; export.cpp).
+std::vector<ExportedKeySet> export_all(Database& db, const NetworkSpec& network, const std::string& out_dir,
+                                       bool keep_keys);
+
 // ---- Commands -------------------------------------------------------------
 
 // Runs `body` as one admin command: BEGIN IMMEDIATE (or inside the open

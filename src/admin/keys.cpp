@@ -94,4 +94,10 @@ RotateResult Admin::rotate_all() {
   });
 }
 
+size_t rotate_link_keys(Database& db, std::optional<HostId> host) {
+  const auto pairs = pairs_of(db, host);
+  for (const auto& [a, b] : pairs) new_link_key(db, a, b);
+  return pairs.size();
+}
+
 }  // namespace cordon::admin
