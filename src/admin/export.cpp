@@ -17,6 +17,7 @@
 // says --keep-keys (docs/administration.md, "Exporting again").
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "admin/internal.hpp"
 #include "admin/snapshot.hpp"
@@ -131,7 +132,7 @@ bool was_exported(Database& db, HostId host) {
 // ends marked "keys"), so no two installations share a link key.
 size_t renew_links_if_exported(Database& db, HostId host, bool keep_keys) {
   if (keep_keys || !was_exported(db, host)) return 0;
-  return rotate_link_keys(db, host);
+  return renew_links(db, {host})[host.value];
 }
 
 std::string keep_keys_argument(bool keep_keys) { return keep_keys ? " keep-keys" : ""; }
@@ -165,6 +166,19 @@ ExportedKeySet Admin::export_keyset(const std::string& host_ref, const std::opti
   });
 }
 
+std::map<uint32_t, size_t> renew_links(Database& db, const std::vector<HostId>& hosts) {
+  std::set<std::pair<HostId, HostId>> done;
+  std::map<uint32_t, size_t> renewed;
+  for (HostId host : hosts) {
+    for (const auto& [a, b] : pairs_of(db, host)) {
+      if (!done.emplace(a, b).second) continue;
+      new_link_key(db, a, b);
+      ++renewed[host.value];
+    }
+  }
+  return renewed;
+}
+
 std::vector<ExportedKeySet> Admin::export_all_keysets(const std::string& out_dir, bool keep_keys) {
   return run_command(db_, batch_, "keyset export --all", "out=" + out_dir + keep_keys_argument(keep_keys),
                      [&] { return export_all(db_, network_, out_dir, keep_keys); });
@@ -177,7 +191,7 @@ std::vector<ExportedKeySet> export_all(Database& db, const NetworkSpec& network,
     Statement st = db.prepare("SELECT id FROM hosts WHERE exported <> 0 AND id IN (SELECT host FROM users)");
     std::vector<HostId> again;
     while (st.step()) again.push_back(host_from_sql(st.int64(0)));
-    for (HostId h : again) rotated[h.value] = rotate_link_keys(db, h);
+    rotated = renew_links(db, again);
   }
   const Snapshot snapshot = Snapshot::load_all(db, network);
   // Users by host, in one query.

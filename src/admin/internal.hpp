@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -77,11 +78,16 @@ std::vector<HostId> linked_hosts(Database& db, HostId host);
 // Every host pair a group link between groups `a` and `b` asks for.
 std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
 
-// ---- Keys (keys.cpp, users.cpp) ------------------------------------------
+// ---- Keys (keys.cpp, users.cpp, export.cpp) -------------------------------
 
-// New keys for every link of `host` (nullopt: every link of the network);
-// both ends of each are marked "keys". Returns how many.
-size_t rotate_link_keys(Database& db, std::optional<HostId> host);
+// A new key for the link a-b (a < b); both ends are marked "keys".
+void new_link_key(Database& db, HostId a, HostId b);
+// All link pairs of `host` (nullopt: of the whole network).
+std::vector<std::pair<HostId, HostId>> pairs_of(Database& db, std::optional<HostId> host);
+// New keys for every link of `hosts`, each link once (new_link_key).
+// Returns, per host ID, how many links it renewed: a link two of them
+// share counts for the first.
+std::map<uint32_t, size_t> renew_links(Database& db, const std::vector<HostId>& hosts);
 // A new user key under a new generated password (returned, to be shown
 // once); the old wrap and user key are gone.
 crypto::SecretBytes renew_user_key(Database& db, HostId host, const std::string& name);

@@ -69,7 +69,10 @@ std::vector<std::pair<HostId, std::string>> settle_marks(Database& db) {
 RecoveryResult Admin::recover_network(const std::string& out_dir) {
   return run_command(db_, batch_, "network recover", "out=" + out_dir, [&] {
     RecoveryResult r;
-    r.rotated.link_keys = rotate_link_keys(db_, std::nullopt);
+    for (const auto& [a, b] : pairs_of(db_, std::nullopt)) {
+      new_link_key(db_, a, b);
+      ++r.rotated.link_keys;
+    }
     for (HostId host : all_hosts(db_)) {
       replace_host_key(db_, host);
       ++r.rotated.host_keys;

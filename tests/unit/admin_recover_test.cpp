@@ -262,5 +262,13 @@ TEST_F(AdminExportAgain, ExportAllRenewsOnlyHostsExportedBefore) {
   EXPECT_TRUE(same(a_set.value().body.links.at(0).key.view(), ab->key.view()));
 }
 
+TEST_F(AdminExportAgain, ExportAllRenewsALinkOfTwoExportedHostsOnce) {
+  (void)link_key_of("a", pw_a);
+  (void)link_key_of("b", pw_b);
+  size_t renewed = 0;
+  for (const ExportedKeySet& k : a().export_all_keysets(dir.file("all"))) renewed += k.rotated_links;
+  EXPECT_EQ(renewed, 1u);
+}
+
 }  // namespace
 }  // namespace cordon::admin::test
