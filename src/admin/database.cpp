@@ -52,12 +52,15 @@ void check_private_file(const std::string& path) {
 // knows to push the old bytes out of the WAL (docs/administration.md, "What
 // is stored where").
 constexpr const char* kKeyRetiredTriggers = R"sql(
-CREATE TEMP TRIGGER retired_link_update AFTER UPDATE OF key ON main.links BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_link_update AFTER UPDATE OF key ON main.links
+  WHEN OLD.key IS NOT NEW.key BEGIN SELECT cordon_key_retired(); END;
 CREATE TEMP TRIGGER retired_link_delete AFTER DELETE ON main.links BEGIN SELECT cordon_key_retired(); END;
 CREATE TEMP TRIGGER retired_host_update AFTER UPDATE OF host_key, next_host_key ON main.hosts
+  WHEN OLD.host_key IS NOT NEW.host_key OR OLD.next_host_key IS NOT NEW.next_host_key
   BEGIN SELECT cordon_key_retired(); END;
 CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts BEGIN SELECT cordon_key_retired(); END;
-CREATE TEMP TRIGGER retired_user_update AFTER UPDATE OF user_key, salt, wrapped_user_key ON main.users
+CREATE TEMP TRIGGER retired_user_update AFTER UPDATE OF user_key, wrapped_user_key ON main.users
+  WHEN OLD.user_key IS NOT NEW.user_key OR OLD.wrapped_user_key IS NOT NEW.wrapped_user_key
   BEGIN SELECT cordon_key_retired(); END;
 CREATE TEMP TRIGGER retired_user_delete AFTER DELETE ON main.users BEGIN SELECT cordon_key_retired(); END;
 )sql";

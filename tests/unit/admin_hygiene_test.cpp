@@ -59,6 +59,20 @@ TEST_F(AdminHygiene, RemovedUserKeyLeavesNoTraceInTheDatabaseFiles) {
   expect_gone(db_path, user_key, "the removed user key");
 }
 
+TEST_F(AdminHygiene, HostKeyReplacedByAnUpdateLeavesNoTrace) {
+  add_user("a", "alice");
+  a().export_keyset("a", std::nullopt, dir.file("a.keyset"));
+  std::vector<std::byte> host_key;
+  {
+    Statement st = a().database().prepare("SELECT host_key FROM hosts WHERE name = 'a'");
+    ASSERT_TRUE(st.step());
+    host_key.assign(st.blob(0).begin(), st.blob(0).end());
+  }
+  a().rotate_host("a");  // pending: the next package is sealed under the old key
+  a().build_updates(dir.file("updates"));
+  expect_gone(db_path, host_key, "the host key an update replaced");
+}
+
 TEST_F(AdminHygiene, SecureDeleteIsOn) {
   Statement st = a().database().prepare("PRAGMA secure_delete");
   ASSERT_TRUE(st.step());
