@@ -4,7 +4,7 @@ JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
                -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test fuzz demo bench clean
 
 all: build
 
@@ -21,6 +21,17 @@ build: configure
 # ctest's closing line says how many passed and failed.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --no-label-summary -j$(JOBS) --timeout 600
+
+# The long fuzz campaign: each target for FUZZ_SECONDS (default 240), two at
+# a time, on corpora kept in fuzz-corpus/ between runs (scripts/fuzz.sh).
+# `make test` keeps its 20-second smoke run per target.
+FUZZ_SECONDS ?= 240
+FUZZ_JOBS    ?= 2
+FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/*_fuzz.cpp)))
+
+fuzz: configure
+	cmake --build $(BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
+	./scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 demo: build
 	./scripts/demo.sh $(BUILD)

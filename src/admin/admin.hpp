@@ -154,6 +154,19 @@ struct ExportedKeySet {
   uint64_t version = 0;
   std::string path;
   size_t peers = 0;
+  size_t rotated_links = 0;  // link keys renewed because the host was exported before
+};
+
+// `network recover`: every key of the network replaced in one transaction
+// (recover.cpp; docs/administration.md, "Recovering from a leak").
+struct RecoveryResult {
+  RotateResult rotated;
+  size_t user_keys = 0;
+  std::vector<ExportedKeySet> keysets;  // one per user, in the --out directory
+  std::vector<NewPassword> passwords;   // one per user, generated, shown once
+  // Hosts with no user: no key set could be made; they need `user add` and
+  // `keyset export` before they can rejoin.
+  std::vector<std::pair<HostId, std::string>> without_users;
 };
 
 struct BuiltPackage {
@@ -268,12 +281,22 @@ class Admin {
   RotateResult rotate_all();
 
   // One key set for `host_ref` and its user `user` (nullopt: the host's only
-  // user), written atomically with mode 0600.
+  // user), written atomically with mode 0600. A host exported before gets
+  // new link keys first (its peers are marked for a "keys" update), unless
+  // `keep_keys`: two installations of one key set would reuse nonces
+  // (docs/administration.md, "Exporting again").
   ExportedKeySet export_keyset(const std::string& host_ref, const std::optional<std::string>& user,
-                               const std::string& out_file);
+                               const std::string& out_file, bool keep_keys = false);
   // Every host's key set (one per user: DIR/0xNNNNHHHH-USER.keyset) with a
   // few queries for the whole network; hosts without users are skipped.
-  std::vector<ExportedKeySet> export_all_keysets(const std::string& out_dir);
+  // Link keys of hosts exported before are rotated first, as above.
+  std::vector<ExportedKeySet> export_all_keysets(const std::string& out_dir, bool keep_keys = false);
+
+  // `network recover`: after a leak of the database or a backup, replaces
+  // every link, host and user key and every password, and writes each
+  // user's new key set into `out_dir`; nothing the old database held opens
+  // them.
+  RecoveryResult recover_network(const std::string& out_dir);
 
   std::vector<PendingUpdate> pending_updates();
   BuildResult build_updates(const std::string& out_dir);

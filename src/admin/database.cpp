@@ -14,11 +14,14 @@
 #include <fmt/format.h>
 
 #include "admin/schema.hpp"
+#include "os/linux/files.hpp"
 
 namespace cordon::admin {
 
 struct Database::Cache {
   std::unordered_map<std::string, Statement> statements;
+  // Set by the key_retired triggers below, cleared once the WAL is truncated.
+  bool keys_retired = false;
 };
 
 namespace {
@@ -29,7 +32,8 @@ bool file_exists(const std::string& path) {
 }
 
 // The database holds every link key of the network: like a key file it must
-// be private to its owner (DESIGN.md, "What every capability must meet").
+// be private to the user who runs `cordon admin` (docs/administration.md,
+// "What is stored where").
 void check_private_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;
@@ -39,6 +43,31 @@ void check_private_file(const std::string& path) {
                     "every link key: run `chmod 600 {}`",
                     path, st.st_mode & 07777, path));
   }
+  if (auto owner = os::check_owner(path, st); !owner) throw AdminError("network database: " + owner.error().what);
+}
+
+// A key leaves the database when its row is deleted or its key column is
+// overwritten. These TEMP triggers (this connection only; nothing is stored
+// in the schema) call cordon_key_retired(), so that Transaction::commit
+// knows to push the old bytes out of the WAL (docs/administration.md, "What
+// is stored where").
+constexpr const char* kKeyRetiredTriggers = R"sql(
+CREATE TEMP TRIGGER retired_link_update AFTER UPDATE OF key ON main.links
+  WHEN OLD.key IS NOT NEW.key BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_link_delete AFTER DELETE ON main.links BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_host_update AFTER UPDATE OF host_key, next_host_key ON main.hosts
+  WHEN OLD.host_key IS NOT NEW.host_key OR OLD.next_host_key IS NOT NEW.next_host_key
+  BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_user_update AFTER UPDATE OF user_key, wrapped_user_key ON main.users
+  WHEN OLD.user_key IS NOT NEW.user_key OR OLD.wrapped_user_key IS NOT NEW.wrapped_user_key
+  BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_user_delete AFTER DELETE ON main.users BEGIN SELECT cordon_key_retired(); END;
+)sql";
+
+void note_key_retired(sqlite3_context* context, int, sqlite3_value**) {
+  *static_cast<bool*>(sqlite3_user_data(context)) = true;
+  sqlite3_result_null(context);
 }
 
 class UmaskGuard {
@@ -123,7 +152,10 @@ Database Database::open(const std::string& path, Mode mode) {
     UmaskGuard umask(077);
     db.exec("PRAGMA journal_mode=WAL");
   }
-  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL");
+  // secure_delete: a deleted or overwritten row (a retired key) is zeroed
+  // in its page instead of lingering in free space until reused
+  // (https://sqlite.org/pragma.html#pragma_secure_delete).
+  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON");
 
   if (version < latest) {
     Transaction tx(db, Transaction::Kind::kMigration);
@@ -135,8 +167,30 @@ Database Database::open(const std::string& path, Mode mode) {
     }
     tx.commit();
   }
+  db.watch_key_retirement();
   return db;
 }
+
+void Database::watch_key_retirement() {
+  const int rc = sqlite3_create_function_v2(db_, "cordon_key_retired", 0, SQLITE_UTF8, &cache_->keys_retired,
+                                            note_key_retired, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) fail(rc, "create function");
+  exec(kKeyRetiredTriggers);
+}
+
+bool Database::truncate_wal_if_keys_retired() {
+  if (!cache_->keys_retired) return true;
+  // A cached statement left mid-result would hold a read snapshot, and a
+  // reader stops a TRUNCATE checkpoint.
+  for (auto& [sql, statement] : cache_->statements) statement.reset();
+  int log_frames = 0, checkpointed = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+  if (rc != SQLITE_OK) return false;  // keep the mark: the next write commit tries again
+  cache_->keys_retired = false;
+  return true;
+}
+
+void Database::forget_retired_keys() { cache_->keys_retired = false; }
 
 void Database::fail(int rc, std::string_view what) const {
   const int primary = rc & 0xff;
@@ -273,7 +327,9 @@ Transaction::Transaction(Database& db, Kind kind) : db_(db), kind_(kind) {
 }
 
 Transaction::~Transaction() {
-  if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!open_) return;
+  sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (kind_ != Kind::kRead) db_.forget_retired_keys();  // the old keys are back in place
 }
 
 void Transaction::commit() {
@@ -281,6 +337,10 @@ void Transaction::commit() {
   if (kind_ == Kind::kWrite && crash != nullptr && std::strcmp(crash, "before-commit") == 0) ::raise(SIGKILL);
   db_.exec("COMMIT");
   open_ = false;
+  // Best effort: the command is committed whatever happens here. If another
+  // process holds a read snapshot, the old pages stay in the WAL until the
+  // next write commit that manages the checkpoint.
+  if (kind_ != Kind::kRead) (void)db_.truncate_wal_if_keys_retired();
 }
 
 }  // namespace cordon::admin

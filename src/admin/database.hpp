@@ -1,5 +1,5 @@
 // The network database: one SQLite file, opened in WAL mode with foreign
-// keys on, a versioned schema (PRAGMA user_version, schema.cpp) and one
+// keys and secure_delete on, a versioned schema (PRAGMA user_version, schema.cpp) and one
 // transaction per admin command.
 //
 // The administrator tool is control plane, not data path, so its errors are
@@ -75,8 +75,17 @@ class Database {
   // holder when the code is SQLITE_BUSY.
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
+  // Retired keys (a deleted row, an overwritten key column; TEMP triggers
+  // set the mark) must not linger in the WAL or in free pages. After a
+  // write commit that retired one, Transaction::commit truncates the WAL
+  // (PRAGMA wal_checkpoint(TRUNCATE)); secure_delete zeroes the freed
+  // space. False when a reader blocked the checkpoint (the mark stays).
+  bool truncate_wal_if_keys_retired();
+  void forget_retired_keys();
+
  private:
   Database(sqlite3* db, std::string path);
+  void watch_key_retirement();
   struct Cache;
 
   sqlite3* db_ = nullptr;

@@ -8,8 +8,16 @@
 // no earlier state was ever delivered. Later exports (another user, a
 // reinstall) leave the mark alone, because hosts already running an older
 // version still need their update package.
+//
+// Exporting again: a second installation of the same link keys (a
+// reinstall, a cloned VM, a restored backup, a standby) starts its counters
+// without the first one's counter floor and would repeat nonces
+// (docs/protocol.md, "Nonce uniqueness"). So a host exported before gets new link
+// keys first, and its peers get them in a "keys" update, unless the caller
+// says --keep-keys (docs/administration.md, "Exporting again").
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "admin/internal.hpp"
 #include "admin/snapshot.hpp"
@@ -114,14 +122,31 @@ std::string file_part(std::string_view name) {
   return out;
 }
 
+bool was_exported(Database& db, HostId host) {
+  Statement& st = db.cached("SELECT exported FROM hosts WHERE id = ?1");
+  st.bind(1, sql_id(host));
+  return st.step() && st.int64(0) != 0;
+}
+
+// Before a host's key set is written again: its links get new keys (both
+// ends marked "keys"), so no two installations share a link key.
+size_t renew_links_if_exported(Database& db, HostId host, bool keep_keys) {
+  if (keep_keys || !was_exported(db, host)) return 0;
+  return renew_links(db, {host})[host.value];
+}
+
+std::string keep_keys_argument(bool keep_keys) { return keep_keys ? " keep-keys" : ""; }
+
 }  // namespace
 
 ExportedKeySet Admin::export_keyset(const std::string& host_ref, const std::optional<std::string>& user,
-                                    const std::string& out_file) {
-  const std::string args = fmt::format("host={}{} out={}", host_ref, user ? " user=" + *user : std::string(), out_file);
+                                    const std::string& out_file, bool keep_keys) {
+  const std::string args = fmt::format("host={}{} out={}{}", host_ref, user ? " user=" + *user : std::string(),
+                                       out_file, keep_keys_argument(keep_keys));
   return run_command(db_, batch_, "keyset export", args, [&] {
     const HostId host = resolve_host(db_, host_ref, "--host");
     const UserKeys u = choose_user(db_, host, user);
+    const size_t rotated = renew_links_if_exported(db_, host, keep_keys);
     Statement& st = db_.cached("SELECT COALESCE(next_host_key, host_key), keyset_version FROM hosts WHERE id = ?1");
     st.bind(1, sql_id(host));
     st.step();
@@ -138,49 +163,75 @@ ExportedKeySet Admin::export_keyset(const std::string& host_ref, const std::opti
     const std::vector<std::byte> file = seal(u, version, host_key, body);
     record_export(db_, host, version);
     write_private_file(out_file, file);
-    return ExportedKeySet{host, body.book.entries.front().name, u.name, version, out_file, body.links.size()};
+    return ExportedKeySet{host, body.book.entries.front().name, u.name, version, out_file, body.links.size(),
+                          rotated};
   });
 }
 
-std::vector<ExportedKeySet> Admin::export_all_keysets(const std::string& out_dir) {
-  return run_command(db_, batch_, "keyset export --all", "out=" + out_dir, [&] {
-    const Snapshot snapshot = Snapshot::load_all(db_, network_);
-    // Users by host, in one query.
-    std::map<uint32_t, std::vector<UserKeys>> users;
-    {
-      Statement st = db_.prepare(
-          "SELECT host, name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key FROM users "
-          "ORDER BY host, name");
-      while (st.step()) {
-        const HostId host = host_from_sql(st.int64(0));
-        users[host.value].push_back(read_user(st, host, 1));
-      }
+std::map<uint32_t, size_t> renew_links(Database& db, const std::vector<HostId>& hosts) {
+  std::set<std::pair<HostId, HostId>> done;
+  std::map<uint32_t, size_t> renewed;
+  for (HostId host : hosts) {
+    for (const auto& [a, b] : pairs_of(db, host)) {
+      if (!done.emplace(a, b).second) continue;
+      new_link_key(db, a, b);
+      ++renewed[host.value];
     }
-    StagedFiles files(out_dir);
-    std::vector<ExportedKeySet> out;
-    // The new host key of a pending rotation, as in export_keyset.
-    Statement st =
-        db_.prepare("SELECT id, name, COALESCE(next_host_key, host_key), keyset_version FROM hosts ORDER BY id");
-    std::vector<std::pair<HostId, uint64_t>> versions;
+  }
+  return renewed;
+}
+
+std::vector<ExportedKeySet> Admin::export_all_keysets(const std::string& out_dir, bool keep_keys) {
+  return run_command(db_, batch_, "keyset export --all", "out=" + out_dir + keep_keys_argument(keep_keys),
+                     [&] { return export_all(db_, network_, out_dir, keep_keys); });
+}
+
+std::vector<ExportedKeySet> export_all(Database& db, const NetworkSpec& network, const std::string& out_dir,
+                                       bool keep_keys) {
+  std::map<uint32_t, size_t> rotated;
+  if (!keep_keys) {
+    Statement st = db.prepare("SELECT id FROM hosts WHERE exported <> 0 AND id IN (SELECT host FROM users)");
+    std::vector<HostId> again;
+    while (st.step()) again.push_back(host_from_sql(st.int64(0)));
+    rotated = renew_links(db, again);
+  }
+  const Snapshot snapshot = Snapshot::load_all(db, network);
+  // Users by host, in one query.
+  std::map<uint32_t, std::vector<UserKeys>> users;
+  {
+    Statement st = db.prepare(
+        "SELECT host, name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key FROM users "
+        "ORDER BY host, name");
     while (st.step()) {
       const HostId host = host_from_sql(st.int64(0));
-      const auto it = users.find(host.value);
-      if (it == users.end()) continue;  // no user: nothing can open a key set
-      const crypto::SecretBytes host_key(st.blob(2));
-      const uint64_t version = static_cast<uint64_t>(st.int64(3)) + 1;
-      const keys::KeySetBody body = snapshot.body_for(host);
-      for (const UserKeys& u : it->second) {
-        const std::vector<std::byte> file = seal(u, version, host_key, body);
-        const std::string path = files.add(fmt::format("{}-{}.keyset", host.to_string(), file_part(u.name)), file);
-        out.push_back(ExportedKeySet{host, st.text(1), u.name, version, path, body.links.size()});
-      }
-      versions.emplace_back(host, version);
+      users[host.value].push_back(read_user(st, host, 1));
     }
-    st.reset();
-    for (const auto& [host, version] : versions) record_export(db_, host, version);
-    files.publish();
-    return out;
-  });
+  }
+  StagedFiles files(out_dir);
+  std::vector<ExportedKeySet> out;
+  // The new host key of a pending rotation, as in export_keyset.
+  Statement st =
+      db.prepare("SELECT id, name, COALESCE(next_host_key, host_key), keyset_version FROM hosts ORDER BY id");
+  std::vector<std::pair<HostId, uint64_t>> versions;
+  while (st.step()) {
+    const HostId host = host_from_sql(st.int64(0));
+    const auto it = users.find(host.value);
+    if (it == users.end()) continue;  // no user: nothing can open a key set
+    const crypto::SecretBytes host_key(st.blob(2));
+    const uint64_t version = static_cast<uint64_t>(st.int64(3)) + 1;
+    const keys::KeySetBody body = snapshot.body_for(host);
+    for (const UserKeys& u : it->second) {
+      const std::vector<std::byte> file = seal(u, version, host_key, body);
+      const std::string path = files.add(fmt::format("{}-{}.keyset", host.to_string(), file_part(u.name)), file);
+      out.push_back(ExportedKeySet{host, st.text(1), u.name, version, path, body.links.size(),
+                                   std::exchange(rotated[host.value], 0)});
+    }
+    versions.emplace_back(host, version);
+  }
+  st.reset();
+  for (const auto& [host, version] : versions) record_export(db, host, version);
+  files.publish();
+  return out;
 }
 
 }  // namespace cordon::admin

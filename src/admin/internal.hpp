@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -78,7 +79,7 @@ std::vector<HostId> linked_hosts(Database& db, HostId host);
 // Every host pair a group link between groups `a` and `b` asks for.
 std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
 
-// ---- Keys (keys.cpp, users.cpp) -----------------------------------------
+// ---- Keys (keys.cpp, users.cpp, export.cpp) -------------------------------
 
 // A new host key for `host` (pending until the next package, keys.cpp) and
 // a new key for each of its links, which marks both ends "keys": what
@@ -90,6 +91,23 @@ RotateResult rotate_host_keys(Database& db, HostId host);
 // wrapping a new host key (updates.cpp). Throws AdminError for a damaged
 // stored record.
 std::vector<keys::UserKeyHolder> user_key_holders(Database& db, HostId host);
+
+// A new key for the link a-b (a < b); both ends are marked "keys".
+void new_link_key(Database& db, HostId a, HostId b);
+// All link pairs of `host` (nullopt: of the whole network).
+std::vector<std::pair<HostId, HostId>> pairs_of(Database& db, std::optional<HostId> host);
+// New keys for every link of `hosts`, each link once (new_link_key).
+// Returns, per host ID, how many links it renewed: a link two of them
+// share counts for the first.
+std::map<uint32_t, size_t> renew_links(Database& db, const std::vector<HostId>& hosts);
+// A new user key under a new generated password (returned, to be shown
+// once); the old wrap and user key are gone.
+crypto::SecretBytes renew_user_key(Database& db, HostId host, const std::string& name);
+
+// Every host's key sets into `out_dir` (Admin::export_all_keysets without
+// its transaction; export.cpp).
+std::vector<ExportedKeySet> export_all(Database& db, const NetworkSpec& network, const std::string& out_dir,
+                                       bool keep_keys);
 
 // ---- Commands -------------------------------------------------------------
 

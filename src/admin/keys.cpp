@@ -13,7 +13,6 @@
 #include "admin/internal.hpp"
 
 namespace cordon::admin {
-namespace {
 
 void new_link_key(Database& db, HostId a, HostId b) {
   const crypto::SecretBytes key = random_key();
@@ -27,7 +26,7 @@ void new_link_key(Database& db, HostId a, HostId b) {
   mark_dirty(db, b, DirtyKind::kKeys);
 }
 
-void new_host_key(Database& db, HostId host) {
+static void new_host_key(Database& db, HostId host) {
   const crypto::SecretBytes key = random_key();
   db.cached(
         "UPDATE hosts SET host_key = CASE WHEN exported = 0 THEN ?1 ELSE host_key END, "
@@ -46,8 +45,6 @@ std::vector<std::pair<HostId, HostId>> pairs_of(Database& db, std::optional<Host
   while (st.step()) out.emplace_back(host_from_sql(st.int64(0)), host_from_sql(st.int64(1)));
   return out;
 }
-
-}  // namespace
 
 RotateResult Admin::rotate_link(const std::string& a, const std::string& b) {
   return run_command(db_, batch_, "keys rotate --link", fmt::format("a={} b={}", a, b), [&] {

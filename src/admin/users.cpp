@@ -263,4 +263,23 @@ std::vector<UserInfo> Admin::list_users(const std::optional<std::string>& host_r
   });
 }
 
+crypto::SecretBytes renew_user_key(Database& db, HostId host, const std::string& name) {
+  PasswordChoice choice = choose_password(std::nullopt);
+  const crypto::SecretBytes user_key = random_key();
+  const keys::WrappedUserKey w = wrap(host, name, keys::as_text(choice.generated), choice.kdf, user_key);
+  db.cached(
+        "UPDATE users SET user_key = ?1, kdf_alg = ?2, opslimit = ?3, memlimit = ?4, salt = ?5, "
+        "wrapped_user_key = ?6, password_source = 'generated' WHERE host = ?7 AND name = ?8")
+      .bind_blob(1, user_key.view())
+      .bind(2, static_cast<int64_t>(w.kdf.alg))
+      .bind(3, int64_t{w.kdf.opslimit})
+      .bind(4, int64_t{w.kdf.memlimit})
+      .bind_blob(5, w.salt)
+      .bind_blob(6, w.sealed)
+      .bind(7, sql_id(host))
+      .bind(8, name)
+      .run();
+  return std::move(choice.generated);
+}
+
 }  // namespace cordon::admin

@@ -686,13 +686,22 @@ void add_key_commands(CLI::App* admin_app) {
   }
 }
 
+void print_renewed_links(const std::vector<admin::ExportedKeySet>& out) {
+  size_t renewed = 0;
+  for (const auto& k : out) renewed += k.rotated_links;
+  if (renewed == 0) return;
+  fmt::print("renewed {} link key(s) of host(s) exported before (--keep-keys keeps them); run `cordon admin "
+             "updates build` and deliver the peers' packages\n",
+             renewed);
+}
+
 void add_keyset_export(CLI::App* admin_app) {
   CLI::App* keyset = admin_app->add_subcommand("keyset", "Key sets: a host's address book and keys, for installing");
   keyset->require_subcommand(1);
   keyset->fallthrough();
   struct Opts {
     std::string host, user, out;
-    bool all = false;
+    bool all = false, keep_keys = false;
     CLI::Option *host_opt = nullptr, *user_opt = nullptr, *all_opt = nullptr;
   };
   auto o = std::make_shared<Opts>();
@@ -702,6 +711,9 @@ void add_keyset_export(CLI::App* admin_app) {
   o->all_opt = l.command->add_flag("--all", o->all, "Every host and user: --out is a directory");
   l.command->add_option("--out", o->out, "File to write (directory with --all)")->required();
   o->all_opt->excludes(o->host_opt)->excludes(o->user_opt);
+  l.command->add_flag("--keep-keys", o->keep_keys,
+                      "Do not renew the link keys of a host exported before (safe only if that export was never "
+                      "installed, or is installed here with its counter floor intact)");
   add_json(l);
   l.run = [o, name = l.name] {
     if (!o->all && o->host_opt->count() == 0) {
@@ -712,9 +724,9 @@ void add_keyset_export(CLI::App* admin_app) {
       Admin a = open_db();
       std::vector<admin::ExportedKeySet> out;
       if (o->all) {
-        out = a.export_all_keysets(o->out);
+        out = a.export_all_keysets(o->out, o->keep_keys);
       } else {
-        out.push_back(a.export_keyset(o->host, given(o->user_opt, o->user), o->out));
+        out.push_back(a.export_keyset(o->host, given(o->user_opt, o->user), o->out, o->keep_keys));
       }
       if (state().json) {
         nlohmann::json j = nlohmann::json::array();
@@ -725,7 +737,41 @@ void add_keyset_export(CLI::App* admin_app) {
           fmt::print("wrote key set version {} of {} '{}' for user '{}' ({} peers) to {}\n", k.version,
                      k.host.to_string(), k.host_name, k.user, k.peers, k.path);
         }
+        print_renewed_links(out);
       }
+      return kExitOk;
+    });
+  };
+}
+
+// ---- network recover (docs/administration.md, "Recovering from a leak") ------
+
+void print_recovery(const admin::RecoveryResult& r, const std::string& out_dir) {
+  fmt::print("new keys: {} link key(s), {} host key(s), {} user key(s); {} key set(s) in {}\n", r.rotated.link_keys,
+             r.rotated.host_keys, r.user_keys, r.keysets.size(), out_dir);
+  for (const auto& k : r.keysets) {
+    fmt::print("  {} '{}' user '{}': {} (version {})\n", k.host.to_string(), k.host_name, k.user, k.path, k.version);
+  }
+  for (const auto& p : r.passwords) {
+    fmt::print("password of user '{}' on {} '{}' (shown only now; give it to the user apart from the key set): {}\n",
+               p.user.name, p.user.host.to_string(), p.user.host_name, keys::as_text(p.generated));
+  }
+  for (const auto& [host, name] : r.without_users) {
+    fmt::print("host {} '{}' has no user and got no key set: `user add` one, then `keyset export` it\n",
+               host.to_string(), name);
+  }
+  fmt::print("update packages built before are void; install each key set by hand with `cordon keyset install`\n");
+}
+
+void add_network_recover(CLI::App* admin_app) {
+  auto out = std::make_shared<std::string>();
+  Leaf& l = leaf(admin_app->get_subcommand("network"), "network", "recover",
+                 "After a leak of admin.db or a backup: replace every key and password, write new key sets to DIR");
+  l.command->add_option("--out", *out, "Directory for the new key sets (DIR/0xNNNNHHHH-USER.keyset)")->required();
+  l.run = [out, name = l.name] {
+    return guarded(name, [&] {
+      Admin a = open_db();
+      print_recovery(a.recover_network(*out), *out);
       return kExitOk;
     });
   };
@@ -772,6 +818,7 @@ void add_admin_commands(CLI::App& app) {
   s.admin->require_subcommand(1);
   s.admin->add_option("--db", s.db, "Network database (default /var/lib/cordon/admin.db)");
   add_network(s.admin);
+  add_network_recover(s.admin);
   add_host_commands(s.admin);
   add_user_commands(s.admin);
   add_group_commands(s.admin);

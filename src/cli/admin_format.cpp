@@ -158,7 +158,8 @@ json to_json(const admin::LinkChange& c) {
 
 json to_json(const admin::ExportedKeySet& k) {
   return json{{"host", k.host.to_string()}, {"host_name", k.host_name}, {"user", k.user},
-              {"version", k.version},       {"path", k.path},           {"peers", k.peers}};
+              {"version", k.version},       {"path", k.path},           {"peers", k.peers},
+              {"rotated_links", k.rotated_links}};
 }
 
 json to_json(const admin::BuildResult& r) {

@@ -13,6 +13,7 @@
 
 #include "core/node_config.hpp"
 #include "os/linux/fd.hpp"
+#include "os/linux/files.hpp"
 
 namespace cordon::daemon {
 namespace {
@@ -59,6 +60,7 @@ KeyFileResult load_key_file(const std::string& path) {
     return fail(fmt::format("key file {} has mode {:04o}, so group or others can access it; run `chmod 600 {}`",
                             path, st.st_mode & 07777, path));
   }
+  if (auto owner = os::check_owner(path, st); !owner) return fail("key file: " + owner.error().what);
   if (st.st_size > static_cast<off_t>(kMaxKeyFileSize)) {
     return fail(fmt::format("key file {} is {} bytes, too long for a key (one line of 44 base64 characters); {}",
                             path, st.st_size, hint_generate(path)));

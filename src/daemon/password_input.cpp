@@ -15,6 +15,7 @@
 
 #include "core/keys/password.hpp"
 #include "os/linux/fd.hpp"
+#include "os/linux/files.hpp"
 
 namespace cordon::daemon {
 namespace {
@@ -161,6 +162,7 @@ PasswordResult read_password_file(const std::string& path) {
     return fail(fmt::format("password file {} has mode {:04o}, so group or others can access it; run `chmod 600 {}`",
                             path, st.st_mode & 07777, path));
   }
+  if (auto owner = os::check_owner(path, st); !owner) return fail("password file: " + owner.error().what);
   // One byte more than allowed, so that decode_password_file sees an
   // overlong file.
   crypto::SecretBytes content(kMaxPasswordInput + 1);

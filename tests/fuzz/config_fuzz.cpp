@@ -10,7 +10,11 @@
 // Asserts, besides "no crash, hang, leak or escaping exception": a result is
 // either a config or a non-empty error list, never both; errors name the
 // file, come sorted by line, and render; a config that passes holds what the
-// checks promise (peers with full-size keys, a usable control socket path).
+// checks promise: a manual config has peers with full-size keys, a managed
+// one (host.keyset) names its key set and has no [[peer]] of its own (its
+// peers come from the key set when the daemon unlocks it; docs/
+// configuration.md, "Managed mode: key sets"); both have a usable control
+// socket path.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,7 +75,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const daemon::DaemonConfig& config = *result.config;
   check(config.path == path);
-  check(!config.node.peers.empty());
+  if (config.managed()) {
+    check(!config.keyset->empty() && config.node.peers.empty());
+  } else {
+    check(!config.node.peers.empty());
+  }
   for (const PeerConfig& peer : config.node.peers) check(peer.link_key.size() == kLinkKeySize);
   check(!config.interface.empty() && config.interface.size() <= 15);
   check(!config.control_socket.empty() && config.control_socket.size() <= 107);

@@ -128,6 +128,17 @@ class AdminTest : public ::testing::Test {
   std::optional<Admin> admin;
 };
 
+// AdminTest with two clients, a and b, linked by hand.
+class LinkedPairTest : public AdminTest {
+ protected:
+  void SetUp() override {
+    AdminTest::SetUp();
+    a().add_host(client("a"));
+    a().add_host(client("b"));
+    a().add_link("a", "b");
+  }
+};
+
 // Expects `body` to throw AdminError whose message contains every `needle`.
 template <typename F>
 void expect_refused(F&& body, std::initializer_list<std::string_view> needles) {

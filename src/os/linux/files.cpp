@@ -1,6 +1,7 @@
 #include "os/linux/files.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +77,23 @@ SysError not_private(const std::string& path, mode_t mode) {
                    EACCES);
 }
 
+// "uid 0 (root)", or "uid 1234" when the passwd database has no entry.
+std::string user_text(uid_t uid) {
+  std::string text = "uid " + std::to_string(uid);
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(4096);
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
+    text += std::string(" (") + found->pw_name + ")";
+  }
+  return text;
+}
+
+Status check_mode_and_owner(const std::string& path, const struct stat& st) {
+  if ((st.st_mode & 077) != 0) return not_private(path, st.st_mode);
+  return check_owner(path, st);
+}
+
 Result<std::string> read_fd(int fd, const std::string& path, size_t max_bytes) {
   std::string out;
   std::vector<char> chunk(64 * 1024);
@@ -124,11 +142,19 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   return read_fd(fd.get(), path, max_bytes);
 }
 
+Status check_owner(const std::string& path, const struct stat& st) {
+  const uid_t self = ::geteuid();
+  if (st.st_uid == self) return Ok{};
+  return sys_error("refusing " + path + " (owned by " + user_text(st.st_uid) + ", not by " + user_text(self) +
+                       " that runs this command; if the file is meant for this user run `chown " +
+                       std::to_string(self) + " " + path + "`, otherwise run as its owner)",
+                   EPERM);
+}
+
 Status check_private(const std::string& path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) < 0) return sys_error("stat " + path);
-  if ((st.st_mode & 077) != 0) return not_private(path, st.st_mode);
-  return Ok{};
+  return check_mode_and_owner(path, st);
 }
 
 Result<std::string> read_private_file(const std::string& path, size_t max_bytes) {
@@ -136,7 +162,7 @@ Result<std::string> read_private_file(const std::string& path, size_t max_bytes)
   if (!fd.valid()) return sys_error("open " + path);
   struct stat st{};
   if (::fstat(fd.get(), &st) < 0) return sys_error("fstat " + path);
-  if ((st.st_mode & 077) != 0) return not_private(path, st.st_mode);
+  if (auto checked = check_mode_and_owner(path, st); !checked) return checked.error();
   return read_fd(fd.get(), path, max_bytes);
 }
 

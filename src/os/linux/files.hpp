@@ -1,9 +1,11 @@
 // Files that must survive crashes and must not leak: key files, the counter
 // floor, generated configs. Key files are mode 0600, written atomically
 // (temp file, fsync, rename, fsync dir), and a key file that group or
-// others can access is refused (DESIGN.md, "What every capability must meet").
+// others can access, or that another user owns, is refused
+// (docs/configuration.md, "Key files").
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -28,8 +30,15 @@ Status write_file_atomic(const std::string& path, std::string_view text, mode_t 
 constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
 Result<std::string> read_file(const std::string& path, size_t max_bytes = kMaxFileBytes);
 
+// Refuses (EPERM) a file that is not owned by the effective user: its owner
+// can read it or put other bytes in it whatever its mode says. The message
+// names the path, the owner and the user this process runs as, and says to
+// `chown` it.
+Status check_owner(const std::string& path, const struct stat& st);
+
 // Refuses (EACCES) a file whose mode grants any permission to group or
-// others; the message names the path and the mode and says how to fix it.
+// others, and (EPERM, check_owner) one another user owns; the message names
+// the path and the mode or owner and says how to fix it.
 Status check_private(const std::string& path);
 
 // check_private + read_file on the same open file, so that the file checked
