@@ -6,6 +6,7 @@
 // refused, naming the peers and the file, until the operator passes
 // --accept-new-keys.
 #include <csignal>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,24 +29,42 @@ KeySetMaker maker() {
   return m;
 }
 
-TEST_F(CounterFileCliTest, AStateDirectoryFromAnotherMachineIsRefusedUntilAccepted) {
-  TempDir dir("netns-floor-copy");
-  const KeySetMaker m = maker();
-  const fs::path state = dir / "state", password = dir / "password", exported = dir / "a.keyset";
-  write_file(password, m.password + "\n", 0600);
-  const auto sealed = m.seal(1);
-  write_file(exported, std::string(reinterpret_cast<const char*>(sealed.data()), sealed.size()), 0644);
-  RunResult installed = run(nullptr, {cordon_bin().string(), "keyset", "install", exported.string(),
-                                      "--password-file", password.string(), "--state-dir", state.string()});
-  ASSERT_EQ(installed.exit_code, 0) << installed.describe();
-  EXPECT_TRUE(fs::exists(state / "keyset.fresh"));
+// A managed host's files: key set version 1 installed with `cordon keyset
+// install`, and a config that names it.
+struct ManagedHost {
+  TempDir dir;
+  KeySetMaker m = maker();
+  fs::path state = dir / "state", password = dir / "password";
+  fs::path socket = dir / "cordon0.sock", config = dir / "managed.toml";
 
-  const fs::path socket = dir / "cordon0.sock", config = dir / "managed.toml";
-  write_file(config,
-             "[host]\nkeyset = \"" + (state / "keyset").string() + "\"\npassword_file = \"" + password.string() +
-                 "\"\nstate_dir = \"" + state.string() + "\"\ncontrol_socket = \"" + socket.string() + "\"\n");
+  explicit ManagedHost(const std::string& tag) : dir("netns-" + tag) {
+    write_file(password, m.password + "\n", 0600);
+    put("a.keyset", m.seal(1));
+    RunResult installed = run(nullptr, cli({"keyset", "install", (dir / "a.keyset").string()}));
+    if (!installed.ok()) throw std::runtime_error(installed.describe());
+    write_file(config, "[host]\nkeyset = \"" + (state / "keyset").string() + "\"\npassword_file = \"" +
+                           password.string() + "\"\nstate_dir = \"" + state.string() + "\"\ncontrol_socket = \"" +
+                           socket.string() + "\"\n");
+  }
+  void put(const std::string& name, const std::vector<std::byte>& bytes) const {
+    write_file(dir / name, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0644);
+  }
+  // `cordon ARGS --password-file P --state-dir S`
+  std::vector<std::string> cli(std::vector<std::string> args) const {
+    args.insert(args.begin(), cordon_bin().string());
+    args.insert(args.end(), {"--password-file", password.string(), "--state-dir", state.string()});
+    return args;
+  }
+  std::vector<std::string> up() const { return {cordon_bin().string(), "up", "-c", config.string()}; }
+};
+
+TEST_F(CounterFileCliTest, AStateDirectoryFromAnotherMachineIsRefusedUntilAccepted) {
+  ManagedHost host("floor-copy");
+  const fs::path& dir = host.dir.path();
+  const fs::path &state = host.state, &socket = host.socket;
+  EXPECT_TRUE(fs::exists(state / "keyset.fresh"));
   Namespace ns("floor-copy");
-  const std::vector<std::string> up = {cordon_bin().string(), "up", "-c", config.string()};
+  const std::vector<std::string> up = host.up();
   std::string why;
   {
     Process first(&ns, up, dir / "first.log", "first start");
@@ -85,23 +104,12 @@ TEST_F(CounterFileCliTest, AStateDirectoryFromAnotherMachineIsRefusedUntilAccept
 // counter file (here: its fresh record was lost), and keeps running what
 // it ran; the log names the peer and the file.
 TEST_F(CounterFileCliTest, AReloadRefusesANewKeyWithoutARecord) {
-  TempDir dir("netns-floor-reload");
-  const KeySetMaker m = maker();
-  const fs::path state = dir / "state", password = dir / "password", exported = dir / "a.keyset";
-  write_file(password, m.password + "\n", 0600);
-  const auto sealed = m.seal(1);
-  write_file(exported, std::string(reinterpret_cast<const char*>(sealed.data()), sealed.size()), 0644);
-  const std::vector<std::string> state_arg = {"--password-file", password.string(), "--state-dir", state.string()};
-  std::vector<std::string> install = {cordon_bin().string(), "keyset", "install", exported.string()};
-  install.insert(install.end(), state_arg.begin(), state_arg.end());
-  ASSERT_EQ(run(nullptr, install).exit_code, 0);
-
-  const fs::path socket = dir / "cordon0.sock", config = dir / "managed.toml";
-  write_file(config,
-             "[host]\nkeyset = \"" + (state / "keyset").string() + "\"\npassword_file = \"" + password.string() +
-                 "\"\nstate_dir = \"" + state.string() + "\"\ncontrol_socket = \"" + socket.string() + "\"\n");
+  ManagedHost host("floor-reload");
+  const fs::path& dir = host.dir.path();
+  const fs::path &state = host.state, &socket = host.socket;
+  const KeySetMaker& m = host.m;
   Namespace ns("floor-reload");
-  Process daemon(&ns, {cordon_bin().string(), "up", "-c", config.string()}, dir / "daemon.log", "daemon");
+  Process daemon(&ns, host.up(), dir / "daemon.log", "daemon");
   std::string why;
   ASSERT_TRUE(wait_for_daemon(ns, socket, "cordon0", daemon, deadline_in(20s), &why)) << why;
 
@@ -110,12 +118,9 @@ TEST_F(CounterFileCliTest, AReloadRefusesANewKeyWithoutARecord) {
   keys::KeySetBody next = m.body;
   next.book.entries.push_back(testkit::book_entry(0x0001000c, "site-c", "10.77.0.3/24", "fd77::3/64"));
   next.links.push_back(keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)});
-  const auto update = m.update(2, next);
-  write_file(dir / "2.update", std::string(reinterpret_cast<const char*>(update.data()), update.size()), 0644);
-  std::vector<std::string> apply = {cordon_bin().string(), "update", "apply", (dir / "2.update").string(),
-                                    "-s", (dir / "nobody.sock").string()};
-  apply.insert(apply.end(), state_arg.begin(), state_arg.end());
-  RunResult applied = run(nullptr, apply);
+  host.put("2.update", m.update(2, next));
+  RunResult applied =
+      run(nullptr, host.cli({"update", "apply", (dir / "2.update").string(), "-s", (dir / "nobody.sock").string()}));
   ASSERT_EQ(applied.exit_code, 0) << applied.describe();
   fs::remove(state / "keyset.fresh");
 

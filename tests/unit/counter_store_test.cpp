@@ -167,7 +167,8 @@ TEST(CounterFile, AFloorFromAnotherMachineCoversNoKey) {
   EXPECT_EQ(here.receive, sample_file().receive);
   EXPECT_TRUE(here.notes.empty());
 
-  for (const std::optional<std::string>& other : {std::optional<std::string>(kMachineB), std::optional<std::string>()}) {
+  using MachineId = std::optional<std::string>;
+  for (const MachineId& other : {MachineId(kMachineB), MachineId()}) {
     const FloorStart there = floor_start(loaded, other, configured);
     EXPECT_TRUE(there.covered.empty());
     EXPECT_TRUE(there.receive.empty());
