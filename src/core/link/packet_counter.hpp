@@ -16,11 +16,15 @@
 
 namespace cordon::link {
 
-// How far the counter may lag the clock before it re-anchors: 16 s. Each
+// How far the counter may lag the clock before it re-anchors: 1 s. Each
 // re-anchor is a jump the receiver's window absorbs with its previous
 // segment, so this trades jumps against the slack the receiver must allow
-// on the old side of its time window.
-constexpr uint64_t kAnchorSlack = 16 * wire::kCounterUnitsPerSecond;
+// on the old side of its time window, and against how long a restarted
+// receiver waits before a peer's datagrams are dated after its start and so
+// may move an endpoint or draw an answer (docs/protocol.md, "After a
+// restart"). One jump a second under traffic is cheap; a wait of 16 s after
+// every start was not.
+constexpr uint64_t kAnchorSlack = wire::kCounterUnitsPerSecond;
 
 class PacketCounter {
  public:
