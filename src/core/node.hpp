@@ -153,6 +153,11 @@ class Node {
   // handled yet. Any thread may ask.
   bool control_pending() const;
 
+  // Every peer's receive floor now (as persist_receive_floors offers them),
+  // for a last write when the daemon stops after its workers did. Control
+  // thread.
+  std::vector<ReceiveFloor> receive_floors() const;
+
   NodeStatus status() const;
   HostId self() const;
   unsigned workers() const;

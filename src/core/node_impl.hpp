@@ -159,6 +159,7 @@ struct Node::Impl {
   std::vector<ReceiveFloor> offered_receive_floors;
   std::optional<int64_t> receive_floors_offered_mono_ns;
   void offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result);
+  static std::vector<ReceiveFloor> receive_floors_of(const Snapshot& s);
   std::atomic<std::shared_ptr<const Snapshot>> current;
   std::atomic<std::shared_ptr<const RelayRoutes>> relay_routes_{std::make_shared<const RelayRoutes>()};
   DropCounters drops;

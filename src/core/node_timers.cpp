@@ -69,16 +69,23 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
 
 }  // namespace
 
-void Node::Impl::offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result) {
-  if (receive_floors_offered_mono_ns && now.mono_ns - *receive_floors_offered_mono_ns < kReceiveFloorIntervalNs) {
-    return;
-  }
+std::vector<ReceiveFloor> Node::Impl::receive_floors_of(const Snapshot& s) {
   std::vector<ReceiveFloor> floors;
   floors.reserve(s.peers.size());
   for (const PeerEntry& e : s.peers) {
     const uint64_t top = e.peer->highest_received();
     if (top != 0) floors.push_back(ReceiveFloor{e.peer->id(), e.peer->fingerprint(), top});
   }
+  return floors;
+}
+
+std::vector<ReceiveFloor> Node::receive_floors() const { return Impl::receive_floors_of(*impl_->snapshot()); }
+
+void Node::Impl::offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result) {
+  if (receive_floors_offered_mono_ns && now.mono_ns - *receive_floors_offered_mono_ns < kReceiveFloorIntervalNs) {
+    return;
+  }
+  std::vector<ReceiveFloor> floors = receive_floors_of(s);
   receive_floors_offered_mono_ns = now.mono_ns;
   if (floors == offered_receive_floors) return;
   offered_receive_floors = floors;

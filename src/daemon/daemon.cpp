@@ -75,6 +75,7 @@ class Daemon {
   std::optional<std::string> open_counters(CounterKeeper::Start& out);
   int loop();
   void tick(const Now& now);
+  void store_last_receive_floors();
   void send(std::vector<Outgoing>& datagrams);
   void send_stream(uint32_t stream, std::span<const std::byte> datagram);
   void check_local_endpoints(const Now& now);
@@ -264,6 +265,7 @@ int Daemon::loop() {
                          config_.interface);
             pool_->stop();
             tunnel_->close_all(os::now());
+            store_last_receive_floors();
             return 0;
           }
         }
@@ -293,6 +295,15 @@ std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
   counters_.emplace(CounterKeeper::Where{counter_file_path(config_), legacy_counter_file_path(config_),
                                          config_.keyset, std::move(machine)});
   return counters_->open(config_.node, options_.accept_new_keys, out);
+}
+
+// On a clean stop, after the workers stopped: the receive floors as they
+// are now, so that nothing accepted in the last second can be replayed
+// after the restart (docs/protocol.md, "After a restart"). A crash loses
+// at most the last second instead.
+void Daemon::store_last_receive_floors() {
+  counters_->set_receive_floors(node_->receive_floors());
+  if (auto error = counters_->store()) spdlog::warn("last receive floors not stored: {}", *error);
 }
 
 void Daemon::tick(const Now& now) {

@@ -115,6 +115,25 @@ TEST(ReceiveFloors, RestartedReceiverRefusesWhatItAcceptedBefore) {
   EXPECT_EQ(receive(*restarted, later, kEa, fresh).verdict, Verdict::kDeliver);
 }
 
+// What the daemon stores when it stops cleanly: the floors as they are now,
+// not as last offered (which may be up to a second old).
+TEST(ReceiveFloors, AskedForAtAnyTimeTheyCoverEverythingAccepted) {
+  const Now now{1, kT0};
+  const uint64_t base = wire::counter_units(kT0);
+  auto b = make_b(now);
+  EXPECT_TRUE(b->receive_floors().empty());
+  auto first = data_from_a(base);
+  ASSERT_EQ(receive(*b, now, kEa, first).verdict, Verdict::kDeliver);
+  ASSERT_TRUE(b->tick(now).persist_receive_floors);  // offered: the next offer waits a second
+  auto second = data_from_a(base + 1);
+  ASSERT_EQ(receive(*b, now, kEa, second).verdict, Verdict::kDeliver);
+  EXPECT_FALSE(b->tick(now).persist_receive_floors);
+  const std::vector<ReceiveFloor> floors = b->receive_floors();
+  ASSERT_EQ(floors.size(), 1u);
+  EXPECT_EQ(floors.front().peer, kA);
+  EXPECT_EQ(floors.front().counter, base + 1);
+}
+
 TEST(ReceiveFloors, AppliedOnlyToTheSamePeerAndLinkKey) {
   const Now now{1, kT0};
   const uint64_t base = wire::counter_units(kT0);
