@@ -27,35 +27,6 @@
 namespace cordon::admin {
 namespace {
 
-struct UserKeys {
-  std::string name;
-  crypto::SecretBytes user_key;
-  keys::WrappedUserKey wrapped;
-};
-
-UserKeys read_user(const Statement& st, HostId host, int first_column) {
-  // Columns: name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key
-  const int c = first_column;
-  UserKeys u;
-  u.name = st.text(c);
-  u.user_key = crypto::SecretBytes(st.blob(c + 1));
-  u.wrapped.host = host;
-  u.wrapped.user = u.name;
-  u.wrapped.kdf = keys::KdfParams{static_cast<keys::KdfAlg>(st.int64(c + 2)), static_cast<uint32_t>(st.int64(c + 3)),
-                                  static_cast<uint32_t>(st.int64(c + 4))};
-  const auto salt = st.blob(c + 5);
-  const auto sealed = st.blob(c + 6);
-  if (salt.size() != u.wrapped.salt.size() || sealed.size() != u.wrapped.sealed.size()) {
-    throw AdminError(
-        fmt::format("user '{}' of host {}: the stored key wrap is damaged; reset the password with "
-                    "`cordon admin user passwd`",
-                    u.name, host.to_string()));
-  }
-  std::copy(salt.begin(), salt.end(), u.wrapped.salt.begin());
-  std::copy(sealed.begin(), sealed.end(), u.wrapped.sealed.begin());
-  return u;
-}
-
 UserKeys choose_user(Database& db, HostId host, const std::optional<std::string>& user) {
   Statement st = db.prepare(
       "SELECT name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key FROM users "
@@ -138,6 +109,30 @@ size_t renew_links_if_exported(Database& db, HostId host, bool keep_keys) {
 std::string keep_keys_argument(bool keep_keys) { return keep_keys ? " keep-keys" : ""; }
 
 }  // namespace
+
+UserKeys read_user(const Statement& st, HostId host, int first_column) {
+  // Columns: name, user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key
+  const int c = first_column;
+  UserKeys u;
+  u.name = st.text(c);
+  u.user_key = crypto::SecretBytes(st.blob(c + 1));
+  u.wrapped.host = host;
+  u.wrapped.user = u.name;
+  u.wrapped.kdf = keys::KdfParams{static_cast<keys::KdfAlg>(st.int64(c + 2)), static_cast<uint32_t>(st.int64(c + 3)),
+                                  static_cast<uint32_t>(st.int64(c + 4))};
+  const auto salt = st.blob(c + 5);
+  const auto sealed = st.blob(c + 6);
+  if (salt.size() != u.wrapped.salt.size() || sealed.size() != u.wrapped.sealed.size()) {
+    throw AdminError(
+        fmt::format("user '{}' of host {}: the stored key wrap is damaged; reset the password with "
+                    "`cordon admin user passwd`",
+                    u.name, host.to_string()));
+  }
+  std::copy(salt.begin(), salt.end(), u.wrapped.salt.begin());
+  std::copy(sealed.begin(), sealed.end(), u.wrapped.sealed.begin());
+  return u;
+}
+
 
 ExportedKeySet Admin::export_keyset(const std::string& host_ref, const std::optional<std::string>& user,
                                     const std::string& out_file, bool keep_keys) {

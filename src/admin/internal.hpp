@@ -87,6 +87,17 @@ std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t gr
 // user key out (docs/administration.md, "Revocation").
 RotateResult rotate_host_keys(Database& db, HostId host);
 
+// One user's keys as the users table stores them.
+struct UserKeys {
+  std::string name;
+  crypto::SecretBytes user_key;
+  keys::WrappedUserKey wrapped;
+};
+// Reads a users row whose columns, from `first_column`, are: name,
+// user_key, kdf_alg, opslimit, memlimit, salt, wrapped_user_key (export.cpp).
+// Throws AdminError for a damaged stored record.
+UserKeys read_user(const Statement& st, HostId host, int first_column);
+
 // Every user of `host` with its user key and stored user-key record, for
 // wrapping a new host key (updates.cpp). Throws AdminError for a damaged
 // stored record.

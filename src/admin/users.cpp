@@ -218,23 +218,9 @@ std::vector<keys::UserKeyHolder> user_key_holders(Database& db, HostId host) {
   st.bind(1, sql_id(host));
   std::vector<keys::UserKeyHolder> out;
   while (st.step()) {
-    keys::UserKeyHolder u;
-    u.wrapped.host = host;
-    u.wrapped.user = st.text(0);
-    u.user_key = crypto::SecretBytes(st.blob(1));
-    u.wrapped.kdf = keys::KdfParams{static_cast<keys::KdfAlg>(st.int64(2)), static_cast<uint32_t>(st.int64(3)),
-                                    static_cast<uint32_t>(st.int64(4))};
-    const auto salt = st.blob(5);
-    const auto sealed = st.blob(6);
-    if (salt.size() != u.wrapped.salt.size() || sealed.size() != u.wrapped.sealed.size()) {
-      throw AdminError(fmt::format("user '{}' of host {}: the stored key wrap is damaged; reset the password with "
-                                   "`cordon admin user passwd`",
-                                   u.wrapped.user, host.to_string()));
-    }
-    std::copy(salt.begin(), salt.end(), u.wrapped.salt.begin());
-    std::copy(sealed.begin(), sealed.end(), u.wrapped.sealed.begin());
-    u.nonce = random_array<crypto::kXChaChaNonceSize>();
-    out.push_back(std::move(u));
+    UserKeys u = read_user(st, host, 0);
+    out.push_back(keys::UserKeyHolder{std::move(u.wrapped), std::move(u.user_key),
+                                      random_array<crypto::kXChaChaNonceSize>()});
   }
   return out;
 }
