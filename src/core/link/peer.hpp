@@ -93,8 +93,8 @@ class Peer {
   };
   // Records an authenticated counter. When live and `roam` is true (a
   // datagram straight from the peer that may move it: not a relayed one, not
-  // a probe), moves the endpoint to `from` if it differs (roaming, DESIGN.md
-  // decision 6) and marks the path direct.
+  // a probe), moves the endpoint to `from` if it differs (roaming,
+  // docs/protocol.md "Roaming") and marks the path direct.
   Accepted replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from, int64_t now_mono_ns);
 
  private:
