@@ -92,6 +92,27 @@ void store_user(Database& db, HostId host, std::string_view name, const crypto::
       .run();
 }
 
+// Replaces a user's password (and user key, when `user_key` is a new one):
+// the user key wrapped under the new password key, and where the password
+// came from.
+void update_user_key(Database& db, HostId host, std::string_view name, std::string_view password,
+                     const keys::KdfParams& kdf, const crypto::SecretBytes& user_key, bool generated) {
+  const keys::WrappedUserKey w = wrap(host, name, password, kdf, user_key);
+  db.cached(
+        "UPDATE users SET kdf_alg = ?1, opslimit = ?2, memlimit = ?3, salt = ?4, wrapped_user_key = ?5, "
+        "password_source = ?6, user_key = ?7 WHERE host = ?8 AND name = ?9")
+      .bind(1, static_cast<int64_t>(w.kdf.alg))
+      .bind(2, int64_t{w.kdf.opslimit})
+      .bind(3, int64_t{w.kdf.memlimit})
+      .bind_blob(4, w.salt)
+      .bind_blob(5, w.sealed)
+      .bind(6, std::string_view(generated ? "generated" : "chosen"))
+      .bind_blob(7, user_key.view())
+      .bind(8, sql_id(host))
+      .bind(9, name)
+      .run();
+}
+
 void refuse_duplicate_user(Database& db, HostId host, std::string_view name) {
   Statement& st = db.cached("SELECT 1 FROM users WHERE host = ?1 AND name = ?2");
   st.bind(1, sql_id(host)).bind(2, name);
@@ -189,20 +210,7 @@ NewPassword Admin::reset_password(const std::string& host_ref, const std::string
     // password or user key is locked out once the host key changes too.
     const crypto::SecretBytes user_key = rotate ? random_key() : crypto::SecretBytes(st.blob(0));
     st.reset();
-    const keys::WrappedUserKey w = wrap(host, name, text, choice.kdf, user_key);
-    db_.cached(
-           "UPDATE users SET kdf_alg = ?1, opslimit = ?2, memlimit = ?3, salt = ?4, wrapped_user_key = ?5, "
-           "password_source = ?6, user_key = ?7 WHERE host = ?8 AND name = ?9")
-        .bind(1, static_cast<int64_t>(w.kdf.alg))
-        .bind(2, int64_t{w.kdf.opslimit})
-        .bind(3, int64_t{w.kdf.memlimit})
-        .bind_blob(4, w.salt)
-        .bind_blob(5, w.sealed)
-        .bind(6, std::string_view(password ? "chosen" : "generated"))
-        .bind_blob(7, user_key.view())
-        .bind(8, sql_id(host))
-        .bind(9, name)
-        .run();
+    update_user_key(db_, host, name, text, choice.kdf, user_key, !password);
     NewPassword out{load_user(db_, host, name), std::move(choice.generated), rotate, {}};
     // The old user key opens the current host key: replace it (and the
     // link keys it protects), delivered under the new user key.
@@ -252,19 +260,7 @@ std::vector<UserInfo> Admin::list_users(const std::optional<std::string>& host_r
 crypto::SecretBytes renew_user_key(Database& db, HostId host, const std::string& name) {
   PasswordChoice choice = choose_password(std::nullopt);
   const crypto::SecretBytes user_key = random_key();
-  const keys::WrappedUserKey w = wrap(host, name, keys::as_text(choice.generated), choice.kdf, user_key);
-  db.cached(
-        "UPDATE users SET user_key = ?1, kdf_alg = ?2, opslimit = ?3, memlimit = ?4, salt = ?5, "
-        "wrapped_user_key = ?6, password_source = 'generated' WHERE host = ?7 AND name = ?8")
-      .bind_blob(1, user_key.view())
-      .bind(2, static_cast<int64_t>(w.kdf.alg))
-      .bind(3, int64_t{w.kdf.opslimit})
-      .bind(4, int64_t{w.kdf.memlimit})
-      .bind_blob(5, w.salt)
-      .bind_blob(6, w.sealed)
-      .bind(7, sql_id(host))
-      .bind(8, name)
-      .run();
+  update_user_key(db, host, name, keys::as_text(choice.generated), choice.kdf, user_key, true);
   return std::move(choice.generated);
 }
 

@@ -33,17 +33,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// Short timers (docs/configuration.md, [host]): reports every 10 s, a
-// coordinator exchange every 10 s, TCP after 3 s without UDP replies.
-MeshTimers test_timers() {
-  MeshTimers t;
-  t.status_interval = 10;
-  t.poll_period = 30;
-  t.exchange_interval = 10;
-  t.tcp_fallback = 3;
-  return t;
-}
-
 class CoordinatorNetwork {
  public:
   static constexpr const char* kC1 = "203.0.113.1";
@@ -74,7 +63,7 @@ class CoordinatorNetwork {
     admin_.checked({"link", "add", "c1", "c2"});  // coordinators exchange routes over their link
     for (auto& h : hosts_) {
       h->install_keyset(admin_);
-      h->write_config(test_timers());
+      h->write_config(short_mesh_timers());
     }
     for (auto& h : hosts_) h->start();  // coordinators first
   }

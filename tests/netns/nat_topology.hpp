@@ -119,6 +119,18 @@ struct MeshTimers {
   int tcp_port = 0;
 };
 
+// Timers short enough for a netns test to take well under a minute: reports
+// every 10 s, a coordinator exchange every 10 s, a client unheard of after
+// 30 s, TCP after 3 s without UDP replies.
+inline MeshTimers short_mesh_timers() {
+  MeshTimers t;
+  t.status_interval = 10;
+  t.poll_period = 30;
+  t.exchange_interval = 10;
+  t.tcp_fallback = 3;
+  return t;
+}
+
 // One host of a managed network. Its daemon is stopped before its namespace
 // goes.
 class ManagedHost {

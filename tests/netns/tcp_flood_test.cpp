@@ -167,11 +167,7 @@ class FloodAttacker {
 // No timer here counts: mesh timers short enough for the test to take
 // well under a minute (docs/configuration.md, [host]).
 MeshTimers timers() {
-  MeshTimers t;
-  t.status_interval = 10;
-  t.poll_period = 30;
-  t.exchange_interval = 10;
-  t.tcp_fallback = 3;
+  MeshTimers t = short_mesh_timers();
   t.tcp_port = kTcpPort;
   return t;
 }
