@@ -56,19 +56,7 @@ struct StoreFailure {
 };
 
 template <typename T>
-class StoreResult {
- public:
-  StoreResult(T value) : v_(std::move(value)) {}
-  StoreResult(StoreFailure failure) : v_(std::move(failure)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  const StoreFailure& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, StoreFailure> v_;
-};
+using StoreResult = cordon::Result<T, StoreFailure>;
 
 struct StoreDone {};
 

@@ -68,6 +68,7 @@
 #include "core/crypto/xchacha.hpp"
 #include "core/keys/address_book.hpp"
 #include "core/keys/password.hpp"
+#include "core/result.hpp"
 #include "core/types.hpp"
 
 namespace cordon::keys {
@@ -127,19 +128,7 @@ struct KeySetFailure {
 std::string_view error_name(KeySetError code);  // "wrong_password", ...
 
 template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(KeySetFailure failure) : v_(std::move(failure)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  const KeySetFailure& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, KeySetFailure> v_;
-};
+using Result = cordon::Result<T, KeySetFailure>;
 
 // ---- Body ---------------------------------------------------------------
 

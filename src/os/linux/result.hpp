@@ -4,7 +4,8 @@
 #include <cerrno>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "core/result.hpp"
 
 namespace cordon::os {
 
@@ -17,21 +18,8 @@ struct SysError {
 };
 
 template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(SysError e) : v_(std::move(e)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  const SysError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, SysError> v_;
-};
-
-struct Ok {};
+using Result = cordon::Result<T, SysError>;
+using Ok = cordon::Ok;
 using Status = Result<Ok>;
 
 inline SysError sys_error(std::string what, int err = errno) { return SysError{std::move(what), err}; }
