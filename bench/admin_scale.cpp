@@ -1,5 +1,5 @@
-// bench/admin_scale: the administrator at 10,000 hosts (issue 3, "Tests and
-// benchmark"). A plain program, not Google Benchmark: each phase runs once.
+// bench/admin_scale: the administrator at 10,000 hosts (README.md,
+// "Benchmark"). A plain program, not Google Benchmark: each phase runs once.
 //
 //   1. builds the network: 100 coordinators; 9,900 clients, each served by
 //      one coordinator (client i -> coordinator i % 100) and linked to 20

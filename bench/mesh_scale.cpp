@@ -1,5 +1,5 @@
 // bench/mesh_scale: the coordinator's costs, in one process on the real core
-// (issue 4, "Benchmark"). Prints key=value lines:
+// (README.md, "Benchmark"). Prints key=value lines:
 //
 //   direct_gbps, relayed_gbps, relay_ratio_vs_direct
 //       1400-byte inner packets from client a to client b: directly (a seals,

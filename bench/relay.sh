@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Relayed-path throughput as a ratio of direct-path throughput, on the real
-# kernel (DESIGN.md: speed is measured in bench/, in the same run, as
-# ratios; docs/protocol.md, "Coordinators": relay by host ID).
+# kernel, in the same run (docs/design.md, "The data path"; docs/protocol.md, "Coordinators": relay by host ID).
 #
 #   ./bench/relay.sh BUILD_DIR        (called by bench/run.sh)
 #

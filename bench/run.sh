@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cordon's speed, measured in one run against the plain link and against
-# wireguard-go (DESIGN.md: "Speed is measured in bench/ ... in the same run,
-# and reported as ratios").
+# wireguard-go, reported as ratios (docs/design.md, "The data path" and
+# "What every capability meets").
 #
 #   ./bench/run.sh BUILD_DIR        (make bench)
 #

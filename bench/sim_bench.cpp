@@ -1,5 +1,5 @@
-// Packets per second through the core, in one process (STYLE.md: Nebula's
-// e2e harness runs the hot-path benchmarks too).
+// Packets per second through the core, in one process, on the same fakes
+// the simulation tier uses (docs/design.md, practice 3).
 //
 //   BM_CorePath  A's process_tun seals a batch, B's process_wire opens it:
 //                the data path alone, buffers reused, no allocation.

@@ -1,4 +1,4 @@
-// Host numbers and tunnel addresses (issue 3 design, "Host numbers"):
+// Host numbers and tunnel addresses (docs/administration.md, "Concepts"):
 //  - a host number is given (--id) or the lowest free number >= 1; numbers
 //    of compromised hosts are never given out again;
 //  - the tunnel address is the network prefix's base + the host number when

@@ -47,9 +47,9 @@ struct NetworkInfo {
 
 // ---- Hosts ----------------------------------------------------------------
 
-// The client's coordinators (issue 3: "the coordinator that serves as its
-// registry, rendezvous and courier; one coordinator by default; any of the
-// three can be set separately"). Each is a HostRef; "coordinator" sets all
+// The client's coordinators: its registry, rendezvous and courier, one
+// coordinator for all three by default, each settable on its own
+// (docs/administration.md, "Concepts"). Each is a HostRef; "coordinator" sets all
 // three, the others override it.
 struct CoordinatorChoice {
   std::optional<std::string> coordinator, registry, rendezvous, courier;

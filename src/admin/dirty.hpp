@@ -1,6 +1,8 @@
 // Dirty tracking: which hosts need an update package, and of what kind.
 //
-// seeds/000, "Updating Keys and Host Links", sorts changes in two:
+// Following the ViPNet technology description ("Updating Keys and Host
+// Links"), changes come in two kinds (docs/administration.md, "Updates,
+// and their two kinds"):
 //  - new keys ("keys"): hosts or users added or deleted, links edited,
 //    users added to or removed from hosts or groups, a client's transport
 //    server (Cordon: courier) changed; Cordon adds key rotation and a
@@ -16,9 +18,10 @@
 // with. A link of such a client added or removed, a client's registry
 // changed (old and new registry), or a served client removed changes what
 // the coordinator knows, not its own keys: the coordinator gets an
-// "address book" mark, in the spirit of seeds/000's "host links only"
-// (its own links, and so its keys, are unchanged). When the coordinator is
-// an end of the changed link itself, the link's own "keys" mark wins.
+// "address book" mark, like the other changes that touch only what a host
+// knows of others (its own links, and so its keys, are unchanged). When the
+// coordinator is an end of the changed link itself, the link's own "keys"
+// mark wins.
 // `updates build` turns each mark into one package and clears it.
 #pragma once
 

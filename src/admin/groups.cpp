@@ -1,7 +1,7 @@
 // Groups of hosts and their membership (admin.hpp). A group link (links.cpp)
 // joins every member of one group with every member of the other, so a
-// membership change adds or drops those pairs; seeds/000 also counts the
-// membership change itself as a "keys" change for the member.
+// membership change adds or drops those pairs; as in the ViPNet technology description,
+// the membership change itself is also a "keys" change for the member.
 #include <set>
 
 #include "admin/internal.hpp"
@@ -79,7 +79,7 @@ LinkChange Admin::add_member(const std::string& group_name, const std::string& h
     db_.cached("INSERT INTO group_members (group_id, host) VALUES (?1, ?2)").bind(1, group).bind(2, sql_id(host)).run();
     LinkChange change;
     for (const auto& [a, b] : membership_pairs(db_, group, host)) ensure_link(db_, a, b, false, change);
-    // seeds/000: "Users have been added to or removed from a group" -> keys.
+    // A group membership change is a keys change (dirty.hpp).
     mark_dirty(db_, host, DirtyKind::kKeys);
     return change;
   });

@@ -295,7 +295,8 @@ HostInfo Admin::add_host(const HostSpec& spec) {
         .run();
     if (!spec.endpoints.empty()) write_endpoints(db_, id, spec.endpoints);
     if (!spec.subnets.empty()) write_subnets(db_, id, spec.subnets);
-    // A client is always linked to its coordinators (issue 3).
+    // A client is always linked to its coordinators (docs/administration.md,
+    // "Concepts"; `link remove` refuses to drop that link).
     LinkChange change;
     for (HostId c : distinct_coordinators(coords)) ensure_link(db_, id, c, false, change);
     return load_host(db_, network_, id);
@@ -320,7 +321,7 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
 
     const Role role = change.role.value_or(before.role);
     if (role != before.role) {
-      // seeds/000: roles assigned or removed -> host links (address book) only.
+      // Roles changed: an address-book update only (dirty.hpp).
       if (role == Role::kClient) refuse_if_serving(db_, id, "make a client of");
       db_.cached("UPDATE hosts SET role = ?1 WHERE id = ?2")
           .bind(1, static_cast<int64_t>(role))
@@ -368,8 +369,8 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
     LinkChange links;
     if (!(coords == old_coords)) {
       store_coordinators(db_, id, coords);
-      // seeds/000: a client's transport server (courier) changed -> new
-      // keys; registry/rendezvous are connection parameters -> address book.
+      // A client's courier changed: new keys; its registry or rendezvous
+      // are connection parameters: address book only (dirty.hpp).
       touch(self_kind, coords.courier != old_coords.courier ? DirtyKind::kKeys : DirtyKind::kAddressBook);
       touch(peers_kind, DirtyKind::kAddressBook);
       if (coords.registry != old_coords.registry) {
@@ -392,7 +393,8 @@ void Admin::remove_host(const std::string& ref) {
   run_command(db_, batch_, "host remove", "host=" + ref, [&] {
     const HostId id = resolve_host(db_, ref);
     refuse_if_serving(db_, id, "remove");
-    // Peers lose the link and its key: seeds/000 "hosts deleted" -> keys.
+    // Peers lose the link and its key: a removed host is a keys change
+    // for them (dirty.hpp).
     mark_peers_dirty(db_, id, DirtyKind::kKeys);
     // Its registry drops it from its served clients, and the registries of
     // its peers drop it from their served links (dirty.hpp). The links go

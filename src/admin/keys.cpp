@@ -1,6 +1,7 @@
-// Key rotation (admin.hpp; seeds/000 "Symmetric Keys": exchange keys are
-// redistributed "in cases of changes in network topology, scheduled keys'
-// change, and hosts' keys compromise").
+// Key rotation (admin.hpp; docs/administration.md, "Key rotation and
+// compromise"). As in the ViPNet technology description
+// ("Symmetric Keys"), link keys are renewed when the topology changes, on
+// schedule, and when a host's keys are compromised.
 //
 // A new link key reaches both hosts in their next packages (kind "keys").
 // A new host key waits in hosts.next_host_key until the next package is

@@ -1,8 +1,8 @@
 // Links: host pairs and their link keys (admin.hpp).
 //
-// seeds/000, "ViPNet hosts, links and keys": "For each link, there is a
-// separate symmetric key for encrypted communication of the two linked
-// hosts. When two hosts get linked, the key is generated." A pair is linked
+// Every link has a symmetric key of its own, made when the two hosts are
+// linked (the ViPNet technology description, "ViPNet hosts,
+// links and keys"; docs/design.md, "Vocabulary"). A pair is linked
 // while something asks for it (schema.cpp): an explicit `link add`, a
 // client's coordinator assignment, or a group link; every change funnels
 // through ensure_link/reconcile_link so that the three stay consistent and
@@ -75,7 +75,7 @@ void ensure_link(Database& db, HostId a, HostId b, bool manual, LinkChange& chan
       .bind_blob(4, key.view())
       .bind(5, now_seconds())
       .run();
-  // seeds/000: "Links between hosts ... have been edited" -> new keys.
+  // An edited link is a keys change for both ends (dirty.hpp).
   mark_dirty(db, lo, DirtyKind::kKeys);
   mark_dirty(db, hi, DirtyKind::kKeys);
   mark_served_links_changed(db, lo, hi);
@@ -103,8 +103,8 @@ void reconcile_link(Database& db, HostId a, HostId b, LinkChange& change) {
   }
   db.cached("DELETE FROM links WHERE a = ?1 AND b = ?2").bind(1, sql_id(lo)).bind(2, sql_id(hi)).run();
   if (db.changes() > 0) {
-    // The key leaves both hosts at their next update (issue 3: "Removing a
-    // link removes its key everywhere at the next update").
+    // The key leaves both hosts at their next update (docs/administration.md,
+    // "Updates, and their two kinds").
     mark_dirty(db, lo, DirtyKind::kKeys);
     mark_dirty(db, hi, DirtyKind::kKeys);
     mark_served_links_changed(db, lo, hi);

@@ -18,8 +18,9 @@ struct PasswordChoice {
   keys::KdfParams kdf;
 };
 
-// Checks a chosen password, or generates one (seeds/000: "Passwords can be
-// generated in the ViPNet Administrator program, or by a user").
+// Checks a chosen password, or generates one: the administrator may
+// generate it or the user choose it (docs/administration.md, "Passwords
+// and the KDF policy").
 PasswordChoice choose_password(std::optional<std::string_view> chosen) {
   PasswordChoice c;
   if (chosen) {
@@ -159,7 +160,7 @@ NewPassword Admin::add_user(const std::string& host_ref, const std::string& name
     const crypto::SecretBytes user_key = random_key();
     const keys::WrappedUserKey w = wrap(host, name, text, choice.kdf, user_key);
     store_user(db_, host, name, user_key, w, !password);
-    // seeds/000: "Users have been added to or removed from hosts" -> keys.
+    // A user added to a host is a keys change (dirty.hpp).
     mark_dirty(db_, host, DirtyKind::kKeys);
     return NewPassword{load_user(db_, host, name), std::move(choice.generated), false, {}};
   });

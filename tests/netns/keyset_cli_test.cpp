@@ -1,4 +1,5 @@
-// The host side of issue 3 through the real `cordon` binary: `keyset
+// The host side of a managed network (docs/administration.md, "Host
+// commands") through the real `cordon` binary: `keyset
 // install`, `keyset show`, `passwd` and `update apply`, each bad input
 // giving a clear error, a non-zero exit and an installed key set left byte
 // for byte as it was; then two managed daemons in namespaces that start

@@ -1,5 +1,5 @@
-// A managed network end to end (issue 3, "an end-to-end netns test"), all
-// through the real `cordon` binary:
+// A managed network end to end (docs/administration.md, "A network, step by
+// step"), all through the real `cordon` binary:
 //   1. an administrator creates network 1 (IPv4 and IPv6 overlay) with a
 //      coordinator `hub` and two clients `a` and `b`, users with passwords,
 //      and the link a-b (the client-coordinator links come by themselves);

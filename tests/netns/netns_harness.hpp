@@ -2,7 +2,8 @@
 // processes run inside them, packet captures, and a pair of `cordon up`
 // daemons joined by a tunnel (CordonPair).
 //
-// Rules it enforces (DEVELOPERS.md, netns tests):
+// Rules it enforces for every netns test, so that the tier is safe to run
+// as root on a developer's machine:
 //  - Every namespace is created here, named `cordon-<tag>-<pid>-<random>`,
 //    and deleted in the destructor, also when the test fails.
 //  - Addresses are private test ranges assigned inside our namespaces only

@@ -156,7 +156,7 @@ TEST_F(TunnelTest, WrongKeyGetsNoTrafficThrough) {
 }
 
 // (e) Authentic datagrams captured on the underlay and sent again are
-// dropped as replays (DESIGN.md decision 6), do not move B's idea of A's
+// dropped as replays (docs/design.md, decision 6), do not move B's idea of A's
 // endpoint, and do not disturb the live traffic.
 TEST_F(TunnelTest, ReplayedDatagramsAreDropped) {
   CordonPair pair({.tag = "replay"});
@@ -196,8 +196,9 @@ TEST_F(TunnelTest, ReplayedDatagramsAreDropped) {
 }
 
 // (f) A's underlay address changes while traffic flows. A's replies come
-// from the new address, B moves A's endpoint there (roaming, DESIGN.md
-// decision 6) and traffic resumes in both directions.
+// from the new address, B moves A's endpoint there (roaming, docs/design.md,
+// decision 6; docs/protocol.md, "Roaming") and traffic resumes in both
+// directions.
 TEST_F(TunnelTest, UnderlayAddressChangeRoams) {
   CordonPair pair({.tag = "roam"});
   ASSERT_TRUE(pair.wait_for_tunnel(deadline_in(20s)));

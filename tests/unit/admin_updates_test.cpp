@@ -1,5 +1,5 @@
 // Dirty tracking and `updates build`: which hosts get a package, of which
-// kind (seeds/000: keys vs address book), what the package holds (opened
+// kind (keys vs address book, docs/administration.md), what the package holds (opened
 // with the core's open_update), and host-key rotation.
 #include <map>
 
