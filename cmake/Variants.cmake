@@ -1,13 +1,17 @@
-# Cordon builds its portable code in up to three variants from the same sources:
+# Cordon builds its portable code in up to four variants from the same sources:
 #   plain  - the product and its tests
 #   asan   - AddressSanitizer + UBSan, for the unit and simulation tiers
+#   tsan   - ThreadSanitizer, for the unit and simulation tiers
 #   fuzz   - libFuzzer instrumentation + ASan/UBSan, for the fuzz targets
 # cordon_library(NAME SOURCES ... DEPS ... VARIANTS plain asan fuzz) makes
 # NAME, NAME_asan and NAME_fuzz as asked; a dependency named in DEPS resolves
-# to the same variant of that library.
+# to the same variant of that library. Every library with an asan variant
+# also gets a tsan one, left out of `all`: it is built only when a tsan test
+# links it, so the tsan variant costs nothing until a test asks for it.
 
 set(CORDON_WARNINGS -Wall -Wextra -Werror -Wthread-safety -Wno-unused-parameter)
 set(CORDON_ASAN_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+set(CORDON_TSAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
 set(CORDON_FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 
 function(cordon_variant_name out base variant)
@@ -24,6 +28,9 @@ function(cordon_apply_variant target variant)
   if(variant STREQUAL "asan")
     target_compile_options(${target} PRIVATE ${CORDON_ASAN_FLAGS})
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  elseif(variant STREQUAL "tsan")
+    target_compile_options(${target} PRIVATE ${CORDON_TSAN_FLAGS})
+    target_link_options(${target} PUBLIC -fsanitize=thread)
   elseif(variant STREQUAL "fuzz")
     target_compile_options(${target} PRIVATE ${CORDON_FUZZ_FLAGS})
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
@@ -51,9 +58,16 @@ function(cordon_library name)
   if(NOT ARG_VARIANTS)
     set(ARG_VARIANTS plain)
   endif()
+  if("asan" IN_LIST ARG_VARIANTS)
+    list(APPEND ARG_VARIANTS tsan)
+  endif()
   foreach(v ${ARG_VARIANTS})
     cordon_variant_name(t ${name} ${v})
-    add_library(${t} STATIC ${ARG_SOURCES})
+    if(v STREQUAL "tsan")
+      add_library(${t} STATIC EXCLUDE_FROM_ALL ${ARG_SOURCES})
+    else()
+      add_library(${t} STATIC ${ARG_SOURCES})
+    endif()
     target_include_directories(${t} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR} ${ARG_INCLUDES})
     cordon_apply_variant(${t} ${v})
     cordon_link_deps(${t} ${v} ${ARG_DEPS})

@@ -12,14 +12,14 @@ namespace cordon {
 Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors,
                  uint64_t boot_random, uint64_t live_from)
     : workers(workers), live_from(live_from), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
-      boot_receive_floors(std::move(receive_floors)), mesh(std::make_unique<coord::Mesh>(*this, boot_random)) {}
+      boot_receive_floors(std::move(receive_floors)), reclaimer(workers), mesh(std::make_unique<coord::Mesh>(*this, boot_random)) {}
 Node::Impl::~Impl() = default;
 
 Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
            std::vector<ReceiveFloor> receive_floors)
     : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors),
                                    config.boot_random, wire::counter_units(now.real_ns))) {
-  impl_->current.store(impl_->build(std::move(config), now, nullptr), std::memory_order_release);
+  impl_->current.publish(impl_->build(std::move(config), now, nullptr), impl_->reclaimer);
   impl_->mesh->configure(*impl_->snapshot(), now);
 }
 
@@ -34,8 +34,8 @@ uint64_t Node::Impl::counter_start(const Now& now) const {
   return std::max(confirmed_floor.load(std::memory_order_relaxed), wire::counter_units(now.real_ns));
 }
 
-std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& now, const Snapshot* previous) {
-  auto s = std::make_shared<Snapshot>();
+std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& now, const Snapshot* previous) {
+  auto s = std::make_unique<Snapshot>();
   s->self = config.self;
   s->role = config.role;
   s->mesh = std::move(config.mesh);
@@ -47,10 +47,10 @@ std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->time_window_units = wire::counter_units(std::clamp<int64_t>(config.time_window_ns, 0, kMaxTimeWindowNs));
   for (PeerConfig& pc : config.peers) {
     std::shared_ptr<link::Peer> peer;
+    // One lookup per peer, so a reload is linear in the number of peers.
     if (previous && previous->self == config.self) {
-      for (const PeerEntry& e : previous->peers) {
-        if (e.peer->id() == pc.id && e.peer->same_keys(pc.link_key, pc.suite)) peer = e.peer;
-      }
+      const PeerEntry* e = previous->find(pc.id);
+      if (e && e->peer->same_keys(pc.link_key, pc.suite)) peer = e->peer;
     }
     if (!peer) {
       peer = link::Peer::create(config.self, pc.id, pc.link_key, pc.suite, workers + 1, counter_start(now));
@@ -79,10 +79,11 @@ std::shared_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
 }
 
 void Node::reconfigure(NodeConfig config, const Now& now) {
-  auto next = impl_->build(std::move(config), now, impl_->snapshot().get());
+  auto next = impl_->build(std::move(config), now, impl_->snapshot());
   // Paths first, so that workers never see the new peers without them.
   impl_->mesh->configure(*next, now);
-  impl_->current.store(std::move(next), std::memory_order_release);
+  impl_->current.publish(std::move(next), impl_->reclaimer);
+  impl_->reclaim();
 }
 
 void Node::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
@@ -97,16 +98,22 @@ void Node::stream_closed(uint32_t stream, const Now& /*now*/) {
   impl_->mesh->stream_closed(*impl_->snapshot(), stream);
 }
 
-bool Node::control_pending() const { return impl_->inbox_pending.load(std::memory_order_acquire); }
+bool Node::control_pending() const { return impl_->inbox.pending(); }
 
+// Each batch is one quiescent-state bracket (publish.hpp): the snapshot and
+// relay routes loaded inside it stay alive until leave().
 void Node::process_wire(unsigned worker, const Now& now, std::span<RxSlot> batch) {
-  const auto s = impl_->snapshot();
-  for (RxSlot& slot : batch) impl_->receive(worker, now, *s, slot);
+  impl_->reclaimer.enter(worker);
+  const Snapshot& s = *impl_->snapshot();
+  for (RxSlot& slot : batch) impl_->receive(worker, now, s, slot);
+  impl_->reclaimer.leave(worker);
 }
 
 void Node::process_tun(unsigned worker, const Now& now, std::span<TxSlot> batch) {
-  const auto s = impl_->snapshot();
-  for (TxSlot& slot : batch) impl_->send(worker, now, *s, slot);
+  impl_->reclaimer.enter(worker);
+  const Snapshot& s = *impl_->snapshot();
+  for (TxSlot& slot : batch) impl_->send(worker, now, s, slot);
+  impl_->reclaimer.leave(worker);
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// The one facade of the portable core (DESIGN.md, "Architecture").
+// The one facade of the portable core (docs/design.md, "Architecture").
 //
 // The core never performs I/O, reads a clock, or starts a thread. The caller
 // hands it packets and the current time, and it answers with verdicts,
@@ -12,11 +12,17 @@
 //                                     next deadline
 //
 // Threads: any number of data-path workers may call process_wire and
-// process_tun at once, each with its own index in [0, workers). tick,
-// reconfigure, status and counter_floor_persisted belong to one control
-// thread. Workers read an immutable peer table that reconfigure swaps
-// atomically (STYLE.md, habit 8), so the data path takes no lock except a
-// per-peer replay-window spin lock that is uncontended in practice.
+// process_tun at once, each with its own index in [0, workers). The other
+// calls (tick, reconfigure, status, self, receive_floors, ...) belong to one
+// control thread; control_pending may be asked from any. Workers read an immutable peer table that reconfigure publishes
+// (docs/design.md, practice 8) by quiescent-state reclamation (publish.hpp):
+// each process_* call is one batch, which loads the table with one acquire
+// load and marks the worker's own slot on entry and exit; tick frees old
+// tables once no worker can hold them. A worker never waits for the control
+// thread; it takes two short spin locks, a peer's replay window (uncontended
+// in practice) and the control inbox (only when it posts a control message,
+// to copy at most wire::kMaxControlSize bytes). The destructor frees every
+// table: no worker may be inside a batch then.
 #pragma once
 
 #include <cstdint>

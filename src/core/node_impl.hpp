@@ -12,6 +12,7 @@
 
 #include "core/link/peer.hpp"
 #include "core/node.hpp"
+#include "core/publish.hpp"
 #include "core/route/prefix_table.hpp"
 #include "core/sync.hpp"
 #include "core/wire/control.hpp"
@@ -34,7 +35,8 @@ struct PeerEntry {
   HostId rendezvous;   // the peer's rendezvous coordinator
 };
 
-// An immutable view of the configuration, swapped atomically on reload.
+// An immutable view of the configuration, published on reload (publish.hpp):
+// workers load it once per batch.
 struct Snapshot {
   HostId self;
   keys::Role role = keys::Role::kClient;
@@ -56,11 +58,12 @@ struct Snapshot {
 
 // A coordinator's relay routes to other coordinators' clients: destination
 // host ID -> the neighbour coordinator to hand the datagram to. Published by
-// the control thread, read by workers per relayed datagram.
+// the control thread like the snapshot (publish.hpp), read by workers per
+// relayed datagram with one acquire load.
 using RelayRoutes = std::unordered_map<uint32_t, uint32_t>;
 
-// A control message a worker authenticated and parsed, waiting for the
-// control thread (docs/protocol.md, "Control messages").
+// A control message a worker authenticated, checked and the control thread
+// parsed (docs/protocol.md, "Control messages").
 struct InboxItem {
   HostId peer;
   Endpoint from;  // the underlay source (direct), or the relay's endpoint
@@ -80,6 +83,65 @@ constexpr size_t kMinInboxShare = 16;
 constexpr size_t inbox_share(size_t peers) {
   return peers == 0 ? kMaxInbox : (kMaxInbox / peers > kMinInboxShare ? kMaxInbox / peers : kMinInboxShare);
 }
+
+// The control inbox (workers -> control thread), double-buffered and
+// allocated up front, so that a worker's post() only copies: it takes the
+// spin lock, appends the message's header and raw bytes (checked with
+// wire::check_control, at most wire::kMaxControlSize) to the filling buffer
+// and releases it. take() swaps the buffers under the lock and the control
+// thread parses the full one outside it. The byte arena starts at
+// kInboxInitialBytes; a message refused for want of room there is dropped as
+// `control_backlog` like one over the message limit, and the control thread
+// doubles the arena at the next take (up to kMaxInbox full-size messages).
+class Inbox {
+ public:
+  static constexpr size_t kInboxInitialBytes = 64 * 1024;
+  static constexpr size_t kMaxBytes = kMaxInbox * wire::kMaxControlSize;
+
+  struct Header {
+    HostId peer;
+    Endpoint from;
+    HostId via;
+    bool live = false;
+  };
+
+  Inbox();
+  // Worker: queues `bytes` from `h.peer` unless the inbox, the peer's
+  // `share` or the arena is full; false then.
+  bool post(const Header& h, std::span<const std::byte> bytes, size_t share);
+  // Control thread: the messages posted since the last take, parsed; those
+  // that fail to parse (none: post's caller checked them) are counted.
+  std::vector<InboxItem> take(DropCounters& drops);
+  bool pending() const { return pending_.load(std::memory_order_acquire); }
+
+ private:
+  struct Entry {
+    Header header;
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  // Messages queued per peer: open addressing over 2 * kMaxInbox slots keyed
+  // by host ID + 1 (0 = free), so it never holds more than half its slots.
+  struct PeerCounts {
+    std::vector<uint64_t> keys;
+    std::vector<uint32_t> counts;
+    std::vector<uint32_t> used;  // slot indexes in use, to clear them
+    PeerCounts();
+    uint32_t& at(HostId peer);
+    void clear();
+  };
+  struct Buffer {
+    std::vector<Entry> entries;  // capacity kMaxInbox
+    std::vector<std::byte> bytes;
+    size_t used_bytes = 0;
+    bool short_of_bytes = false;
+    PeerCounts counts;
+  };
+  SpinLock lock_;
+  unsigned filling_ CORDON_GUARDED_BY(lock_) = 0;
+  Buffer buffers_[2];  // buffers_[filling_] under lock_; the other, the control thread's
+  std::atomic<bool> pending_{false};
+};
 
 // Counter-floor tunables (docs/protocol.md, "Nonce uniqueness").
 //  - kFloorLead: how far ahead of the clock the persisted floor stays, 16 s;
@@ -102,8 +164,11 @@ struct Node::Impl {
        uint64_t live_from);
   ~Impl();
 
-  std::shared_ptr<const Snapshot> snapshot() const { return current.load(std::memory_order_acquire); }
-  std::shared_ptr<const Snapshot> build(NodeConfig config, const Now& now, const Snapshot* previous);
+  // The current snapshot: for a worker, valid until the end of its batch
+  // (Node brackets batches with reclaimer.enter/leave); for the control
+  // thread, until it next publishes one.
+  const Snapshot* snapshot() const { return current.load(); }
+  std::unique_ptr<const Snapshot> build(NodeConfig config, const Now& now, const Snapshot* previous);
   uint64_t counter_start(const Now& now) const;
 
   // Receive path, one datagram (node_rx.cpp; relayed ones in node_relay.cpp).
@@ -115,7 +180,11 @@ struct Node::Impl {
                        HostId via, bool live, RxSlot& slot);
   void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
                const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot);
-  std::shared_ptr<const RelayRoutes> relay_routes() const { return relay_routes_.load(std::memory_order_acquire); }
+  const RelayRoutes* relay_routes() const { return relay_routes_.load(); }
+  // Control thread: publishes new relay routes (coordinators).
+  void set_relay_routes(std::unique_ptr<const RelayRoutes> routes) {
+    relay_routes_.publish(std::move(routes), reclaimer);
+  }
   // Send path, one inner packet.
   void send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot);
   // Seals `length` bytes at buffer[headroom] for `peer` in place; returns the datagram.
@@ -160,18 +229,25 @@ struct Node::Impl {
   std::optional<int64_t> receive_floors_offered_mono_ns;
   void offer_receive_floors(const Snapshot& s, const Now& now, TickResult& result);
   static std::vector<ReceiveFloor> receive_floors_of(const Snapshot& s);
-  std::atomic<std::shared_ptr<const Snapshot>> current;
-  std::atomic<std::shared_ptr<const RelayRoutes>> relay_routes_{std::make_shared<const RelayRoutes>()};
+  // Declared before what it guards, so that it outlives them.
+  Reclaimer reclaimer;
+  Published<Snapshot> current;
+  Published<RelayRoutes> relay_routes_{std::make_unique<const RelayRoutes>()};
+  // Control thread: frees the snapshots and relay routes no worker still holds.
+  void reclaim() {
+    current.reclaim(reclaimer);
+    relay_routes_.reclaim(reclaimer);
+  }
   DropCounters drops;
   std::atomic<uint64_t> relayed_packets{0}, relayed_bytes{0};
 
   // Control messages from workers to the control thread.
-  SpinLock inbox_lock;
-  std::vector<InboxItem> inbox CORDON_GUARDED_BY(inbox_lock);
-  std::unordered_map<uint32_t, size_t> inbox_per_peer CORDON_GUARDED_BY(inbox_lock);  // host ID -> queued
-  std::atomic<bool> inbox_pending{false};
-  void post(const Snapshot& s, InboxItem item, link::Peer& peer, RxSlot& slot);
-  std::vector<InboxItem> take_inbox();
+  Inbox inbox;
+  // Worker: queues the checked control message `body` from `peer`, or drops
+  // it as `control_backlog`.
+  void post(const Snapshot& s, const Inbox::Header& h, std::span<const std::byte> body, link::Peer& peer,
+            RxSlot& slot);
+  std::vector<InboxItem> take_inbox() { return inbox.take(drops); }
 
   // The control thread's mesh state (coord/mesh.hpp); created by Node.
   std::unique_ptr<coord::Mesh> mesh;

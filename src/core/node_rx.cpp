@@ -74,9 +74,10 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
     return;
   }
   if (!body.empty() && wire::is_control_byte(body[0])) {
-    auto parsed = wire::parse_control(body);
-    if (!parsed.message) return drop(slot, control_drop(parsed.error), st.drops);
-    return post(s, InboxItem{peer.id(), slot.from, via, live, std::move(*parsed.message)}, peer, slot);
+    // Checked here, parsed by the control thread (node_inbox.cpp).
+    const auto checked = wire::check_control(body);
+    if (!checked) return drop(slot, control_drop(checked.error()), st.drops);
+    return post(s, Inbox::Header{peer.id(), slot.from, via, live}, body, peer, slot);
   }
   const auto inner = wire::parse_inner(body);
   if (!inner) return drop(slot, DropReason::kBadInner, st.drops);
@@ -86,30 +87,6 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
   st.rx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
   slot.inner = body.first(inner->length);
   slot.verdict = Verdict::kDeliver;
-}
-
-void Node::Impl::post(const Snapshot& s, InboxItem item, link::Peer& peer, RxSlot& slot) {
-  {
-    SpinGuard g(inbox_lock);
-    size_t& queued = inbox_per_peer[peer.id().value];
-    if (inbox.size() < kMaxInbox && queued < inbox_share(s.peers.size())) {
-      ++queued;
-      inbox.push_back(std::move(item));
-      inbox_pending.store(true, std::memory_order_release);
-      slot.verdict = Verdict::kControl;
-      return;
-    }
-  }
-  drop(slot, DropReason::kControlBacklog, peer.stats().drops);
-}
-
-std::vector<InboxItem> Node::Impl::take_inbox() {
-  std::vector<InboxItem> out;
-  SpinGuard g(inbox_lock);
-  out.swap(inbox);
-  inbox_per_peer.clear();
-  inbox_pending.store(false, std::memory_order_relaxed);
-  return out;
 }
 
 }  // namespace cordon

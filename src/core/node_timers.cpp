@@ -94,6 +94,7 @@ void Node::Impl::offer_receive_floors(const Snapshot& s, const Now& now, TickRes
 
 TickResult Node::tick(const Now& now) {
   Impl& impl = *impl_;
+  impl.reclaim();  // what workers have finished with (publish.hpp)
   const auto s = impl.snapshot();
   TickResult result;
 

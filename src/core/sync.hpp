@@ -1,5 +1,5 @@
 // Synchronisation primitives the core may use without system calls, with
-// Clang thread-safety annotations (STYLE.md, habit 9).
+// Clang thread-safety annotations (docs/design.md, practice 9).
 #pragma once
 
 #include <atomic>
@@ -15,8 +15,8 @@
 namespace cordon {
 
 // A test-and-test-and-set spin lock for very short critical sections that are
-// almost never contended (one peer's replay window). Never held across a
-// call that can block.
+// almost never contended (one peer's replay window, the control inbox's
+// swap and copy). Never held across a call that can block or allocate.
 class CORDON_CAPABILITY("mutex") SpinLock {
  public:
   void lock() CORDON_ACQUIRE() {

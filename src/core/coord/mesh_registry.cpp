@@ -236,11 +236,11 @@ void Mesh::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
 }
 
 void Mesh::publish_relay_routes() {
-  auto table = std::make_shared<RelayRoutes>();
+  auto table = std::make_unique<RelayRoutes>();
   for (const Route* r : routes_.all_best()) {
     if (r->record.state == wire::HostState::kReachable) (*table)[r->record.host.value] = r->via.value;
   }
-  impl_.relay_routes_.store(std::move(table), std::memory_order_release);
+  impl_.set_relay_routes(std::move(table));
 }
 
 }  // namespace cordon::coord

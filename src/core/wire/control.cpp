@@ -31,8 +31,11 @@ constexpr size_t kMaxRecordCount = 0xffff;   // the count field is 16 bits
 
 // A reader plus the first error met. Every read_* returns false after
 // recording why, so that the caller just propagates false.
+// With keep false (check_control) the lists stay empty: every field is read
+// and checked, nothing is stored, so nothing is allocated.
 struct Cursor {
   ByteReader in;
+  bool keep = true;
   ControlError error = ControlError::kTruncated;
 
   bool fail(ControlError e) {
@@ -89,7 +92,7 @@ bool read_local(Cursor& c, std::vector<Endpoint>& out) {
     std::optional<Endpoint> e;
     if (!read_endpoint(c, e)) return false;
     if (!e) return c.fail(ControlError::kBadField);
-    out.push_back(*e);
+    if (c.keep) out.push_back(*e);
   }
   return true;
 }
@@ -141,7 +144,7 @@ bool read_body(Cursor& c, HostRecords& m) {
   for (size_t i = 0; i < *count; ++i) {
     HostRecord r;
     if (!read_record(c, r)) return false;
-    m.records.push_back(std::move(r));
+    if (c.keep) m.records.push_back(std::move(r));
   }
   return true;
 }
@@ -297,9 +300,11 @@ void write_message(ByteWriter& w, const ControlMessage& message) {
 
 }  // namespace
 
-ParsedControl parse_control(std::span<const std::byte> plaintext) {
+namespace {
+
+ParsedControl read_control(std::span<const std::byte> plaintext, bool keep) {
   if (plaintext.size() > kMaxControlSize) return ParsedControl{std::nullopt, ControlError::kOversized};
-  Cursor c{ByteReader(plaintext)};
+  Cursor c{ByteReader(plaintext), keep};
   const auto type = c.in.u8();
   if (!type) return ParsedControl{std::nullopt, ControlError::kTruncated};
   auto message = read_message(c, *type);
@@ -309,6 +314,16 @@ ParsedControl parse_control(std::span<const std::byte> plaintext) {
   if (std::any_of(rest.begin(), rest.end(), [](std::byte b) { return b != std::byte{0}; }))
     return ParsedControl{std::nullopt, ControlError::kBadPadding};
   return ParsedControl{std::move(message), ControlError::kTruncated};
+}
+
+}  // namespace
+
+ParsedControl parse_control(std::span<const std::byte> plaintext) { return read_control(plaintext, true); }
+
+Status<ControlError> check_control(std::span<const std::byte> plaintext) {
+  const ParsedControl checked = read_control(plaintext, false);
+  if (!checked.message) return checked.error;
+  return Ok{};
 }
 
 std::optional<std::vector<std::byte>> encode_control(const ControlMessage& message) {

@@ -1,6 +1,6 @@
 // Control messages: the plaintext of a datagram whose first byte is 0x01..0x0f
 // (docs/protocol.md, "Control messages"). They travel in the same encrypted
-// channel as data (DESIGN.md, decision 8), so everything here has already
+// channel as data (docs/design.md, decision 8), so everything here has already
 // been authenticated; the parser still trusts nothing about sizes.
 //
 // Layout (big-endian), after the type byte:
@@ -34,6 +34,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/result.hpp"
 #include "core/types.hpp"
 
 namespace cordon::wire {
@@ -118,7 +119,13 @@ struct ParsedControl {
 };
 
 // Parses one control message from a decrypted plaintext (first byte = type).
+// Allocates (the lists); the node calls it on the control thread only.
 ParsedControl parse_control(std::span<const std::byte> plaintext);
+
+// What parse_control would say about `plaintext`, without storing anything:
+// no allocation, so workers may call it. parse_control accepts exactly what
+// this accepts (the same code reads both).
+Status<ControlError> check_control(std::span<const std::byte> plaintext);
 
 // Encodes `message` without padding; the result is at most kMaxControlSize
 // bytes when the message fits (see records_that_fit). nullopt if it does not
