@@ -24,14 +24,13 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   link::Peer& hop_peer = *auth.peer;
   // The hop came straight from the previous hop: it may roam like any
   // authentic datagram of that link.
-  if (const auto hop_accepted = hop_peer.replay_accept(auth.counter, slot.from, true, live_from, now.mono_ns);
-      hop_accepted.verdict != ReplayWindow::Verdict::kFresh) {
+  const auto hop_accepted = hop_peer.replay_accept(auth.counter, slot.from, true, live_from);
+  if (hop_accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(hop_accepted.verdict), hop_peer.stats().drops);
   }
+  if (hop_accepted.live) link::on_live_rx_from(hop_peer, now);
+  link::on_authenticated_rx(hop_peer, now);
   link::PeerStats& hop_stats = hop_peer.stats();
-  hop_stats.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
-  hop_stats.last_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  if (slot.from.is_udp()) hop_peer.path().last_udp_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
   const auto routing = wire::read_routing_block(parts->routing);
   if (!routing) return drop(slot, DropReason::kBadHeader, hop_stats.drops);
   if (routing->destination != s.self) {
@@ -60,10 +59,11 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   // Came through a coordinator: the source's endpoint stays where it is.
   // Whether the message may draw an answer is the source's datagram's
   // business: the hop's counter says nothing about when the source sent it.
-  const auto accepted = end.peer->replay_accept(end.counter, slot.from, false, live_from, now.mono_ns);
+  const auto accepted = end.peer->replay_accept(end.counter, slot.from, false, live_from);
   if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(accepted.verdict), end.peer->stats().drops);
   }
+  link::on_authenticated_rx(*end.peer, now);
   deliver_payload(now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
 }
 
