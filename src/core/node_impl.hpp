@@ -13,6 +13,7 @@
 #include "core/coord/node_link.hpp"
 #include "core/link/peer.hpp"
 #include "core/node.hpp"
+#include "core/result.hpp"
 #include "core/route/prefix_table.hpp"
 #include "core/sync.hpp"
 #include "core/wire/control.hpp"
@@ -121,27 +122,25 @@ struct Node::Impl final : coord::NodeLink {
   std::shared_ptr<const RelayRoutes> relay_routes() const { return relay_routes_.load(std::memory_order_acquire); }
   // Send path, one inner packet.
   void send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot);
-  // Seals `length` bytes at buffer[headroom] for `peer` in place; returns the datagram.
-  std::optional<std::span<const std::byte>> seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
-                                                 std::span<std::byte> buffer, size_t headroom, size_t length,
-                                                 DropReason& reason);
+  // Seals `length` bytes at buffer[headroom] for `peer` in place; returns
+  // the datagram, or why it cannot be sealed.
+  using Sealed = Result<std::span<const std::byte>, DropReason>;
+  Sealed seal(unsigned slot, const Now& now, HostId self, link::Peer& peer, std::span<std::byte> buffer,
+              size_t headroom, size_t length);
   // Wraps the format-0 datagram at buffer[start, start + length) for the hop
   // to `relay` (wire/relay.hpp) in place; returns the relayed datagram.
   // Needs wire::kHeaderSize before and kRoutingBlockSize + kTagSize after.
-  std::optional<std::span<const std::byte>> wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
-                                                 std::span<std::byte> buffer, size_t start, size_t length,
-                                                 const wire::RoutingBlock& routing, DropReason& reason);
+  Sealed wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay, std::span<std::byte> buffer,
+              size_t start, size_t length, const wire::RoutingBlock& routing);
   // Seals `length` bytes at buffer[headroom] for `peer` and, when the first
   // hop is a relay, wraps the result for it (relayed datagrams need
   // wire::kHeadroom and wire::kTailroom). Every path's datagrams go through here.
-  std::optional<std::span<const std::byte>> seal_on_path(unsigned slot, const Now& now, HostId self,
-                                                         link::Peer& peer, link::Peer& first_hop,
-                                                         std::span<std::byte> buffer, size_t headroom, size_t length,
-                                                         DropReason& reason);
+  Sealed seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer, link::Peer& first_hop,
+                      std::span<std::byte> buffer, size_t headroom, size_t length);
   // Seals the hop header and routing block of the relayed datagram `data`
   // (hop header and inner datagram already in place) for `next`.
-  bool seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next, const wire::RelayedParts& parts,
-                const wire::RoutingBlock& routing, DropReason& reason);
+  Status<DropReason> seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
+                              const wire::RelayedParts& parts, const wire::RoutingBlock& routing);
   // Where a packet for `peer` goes now (link/path.hpp): the peer itself
   // (direct) or a relay. No first hop when there is no path (`no_endpoint`).
   link::Hop path_to(const Snapshot& s, link::Peer& peer) const override;

@@ -46,12 +46,11 @@ void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, cons
     peer->peer->stats().drops.add(DropReason::kNoEndpoint);
     return;
   }
-  DropReason reason{};
   const unsigned slot = workers;  // the control thread's AEAD contexts
   const auto datagram =
-      seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, encoded->size(), reason);
+      seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, encoded->size());
   if (!datagram) {
-    peer->peer->stats().drops.add(reason);
+    peer->peer->stats().drops.add(datagram.error());
     return;
   }
   link::on_control_sent(*first_hop, now);

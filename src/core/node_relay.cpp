@@ -105,9 +105,8 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
 
   wire::RoutingBlock out = routing;
   out.hops = static_cast<uint8_t>(routing.hops - 1);
-  DropReason reason{};
-  if (!seal_hop(worker, now, s.self, *next, parts, out, reason)) {
-    return drop(slot, reason, next->stats().drops);
+  if (const auto sealed = seal_hop(worker, now, s.self, *next, parts, out); !sealed) {
+    return drop(slot, sealed.error(), next->stats().drops);
   }
   relayed_packets.fetch_add(1, std::memory_order_relaxed);
   relayed_bytes.fetch_add(slot.data.size(), std::memory_order_relaxed);
@@ -116,13 +115,10 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   slot.verdict = Verdict::kForward;
 }
 
-bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
-                          const wire::RelayedParts& parts, const wire::RoutingBlock& routing, DropReason& reason) {
+Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
+                                        const wire::RelayedParts& parts, const wire::RoutingBlock& routing) {
   const uint64_t counter = next.counter().take(wire::counter_units(now.real_ns));
-  if (counter >= confirmed_floor.load(std::memory_order_acquire)) {
-    reason = DropReason::kNonceReservation;
-    return false;
-  }
+  if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
   wire::Header h;
   h.format = wire::Format::kRelayed;
   h.suite = next.suite();
@@ -132,38 +128,31 @@ bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer
   wire::write_header(h, parts.aad.first<wire::kHeaderSize>());
   wire::write_routing_block(routing, parts.routing);
   if (!next.tx(slot).seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
-    reason = DropReason::kCryptoError;
-    return false;
+    return DropReason::kCryptoError;
   }
-  return true;
+  return Ok{};
 }
 
-std::optional<std::span<const std::byte>> Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self,
-                                                                   link::Peer& peer, link::Peer& first_hop,
-                                                                   std::span<std::byte> buffer, size_t headroom,
-                                                                   size_t length, DropReason& reason) {
-  auto datagram = seal(slot, now, self, peer, buffer, headroom, length, reason);
+Node::Impl::Sealed Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer,
+                                            link::Peer& first_hop, std::span<std::byte> buffer, size_t headroom,
+                                            size_t length) {
+  auto datagram = seal(slot, now, self, peer, buffer, headroom, length);
   if (!datagram || &first_hop == &peer) return datagram;
   const wire::RoutingBlock routing{peer.id(), self, wire::kInitialHops};
-  return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing, reason);
+  return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing);
 }
 
-std::optional<std::span<const std::byte>> Node::Impl::wrap(unsigned slot, const Now& now, HostId self,
-                                                           link::Peer& relay, std::span<std::byte> buffer,
-                                                           size_t start, size_t length,
-                                                           const wire::RoutingBlock& routing, DropReason& reason) {
+Node::Impl::Sealed Node::Impl::wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
+                                    std::span<std::byte> buffer, size_t start, size_t length,
+                                    const wire::RoutingBlock& routing) {
   if (start < wire::kHeaderSize || buffer.size() < start + length + wire::kRoutingBlockSize + wire::kTagSize) {
-    reason = DropReason::kTooBig;
-    return std::nullopt;
+    return DropReason::kTooBig;
   }
   const auto datagram = buffer.subspan(start - wire::kHeaderSize, length + wire::kRelayExtra);
   const auto parts = wire::split_relayed(datagram);
-  if (!parts) {
-    reason = DropReason::kTooShort;
-    return std::nullopt;
-  }
-  if (!seal_hop(slot, now, self, relay, *parts, routing, reason)) return std::nullopt;
-  return datagram;
+  if (!parts) return DropReason::kTooShort;
+  if (auto sealed = seal_hop(slot, now, self, relay, *parts, routing); !sealed) return sealed.error();
+  return std::span<const std::byte>(datagram);
 }
 
 }  // namespace cordon

@@ -27,10 +27,9 @@ constexpr int64_t kNever = INT64_MAX;
 std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const Now& now, HostId self,
                                        link::Peer& peer, const Endpoint& to) {
   std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
-  DropReason reason{};
-  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize, reason);
+  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize);
   if (!datagram) {
-    peer.stats().drops.add(reason);
+    peer.stats().drops.add(datagram.error());
     return std::nullopt;
   }
   return Outgoing{to, std::move(buffer)};

@@ -16,18 +16,11 @@ void drop(TxSlot& slot, DropReason r, DropCounters& counters) {
 
 }  // namespace
 
-std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const Now& now, HostId self,
-                                                           link::Peer& peer, std::span<std::byte> buffer,
-                                                           size_t headroom, size_t length, DropReason& reason) {
-  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) {
-    reason = DropReason::kTooBig;
-    return std::nullopt;
-  }
+Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
+                                    std::span<std::byte> buffer, size_t headroom, size_t length) {
+  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) return DropReason::kTooBig;
   const uint64_t counter = peer.counter().take(wire::counter_units(now.real_ns));
-  if (counter >= confirmed_floor.load(std::memory_order_acquire)) {
-    reason = DropReason::kNonceReservation;
-    return std::nullopt;
-  }
+  if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
   const size_t start = headroom - wire::kHeaderSize;
   wire::Header h;
   h.suite = peer.suite();
@@ -38,11 +31,8 @@ std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const 
   wire::write_header(h, header);
   const auto body = buffer.subspan(headroom, length);
   const auto tag = buffer.subspan(headroom + length).first<wire::kTagSize>();
-  if (!peer.tx(slot).seal(wire::make_nonce(counter), header, body, tag)) {
-    reason = DropReason::kCryptoError;
-    return std::nullopt;
-  }
-  return buffer.subspan(start, length + wire::kOverhead);
+  if (!peer.tx(slot).seal(wire::make_nonce(counter), header, body, tag)) return DropReason::kCryptoError;
+  return std::span<const std::byte>(buffer.subspan(start, length + wire::kOverhead));
 }
 
 // Direct when the path is direct (a fixed endpoint, or a direct path found),
@@ -74,10 +64,8 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   link::on_data_sent(peer, now);
   const link::Hop path = path_to(s, peer);
   if (!path.first_hop) return drop(slot, DropReason::kNoEndpoint, st.drops);
-  DropReason reason{};
-  const auto datagram =
-      seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length, reason);
-  if (!datagram) return drop(slot, reason, st.drops);
+  const auto datagram = seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length);
+  if (!datagram) return drop(slot, datagram.error(), st.drops);
   if (path.first_hop != &peer) link::on_any_sent(*path.first_hop, now);
   st.tx_packets.fetch_add(1, std::memory_order_relaxed);
   st.tx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
