@@ -4,7 +4,8 @@
 
 #include <algorithm>
 
-#include "core/coord/mesh.hpp"
+#include "core/coord/registry.hpp"
+#include "core/coord/rendezvous.hpp"
 #include "core/node_impl.hpp"
 
 namespace cordon {
@@ -12,7 +13,9 @@ namespace cordon {
 Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors,
                  uint64_t boot_random, uint64_t live_from)
     : workers(workers), live_from(live_from), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
-      boot_receive_floors(std::move(receive_floors)), reclaimer(workers), mesh(std::make_unique<coord::Mesh>(*this, boot_random)) {}
+      boot_receive_floors(std::move(receive_floors)), reclaimer(workers),
+      registry(std::make_unique<coord::Registry>(*this)),
+      rendezvous(std::make_unique<coord::Rendezvous>(*this, boot_random)) {}
 Node::Impl::~Impl() = default;
 
 Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
@@ -20,7 +23,7 @@ Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const 
     : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors),
                                    config.boot_random, wire::counter_units(now.real_ns))) {
   impl_->current.publish(impl_->build(std::move(config), now, nullptr), impl_->reclaimer);
-  impl_->mesh->configure(*impl_->snapshot(), now);
+  impl_->role(*impl_->snapshot()).configure(*impl_->snapshot(), now);
 }
 
 Node::~Node() = default;
@@ -81,21 +84,22 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
 void Node::reconfigure(NodeConfig config, const Now& now) {
   auto next = impl_->build(std::move(config), now, impl_->snapshot());
   // Paths first, so that workers never see the new peers without them.
-  impl_->mesh->configure(*next, now);
+  impl_->role(*next).configure(*next, now);
   impl_->current.publish(std::move(next), impl_->reclaimer);
   impl_->reclaim();
 }
 
 void Node::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
-  impl_->mesh->set_local_endpoints(std::move(endpoints), now);
+  impl_->rendezvous->set_local_endpoints(std::move(endpoints), now);
 }
 
 void Node::stream_opened(HostId coordinator, uint32_t stream, const Now& /*now*/) {
-  impl_->mesh->stream_opened(*impl_->snapshot(), coordinator, stream);
+  impl_->rendezvous->stream_opened(*impl_->snapshot(), coordinator, stream);
 }
 
 void Node::stream_closed(uint32_t stream, const Now& /*now*/) {
-  impl_->mesh->stream_closed(*impl_->snapshot(), stream);
+  const auto s = impl_->snapshot();
+  impl_->role(*s).stream_closed(*s, stream);
 }
 
 bool Node::control_pending() const { return impl_->inbox.pending(); }
@@ -118,7 +122,7 @@ void Node::process_tun(unsigned worker, const Now& now, std::span<TxSlot> batch)
 
 namespace {
 
-PeerStatus peer_status(const Snapshot& s, const coord::Mesh& mesh, const PeerEntry& e) {
+PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntry& e) {
   const link::Peer& p = *e.peer;
   const link::PeerStats& st = p.stats();
   PeerStatus out;
@@ -127,8 +131,8 @@ PeerStatus peer_status(const Snapshot& s, const coord::Mesh& mesh, const PeerEnt
   out.suite = p.suite();
   out.endpoint = p.endpoint();
   out.allowed_prefixes = e.allowed_prefixes;
-  out.last_rx_real_ns = st.last_rx_real_ns.load(std::memory_order_relaxed);
-  out.last_tx_real_ns = st.last_tx_real_ns.load(std::memory_order_relaxed);
+  out.last_rx_real_ns = p.timers().last_rx_real_ns.load(std::memory_order_relaxed);
+  out.last_tx_real_ns = p.timers().last_tx_real_ns.load(std::memory_order_relaxed);
   out.rx_bytes = st.rx_bytes.load(std::memory_order_relaxed);
   out.rx_packets = st.rx_packets.load(std::memory_order_relaxed);
   out.tx_bytes = st.tx_bytes.load(std::memory_order_relaxed);
@@ -137,7 +141,7 @@ PeerStatus peer_status(const Snapshot& s, const coord::Mesh& mesh, const PeerEnt
   out.keepalives_received = st.keepalives_received.load(std::memory_order_relaxed);
   out.roams = st.roams.load(std::memory_order_relaxed);
   out.drops = st.drops.snapshot();
-  mesh.fill_peer_status(s, e, out);
+  impl.fill_mesh_peer_status(s, e, out);
   return out;
 }
 
@@ -147,8 +151,8 @@ NodeStatus Node::status() const {
   const auto s = impl_->snapshot();
   NodeStatus out;
   out.self = s->self;
-  for (const PeerEntry& e : s->peers) out.peers.push_back(peer_status(*s, *impl_->mesh, e));
-  impl_->mesh->fill_status(*s, out);
+  for (const PeerEntry& e : s->peers) out.peers.push_back(peer_status(*s, *impl_, e));
+  impl_->fill_mesh_status(*s, out);
   out.drops = impl_->drops.snapshot();
   out.counter_floor = impl_->confirmed_floor.load(std::memory_order_relaxed);
   return out;

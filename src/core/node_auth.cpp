@@ -8,7 +8,7 @@ namespace {
 
 using link::ReplayWindow;
 
-// The time window (DESIGN.md, decision 6): the counter's clock part must lie
+// The time window (docs/design.md, decision 6): the counter's clock part must lie
 // within +-window of ours. The old side also allows for the sender's anchor
 // slack, since a counter may lag its sender's clock by that much.
 std::optional<DropReason> time_check(uint64_t counter, uint64_t now_units, uint64_t window) {

@@ -10,9 +10,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/coord/node_link.hpp"
 #include "core/link/peer.hpp"
 #include "core/node.hpp"
 #include "core/publish.hpp"
+#include "core/result.hpp"
 #include "core/route/prefix_table.hpp"
 #include "core/sync.hpp"
 #include "core/wire/control.hpp"
@@ -21,8 +23,10 @@
 namespace cordon {
 
 namespace coord {
-class Mesh;
-}
+class Registry;
+class Rendezvous;
+class Role;
+}  // namespace coord
 
 // What the configuration says about a peer, next to its shared state.
 struct PeerEntry {
@@ -159,7 +163,7 @@ constexpr int64_t kFloorCheckAheadNs = 20 * kNsPerMs;
 // "Replay protection").
 constexpr int64_t kReceiveFloorIntervalNs = kNsPerSecond;
 
-struct Node::Impl {
+struct Node::Impl final : coord::NodeLink {
   Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors, uint64_t boot_random,
        uint64_t live_from);
   ~Impl();
@@ -187,34 +191,28 @@ struct Node::Impl {
   }
   // Send path, one inner packet.
   void send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot);
-  // Seals `length` bytes at buffer[headroom] for `peer` in place; returns the datagram.
-  std::optional<std::span<const std::byte>> seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
-                                                 std::span<std::byte> buffer, size_t headroom, size_t length,
-                                                 DropReason& reason);
+  // Seals `length` bytes at buffer[headroom] for `peer` in place; returns
+  // the datagram, or why it cannot be sealed.
+  using Sealed = Result<std::span<const std::byte>, DropReason>;
+  Sealed seal(unsigned slot, const Now& now, HostId self, link::Peer& peer, std::span<std::byte> buffer,
+              size_t headroom, size_t length);
   // Wraps the format-0 datagram at buffer[start, start + length) for the hop
   // to `relay` (wire/relay.hpp) in place; returns the relayed datagram.
   // Needs wire::kHeaderSize before and kRoutingBlockSize + kTagSize after.
-  std::optional<std::span<const std::byte>> wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
-                                                 std::span<std::byte> buffer, size_t start, size_t length,
-                                                 const wire::RoutingBlock& routing, DropReason& reason);
+  Sealed wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay, std::span<std::byte> buffer,
+              size_t start, size_t length, const wire::RoutingBlock& routing);
   // Seals `length` bytes at buffer[headroom] for `peer` and, when the first
   // hop is a relay, wraps the result for it (relayed datagrams need
   // wire::kHeadroom and wire::kTailroom). Every path's datagrams go through here.
-  std::optional<std::span<const std::byte>> seal_on_path(unsigned slot, const Now& now, HostId self,
-                                                         link::Peer& peer, link::Peer& first_hop,
-                                                         std::span<std::byte> buffer, size_t headroom, size_t length,
-                                                         DropReason& reason);
+  Sealed seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer, link::Peer& first_hop,
+                      std::span<std::byte> buffer, size_t headroom, size_t length);
   // Seals the hop header and routing block of the relayed datagram `data`
   // (hop header and inner datagram already in place) for `next`.
-  bool seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next, const wire::RelayedParts& parts,
-                const wire::RoutingBlock& routing, DropReason& reason);
-  // Where a packet for `peer` goes now: the peer itself (direct) or a relay.
-  // nullptr when there is no path (`no_endpoint`).
-  struct Path {
-    link::Peer* first_hop = nullptr;  // == &peer when direct
-    Endpoint to;
-  };
-  Path path_to(const Snapshot& s, link::Peer& peer) const;
+  Status<DropReason> seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
+                              const wire::RelayedParts& parts, const wire::RoutingBlock& routing);
+  // Where a packet for `peer` goes now (link/path.hpp): the peer itself
+  // (direct) or a relay. No first hop when there is no path (`no_endpoint`).
+  link::Hop path_to(const Snapshot& s, link::Peer& peer) const override;
 
   const unsigned workers;  // control slot index == workers
   // This process's start in counter units (wire::counter_units of the `now`
@@ -249,8 +247,20 @@ struct Node::Impl {
             RxSlot& slot);
   std::vector<InboxItem> take_inbox() { return inbox.take(drops); }
 
-  // The control thread's mesh state (coord/mesh.hpp); created by Node.
-  std::unique_ptr<coord::Mesh> mesh;
+  // The control thread's mesh roles (coord/role.hpp), both kept so that a
+  // reload may change the role; role() picks the snapshot's. Their control
+  // messages wait in control_out until Node::tick hands them out.
+  std::unique_ptr<coord::Registry> registry;
+  std::unique_ptr<coord::Rendezvous> rendezvous;
+  coord::Role& role(const Snapshot& s);
+  std::vector<Outgoing> control_out;
+  // coord::NodeLink (node_mesh.cpp).
+  void send_control(const Snapshot& s, const Now& now, HostId to, const wire::ControlMessage& m,
+                    const coord::Via& via) override;
+  void publish_relay_routes(std::unordered_map<uint32_t, uint32_t> routes) override;
+  RelayCounters relay_counters() const override;
+  void fill_mesh_status(const Snapshot& s, NodeStatus& out) const;
+  void fill_mesh_peer_status(const Snapshot& s, const PeerEntry& e, PeerStatus& out) const;
 };
 
 }  // namespace cordon

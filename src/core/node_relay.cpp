@@ -24,14 +24,13 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   link::Peer& hop_peer = *auth.peer;
   // The hop came straight from the previous hop: it may roam like any
   // authentic datagram of that link.
-  if (const auto hop_accepted = hop_peer.replay_accept(auth.counter, slot.from, true, live_from, now.mono_ns);
-      hop_accepted.verdict != ReplayWindow::Verdict::kFresh) {
+  const auto hop_accepted = hop_peer.replay_accept(auth.counter, slot.from, true, live_from);
+  if (hop_accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(hop_accepted.verdict), hop_peer.stats().drops);
   }
+  if (hop_accepted.live) link::on_live_rx_from(hop_peer, now);
+  link::on_authenticated_rx(hop_peer, now);
   link::PeerStats& hop_stats = hop_peer.stats();
-  hop_stats.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
-  hop_stats.last_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  if (slot.from.is_udp()) hop_peer.path().last_udp_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
   const auto routing = wire::read_routing_block(parts->routing);
   if (!routing) return drop(slot, DropReason::kBadHeader, hop_stats.drops);
   if (routing->destination != s.self) {
@@ -60,10 +59,11 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   // Came through a coordinator: the source's endpoint stays where it is.
   // Whether the message may draw an answer is the source's datagram's
   // business: the hop's counter says nothing about when the source sent it.
-  const auto accepted = end.peer->replay_accept(end.counter, slot.from, false, live_from, now.mono_ns);
+  const auto accepted = end.peer->replay_accept(end.counter, slot.from, false, live_from);
   if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(accepted.verdict), end.peer->stats().drops);
   }
+  link::on_authenticated_rx(*end.peer, now);
   deliver_payload(now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
 }
 
@@ -105,9 +105,8 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
 
   wire::RoutingBlock out = routing;
   out.hops = static_cast<uint8_t>(routing.hops - 1);
-  DropReason reason{};
-  if (!seal_hop(worker, now, s.self, *next, parts, out, reason)) {
-    return drop(slot, reason, next->stats().drops);
+  if (const auto sealed = seal_hop(worker, now, s.self, *next, parts, out); !sealed) {
+    return drop(slot, sealed.error(), next->stats().drops);
   }
   relayed_packets.fetch_add(1, std::memory_order_relaxed);
   relayed_bytes.fetch_add(slot.data.size(), std::memory_order_relaxed);
@@ -116,13 +115,10 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   slot.verdict = Verdict::kForward;
 }
 
-bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
-                          const wire::RelayedParts& parts, const wire::RoutingBlock& routing, DropReason& reason) {
+Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
+                                        const wire::RelayedParts& parts, const wire::RoutingBlock& routing) {
   const uint64_t counter = next.counter().take(wire::counter_units(now.real_ns));
-  if (counter >= confirmed_floor.load(std::memory_order_acquire)) {
-    reason = DropReason::kNonceReservation;
-    return false;
-  }
+  if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
   wire::Header h;
   h.format = wire::Format::kRelayed;
   h.suite = next.suite();
@@ -132,38 +128,31 @@ bool Node::Impl::seal_hop(unsigned slot, const Now& now, HostId self, link::Peer
   wire::write_header(h, parts.aad.first<wire::kHeaderSize>());
   wire::write_routing_block(routing, parts.routing);
   if (!next.tx(slot).seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
-    reason = DropReason::kCryptoError;
-    return false;
+    return DropReason::kCryptoError;
   }
-  return true;
+  return Ok{};
 }
 
-std::optional<std::span<const std::byte>> Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self,
-                                                                   link::Peer& peer, link::Peer& first_hop,
-                                                                   std::span<std::byte> buffer, size_t headroom,
-                                                                   size_t length, DropReason& reason) {
-  auto datagram = seal(slot, now, self, peer, buffer, headroom, length, reason);
+Node::Impl::Sealed Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer,
+                                            link::Peer& first_hop, std::span<std::byte> buffer, size_t headroom,
+                                            size_t length) {
+  auto datagram = seal(slot, now, self, peer, buffer, headroom, length);
   if (!datagram || &first_hop == &peer) return datagram;
   const wire::RoutingBlock routing{peer.id(), self, wire::kInitialHops};
-  return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing, reason);
+  return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing);
 }
 
-std::optional<std::span<const std::byte>> Node::Impl::wrap(unsigned slot, const Now& now, HostId self,
-                                                           link::Peer& relay, std::span<std::byte> buffer,
-                                                           size_t start, size_t length,
-                                                           const wire::RoutingBlock& routing, DropReason& reason) {
+Node::Impl::Sealed Node::Impl::wrap(unsigned slot, const Now& now, HostId self, link::Peer& relay,
+                                    std::span<std::byte> buffer, size_t start, size_t length,
+                                    const wire::RoutingBlock& routing) {
   if (start < wire::kHeaderSize || buffer.size() < start + length + wire::kRoutingBlockSize + wire::kTagSize) {
-    reason = DropReason::kTooBig;
-    return std::nullopt;
+    return DropReason::kTooBig;
   }
   const auto datagram = buffer.subspan(start - wire::kHeaderSize, length + wire::kRelayExtra);
   const auto parts = wire::split_relayed(datagram);
-  if (!parts) {
-    reason = DropReason::kTooShort;
-    return std::nullopt;
-  }
-  if (!seal_hop(slot, now, self, relay, *parts, routing, reason)) return std::nullopt;
-  return datagram;
+  if (!parts) return DropReason::kTooShort;
+  if (auto sealed = seal_hop(slot, now, self, relay, *parts, routing); !sealed) return sealed.error();
+  return std::span<const std::byte>(datagram);
 }
 
 }  // namespace cordon

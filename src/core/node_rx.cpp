@@ -1,8 +1,8 @@
 // Underlay -> tunnel. A chain of checks, cheapest first, each ending in a
-// named drop (STYLE.md, after WireGuard's receive.c):
+// named drop (docs/design.md, practice 5; after WireGuard's receive.c):
 //   header -> link -> suite -> generation -> time window -> replay pre-check
-//   -> decrypt -> replay accept (+ roaming) -> keepalive / control message /
-//   inner packet -> source
+//   -> decrypt -> replay accept (+ roaming) -> timer hooks (link/timers.hpp)
+//   -> keepalive / control message / inner packet -> source
 // A relayed datagram (format 1) passes the same checks for its hop first
 // (node_relay.cpp), then either its inner datagram comes here or it is
 // forwarded.
@@ -53,21 +53,19 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   link::Peer& peer = *auth.peer;
   // Authentic from here on. Record the counter; a duplicate decrypted by
   // another worker at the same moment loses here.
-  const auto accepted = peer.replay_accept(auth.counter, slot.from, may_roam(body), live_from, now.mono_ns);
+  const bool roam = may_roam(body);
+  const auto accepted = peer.replay_accept(auth.counter, slot.from, roam, live_from);
   if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(accepted.verdict), peer.stats().drops);
   }
-  if (slot.from.is_udp()) peer.path().last_udp_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+  if (accepted.live && roam) link::on_live_rx_from(peer, now);
+  link::on_authenticated_rx(peer, now);
   deliver_payload(now, s, peer, body, HostId{}, accepted.live, slot);
 }
 
 void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
                                  HostId via, bool live, RxSlot& slot) {
   link::PeerStats& st = peer.stats();
-  st.last_rx_real_ns.store(now.real_ns, std::memory_order_relaxed);
-  if (now.mono_ns - st.last_rx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
-    st.last_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  }
   if (!body.empty() && body[0] == wire::kKeepaliveByte) {
     st.keepalives_received.fetch_add(1, std::memory_order_relaxed);
     slot.verdict = Verdict::kConsumed;

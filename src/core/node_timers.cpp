@@ -1,21 +1,22 @@
-// The node's timers (STYLE.md, habit 6). There are two:
+// The node's timers (docs/design.md, practice 6):
 //
-//  - keepalive, per peer, default 25 s (seeds/000, "Principles of
-//    Establishing Connections": 25 s holds NAT mappings open). A keepalive
-//    is a sealed payload of one zero byte, sent only when nothing else went to the
-//    peer for a whole interval and the peer's endpoint is known. The first
-//    one goes out at start, which tells a peer without a configured
-//    endpoint where this host is.
+//  - keepalive, per peer, default 25 s (link/timers.hpp lists the per-peer
+//    timers and their sources). A keepalive is a sealed payload of one zero
+//    byte, sent only when nothing else went to the peer for a whole
+//    interval and the peer's endpoint is known. The first one goes out at
+//    start, which tells a peer without a configured endpoint where this
+//    host is.
 //  - counter floor, node-wide, checked every 1 s (every 20 ms while the
 //    counters run ahead of the clock). It keeps the persisted floor above
 //    every counter in use (docs/protocol.md, "Nonce uniqueness").
 //  - receive floors, node-wide, offered every 1 s when a peer's highest
 //    accepted counter moved (kReceiveFloorIntervalNs).
-//  - the mesh's timers (coord/mesh.hpp lists them), checked every 1 s, and
-//    at once when workers queued control messages.
+//  - the mesh role's timers (coord/registry.hpp and coord/rendezvous.hpp
+//    list them), checked every 1 s, and at once when workers queued
+//    control messages.
 #include <algorithm>
 
-#include "core/coord/mesh.hpp"
+#include "core/coord/rendezvous.hpp"
 #include "core/node_impl.hpp"
 
 namespace cordon {
@@ -26,10 +27,9 @@ constexpr int64_t kNever = INT64_MAX;
 std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const Now& now, HostId self,
                                        link::Peer& peer, const Endpoint& to) {
   std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
-  DropReason reason{};
-  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize, reason);
+  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize);
   if (!datagram) {
-    peer.stats().drops.add(reason);
+    peer.stats().drops.add(datagram.error());
     return std::nullopt;
   }
   return Outgoing{to, std::move(buffer)};
@@ -40,14 +40,12 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
   int64_t next = kNever;
   for (const PeerEntry& e : s.peers) {
     if (e.keepalive_ns <= 0) continue;
-    link::PeerStats& st = e.peer->stats();
     const auto to = e.peer->endpoint();
     // Only a direct path needs holding open; a relayed peer is reached
     // through its coordinator, whose own keepalives hold that path.
-    if (!to || !e.peer->path().direct.load(std::memory_order_relaxed)) continue;
-    const int64_t last = st.last_tx_mono_ns.load(std::memory_order_relaxed);
-    if (last != 0 && now.mono_ns - last < e.keepalive_ns) {
-      next = std::min(next, last + e.keepalive_ns);
+    if (!to || !e.peer->path().direct()) continue;
+    if (const int64_t due = link::keepalive_deadline(*e.peer, e.keepalive_ns); now.mono_ns < due) {
+      next = std::min(next, due);
       continue;
     }
     if (e.peer->counter().peek(wire::counter_units(now.real_ns)) >= impl.confirmed_floor.load(std::memory_order_relaxed)) {
@@ -56,9 +54,7 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
     }
     if (auto k = make_keepalive(impl, impl.workers, now, s.self, *e.peer, *to)) {
       out.push_back(std::move(*k));
-      st.keepalives_sent.fetch_add(1, std::memory_order_relaxed);
-      st.last_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-      st.last_tx_real_ns.store(now.real_ns, std::memory_order_relaxed);
+      link::on_keepalive_sent(*e.peer, now);
       next = std::min(next, now.mono_ns + e.keepalive_ns);
     } else {
       next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // retry once the floor moves
@@ -114,10 +110,13 @@ TickResult Node::tick(const Now& now) {
   // persisted nothing can be sealed; queued messages wait for it).
   int64_t mesh_next = now.mono_ns + kFloorCheckAheadNs;
   if (confirmed > std::max(highest, now_units)) {
-    for (const InboxItem& item : impl.take_inbox()) impl.mesh->handle(*s, item, now);
-    mesh_next = impl.mesh->tick(*s, now, result);
+    coord::Role& role = impl.role(*s);
+    for (const InboxItem& item : impl.take_inbox()) coord::handle_control(impl, role, *s, item, now);
+    mesh_next = role.tick(*s, now, result);
+    for (Outgoing& o : impl.control_out) result.datagrams.push_back(std::move(o));
+    impl.control_out.clear();
   } else {
-    impl.mesh->fill_tcp_targets(*s, result);  // the wish stands while the timers wait
+    impl.rendezvous->fill_tcp_targets(*s, result);  // the wish stands while the timers wait
   }
   const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
   impl.offer_receive_floors(*s, now, result);

@@ -14,35 +14,13 @@ void drop(TxSlot& slot, DropReason r, DropCounters& counters) {
   counters.add(r);
 }
 
-// Refreshing the keepalive timer on every packet would make workers write
-// the same cache line constantly; a millisecond is precise enough for a 25 s timer.
-void note_sent(link::PeerStats& st, const Now& now) {
-  if (now.mono_ns - st.last_tx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
-    st.last_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-    st.last_tx_real_ns.store(now.real_ns, std::memory_order_relaxed);
-  }
-}
-
-void note_data_sent(link::PeerStats& st, const Now& now) {
-  if (now.mono_ns - st.last_data_tx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
-    st.last_data_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  }
-}
-
 }  // namespace
 
-std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const Now& now, HostId self,
-                                                           link::Peer& peer, std::span<std::byte> buffer,
-                                                           size_t headroom, size_t length, DropReason& reason) {
-  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) {
-    reason = DropReason::kTooBig;
-    return std::nullopt;
-  }
+Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
+                                    std::span<std::byte> buffer, size_t headroom, size_t length) {
+  if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) return DropReason::kTooBig;
   const uint64_t counter = peer.counter().take(wire::counter_units(now.real_ns));
-  if (counter >= confirmed_floor.load(std::memory_order_acquire)) {
-    reason = DropReason::kNonceReservation;
-    return std::nullopt;
-  }
+  if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
   const size_t start = headroom - wire::kHeaderSize;
   wire::Header h;
   h.suite = peer.suite();
@@ -53,26 +31,23 @@ std::optional<std::span<const std::byte>> Node::Impl::seal(unsigned slot, const 
   wire::write_header(h, header);
   const auto body = buffer.subspan(headroom, length);
   const auto tag = buffer.subspan(headroom + length).first<wire::kTagSize>();
-  if (!peer.tx(slot).seal(wire::make_nonce(counter), header, body, tag)) {
-    reason = DropReason::kCryptoError;
-    return std::nullopt;
-  }
-  return buffer.subspan(start, length + wire::kOverhead);
+  if (!peer.tx(slot).seal(wire::make_nonce(counter), header, body, tag)) return DropReason::kCryptoError;
+  return std::span<const std::byte>(buffer.subspan(start, length + wire::kOverhead));
 }
 
 // Direct when the path is direct (a fixed endpoint, or a direct path found),
 // or when no relay is there to carry it; otherwise the relay.
-Node::Impl::Path Node::Impl::path_to(const Snapshot& s, link::Peer& peer) const {
+link::Hop Node::Impl::path_to(const Snapshot& s, link::Peer& peer) const {
   const auto direct = peer.endpoint();
-  if (direct && peer.path().direct.load(std::memory_order_relaxed)) return Path{&peer, *direct};
-  const uint32_t relay_id = peer.path().relay.load(std::memory_order_relaxed);
-  if (relay_id != 0) {
-    if (const PeerEntry* relay = s.find(HostId{relay_id})) {
-      if (const auto to = relay->peer->endpoint()) return Path{relay->peer.get(), *to};
+  const link::Path path = peer.path();
+  if (direct && path.direct()) return link::Hop{&peer, *direct};
+  if (path.relay.value != 0) {
+    if (const PeerEntry* relay = s.find(path.relay)) {
+      if (const auto to = relay->peer->endpoint()) return link::Hop{relay->peer.get(), *to};
     }
   }
-  if (direct) return Path{&peer, *direct};
-  return Path{};
+  if (direct) return link::Hop{&peer, *direct};
+  return link::Hop{};
 }
 
 void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot& slot) {
@@ -86,17 +61,15 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   if (!index) return drop(slot, DropReason::kNoRoute, drops);
   link::Peer& peer = *s.peers[*index].peer;
   link::PeerStats& st = peer.stats();
-  note_data_sent(st, now);  // even when dropped below: it is what starts rendezvous
-  const Path path = path_to(s, peer);
+  link::on_data_sent(peer, now);
+  const link::Hop path = path_to(s, peer);
   if (!path.first_hop) return drop(slot, DropReason::kNoEndpoint, st.drops);
-  DropReason reason{};
-  const auto datagram =
-      seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length, reason);
-  if (!datagram) return drop(slot, reason, st.drops);
-  if (path.first_hop != &peer) note_sent(path.first_hop->stats(), now);
+  const auto datagram = seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length);
+  if (!datagram) return drop(slot, datagram.error(), st.drops);
+  if (path.first_hop != &peer) link::on_any_sent(*path.first_hop, now);
   st.tx_packets.fetch_add(1, std::memory_order_relaxed);
   st.tx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
-  note_sent(st, now);
+  link::on_any_sent(peer, now);
   slot.to = path.to;
   slot.wire = *datagram;
   slot.verdict = Verdict::kDeliver;

@@ -5,11 +5,11 @@
 //      so mutations reach the hop checks, the routing block and forwarding;
 //   2: the rest is a plaintext that client a seals genuinely for the
 //      coordinator, so control messages of any shape reach the parser and
-//      the registry (Mesh), which tick() then runs;
+//      the registry (coord::Registry), which tick() then runs;
 //   3: the rest is a plaintext the coordinator seals genuinely for client
 //      a, so acks with any probe ID or sequence number, records and report
-//      requests reach the client side of the Mesh (matching against what
-//      the client sent, docs/protocol.md "Control messages").
+//      requests reach the client's rendezvous (coord::Rendezvous), matching
+//      against what the client sent (docs/protocol.md "Control messages").
 // Nothing may crash, hang or leak; every datagram must end in a verdict.
 #include <cstddef>
 #include <cstdint>

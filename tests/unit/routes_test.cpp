@@ -1,6 +1,6 @@
 // The coordinators' distance-vector table (core/coord/routes.hpp), checked
-// table-driven and against a naive twin (STYLE.md, habit 11).
-#include "core/coord/mesh.hpp"
+// table-driven and against a naive twin (docs/design.md, practice 11).
+#include "core/coord/registry.hpp"
 #include "core/coord/routes.hpp"
 
 #include <gtest/gtest.h>

@@ -51,8 +51,7 @@ uint64_t Peer::highest_received() {
   return replay_.empty() ? 0 : replay_.top();
 }
 
-Peer::Accepted Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from,
-                                   int64_t now_mono_ns) {
+Peer::Accepted Peer::replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from) {
   SpinGuard g(lock_);
   const bool raises = replay_.empty() || counter > replay_.top();
   Accepted out{replay_.accept(counter), false};
@@ -63,11 +62,6 @@ Peer::Accepted Peer::replay_accept(uint64_t counter, const Endpoint& from, bool 
     if (cur) stats_.roams.fetch_add(1, std::memory_order_relaxed);
     endpoint_.store(from);
   }
-  // Only the first datagram of a millisecond writes the shared line.
-  if (now_mono_ns - path_.last_direct_rx_mono_ns.load(std::memory_order_relaxed) > kNsPerMs) {
-    path_.last_direct_rx_mono_ns.store(now_mono_ns, std::memory_order_relaxed);
-  }
-  if (!path_.direct.load(std::memory_order_relaxed)) path_.direct.store(true, std::memory_order_relaxed);
   return out;
 }
 

@@ -16,7 +16,9 @@
 #include "core/keys/traffic_keys.hpp"
 #include "core/link/endpoint_cell.hpp"
 #include "core/link/packet_counter.hpp"
+#include "core/link/path.hpp"
 #include "core/link/replay_window.hpp"
+#include "core/link/timers.hpp"
 #include "core/sync.hpp"
 #include "core/types.hpp"
 
@@ -25,21 +27,7 @@ namespace cordon::link {
 struct PeerStats {
   std::atomic<uint64_t> rx_bytes{0}, rx_packets{0}, tx_bytes{0}, tx_packets{0};
   std::atomic<uint64_t> keepalives_sent{0}, keepalives_received{0}, roams{0};
-  std::atomic<int64_t> last_rx_real_ns{0}, last_tx_real_ns{0};
-  std::atomic<int64_t> last_tx_mono_ns{0};  // drives the keepalive timer
-  std::atomic<int64_t> last_rx_mono_ns{0};  // any authentic datagram from the peer (the registry's "heard")
-  std::atomic<int64_t> last_data_tx_mono_ns{0};  // an inner packet went to the peer (rendezvous: "traffic flows")
   DropCounters drops;
-};
-
-// How a worker reaches a peer (docs/protocol.md, "Rendezvous"). The control
-// thread decides; workers read it on every packet and set `direct` when an
-// authentic datagram arrives straight from the peer.
-struct PathCell {
-  std::atomic<bool> direct{false};
-  std::atomic<uint32_t> relay{0};  // HostId value of the coordinator that relays; 0 = none
-  std::atomic<int64_t> last_direct_rx_mono_ns{0};
-  std::atomic<int64_t> last_udp_rx_mono_ns{0};
 };
 
 class Peer {
@@ -67,10 +55,17 @@ class Peer {
   const PeerStats& stats() const { return stats_; }
 
   std::optional<Endpoint> endpoint() const { return endpoint_.load(); }
+  // Configuration and the control-thread hooks of link/timers.hpp set it;
+  // workers move it only in replay_accept.
   void set_endpoint(const std::optional<Endpoint>& e);
 
-  PathCell& path() { return path_; }
-  const PathCell& path() const { return path_; }
+  // How traffic to the peer goes (link/path.hpp); path_cell().update is its one writer.
+  Path path() const { return path_.load(); }
+  PathCell& path_cell() { return path_; }
+
+  // Written only by the hooks of link/timers.hpp.
+  TimerStamps& timers() { return timers_; }
+  const TimerStamps& timers() const { return timers_; }
 
   ReplayWindow::Verdict replay_check(uint64_t counter);
   // The receive floor persisted before a restart: counters at or below it
@@ -94,8 +89,10 @@ class Peer {
   // Records an authenticated counter. When live and `roam` is true (a
   // datagram straight from the peer that may move it: not a relayed one, not
   // a probe), moves the endpoint to `from` if it differs (roaming,
-  // docs/protocol.md "Roaming") and marks the path direct.
-  Accepted replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from, int64_t now_mono_ns);
+  // docs/protocol.md "Roaming"), under the same lock as the window, so the
+  // datagram with the highest counter decides where the peer is. The caller
+  // then runs link::on_live_rx_from.
+  Accepted replay_accept(uint64_t counter, const Endpoint& from, bool roam, uint64_t live_from);
 
  private:
   Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);
@@ -111,6 +108,7 @@ class Peer {
   ReplayWindow replay_ CORDON_GUARDED_BY(lock_);
   EndpointCell endpoint_;  // written only under lock_
   PathCell path_;
+  TimerStamps timers_;
   PeerStats stats_;
 };
 

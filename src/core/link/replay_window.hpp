@@ -1,4 +1,4 @@
-// Sliding replay window over 64-bit packet counters (DESIGN.md, decision 6).
+// Sliding replay window over 64-bit packet counters (docs/design.md, decision 6).
 //
 // A bitmap of kBits bits kept as a ring of 64-bit words, the layout of
 // RFC 6479 ("IPsec Anti-Replay Algorithm without Bit Shifting"): advancing

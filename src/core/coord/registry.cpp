@@ -1,10 +1,8 @@
-// The coordinator side of the mesh (docs/protocol.md, "Registry" and
-// "Routing between coordinators"): the registry of served clients, the
-// exchange with linked coordinators, and the relay routes workers use.
-#include <algorithm>
-#include <set>
+#include "core/coord/registry.hpp"
 
-#include "core/coord/mesh.hpp"
+#include <algorithm>
+
+#include "core/node_impl.hpp"
 
 namespace cordon::coord {
 namespace {
@@ -16,7 +14,8 @@ uint32_t age_seconds(int64_t now_mono_ns, int64_t then_mono_ns) {
 
 }  // namespace
 
-void Mesh::registry_configure(const Snapshot& s, const Now& now) {
+void Registry::configure(const Snapshot& s, const Now& now) {
+  if (started_mono_ns_ == 0) started_mono_ns_ = now.mono_ns;
   std::map<uint32_t, ClientEntry> kept;
   links_of_.clear();
   linked_to_.clear();
@@ -30,11 +29,11 @@ void Mesh::registry_configure(const Snapshot& s, const Now& now) {
   clients_ = std::move(kept);
   if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
   // A coordinator never relays its own traffic: every peer is direct.
-  for (const PeerEntry& e : s.peers) e.peer->path().direct.store(true, std::memory_order_relaxed);
+  for (const PeerEntry& e : s.peers) e.peer->path_cell().update([](link::Path p) { return p.to_direct(); });
   publish_relay_routes();
 }
 
-std::vector<HostId> Mesh::neighbors(const Snapshot& s) const {
+std::vector<HostId> Registry::neighbors(const Snapshot& s) const {
   std::vector<HostId> out;
   for (const PeerEntry& e : s.peers) {
     if (e.role == keys::Role::kCoordinator) out.push_back(e.peer->id());
@@ -42,7 +41,7 @@ std::vector<HostId> Mesh::neighbors(const Snapshot& s) const {
   return out;
 }
 
-std::optional<wire::HostRecord> Mesh::own_record(HostId client, const Now& now) const {
+std::optional<wire::HostRecord> Registry::own_record(const Snapshot& s, HostId client, const Now& now) const {
   const auto it = clients_.find(client.value);
   if (it == clients_.end() || it->second.state == Reachability::kUnknown) return std::nullopt;
   const ClientEntry& c = it->second;
@@ -50,15 +49,15 @@ std::optional<wire::HostRecord> Mesh::own_record(HostId client, const Now& now) 
   r.host = client;
   r.state = c.state == Reachability::kReachable ? wire::HostState::kReachable : wire::HostState::kUnreachable;
   r.metric = 0;
-  r.coordinator = impl_.snapshot()->self;
+  r.coordinator = s.self;
   r.age_s = age_seconds(now.mono_ns, c.last_heard_mono_ns);
   r.public_endpoint = c.public_endpoint;
   r.local = c.local;
   return r;
 }
 
-std::optional<wire::HostRecord> Mesh::known_record(HostId host, const Now& now) const {
-  if (clients_.count(host.value)) return own_record(host, now);
+std::optional<wire::HostRecord> Registry::known_record(const Snapshot& s, HostId host, const Now& now) const {
+  if (clients_.count(host.value)) return own_record(s, host, now);
   const Route* route = routes_.best(host);
   if (!route) return std::nullopt;
   wire::HostRecord r = route->record;
@@ -67,7 +66,7 @@ std::optional<wire::HostRecord> Mesh::known_record(HostId host, const Now& now) 
   return r;
 }
 
-void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
+void Registry::handle(const Snapshot& s, const InboxItem& item, const Now& now) {
   DropCounters& drops = s.find(item.peer)->peer->stats().drops;
   const bool from_coordinator = is_coordinator(s, item.peer);
   if (const auto* report = std::get_if<wire::StatusReport>(&item.message)) {
@@ -76,11 +75,11 @@ void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& 
     // this coordinator restarted and replayed from a spoofed source must not
     // make it reflect every host record there (docs/protocol.md, "Registry").
     if (!item.live) return drops.add(DropReason::kOldControl);
-    return registry_report(s, item, *report, now);
+    return take_report(s, item, *report, now);
   }
   if (const auto* records = std::get_if<wire::HostRecords>(&item.message)) {
     if (!from_coordinator) return drops.add(DropReason::kNotCoordinator);
-    return registry_records(s, item, *records, now);
+    return take_records(s, item, *records, now);
   }
   // A neighbour that (re)started asks for the whole table.
   if (std::holds_alternative<wire::ReportRequest>(item.message)) {
@@ -93,9 +92,9 @@ void Mesh::registry_handle(const Snapshot& s, const InboxItem& item, const Now& 
   if (std::holds_alternative<wire::ProbeAck>(item.message)) drops.add(DropReason::kUnmatchedAck);
 }
 
-void Mesh::registry_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now) {
+void Registry::take_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now) {
   ClientEntry& c = clients_[item.peer.value];
-  const auto before = own_record(item.peer, now);
+  const auto before = own_record(s, item.peer, now);
   c.local = m.local;
   c.reported = true;
   if (item.via.value == 0 && item.from.is_udp()) c.public_endpoint = item.from;
@@ -104,24 +103,25 @@ void Mesh::registry_report(const Snapshot& s, const InboxItem& item, const wire:
   c.state = Reachability::kReachable;
   wire::StatusAck ack{m.seq, std::nullopt};
   if (item.via.value == 0 && item.from.is_udp()) ack.observed = item.from;
-  send(s, now, item.peer, ack, Via::path());
+  link_.send_control(s, now, item.peer, ack, Via::path());
 
-  // The reporting client learns where its linked hosts are (seeds/000: "In
-  // return, the IP addresses server informs the client about statuses and
-  // connection parameters of ViPNet hosts this client is linked with").
+  // The reporting client learns where its linked hosts are (the ViPNet
+  // technology description, "IP Addresses Server": the server tells the
+  // client the state and connection parameters of the hosts it is linked
+  // with).
   std::vector<wire::HostRecord> records;
   for (HostId peer : links_of_[item.peer.value]) {
-    if (auto r = known_record(peer, now)) records.push_back(std::move(*r));
+    if (auto r = known_record(s, peer, now)) records.push_back(std::move(*r));
   }
   send_records(s, now, item.peer, records);
 
-  const auto after = own_record(item.peer, now);
+  const auto after = own_record(s, item.peer, now);
   const bool moved = !before || before->public_endpoint != after->public_endpoint || before->local != after->local ||
                      before->state != after->state;
   if (moved) announce(s, now, {item.peer}, HostId{});
 }
 
-void Mesh::registry_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
+void Registry::take_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
   std::vector<HostId> changed;
   for (const wire::HostRecord& r : m.records) {
     // This coordinator is the authority on its own clients, and a record of
@@ -138,12 +138,12 @@ void Mesh::registry_records(const Snapshot& s, const InboxItem& item, const wire
 // Sends the current record of each host in `hosts` to the served clients
 // linked with it and to every neighbour coordinator but `except_neighbor`
 // (and never back to the neighbour the route came from: split horizon).
-void Mesh::announce(const Snapshot& s, const Now& now, const std::vector<HostId>& hosts, HostId except_neighbor) {
+void Registry::announce(const Snapshot& s, const Now& now, const std::vector<HostId>& hosts, HostId except_neighbor) {
   std::map<uint32_t, std::vector<wire::HostRecord>> to_clients;
   std::map<uint32_t, std::vector<wire::HostRecord>> to_neighbors;
   const std::vector<HostId> nbrs = neighbors(s);
   for (HostId h : hosts) {
-    std::optional<wire::HostRecord> r = known_record(h, now);
+    std::optional<wire::HostRecord> r = known_record(s, h, now);
     const Route* route = routes_.best(h);
     if (!r) {  // gone: withdraw it everywhere (RFC 1058's infinity)
       r = wire::HostRecord{h, wire::HostState::kUnreachable, wire::kMetricUnreachable, s.self, 0, std::nullopt, {}};
@@ -164,22 +164,22 @@ void Mesh::announce(const Snapshot& s, const Now& now, const std::vector<HostId>
   for (auto& [n, records] : to_neighbors) send_records(s, now, HostId{n}, records);
 }
 
-void Mesh::registry_tick(const Snapshot& s, const Now& now) {
+int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
   std::vector<HostId> changed;
   for (auto& [id, c] : clients_) {
     const PeerEntry* e = s.find(HostId{id});
     if (!e) continue;
-    const link::PeerStats& st = e->peer->stats();
-    const int64_t heard = st.last_rx_mono_ns.load(std::memory_order_relaxed);
+    const link::TimerStamps& t = e->peer->timers();
+    const int64_t heard = t.last_rx_mono_ns.load(std::memory_order_relaxed);
     if (heard > c.last_heard_mono_ns) {
       c.last_heard_mono_ns = heard;
-      c.last_heard_real_ns = st.last_rx_real_ns.load(std::memory_order_relaxed);
+      c.last_heard_real_ns = t.last_rx_real_ns.load(std::memory_order_relaxed);
     }
     const bool recent = c.last_heard_mono_ns != 0 && now.mono_ns - c.last_heard_mono_ns < s.mesh.poll_period_ns;
     if (!c.reported) {
       // Heard from, but not since this coordinator started: ask for a report.
       if (recent && now.mono_ns - c.last_request_mono_ns >= kReportRequestGapNs) {
-        send(s, now, HostId{id}, wire::ReportRequest{}, Via::path());
+        link_.send_control(s, now, HostId{id}, wire::ReportRequest{}, Via::path());
         c.last_request_mono_ns = now.mono_ns;
       }
       continue;
@@ -191,7 +191,7 @@ void Mesh::registry_tick(const Snapshot& s, const Now& now) {
     }
     const Reachability state = recent ? Reachability::kReachable : Reachability::kUnreachable;
     if (state != c.state) {
-      c.state = state;  // seeds/000: "considers this client to be unreachable and sends this information"
+      c.state = state;  // the ViPNet technology description: a silent client is announced unreachable
       moved = true;
     }
     if (moved) changed.push_back(HostId{id});
@@ -201,7 +201,7 @@ void Mesh::registry_tick(const Snapshot& s, const Now& now) {
   // Neighbours not heard from for the poll period lose their routes.
   std::vector<HostId> gone;
   for (HostId n : neighbors(s)) {
-    const int64_t heard = std::max(s.find(n)->peer->stats().last_rx_mono_ns.load(std::memory_order_relaxed),
+    const int64_t heard = std::max(s.find(n)->peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed),
                                    started_mono_ns_);
     if (now.mono_ns - heard > s.mesh.poll_period_ns) gone.push_back(n);
   }
@@ -212,35 +212,95 @@ void Mesh::registry_tick(const Snapshot& s, const Now& now) {
   }
 
   // At start, every neighbour's table; then ours to each every exchange
-  // interval (seeds/000: every 15 minutes).
+  // interval (the ViPNet technology description: every 15 minutes).
   if (ask_neighbors_) {
     ask_neighbors_ = false;
-    for (HostId n : neighbors(s)) send(s, now, n, wire::ReportRequest{}, Via::path());
+    for (HostId n : neighbors(s)) link_.send_control(s, now, n, wire::ReportRequest{}, Via::path());
   }
   if (now.mono_ns >= next_exchange_mono_ns_) {
     next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
     for (HostId n : neighbors(s)) send_table(s, now, n);
   }
+  return now.mono_ns + kMeshTickNs;
 }
 
-void Mesh::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
+void Registry::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
   std::vector<wire::HostRecord> table;
   for (const auto& [id, c] : clients_) {
-    if (auto r = own_record(HostId{id}, now)) table.push_back(std::move(*r));
+    if (auto r = own_record(s, HostId{id}, now)) table.push_back(std::move(*r));
   }
   for (const Route* r : routes_.all_best()) {
     if (r->via == neighbor) continue;  // split horizon
-    if (auto rec = known_record(r->record.host, now)) table.push_back(std::move(*rec));
+    if (auto rec = known_record(s, r->record.host, now)) table.push_back(std::move(*rec));
   }
   send_records(s, now, neighbor, table);
 }
 
-void Mesh::publish_relay_routes() {
-  auto table = std::make_unique<RelayRoutes>();
+void Registry::publish_relay_routes() {
+  std::unordered_map<uint32_t, uint32_t> table;
   for (const Route* r : routes_.all_best()) {
-    if (r->record.state == wire::HostState::kReachable) (*table)[r->record.host.value] = r->via.value;
+    if (r->record.state == wire::HostState::kReachable) table[r->record.host.value] = r->via.value;
   }
-  impl_.set_relay_routes(std::move(table));
+  link_.publish_relay_routes(std::move(table));
+}
+
+void Registry::send_records(const Snapshot& s, const Now& now, HostId to, const std::vector<wire::HostRecord>& records) {
+  for (size_t first = 0; first < records.size();) {
+    const size_t n = wire::records_that_fit(records, first);
+    if (n == 0) break;
+    wire::HostRecords m;
+    m.records.assign(records.begin() + static_cast<std::ptrdiff_t>(first),
+                     records.begin() + static_cast<std::ptrdiff_t>(first + n));
+    link_.send_control(s, now, to, m, Via::path());
+    first += n;
+  }
+}
+
+// A coordinator follows a client whose UDP source changed (a new NAT
+// mapping); link::on_client_probe_from keeps a client on the TCP tunnel there.
+void Registry::probed(const Snapshot& s, const InboxItem& item, const Now& /*now*/) {
+  if (item.via.value != 0 || !item.from.is_udp()) return;
+  link::on_client_probe_from(*s.find(item.peer)->peer, item.from);
+}
+
+// A coordinator forgets where a client on the stream is until it hears from
+// it again.
+void Registry::stream_closed(const Snapshot& s, uint32_t stream) {
+  for (const PeerEntry& e : s.peers) {
+    const auto ep = e.peer->endpoint();
+    if (ep && ep->stream == stream) link::on_stream_left(*e.peer, std::nullopt);
+  }
+}
+
+void Registry::fill_status(const Snapshot& s, NodeStatus& out) const {
+  for (const auto& [id, c] : clients_) {
+    RegisteredClient rc;
+    rc.id = HostId{id};
+    if (const PeerEntry* e = s.find(rc.id)) {
+      rc.name = e->name;
+      const auto ep = e->peer->endpoint();
+      rc.tcp = ep && !ep->is_udp();
+    }
+    rc.state = c.state;
+    rc.public_endpoint = c.public_endpoint;
+    rc.local_endpoints = c.local;
+    rc.last_heard_real_ns = c.last_heard_real_ns;
+    out.clients.push_back(std::move(rc));
+  }
+  for (const Route* r : routes_.all_best()) {
+    out.routes.push_back(RouteStatus{r->record.host, r->via, r->record.coordinator, r->record.metric,
+                                     r->record.state == wire::HostState::kReachable ? Reachability::kReachable
+                                                                                     : Reachability::kUnreachable});
+  }
+}
+
+void Registry::fill_peer_status(const PeerEntry& e, PeerStatus& out) const {
+  if (const auto it = clients_.find(e.peer->id().value); it != clients_.end()) {
+    out.reachability = it->second.state;
+    out.last_status_real_ns = it->second.last_heard_real_ns;
+    out.public_endpoint = it->second.public_endpoint;
+    out.local_endpoints = it->second.local;
+  }
 }
 
 }  // namespace cordon::coord

@@ -1,9 +1,8 @@
-// The client side of the mesh (docs/protocol.md, "Registry" and
-// "Rendezvous"): status reports, host records, probing for direct paths,
-// falling back to the relay, and the TCP tunnel decision.
+#include "core/coord/rendezvous.hpp"
+
 #include <algorithm>
 
-#include "core/coord/mesh.hpp"
+#include "core/node_impl.hpp"
 
 namespace cordon::coord {
 namespace {
@@ -14,21 +13,21 @@ bool same_location(const wire::HostRecord& a, const wire::HostRecord& b) {
 
 }  // namespace
 
-void Mesh::send_probe(const Snapshot& s, const Now& now, HostId peer, const Via& via) {
+void Rendezvous::send_probe(const Snapshot& s, const Now& now, HostId peer, const Via& via) {
   const uint64_t id = probe_prefix_ | ++probe_seq_;
   if (pending_probes_.size() >= kMaxPendingProbes) pending_probes_.erase(pending_probes_.begin());
   pending_probes_[id] = PendingProbe{peer, now.mono_ns};
-  send(s, now, peer, wire::Probe{id}, via);
+  link_.send_control(s, now, peer, wire::Probe{id}, via);
 }
 
-bool Mesh::take_probe(HostId peer, uint64_t probe_id) {
+bool Rendezvous::take_probe(HostId peer, uint64_t probe_id) {
   const auto it = pending_probes_.find(probe_id);
   if (it == pending_probes_.end() || it->second.peer != peer) return false;
   pending_probes_.erase(it);
   return true;
 }
 
-void Mesh::expire_probes(const Now& now) {
+void Rendezvous::expire_probes(const Now& now) {
   while (!pending_probes_.empty() && now.mono_ns - pending_probes_.begin()->second.sent_mono_ns >= kProbeAnswerNs) {
     pending_probes_.erase(pending_probes_.begin());
   }
@@ -36,27 +35,29 @@ void Mesh::expire_probes(const Now& now) {
 
 // The awaited range is empty right after an ack (first == seq + 1).
 // Unsigned arithmetic: the range may wrap past 2^32.
-bool Mesh::report_awaited(uint32_t seq) const {
+bool Rendezvous::report_awaited(uint32_t seq) const {
   return report_first_unacked_ != report_seq_ + 1 && seq - report_first_unacked_ <= report_seq_ - report_first_unacked_;
 }
 
-void Mesh::client_configure(const Snapshot& s, const Now& now) {
+void Rendezvous::configure(const Snapshot& s, const Now& now) {
+  if (started_mono_ns_ == 0) started_mono_ns_ = now.mono_ns;
   rendezvous_udp_.reset();
   std::unordered_map<uint32_t, PeerState> kept;
   for (const PeerEntry& e : s.peers) {
-    link::PathCell& path = e.peer->path();
+    link::PathCell& path = e.peer->path_cell();
     if (e.peer->id() == s.mesh.rendezvous) rendezvous_udp_ = e.peer->endpoint();
     // A fixed endpoint, or no coordinator to relay through: always direct
     // (manual mode behaves as before).
     const bool relayable = s.mesh.rendezvous.value != 0 && e.peer->id() != s.mesh.rendezvous && !e.fixed;
     if (!relayable) {
-      path.direct.store(true, std::memory_order_relaxed);
-      path.relay.store(0, std::memory_order_relaxed);
+      path.update([](link::Path) { return link::Path{link::PathKind::kDirect, HostId{}}; });
       continue;
     }
-    if (path.relay.load(std::memory_order_relaxed) == 0 || !s.find(HostId{path.relay.load()})) {
-      path.relay.store(s.mesh.rendezvous.value, std::memory_order_relaxed);
-    }
+    // Keep the relay while it is still a peer; otherwise our own coordinator.
+    path.update([&](link::Path p) {
+      if (p.relay.value == 0 || !s.find(p.relay)) p.relay = s.mesh.rendezvous;
+      return p.direct() ? p : link::Path::relayed(p.relay);
+    });
     if (auto it = peers_.find(e.peer->id().value); it != peers_.end()) kept.emplace(it->first, std::move(it->second));
     else kept.emplace(e.peer->id().value, PeerState{});
   }
@@ -64,23 +65,28 @@ void Mesh::client_configure(const Snapshot& s, const Now& now) {
   if (s.mesh.registry.value != 0 && !report_acked_) next_report_mono_ns_ = now.mono_ns;
 }
 
-void Mesh::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
+void Rendezvous::report_now(int64_t at_mono_ns) {
+  report_acked_ = false;
+  report_retry_ns_ = kReportRetryFirstNs;
+  next_report_mono_ns_ = at_mono_ns;
+}
+
+void Rendezvous::set_local_endpoints(std::vector<Endpoint> endpoints, const Now& now) {
   if (endpoints.size() > wire::kMaxLocalEndpoints) endpoints.resize(wire::kMaxLocalEndpoints);
   if (endpoints == local_) return;
   local_ = std::move(endpoints);
-  // seeds/000: a client reports "when it changes connection parameters".
-  report_acked_ = false;
-  report_retry_ns_ = kReportRetryFirstNs;
-  next_report_mono_ns_ = now.mono_ns;
+  // The ViPNet technology description: a client reports when its
+  // connection parameters change.
+  report_now(now.mono_ns);
   next_udp_probe_mono_ns_ = now.mono_ns;
 }
 
-void Mesh::send_report(const Snapshot& s, const Now& now) {
+void Rendezvous::send_report(const Snapshot& s, const Now& now) {
   wire::StatusReport r{++report_seq_, local_};
-  send(s, now, s.mesh.registry, r, Via::path());
+  link_.send_control(s, now, s.mesh.registry, r, Via::path());
 }
 
-void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& now) {
+void Rendezvous::handle(const Snapshot& s, const InboxItem& item, const Now& now) {
   const bool from_coordinator = is_coordinator(s, item.peer);
   DropCounters& drops = s.find(item.peer)->peer->stats().drops;
   std::visit(
@@ -88,40 +94,43 @@ void Mesh::client_handle(const Snapshot& s, const InboxItem& item, const Now& no
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::ProbeAck>) {
           if (!take_probe(item.peer, m.probe_id)) return drops.add(DropReason::kUnmatchedAck);
-          client_probe_ack(s, item, m, now);
+          probe_ack(s, item, now);
         } else if constexpr (std::is_same_v<T, wire::StatusReport>) {
           drops.add(DropReason::kNotCoordinator);  // only coordinators take reports
         } else if (!from_coordinator) {
           drops.add(DropReason::kNotCoordinator);
         } else if constexpr (std::is_same_v<T, wire::StatusAck>) {
-          // Only an ack of a report sent since this start and not yet
-          // acknowledged counts: the sequence numbers start from a random
-          // value at every start, so an ack replayed from before a restart
-          // matches nothing (docs/protocol.md, "Registry").
-          if (item.peer != s.mesh.registry || !report_awaited(m.seq)) return drops.add(DropReason::kUnmatchedAck);
-          report_acked_ = true;
-          report_first_unacked_ = report_seq_ + 1;
-          report_retry_ns_ = kReportRetryFirstNs;
-          next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
-          if (m.observed) public_ = m.observed;
-          if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) {
-            last_udp_reply_mono_ns_ = now.mono_ns;
-          }
+          status_ack(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::HostRecords>) {
           // Only the client's registry speaks for the hosts it is linked with.
           if (item.peer != s.mesh.registry) return drops.add(DropReason::kNotRegistry);
-          client_records(s, item, m, now);
+          records(s, item, m, now);
         } else if constexpr (std::is_same_v<T, wire::ReportRequest>) {
-          if (item.peer != s.mesh.registry) return;
-          report_acked_ = false;
-          report_retry_ns_ = kReportRetryFirstNs;
-          next_report_mono_ns_ = now.mono_ns;
+          if (item.peer == s.mesh.registry) report_now(now.mono_ns);
         }
       },
       item.message);
 }
 
-void Mesh::client_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
+// Only an ack of a report sent since this start and not yet acknowledged
+// counts: the sequence numbers start from a random value at every start, so
+// an ack replayed from before a restart matches nothing (docs/protocol.md,
+// "Registry").
+void Rendezvous::status_ack(const Snapshot& s, const InboxItem& item, const wire::StatusAck& m, const Now& now) {
+  if (item.peer != s.mesh.registry || !report_awaited(m.seq)) {
+    return s.find(item.peer)->peer->stats().drops.add(DropReason::kUnmatchedAck);
+  }
+  report_acked_ = true;
+  report_first_unacked_ = report_seq_ + 1;
+  report_retry_ns_ = kReportRetryFirstNs;
+  next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
+  if (m.observed) public_ = m.observed;
+  if (item.via.value == 0 && item.from.is_udp() && item.peer == s.mesh.rendezvous) {
+    last_udp_reply_mono_ns_ = now.mono_ns;
+  }
+}
+
+void Rendezvous::records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now) {
   DropCounters& drops = s.find(item.peer)->peer->stats().drops;
   for (const wire::HostRecord& r : m.records) {
     const auto it = peers_.find(r.host.value);
@@ -141,31 +150,31 @@ void Mesh::client_records(const Snapshot& s, const InboxItem& item, const wire::
     // sends to it (both ends of a port-restricted pair must send first);
     // without this the path stays dead until the direct-silence fallback.
     if (!moved || !e) continue;
-    if (!e->peer->path().direct.load(std::memory_order_relaxed)) {
+    if (!e->peer->path().direct()) {
       st.next_probe_mono_ns = now.mono_ns;
-    } else if (traffic_flows(*e, now)) {
+    } else if (link::traffic_flows(*e->peer, now)) {
       probe_round(s, *e, st, now, /*direct_only=*/true);
     }
   }
 }
 
 // A probe from a peer. Straight from it: that path works one way, so send
-// there (seeds/000: the remote host "registers the connection and begins to
-// transfer response IP traffic directly"). Through a relay: probe back
-// directly, which opens this side's NAT for the peer's next probe.
-void Mesh::client_probed(const Snapshot& s, const InboxItem& item, const Now& now) {
+// there (the ViPNet technology description: the probed host registers the
+// connection and answers directly). Through a relay: probe back directly,
+// which opens this side's NAT for the peer's next probe.
+void Rendezvous::probed(const Snapshot& s, const InboxItem& item, const Now& now) {
   const PeerEntry* e = s.find(item.peer);
   const auto it = peers_.find(item.peer.value);
   if (!e || it == peers_.end() || e->role == keys::Role::kCoordinator) return;
   if (item.via.value == 0) {
-    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);  // live: Mesh::handle checked
+    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);  // live: handle_control checked
     return;
   }
   it->second.punch_until_mono_ns = now.mono_ns + kProbeFastSpanNs;
-  if (!e->peer->path().direct.load(std::memory_order_relaxed)) probe_round(s, *e, it->second, now, true);
+  if (!e->peer->path().direct()) probe_round(s, *e, it->second, now, true);
 }
 
-void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire::ProbeAck& /*m*/, const Now& now) {
+void Rendezvous::probe_ack(const Snapshot& s, const InboxItem& item, const Now& now) {
   const PeerEntry* e = s.find(item.peer);
   if (!e) return;
   if (item.peer == s.mesh.rendezvous) {
@@ -174,44 +183,32 @@ void Mesh::client_probe_ack(const Snapshot& s, const InboxItem& item, const wire
   }
   const auto it = peers_.find(item.peer.value);
   if (it == peers_.end()) return;
-  PeerState& st = it->second;
   if (item.via.value == 0) {
     // Only a live ack proves the path now: a reordered older one is no
     // evidence about the source it arrived from (docs/protocol.md, "Roaming").
     if (!item.live) return e->peer->stats().drops.add(DropReason::kOldControl);
-    if (item.from.is_udp()) go_direct(*e, st, item.from, now);
+    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);
     return;
   }
   // Through the peer's own coordinator while ours is the relay: that one
-  // reaches the peer, so it carries the traffic (seeds/000).
-  link::PathCell& path = e->peer->path();
-  if (!path.direct.load(std::memory_order_relaxed) && item.via == e->rendezvous && item.via != s.mesh.rendezvous) {
-    path.relay.store(item.via.value, std::memory_order_relaxed);
-  }
+  // reaches the peer, so it carries the traffic (the ViPNet technology
+  // description, "Principles of Establishing Connections").
+  if (item.via != e->rendezvous || item.via == s.mesh.rendezvous) return;
+  e->peer->path_cell().update([&](link::Path p) { return p.direct() ? p : link::Path::relayed(item.via); });
 }
 
-void Mesh::go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now) {
-  e.peer->set_endpoint(to);
-  link::PathCell& path = e.peer->path();
-  // The datagram that proved the path arrived now.
-  path.last_direct_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
-  path.direct.store(true, std::memory_order_relaxed);
+void Rendezvous::go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now) {
+  link::on_path_proven(*e.peer, to, now);
   st.probe_started_mono_ns = 0;
   st.optimistic_since_mono_ns = 0;
   st.remembered = to;
   st.remembered_record = st.record;
 }
 
-void Mesh::go_relayed(const Snapshot& s, const PeerEntry& e) {
-  link::PathCell& path = e.peer->path();
-  path.direct.store(false, std::memory_order_relaxed);
-  if (path.relay.load(std::memory_order_relaxed) == 0) path.relay.store(s.mesh.rendezvous.value);
-}
-
 // One round of probes (docs/protocol.md, "Rendezvous"): directly to the
 // peer's public and local endpoints, through the peer's coordinator when we
 // are linked with it, and through our own.
-void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only) {
+void Rendezvous::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only) {
   std::vector<Endpoint> targets;
   if (st.record) {
     if (st.record->public_endpoint) targets.push_back(*st.record->public_endpoint);
@@ -229,47 +226,41 @@ void Mesh::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, con
   }
 }
 
-bool Mesh::traffic_flows(const PeerEntry& e, const Now& now) {
-  const int64_t last_data = e.peer->stats().last_data_tx_mono_ns.load(std::memory_order_relaxed);
-  return last_data != 0 && now.mono_ns - last_data < kTrafficRecentNs;
+// A direct path: an unverified remembered one that got no answer goes back
+// to the relay, and so does one silent for too long; a silent one is probed.
+void Rendezvous::direct_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
+  const int64_t last_rx = e.peer->timers().last_direct_rx_mono_ns.load(std::memory_order_relaxed);
+  if (st.optimistic_since_mono_ns != 0) {
+    if (last_rx > st.optimistic_since_mono_ns) {
+      st.optimistic_since_mono_ns = 0;
+    } else if (now.mono_ns - st.optimistic_since_mono_ns >= kOptimisticCheckNs) {
+      st.optimistic_since_mono_ns = 0;
+      st.remembered.reset();
+      return link::on_path_lost(*e.peer, s.mesh.rendezvous);
+    }
+  }
+  const int64_t silence = now.mono_ns - last_rx;
+  if (silence >= kDirectSilenceFallbackNs) {
+    link::on_path_lost(*e.peer, s.mesh.rendezvous);
+  } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
+    if (const auto to = e.peer->endpoint()) send_probe(s, now, e.peer->id(), Via::direct(*to));
+    st.next_silence_probe_mono_ns = now.mono_ns + kProbeFastNs;
+  }
 }
 
-void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
-  link::PathCell& path = e.peer->path();
-  const bool traffic = traffic_flows(e, now);
-  if (path.direct.load(std::memory_order_relaxed)) {
-    const int64_t last_rx = path.last_direct_rx_mono_ns.load(std::memory_order_relaxed);
-    // An unverified remembered path that got no answer: back to the relay.
-    if (st.optimistic_since_mono_ns != 0) {
-      if (last_rx > st.optimistic_since_mono_ns) {
-        st.optimistic_since_mono_ns = 0;
-      } else if (now.mono_ns - st.optimistic_since_mono_ns >= kOptimisticCheckNs) {
-        st.optimistic_since_mono_ns = 0;
-        st.remembered.reset();
-        go_relayed(s, e);
-        return;
-      }
-    }
-    const int64_t silence = now.mono_ns - last_rx;
-    if (silence >= kDirectSilenceFallbackNs) {
-      go_relayed(s, e);
-    } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
-      if (const auto to = e.peer->endpoint()) send_probe(s, now, e.peer->id(), Via::direct(*to));
-      st.next_silence_probe_mono_ns = now.mono_ns + kProbeFastNs;
-    }
-    return;
-  }
+void Rendezvous::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
+  if (e.peer->path().direct()) return direct_tick(s, e, st, now);
+  const bool traffic = link::traffic_flows(*e.peer, now);
   if (!traffic && now.mono_ns >= st.punch_until_mono_ns) {
     st.probe_started_mono_ns = 0;
     return;
   }
-  // seeds/000: a peer found directly reachable is contacted directly at
-  // once while its location is unchanged.
+  // The ViPNet technology description: a peer found directly reachable is
+  // contacted directly at once while its location is unchanged.
   if (traffic && st.remembered && st.record && st.remembered_record &&
       same_location(*st.record, *st.remembered_record) && st.optimistic_since_mono_ns == 0 &&
       st.probe_started_mono_ns == 0) {
-    e.peer->set_endpoint(*st.remembered);
-    path.direct.store(true, std::memory_order_relaxed);
+    link::on_path_remembered(*e.peer, *st.remembered);
     st.optimistic_since_mono_ns = now.mono_ns;
     send_probe(s, now, e.peer->id(), Via::direct(*st.remembered));
     return;
@@ -286,7 +277,7 @@ void Mesh::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const
 
 // The rendezvous coordinator over UDP, or over the TCP tunnel when UDP gets
 // no replies (docs/protocol.md, "TCP tunnel").
-void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
+void Rendezvous::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   if (s.mesh.rendezvous.value == 0 || !rendezvous_udp_) return;
   const int64_t since_reply = now.mono_ns - std::max(last_udp_reply_mono_ns_, started_mono_ns_);
   // A UDP reply is sought often enough that a working path always has one
@@ -296,20 +287,21 @@ void Mesh::rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out) {
   const int64_t retry = std::max(kNsPerSecond, std::min(tcp_stream_ != 0 ? kUdpRetryOnTcpNs : kUdpRetryNs, third));
   if (now.mono_ns >= next_udp_probe_mono_ns_ &&
       (tcp_stream_ != 0 || last_udp_reply_mono_ns_ == 0 || now.mono_ns - last_udp_reply_mono_ns_ >= check)) {
-    send_probe(s, now, s.mesh.rendezvous, Via::udp());
+    // The coordinator's UDP endpoint, even while its traffic is on TCP.
+    send_probe(s, now, s.mesh.rendezvous, Via::direct(*rendezvous_udp_));
     next_udp_probe_mono_ns_ = now.mono_ns + retry;
   }
   tcp_wanted_ = s.mesh.tcp_fallback_ns > 0 && since_reply >= s.mesh.tcp_fallback_ns;
   const PeerEntry* r = s.find(s.mesh.rendezvous);
   if (!tcp_wanted_ && tcp_stream_ != 0 && r) {
     // UDP answers again: back to it; the caller closes the stream.
-    r->peer->set_endpoint(rendezvous_udp_);
+    link::on_stream_left(*r->peer, rendezvous_udp_);
     tcp_stream_ = 0;
   }
   fill_tcp_targets(s, out);
 }
 
-void Mesh::fill_tcp_targets(const Snapshot& s, TickResult& out) const {
+void Rendezvous::fill_tcp_targets(const Snapshot& s, TickResult& out) const {
   if (!tcp_wanted_ || !rendezvous_udp_ || s.role == keys::Role::kCoordinator) return;
   Endpoint target = *rendezvous_udp_;
   target.port = s.mesh.tcp_port;
@@ -317,35 +309,32 @@ void Mesh::fill_tcp_targets(const Snapshot& s, TickResult& out) const {
   out.tcp_targets.push_back(TcpTarget{s.mesh.rendezvous, target});
 }
 
-void Mesh::stream_opened(const Snapshot& s, HostId coordinator, uint32_t stream) {
+void Rendezvous::stream_opened(const Snapshot& s, HostId coordinator, uint32_t stream) {
   if (s.role == keys::Role::kCoordinator || coordinator != s.mesh.rendezvous || !tcp_wanted_) return;
   const PeerEntry* r = s.find(coordinator);
   if (!r || !rendezvous_udp_) return;
   Endpoint e = *rendezvous_udp_;
   e.port = s.mesh.tcp_port;
   e.stream = stream;
-  r->peer->set_endpoint(e);
+  link::on_stream_opened(*r->peer, e);
   tcp_stream_ = stream;
-  // The registry must hear from us on the new path at once.
-  report_acked_ = false;
-  report_retry_ns_ = kReportRetryFirstNs;
-  next_report_mono_ns_ = 0;
+  report_now(0);  // the registry must hear from us on the new path at once
 }
 
-void Mesh::stream_closed(const Snapshot& s, uint32_t stream) {
+// The rendezvous coordinator goes back to its UDP endpoint; any other peer
+// on the stream is forgotten until it is heard from again.
+void Rendezvous::stream_closed(const Snapshot& s, uint32_t stream) {
   for (const PeerEntry& e : s.peers) {
     const auto ep = e.peer->endpoint();
     if (!ep || ep->stream != stream) continue;
-    // A client falls back to the coordinator's UDP endpoint; a coordinator
-    // forgets where the client is until it hears from it again.
-    e.peer->set_endpoint(s.role == keys::Role::kCoordinator || e.peer->id() != s.mesh.rendezvous
-                             ? std::nullopt
-                             : rendezvous_udp_);
+    link::on_stream_left(*e.peer, e.peer->id() != s.mesh.rendezvous ? std::nullopt : rendezvous_udp_);
   }
   if (stream == tcp_stream_) tcp_stream_ = 0;
 }
 
-void Mesh::client_tick(const Snapshot& s, const Now& now, TickResult& out) {
+int64_t Rendezvous::tick(const Snapshot& s, const Now& now, TickResult& out) {
+  const bool meshed = s.mesh.registry.value != 0 || s.mesh.rendezvous.value != 0;
+  if (!meshed) return INT64_MAX;
   expire_probes(now);
   rendezvous_tick(s, now, out);
   // Reports: at start, when asked or moved, then every status interval;
@@ -363,6 +352,26 @@ void Mesh::client_tick(const Snapshot& s, const Now& now, TickResult& out) {
     const auto it = peers_.find(e.peer->id().value);
     if (it != peers_.end()) peer_tick(s, e, it->second, now);
   }
+  return now.mono_ns + kMeshTickNs;
+}
+
+void Rendezvous::fill_status(const Snapshot& s, NodeStatus& out) const {
+  out.role = s.role;
+  out.registry = s.mesh.registry;
+  out.rendezvous = s.mesh.rendezvous;
+  out.public_endpoint = public_;
+  out.local_endpoints = local_;
+  out.tcp = tcp_stream_ != 0;
+}
+
+void Rendezvous::fill_peer_status(const PeerEntry& e, PeerStatus& out) const {
+  const auto it = peers_.find(e.peer->id().value);
+  if (it == peers_.end() || !it->second.record) return;
+  const wire::HostRecord& r = *it->second.record;
+  out.reachability = r.state == wire::HostState::kReachable ? Reachability::kReachable : Reachability::kUnreachable;
+  out.last_status_real_ns = it->second.record_real_ns;
+  out.public_endpoint = r.public_endpoint;
+  out.local_endpoints = r.local;
 }
 
 }  // namespace cordon::coord

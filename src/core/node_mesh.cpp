@@ -1,0 +1,90 @@
+// The node's side of the mesh (coord/node_link.hpp): control messages
+// leave here on a path, relay routes are published, and status gathers what
+// the roles know.
+#include <algorithm>
+
+#include "core/coord/registry.hpp"
+#include "core/coord/rendezvous.hpp"
+#include "core/node_impl.hpp"
+
+namespace cordon {
+
+coord::Role& Node::Impl::role(const Snapshot& s) {
+  if (s.role == keys::Role::kCoordinator) return *registry;
+  return *rendezvous;
+}
+
+void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, const wire::ControlMessage& m,
+                              const coord::Via& via) {
+  const PeerEntry* peer = s.find(to);
+  if (!peer) return;
+  const auto encoded = wire::encode_control(m);
+  if (!encoded) return;  // cannot happen for messages built here; nothing to send
+  std::vector<std::byte> buffer(wire::kHeadroom + encoded->size() + wire::kTailroom);
+  std::copy(encoded->begin(), encoded->end(), buffer.begin() + wire::kHeadroom);
+
+  link::Peer* first_hop = peer->peer.get();
+  std::optional<Endpoint> dest;
+  switch (via.kind) {
+    case coord::Via::Kind::kPath: {
+      const link::Hop p = path_to(s, *peer->peer);
+      first_hop = p.first_hop;
+      if (first_hop) dest = p.to;
+      break;
+    }
+    case coord::Via::Kind::kDirect:
+      dest = via.endpoint;
+      break;
+    case coord::Via::Kind::kRelay: {
+      const PeerEntry* relay = s.find(via.relay);
+      first_hop = relay ? relay->peer.get() : nullptr;
+      if (first_hop) dest = first_hop->endpoint();
+      break;
+    }
+  }
+  if (!first_hop || !dest) {
+    peer->peer->stats().drops.add(DropReason::kNoEndpoint);
+    return;
+  }
+  const unsigned slot = workers;  // the control thread's AEAD contexts
+  const auto datagram =
+      seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, encoded->size());
+  if (!datagram) {
+    peer->peer->stats().drops.add(datagram.error());
+    return;
+  }
+  link::on_control_sent(*first_hop, now);
+  control_out.push_back(Outgoing{*dest, std::vector<std::byte>(datagram->begin(), datagram->end())});
+}
+
+void Node::Impl::publish_relay_routes(std::unordered_map<uint32_t, uint32_t> routes) {
+  set_relay_routes(std::make_unique<const RelayRoutes>(std::move(routes)));
+}
+
+RelayCounters Node::Impl::relay_counters() const {
+  return RelayCounters{relayed_packets.load(std::memory_order_relaxed), relayed_bytes.load(std::memory_order_relaxed)};
+}
+
+// Both roles report: the one not in use has nothing to say.
+void Node::Impl::fill_mesh_status(const Snapshot& s, NodeStatus& out) const {
+  rendezvous->fill_status(s, out);
+  registry->fill_status(s, out);
+  out.relay = relay_counters();
+}
+
+void Node::Impl::fill_mesh_peer_status(const Snapshot& s, const PeerEntry& e, PeerStatus& out) const {
+  out.role = e.role;
+  const link::Hop p = path_to(s, *e.peer);
+  if (!p.first_hop) {
+    out.path = PathKind::kNone;
+  } else if (p.first_hop == e.peer.get()) {
+    out.path = p.to.is_udp() ? PathKind::kDirect : PathKind::kTcp;
+  } else {
+    out.path = p.to.is_udp() ? PathKind::kRelayed : PathKind::kTcp;
+    out.via = p.first_hop->id();
+  }
+  rendezvous->fill_peer_status(e, out);
+  registry->fill_peer_status(e, out);
+}
+
+}  // namespace cordon
