@@ -64,7 +64,7 @@ Status<std::string> CounterKeeper::admit_reload(const NodeConfig& next) {
 }
 
 Status<std::string> CounterKeeper::store() {
-  if (auto error = store_.store(file_)) return fail(fmt::format("{} ({})", *error, path()));
+  if (auto stored = store_.store(file_); !stored) return fail(fmt::format("{} ({})", stored.error(), path()));
   return Ok{};
 }
 

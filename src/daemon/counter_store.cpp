@@ -171,22 +171,22 @@ CounterLoad CounterStore::load_from(const std::string& path) const {
       false, path};
 }
 
-std::optional<std::string> CounterStore::store(const CounterFile& file) const {
+Status<std::string> CounterStore::store(const CounterFile& file) const {
   const std::string dir = std::filesystem::path(path_).parent_path().string();
   if (!dir.empty()) {
     if (auto made = files_->ensure_dir(dir, 0700); !made) {
-      return fmt::format("cannot create the state directory: {}", made.error().message());
+      return fail(fmt::format("cannot create the state directory: {}", made.error().message()));
     }
   }
   if (auto written = files_->write_atomic(path_, format_counter_file(file), 0600); !written) {
-    return fmt::format("cannot store the counter floor: {}", written.error().message());
+    return fail(fmt::format("cannot store the counter floor: {}", written.error().message()));
   }
   // The old name would otherwise be read again if this file went missing,
   // and it covers every key (version 1): it must not outlive the migration.
   if (!legacy_path_.empty() && !legacy_removed_) {
     if (files_->remove(legacy_path_)) legacy_removed_ = true;
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 }  // namespace cordon::daemon

@@ -50,6 +50,7 @@
 
 #include "core/keys/traffic_keys.hpp"
 #include "core/node.hpp"
+#include "core/result.hpp"
 #include "daemon/file_store.hpp"
 
 namespace cordon::daemon {
@@ -87,8 +88,8 @@ class CounterStore {
   CounterLoad load() const;
 
   // Creates the state directory (0700) if needed and replaces the file.
-  // Returns an error message, or nullopt once the file is durable.
-  std::optional<std::string> store(const CounterFile& file) const;
+  // Ok once the file is durable; the error says what failed.
+  Status<std::string> store(const CounterFile& file) const;
 
  private:
   CounterLoad load_from(const std::string& path) const;
