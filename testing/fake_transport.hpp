@@ -9,6 +9,11 @@
 // Make one with SimNetwork::bind(); destroying it unbinds it, and datagrams
 // that arrive afterwards are dropped as unroutable, like datagrams sent to a
 // closed port.
+//
+// It is an os::DatagramSocket (os/datagram_socket.hpp), so the simulation
+// host runs the production worker on it (daemon/workers.hpp): the batch
+// receive copies each datagram into the worker's buffer and marks one
+// longer than it `truncated`, as MSG_TRUNC does.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "os/datagram_socket.hpp"
 
 namespace cordon::testing {
 
@@ -28,7 +34,7 @@ struct Datagram {
   std::vector<std::byte> data;
 };
 
-class FakeTransport {
+class FakeTransport final : public os::DatagramSocket {
  public:
   ~FakeTransport();
   FakeTransport(const FakeTransport&) = delete;
@@ -38,6 +44,9 @@ class FakeTransport {
   const Endpoint& local() const { return local_; }
 
   void send(const Endpoint& to, ByteSpan datagram);
+  // os::DatagramSocket, the worker's side: every datagram goes out.
+  os::Result<size_t> receive(std::span<os::Datagram> batch) override;
+  os::Result<size_t> send(std::span<const os::Datagram> batch) override;
 
   // The next delivered datagram, oldest first.
   std::optional<Datagram> receive();

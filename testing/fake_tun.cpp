@@ -182,9 +182,26 @@ std::optional<std::vector<std::byte>> FakeTun::read() {
   return p;
 }
 
-void FakeTun::write(ByteSpan packet) {
+os::Result<size_t> FakeTun::read(std::span<const std::span<std::byte>> buffers, std::span<size_t> sizes,
+                                 size_t offset) {
+  const size_t n = std::min(buffers.size(), sizes.size());
+  size_t count = 0;
+  for (; count < n && !outbound_.empty() && buffers[count].size() > offset; ++count) {
+    const std::vector<std::byte>& p = outbound_.front();
+    const std::span<std::byte> room = buffers[count].subspan(offset);
+    const size_t length = std::min(p.size(), room.size());
+    if (length < p.size()) ++truncated_;
+    std::copy_n(p.begin(), length, room.begin());
+    sizes[count] = length;
+    outbound_.pop_front();
+  }
+  return count;
+}
+
+os::Status FakeTun::write(std::span<const std::byte> packet) {
   delivered_.emplace_back(packet.begin(), packet.end());
   ++delivered_total_;
+  return os::Ok{};
 }
 
 std::vector<std::vector<std::byte>> FakeTun::take_delivered() {

@@ -9,6 +9,11 @@
 //   test --inject()--> [outbound] --read()--> node        (to be encrypted)
 //   node --write()--> [delivered] --take_delivered()--> test  (decrypted)
 //
+// It is an os::TunQueue (os/tun_queue.hpp), so the simulation host runs the
+// production worker on it (daemon/workers.hpp): the batch read copies each
+// packet into the worker's buffer at its offset and, as the kernel does,
+// cuts a packet longer than the room to it.
+//
 // Test packets are real IPv4 or IPv6 datagrams carrying UDP, so the core's
 // inner-packet checks see what they would see from a kernel. The UDP payload
 // carries a marker, a stream number and a sequence number, followed by a
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "os/tun_queue.hpp"
 
 namespace cordon::testing {
 
@@ -73,17 +79,20 @@ struct TestPacketInfo {
 // filler. Returns nullopt if anything differs.
 std::optional<TestPacketInfo> parse_test_packet(ByteSpan packet);
 
-class FakeTun {
+class FakeTun final : public os::TunQueue {
  public:
+  // os::TunQueue, the worker's side.
+  os::Result<size_t> read(std::span<const std::span<std::byte>> buffers, std::span<size_t> sizes,
+                          size_t offset) override;
+  os::Status write(std::span<const std::byte> packet) override;
+
   // Test side: an application sends `packet` into the tunnel.
   void inject(std::vector<std::byte> packet);
   size_t pending() const { return outbound_.size(); }
 
-  // Node side: the next packet to encrypt, oldest first.
+  // The next packet to encrypt, oldest first, as a copy of its own.
   std::optional<std::vector<std::byte>> read();
-
-  // Node side: a decrypted packet for the kernel.
-  void write(ByteSpan packet);
+  uint64_t truncated() const { return truncated_; }  // packets cut to the reader's room
 
   // Test side: what the node has written since the last call.
   std::vector<std::vector<std::byte>> take_delivered();
@@ -97,6 +106,7 @@ class FakeTun {
   std::deque<std::vector<std::byte>> outbound_;
   std::deque<std::vector<std::byte>> delivered_;
   uint64_t delivered_total_ = 0;
+  uint64_t truncated_ = 0;
 };
 
 }  // namespace cordon::testing

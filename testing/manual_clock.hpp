@@ -1,6 +1,6 @@
-// A clock that moves only when a test says so (STYLE.md: Envoy's simulated
-// clock). It produces the cordon::Now that every core call takes, with the
-// two parts the core distinguishes (core/types.hpp):
+// A clock that moves only when a test says so (docs/design.md, practice 3;
+// Envoy's tests have one too). It produces the cordon::Now that every core
+// call takes, with the two parts the core distinguishes (core/types.hpp):
 //  - monotonic time, which only moves forward, with advance();
 //  - wall-clock time, which advance() moves as well, and which set_real() or
 //    shift_real() can move on its own, backwards included, to model an

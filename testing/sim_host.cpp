@@ -14,9 +14,11 @@ constexpr int64_t kRetickDelayNs = kNsPerMs;
 // settle() gives up after this many rounds without going idle.
 constexpr int kMaxSettleRounds = 100000;
 
-bool inside(std::span<const std::byte> part, std::span<const std::byte> whole) {
-  if (part.empty()) return true;
-  return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+template <typename Slot>
+void count_drops(std::span<const Slot> slots, std::array<uint64_t, kDropReasonCount>& drops) {
+  for (const Slot& s : slots) {
+    if (s.verdict == Verdict::kDrop) ++drops[static_cast<size_t>(s.reason)];
+  }
 }
 
 }  // namespace
@@ -29,8 +31,7 @@ SimHost::SimHost(SimNetwork& network, const ManualClock& clock, NodeConfig confi
       transport_(network.bind(local, std::move(nat))),
       boot_rng_(options.seed ^ config_.self.value) {
   options_.workers = std::max(options_.workers, 1u);
-  options_.batch = std::max<size_t>(options_.batch, 1);
-  buffers_.resize(options_.batch);
+  options_.batch = std::clamp<size_t>(options_.batch, 1, os::DatagramSocket::kMaxBatch);
   start();
 }
 
@@ -42,15 +43,29 @@ Now SimHost::now() const {
   return n;
 }
 
+std::string SimHost::counter_path() const { return "/var/lib/cordon/" + config_.self.to_string() + ".counter"; }
+
 void SimHost::start() {
   if (node_) return;
   const Now n = now();
+  keeper_.emplace(daemon::CounterKeeper::Where{.path = counter_path(), .files = &disk_.files});
+  auto opened = keeper_->open(config_, /*accept_new_keys=*/false);
+  if (!opened) {
+    last_error_ = opened.error();
+    ++counters_.start_errors;
+    keeper_.reset();
+    return;
+  }
+  daemon::CounterKeeper::Start floors = std::move(opened).value();
   NodeConfig config = config_;
   config.boot_random = boot_rng_();
-  node_ = std::make_unique<Node>(std::move(config), options_.workers, disk_.counter_floor.value_or(0), n,
-                                 disk_.receive_floors);
+  node_ = std::make_unique<Node>(std::move(config), options_.workers, floors.floor, n, std::move(floors.receive));
   // What the daemon finds on its interfaces: the address it is bound at.
   node_->set_local_endpoints({transport_->local()}, n);
+  for (unsigned i = 0; i < options_.workers; ++i) {
+    workers_.push_back(
+        std::make_unique<daemon::Worker>(i, *node_, tun_, *transport_, outbox_, options_.mtu, options_.batch));
+  }
   ++counters_.starts;
   run_tick(n);
 }
@@ -58,7 +73,9 @@ void SimHost::start() {
 void SimHost::stop() {
   if (!node_) return;
   complete_floor_write();
+  workers_.clear();
   node_.reset();
+  keeper_.reset();
   next_deadline_ = kNoDeadline;
 }
 
@@ -68,7 +85,10 @@ void SimHost::kill() {
     ++counters_.floors_lost;
     pending_floor_.reset();
   }
+  workers_.clear();
   node_.reset();
+  keeper_.reset();
+  outbox_.take(outbox_batch_);
   transport_->clear();
   next_deadline_ = kNoDeadline;
 }
@@ -113,8 +133,9 @@ void SimHost::run_tick(const Now& n) {
   }
   if (r.persist_counter_floor) persist_floor(*r.persist_counter_floor);
   if (r.persist_receive_floors && options_.persist_receive_floors) {
-    disk_.receive_floors = std::move(*r.persist_receive_floors);
-    ++disk_.receive_floor_writes;
+    disk_.receive_floors = *r.persist_receive_floors;
+    keeper_->set_receive_floors(std::move(*r.persist_receive_floors));
+    if (keeper_->store()) ++disk_.receive_floor_writes;
   }
 }
 
@@ -131,6 +152,8 @@ void SimHost::complete_floor_write() {
   if (!pending_floor_) return;
   const uint64_t floor = *pending_floor_;
   pending_floor_.reset();
+  keeper_->raise_floor(floor);
+  if (!keeper_->store()) return;  // the in-memory disk does not fail; the daemon retries
   disk_.counter_floor = floor;
   ++disk_.writes;
   if (node_) {
@@ -139,10 +162,14 @@ void SimHost::complete_floor_write() {
   }
 }
 
-unsigned SimHost::next_worker() {
-  const unsigned w = worker_;
+daemon::Worker& SimHost::next_worker() {
+  daemon::Worker& w = *workers_[worker_];
   worker_ = (worker_ + 1) % options_.workers;
   return w;
+}
+
+void SimHost::take_outbox(const daemon::BatchReport& report) {
+  if (report.tally.streamed > 0) outbox_.take(outbox_batch_);
 }
 
 size_t SimHost::step() {
@@ -166,97 +193,39 @@ size_t SimHost::step() {
 }
 
 size_t SimHost::pump_tun(const Now& n) {
-  size_t budget = tun_.pending();  // what was queued when the pass began
-  const size_t total = budget;
-  if (total == 0) return 0;
-  std::vector<TxSlot>& slots = tx_slots_;
-  while (budget > 0) {
-    slots.clear();
-    while (budget > 0 && slots.size() < options_.batch) {
-      std::optional<std::vector<std::byte>> packet = tun_.read();
-      --budget;
-      if (!packet) break;
-      // A fresh allocation of exactly this size, so that ASan's redzone
-      // starts where the tailroom ends.
-      std::vector<std::byte>& buf = buffers_[slots.size()];
-      buf = std::vector<std::byte>(wire::kHeadroom + packet->size() + wire::kTailroom);
-      std::copy(packet->begin(), packet->end(), buf.begin() + wire::kHeadroom);
-      slots.push_back(TxSlot{.buffer = buf, .headroom = wire::kHeadroom, .length = packet->size()});
-    }
-    counters_.tun_read += slots.size();
-    node_->process_tun(next_worker(), n, slots);
-    for (const TxSlot& s : slots) {
-      switch (s.verdict) {
-        case Verdict::kDeliver:
-          if (!inside(s.wire, s.buffer) || s.wire.empty()) {
-            ++counters_.contract_violations;
-            break;
-          }
-          transport_->send(s.to, s.wire);
-          ++counters_.sent;
-          break;
-        case Verdict::kDrop:
-          ++counters_.tx_drops[static_cast<size_t>(s.reason)];
-          break;
-        case Verdict::kConsumed:
-        case Verdict::kForward:  // receive-side verdicts
-        case Verdict::kControl:
-          ++counters_.contract_violations;
-          break;
-      }
-    }
+  const size_t total = tun_.pending();  // what was queued when the pass began
+  for (size_t done = 0; done < total;) {
+    daemon::Worker& w = next_worker();
+    auto report = w.send_batch(n);  // a FakeTun never fails
+    if (!report || report->slots == 0) break;
+    done += report->slots;
+    counters_.tun_read += report->slots;
+    counters_.sent += report->tally.sent;
+    counters_.contract_violations += report->tally.contract_violations;
+    count_drops(w.sealed(), counters_.tx_drops);
+    take_outbox(*report);
   }
   return total;
 }
 
 size_t SimHost::pump_wire(const Now& n) {
-  size_t budget = transport_->pending();
-  const size_t total = budget;
-  if (total == 0) return 0;
-  std::vector<RxSlot>& slots = rx_slots_;
-  while (budget > 0) {
-    slots.clear();
-    while (budget > 0 && slots.size() < options_.batch) {
-      std::optional<Datagram> d = transport_->receive();
-      --budget;
-      if (!d) break;
-      std::vector<std::byte>& buf = buffers_[slots.size()];
-      buf = std::move(d->data);  // allocated at its exact size by the network
-      slots.push_back(RxSlot{.from = d->from, .data = buf});
-    }
-    counters_.wire_received += slots.size();
-    node_->process_wire(next_worker(), n, slots);
-    for (const RxSlot& s : slots) {
-      switch (s.verdict) {
-        case Verdict::kDeliver:
-          if (!inside(s.inner, s.data)) {
-            ++counters_.contract_violations;
-            break;
-          }
-          tun_.write(s.inner);
-          ++counters_.delivered;
-          break;
-        case Verdict::kDrop:
-          ++counters_.rx_drops[static_cast<size_t>(s.reason)];
-          break;
-        case Verdict::kConsumed:
-          ++counters_.consumed;
-          break;
-        case Verdict::kForward:
-          if (!inside(s.wire, s.data) || s.wire.empty()) {
-            ++counters_.contract_violations;
-            break;
-          }
-          transport_->send(s.to, s.wire);
-          ++counters_.forwarded;
-          break;
-        case Verdict::kControl:
-          ++counters_.control;
-          break;
-      }
-    }
-    // The daemon wakes its control thread at once for control messages.
+  const size_t total = transport_->pending();
+  for (size_t done = 0; done < total;) {
+    daemon::Worker& w = next_worker();
+    const daemon::BatchReport report = w.receive_batch(n);
+    if (report.slots + report.truncated == 0) break;
+    done += report.slots + report.truncated;
+    counters_.truncated += report.truncated;
+    counters_.wire_received += report.slots;
+    counters_.delivered += report.tally.delivered;
+    counters_.consumed += report.tally.consumed;
+    counters_.forwarded += report.tally.forwarded;
+    counters_.control += report.tally.control;
+    counters_.contract_violations += report.tally.contract_violations;
+    count_drops(w.received(), counters_.rx_drops);
+    // Control messages are handled at once, as the daemon's wake does.
     if (node_->control_pending()) run_tick(n);
+    take_outbox(report);
   }
   return total;
 }

@@ -1,24 +1,30 @@
 // SimHost: one simulated Cordon host. It wraps a cordon::Node with what the
 // daemon would give it: a tunnel device (FakeTun), a socket on the underlay
 // (FakeTransport on a SimNetwork), a clock, and a disk that keeps the
-// counter floor across restarts (SimDisk).
+// counter file across restarts (SimDisk), written and read by the daemon's
+// own CounterKeeper (daemon/counter_keeper.hpp).
 //
 // step() does at the current instant what the daemon's loops would do:
 //   1. finish a counter-floor write whose time has come (when writes take
 //      time, SimHostOptions::floor_write_delay_ns);
 //   2. call tick() if its deadline has come: send the datagrams it made,
 //      persist the floor it asks for, and remember the next deadline;
-//   3. read the tunnel in batches through process_tun and send the sealed
-//      datagrams;
-//   4. read the socket in batches through process_wire and write the
-//      decrypted packets to the tunnel.
-// Buffers are sized exactly: each inner packet sits at wire::kHeadroom with
-// wire::kTailroom after it and nothing more, so a core that writes outside
-// the room it was given is caught (by ASan in the sanitizer build, and by
-// the span checks counted in SimHostCounters::contract_violations).
+//   3. run the production worker's send_batch (daemon/workers.hpp) until
+//      the tunnel is empty: process_tun, then the verdict dispatcher;
+//   4. run its receive_batch until the socket is empty: process_wire, the
+//      dispatcher, and a tick() at once when control messages came.
+// The workers run on the fakes through the edge interfaces (FakeTun is an
+// os::TunQueue, FakeTransport an os::DatagramSocket), with a StreamOutbox,
+// so a simulation exercises the daemon's data path, not a copy of it.
+// The core gets exactly the room it may use: each inner packet sits at
+// wire::kHeadroom with wire::kTailroom after it, and in the sanitizer build
+// the worker poisons the rest of its buffers (workers.hpp), so a core that
+// writes outside that room is caught by ASan; the dispatcher counts a
+// verdict outside its buffer in SimHostCounters::contract_violations.
 //
 // Lifecycle, as the daemon and the machine can end it:
-//   start()    a new Node from the floor on disk (0 if none), then tick()
+//   start()    a new Node from the counter file on disk, as the daemon's
+//              start reads it (CounterKeeper::open; none: floor 0), then tick()
 //              at once: until its first floor is persisted a node refuses
 //              to send (`nonce_reservation`).
 //   stop()     graceful: a floor write in progress completes (the daemon
@@ -46,6 +52,10 @@
 #include "core/node.hpp"
 #include "core/node_config.hpp"
 #include "core/types.hpp"
+#include "daemon/counter_keeper.hpp"
+#include "daemon/stream_outbox.hpp"
+#include "daemon/workers.hpp"
+#include "testing/fake_file_store.hpp"
 #include "testing/fake_transport.hpp"
 #include "testing/fake_tun.hpp"
 #include "testing/manual_clock.hpp"
@@ -53,19 +63,25 @@
 
 namespace cordon::testing {
 
-// What survives a restart or a crash: only what was written to disk.
+// What survives a restart or a crash: only what was written to disk. The
+// counter file in `files` is the truth a start reads; the fields beside it
+// record the writes that put it there.
 struct SimDisk {
-  std::optional<uint64_t> counter_floor;
-  uint64_t writes = 0;
+  FakeFileStore files;
+  std::optional<uint64_t> counter_floor;  // the floor the latest floor write stored
+  uint64_t writes = 0;                    // floor writes
   // The receive floors the node last offered (TickResult), when
-  // SimHostOptions::persist_receive_floors; handed back at the next start.
+  // SimHostOptions::persist_receive_floors; stored at once.
   std::vector<ReceiveFloor> receive_floors;
   uint64_t receive_floor_writes = 0;
 };
 
 struct SimHostOptions {
-  unsigned workers = 1;  // process_tun/process_wire use them in turn
-  size_t batch = 32;     // slots per process_tun/process_wire call
+  unsigned workers = 1;  // production workers, used in turn, one per node worker index
+  size_t batch = 32;     // slots per batch step (at most os::DatagramSocket::kMaxBatch)
+  // Sizes the workers' buffers as the daemon's mtu setting does (its
+  // default): a longer inner packet is cut, a longer datagram dropped.
+  unsigned mtu = 1420;
   // How long a counter-floor write takes to become durable (write + fsync).
   // 0: it is on disk before tick() returns to the loop. Above 0: it
   // completes at the first step() this much later, so a kill() in between
@@ -106,6 +122,8 @@ struct SimHostCounters {
   uint64_t received_while_down = 0;  // datagrams dropped because no node ran
   uint64_t past_deadlines = 0;       // tick() returned a deadline not in the future
   uint64_t contract_violations = 0;  // `wire` or `inner` outside the buffer handed in
+  uint64_t truncated = 0;            // datagrams longer than the workers' buffers
+  uint64_t start_errors = 0;         // starts the counter file refused (last_error())
 
   uint64_t tx_drop(DropReason r) const { return tx_drops[static_cast<size_t>(r)]; }
   uint64_t rx_drop(DropReason r) const { return rx_drops[static_cast<size_t>(r)]; }
@@ -149,6 +167,9 @@ class SimHost {
   SimDisk& disk() { return disk_; }
   const SimDisk& disk() const { return disk_; }
   const SimHostCounters& counters() const { return counters_; }
+  // Why the latest start() did not start a node (the counter file refused it).
+  const std::string& last_error() const { return last_error_; }
+  std::string counter_path() const;
   const std::vector<TickRecord>& ticks() const { return ticks_; }
   const NodeConfig& config() const { return config_; }
   HostId id() const { return config_.self; }
@@ -163,7 +184,10 @@ class SimHost {
   void complete_floor_write();
   size_t pump_tun(const Now& now);
   size_t pump_wire(const Now& now);
-  unsigned next_worker();
+  daemon::Worker& next_worker();
+  // What the daemon's control thread does with the outbox when a worker
+  // wakes it: take it (the simulation has no TCP streams to write it to).
+  void take_outbox(const daemon::BatchReport& report);
 
   const ManualClock& clock_;
   NodeConfig config_;
@@ -171,7 +195,12 @@ class SimHost {
   std::unique_ptr<FakeTransport> transport_;
   FakeTun tun_;
   SimDisk disk_;
+  std::optional<daemon::CounterKeeper> keeper_;  // while the node runs, as in the daemon
+  std::string last_error_;
   std::unique_ptr<Node> node_;
+  daemon::StreamOutbox outbox_;
+  daemon::StreamOutbox::Batch outbox_batch_;
+  std::vector<std::unique_ptr<daemon::Worker>> workers_;  // while the node runs
   std::optional<uint64_t> pending_floor_;
   int64_t pending_floor_due_ = 0;
   int64_t next_deadline_ = std::numeric_limits<int64_t>::max();
@@ -179,9 +208,6 @@ class SimHost {
   unsigned worker_ = 0;
   SimHostCounters counters_;
   std::vector<TickRecord> ticks_;
-  std::vector<std::vector<std::byte>> buffers_;  // one per batch slot
-  std::vector<TxSlot> tx_slots_;
-  std::vector<RxSlot> rx_slots_;
   std::mt19937_64 boot_rng_;
 };
 

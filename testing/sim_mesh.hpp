@@ -1,4 +1,4 @@
-// SimMesh: a managed Cordon network in one process (STYLE.md, habit 3):
+// SimMesh: a managed Cordon network in one process (docs/design.md, practice 3):
 // coordinators on the public underlay, clients behind NAT models, links
 // between them, and the NodeConfigs a key set would give each host
 // (daemon/managed.hpp): roles, registry and rendezvous coordinators, fixed

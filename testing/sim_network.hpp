@@ -1,7 +1,7 @@
-// SimNetwork: an underlay inside one process (STYLE.md, habit 3; Nebula's
-// e2e router). Transports bound on it exchange datagrams through NAT models
-// (testing/nat_model.hpp), with per-link loss, duplication, reordering and
-// latency, on the time of a ManualClock.
+// SimNetwork: an underlay inside one process (docs/design.md, practice 3;
+// Nebula's e2e router). Transports bound on it exchange datagrams through
+// NAT models (testing/nat_model.hpp), with per-link loss, duplication,
+// reordering and latency, on the time of a ManualClock.
 //
 // Determinism: every random choice comes from one generator seeded at
 // construction, and datagrams due at the same instant are delivered in the

@@ -21,6 +21,7 @@
 
 #include "core/node.hpp"
 #include "core/node_config.hpp"
+#include "core/result.hpp"
 #include "daemon/counter_store.hpp"
 
 namespace cordon::daemon {
@@ -32,6 +33,7 @@ class CounterKeeper {
     std::string legacy_path;            // legacy_counter_file_path
     std::optional<std::string> keyset;  // managed mode: the key set (its .fresh record)
     std::optional<std::string> machine; // os::read_machine_id()
+    FileStore* files = &system_files();  // where the counter file is
   };
   struct Start {
     uint64_t floor = 0;
@@ -43,16 +45,16 @@ class CounterKeeper {
   const std::string& path() const { return store_.path(); }
   const CounterFile& file() const { return file_; }
 
-  // Returns the error that stops the start (it names the file, or the
-  // peers and the file), or nullopt with `out` filled. Logs what it found.
-  std::optional<std::string> open(const NodeConfig& config, bool accept_new_keys, Start& out);
-  // Returns why the reload must not adopt `next` (nothing changed then).
-  std::optional<std::string> admit_reload(const NodeConfig& next);
+  // The floors to start from, or the error that stops the start (it names
+  // the file, or the peers and the file). Logs what it found.
+  Result<Start, std::string> open(const NodeConfig& config, bool accept_new_keys);
+  // An error: why the reload must not adopt `next` (nothing changed then).
+  Status<std::string> admit_reload(const NodeConfig& next);
 
   void raise_floor(uint64_t floor) { file_.floor = std::max(file_.floor, floor); }
   void set_receive_floors(std::vector<ReceiveFloor> floors) { file_.receive = std::move(floors); }
   // Writes the file; the error names it.
-  std::optional<std::string> store();
+  Status<std::string> store();
   void consume_fresh();
 
  private:

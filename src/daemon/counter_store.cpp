@@ -1,7 +1,5 @@
 #include "daemon/counter_store.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -9,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "os/linux/files.hpp"
 #include "os/linux/machine_id.hpp"
 
 namespace cordon::daemon {
@@ -153,7 +150,7 @@ CounterLoad CounterStore::load() const {
 }
 
 CounterLoad CounterStore::load_from(const std::string& path) const {
-  auto text = os::read_file(path, kMaxFileSize);
+  auto text = files_->read(path, kMaxFileSize);
   if (!text) {
     if (text.error().err == ENOENT) return CounterLoad{CounterFile{}, {}, true, path};  // first start
     return CounterLoad{std::nullopt,
@@ -174,22 +171,22 @@ CounterLoad CounterStore::load_from(const std::string& path) const {
       false, path};
 }
 
-std::optional<std::string> CounterStore::store(const CounterFile& file) const {
+Status<std::string> CounterStore::store(const CounterFile& file) const {
   const std::string dir = std::filesystem::path(path_).parent_path().string();
   if (!dir.empty()) {
-    if (auto made = os::ensure_dir(dir, 0700); !made) {
-      return fmt::format("cannot create the state directory: {}", made.error().message());
+    if (auto made = files_->ensure_dir(dir, 0700); !made) {
+      return fail(fmt::format("cannot create the state directory: {}", made.error().message()));
     }
   }
-  if (auto written = os::write_file_atomic(path_, format_counter_file(file), 0600); !written) {
-    return fmt::format("cannot store the counter floor: {}", written.error().message());
+  if (auto written = files_->write_atomic(path_, format_counter_file(file), 0600); !written) {
+    return fail(fmt::format("cannot store the counter floor: {}", written.error().message()));
   }
   // The old name would otherwise be read again if this file went missing,
   // and it covers every key (version 1): it must not outlive the migration.
   if (!legacy_path_.empty() && !legacy_removed_) {
-    if (::unlink(legacy_path_.c_str()) == 0 || errno == ENOENT) legacy_removed_ = true;
+    if (files_->remove(legacy_path_)) legacy_removed_ = true;
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 }  // namespace cordon::daemon

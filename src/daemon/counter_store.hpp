@@ -50,6 +50,8 @@
 
 #include "core/keys/traffic_keys.hpp"
 #include "core/node.hpp"
+#include "core/result.hpp"
+#include "daemon/file_store.hpp"
 
 namespace cordon::daemon {
 
@@ -75,8 +77,9 @@ class CounterStore {
  public:
   // `legacy_path`: the version 1 name (<state_dir>/<interface>.counter),
   // read when `path` does not exist yet and removed once `path` is written.
-  explicit CounterStore(std::string path, std::string legacy_path = {})
-      : path_(std::move(path)), legacy_path_(std::move(legacy_path)) {
+  // `files`: where the files are (the simulations pass an in-memory disk).
+  explicit CounterStore(std::string path, std::string legacy_path = {}, FileStore& files = system_files())
+      : path_(std::move(path)), legacy_path_(std::move(legacy_path)), files_(&files) {
     if (legacy_path_ == path_) legacy_path_.clear();  // an interface named like the host ID
   }
 
@@ -85,14 +88,15 @@ class CounterStore {
   CounterLoad load() const;
 
   // Creates the state directory (0700) if needed and replaces the file.
-  // Returns an error message, or nullopt once the file is durable.
-  std::optional<std::string> store(const CounterFile& file) const;
+  // Ok once the file is durable; the error says what failed.
+  Status<std::string> store(const CounterFile& file) const;
 
  private:
   CounterLoad load_from(const std::string& path) const;
 
   std::string path_;
   std::string legacy_path_;
+  FileStore* files_;
   mutable bool legacy_removed_ = false;
 };
 

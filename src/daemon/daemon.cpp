@@ -72,7 +72,7 @@ class Daemon {
   std::optional<std::string> start();
   // Reads the counter file and admits the configured link keys; call it
   // before they are wiped.
-  std::optional<std::string> open_counters(CounterKeeper::Start& out);
+  Result<CounterKeeper::Start, std::string> open_counters();
   int loop();
   void tick(const Now& now);
   void store_last_receive_floors();
@@ -160,8 +160,9 @@ std::optional<std::string> Daemon::start() {
   if (!control) return "control socket: " + control.error().message();
   control_.emplace(std::move(control.value()));
 
-  CounterKeeper::Start floors;
-  if (auto error = open_counters(floors)) return *error;
+  auto opened = open_counters();
+  if (!opened) return opened.error();
+  CounterKeeper::Start floors = std::move(opened).value();
 
   auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
@@ -199,7 +200,7 @@ std::optional<std::string> Daemon::start() {
   forget_keys(config_.node);
   check_local_endpoints(now);
   tunnel_ = std::make_unique<TcpTunnel>(
-      TcpTunnel::Wiring{*node_, workers_, *poller_, interface_->device(), sockets_[0], config_.mtu});
+      TcpTunnel::Wiring{*node_, workers_, *poller_, interface_->device().queue(0), sockets_[0], config_.mtu});
   configure_tunnel(now);
 
   // The floor the node asks for must be durable before any worker seals a
@@ -208,7 +209,7 @@ std::optional<std::string> Daemon::start() {
   TickResult first = node_->tick(now);
   counters_->raise_floor(first.persist_counter_floor.value_or(0));
   if (first.persist_receive_floors) counters_->set_receive_floors(std::move(*first.persist_receive_floors));
-  if (auto error = counters_->store()) return *error;
+  if (auto stored = counters_->store(); !stored) return stored.error();
   if (first.persist_counter_floor) node_->counter_floor_persisted(*first.persist_counter_floor);
   counters_->consume_fresh();
   send(first.datagrams);
@@ -285,7 +286,7 @@ int Daemon::loop() {
   }
 }
 
-std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
+Result<CounterKeeper::Start, std::string> Daemon::open_counters() {
   std::optional<std::string> machine = os::read_machine_id();
   if (!machine) {
     spdlog::warn("no machine ID in {}: the counter file cannot tell this machine from a copy of it "
@@ -294,7 +295,7 @@ std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
   }
   counters_.emplace(CounterKeeper::Where{counter_file_path(config_), legacy_counter_file_path(config_),
                                          config_.keyset, std::move(machine)});
-  return counters_->open(config_.node, options_.accept_new_keys, out);
+  return counters_->open(config_.node, options_.accept_new_keys);
 }
 
 // On a clean stop, after the workers stopped: the receive floors as they
@@ -303,7 +304,7 @@ std::optional<std::string> Daemon::open_counters(CounterKeeper::Start& out) {
 // at most the last second instead.
 void Daemon::store_last_receive_floors() {
   counters_->set_receive_floors(node_->receive_floors());
-  if (auto error = counters_->store()) spdlog::warn("last receive floors not stored: {}", *error);
+  if (auto stored = counters_->store(); !stored) spdlog::warn("last receive floors not stored: {}", stored.error());
 }
 
 void Daemon::tick(const Now& now) {
@@ -315,16 +316,16 @@ void Daemon::tick(const Now& now) {
     // with the next one.
     counters_->set_receive_floors(std::move(*result.persist_receive_floors));
     if (!result.persist_counter_floor) {
-      if (auto error = counters_->store()) spdlog::debug("receive floors not stored: {}", *error);
+      if (auto stored = counters_->store(); !stored) spdlog::debug("receive floors not stored: {}", stored.error());
     }
   }
   if (result.persist_counter_floor) {
     const uint64_t floor = *result.persist_counter_floor;
     counters_->raise_floor(floor);
-    if (auto error = counters_->store()) {
+    if (auto stored = counters_->store(); !stored) {
       // Until it is stored, sealing stops with `nonce_reservation`: tell the
       // operator once, and try again soon.
-      if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", *error);
+      if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", stored.error());
       floor_failing_ = true;
       next_tick_ns_ = std::min(next_tick_ns_, now.mono_ns + kFloorRetryNs);
     } else {
@@ -456,10 +457,10 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     for (const std::string& warning : reloaded.warnings) spdlog::warn("{}", warning);
     version = managed_->version;
   }
-  if (auto refused = counters_->admit_reload(next.node)) {
+  if (auto admitted = counters_->admit_reload(next.node); !admitted) {
     if (managed_) managed_->version = running_version;
-    spdlog::error("reload failed: {}; the running configuration stays", *refused);
-    return ReloadOutcome::failed("reload failed: " + *refused + "; the running configuration stays");
+    spdlog::error("reload failed: {}; the running configuration stays", admitted.error());
+    return ReloadOutcome::failed("reload failed: " + admitted.error() + "; the running configuration stays");
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 

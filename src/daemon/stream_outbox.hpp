@@ -17,10 +17,11 @@
 #include <vector>
 
 #include "core/sync.hpp"
+#include "daemon/verdict_dispatch.hpp"
 
 namespace cordon::daemon {
 
-// std::mutex with the thread-safety annotations (STYLE.md, habit 9).
+// std::mutex with the thread-safety annotations (docs/design.md, practice 9).
 class CORDON_CAPABILITY("mutex") Mutex {
  public:
   void lock() CORDON_ACQUIRE() { m_.lock(); }
@@ -41,7 +42,7 @@ class CORDON_SCOPED_CAPABILITY MutexLock {
   Mutex& m_;
 };
 
-class StreamOutbox {
+class StreamOutbox final : public StreamSink {
  public:
   // About a second of a busy client's traffic; beyond it TCP is not keeping
   // up and dropping here is better than growing without bound.
@@ -64,7 +65,7 @@ class StreamOutbox {
   };
 
   // Any thread. False when the outbox is full: the datagram is dropped.
-  bool push(uint32_t stream, std::span<const std::byte> datagram);
+  bool push(uint32_t stream, std::span<const std::byte> datagram) override;
 
   // The control thread: swaps everything queued into `out` (cleared first;
   // its storage is reused for the next pushes).

@@ -37,7 +37,10 @@ void TcpBackoff::failed(int64_t now_ns) {
 }
 
 TcpTunnel::TcpTunnel(const Wiring& wiring)
-    : w_(wiring), rx_slot_size_(receive_slot_size(wiring.mtu)), rx_storage_(kBatch * rx_slot_size_) {}
+    : w_(wiring),
+      rx_slot_size_(receive_slot_size(wiring.mtu)),
+      rx_storage_(kBatch * rx_slot_size_),
+      dispatch_(wiring.tun, wiring.udp, *this) {}
 
 TcpTunnel::~TcpTunnel() {
   for (auto& [id, s] : streams_) {
@@ -337,62 +340,35 @@ void TcpTunnel::flush_rx() {
   // The clock is read per batch, as the workers do.
   const Now now = os::now();
   const size_t count = std::exchange(rx_count_, 0);
-  w_.node.process_wire(w_.worker, now, std::span(rx_slots_).first(count));
-  size_t forwards = 0;
+  const auto batch = std::span(rx_slots_).first(count);
+  w_.node.process_wire(w_.worker, now, batch);
+  note_authentic(count, now);
+  const DispatchTally tally = dispatch_.received(batch);
+  counters_.tun_errors += tally.tun_write_errors;
+  counters_.udp_errors += tally.udp_send_failures;
+  if (tally.control > 0) tick_requested_ = true;
+}
+
+void TcpTunnel::note_authentic(size_t count, const Now& now) {
   for (size_t i = 0; i < count; ++i) {
-    const RxSlot& slot = rx_slots_[i];
-    if (slot.verdict != Verdict::kDrop) {
-      if (auto it = streams_.find(rx_streams_[i]); it != streams_.end()) {
-        Stream& s = it->second;
-        s.authentic = true;
-        s.last_authentic_ns = now.mono_ns;
-        if (s.side == Side::kAccepted) (void)slots_.authenticated(rx_streams_[i]);  // full: stays pending
-        if (s.side == Side::kConnected) {
-          if (auto c = clients_.find(s.coordinator.value); c != clients_.end()) c->second.backoff.succeeded();
-        }
-      }
+    if (rx_slots_[i].verdict == Verdict::kDrop) continue;
+    auto it = streams_.find(rx_streams_[i]);
+    if (it == streams_.end()) continue;
+    Stream& s = it->second;
+    s.authentic = true;
+    s.last_authentic_ns = now.mono_ns;
+    if (s.side == Side::kAccepted) (void)slots_.authenticated(rx_streams_[i]);  // full: stays pending
+    if (s.side == Side::kConnected) {
+      if (auto c = clients_.find(s.coordinator.value); c != clients_.end()) c->second.backoff.succeeded();
     }
-    switch (slot.verdict) {
-      case Verdict::kDeliver:
-        if (!w_.tun.write(0, slot.inner)) ++counters_.tun_errors;
-        break;
-      case Verdict::kForward:
-        if (slot.to.is_udp()) {
-          const size_t offset = static_cast<size_t>(slot.wire.data() - slot.data.data());
-          forward_[forwards++] =
-              os::Datagram{.data = slot.data.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
-        } else {
-          send(slot.to.stream, slot.wire);
-        }
-        break;
-      case Verdict::kControl:
-        tick_requested_ = true;
-        break;
-      case Verdict::kDrop:
-      case Verdict::kConsumed:
-        break;
-    }
-  }
-  for (size_t sent = 0; sent < forwards;) {
-    auto r = w_.udp.send(std::span(forward_).subspan(sent, forwards - sent));
-    if (!r) {
-      ++counters_.udp_errors;
-      ++sent;
-      continue;
-    }
-    if (r.value() == 0) {
-      counters_.udp_errors += forwards - sent;
-      break;
-    }
-    sent += r.value();
   }
 }
 
-void TcpTunnel::send(uint32_t stream, std::span<const std::byte> datagram) {
+bool TcpTunnel::send(uint32_t stream, std::span<const std::byte> datagram) {
   auto it = streams_.find(stream);
   if (it == streams_.end() || it->second.dead || it->second.closing || !it->second.open) {
     ++counters_.send_drops;
-    return;
+    return false;
   }
   Stream& s = it->second;
   const bool was_empty = s.socket.queued_bytes() == 0;
@@ -400,12 +376,14 @@ void TcpTunnel::send(uint32_t stream, std::span<const std::byte> datagram) {
   if (!r) {
     // Not reaped here: a caller may be iterating over this stream.
     drop(stream, s, os::now(), r.error().message());
-    return;
+    return false;
   }
-  if (r.value() == os::TcpStream::SendResult::kDropped) ++counters_.send_drops;
+  const bool queued = r.value() != os::TcpStream::SendResult::kDropped;
+  if (!queued) ++counters_.send_drops;
   // The write-stall deadline runs from when bytes began to wait.
   if (was_empty && s.socket.queued_bytes() > 0) s.write_progress_ns = os::now().mono_ns;
   watch_write(s);
+  return queued;
 }
 
 void TcpTunnel::watch_write(Stream& s) {

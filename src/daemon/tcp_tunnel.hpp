@@ -31,7 +31,9 @@
 // AEAD contexts with a worker (core/node.hpp: each index, one thread).
 // Delivered packets go to TUN queue 0 (a write(2) of a whole packet is safe
 // next to worker 0's), relayed datagrams for UDP go out through worker 0's
-// socket as the control thread's keepalives do.
+// socket as the control thread's keepalives do, and relayed datagrams for a
+// stream go straight to it: the verdicts are dispatched by the workers'
+// dispatcher (verdict_dispatch.hpp), with this class as its StreamSink.
 //
 // Timers, checked every kTcpTimerNs:
 //   connect      kTcpConnectTimeoutNs without the handshake completing: give up
@@ -69,10 +71,11 @@
 #include "core/node.hpp"
 #include "core/wire/stream_frame.hpp"
 #include "daemon/stream_slots.hpp"
+#include "daemon/verdict_dispatch.hpp"
+#include "os/datagram_socket.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/tcp.hpp"
-#include "os/linux/tun.hpp"
-#include "os/linux/udp.hpp"
+#include "os/tun_queue.hpp"
 
 namespace cordon::daemon {
 
@@ -123,14 +126,14 @@ struct StreamTimes {
 // The first deadline `t` has passed at now_ns, idle_ns being the poll period.
 StreamDeadline passed_deadline(const StreamTimes& t, int64_t now_ns, int64_t idle_ns);
 
-class TcpTunnel {
+class TcpTunnel final : private StreamSink {
  public:
   struct Wiring {
     Node& node;
     unsigned worker;  // the node's index for stream traffic (see above)
     os::Poller& poller;
-    const os::TunDevice& tun;
-    os::UdpSocket& udp;
+    os::TunQueue& tun;         // TUN queue 0
+    os::DatagramSocket& udp;   // worker 0's socket
     unsigned mtu;
   };
   explicit TcpTunnel(const Wiring& wiring);
@@ -155,8 +158,8 @@ class TcpTunnel {
 
   // A datagram for stream `stream` (from Node::tick, the outbox, or a
   // relayed datagram). Dropped, and counted, when the stream is gone or
-  // cannot keep up.
-  void send(uint32_t stream, std::span<const std::byte> datagram);
+  // cannot keep up; false then.
+  bool send(uint32_t stream, std::span<const std::byte> datagram);
 
   int64_t next_deadline_ns() const;
   void run_timers(const Now& now);
@@ -214,8 +217,12 @@ class TcpTunnel {
   // Reads what the socket has; why the stream ended, if it did.
   std::optional<std::string> read(Stream& s);
   void queue_rx(const Stream& s, std::span<const std::byte> datagram);
-  // Hands the batch to the node and acts on the verdicts.
+  // Hands the batch to the node and the verdicts to the dispatcher.
   void flush_rx();
+  // Marks the streams that carried an authentic datagram in the batch.
+  void note_authentic(size_t count, const Now& now);
+  // StreamSink: relayed datagrams for a stream go straight to it.
+  bool push(uint32_t stream, std::span<const std::byte> datagram) override { return send(stream, datagram); }
   void watch_write(Stream& s);
   // Ends a stream now (an error, the peer's end, a timeout): reports it,
   // and reap() frees it.
@@ -247,7 +254,7 @@ class TcpTunnel {
   std::array<RxSlot, kBatch> rx_slots_{};
   std::array<uint32_t, kBatch> rx_streams_{};
   size_t rx_count_ = 0;
-  std::array<os::Datagram, kBatch> forward_{};
+  VerdictDispatch dispatch_;
 
   struct Counters {
     uint64_t send_drops = 0;     // for a stream that is gone, or whose queue is full

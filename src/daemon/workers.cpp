@@ -1,205 +1,187 @@
 #include "daemon/workers.hpp"
 
-#include <cerrno>
+#include <algorithm>
 
-#include "core/wire/header.hpp"
 #include "os/linux/clock.hpp"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define CORDON_POISON_SLACK 1
+#endif
+#endif
 
 namespace cordon::daemon {
 namespace {
 
-size_t tx_slot_size(unsigned mtu) { return wire::kHeadroom + mtu + wire::kTailroom; }
+// The AddressSanitizer check of workers.hpp: bytes the core must not touch
+// are poisoned while it works, and opened again before the edges refill
+// the buffers. Nothing in other builds.
+void poison(std::span<std::byte> slack) {
+#ifdef CORDON_POISON_SLACK
+  if (!slack.empty()) ASAN_POISON_MEMORY_REGION(slack.data(), slack.size());
+#else
+  (void)slack;
+#endif
+}
+void unpoison(std::span<std::byte> bytes) {
+#ifdef CORDON_POISON_SLACK
+  if (!bytes.empty()) ASAN_UNPOISON_MEMORY_REGION(bytes.data(), bytes.size());
+#else
+  (void)bytes;
+#endif
+}
+
+template <typename Counter>
+void add(Counter& counter, size_t n) {
+  if (n != 0) counter.fetch_add(n, std::memory_order_relaxed);
+}
 
 }  // namespace
 
-Worker::Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu,
-               StreamOutbox& outbox, const os::EventFd& control_wake)
+Worker::Worker(unsigned index, Node& node, os::TunQueue& tun, os::DatagramSocket& socket, StreamOutbox& outbox,
+               unsigned mtu, size_t batch)
     : index_(index),
       node_(node),
       tun_(tun),
       socket_(socket),
-      outbox_(outbox),
-      control_wake_(control_wake),
+      dispatch_(tun, socket, outbox),
+      batch_(std::clamp<size_t>(batch, 1, kMaxBatch)),
       rx_slot_size_(receive_slot_size(mtu)),
-      tx_slot_size_(tx_slot_size(mtu)),
-      rx_storage_(kBatch * rx_slot_size_),
-      tx_storage_(kBatch * tx_slot_size_) {
-  for (size_t i = 0; i < kBatch; ++i) {
+      tx_slot_size_(tunnel_slot_size(mtu)),
+      rx_storage_(batch_ * rx_slot_size_),
+      tx_storage_(batch_ * tx_slot_size_) {
+  for (size_t i = 0; i < batch_; ++i) {
     rx_datagrams_[i].data = std::span(rx_storage_).subspan(i * rx_slot_size_, rx_slot_size_);
+    // The tunnel fills the MTU after the headroom; the tailroom stays free.
+    tx_buffers_[i] = std::span(tx_storage_).subspan(i * tx_slot_size_, tx_slot_size_ - wire::kTailroom);
   }
 }
 
-os::Status Worker::init(const os::EventFd& stop) {
+Worker::~Worker() {
+  unpoison(rx_storage_);
+  unpoison(tx_storage_);
+}
+
+void Worker::count(const DispatchTally& tally) {
+  add(counters_.tun_write_errors, tally.tun_write_errors);
+  add(counters_.udp_send_failures, tally.udp_send_failures);
+  add(counters_.stream_drops, tally.stream_drops);
+  add(counters_.contract_violations, tally.contract_violations);
+  if (tally.last_errno != 0) counters_.last_errno.store(tally.last_errno, std::memory_order_relaxed);
+}
+
+BatchReport Worker::receive_batch(const Now& now) {
+  BatchReport report;
+  rx_count_ = 0;
+  unpoison(rx_storage_);
+  auto received = socket_.receive(std::span(rx_datagrams_).first(batch_));
+  if (!received) {
+    counters_.udp_receive_errors.fetch_add(1, std::memory_order_relaxed);
+    counters_.last_errno.store(received.error().err, std::memory_order_relaxed);
+    return report;
+  }
+  for (size_t i = 0; i < received.value(); ++i) {
+    const os::Datagram& d = rx_datagrams_[i];
+    if (d.truncated) {
+      ++report.truncated;
+      continue;
+    }
+    const size_t length = std::min(d.length, d.data.size());
+    poison(d.data.subspan(length));
+    rx_slots_[rx_count_++] = RxSlot{.from = d.peer, .data = d.data.first(length)};
+  }
+  add(counters_.truncated, report.truncated);
+  report.slots = rx_count_;
+  if (rx_count_ == 0) return report;
+
+  node_.process_wire(index_, now, std::span(rx_slots_).first(rx_count_));
+  report.tally = dispatch_.received(std::span(rx_slots_).first(rx_count_));
+  count(report.tally);
+  return report;
+}
+
+os::Result<BatchReport> Worker::send_batch(const Now& now) {
+  BatchReport report;
+  tx_count_ = 0;
+  unpoison(tx_storage_);
+  auto read = tun_.read(std::span<const std::span<std::byte>>(tx_buffers_).first(batch_),
+                        std::span(tx_sizes_).first(batch_), wire::kHeadroom);
+  if (!read) return read.error();
+  for (size_t i = 0; i < read.value(); ++i) {
+    const auto buffer = std::span(tx_storage_).subspan(i * tx_slot_size_, tx_slot_size_);
+    const size_t length = std::min(tx_sizes_[i], tx_slot_size_ - wire::kHeadroom - wire::kTailroom);
+    poison(buffer.subspan(wire::kHeadroom + length + wire::kTailroom));
+    tx_slots_[tx_count_++] = TxSlot{.buffer = buffer.first(wire::kHeadroom + length + wire::kTailroom),
+                                    .headroom = wire::kHeadroom,
+                                    .length = length};
+  }
+  report.slots = tx_count_;
+  if (tx_count_ == 0) return report;
+
+  node_.process_tun(index_, now, std::span(tx_slots_).first(tx_count_));
+  report.tally = dispatch_.sealed(std::span(tx_slots_).first(tx_count_));
+  count(report.tally);
+  return report;
+}
+
+WorkerPool::WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu,
+                       StreamOutbox& outbox, const os::EventFd& control_wake)
+    : control_wake_(control_wake) {
+  for (unsigned i = 0; i < sockets.size(); ++i) {
+    lanes_.push_back(std::make_unique<Lane>(i, node, tun.queue(i), sockets[i], mtu, outbox));
+  }
+  results_.resize(lanes_.size());
+}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+os::Status WorkerPool::init(Lane& lane) {
   auto poller = os::Poller::create();
   if (!poller) return poller.error();
-  poller_.emplace(std::move(poller.value()));
-  stop_fd_ = stop.fd();
-  for (int fd : {tun_.queue_fd(index_), socket_.fd(), stop_fd_}) {
-    auto added = poller_->add_readable(fd);
+  lane.poller.emplace(std::move(poller.value()));
+  for (int fd : {lane.queue.fd(), lane.socket.fd(), stop_->fd()}) {
+    auto added = lane.poller->add_readable(fd);
     if (!added) return added.error();
   }
   return os::Ok{};
 }
 
-std::optional<os::SysError> Worker::run() {
+os::Status WorkerPool::run(Lane& lane) {
   std::array<int, 4> ready{};
   for (;;) {
-    auto n = poller_->wait(-1, ready);
+    auto n = lane.poller->wait(-1, ready);
     if (!n) return n.error();
-    for (size_t i = 0; i < n.value(); ++i) {
-      if (ready[i] == stop_fd_) return std::nullopt;
-    }
+    const auto fds = std::span(ready).first(n.value());
+    if (std::find(fds.begin(), fds.end(), stop_->fd()) != fds.end()) return os::Ok{};
     // One batch per direction per wakeup; epoll is level-triggered, so
     // whatever is left is reported again and neither direction starves.
-    for (size_t i = 0; i < n.value(); ++i) {
-      if (ready[i] == socket_.fd()) {
-        receive_batch();
-      } else if (ready[i] == tun_.queue_fd(index_)) {
-        std::optional<os::SysError> fatal;
-        if (!send_batch(fatal)) return fatal;
+    for (int fd : fds) {
+      if (fd == lane.socket.fd()) {
+        // The clock is read once per batch.
+        if (lane.worker.receive_batch(os::now()).wake()) control_wake_.notify();
+      } else if (fd == lane.queue.fd()) {
+        auto sent = lane.worker.send_batch(os::now());
+        if (!sent) return sent.error();
+        if (sent.value().wake()) control_wake_.notify();
       }
     }
   }
 }
 
-void Worker::receive_batch() {
-  auto received = socket_.receive(rx_datagrams_);
-  if (!received) {
-    counters_.udp_receive_errors.fetch_add(1, std::memory_order_relaxed);
-    counters_.last_errno.store(received.error().err, std::memory_order_relaxed);
-    return;
-  }
-  size_t count = 0;
-  for (size_t i = 0; i < received.value(); ++i) {
-    const os::Datagram& d = rx_datagrams_[i];
-    if (d.truncated) {
-      counters_.truncated.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    rx_slots_[count++] = RxSlot{.from = d.peer, .data = d.data.first(d.length)};
-  }
-  if (count == 0) return;
-
-  node_.process_wire(index_, os::now(), std::span(rx_slots_).first(count));
-
-  size_t forwards = 0;
-  bool wake = false;
-  for (size_t i = 0; i < count; ++i) {
-    const RxSlot& slot = rx_slots_[i];
-    switch (slot.verdict) {
-      case Verdict::kDeliver:
-        if (auto written = tun_.write(index_, slot.inner); !written) {
-          counters_.tun_write_errors.fetch_add(1, std::memory_order_relaxed);
-          counters_.last_errno.store(written.error().err, std::memory_order_relaxed);
-        }
-        break;
-      case Verdict::kForward:
-        // A relayed datagram, rewritten in place in the receive buffer.
-        if (slot.to.is_udp()) {
-          const size_t offset = static_cast<size_t>(slot.wire.data() - slot.data.data());
-          forward_datagrams_[forwards++] = os::Datagram{
-              .data = slot.data.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
-        } else {
-          wake |= to_stream(slot.to.stream, slot.wire);
-        }
-        break;
-      case Verdict::kControl:
-        wake = true;
-        break;
-      case Verdict::kDrop:
-      case Verdict::kConsumed:
-        break;
-    }
-  }
-  send_udp(std::span(forward_datagrams_).first(forwards));
-  if (wake) control_wake_.notify();
-}
-
-bool Worker::send_batch(std::optional<os::SysError>& fatal) {
-  size_t count = 0;
-  while (count < kBatch) {
-    auto buffer = std::span(tx_storage_).subspan(count * tx_slot_size_, tx_slot_size_);
-    auto room = buffer.subspan(wire::kHeadroom, tx_slot_size_ - wire::kHeadroom - wire::kTailroom);
-    auto read = tun_.read(index_, room);
-    if (!read) {
-      // A TUN queue fails only when the device is gone (EBADFD after
-      // `ip link delete`); nothing more can be done on this path.
-      fatal = read.error();
-      return false;
-    }
-    if (read.value() == 0) break;
-    tx_slots_[count++] = TxSlot{.buffer = buffer, .headroom = wire::kHeadroom, .length = read.value()};
-  }
-  if (count == 0) return true;
-
-  node_.process_tun(index_, os::now(), std::span(tx_slots_).first(count));
-
-  size_t datagrams = 0;
-  bool wake = false;
-  for (size_t i = 0; i < count; ++i) {
-    const TxSlot& slot = tx_slots_[i];
-    if (slot.verdict != Verdict::kDeliver) continue;
-    if (!slot.to.is_udp()) {
-      wake |= to_stream(slot.to.stream, slot.wire);
-      continue;
-    }
-    // `wire` lies inside `buffer`; take the mutable view of the same bytes
-    // because os::Datagram carries one span type for both directions.
-    const size_t offset = static_cast<size_t>(slot.wire.data() - slot.buffer.data());
-    tx_datagrams_[datagrams++] = os::Datagram{
-        .data = slot.buffer.subspan(offset, slot.wire.size()), .length = slot.wire.size(), .peer = slot.to};
-  }
-  send_udp(std::span(tx_datagrams_).first(datagrams));
-  if (wake) control_wake_.notify();
-  return true;
-}
-
-void Worker::send_udp(std::span<const os::Datagram> batch) {
-  size_t sent = 0;
-  while (sent < batch.size()) {
-    auto r = socket_.send(batch.subspan(sent));
-    if (!r) {
-      // One unreachable destination must not hold back the others: skip it
-      // and go on with the rest of the batch.
-      counters_.udp_send_failures.fetch_add(1, std::memory_order_relaxed);
-      counters_.last_errno.store(r.error().err, std::memory_order_relaxed);
-      ++sent;
-      continue;
-    }
-    if (r.value() == 0) break;
-    sent += r.value();
-  }
-  if (sent < batch.size()) counters_.udp_send_failures.fetch_add(batch.size() - sent, std::memory_order_relaxed);
-}
-
-bool Worker::to_stream(uint32_t stream, std::span<const std::byte> datagram) {
-  if (outbox_.push(stream, datagram)) return true;
-  counters_.stream_drops.fetch_add(1, std::memory_order_relaxed);
-  return false;
-}
-
-WorkerPool::WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu,
-                       StreamOutbox& outbox, const os::EventFd& control_wake) {
-  for (unsigned i = 0; i < sockets.size(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, node, tun, sockets[i], mtu, outbox, control_wake));
-  }
-  results_.resize(workers_.size());
-}
-
-WorkerPool::~WorkerPool() { stop(); }
-
 os::Status WorkerPool::start(const os::EventFd& died) {
   auto stop = os::EventFd::create();
   if (!stop) return stop.error();
   stop_.emplace(std::move(stop.value()));
-  for (auto& worker : workers_) {
-    auto ready = worker->init(*stop_);
+  for (auto& lane : lanes_) {
+    auto ready = init(*lane);
     if (!ready) return ready.error();
   }
-  for (size_t i = 0; i < workers_.size(); ++i) {
+  for (size_t i = 0; i < lanes_.size(); ++i) {
     threads_.emplace_back([this, i, &died] {
-      results_[i] = workers_[i]->run();
-      if (results_[i]) {
+      auto ended = run(*lanes_[i]);
+      if (!ended) {
+        results_[i] = std::move(ended).error();
         failed_.store(true, std::memory_order_release);
         died.notify();
       }

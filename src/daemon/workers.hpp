@@ -1,21 +1,34 @@
-// Data-path workers (DESIGN.md, "Performance"): run to completion, one per
-// core. Worker i owns TUN queue i and UDP socket i and moves packets in
-// batches of up to UdpSocket::kMaxBatch:
+// Data-path workers (docs/design.md, "The data path"): run to completion,
+// one per core. A Worker moves packets between one tunnel queue and one
+// datagram socket, in batches of up to DatagramSocket::kMaxBatch, through
+// the edge interfaces (os/tun_queue.hpp, os/datagram_socket.hpp), so the
+// same code runs on the kernel's devices in the daemon and on the fakes in
+// the simulations (testing/sim_host.hpp):
 //
-//   UDP readable  recvmmsg -> Node::process_wire -> write inner packets to the TUN queue,
-//                 sendmmsg relayed datagrams a coordinator forwards (kForward)
-//   TUN readable  read a batch -> Node::process_tun -> sendmmsg datagrams
+//   receive_batch  socket receive -> Node::process_wire -> VerdictDispatch::received
+//                  (inner packets to the tunnel, relayed datagrams on)
+//   send_batch     tunnel read -> Node::process_tun -> VerdictDispatch::sealed
+//                  (datagrams to the socket)
 //
 // A datagram for a TCP tunnel stream (its `to.stream` is not 0) does not go
-// to UDP: the worker copies it to the StreamOutbox, whose streams the
-// control thread owns. The control thread is woken through `control_wake`,
-// at most once per batch, when the batch queued such datagrams or control
-// messages for Node::tick (kControl).
+// to the socket: the dispatcher copies it to the StreamOutbox, whose
+// streams the control thread owns. A batch that queued such datagrams or
+// control messages for Node::tick (kControl) says so (BatchReport::wake);
+// the daemon then wakes the control thread, once per batch.
 //
-// Every buffer is allocated when the worker is built; the loop allocates
-// nothing and throws nothing (OS calls return os::Result), except that the
-// shared stream outbox grows to the TCP tunnel's traffic once and then
-// reuses its buffers. The clock is read once per batch.
+// Every buffer is allocated when the worker is built; the batch steps
+// allocate nothing and throw nothing (edges return os::Result), except that
+// the shared stream outbox grows to the TCP tunnel's traffic once and then
+// reuses its buffers. Time is passed in: the daemon reads the clock once
+// per batch.
+//
+// In the AddressSanitizer build, the bytes of each slot past the room the
+// core was given (after the packet's tailroom, after a datagram's length)
+// are poisoned while the core works on the batch, so a core that writes
+// outside its room is caught as it would be with buffers of the exact size.
+//
+// WorkerPool is the daemon's side: one thread per worker, each in an epoll
+// loop over its TUN queue, its UDP socket and a stop event.
 #pragma once
 
 #include <array>
@@ -24,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,9 +45,12 @@
 #include "core/node.hpp"
 #include "core/wire/header.hpp"
 #include "daemon/stream_outbox.hpp"
+#include "daemon/verdict_dispatch.hpp"
+#include "os/datagram_socket.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/tun.hpp"
 #include "os/linux/udp.hpp"
+#include "os/tun_queue.hpp"
 
 namespace cordon::daemon {
 
@@ -42,6 +59,8 @@ namespace cordon::daemon {
 // (docs/protocol.md, "Relayed datagrams"). A larger datagram (the peers
 // disagree on mtu) arrives truncated and is counted.
 constexpr size_t receive_slot_size(unsigned mtu) { return mtu + wire::kOverhead + wire::kRelayExtra; }
+// Tunnel buffers: wire::kHeadroom, an MTU-sized packet, wire::kTailroom.
+constexpr size_t tunnel_slot_size(unsigned mtu) { return wire::kHeadroom + mtu + wire::kTailroom; }
 
 // Problems a worker counts instead of logging per packet; the control thread
 // reports changes (activity_log.hpp).
@@ -51,65 +70,77 @@ struct WorkerCounters {
   std::atomic<uint64_t> udp_receive_errors{0};
   std::atomic<uint64_t> udp_send_failures{0};  // datagrams not sent (error or full buffer)
   std::atomic<uint64_t> stream_drops{0};       // datagrams for a TCP stream refused by a full outbox
+  std::atomic<uint64_t> contract_violations{0};  // verdicts outside their buffer (verdict_dispatch.hpp)
   std::atomic<int> last_errno{0};              // of the latest error above
+};
+
+// What one batch step did.
+struct BatchReport {
+  size_t slots = 0;      // packets or datagrams handed to the core
+  size_t truncated = 0;  // received datagrams dropped before the core (too long)
+  DispatchTally tally;
+  bool wake() const { return tally.wake(); }
 };
 
 class Worker {
  public:
-  // `mtu` sizes the buffers: TUN reads hold one MTU-sized packet with
-  // wire::kHeadroom before and wire::kTailroom after it.
-  // `outbox` and `control_wake` are shared by every worker and the control
-  // thread (see above).
-  Worker(unsigned index, Node& node, const os::TunDevice& tun, os::UdpSocket& socket, unsigned mtu,
-         StreamOutbox& outbox, const os::EventFd& control_wake);
+  // `index` is the node's worker index (core/node.hpp: one thread each).
+  // `mtu` sizes the buffers (receive_slot_size, tunnel_slot_size); `batch`
+  // (at most DatagramSocket::kMaxBatch) is the most one step moves.
+  Worker(unsigned index, Node& node, os::TunQueue& tun, os::DatagramSocket& socket, StreamOutbox& outbox,
+         unsigned mtu, size_t batch = os::DatagramSocket::kMaxBatch);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
-  // Registers the TUN queue, the socket and the two event fds. Call before run().
-  os::Status init(const os::EventFd& stop);
+  // One batch from the socket through the core and on. A receive error is
+  // counted (WorkerCounters::udp_receive_errors) and reported as 0 slots.
+  BatchReport receive_batch(const Now& now);
+  // One batch from the tunnel through the core and on. An error: the queue
+  // is gone (the device was deleted), nothing more can be done on it.
+  os::Result<BatchReport> send_batch(const Now& now);
 
-  // Runs until `stop` is notified (returns nullopt) or an error that the
-  // worker cannot recover from (returns it; the daemon then shuts down).
-  std::optional<os::SysError> run();
+  // The slots of the latest step, verdicts included (valid until the next).
+  std::span<const RxSlot> received() const { return std::span(rx_slots_).first(rx_count_); }
+  std::span<const TxSlot> sealed() const { return std::span(tx_slots_).first(tx_count_); }
 
+  unsigned index() const { return index_; }
   const WorkerCounters& counters() const { return counters_; }
 
  private:
-  void receive_batch();
-  // False when the TUN queue failed: the device is gone.
-  bool send_batch(std::optional<os::SysError>& fatal);
-  // sendmmsg with the UDP error policy of both directions.
-  void send_udp(std::span<const os::Datagram> datagrams);
-  // Copies a datagram for a TCP stream to the outbox; true if it was queued.
-  bool to_stream(uint32_t stream, std::span<const std::byte> datagram);
+  void count(const DispatchTally& tally);
 
   unsigned index_;
   Node& node_;
-  const os::TunDevice& tun_;
-  os::UdpSocket& socket_;
-  StreamOutbox& outbox_;
-  const os::EventFd& control_wake_;
-  int stop_fd_ = -1;
-  std::optional<os::Poller> poller_;
+  os::TunQueue& tun_;
+  os::DatagramSocket& socket_;
+  VerdictDispatch dispatch_;
   WorkerCounters counters_;
 
-  static constexpr size_t kBatch = os::UdpSocket::kMaxBatch;
-  size_t rx_slot_size_;  // one received datagram
-  size_t tx_slot_size_;  // headroom + MTU + tailroom
+  static constexpr size_t kMaxBatch = os::DatagramSocket::kMaxBatch;
+  size_t batch_;
+  size_t rx_slot_size_;
+  size_t tx_slot_size_;
   std::vector<std::byte> rx_storage_;
   std::vector<std::byte> tx_storage_;
-  std::array<os::Datagram, kBatch> rx_datagrams_{};
-  std::array<RxSlot, kBatch> rx_slots_{};
-  std::array<TxSlot, kBatch> tx_slots_{};
-  std::array<os::Datagram, kBatch> tx_datagrams_{};
-  std::array<os::Datagram, kBatch> forward_datagrams_{};  // views into rx_storage_
+  std::array<os::Datagram, kMaxBatch> rx_datagrams_{};
+  std::array<RxSlot, kMaxBatch> rx_slots_{};
+  size_t rx_count_ = 0;
+  std::array<std::span<std::byte>, kMaxBatch> tx_buffers_{};
+  std::array<size_t, kMaxBatch> tx_sizes_{};
+  std::array<TxSlot, kMaxBatch> tx_slots_{};
+  size_t tx_count_ = 0;
 };
 
 // The workers and their threads. Stopping wakes every worker through one
 // EventFd that nobody drains, so each sees it readable.
 class WorkerPool {
  public:
-  // One worker per socket, with worker indices [0, sockets.size()); the
-  // Node may have more indices (the daemon keeps one for the control
-  // thread's TCP tunnel traffic, tcp_tunnel.hpp).
+  // One worker per socket, with worker indices [0, sockets.size()), worker
+  // i on TUN queue i; the Node may have more indices (the daemon keeps one
+  // for the control thread's TCP tunnel traffic, tcp_tunnel.hpp).
+  // `outbox` and `control_wake` are shared by every worker and the control
+  // thread.
   WorkerPool(Node& node, const os::TunDevice& tun, std::vector<os::UdpSocket>& sockets, unsigned mtu,
              StreamOutbox& outbox, const os::EventFd& control_wake);
   ~WorkerPool();  // stops and joins
@@ -121,11 +152,28 @@ class WorkerPool {
 
   // Call after stop(): the error that ended a worker, if one did.
   std::optional<std::string> failure() const;
-  size_t size() const { return workers_.size(); }
-  const Worker& worker(size_t i) const { return *workers_[i]; }
+  size_t size() const { return lanes_.size(); }
+  const Worker& worker(size_t i) const { return lanes_[i]->worker; }
 
  private:
-  std::vector<std::unique_ptr<Worker>> workers_;
+  // A worker with the Linux objects its loop waits on.
+  struct Lane {
+    Lane(unsigned index, Node& node, os::TunDeviceQueue& queue, os::UdpSocket& socket, unsigned mtu,
+         StreamOutbox& outbox)
+        : queue(queue), socket(socket), worker(index, node, queue, socket, outbox, mtu) {}
+    os::TunDeviceQueue& queue;
+    os::UdpSocket& socket;
+    Worker worker;
+    std::optional<os::Poller> poller;
+  };
+  // Registers the lane's TUN queue, socket and the stop event.
+  os::Status init(Lane& lane);
+  // Runs until the stop event (Ok) or an error the worker cannot recover
+  // from (the daemon then shuts down).
+  os::Status run(Lane& lane);
+
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  const os::EventFd& control_wake_;
   std::vector<std::thread> threads_;
   std::optional<os::EventFd> stop_;
   std::vector<std::optional<os::SysError>> results_;  // written by thread i before it ends

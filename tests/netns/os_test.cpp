@@ -374,11 +374,13 @@ TEST_F(OsNetns, TunQueuesCarryPacketsBothWays) {
   while (!seen && SteadyClock::now() < deadline) {
     for (unsigned q = 0; q < 2 && !seen; ++q) {
       for (;;) {
-        auto n = dev.read(q, buf);
+        const std::span<std::byte> buffers[] = {buf};
+        size_t size = 0;
+        auto n = dev.queue(q).read(buffers, std::span(&size, 1), 0);
         ASSERT_TRUE(n.ok()) << n.error().message();
         if (n.value() == 0) break;
         // Skip the kernel's own IPv6 chatter; look for our IPv4 datagram.
-        std::string packet(reinterpret_cast<const char*>(buf.data()), n.value());
+        std::string packet(reinterpret_cast<const char*>(buf.data()), size);
         if ((buf[0] >> 4) == std::byte{4} && packet.find(hello) != std::string::npos) seen = true;
       }
     }
@@ -395,7 +397,7 @@ TEST_F(OsNetns, TunQueuesCarryPacketsBothWays) {
   ASSERT_TRUE(listener.ok()) << listener.error().message();
   const uint16_t port = listener.value().local_port();
   auto packet = ipv4_udp(addr("10.78.0.5"), addr("10.77.0.1"), 4000, port, "from-tun");
-  auto w = dev.write(1, packet);
+  auto w = dev.queue(1).write(packet);
   ASSERT_TRUE(w.ok()) << w.error().message();
   auto got = receive_all(listener.value(), 1);
   ASSERT_EQ(got.size(), 1u);

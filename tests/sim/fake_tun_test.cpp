@@ -14,7 +14,7 @@ const IpAddress kV4b = IpAddress::v4({10, 77, 0, 2});
 const IpAddress kV6a = IpAddress::v6({0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
 const IpAddress kV6b = IpAddress::v6({0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
 
-// The naive twin (STYLE.md, habit 11): RFC 1071's sum, one word at a time,
+// The naive twin (docs/design.md, practice 11): RFC 1071's sum, one word at a time,
 // folding the carry at every step.
 uint16_t naive_checksum(ByteSpan data) {
   uint32_t sum = 0;

@@ -136,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(AllPairs, MeshNatPairs, ::testing::ValuesIn(nat_table()
                          });
 
 
-// seeds/000: a registry that hears nothing from a client for the polling
+// The ViPNet technology description: a registry that hears nothing from a client for the polling
 // period marks it unreachable and tells the hosts linked with it.
 TEST(MeshSim, SilentClientBecomesUnreachableForItsLinkedHosts) {
   ThreeHosts t(Nat::kPort, Nat::kPort);
@@ -261,7 +261,7 @@ TEST(MeshSim, FivePercentLoss) {
   EXPECT_GT(t.at_b, t.seq_a * 85 / 100);
 }
 
-// seeds/000: "Direct connection ... is possible within 75 seconds since the
+// The ViPNet technology description: "Direct connection ... is possible within 75 seconds since the
 // last connection was broken." The direct path is cut for 2 minutes
 // (traffic falls back to the relay), then restored: direct again within 75 s.
 TEST(MeshSim, DirectPathComesBackWithin75Seconds) {

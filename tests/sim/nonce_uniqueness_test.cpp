@@ -1,5 +1,5 @@
 // A (key, nonce) pair is never used twice, across restarts, crashes and
-// clock jumps (DESIGN.md, decision 3; docs/protocol.md, "Nonce uniqueness").
+// clock jumps (docs/design.md, decision 3; docs/protocol.md, "Nonce uniqueness").
 //
 // One sender restarts hundreds of times. Some restarts are kill -9: the node
 // and any counter-floor write still in progress are lost, and only the last
@@ -22,7 +22,7 @@
 // A receiver on the correct clock takes every datagram, except those whose
 // counters its time window rejects as `stale`: a sender whose clock was set
 // back keeps its counters at its persisted floor, which the receiver's clock
-// leaves behind (DESIGN.md, decision 6). Any other drop (replay,
+// leaves behind (docs/design.md, decision 6). Any other drop (replay,
 // auth_failure, future, ...) fails the test.
 #include <gtest/gtest.h>
 

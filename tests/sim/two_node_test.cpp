@@ -1,6 +1,6 @@
 // Two Cordon nodes on a simulated underlay: loss, reordering, duplication,
 // roaming, restarts, keepalives and replays, all in one process on a
-// ManualClock (STYLE.md, habit 3). Every run is deterministic: the seeds are
+// ManualClock (docs/design.md, practice 3). Every run is deterministic: the seeds are
 // fixed, so a failure reproduces exactly.
 #include <gtest/gtest.h>
 

@@ -62,7 +62,7 @@ TEST(CounterFile, RoundTripsThroughTheStorePrivately) {
   const std::string path = (dir.path() / "state" / "0x0001000a.counter").string();
   CounterStore store(path);
   for (CounterFile file : {CounterFile{}, sample_file()}) {
-    ASSERT_FALSE(store.store(file));
+    ASSERT_TRUE(store.store(file));
     const CounterLoad loaded = store.load();
     ASSERT_TRUE(loaded.file) << loaded.error;
     EXPECT_FALSE(loaded.missing);
@@ -115,7 +115,7 @@ TEST(CounterFile, Version1IsReadFromTheOldNameAndMigrated) {
   EXPECT_NE(start.notes[0].find("version 1"), std::string::npos) << start.notes[0];
 
   // Rewritten as version 2 under the new name; the old name goes.
-  ASSERT_FALSE(store.store(CounterFile{2, kMachineA, 50, start.covered, {}}));
+  ASSERT_TRUE(store.store(CounterFile{2, kMachineA, 50, start.covered, {}}));
   EXPECT_FALSE(fs::exists(legacy));
   EXPECT_EQ(store.load().file->version, 2u);
 }
@@ -124,8 +124,8 @@ TEST(CounterFile, AnOldNameEqualToTheNewOneIsKept) {
   TempDir dir;
   const std::string path = (dir.path() / "0x0001000a.counter").string();
   CounterStore store(path, path);
-  ASSERT_FALSE(store.store(sample_file()));
-  ASSERT_FALSE(store.store(sample_file()));
+  ASSERT_TRUE(store.store(sample_file()));
+  ASSERT_TRUE(store.store(sample_file()));
   EXPECT_EQ(store.load().file, sample_file());
 }
 
@@ -254,7 +254,7 @@ TEST(KeyAdmission, ACopiedStateDirectoryWithTheClockSetBackCannotReuseNonces) {
   const std::vector<PeerKey> configured = {peer_key(0x0001000b, "site-b", 0xab)};
   const std::string name = "0x0001000a.counter";
   CounterFile written{2, kMachineA, 30123459811403007, fingerprints(configured), {}};
-  ASSERT_FALSE(CounterStore((original.path() / name).string()).store(written));
+  ASSERT_TRUE(CounterStore((original.path() / name).string()).store(written));
   fs::copy_file(original.path() / name, copy.path() / name);
 
   const std::string copied = (copy.path() / name).string();
@@ -301,10 +301,9 @@ TEST(CounterKeeper, ACopiedManagedStateDirectoryIsRefusedOnAnotherMachine) {
   const std::string path = (original.path() / "0x0001000a.counter").string();
   {
     CounterKeeper keeper({path, "", keyset, kMachineA});
-    CounterKeeper::Start start;
-    ASSERT_FALSE(keeper.open(config, false, start));
+    ASSERT_TRUE(keeper.open(config, false));
     keeper.raise_floor(30123459811403007);
-    ASSERT_FALSE(keeper.store());
+    ASSERT_TRUE(keeper.store());
     keeper.consume_fresh();
   }
   EXPECT_FALSE(fs::exists(fresh_keys_path(keyset)));
@@ -313,19 +312,19 @@ TEST(CounterKeeper, ACopiedManagedStateDirectoryIsRefusedOnAnotherMachine) {
   fs::copy(original.path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   const std::string copied = (copy.path() / "0x0001000a.counter").string();
   CounterKeeper there({copied, "", (copy.path() / "keyset").string(), kMachineB});
-  CounterKeeper::Start start;
-  const auto refused = there.open(config, false, start);
-  ASSERT_TRUE(refused);
-  EXPECT_NE(refused->find("cannot start: the link key of peer 0x0001000b has no counter floor record in " + copied),
+  const auto refused = there.open(config, false);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("cannot start: the link key of peer 0x0001000b has no counter floor record in " + copied),
             std::string::npos)
-      << *refused;
+      << refused.error();
   // The operator's explicit choice; the floor still only raises counters.
-  ASSERT_FALSE(there.open(config, true, start));
-  EXPECT_EQ(start.floor, 30123459811403007u);
+  const auto accepted = there.open(config, true);
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted.value().floor, 30123459811403007u);
 
   // Machine A again: its own file starts the same key.
   CounterKeeper home({path, "", keyset, kMachineA});
-  EXPECT_FALSE(home.open(config, false, start));
+  EXPECT_TRUE(home.open(config, false));
 }
 
 TEST(CounterKeeper, AReloadRecordsNewKeysBeforeTheyAreUsedOrRefusesThem) {
@@ -335,19 +334,18 @@ TEST(CounterKeeper, AReloadRecordsNewKeysBeforeTheyAreUsedOrRefusesThem) {
   ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}},
                                  kMachineA));
   CounterKeeper keeper({path, "", keyset, kMachineA});
-  CounterKeeper::Start start;
-  ASSERT_FALSE(keeper.open(node_with({{0x0001000b, 0xab}}), false, start));
-  ASSERT_FALSE(keeper.store());
+  ASSERT_TRUE(keeper.open(node_with({{0x0001000b, 0xab}}), false));
+  ASSERT_TRUE(keeper.store());
 
   const auto refused = keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}}));
-  ASSERT_TRUE(refused);
-  EXPECT_NE(refused->find("peer 0x0001000c has no counter floor record"), std::string::npos) << *refused;
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("peer 0x0001000c has no counter floor record"), std::string::npos) << refused.error();
   EXPECT_EQ(CounterStore(path).load().file->keys, std::vector{fingerprint_of(0xab)});
 
   // Fresh from an update: adopted, and on disk before the node gets it.
   ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)}},
                                  kMachineA));
-  ASSERT_FALSE(keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}})));
+  ASSERT_TRUE(keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}})));
   EXPECT_EQ(CounterStore(path).load().file->keys, fingerprints({peer_key(0x0001000b, "", 0xab),
                                                                  peer_key(0x0001000c, "", 0xac)}));
   EXPECT_FALSE(fs::exists(fresh_keys_path(keyset)));

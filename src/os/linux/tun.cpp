@@ -16,11 +16,12 @@ namespace {
 //  - IFF_TUN: layer-3 packets; the TAP mode of the virtual adapter comes later.
 //  - IFF_NO_PI: no 4-byte packet-information prefix; the IP version nibble
 //    already tells v4 from v6.
-//  - IFF_MULTI_QUEUE: one fd per worker (DESIGN.md, "Performance").
-// Offloads arrive later (DESIGN.md, capability 10) by adding IFF_VNET_HDR
-// here, then TUNSETVNETHDRSZ and TUNSETOFFLOAD on each queue; read() and
-// write() will then carry a struct virtio_net_hdr in front of each packet,
-// which is why callers already pass buffers rather than owning packets.
+//  - IFF_MULTI_QUEUE: one fd per worker (docs/design.md, "The data path").
+// Offloads arrive later (TUN offloads, docs/architecture.md) by adding
+// IFF_VNET_HDR here, then TUNSETVNETHDRSZ and TUNSETOFFLOAD on each queue;
+// read() and write() will then carry a struct virtio_net_hdr in front of
+// each packet, which is why callers already pass buffers at an offset
+// rather than owning packets.
 constexpr short kTunFlags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
 
 constexpr const char* kCloneDevice = "/dev/net/tun";
@@ -91,7 +92,7 @@ Result<TunDevice> TunDevice::open(const std::string& name, unsigned queues) {
     // Returning drops the queues opened so far; a device that this call
     // created disappears with its last queue because it is not persistent.
     if (!fd) return fd.error();
-    dev.queues_.push_back(std::move(fd.value()));
+    dev.queues_.push_back(std::make_unique<TunDeviceQueue>(std::move(fd.value()), dev.name_));
   }
   // if_nametoindex(3) asks the kernel in the caller's network namespace,
   // which is the namespace the device was just created in.
@@ -101,29 +102,46 @@ Result<TunDevice> TunDevice::open(const std::string& name, unsigned queues) {
   return dev;
 }
 
-Result<size_t> TunDevice::read(unsigned q, std::span<std::byte> buf) const {
+Result<size_t> TunDeviceQueue::read(std::span<const std::span<std::byte>> buffers, std::span<size_t> sizes,
+                                    size_t offset) {
+  const size_t n = std::min(buffers.size(), sizes.size());
+  size_t count = 0;
+  while (count < n) {
+    if (buffers[count].size() <= offset) break;  // no room: nothing to read into
+    auto r = read_one(buffers[count].subspan(offset));
+    if (!r) {
+      if (count == 0) return r.error();
+      break;  // the packets read so far go on; the next call reports it
+    }
+    if (r.value() == 0) break;
+    sizes[count++] = r.value();
+  }
+  return count;
+}
+
+Result<size_t> TunDeviceQueue::read_one(std::span<std::byte> buf) const {
   for (;;) {
     // One read(2) returns exactly one packet. With IFF_NO_PI the kernel cuts
     // a longer packet to the buffer without saying so (tun_put_user), so
-    // callers pass more room than the MTU (tun.hpp). The clamp guards against
-    // a kernel that reports the untruncated length instead.
-    ssize_t n = ::read(queues_[q].get(), buf.data(), buf.size());
+    // callers pass more room than the MTU (tun_queue.hpp). The clamp guards
+    // against a kernel that reports the untruncated length instead.
+    ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
     if (n >= 0) return std::min(static_cast<size_t>(n), buf.size());
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
-    return sys_error("read from TUN device " + name_);
+    return sys_error("read from TUN device " + device_);
   }
 }
 
-Status TunDevice::write(unsigned q, std::span<const std::byte> packet) const {
+Status TunDeviceQueue::write(std::span<const std::byte> packet) {
   for (;;) {
     // write(2) on a TUN fd injects the whole packet or fails; there are no
     // short writes. EAGAIN is not expected (the kernel does not queue on this
     // side) and is reported like any error: the caller drops the packet.
-    ssize_t n = ::write(queues_[q].get(), packet.data(), packet.size());
+    ssize_t n = ::write(fd_.get(), packet.data(), packet.size());
     if (n >= 0) return Ok{};
     if (errno == EINTR) continue;
-    return sys_error("write to TUN device " + name_);
+    return sys_error("write to TUN device " + device_);
   }
 }
 

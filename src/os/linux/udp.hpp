@@ -1,7 +1,7 @@
-// UDP underlay socket with batched I/O: recvmmsg/sendmmsg (DESIGN.md,
-// "Performance"). One socket per worker, bound with SO_REUSEPORT to the same
-// port. An IPv6 socket with IPV6_V6ONLY off serves IPv4 and IPv6 underlays;
-// IPv4 peers appear as plain IPv4 endpoints (not v4-mapped) to the core.
+// UDP underlay socket with batched I/O: recvmmsg/sendmmsg (docs/design.md,
+// "The data path"); the daemon's DatagramSocket (os/datagram_socket.hpp).
+// One socket per worker, bound with SO_REUSEPORT to the same port. An IPv6
+// socket with IPV6_V6ONLY off serves IPv4 and IPv6 underlays; IPv4 peers appear as plain IPv4 endpoints (not v4-mapped) to the core.
 #pragma once
 
 #include <cstddef>
@@ -10,24 +10,13 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "os/datagram_socket.hpp"
 #include "os/linux/fd.hpp"
 #include "os/linux/result.hpp"
 
 namespace cordon::os {
 
-// One datagram in a batch. For receive, `data` is the buffer to fill and
-// `length`, `peer` and `truncated` are outputs; for send, data[0, length)
-// goes to `peer`.
-struct Datagram {
-  std::span<std::byte> data;
-  size_t length = 0;
-  Endpoint peer;
-  // Receive only: the datagram was longer than `data` and was cut to
-  // data.size() bytes (MSG_TRUNC); the caller drops it.
-  bool truncated = false;
-};
-
-class UdpSocket {
+class UdpSocket final : public DatagramSocket {
  public:
   // Binds `address:port` (an unspecified IPv6 address means every address,
   // IPv4 included) with SO_REUSEPORT, non-blocking. EADDRINUSE is reported
@@ -39,16 +28,14 @@ class UdpSocket {
 
   // Receives up to min(batch.size(), kMaxBatch) datagrams without blocking;
   // returns how many (0 when none is queued).
-  Result<size_t> receive(std::span<Datagram> batch);
+  Result<size_t> receive(std::span<Datagram> batch) override;
   // Sends the batch (any size). Returns k: batch[0, k) went out. k is less
   // than batch.size() when the send buffer stayed full after a bounded wait
   // of a few milliseconds (udp.cpp, kSendWaitMs), or when batch[k] failed;
   // calling again with batch.subspan(k) then reports that failure. An error
   // result means batch[0] failed (EMSGSIZE, ENETUNREACH, an IPv6 peer on an
   // IPv4 socket: EAFNOSUPPORT, ...) and nothing was sent.
-  Result<size_t> send(std::span<const Datagram> batch);
-
-  static constexpr size_t kMaxBatch = 64;
+  Result<size_t> send(std::span<const Datagram> batch) override;
 
  private:
   Result<size_t> send_chunk(std::span<const Datagram> chunk);
