@@ -34,7 +34,7 @@ struct MemoryDb {
 };
 
 crypto::SecretBytes derive_key(std::string_view password, const keys::Salt& salt, const keys::KdfParams& kdf) {
-  if (auto bad = keys::check_password_length(password)) throw AdminError("backup password: " + *bad);
+  if (auto bad = keys::check_password_length(password); !bad) throw AdminError("backup password: " + bad.error());
   if (!keys::kdf_supported(kdf)) {
     throw AdminError("the backup names key-derivation parameters out of bounds; it is damaged or not a backup");
   }
@@ -179,7 +179,7 @@ void Admin::export_backup(const std::string& out_file, std::string_view password
   const std::string args = "out=" + out_file;
   if (batch_ != nullptr) throw AdminError("`network export` cannot run inside a batch; commit the batch first");
   try {
-    if (auto bad = keys::check_password_length(password)) throw AdminError("backup password: " + *bad);
+    if (auto bad = keys::check_password_length(password); !bad) throw AdminError("backup password: " + bad.error());
     // The image is a read snapshot of its own, not part of a write
     // transaction: SQLite's backup API cannot read through a connection
     // that is writing (sqlite3_backup_step answers SQLITE_LOCKED).

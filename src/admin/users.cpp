@@ -24,7 +24,7 @@ struct PasswordChoice {
 PasswordChoice choose_password(std::optional<std::string_view> chosen) {
   PasswordChoice c;
   if (chosen) {
-    if (auto bad = keys::check_password_length(*chosen)) throw AdminError("--password-file: " + *bad);
+    if (auto bad = keys::check_password_length(*chosen); !bad) throw AdminError("--password-file: " + bad.error());
     c.kdf = keys::kdf_policy(keys::PasswordOrigin::kChosen);
     return c;
   }

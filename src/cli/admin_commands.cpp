@@ -121,8 +121,8 @@ void print_one(const Item& item, Format format) {
 std::optional<crypto::SecretBytes> read_password_file(const std::optional<std::string>& file) {
   if (!file) return std::nullopt;
   daemon::PasswordResult r = daemon::read_password_file(*file);
-  if (!r.password) throw AdminError("--password-file: " + r.error);
-  return std::move(*r.password);
+  if (!r) throw AdminError("--password-file: " + r.error());
+  return std::move(*r);
 }
 
 // The backup password: a file or the terminal (asked twice for a new backup).
@@ -134,8 +134,8 @@ crypto::SecretBytes backup_password(const std::optional<std::string>& file, bool
   request.confirm = confirm;
   request.what = "backup password";
   daemon::PasswordResult r = daemon::read_password(request);
-  if (!r.password) throw AdminError(r.error);
-  return std::move(*r.password);
+  if (!r) throw AdminError(r.error());
+  return std::move(*r);
 }
 
 // After a user left or a user key was rotated (docs/administration.md,

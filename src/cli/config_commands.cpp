@@ -33,24 +33,24 @@ int run_up(const std::string& config_path, const std::optional<std::string>& log
     return kExitError;
   }
   daemon::ConfigResult result = daemon::load_config(config_path);
-  if (!result.config) {
-    print_errors(config_path, result.errors);
+  if (!result) {
+    print_errors(config_path, result.error());
     return kExitError;
   }
-  daemon::init_logging(log_level.value_or(result.config->log_level));
-  return daemon::run_daemon(std::move(*result.config), daemon::RunOptions{log_level, accept_new_keys});
+  daemon::init_logging(log_level.value_or(result->log_level));
+  return daemon::run_daemon(std::move(*result), daemon::RunOptions{log_level, accept_new_keys});
 }
 
 int run_check(const std::string& config_path) {
   daemon::ConfigResult result = daemon::load_config(config_path);
-  if (!result.config) {
-    print_errors(config_path, result.errors);
+  if (!result) {
+    print_errors(config_path, result.error());
     return kExitError;
   }
-  if (result.config->managed()) {
+  if (result->managed()) {
     // The peers are in the encrypted body: without the password, check what
     // can be checked, that the key set is there and readable.
-    const daemon::KeysetStore store(*result.config->keyset);
+    const daemon::KeysetStore store(*result->keyset);
     auto header = store.header();
     if (!header) {
       fmt::print(stderr, "{}: host.keyset: {}\n", config_path, header.error().message);
@@ -62,7 +62,7 @@ int run_check(const std::string& config_path) {
                header.value().user);
     return kExitOk;
   }
-  const size_t peers = result.config->node.peers.size();
+  const size_t peers = result->node.peers.size();
   fmt::print("{}: ok ({} peer{})\n", config_path, peers, peers == 1 ? "" : "s");
   return kExitOk;
 }

@@ -42,11 +42,11 @@ std::optional<crypto::SecretBytes> password_for(std::string_view command, const 
   request.what = std::move(what);
   request.confirm = confirm;
   daemon::PasswordResult result = daemon::read_password(request);
-  if (!result.password) {
-    refuse(command, result.error + "; nothing was changed");
+  if (!result) {
+    refuse(command, result.error() + "; nothing was changed");
     return std::nullopt;
   }
-  return std::move(*result.password);
+  return std::move(*result);
 }
 
 std::string kdf_text(const keys::KdfParams& kdf) {
@@ -149,16 +149,16 @@ int run_update_apply(const std::string& file, const KeysetOptions& options, cons
   // Ask a running daemon to adopt it now; links whose keys did not change
   // keep flowing (Node::reconfigure).
   daemon::ControlReply reply = daemon::control_request(control_socket, {{"command", "reload"}});
-  if (!reply.document) {
-    if (reply.no_daemon) {
+  if (!reply) {
+    if (reply.error().no_daemon) {
       fmt::print("no daemon answers on {}; the update takes effect at the next `cordon up`\n", control_socket);
       return kExitOk;
     }
     return refuse("update apply", fmt::format("the update is stored, but the running daemon did not adopt it: {}; "
                                               "fix that and send it SIGHUP (or restart it)",
-                                              reply.error));
+                                              reply.error().message));
   }
-  const nlohmann::json& doc = *reply.document;
+  const nlohmann::json& doc = *reply;
   const auto version = doc.find("version");
   if (version == doc.end() || !version->is_number_unsigned()) {
     return refuse("update apply", fmt::format("the update is stored, but the daemon on {} runs in manual mode (no "

@@ -11,20 +11,20 @@ namespace cordon::cli {
 
 int run_status(const std::string& socket_path, bool json) {
   daemon::ControlReply reply = daemon::control_request(socket_path, {{"command", "status"}});
-  if (!reply.document) {
-    fmt::print(stderr, "cordon status: {}\n", reply.error);
+  if (!reply) {
+    fmt::print(stderr, "cordon status: {}\n", reply.error().message);
     return kExitError;
   }
   if (json) {
-    fmt::print("{}\n", reply.document->dump(2));
+    fmt::print("{}\n", reply->dump(2));
   } else {
     // Ages are measured against the daemon's clock when it sent "time", so
     // that "12 s ago" is right even if this command's clock differs.
-    const auto time = reply.document->find("time");
-    const int64_t now = time != reply.document->end() && time->is_number_integer()
+    const auto time = reply->find("time");
+    const int64_t now = time != reply->end() && time->is_number_integer()
                             ? time->get<int64_t>()
                             : static_cast<int64_t>(std::time(nullptr));
-    fmt::print("{}", daemon::format_status(*reply.document, now));
+    fmt::print("{}", daemon::format_status(*reply, now));
   }
   return kExitOk;
 }

@@ -10,10 +10,13 @@
 // A function returns its value or its error type directly; both convert
 // implicitly. Where T and E could be confused, wrap the error in fail().
 // Result allocates nothing beyond what T or E hold, and throws nothing:
-// value() on an error (or error() on a value) is a programming error that
-// std::get reports by terminating in builds without exceptions.
+// value() on an error (or error() on a value) is a programming error, and
+// it aborts rather than return something plausible or throw on the data
+// path.
 #pragma once
 
+#include <cstddef>
+#include <cstdlib>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -40,15 +43,18 @@ class Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}
-  Result(Failure<E> failure) : v_(std::in_place_index<1>, std::move(failure.error)) {}
+  // From fail(x) for anything E is made of: fail("text") for a std::string.
+  template <typename U>
+    requires std::is_constructible_v<E, U&&>
+  Result(Failure<U> failure) : v_(std::in_place_index<1>, E(std::move(failure.error))) {}
 
   bool ok() const { return v_.index() == 0; }
   bool has_value() const { return ok(); }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& value() & { return *checked<0>(); }
+  const T& value() const& { return *checked<0>(); }
+  T&& value() && { return std::move(*checked<0>()); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -59,11 +65,24 @@ class Result {
     return ok() ? value() : static_cast<T>(std::forward<U>(fallback));
   }
 
-  E& error() & { return std::get<1>(v_); }
-  const E& error() const& { return std::get<1>(v_); }
-  E&& error() && { return std::get<1>(std::move(v_)); }
+  E& error() & { return *checked<1>(); }
+  const E& error() const& { return *checked<1>(); }
+  E&& error() && { return std::move(*checked<1>()); }
 
  private:
+  template <size_t I>
+  auto* checked() {
+    auto* p = std::get_if<I>(&v_);
+    if (p == nullptr) std::abort();
+    return p;
+  }
+  template <size_t I>
+  const auto* checked() const {
+    const auto* p = std::get_if<I>(&v_);
+    if (p == nullptr) std::abort();
+    return p;
+  }
+
   std::variant<T, E> v_;
 };
 

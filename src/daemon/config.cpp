@@ -491,10 +491,10 @@ std::optional<PeerConfig> Reader::read_peer(const toml::table& peer, size_t inde
                              "name the link key file, e.g. key_file = \"/etc/cordon/a-b.key\" (make it with "
                              "`cordon genkey --out FILE`)")) {
     auto loaded = load_key_file(resolve(*text));
-    if (loaded.key) {
-      out.link_key = std::move(*loaded.key);
+    if (loaded) {
+      out.link_key = std::move(*loaded);
     } else {
-      error(peer.get("key_file")->source(), name + ".key_file", loaded.error);
+      error(peer.get("key_file")->source(), name + ".key_file", loaded.error());
       ok = false;
     }
   } else {
@@ -601,8 +601,8 @@ ConfigResult Reader::read(const toml::table& root) {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });
-  if (!errors_.empty()) return ConfigResult{std::nullopt, std::move(errors_)};
-  return ConfigResult{std::move(config), {}};
+  if (!errors_.empty()) return std::move(errors_);
+  return config;
 }
 
 }  // namespace
@@ -625,9 +625,8 @@ ConfigResult parse_config(const std::string& text, const std::string& path) {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return ConfigResult{std::nullopt,
-                        {ConfigError{path, where.line, where.column, "",
-                                     fmt::format("{}; fix the TOML syntax", e.description())}}};
+    return std::vector{
+        ConfigError{path, where.line, where.column, "", fmt::format("{}; fix the TOML syntax", e.description())}};
   }
   return Reader(path).read(root);
 }
@@ -635,16 +634,14 @@ ConfigResult parse_config(const std::string& text, const std::string& path) {
 ConfigResult load_config(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
-    return ConfigResult{std::nullopt, {ConfigError{path, 0, 0, "", "is not a regular file; give -c a TOML file"}}};
+    return std::vector{ConfigError{path, 0, 0, "", "is not a regular file; give -c a TOML file"}};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const bool exists = std::filesystem::exists(path, ec);
-    return ConfigResult{
-        std::nullopt,
-        {ConfigError{path, 0, 0, "",
-                     exists ? "cannot be read; check its permissions (cordon up runs as root)"
-                            : "does not exist; check the path given to -c"}}};
+    return std::vector{ConfigError{path, 0, 0, "",
+                                   exists ? "cannot be read; check its permissions (cordon up runs as root)"
+                                          : "does not exist; check the path given to -c"}};
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -30,7 +30,7 @@
 //
 // Two modes:
 //  - manual: host.id, host.addresses and one [[peer]] table per link, each
-//    with its own key file (the point-to-point tunnel of issue 2);
+//    with its own key file (docs/configuration.md, "[[peer]]");
 //  - managed: host.keyset names the key set that `cordon keyset install`
 //    stored. This host's ID, its tunnel addresses and its peers come from the
 //    key set's address book once it is unlocked (daemon/managed.hpp), so
@@ -38,8 +38,9 @@
 //
 // Parsing never stops at the first problem: every error is collected and
 // reported as `FILE:LINE:COL: field: what is wrong; what to do`, so an
-// operator fixes a file in one pass (DESIGN.md, "Bad input gets a clear
-// message that names the file, line, field or peer").
+// operator fixes a file in one pass (docs/design.md, "What every capability
+// meets": bad input gets a message that names the file, line, field or
+// peer).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,7 @@
 #include <vector>
 
 #include "core/node_config.hpp"
+#include "core/result.hpp"
 #include "core/types.hpp"
 
 namespace cordon::daemon {
@@ -100,10 +102,9 @@ struct DaemonConfig {
   NodeConfig node;  // host ID, peers with their link keys, time window
 };
 
-struct ConfigResult {
-  std::optional<DaemonConfig> config;  // set only when `errors` is empty
-  std::vector<ConfigError> errors;     // sorted by line and column
-};
+// The configuration, or every error found (at least one), sorted by line
+// and column.
+using ConfigResult = cordon::Result<DaemonConfig, std::vector<ConfigError>>;
 
 // Reads, parses and validates the file, and loads every peer's key file.
 // Never throws.

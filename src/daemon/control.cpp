@@ -57,6 +57,10 @@ bool someone_listens(const sockaddr_un& addr) {
   return ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
 }
 
+ControlReply refusal(std::string message, bool no_daemon = false) {
+  return cordon::fail(ControlError{std::move(message), no_daemon});
+}
+
 }  // namespace
 
 os::Result<ControlServer> ControlServer::open(const std::string& path) {
@@ -158,24 +162,24 @@ nlohmann::json answer_request(std::string_view received, const ControlServer::Ha
 ControlReply control_request(const std::string& socket_path, const nlohmann::json& request) {
   sockaddr_un addr;
   if (!make_address(socket_path, &addr)) {
-    return {std::nullopt, fmt::format("{} is not a usable socket path (1 to {} characters)", socket_path,
-                                      sizeof(addr.sun_path) - 1)};
+    return refusal(fmt::format("{} is not a usable socket path (1 to {} characters)", socket_path,
+                               sizeof(addr.sun_path) - 1));
   }
   os::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return {std::nullopt, fmt::format("cannot create a Unix socket: {}", std::strerror(errno))};
+  if (!fd.valid()) return refusal(fmt::format("cannot create a Unix socket: {}", std::strerror(errno)));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
-      return {std::nullopt, fmt::format("no cordon daemon on {} (is `cordon up` running?)", socket_path), true};
+      return refusal(fmt::format("no cordon daemon on {} (is `cordon up` running?)", socket_path), true);
     }
-    if (err == EACCES || err == EPERM) return {std::nullopt, "cordon status needs root"};
-    return {std::nullopt, fmt::format("cannot connect to {}: {}", socket_path, std::strerror(err))};
+    if (err == EACCES || err == EPERM) return refusal("cordon status needs root");
+    return refusal(fmt::format("cannot connect to {}: {}", socket_path, std::strerror(err)));
   }
   // The daemon answers within one control-loop turn; 10 s only guards
   // against a daemon that hangs.
   set_timeout(fd.get(), 10'000);
   if (!write_all(fd.get(), request.dump() + "\n")) {
-    return {std::nullopt, fmt::format("cannot send the request to {}: {}", socket_path, std::strerror(errno))};
+    return refusal(fmt::format("cannot send the request to {}: {}", socket_path, std::strerror(errno)));
   }
   std::string reply;
   char buf[16384];
@@ -183,11 +187,11 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
     const ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return {std::nullopt, fmt::format("no reply from the daemon on {}: {}", socket_path, std::strerror(errno))};
+      return refusal(fmt::format("no reply from the daemon on {}: {}", socket_path, std::strerror(errno)));
     }
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
-    if (reply.size() > kMaxReply) return {std::nullopt, "the daemon's reply is too large"};
+    if (reply.size() > kMaxReply) return refusal("the daemon's reply is too large");
   }
   return parse_control_reply(reply, socket_path);
 }
@@ -195,12 +199,12 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
 ControlReply parse_control_reply(std::string_view reply, const std::string& socket_path) {
   nlohmann::json document = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) {
-    return {std::nullopt, fmt::format("the daemon on {} sent a reply that is not JSON", socket_path)};
+    return refusal(fmt::format("the daemon on {} sent a reply that is not JSON", socket_path));
   }
   if (document.is_object() && document.contains("error") && document["error"].is_string()) {
-    return {std::nullopt, fmt::format("the daemon refused: {}", document["error"].get<std::string>())};
+    return refusal(fmt::format("the daemon refused: {}", document["error"].get<std::string>()));
   }
-  return {std::move(document), {}};
+  return document;
 }
 
 nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands) {

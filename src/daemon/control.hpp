@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/result.hpp"
 #include "os/linux/fd.hpp"
 #include "os/linux/result.hpp"
 
@@ -68,13 +69,14 @@ class ControlServer {
 };
 
 // The client side, used by `cordon status`.
-struct ControlReply {
-  std::optional<nlohmann::json> document;
-  std::string error;  // when !document: what went wrong and what to do
+struct ControlError {
+  std::string message;  // what went wrong and what to do
   // No daemon listens on the socket (no file there, or nobody accepts):
   // `cordon update apply` then says the update waits for the next start.
   bool no_daemon = false;
 };
+// The reply document, or why there is none.
+using ControlReply = cordon::Result<nlohmann::json, ControlError>;
 ControlReply control_request(const std::string& socket_path, const nlohmann::json& request);
 
 // The two ends without the socket, so the fuzz target can feed them bytes.

@@ -61,15 +61,15 @@ class Daemon {
   Daemon(DaemonConfig config, RunOptions options) : config_(std::move(config)), options_(std::move(options)) {}
 
   int run() {
-    if (auto error = start()) {
-      spdlog::error("{}", *error);
+    if (auto started = start(); !started) {
+      spdlog::error("{}", started.error());
       return 1;
     }
     return loop();
   }
 
  private:
-  std::optional<std::string> start();
+  cordon::Status<std::string> start();
   // Reads the counter file and admits the configured link keys; call it
   // before they are wiped.
   Result<CounterKeeper::Start, std::string> open_counters();
@@ -83,14 +83,13 @@ class Daemon {
   void configure_tunnel(const Now& now);
   // The control wake: control messages for tick(), datagrams in the outbox.
   void on_wake(const Now& now);
-  // What a reload did: the error (and nothing changed) or the new peer
-  // count and, in managed mode, the key set version now running.
-  struct ReloadOutcome {
-    std::optional<std::string> error;
+  // What a reload did: the new peer count and, in managed mode, the key
+  // set version now running; or the error (and nothing changed).
+  struct Reloaded {
     size_t peers = 0;
     std::optional<uint64_t> version;
-    static ReloadOutcome failed(std::string why) { return ReloadOutcome{std::move(why), 0, std::nullopt}; }
   };
+  using ReloadOutcome = cordon::Result<Reloaded, std::string>;
   ReloadOutcome reload(const Now& now, std::string_view why);
   nlohmann::json answer(const nlohmann::json& request);
 
@@ -127,8 +126,8 @@ class Daemon {
   bool floor_failing_ = false;
 };
 
-std::optional<std::string> Daemon::start() {
-  if (::geteuid() != 0) return "cordon up must run as root (it creates a TUN device)";
+cordon::Status<std::string> Daemon::start() {
+  if (::geteuid() != 0) return cordon::fail("cordon up must run as root (it creates a TUN device)");
   // Keeps link keys out of core dumps and away from ptrace by other users.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (auto locked = os::lock_all_memory(); !locked) {
@@ -140,9 +139,9 @@ std::optional<std::string> Daemon::start() {
   // work at the password prompt).
   if (config_.managed()) {
     ManagedUnlock unlocked = unlock_managed(config_);
-    if (!unlocked.keys) return unlocked.error;
-    for (const std::string& warning : unlocked.warnings) spdlog::warn("{}", warning);
-    managed_.emplace(std::move(*unlocked.keys));
+    if (!unlocked) return unlocked.error();
+    for (const std::string& warning : unlocked->warnings) spdlog::warn("{}", warning);
+    managed_.emplace(std::move(unlocked->keys));
     spdlog::info("key set {} unlocked: host {}, version {}, user {}", *config_.keyset,
                  config_.node.self.to_string(), managed_->version, managed_->user);
   }
@@ -170,9 +169,9 @@ std::optional<std::string> Daemon::start() {
   interface_.emplace(std::move(iface.value()));
 
   UnderlayResult underlay = open_underlay(config_.listen_address, config_.listen_port, workers_, config_.path);
-  if (underlay.sockets.empty()) return underlay.error;
-  sockets_ = std::move(underlay.sockets);
-  port_ = underlay.port;
+  if (!underlay) return underlay.error();
+  sockets_ = std::move(underlay->sockets);
+  port_ = underlay->port;
 
   auto died = os::EventFd::create();
   if (!died) return died.error().message();
@@ -226,7 +225,7 @@ std::optional<std::string> Daemon::start() {
                config_.node.self.to_string(), config_.interface, config_.mtu,
                addresses.empty() ? " none" : addresses, port_, workers_, config_.node.peers.size(),
                config_.control_socket);
-  return std::nullopt;
+  return Ok{};
 }
 
 int Daemon::loop() {
@@ -416,17 +415,16 @@ void Daemon::check_local_endpoints(const Now& now) {
 Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   spdlog::info("{}: reloading {}{}", why, config_.path, managed_ ? " and key set " + *config_.keyset : "");
   ConfigResult result = load_config(config_.path);
-  if (!result.config) {
-    for (const ConfigError& e : result.errors) spdlog::error("{}", e.to_string());
-    spdlog::error("reload failed with {} error{}; the running configuration stays", result.errors.size(),
-                  result.errors.size() == 1 ? "" : "s");
+  if (!result) {
+    for (const ConfigError& e : result.error()) spdlog::error("{}", e.to_string());
+    spdlog::error("reload failed with {} error{}; the running configuration stays", result.error().size(),
+                  result.error().size() == 1 ? "" : "s");
     // The control client sees no log: give it the first error too.
-    return ReloadOutcome::failed(fmt::format("reload failed with {} error{} (first: {}); the running configuration "
-                                             "stays",
-                                             result.errors.size(), result.errors.size() == 1 ? "" : "s",
-                                             result.errors.front().to_string()));
+    return cordon::fail(fmt::format("reload failed with {} error{} (first: {}); the running configuration stays",
+                                    result.error().size(), result.error().size() == 1 ? "" : "s",
+                                    result.error().front().to_string()));
   }
-  DaemonConfig next = std::move(*result.config);
+  DaemonConfig next = std::move(*result);
   if (managed_ && !next.managed()) {
     // Switching modes changes where every key comes from; only a restart
     // does that cleanly (and asks for the password again if needed).
@@ -434,7 +432,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
                                     "mode needs a restart; the running configuration stays",
                                     config_.path);
     spdlog::error("{}", error);
-    return ReloadOutcome::failed(std::move(error));
+    return cordon::fail(std::move(error));
   }
   if (!managed_ && next.managed()) {
     std::string error = fmt::format("reload failed: {} now has host.keyset; switching from manual to managed mode "
@@ -442,7 +440,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
                                     "stays",
                                     config_.path);
     spdlog::error("{}", error);
-    return ReloadOutcome::failed(std::move(error));
+    return cordon::fail(std::move(error));
   }
   std::optional<uint64_t> version;
   const uint64_t running_version = managed_ ? managed_->version : 0;
@@ -450,17 +448,17 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     // The key set is read from the path the daemon started with (a new
     // host.keyset is a restart-only change, logged below).
     ManagedReload reloaded = reload_managed(next, *config_.keyset, *managed_);
-    if (reloaded.error) {
-      spdlog::error("reload failed: {}; the running configuration stays", *reloaded.error);
-      return ReloadOutcome::failed("reload failed: " + *reloaded.error + "; the running configuration stays");
+    if (!reloaded) {
+      spdlog::error("reload failed: {}; the running configuration stays", reloaded.error());
+      return cordon::fail("reload failed: " + reloaded.error() + "; the running configuration stays");
     }
-    for (const std::string& warning : reloaded.warnings) spdlog::warn("{}", warning);
+    for (const std::string& warning : reloaded.value()) spdlog::warn("{}", warning);
     version = managed_->version;
   }
   if (auto admitted = counters_->admit_reload(next.node); !admitted) {
     if (managed_) managed_->version = running_version;
     spdlog::error("reload failed: {}; the running configuration stays", admitted.error());
-    return ReloadOutcome::failed("reload failed: " + admitted.error() + "; the running configuration stays");
+    return cordon::fail("reload failed: " + admitted.error() + "; the running configuration stays");
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
 
@@ -488,7 +486,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     spdlog::info("reloaded {}: {} peers", config_.path, config_.node.peers.size());
   }
   next_tick_ns_ = now.mono_ns;  // new peers may need a keepalive or the floor right away
-  return ReloadOutcome{std::nullopt, config_.node.peers.size(), version};
+  return Reloaded{config_.node.peers.size(), version};
 }
 
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
@@ -502,9 +500,9 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
   };
   commands.reload = [this]() -> nlohmann::json {
     ReloadOutcome outcome = reload(os::now(), "control command reload");
-    if (outcome.error) return {{"error", *outcome.error}};
-    nlohmann::json reply = {{"reloaded", true}, {"peers", outcome.peers}};
-    if (outcome.version) reply["version"] = *outcome.version;
+    if (!outcome) return {{"error", outcome.error()}};
+    nlohmann::json reply = {{"reloaded", true}, {"peers", outcome->peers}};
+    if (outcome->version) reply["version"] = *outcome->version;
     return reply;
   };
   return dispatch_command(request, commands);

@@ -24,11 +24,11 @@ std::optional<FreshKeys> read_fresh(const std::string& path) {
   return parse_fresh_keys(text.value());
 }
 
-std::optional<std::string> write_fresh(const std::string& path, const FreshKeys& fresh) {
+Status<std::string> write_fresh(const std::string& path, const FreshKeys& fresh) {
   if (auto written = os::write_file_atomic(path, format_fresh_keys(fresh), 0600); !written) {
     return fmt::format("cannot write the fresh-keys record: {}", written.error().message());
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 }  // namespace
@@ -66,8 +66,8 @@ std::optional<FreshKeys> parse_fresh_keys(std::string_view text) {
   return out;
 }
 
-std::optional<std::string> record_fresh_keys(const std::string& keyset_path, std::span<const keys::LinkKeyEntry> links,
-                                             const std::optional<std::string>& machine) {
+Status<std::string> record_fresh_keys(const std::string& keyset_path, std::span<const keys::LinkKeyEntry> links,
+                                      const std::optional<std::string>& machine) {
   FreshKeys fresh{machine, load_fresh_keys(keyset_path, machine)};
   for (const keys::LinkKeyEntry& link : links) {
     auto fingerprint = keys::link_key_fingerprint(link.key);
@@ -99,7 +99,10 @@ std::optional<std::string> consume_fresh_keys(const std::string& keyset_path,
   std::erase_if(fresh->keys, [&](const keys::KeyFingerprint& key) {
     return std::find(used.begin(), used.end(), key) != used.end();
   });
-  if (!fresh->keys.empty()) return write_fresh(path, *fresh);
+  if (!fresh->keys.empty()) {
+    if (auto written = write_fresh(path, *fresh); !written) return written.error();
+    return std::nullopt;
+  }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return fmt::format("cannot remove {}: {}", path, std::strerror(errno));
   }

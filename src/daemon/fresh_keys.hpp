@@ -24,6 +24,7 @@
 
 #include "core/keys/keyset.hpp"
 #include "core/keys/traffic_keys.hpp"
+#include "core/result.hpp"
 
 namespace cordon::daemon {
 
@@ -39,10 +40,10 @@ std::string format_fresh_keys(const FreshKeys& fresh);
 std::optional<FreshKeys> parse_fresh_keys(std::string_view text);
 
 // Records every link key of a key set just installed or updated as fresh,
-// for this machine (`machine`: os::read_machine_id()). Returns an error
-// message naming the file, or nullopt.
-std::optional<std::string> record_fresh_keys(const std::string& keyset_path, std::span<const keys::LinkKeyEntry> links,
-                                             const std::optional<std::string>& machine);
+// for this machine (`machine`: os::read_machine_id()). Fails with a message
+// naming the file.
+Status<std::string> record_fresh_keys(const std::string& keyset_path, std::span<const keys::LinkKeyEntry> links,
+                                      const std::optional<std::string>& machine);
 
 // What install and apply_update call once the key set is stored: record_fresh_keys
 // for this machine. A failure only means the daemon will ask for an explicit

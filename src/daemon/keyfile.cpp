@@ -22,7 +22,7 @@ namespace {
 // file, and reading it whole would only copy more unknown data around.
 constexpr size_t kMaxKeyFileSize = 4096;
 
-KeyFileResult fail(std::string message) { return KeyFileResult{std::nullopt, std::move(message)}; }
+KeyFileResult fail(std::string message) { return cordon::fail(std::move(message)); }
 
 bool is_space(std::byte b) {
   const auto c = static_cast<char>(b);
@@ -107,7 +107,7 @@ KeyFileResult decode_key_file(std::span<const std::byte> text, const std::string
                                                                   sodium_base64_VARIANT_ORIGINAL) - 1,
                             hint_generate(path)));
   }
-  return KeyFileResult{crypto::SecretBytes(decoded.view().first(kLinkKeySize)), {}};
+  return crypto::SecretBytes(decoded.view().first(kLinkKeySize));
 }
 
 std::optional<crypto::SecretBytes> generate_link_key() {

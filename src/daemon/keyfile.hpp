@@ -3,7 +3,7 @@
 //
 // A key file that group or others can access is refused, and every
 // temporary copy of the key (file text, decoded bytes) is wiped
-// (DEVELOPERS.md, "Engineering rules").
+// (docs/design.md, "What every capability meets").
 #pragma once
 
 #include <cstddef>
@@ -12,13 +12,13 @@
 #include <string>
 
 #include "core/crypto/secret.hpp"
+#include "core/result.hpp"
 
 namespace cordon::daemon {
 
-struct KeyFileResult {
-  std::optional<crypto::SecretBytes> key;  // kLinkKeySize bytes
-  std::string error;  // when !key: "what is wrong; what to do", naming the file
-};
+// The key (kLinkKeySize bytes), or "what is wrong; what to do", naming the
+// file.
+using KeyFileResult = cordon::Result<crypto::SecretBytes, std::string>;
 
 // Opens `path`, checks it is a regular file private to its owner, and
 // decodes the key. The mode is checked on the opened descriptor, so the file

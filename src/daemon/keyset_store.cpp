@@ -205,8 +205,8 @@ StoreResult<InstallReport> KeysetStore::install(std::span<const std::byte> file,
 }
 
 StoreResult<StoreDone> KeysetStore::passwd(std::string_view old_password, std::string_view new_password) const {
-  if (auto problem = keys::check_password_length(new_password)) {
-    return StoreFailure{keys::KeySetError::kBadPasswordLength, "the new password: " + *problem};
+  if (auto length = keys::check_password_length(new_password); !length) {
+    return StoreFailure{keys::KeySetError::kBadPasswordLength, "the new password: " + length.error()};
   }
   auto lock = lock_directory(path_);
   if (!lock) return lock.error();

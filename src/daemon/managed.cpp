@@ -12,8 +12,9 @@
 namespace cordon::daemon {
 namespace {
 
-// issue 3 design: every managed link uses the default suite and the 25 s
-// keepalive that holds NAT mappings open (node_config.hpp, seeds/000).
+// Every managed link uses the default suite, and host.keepalive (by default
+// the 25 s that holds NAT mappings open, node_config.hpp) as its keepalive
+// (docs/configuration.md, "What the daemon builds from the key set").
 constexpr crypto::Suite kManagedSuite = crypto::Suite::kAes256Gcm;
 
 Prefix host_prefix(const IpAddress& address) {
@@ -113,54 +114,39 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
 }
 
 ManagedUnlock unlock_managed(DaemonConfig& config) {
-  ManagedUnlock out;
   const KeysetStore store(*config.keyset);
   // Refuse a missing or unreadable key set before asking for a password.
-  if (auto header = store.header(); !header) {
-    out.error = header.error().message;
-    return out;
-  }
+  if (auto header = store.header(); !header) return header.error().message;
   PasswordRequest request;
   request.file = config.password_file;
   request.prompt = fmt::format("Password for key set {}: ", *config.keyset);
   PasswordResult password = read_password(request);
-  if (!password.password) {
-    out.error = fmt::format("cannot unlock key set {}: {}", *config.keyset, password.error);
-    return out;
-  }
-  auto opened = store.unlock(keys::as_text(*password.password));
-  if (!opened) {
-    out.error = opened.error().message;
-    return out;
-  }
+  if (!password) return fmt::format("cannot unlock key set {}: {}", *config.keyset, password.error());
+  auto opened = store.unlock(keys::as_text(*password));
+  if (!opened) return opened.error().message;
   ManagedNode node = managed_node(opened.value());
-  out.warnings = std::move(node.warnings);
+  std::vector<std::string> warnings = std::move(node.warnings);
   apply_managed_node(config, std::move(node));
-  out.keys = ManagedKeySet{std::move(opened.value().user_key), opened.value().header.version,
-                           opened.value().header.user};
-  return out;
+  return ManagedUnlocked{ManagedKeySet{std::move(opened.value().user_key), opened.value().header.version,
+                                       opened.value().header.user},
+                         std::move(warnings)};
 }
 
 ManagedReload reload_managed(DaemonConfig& next, const std::string& keyset_path, ManagedKeySet& keys) {
-  ManagedReload out;
   const KeysetStore store(keyset_path);
   auto opened = store.open_with_user_key(keys.user_key);
-  if (!opened) {
-    out.error = opened.error().message;
-    return out;
-  }
+  if (!opened) return opened.error().message;
   if (opened.value().header.version < keys.version) {
     // The store never goes back; a file copied in by hand could.
-    out.error = fmt::format("key set {} is version {}, older than the running version {}; restore the newer file "
-                            "or apply an update",
-                            keyset_path, opened.value().header.version, keys.version);
-    return out;
+    return fmt::format("key set {} is version {}, older than the running version {}; restore the newer file "
+                       "or apply an update",
+                       keyset_path, opened.value().header.version, keys.version);
   }
   ManagedNode node = managed_node(opened.value());
-  out.warnings = std::move(node.warnings);
+  std::vector<std::string> warnings = std::move(node.warnings);
   apply_managed_node(next, std::move(node));
   keys.version = opened.value().header.version;
-  return out;
+  return warnings;
 }
 
 }  // namespace cordon::daemon

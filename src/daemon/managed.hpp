@@ -1,6 +1,6 @@
 // Managed mode: the daemon's peers come from the installed key set instead
-// of [[peer]] tables (config.hpp, host.keyset; issue 3 "cordon up then starts
-// from the installed key set").
+// of [[peer]] tables (config.hpp, host.keyset; docs/configuration.md,
+// "Managed mode: key sets").
 //
 // From the unlocked key set (core/keys/keyset.hpp):
 //   this host   ID = the key set's host; tunnel addresses = address book
@@ -27,6 +27,7 @@
 
 #include "core/crypto/secret.hpp"
 #include "core/keys/keyset.hpp"
+#include "core/result.hpp"
 #include "daemon/config.hpp"
 
 namespace cordon::daemon {
@@ -57,21 +58,20 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset);
 // Fills config.node.self, config.addresses and config.node.peers.
 void apply_managed_node(DaemonConfig& config, ManagedNode node);
 
-struct ManagedUnlock {
-  std::optional<ManagedKeySet> keys;  // set on success
-  std::string error;                  // otherwise: names the key set or the password source
+struct ManagedUnlocked {
+  ManagedKeySet keys;
   std::vector<std::string> warnings;
 };
+// Or an error that names the key set or the password source.
+using ManagedUnlock = cordon::Result<ManagedUnlocked, std::string>;
 
 // Daemon start: reads the password (config.password_file, else the systemd
 // credential, else the terminal), opens config.keyset with it and fills the
 // config from it.
 ManagedUnlock unlock_managed(DaemonConfig& config);
 
-struct ManagedReload {
-  std::optional<std::string> error;  // nothing changed
-  std::vector<std::string> warnings;
-};
+// The warnings to log, or the error (and nothing changed).
+using ManagedReload = cordon::Result<std::vector<std::string>, std::string>;
 
 // Reload: opens the key set at `keyset_path` with the kept user key, fills
 // `next` from it and records the new version in `keys` (only on success).

@@ -26,7 +26,7 @@ namespace {
 // error, which says what the rule is.
 constexpr size_t kMaxPasswordInput = 4096;
 
-PasswordResult fail(std::string message) { return PasswordResult{std::nullopt, std::move(message)}; }
+PasswordResult fail(std::string message) { return cordon::fail(std::move(message)); }
 
 // One trailing "\n" or "\r\n" ends the line; it is not part of the password.
 // Only one: a password may itself end in whitespace.
@@ -94,9 +94,9 @@ void write_stderr(std::string_view text) {
   }
 }
 
-// One line from the terminal, without its newline. nullopt and *error set on
-// failure (EOF before any newline counts as the end of the line).
-std::optional<crypto::SecretBytes> read_tty_line(int fd, std::string_view prompt, std::string* error) {
+// One line from the terminal, without its newline, or what went wrong (EOF
+// before any newline counts as the end of the line).
+PasswordResult read_tty_line(int fd, std::string_view prompt) {
   write_stderr(prompt);
   crypto::SecretBytes line(kMaxPasswordInput + 1);
   size_t length = 0;
@@ -108,9 +108,9 @@ std::optional<crypto::SecretBytes> read_tty_line(int fd, std::string_view prompt
       const ssize_t n = ::read(fd, &c, 1);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        *error = fmt::format("cannot read the password from the terminal: {}", std::strerror(errno));
+        const int err = errno;
         write_stderr("\n");
-        return std::nullopt;
+        return fail(fmt::format("cannot read the password from the terminal: {}", std::strerror(err)));
       }
       if (n == 0 || c == std::byte{'\n'}) {
         ended = true;
@@ -121,9 +121,8 @@ std::optional<crypto::SecretBytes> read_tty_line(int fd, std::string_view prompt
   }
   write_stderr("\n");  // the user's Enter was not echoed
   if (!ended) {
-    *error = fmt::format("the line typed is longer than {} bytes; a password is 9 to 32 characters",
-                         kMaxPasswordInput);
-    return std::nullopt;
+    return fail(fmt::format("the line typed is longer than {} bytes; a password is 9 to 32 characters",
+                            kMaxPasswordInput));
   }
   return crypto::SecretBytes(line.view().first(length));
 }
@@ -140,7 +139,7 @@ PasswordResult decode_password_file(std::span<const std::byte> content, const st
   if (text.empty()) {
     return fail(fmt::format("password file {} is empty; write the password on one line (9 to 32 characters)", path));
   }
-  return PasswordResult{crypto::SecretBytes(text), {}};
+  return crypto::SecretBytes(text);
 }
 
 PasswordResult read_password_file(const std::string& path) {
@@ -191,36 +190,34 @@ PasswordResult read_password_terminal(std::string_view prompt) {
     return fail("no terminal and no --password-file: give --password-file FILE or a systemd credential "
                 "($CREDENTIALS_DIRECTORY/cordon-password)");
   }
-  std::string error;
-  auto line = read_tty_line(tty.get(), prompt, &error);
-  if (!line) return fail(std::move(error));
-  if (line->empty()) return fail("no password was typed");
-  return PasswordResult{std::move(*line), {}};
+  auto line = read_tty_line(tty.get(), prompt);
+  if (line && line->empty()) return fail("no password was typed");
+  return line;
 }
 
 PasswordResult read_password(const PasswordRequest& request) {
-  PasswordResult result;
+  const auto credential = !request.file && request.use_credential ? credential_password_path() : std::nullopt;
+  PasswordResult result = request.file ? read_password_file(*request.file)
+                          : credential ? read_password_file(*credential)
+                                       : read_password_terminal(request.prompt);
   std::string source;
   if (request.file) {
-    result = read_password_file(*request.file);
     source = fmt::format("{} file {}", request.what, *request.file);
-  } else if (auto credential = request.use_credential ? credential_password_path() : std::nullopt) {
-    result = read_password_file(*credential);
+  } else if (credential) {
     source = fmt::format("systemd credential {}", *credential);
   } else {
-    result = read_password_terminal(request.prompt);
     source = fmt::format("the {} typed", request.what);
-    if (result.password && request.confirm) {
+    if (result && request.confirm) {
       PasswordResult again = read_password_terminal("Repeat: ");
-      if (!again.password) return again;
-      if (!(*again.password == *result.password)) {
+      if (!again) return again;
+      if (!(*again == *result)) {
         return fail(fmt::format("the two {}s typed differ; nothing was changed", request.what));
       }
     }
   }
-  if (!result.password) return result;
-  if (auto problem = keys::check_password_length(keys::as_text(*result.password))) {
-    return fail(fmt::format("{}: {}", source, *problem));
+  if (!result) return result;
+  if (auto length = keys::check_password_length(keys::as_text(*result)); !length) {
+    return fail(fmt::format("{}: {}", source, length.error()));
   }
   return result;
 }

@@ -21,16 +21,15 @@
 #include <string_view>
 
 #include "core/crypto/secret.hpp"
+#include "core/result.hpp"
 
 namespace cordon::daemon {
 
 // The systemd credential name: $CREDENTIALS_DIRECTORY/cordon-password.
 constexpr const char* kPasswordCredential = "cordon-password";
 
-struct PasswordResult {
-  std::optional<crypto::SecretBytes> password;
-  std::string error;  // when !password: what is wrong and what to do
-};
+// The password, or what is wrong and what to do.
+using PasswordResult = cordon::Result<crypto::SecretBytes, std::string>;
 
 // Reads a password file. Refuses a file that is not regular, that group or
 // others can access, or that is longer than a password could be; strips one

@@ -18,7 +18,7 @@ bool contains(const std::vector<Prefix>& list, const Prefix& p) {
 constexpr unsigned kTxQueueLen = 2000;
 
 os::SysError step_failed(const std::string& step, const os::SysError& e) {
-  return os::SysError{step + ": " + e.what, e.err};
+  return os::sys_error_of(e.err, step, ": ", e.what.view());
 }
 
 // A route for exactly this prefix is already in the main table (through

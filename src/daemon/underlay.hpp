@@ -5,16 +5,18 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "core/types.hpp"
 #include "os/linux/udp.hpp"
 
 namespace cordon::daemon {
 
-struct UnderlayResult {
-  std::vector<os::UdpSocket> sockets;
-  uint16_t port = 0;   // the bound port (listen_port 0 picks one)
-  std::string error;   // when sockets is empty: ready to print
+struct Underlay {
+  std::vector<os::UdpSocket> sockets;  // `count` of them
+  uint16_t port = 0;                   // the bound port (listen_port 0 picks one)
 };
+// Or an error ready to print.
+using UnderlayResult = cordon::Result<Underlay, std::string>;
 
 // `config_path` only appears in the "port already in use" message.
 UnderlayResult open_underlay(const IpAddress& address, uint16_t port, unsigned count,

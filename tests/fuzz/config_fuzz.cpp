@@ -65,15 +65,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const daemon::ConfigResult result = daemon::parse_config(text, path);
 
-  check(result.config.has_value() == result.errors.empty());
-  for (size_t i = 0; i < result.errors.size(); ++i) {
-    const daemon::ConfigError& e = result.errors[i];
+  const std::vector<daemon::ConfigError> none;
+  const auto& errors = result ? none : result.error();
+  check(result.ok() || !errors.empty());
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const daemon::ConfigError& e = errors[i];
     check(e.file == path && !e.message.empty() && !e.to_string().empty());
-    if (i > 0) check(result.errors[i - 1].line <= e.line);
+    if (i > 0) check(errors[i - 1].line <= e.line);
   }
-  if (!result.config) return 0;
+  if (!result) return 0;
 
-  const daemon::DaemonConfig& config = *result.config;
+  const daemon::DaemonConfig& config = *result;
   check(config.path == path);
   if (config.managed()) {
     check(!config.keyset->empty() && config.node.peers.empty());

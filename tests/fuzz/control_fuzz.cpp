@@ -61,9 +61,11 @@ json answer(const Node& node, const json& request) {
 // What `cordon status` does with the reply bytes (cli/status_command.cpp).
 void render(std::string_view reply_bytes) {
   const daemon::ControlReply reply = daemon::parse_control_reply(reply_bytes, kSocket);
-  check(reply.document.has_value() != !reply.error.empty());
-  if (!reply.document) return;
-  const json& doc = *reply.document;
+  if (!reply) {
+    check(!reply.error().message.empty());
+    return;
+  }
+  const json& doc = *reply;
   const auto time = doc.find("time");
   const int64_t now = time != doc.end() && time->is_number_integer() ? time->get<int64_t>() : kT0 / kNsPerSecond;
   check(daemon::format_status(doc, now).starts_with("interface "));

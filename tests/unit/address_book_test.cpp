@@ -48,7 +48,7 @@ Bytes encode(const AddressBook& book) {
   return out;
 }
 
-std::optional<wire::ParseError> decode(std::span<const std::byte> bytes, AddressBook& out) {
+wire::ParseStatus decode(std::span<const std::byte> bytes, AddressBook& out) {
   wire::ByteReader in(bytes);
   return read_address_book(in, out);
 }
@@ -113,11 +113,11 @@ TEST(ByteIo, WriterOverflowAndSizing) {
 
 TEST(AddressBook, RoundTrip) {
   const AddressBook book = sample_book();
-  ASSERT_FALSE(check_address_book(book));
+  ASSERT_TRUE(check_address_book(book).ok());
   const Bytes bytes = encode(book);
   AddressBook back;
-  const auto err = decode(bytes, back);
-  ASSERT_FALSE(err) << err->field;
+  const auto read = decode(bytes, back);
+  ASSERT_TRUE(read.ok()) << read.error().field;
   EXPECT_EQ(back, book);
   EXPECT_EQ(back.self()->name, "alpha");
   EXPECT_EQ(back.find(HostId{0x0001000b})->endpoints.size(), 2u);
@@ -148,10 +148,10 @@ TEST(AddressBook, EveryTruncationIsRefused) {
   const Bytes bytes = encode(sample_book());
   for (size_t n = 0; n < bytes.size(); ++n) {
     AddressBook out;
-    const auto err = decode(std::span(bytes).first(n), out);
-    ASSERT_TRUE(err) << n;
-    EXPECT_EQ(err->kind, wire::ParseError::Kind::kTruncated) << n << " " << err->field;
-    EXPECT_GT(err->needed, n);
+    const auto read = decode(std::span(bytes).first(n), out);
+    ASSERT_FALSE(read.ok()) << n;
+    EXPECT_EQ(read.error().kind, wire::ParseError::Kind::kTruncated) << n << " " << read.error().field;
+    EXPECT_GT(read.error().needed, n);
   }
 }
 
@@ -161,24 +161,24 @@ TEST(AddressBook, CheckRefusesBadEntries) {
     change(b.entries[1]);
     return check_address_book(b);
   };
-  EXPECT_TRUE(check_address_book(AddressBook{}));
-  EXPECT_TRUE(with([](auto& e) { e.id = HostId{0x00010000}; }));
-  EXPECT_TRUE(with([](auto& e) { e.id = HostId{0x0000000b}; }));
-  EXPECT_TRUE(with([](auto& e) { e.id = HostId{0x0001000a}; }));  // duplicate
-  EXPECT_TRUE(with([](auto& e) { e.name = ""; }));
+  EXPECT_FALSE(check_address_book(AddressBook{}).ok());
+  EXPECT_FALSE(with([](auto& e) { e.id = HostId{0x00010000}; }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.id = HostId{0x0000000b}; }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.id = HostId{0x0001000a}; }).ok());  // duplicate
+  EXPECT_FALSE(with([](auto& e) { e.name = ""; }).ok());
   const auto long_name = with([](auto& e) { e.name = std::string(65, 'n'); });
-  ASSERT_TRUE(long_name);
-  EXPECT_EQ(*long_name, "address book entry 1 (0x0001000b): name is 65 bytes; it must be 1 to 64");
-  EXPECT_FALSE(with([](auto& e) { e.name = std::string(64, 'n'); }));
-  EXPECT_TRUE(with([](auto& e) { e.role = static_cast<Role>(3); }));
-  EXPECT_TRUE(with([](auto& e) { e.tunnel_v4 = Prefix::parse("fd77::1/64"); }));
-  EXPECT_TRUE(with([](auto& e) { e.tunnel_v6 = Prefix::parse("10.0.0.1/8"); }));
-  EXPECT_TRUE(with([](auto& e) { e.endpoints[0].port = 0; }));
-  EXPECT_TRUE(with([](auto& e) { e.endpoints.resize(256, e.endpoints[0]); }));
-  EXPECT_FALSE(with([](auto& e) { e.endpoints.resize(255, e.endpoints[0]); }));
-  EXPECT_TRUE(with([](auto& e) { e.registry = HostId{0x00010000}; }));
-  EXPECT_TRUE(with([](auto& e) { e.subnets[0] = *Prefix::parse("192.168.50.1/24"); }));
-  EXPECT_TRUE(with([](auto& e) { e.subnets.resize(256, e.subnets[0]); }));
+  ASSERT_FALSE(long_name.ok());
+  EXPECT_EQ(long_name.error(), "address book entry 1 (0x0001000b): name is 65 bytes; it must be 1 to 64");
+  EXPECT_TRUE(with([](auto& e) { e.name = std::string(64, 'n'); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.role = static_cast<Role>(3); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.tunnel_v4 = Prefix::parse("fd77::1/64"); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.tunnel_v6 = Prefix::parse("10.0.0.1/8"); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.endpoints[0].port = 0; }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.endpoints.resize(256, e.endpoints[0]); }).ok());
+  EXPECT_TRUE(with([](auto& e) { e.endpoints.resize(255, e.endpoints[0]); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.registry = HostId{0x00010000}; }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.subnets[0] = *Prefix::parse("192.168.50.1/24"); }).ok());
+  EXPECT_FALSE(with([](auto& e) { e.subnets.resize(256, e.subnets[0]); }).ok());
 }
 
 // Edits one byte of a valid encoding and expects a bad field.
@@ -186,9 +186,9 @@ void expect_bad_field(size_t offset, uint8_t value) {
   Bytes bytes = encode(sample_book());
   bytes[offset] = std::byte{value};
   AddressBook out;
-  const auto err = decode(bytes, out);
-  ASSERT_TRUE(err) << offset;
-  EXPECT_EQ(err->kind, wire::ParseError::Kind::kBadField) << offset << " " << err->field;
+  const auto read = decode(bytes, out);
+  ASSERT_FALSE(read.ok()) << offset;
+  EXPECT_EQ(read.error().kind, wire::ParseError::Kind::kBadField) << offset << " " << read.error().field;
 }
 
 TEST(AddressBook, DecodeRefusesBadFields) {
@@ -214,16 +214,16 @@ TEST(AddressBook, DecodeRefusesBadFields) {
     Bytes zero_port = encode(sample_book());
     zero_port[kE1Endpoints + 6] = zero_port[kE1Endpoints + 7] = std::byte{0};  // family 1 | address 4 | port 2
     AddressBook out;
-    const auto err = decode(zero_port, out);
-    ASSERT_TRUE(err);
-    EXPECT_NE(err->field.find("port 0"), std::string::npos) << err->field;
+    const auto read = decode(zero_port, out);
+    ASSERT_FALSE(read.ok());
+    EXPECT_NE(read.error().field.find("port 0"), std::string::npos) << read.error().field;
   }
   // Duplicate host ID: entry 1 claims entry 0's ID.
   bytes[kE1 + 3] = std::byte{0x0a};
   AddressBook out;
-  const auto err = decode(bytes, out);
-  ASSERT_TRUE(err);
-  EXPECT_NE(err->field.find("appears twice"), std::string::npos) << err->field;
+  const auto read = decode(bytes, out);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.error().field.find("appears twice"), std::string::npos) << read.error().field;
 }
 
 TEST(AddressBook, Roles) {

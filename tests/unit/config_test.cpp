@@ -54,14 +54,15 @@ class ConfigTest : public ::testing::Test {
 
 std::string all_errors(const ConfigResult& r) {
   std::string out;
-  for (const ConfigError& e : r.errors) out += e.to_string() + "\n";
+  if (r.ok()) return out;
+  for (const ConfigError& e : r.error()) out += e.to_string() + "\n";
   return out;
 }
 
 TEST_F(ConfigTest, GoodConfigGetsDefaults) {
   const ConfigResult r = load(kGood);
-  ASSERT_TRUE(r.config) << all_errors(r);
-  const DaemonConfig& c = *r.config;
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const DaemonConfig& c = *r;
   EXPECT_EQ(c.node.self.value, 0x0001000au);
   EXPECT_EQ(c.interface, "cordon0");
   EXPECT_EQ(c.mtu, 1420u);
@@ -118,8 +119,8 @@ key_file = "c.key"
 allowed_prefixes = ["10.8.0.0/16"]
 suite = "aes-256-siv"
 )");
-  ASSERT_TRUE(r.config) << all_errors(r);
-  const DaemonConfig& c = *r.config;
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const DaemonConfig& c = *r;
   EXPECT_EQ(c.interface, "cordon7");
   EXPECT_EQ(c.mtu, 1380u);
   EXPECT_EQ(c.listen_port, 0);
@@ -149,8 +150,8 @@ id = "0x0001000b"
 key_file = "a-b.key"
 allowed_prefixes = []
 )");
-  ASSERT_TRUE(r.config) << all_errors(r);
-  EXPECT_EQ(r.config->control_socket, "/run/cordon/vpn3.sock");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r->control_socket, "/run/cordon/vpn3.sock");
 }
 
 struct ErrorCase {
@@ -285,11 +286,11 @@ TEST_P(ConfigErrorTest, NamesFileLineAndProblem) {
 
   const ErrorCase& c = GetParam();
   const ConfigResult r = load(c.toml);
-  ASSERT_FALSE(r.config) << c.name;
-  ASSERT_FALSE(r.errors.empty());
+  ASSERT_FALSE(r.ok()) << c.name;
+  ASSERT_FALSE(r.error().empty());
   const std::string expected_prefix = config_path() + ":" + c.where;
   bool found = false;
-  for (const ConfigError& e : r.errors) {
+  for (const ConfigError& e : r.error()) {
     const std::string text = e.to_string();
     if (text.starts_with(expected_prefix) && text.find(c.what) != std::string::npos) found = true;
   }
@@ -319,17 +320,18 @@ key_file = "missing.key"
 allowed_prefixes = ["10.77.0.2"]
 suite = "rot13"
 )");
-  ASSERT_FALSE(r.config);
-  ASSERT_EQ(r.errors.size(), 5u) << all_errors(r);
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.error().size(), 5u) << all_errors(r);
   const std::vector<uint32_t> lines = {3, 4, 8, 9, 10};
-  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(r.errors[i].line, lines[i]) << all_errors(r);
+  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(r.error()[i].line, lines[i]) << all_errors(r);
 }
 
 TEST_F(ConfigTest, MissingFileSaysSo) {
   const ConfigResult r = load_config((dir_.path() / "absent.toml").string());
-  ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_NE(r.errors[0].to_string().find("absent.toml: does not exist"), std::string::npos)
-      << r.errors[0].to_string();
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.error().size(), 1u);
+  EXPECT_NE(r.error()[0].to_string().find("absent.toml: does not exist"), std::string::npos)
+      << r.error()[0].to_string();
 }
 
 TEST_F(ConfigTest, AbsoluteKeyPathIsUsedAsIs) {
@@ -337,7 +339,7 @@ TEST_F(ConfigTest, AbsoluteKeyPathIsUsedAsIs) {
   const std::string key = other.write("x.key", kKey);
   const ConfigResult r = load("[host]\nid = \"0x0001000a\"\n[[peer]]\nid = \"0x0001000b\"\nkey_file = \"" + key +
                               "\"\nallowed_prefixes = []\n");
-  ASSERT_TRUE(r.config) << all_errors(r);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
 }
 
 TEST(ConfigErrorFormat, WithAndWithoutPosition) {
@@ -359,8 +361,8 @@ TEST(KeyFile, GeneratedKeyRoundTrips) {
   const std::string path =
       dir.write("k.key", std::string(reinterpret_cast<const char*>(text.view().data()), text.size()));
   KeyFileResult loaded = load_key_file(path);
-  ASSERT_TRUE(loaded.key) << loaded.error;
-  EXPECT_TRUE(*loaded.key == *key);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_TRUE(*loaded == *key);
 }
 
 TEST(KeyFile, TwoKeysDiffer) {
@@ -373,23 +375,23 @@ TEST(KeyFile, TwoKeysDiffer) {
 TEST(KeyFile, WithoutTrailingNewlineIsAccepted) {
   TempDir dir;
   const std::string path = dir.write("k.key", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
-  EXPECT_TRUE(load_key_file(path).key);
+  EXPECT_TRUE(load_key_file(path).ok());
 }
 
 // --- reload ---
 
 TEST_F(ConfigTest, ReloadFlagsWhatNeedsARestart) {
   const ConfigResult a = load(kGood);
-  ASSERT_TRUE(a.config) << all_errors(a);
-  DaemonConfig b = *a.config;
-  EXPECT_TRUE(restart_only_changes(*a.config, b).empty());
+  ASSERT_TRUE(a.ok()) << all_errors(a);
+  DaemonConfig b = *a;
+  EXPECT_TRUE(restart_only_changes(*a, b).empty());
   b.node.peers.clear();       // live
   b.log_level = "debug";      // live
   b.node.time_window_ns = 1;  // live
-  EXPECT_TRUE(restart_only_changes(*a.config, b).empty());
+  EXPECT_TRUE(restart_only_changes(*a, b).empty());
   b.mtu = 1380;
   b.listen_port = 4500;
-  const auto changes = restart_only_changes(*a.config, b);
+  const auto changes = restart_only_changes(*a, b);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0], "host.mtu changed (1420 -> 1380) and needs a restart; the running value stays until then");
   EXPECT_NE(changes[1].find("host.listen_port changed (51820 -> 4500)"), std::string::npos);
@@ -404,15 +406,15 @@ std::string with_host_keys(const std::string& keys) {
 
 TEST_F(ConfigTest, MeshTimersDefaultAndParse) {
   ConfigResult r = load(kGood);
-  ASSERT_TRUE(r.config) << all_errors(r);
-  EXPECT_EQ(r.config->node.mesh.tcp_fallback_ns, kDefaultTcpFallbackNs);
-  EXPECT_EQ(r.config->node.mesh.tcp_port, kDefaultTcpPort);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r->node.mesh.tcp_fallback_ns, kDefaultTcpFallbackNs);
+  EXPECT_EQ(r->node.mesh.tcp_port, kDefaultTcpPort);
 
   r = load(with_host_keys("keepalive = 10\nstatus_interval = 60\npoll_period = 90\nexchange_interval = 120\n"
                           "tcp_fallback = 45\ntcp_port = 8443\n"));
-  ASSERT_TRUE(r.config) << all_errors(r);
-  const MeshConfig& m = r.config->node.mesh;
-  EXPECT_EQ(r.config->keepalive_ns, 10 * kNsPerSecond);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const MeshConfig& m = r->node.mesh;
+  EXPECT_EQ(r->keepalive_ns, 10 * kNsPerSecond);
   EXPECT_EQ(m.status_interval_ns, 60 * kNsPerSecond);
   EXPECT_EQ(m.poll_period_ns, 90 * kNsPerSecond);
   EXPECT_EQ(m.exchange_interval_ns, 120 * kNsPerSecond);
@@ -420,9 +422,9 @@ TEST_F(ConfigTest, MeshTimersDefaultAndParse) {
   EXPECT_EQ(m.tcp_port, 8443);
 
   r = load(with_host_keys("tcp_fallback = 0\ntcp_port = 0\n"));
-  ASSERT_TRUE(r.config) << all_errors(r);
-  EXPECT_EQ(r.config->node.mesh.tcp_fallback_ns, 0);
-  EXPECT_EQ(r.config->node.mesh.tcp_port, 0);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r->node.mesh.tcp_fallback_ns, 0);
+  EXPECT_EQ(r->node.mesh.tcp_port, 0);
 }
 
 // --- status document and its rendering ---

@@ -238,7 +238,7 @@ TEST(KeyAdmission, FreshRecordsOfAnotherMachineMarkNothing) {
   TempDir dir;
   const std::string keyset = (dir.path() / "keyset").string();
   const std::vector<keys::LinkKeyEntry> links = {keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}};
-  ASSERT_FALSE(record_fresh_keys(keyset, links, kMachineA));
+  ASSERT_TRUE(record_fresh_keys(keyset, links, kMachineA).ok());
   EXPECT_EQ(load_fresh_keys(keyset, kMachineA), std::vector{fingerprint_of(0xab)});
   EXPECT_TRUE(load_fresh_keys(keyset, kMachineB).empty());
   EXPECT_EQ(parse_fresh_keys(format_fresh_keys(FreshKeys{std::nullopt, {fingerprint_of(1)}})),
@@ -295,7 +295,7 @@ TEST(CounterKeeper, ACopiedManagedStateDirectoryIsRefusedOnAnotherMachine) {
   const std::string keyset = (original.path() / "keyset").string();
   const NodeConfig config = node_with({{0x0001000b, 0xab}});
   const std::vector<keys::LinkKeyEntry> links = {keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}};
-  ASSERT_FALSE(record_fresh_keys(keyset, links, kMachineA));
+  ASSERT_TRUE(record_fresh_keys(keyset, links, kMachineA).ok());
 
   // First start on machine A: the key is fresh, then recorded and no longer fresh.
   const std::string path = (original.path() / "0x0001000a.counter").string();
@@ -331,8 +331,8 @@ TEST(CounterKeeper, AReloadRecordsNewKeysBeforeTheyAreUsedOrRefusesThem) {
   TempDir dir;
   const std::string keyset = (dir.path() / "keyset").string();
   const std::string path = (dir.path() / "0x0001000a.counter").string();
-  ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}},
-                                 kMachineA));
+  ASSERT_TRUE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000b}, testkit::filled_key(0xab)}},
+                                 kMachineA).ok());
   CounterKeeper keeper({path, "", keyset, kMachineA});
   ASSERT_TRUE(keeper.open(node_with({{0x0001000b, 0xab}}), false));
   ASSERT_TRUE(keeper.store());
@@ -343,8 +343,8 @@ TEST(CounterKeeper, AReloadRecordsNewKeysBeforeTheyAreUsedOrRefusesThem) {
   EXPECT_EQ(CounterStore(path).load().file->keys, std::vector{fingerprint_of(0xab)});
 
   // Fresh from an update: adopted, and on disk before the node gets it.
-  ASSERT_FALSE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)}},
-                                 kMachineA));
+  ASSERT_TRUE(record_fresh_keys(keyset, std::vector{keys::LinkKeyEntry{HostId{0x0001000c}, testkit::filled_key(0xac)}},
+                                 kMachineA).ok());
   ASSERT_TRUE(keeper.admit_reload(node_with({{0x0001000b, 0xab}, {0x0001000c, 0xac}})));
   EXPECT_EQ(CounterStore(path).load().file->keys, fingerprints({peer_key(0x0001000b, "", 0xab),
                                                                  peer_key(0x0001000c, "", 0xac)}));

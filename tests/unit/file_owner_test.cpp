@@ -65,18 +65,18 @@ TEST_F(FileOwner, CheckPrivateAndReadPrivateFileRefuseAnotherOwner) {
 TEST_F(FileOwner, KeyFileOfAnotherOwnerIsRefused) {
   const std::string path = foreign_file("a-b.key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
   const daemon::KeyFileResult r = daemon::load_key_file(path);
-  EXPECT_FALSE(r.key.has_value());
-  expect_names_owner(r.error, path);
+  ASSERT_FALSE(r.ok());
+  expect_names_owner(r.error(), path);
   // The same file, once it is ours, loads.
   ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
-  EXPECT_TRUE(daemon::load_key_file(path).key.has_value());
+  EXPECT_TRUE(daemon::load_key_file(path).ok());
 }
 
 TEST_F(FileOwner, PasswordFileOfAnotherOwnerIsRefused) {
   const std::string path = foreign_file("password", "correct horse battery\n");
   const daemon::PasswordResult r = daemon::read_password_file(path);
-  EXPECT_FALSE(r.password.has_value());
-  expect_names_owner(r.error, path);
+  ASSERT_FALSE(r.ok());
+  expect_names_owner(r.error(), path);
 }
 
 TEST_F(FileOwner, InstalledKeySetOfAnotherOwnerIsRefused) {

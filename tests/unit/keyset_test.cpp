@@ -716,14 +716,14 @@ TEST(KeySetError, NamesAreStableAndMessagesSayWhatToDo) {
 }
 
 TEST(KeySetError, CheckSameHost) {
-  EXPECT_FALSE(check_same_host(kHost, kHost, KeyFile::kKeySet));
+  EXPECT_TRUE(check_same_host(kHost, kHost, KeyFile::kKeySet).ok());
   auto other = check_same_host(kHost, kPeerB, KeyFile::kKeySet);
-  ASSERT_TRUE(other);
-  EXPECT_EQ(other->code, KeySetError::kOtherHost);
-  EXPECT_NE(other->message().find("0x0001000b"), std::string::npos) << other->message();
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, KeySetError::kOtherHost);
+  EXPECT_NE(other.error().message().find("0x0001000b"), std::string::npos) << other.error().message();
   auto net = check_same_host(kHost, HostId{0x0002000a}, KeyFile::kUpdatePackage);
-  ASSERT_TRUE(net);
-  EXPECT_EQ(net->code, KeySetError::kOtherNetwork);
+  ASSERT_FALSE(net.ok());
+  EXPECT_EQ(net.error().code, KeySetError::kOtherNetwork);
 }
 
 }  // namespace

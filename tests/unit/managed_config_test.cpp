@@ -33,7 +33,8 @@ using testkit::TempDir;
 
 std::string all_errors(const ConfigResult& r) {
   std::string out;
-  for (const ConfigError& e : r.errors) out += e.to_string() + "\n";
+  if (r.ok()) return out;
+  for (const ConfigError& e : r.error()) out += e.to_string() + "\n";
   return out;
 }
 
@@ -54,18 +55,18 @@ password_file = "pw"
 interface = "cordon1"
 listen_port = 51821
 )");
-  ASSERT_TRUE(r.config) << all_errors(r);
-  EXPECT_TRUE(r.config->managed());
-  EXPECT_EQ(*r.config->keyset, (dir_.path() / "state/keyset").string());  // relative to the config file
-  EXPECT_EQ(*r.config->password_file, (dir_.path() / "pw").string());
-  EXPECT_TRUE(r.config->node.peers.empty());
-  EXPECT_EQ(r.config->interface, "cordon1");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(r->managed());
+  EXPECT_EQ(*r->keyset, (dir_.path() / "state/keyset").string());  // relative to the config file
+  EXPECT_EQ(*r->password_file, (dir_.path() / "pw").string());
+  EXPECT_TRUE(r->node.peers.empty());
+  EXPECT_EQ(r->interface, "cordon1");
 }
 
 TEST_F(ManagedConfigTest, PasswordFileIsOptional) {
   ConfigResult r = load("[host]\nkeyset = \"/var/lib/cordon/keyset\"\n");
-  ASSERT_TRUE(r.config) << all_errors(r);
-  EXPECT_FALSE(r.config->password_file);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_FALSE(r->password_file);
 }
 
 struct BadManaged {
@@ -96,9 +97,9 @@ class BadManagedTest : public ManagedConfigTest, public ::testing::WithParamInte
 TEST_P(BadManagedTest, ErrorNamesTheLineAndField) {
   const BadManaged& c = GetParam();
   ConfigResult r = load(c.text);
-  ASSERT_FALSE(r.config) << c.name;
+  ASSERT_FALSE(r.ok()) << c.name;
   bool found = false;
-  for (const ConfigError& e : r.errors) {
+  for (const ConfigError& e : r.error()) {
     if (e.field == c.field && e.line == c.line && e.message.find(c.needle) != std::string::npos) {
       found = true;
       EXPECT_EQ(e.to_string().rfind(path() + ":" + std::to_string(c.line) + ":", 0), 0u) << e.to_string();
@@ -122,9 +123,9 @@ id = "0x0001000b"
 [[peer]]
 id = "0x0001000c"
 )");
-  ASSERT_FALSE(r.config);
+  ASSERT_FALSE(r.ok());
   std::vector<uint32_t> lines;
-  for (const ConfigError& e : r.errors) {
+  for (const ConfigError& e : r.error()) {
     if (e.field == "peer") lines.push_back(e.line);
   }
   EXPECT_EQ(lines, (std::vector<uint32_t>{4, 7})) << all_errors(r);
@@ -132,14 +133,14 @@ id = "0x0001000c"
 
 TEST_F(ManagedConfigTest, ABadKeysetValueIsTheOnlyError) {
   ConfigResult r = load("[host]\nkeyset = \"\"\n");
-  ASSERT_FALSE(r.config);
-  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].field, "host.keyset");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.error().size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.error()[0].field, "host.keyset");
 }
 
 TEST_F(ManagedConfigTest, ManualModeStillNeedsAnIdAndPeers) {
   ConfigResult r = load("[host]\ninterface = \"cordon0\"\n");
-  ASSERT_FALSE(r.config);
+  ASSERT_FALSE(r.ok());
   const std::string text = all_errors(r);
   EXPECT_NE(text.find("host.id: missing"), std::string::npos) << text;
   EXPECT_NE(text.find("keyset = PATH"), std::string::npos) << text;
@@ -236,10 +237,10 @@ class ManagedUnlockTest : public ::testing::Test {
 TEST_F(ManagedUnlockTest, UnlockFillsTheConfigFromThePasswordFile) {
   config_.password_file = dir_.write("pw", maker_.password + "\n");
   ManagedUnlock unlocked = unlock_managed(config_);
-  ASSERT_TRUE(unlocked.keys) << unlocked.error;
-  EXPECT_EQ(unlocked.keys->version, 1u);
-  EXPECT_EQ(unlocked.keys->user, "alice");
-  EXPECT_EQ(unlocked.keys->user_key, maker_.user_key);
+  ASSERT_TRUE(unlocked.ok()) << unlocked.error();
+  EXPECT_EQ(unlocked->keys.version, 1u);
+  EXPECT_EQ(unlocked->keys.user, "alice");
+  EXPECT_EQ(unlocked->keys.user_key, maker_.user_key);
   EXPECT_EQ(config_.node.self, HostId{0x0001000a});
   EXPECT_EQ(config_.node.peers.size(), 2u);
   EXPECT_EQ(config_.addresses.size(), 2u);
@@ -248,22 +249,22 @@ TEST_F(ManagedUnlockTest, UnlockFillsTheConfigFromThePasswordFile) {
 TEST_F(ManagedUnlockTest, UnlockRefusesAWrongPassword) {
   config_.password_file = dir_.write("pw", "not-the-password\n");
   ManagedUnlock unlocked = unlock_managed(config_);
-  ASSERT_FALSE(unlocked.keys);
-  EXPECT_NE(unlocked.error.find(*config_.keyset), std::string::npos) << unlocked.error;
+  ASSERT_FALSE(unlocked.ok());
+  EXPECT_NE(unlocked.error().find(*config_.keyset), std::string::npos) << unlocked.error();
   EXPECT_TRUE(config_.node.peers.empty());
 }
 
 TEST_F(ManagedUnlockTest, UnlockRefusesABadLengthPasswordBeforeTheKdf) {
   config_.password_file = dir_.write("pw", "short\n");
   ManagedUnlock unlocked = unlock_managed(config_);
-  ASSERT_FALSE(unlocked.keys);
-  EXPECT_NE(unlocked.error.find("9 to 32"), std::string::npos) << unlocked.error;
+  ASSERT_FALSE(unlocked.ok());
+  EXPECT_NE(unlocked.error().find("9 to 32"), std::string::npos) << unlocked.error();
 }
 
 TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
   config_.password_file = dir_.write("pw", maker_.password);
   ManagedUnlock unlocked = unlock_managed(config_);
-  ASSERT_TRUE(unlocked.keys) << unlocked.error;
+  ASSERT_TRUE(unlocked.ok()) << unlocked.error();
 
   keys::KeySetBody next = maker_.body;
   next.book.entries.pop_back();
@@ -272,9 +273,9 @@ TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
   ASSERT_TRUE(applied) << applied.error().message;
 
   DaemonConfig fresh;
-  ManagedReload reloaded = reload_managed(fresh, *config_.keyset, *unlocked.keys);
-  ASSERT_FALSE(reloaded.error) << *reloaded.error;
-  EXPECT_EQ(unlocked.keys->version, 2u);
+  ManagedReload reloaded = reload_managed(fresh, *config_.keyset, unlocked->keys);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  EXPECT_EQ(unlocked->keys.version, 2u);
   ASSERT_EQ(fresh.node.peers.size(), 1u);
   EXPECT_EQ(fresh.node.peers[0].id, HostId{0x0001000b});
 
@@ -282,7 +283,7 @@ TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
   ManagedKeySet wrong{testkit::filled_key(0x99), 2, "alice"};
   DaemonConfig untouched;
   ManagedReload failed = reload_managed(untouched, *config_.keyset, wrong);
-  ASSERT_TRUE(failed.error);
+  ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(untouched.node.peers.empty());
   EXPECT_EQ(wrong.version, 2u);
 }
@@ -295,25 +296,25 @@ std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(s
 std::string text_of(const crypto::SecretBytes& s) { return std::string(keys::as_text(s)); }
 
 TEST(PasswordInputTest, OneTrailingNewlineIsStripped) {
-  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\n"), "f").password), "secret-pass");
-  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\r\n"), "f").password), "secret-pass");
-  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass"), "f").password), "secret-pass");
-  EXPECT_EQ(text_of(*decode_password_file(bytes_of("secret-pass\n\n"), "f").password), "secret-pass\n");
-  EXPECT_EQ(text_of(*decode_password_file(bytes_of(" spaced pass "), "f").password), " spaced pass ");
-  EXPECT_FALSE(decode_password_file(bytes_of("\n"), "f").password);
-  EXPECT_FALSE(decode_password_file(bytes_of(""), "f").password);
+  EXPECT_EQ(text_of(decode_password_file(bytes_of("secret-pass\n"), "f").value()), "secret-pass");
+  EXPECT_EQ(text_of(decode_password_file(bytes_of("secret-pass\r\n"), "f").value()), "secret-pass");
+  EXPECT_EQ(text_of(decode_password_file(bytes_of("secret-pass"), "f").value()), "secret-pass");
+  EXPECT_EQ(text_of(decode_password_file(bytes_of("secret-pass\n\n"), "f").value()), "secret-pass\n");
+  EXPECT_EQ(text_of(decode_password_file(bytes_of(" spaced pass "), "f").value()), " spaced pass ");
+  EXPECT_FALSE(decode_password_file(bytes_of("\n"), "f").ok());
+  EXPECT_FALSE(decode_password_file(bytes_of(""), "f").ok());
 }
 
 TEST(PasswordInputTest, PasswordFileMustBePrivate) {
   TempDir dir;
   const std::string path = dir.write("pw", "secret-pass\n", 0640);
   PasswordResult r = read_password_file(path);
-  ASSERT_FALSE(r.password);
-  EXPECT_NE(r.error.find("chmod 600"), std::string::npos) << r.error;
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("chmod 600"), std::string::npos) << r.error();
   ::chmod(path.c_str(), 0400);
-  EXPECT_TRUE(read_password_file(path).password);
-  EXPECT_FALSE(read_password_file((dir.path() / "missing").string()).password);
-  EXPECT_FALSE(read_password_file(dir.path().string()).password);  // a directory
+  EXPECT_TRUE(read_password_file(path).ok());
+  EXPECT_FALSE(read_password_file((dir.path() / "missing").string()).ok());
+  EXPECT_FALSE(read_password_file(dir.path().string()).ok());  // a directory
 }
 
 TEST(PasswordInputTest, LengthIsCheckedAndTheSourceNamed) {
@@ -321,16 +322,16 @@ TEST(PasswordInputTest, LengthIsCheckedAndTheSourceNamed) {
   PasswordRequest request;
   request.file = dir.write("pw", "short\n");
   PasswordResult r = read_password(request);
-  ASSERT_FALSE(r.password);
-  EXPECT_NE(r.error.find(*request.file), std::string::npos) << r.error;
-  EXPECT_NE(r.error.find("9 to 32"), std::string::npos) << r.error;
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find(*request.file), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("9 to 32"), std::string::npos) << r.error();
 
   request.file = dir.write("pw", std::string(33, 'x'));
-  EXPECT_FALSE(read_password(request).password);
+  EXPECT_FALSE(read_password(request).ok());
   request.file = dir.write("pw", std::string(32, 'x') + "\n");
-  EXPECT_TRUE(read_password(request).password);
+  EXPECT_TRUE(read_password(request).ok());
   request.file = dir.write("pw", std::string(9, 'x'));
-  EXPECT_TRUE(read_password(request).password);
+  EXPECT_TRUE(read_password(request).ok());
 }
 
 TEST(PasswordInputTest, SystemdCredentialIsUsedWhenNoFileIsGiven) {
@@ -339,8 +340,8 @@ TEST(PasswordInputTest, SystemdCredentialIsUsedWhenNoFileIsGiven) {
   ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
   PasswordResult r = read_password(PasswordRequest{});
   ::unsetenv("CREDENTIALS_DIRECTORY");
-  ASSERT_TRUE(r.password) << r.error;
-  EXPECT_EQ(text_of(*r.password), "credential-pass");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(text_of(*r), "credential-pass");
 }
 
 // Without a controlling terminal (a new session has none), the error says
@@ -355,7 +356,7 @@ TEST(PasswordInputTest, NoTerminalNamesTheAlternatives) {
     ::setsid();
     ::unsetenv("CREDENTIALS_DIRECTORY");
     PasswordResult r = read_password(PasswordRequest{});
-    const std::string out = r.password ? "unexpected password" : r.error;
+    const std::string out = r ? "unexpected password" : r.error();
     (void)!::write(pipe_fds[1], out.data(), out.size());
     ::_exit(0);
   }
@@ -398,8 +399,8 @@ TEST(ControlReloadTest, StatusOnlyDispatchRefusesReload) {
 TEST(ControlReloadTest, NoDaemonIsReportedAsSuch) {
   TempDir dir;
   ControlReply reply = control_request((dir.path() / "none.sock").string(), {{"command", "reload"}});
-  EXPECT_FALSE(reply.document);
-  EXPECT_TRUE(reply.no_daemon) << reply.error;
+  ASSERT_FALSE(reply.ok());
+  EXPECT_TRUE(reply.error().no_daemon) << reply.error().message;
 }
 
 }  // namespace

@@ -304,17 +304,18 @@ TEST(UpdatePackage, KeySetIsNotAnUpdate) {
 
 TEST(UpdatePackage, CheckUpdateApplies) {
   const KeySetHeader installed_header{kHost, 7, "alice", kGeneratedPasswordKdf, {}};
-  EXPECT_FALSE(check_update_applies(header(8), installed_header));
+  EXPECT_TRUE(check_update_applies(header(8), installed_header).ok());
   auto same = check_update_applies(header(7), installed_header);
-  ASSERT_TRUE(same);
-  EXPECT_EQ(same->code, KeySetError::kStaleVersion);
-  EXPECT_NE(same->message().find("version 7, installed version 7"), std::string::npos) << same->message();
-  EXPECT_EQ(check_update_applies(header(3), installed_header)->code, KeySetError::kStaleVersion);
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.error().code, KeySetError::kStaleVersion);
+  EXPECT_NE(same.error().message().find("version 7, installed version 7"), std::string::npos)
+      << same.error().message();
+  EXPECT_EQ(check_update_applies(header(3), installed_header).error().code, KeySetError::kStaleVersion);
   UpdateHeader other = header(8);
   other.host = kPeerB;
-  EXPECT_EQ(check_update_applies(other, installed_header)->code, KeySetError::kOtherHost);
+  EXPECT_EQ(check_update_applies(other, installed_header).error().code, KeySetError::kOtherHost);
   other.host = HostId{0x0002000a};
-  EXPECT_EQ(check_update_applies(other, installed_header)->code, KeySetError::kOtherNetwork);
+  EXPECT_EQ(check_update_applies(other, installed_header).error().code, KeySetError::kOtherNetwork);
 }
 
 TEST(UpdatePackage, ApplyKeepsPasswordAndBringsNewState) {

@@ -35,7 +35,7 @@ std::string entry_label(size_t index, HostId id) {
   return "address book entry " + std::to_string(index) + " (" + id.to_string() + ")";
 }
 
-std::optional<std::string> check_entry(const AddressBookEntry& e, size_t index) {
+Status<std::string> check_entry(const AddressBookEntry& e, size_t index) {
   const std::string where = entry_label(index, e.id);
   if (!valid_host(e.id)) return where + ": host ID has network or host number 0";
   if (e.name.empty() || e.name.size() > kMaxHostNameSize) {
@@ -62,7 +62,7 @@ std::optional<std::string> check_entry(const AddressBookEntry& e, size_t index) 
       return where + ": tunneled subnet " + p.to_string() + " is not a network prefix";
     }
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 void write_address(wire::ByteWriter& out, const IpAddress& a) {
@@ -96,18 +96,15 @@ std::optional<IpAddress> read_address(wire::ByteReader& in) {
   return a;
 }
 
-// Reads `present u8 | address size | length u8`. Returns false with `error`
-// set on a bad or short field.
-bool read_tunnel(wire::ByteReader& in, IpAddress::Family family, std::optional<Prefix>& out,
-                 std::optional<wire::ParseError>& error, const std::string& field) {
+// Reads `present u8 | address size | length u8`: the prefix, nullopt when
+// absent, or the error of a bad or short field.
+Result<std::optional<Prefix>, wire::ParseError> read_tunnel(wire::ByteReader& in, IpAddress::Family family,
+                                                            const std::string& field) {
   const size_t size = family == IpAddress::Family::kV4 ? 4 : 16;
   const auto present = in.u8();
   const auto b = in.bytes(size);
   const auto length = in.u8();
-  if (!present || !b || !length) {
-    error = in.truncated(field);
-    return false;
-  }
+  if (!present || !b || !length) return in.truncated(field);
   IpAddress a;
   a.family = family;
   bool zero = true;
@@ -115,61 +112,55 @@ bool read_tunnel(wire::ByteReader& in, IpAddress::Family family, std::optional<P
     a.bytes[i] = static_cast<uint8_t>((*b)[i]);
     zero = zero && a.bytes[i] == 0;
   }
-  if (*present == 0 && zero && *length == 0) {
-    out.reset();
-    return true;
-  }
-  if (*present != 1 || *length > size * 8) {
-    error = in.bad_field(field);
-    return false;
-  }
-  out = Prefix{a, *length};
-  return true;
+  if (*present == 0 && zero && *length == 0) return std::optional<Prefix>{};
+  if (*present != 1 || *length > size * 8) return in.bad_field(field);
+  return std::optional<Prefix>{Prefix{a, *length}};
 }
 
 class EntryReader {
  public:
   EntryReader(wire::ByteReader& in, size_t index) : in_(in), index_(index) {}
 
-  std::optional<wire::ParseError> read(AddressBookEntry& e) {
+  wire::ParseStatus read(AddressBookEntry& e) {
     where_ = "address book entry " + std::to_string(index_);
     const auto id = in_.u32();
     if (!id) return in_.truncated(where_ + ": host ID");
     e.id = HostId{*id};
     if (!valid_host(e.id)) return in_.bad_field(where_ + ": host ID " + e.id.to_string());
     where_ = entry_label(index_, e.id);
-    if (auto err = read_name(e)) return err;
+    if (auto name = read_name(e); !name) return name;
     const auto role = in_.u8();
     if (!role) return in_.truncated(where_ + ": role");
     if (*role != 1 && *role != 2) return in_.bad_field(where_ + ": role " + std::to_string(*role));
     e.role = static_cast<Role>(*role);
-    std::optional<wire::ParseError> error;
-    if (!read_tunnel(in_, IpAddress::Family::kV4, e.tunnel_v4, error, where_ + ": tunnel IPv4 address") ||
-        !read_tunnel(in_, IpAddress::Family::kV6, e.tunnel_v6, error, where_ + ": tunnel IPv6 address")) {
-      return error;
-    }
-    if (auto err = read_endpoints(e)) return err;
-    if (auto err = read_coordinators(e)) return err;
+    auto v4 = read_tunnel(in_, IpAddress::Family::kV4, where_ + ": tunnel IPv4 address");
+    if (!v4) return v4.error();
+    e.tunnel_v4 = *v4;
+    auto v6 = read_tunnel(in_, IpAddress::Family::kV6, where_ + ": tunnel IPv6 address");
+    if (!v6) return v6.error();
+    e.tunnel_v6 = *v6;
+    if (auto endpoints = read_endpoints(e); !endpoints) return endpoints;
+    if (auto coordinators = read_coordinators(e); !coordinators) return coordinators;
     return read_subnets(e);
   }
 
  private:
-  std::optional<wire::ParseError> read_name(AddressBookEntry& e) {
+  wire::ParseStatus read_name(AddressBookEntry& e) {
     const auto len = in_.u8();
     if (!len) return in_.truncated(where_ + ": name length");
     if (*len == 0 || *len > kMaxHostNameSize) return in_.bad_field(where_ + ": name length " + std::to_string(*len));
     const auto name = in_.bytes(*len);
     if (!name) return in_.truncated(where_ + ": name");
     e.name.assign(reinterpret_cast<const char*>(name->data()), name->size());
-    return std::nullopt;
+    return Ok{};
   }
 
   // A family byte other than 4 or 6 is a bad field; a short read truncation.
-  std::optional<wire::ParseError> address_error(const std::string& field) {
+  wire::ParseError address_error(const std::string& field) {
     return in_.failed() ? in_.truncated(field) : in_.bad_field(field);
   }
 
-  std::optional<wire::ParseError> read_endpoints(AddressBookEntry& e) {
+  wire::ParseStatus read_endpoints(AddressBookEntry& e) {
     const auto count = in_.u8();
     if (!count) return in_.truncated(where_ + ": endpoint count");
     for (size_t i = 0; i < *count; ++i) {
@@ -181,10 +172,10 @@ class EntryReader {
       if (*port == 0) return in_.bad_field(field + ": port 0");
       e.endpoints.push_back(Endpoint{*a, *port});
     }
-    return std::nullopt;
+    return Ok{};
   }
 
-  std::optional<wire::ParseError> read_coordinators(AddressBookEntry& e) {
+  wire::ParseStatus read_coordinators(AddressBookEntry& e) {
     const auto registry = in_.u32();
     const auto rendezvous = in_.u32();
     const auto courier = in_.u32();
@@ -195,10 +186,10 @@ class EntryReader {
     if (!valid_coordinator(e.registry) || !valid_coordinator(e.rendezvous) || !valid_coordinator(e.courier)) {
       return in_.bad_field(where_ + ": coordinator ID");
     }
-    return std::nullopt;
+    return Ok{};
   }
 
-  std::optional<wire::ParseError> read_subnets(AddressBookEntry& e) {
+  wire::ParseStatus read_subnets(AddressBookEntry& e) {
     const auto count = in_.u8();
     if (!count) return in_.truncated(where_ + ": subnet count");
     for (size_t i = 0; i < *count; ++i) {
@@ -211,7 +202,7 @@ class EntryReader {
       if (p.length > max_length(p.address) || !host_bits_zero(p)) return in_.bad_field(field);
       e.subnets.push_back(p);
     }
-    return std::nullopt;
+    return Ok{};
   }
 
   wire::ByteReader& in_;
@@ -236,17 +227,17 @@ const AddressBookEntry* AddressBook::find(HostId id) const {
   return nullptr;
 }
 
-std::optional<std::string> check_address_book(const AddressBook& book) {
-  if (book.entries.empty()) return "the address book is empty; entry 0 must be this host";
-  if (book.entries.size() > kMaxEntries) return "the address book has more than 65535 entries";
+Status<std::string> check_address_book(const AddressBook& book) {
+  if (book.entries.empty()) return cordon::fail("the address book is empty; entry 0 must be this host");
+  if (book.entries.size() > kMaxEntries) return cordon::fail("the address book has more than 65535 entries");
   std::set<uint32_t> seen;
   for (size_t i = 0; i < book.entries.size(); ++i) {
-    if (auto err = check_entry(book.entries[i], i)) return err;
+    if (auto entry = check_entry(book.entries[i], i); !entry) return entry;
     if (!seen.insert(book.entries[i].id.value).second) {
       return entry_label(i, book.entries[i].id) + ": host ID appears twice";
     }
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 void write_address_book(wire::ByteWriter& out, const AddressBook& book) {
@@ -274,7 +265,7 @@ void write_address_book(wire::ByteWriter& out, const AddressBook& book) {
   }
 }
 
-std::optional<wire::ParseError> read_address_book(wire::ByteReader& in, AddressBook& out) {
+wire::ParseStatus read_address_book(wire::ByteReader& in, AddressBook& out) {
   out.entries.clear();
   const auto count = in.u16();
   if (!count) return in.truncated("address book entry count");
@@ -282,13 +273,13 @@ std::optional<wire::ParseError> read_address_book(wire::ByteReader& in, AddressB
   std::set<uint32_t> seen;
   for (size_t i = 0; i < *count; ++i) {
     AddressBookEntry e;
-    if (auto err = EntryReader(in, i).read(e)) return err;
+    if (auto entry = EntryReader(in, i).read(e); !entry) return entry;
     if (!seen.insert(e.id.value).second) {
       return in.bad_field(entry_label(i, e.id) + ": host ID appears twice");
     }
     out.entries.push_back(std::move(e));
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 }  // namespace cordon::keys

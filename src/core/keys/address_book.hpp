@@ -1,6 +1,7 @@
 // The address book a key set and an update package carry: the hosts this
-// host is linked with (issue 3: "ID, name, role, tunnel address, endpoints
-// and their coordinators"). Entry 0 is the host itself.
+// host is linked with: ID, name, role, tunnel addresses, endpoints,
+// coordinators and tunneled subnets (docs/administration.md, "Key sets").
+// Entry 0 is the host itself.
 //
 // Encoding (big-endian; all inside the encrypted body, keyset.hpp):
 //
@@ -36,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.hpp"
 #include "core/types.hpp"
 #include "core/wire/byte_io.hpp"
 
@@ -73,16 +75,17 @@ struct AddressBook {
   friend bool operator==(const AddressBook&, const AddressBook&) = default;
 };
 
-// nullopt if `book` can be encoded and would decode to itself (the rules
+// Success if `book` can be encoded and would decode to itself (the rules
 // above); otherwise a message naming the entry and field, e.g.
 // "address book entry 3 (0x0001000c): name is 70 bytes; at most 64".
 // An empty book is refused: entry 0 must be this host.
-std::optional<std::string> check_address_book(const AddressBook& book);
+Status<std::string> check_address_book(const AddressBook& book);
 
-// Appends the encoding. Precondition: check_address_book(book) is nullopt.
+// Appends the encoding. Precondition: check_address_book(book) succeeds.
 void write_address_book(wire::ByteWriter& out, const AddressBook& book);
 
-// Reads one address book at the reader's position. nullopt on success.
-std::optional<wire::ParseError> read_address_book(wire::ByteReader& in, AddressBook& out);
+// Reads one address book at the reader's position: success, or where the
+// encoding is short or bad.
+wire::ParseStatus read_address_book(wire::ByteReader& in, AddressBook& out);
 
 }  // namespace cordon::keys

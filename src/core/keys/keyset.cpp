@@ -23,8 +23,8 @@ KeySetFailure fail(KeySetError code, KeyFile file, std::string detail = {}) {
 
 bool valid_host(HostId id) { return id.network() != 0 && id.host() != 0; }
 
-std::optional<KeySetFailure> check_password(std::string_view password) {
-  if (!check_password_length(password)) return std::nullopt;
+Status<KeySetFailure> check_password(std::string_view password) {
+  if (check_password_length(password)) return Ok{};
   return fail(KeySetError::kBadPasswordLength, KeyFile::kKeySet, "it has " + std::to_string(password.size()));
 }
 
@@ -54,8 +54,8 @@ std::vector<std::byte> encode_header(const KeySetHeader& h) {
 }
 
 // The user-key wrap is bound to every header field but the version, so the
-// administrator's stored wrap stays valid for later versions (issue 3,
-// "Decisions": AAD of label 1).
+// administrator's stored wrap stays valid for later versions (the AAD of
+// label 1, keyset.hpp).
 std::vector<std::byte> user_wrap_aad(std::span<const std::byte> header) {
   std::vector<std::byte> aad(header.begin(), header.begin() + kVersionOffset);
   aad.insert(aad.end(), header.begin() + kVersionOffset + kVersionSize, header.end());
@@ -69,14 +69,14 @@ std::vector<std::byte> labelled(std::span<const std::byte> header, Label label) 
   return aad;
 }
 
-std::optional<KeySetFailure> check_identity(HostId host, std::string_view user, const KdfParams& kdf) {
+Result<Ok> check_identity(HostId host, std::string_view user, const KdfParams& kdf) {
   if (!valid_host(host)) return fail(KeySetError::kBadField, KeyFile::kKeySet, "host ID " + host.to_string());
   if (user.empty() || user.size() > kMaxUserNameSize) {
     return fail(KeySetError::kBadField, KeyFile::kKeySet,
                 "user name is " + std::to_string(user.size()) + " bytes; it must be 1 to 64");
   }
   if (!kdf_supported(kdf)) return fail(KeySetError::kUnsupportedKdf, KeyFile::kKeySet);
-  return std::nullopt;
+  return Ok{};
 }
 
 // ---- layout --------------------------------------------------------------
@@ -89,7 +89,8 @@ struct Layout {
   detail::SealedBody body;
 };
 
-std::optional<KeySetFailure> read_header_fields(wire::ByteReader& in, KeySetHeader& h, size_t file_size) {
+Result<KeySetHeader> read_header_fields(wire::ByteReader& in, size_t file_size) {
+  KeySetHeader h;
   const auto network = in.u16();
   const auto host = in.u32();
   const auto version = in.u64();
@@ -121,18 +122,19 @@ std::optional<KeySetFailure> read_header_fields(wire::ByteReader& in, KeySetHead
                 "alg " + std::to_string(*alg) + ", opslimit " + std::to_string(*ops) + ", memlimit " +
                     std::to_string(*mem));
   }
-  return std::nullopt;
+  return h;
 }
 
 Result<Layout> parse_layout(std::span<const std::byte> file) {
   wire::ByteReader in(file);
-  uint16_t format = 0;
-  if (auto err = detail::read_magic_and_format(in, kKeySetMagic, kKeySetFormat, kKeySetFormat, KeyFile::kKeySet,
-                                               format)) {
-    return *err;
+  if (auto format = detail::read_magic_and_format(in, kKeySetMagic, kKeySetFormat, kKeySetFormat, KeyFile::kKeySet);
+      !format) {
+    return format.error();
   }
   Layout l;
-  if (auto err = read_header_fields(in, l.header, file.size())) return *err;
+  auto header = read_header_fields(in, file.size());
+  if (!header) return header.error();
+  l.header = std::move(header.value());
   l.header_bytes = file.first(in.offset());
   const auto user_wrap = in.bytes(kWrappedKeySize);
   const auto host_wrap = in.bytes(kWrappedKeySize);
@@ -141,7 +143,9 @@ Result<Layout> parse_layout(std::span<const std::byte> file) {
   }
   l.user_wrap = *user_wrap;
   l.host_wrap = *host_wrap;
-  if (auto err = detail::read_sealed_body(in, l.body, KeyFile::kKeySet)) return *err;
+  auto body = detail::read_sealed_body(in, KeyFile::kKeySet);
+  if (!body) return body.error();
+  l.body = body.value();
   return l;
 }
 
@@ -153,7 +157,7 @@ Result<OpenedKeySet> open_with(const Layout& l, crypto::SecretBytes user_key, Ke
   if (!plaintext) return fail(KeySetError::kTampered, KeyFile::kKeySet);
   auto body = decode_body(plaintext->view(), KeyFile::kKeySet);
   if (!body) return body.error();
-  if (auto err = detail::check_self(body.value(), l.header.host, KeyFile::kKeySet)) return *err;
+  if (auto self = detail::check_self(body.value(), l.header.host, KeyFile::kKeySet); !self) return self.error();
   OpenedKeySet opened;
   opened.header = l.header;
   opened.wrapped_user_key.host = l.header.host;
@@ -169,8 +173,8 @@ Result<OpenedKeySet> open_with(const Layout& l, crypto::SecretBytes user_key, Ke
 
 // ---- body ----------------------------------------------------------------
 
-std::optional<std::string> check_links(const KeySetBody& body) {
-  if (body.links.size() > kMaxLinks) return "more than 65535 links";
+Status<std::string> check_links(const KeySetBody& body) {
+  if (body.links.size() > kMaxLinks) return cordon::fail("more than 65535 links");
   // Sets, not AddressBook::find: a coordinator's book can hold thousands.
   std::set<uint32_t> book;
   for (const auto& e : body.book.entries) book.insert(e.id.value);
@@ -185,19 +189,19 @@ std::optional<std::string> check_links(const KeySetBody& body) {
       return where + ": peer is not in the address book, or is this host";
     }
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 // docs/protocol.md, "Served links": only a coordinator serves clients, a
 // client appears once, and every ID is a real host ID.
-std::optional<std::string> check_served(const KeySetBody& body) {
-  if (body.served.empty()) return std::nullopt;
+Status<std::string> check_served(const KeySetBody& body) {
+  if (body.served.empty()) return Ok{};
   const auto* self = body.book.self();
   if (self && self->role != Role::kCoordinator) {
     return "served links: " + std::to_string(body.served.size()) + " served client(s), but entry 0 (" +
            self->id.to_string() + ") is not a coordinator";
   }
-  if (body.served.size() > kMaxServedClients) return "served links: more than 65535 served clients";
+  if (body.served.size() > kMaxServedClients) return cordon::fail("served links: more than 65535 served clients");
   std::set<uint32_t> seen;
   for (size_t i = 0; i < body.served.size(); ++i) {
     const auto& s = body.served[i];
@@ -212,7 +216,7 @@ std::optional<std::string> check_served(const KeySetBody& body) {
       }
     }
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 void write_body(wire::ByteWriter& w, const KeySetBody& body) {
@@ -230,7 +234,7 @@ void write_body(wire::ByteWriter& w, const KeySetBody& body) {
   }
 }
 
-std::optional<wire::ParseError> read_links(wire::ByteReader& in, KeySetBody& body) {
+wire::ParseStatus read_links(wire::ByteReader& in, KeySetBody& body) {
   const auto count = in.u16();
   if (!count) return in.truncated("link count");
   for (size_t i = 0; i < *count; ++i) {
@@ -239,12 +243,12 @@ std::optional<wire::ParseError> read_links(wire::ByteReader& in, KeySetBody& bod
     if (!peer || !key) return in.truncated("link " + std::to_string(i));
     body.links.push_back(LinkKeyEntry{HostId{*peer}, crypto::SecretBytes(*key)});
   }
-  if (auto err = check_links(body)) return in.bad_field(*err);
-  return std::nullopt;
+  if (auto links = check_links(body); !links) return in.bad_field(links.error());
+  return Ok{};
 }
 
 // The served section ends the body (docs/protocol.md, "Served links").
-std::optional<wire::ParseError> read_served(wire::ByteReader& in, KeySetBody& body) {
+wire::ParseStatus read_served(wire::ByteReader& in, KeySetBody& body) {
   const auto count = in.u16();
   if (!count) return in.truncated("served count");
   for (size_t i = 0; i < *count; ++i) {
@@ -263,8 +267,8 @@ std::optional<wire::ParseError> read_served(wire::ByteReader& in, KeySetBody& bo
     body.served.push_back(std::move(s));
   }
   if (!in.at_end()) return in.trailing_bytes("after the served links");
-  if (auto err = check_served(body)) return in.bad_field(*err);
-  return std::nullopt;
+  if (auto served = check_served(body); !served) return in.bad_field(served.error());
+  return Ok{};
 }
 
 }  // namespace
@@ -340,8 +344,8 @@ std::string KeySetFailure::message() const {
   return "the " + noun + " was refused";
 }
 
-std::optional<KeySetFailure> check_same_host(HostId expected, HostId got, KeyFile file) {
-  if (expected == got) return std::nullopt;
+Result<Ok> check_same_host(HostId expected, HostId got, KeyFile file) {
+  if (expected == got) return Ok{};
   const std::string detail = "made for " + got.to_string() + ", this host is " + expected.to_string();
   return fail(expected.network() != got.network() ? KeySetError::kOtherNetwork : KeySetError::kOtherHost, file,
               detail);
@@ -364,9 +368,9 @@ const ServedClient* KeySetBody::served_client(HostId client) const {
 }
 
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
-  if (auto err = check_address_book(body.book)) return fail(KeySetError::kBadField, file, *err);
-  if (auto err = check_links(body)) return fail(KeySetError::kBadField, file, *err);
-  if (auto err = check_served(body)) return fail(KeySetError::kBadField, file, *err);
+  if (auto book = check_address_book(body.book); !book) return fail(KeySetError::kBadField, file, book.error());
+  if (auto links = check_links(body); !links) return fail(KeySetError::kBadField, file, links.error());
+  if (auto served = check_served(body); !served) return fail(KeySetError::kBadField, file, served.error());
   wire::ByteWriter sizing;
   write_body(sizing, body);
   crypto::SecretBytes out(sizing.size());
@@ -379,14 +383,15 @@ Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
 Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file) {
   wire::ByteReader in(plaintext);
   KeySetBody body;
-  auto err = read_address_book(in, body.book);
-  if (!err) err = read_links(in, body);
-  if (!err) err = read_served(in, body);
-  if (err) {
+  auto read = read_address_book(in, body.book);
+  if (read) read = read_links(in, body);
+  if (read) read = read_served(in, body);
+  if (!read) {
+    const wire::ParseError& err = read.error();
     // The body was authenticated: a bad encoding is the exporter's fault,
     // not a damaged copy, so every decoding error is a bad field.
     return fail(KeySetError::kBadField, file,
-                "body: " + err->field + " at byte " + std::to_string(err->offset) + " of " +
+                "body: " + err.field + " at byte " + std::to_string(err.offset) + " of " +
                     std::to_string(plaintext.size()));
   }
   return body;
@@ -425,7 +430,7 @@ Result<WrappedUserKey> wrap_user_key_with_password_key(HostId host, std::string_
                                                        const crypto::SecretBytes& password_key, const KdfParams& kdf,
                                                        const Salt& salt, const crypto::SecretBytes& user_key,
                                                        const crypto::XChaChaNonce& nonce) {
-  if (auto err = check_identity(host, user, kdf)) return *err;
+  if (auto identity = check_identity(host, user, kdf); !identity) return identity.error();
   if (password_key.size() != kPasswordKeySize || user_key.size() != kKeySize) {
     return fail(KeySetError::kBadField, KeyFile::kKeySet, "password key or user key is not 32 bytes");
   }
@@ -445,16 +450,16 @@ Result<WrappedUserKey> wrap_user_key_with_password_key(HostId host, std::string_
 Result<WrappedUserKey> wrap_user_key(HostId host, std::string_view user, std::string_view password,
                                      const KdfParams& kdf, const Salt& salt, const crypto::SecretBytes& user_key,
                                      const crypto::XChaChaNonce& nonce) {
-  if (auto err = check_identity(host, user, kdf)) return *err;
-  if (auto err = check_password(password)) return *err;
+  if (auto identity = check_identity(host, user, kdf); !identity) return identity.error();
+  if (auto length = check_password(password); !length) return length.error();
   const auto password_key = derive_password_key(password, salt, kdf);
   if (!password_key) return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(kdf.memlimit) + " bytes");
   return wrap_user_key_with_password_key(host, user, *password_key, kdf, salt, user_key, nonce);
 }
 
 Result<crypto::SecretBytes> unwrap_user_key(const WrappedUserKey& wrapped, std::string_view password) {
-  if (auto err = check_identity(wrapped.host, wrapped.user, wrapped.kdf)) return *err;
-  if (auto err = check_password(password)) return *err;
+  if (auto identity = check_identity(wrapped.host, wrapped.user, wrapped.kdf); !identity) return identity.error();
+  if (auto length = check_password(password); !length) return length.error();
   const auto password_key = derive_password_key(password, wrapped.salt, wrapped.kdf);
   if (!password_key) {
     return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(wrapped.kdf.memlimit) + " bytes");
@@ -470,11 +475,11 @@ Result<crypto::SecretBytes> unwrap_user_key(const WrappedUserKey& wrapped, std::
 Result<std::vector<std::byte>> seal_keyset(const WrappedUserKey& wrapped, uint64_t version,
                                            const crypto::SecretBytes& user_key, const crypto::SecretBytes& host_key,
                                            const KeySetBody& body, const KeySetNonces& nonces) {
-  if (auto err = check_identity(wrapped.host, wrapped.user, wrapped.kdf)) return *err;
+  if (auto identity = check_identity(wrapped.host, wrapped.user, wrapped.kdf); !identity) return identity.error();
   if (user_key.size() != kKeySize || host_key.size() != kKeySize) {
     return fail(KeySetError::kBadField, KeyFile::kKeySet, "user key or host key is not 32 bytes");
   }
-  if (auto err = detail::check_self(body, wrapped.host, KeyFile::kKeySet)) return *err;
+  if (auto self = detail::check_self(body, wrapped.host, KeyFile::kKeySet); !self) return self.error();
   auto plaintext = encode_body(body, KeyFile::kKeySet);
   if (!plaintext) return plaintext.error();
   if (plaintext.value().size() > UINT32_MAX - crypto::kXChaChaTagSize) {
@@ -506,7 +511,7 @@ Result<OpenedKeySet> open_keyset(std::span<const std::byte> file, std::string_vi
   auto layout = parse_layout(file);
   if (!layout) return layout.error();
   const Layout& l = layout.value();
-  if (auto err = check_password(password)) return *err;
+  if (auto length = check_password(password); !length) return length.error();
   const auto password_key = derive_password_key(password, l.header.salt, l.header.kdf);
   if (!password_key) {
     return fail(KeySetError::kKdfFailed, KeyFile::kKeySet, std::to_string(l.header.kdf.memlimit) + " bytes");
@@ -514,7 +519,8 @@ Result<OpenedKeySet> open_keyset(std::span<const std::byte> file, std::string_vi
   auto user_key = detail::unwrap_key(password_key->view(), user_wrap_aad(l.header_bytes), l.user_wrap);
   if (!user_key) return fail(KeySetError::kWrongPassword, KeyFile::kKeySet);
   // The password opened the user key, so a failure from here on is damage,
-  // not a wrong password (issue 3: distinguish the two).
+  // not a wrong password: the two get different messages
+  // (docs/administration.md, "Error messages").
   return open_with(l, std::move(*user_key), KeySetError::kTampered);
 }
 
@@ -539,9 +545,9 @@ Result<std::vector<std::byte>> reseal_with_password(const OpenedKeySet& opened, 
 
 namespace detail {
 
-std::optional<KeySetFailure> check_self(const KeySetBody& body, HostId host, KeyFile file) {
+Result<Ok> check_self(const KeySetBody& body, HostId host, KeyFile file) {
   const auto* self = body.book.self();
-  if (self && self->id == host) return std::nullopt;
+  if (self && self->id == host) return Ok{};
   return fail(KeySetError::kBadField, file,
               "address book entry 0 is " + (self ? self->id.to_string() : std::string("missing")) + ", not the host " +
                   host.to_string());
@@ -560,8 +566,8 @@ KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t 
   return fail(KeySetError::kBadField, file, error.field);
 }
 
-std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
-                                                   uint16_t max_format, KeyFile file, uint16_t& got) {
+Result<uint16_t> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
+                                       uint16_t max_format, KeyFile file) {
   // A file that starts like the magic but ends within it is truncated; any
   // other first bytes are not ours.
   const size_t have = std::min(in.remaining(), magic.size());
@@ -578,11 +584,11 @@ std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::st
   if (*format < min_format || *format > max_format) {
     return fail(KeySetError::kUnsupportedFormat, file, "format " + std::to_string(*format));
   }
-  got = *format;
-  return std::nullopt;
+  return *format;
 }
 
-std::optional<KeySetFailure> read_sealed_body(wire::ByteReader& in, SealedBody& out, KeyFile file) {
+Result<SealedBody> read_sealed_body(wire::ByteReader& in, KeyFile file) {
+  SealedBody out;
   if (!in.copy(out.nonce)) return parse_failure(in.truncated("body nonce"), file, in.size());
   const auto length = in.u32();
   if (!length) return parse_failure(in.truncated("body length"), file, in.size());
@@ -592,7 +598,7 @@ std::optional<KeySetFailure> read_sealed_body(wire::ByteReader& in, SealedBody& 
   if (!sealed) return parse_failure(in.truncated("body"), file, in.size());
   if (!in.at_end()) return parse_failure(in.trailing_bytes("after the body"), file, in.size());
   out.sealed = *sealed;
-  return std::nullopt;
+  return out;
 }
 
 bool write_sealed_body(wire::ByteWriter& out, std::span<const std::byte> header, Label label,

@@ -1,6 +1,7 @@
 // The key set: one host's address book and keys, exported by the
 // administrator and installed as-is on the host, so it is encrypted at rest
-// (issue 3; seeds/000 "Managing Keys"). Key hierarchy:
+// (docs/administration.md, "The key hierarchy" and "Key sets"; the key
+// management of the ViPNet technology description). Key hierarchy:
 //
 //   password key = Argon2id(password, salt)  (password.hpp; never stored)
 //     wraps the user key (32 random bytes per user of a host)
@@ -30,8 +31,8 @@
 //   host key wrap (label 2): the whole header, then 0x02.
 //   body (label 3): the whole header, then 0x03.
 // So every header byte is authenticated, and the pieces cannot be swapped
-// or moved between key sets (issue 3: "the whole file, header included, is
-// authenticated").
+// or moved between key sets: the whole file, header included, is
+// authenticated (docs/administration.md, "Key sets").
 //
 // Body plaintext (kept in crypto::SecretBytes and wiped):
 //
@@ -266,24 +267,24 @@ Result<std::vector<std::byte>> reseal_with_password(const OpenedKeySet& opened, 
                                                     const KeySetNonces& nonces);
 
 // kOtherNetwork / kOtherHost (detail names both IDs) if `got` is not
-// `expected`; nullopt if equal. For callers that compare a key set or
+// `expected`; success if equal. For callers that compare a key set or
 // update against the installed key set or the configured host ID.
-std::optional<KeySetFailure> check_same_host(HostId expected, HostId got, KeyFile file);
+Result<Ok> check_same_host(HostId expected, HostId got, KeyFile file);
 
 // ---- Shared with update_package.cpp (not for other callers) ------------
 
 namespace detail {
 
 // kBadField unless address book entry 0 is `host` (the file's header).
-std::optional<KeySetFailure> check_self(const KeySetBody& body, HostId host, KeyFile file);
+Result<Ok> check_self(const KeySetBody& body, HostId host, KeyFile file);
 
 // Maps a reader's error to a failure; `file_size` for "N of M bytes".
 KeySetFailure parse_failure(const wire::ParseError& error, KeyFile file, size_t file_size);
 
 // magic | format u16: kBadMagic, kTruncated, kUnsupportedFormat unless
-// min_format <= format <= max_format; the format read goes to `got`.
-std::optional<KeySetFailure> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
-                                                   uint16_t max_format, KeyFile file, uint16_t& got);
+// min_format <= format <= max_format; otherwise the format read.
+Result<uint16_t> read_magic_and_format(wire::ByteReader& in, std::string_view magic, uint16_t min_format,
+                                       uint16_t max_format, KeyFile file);
 
 // nonce 24 | length u32 | ciphertext (length) | tag 16, which must end the
 // file (kTruncated, kTrailingBytes otherwise).
@@ -291,7 +292,7 @@ struct SealedBody {
   crypto::XChaChaNonce nonce{};
   std::span<const std::byte> sealed;  // ciphertext || tag
 };
-std::optional<KeySetFailure> read_sealed_body(wire::ByteReader& in, SealedBody& out, KeyFile file);
+Result<SealedBody> read_sealed_body(wire::ByteReader& in, KeyFile file);
 
 // Writes a sealed body for `plaintext` under `key` with AAD header||label.
 // Returns false if a size is wrong or the writer overflows.

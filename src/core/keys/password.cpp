@@ -11,8 +11,8 @@ static_assert(kSaltSize == crypto_pwhash_SALTBYTES);
 static_assert(kMinMemlimit >= crypto_pwhash_MEMLIMIT_MIN);
 static_assert(kMinOpslimit >= crypto_pwhash_OPSLIMIT_MIN);
 static_assert(kGeneratedPasswordKdf.memlimit == crypto_pwhash_MEMLIMIT_MIN,
-              "issue 3: generated passwords use the minimum Argon2id cost");
-static_assert(kGeneratedPasswordBits >= 100, "issue 3: the cheap KDF needs >= 100 bits of entropy");
+              "generated passwords use the minimum Argon2id cost (password.hpp)");
+static_assert(kGeneratedPasswordBits >= 100, "the cheap KDF needs >= 100 bits of entropy (password.hpp)");
 static_assert(kMaxPasswordSize <= 255);
 
 bool kdf_supported(const KdfParams& kdf) {
@@ -20,8 +20,8 @@ bool kdf_supported(const KdfParams& kdf) {
          kdf.memlimit >= kMinMemlimit && kdf.memlimit <= kMaxMemlimit;
 }
 
-std::optional<std::string> check_password_length(std::string_view password) {
-  if (password.size() >= kMinPasswordSize && password.size() <= kMaxPasswordSize) return std::nullopt;
+Status<std::string> check_password_length(std::string_view password) {
+  if (password.size() >= kMinPasswordSize && password.size() <= kMaxPasswordSize) return Ok{};
   return "the password is " + std::to_string(password.size()) + " characters; it must be " +
          std::to_string(kMinPasswordSize) + " to " + std::to_string(kMaxPasswordSize) +
          " characters (counted as bytes of UTF-8); choose another";
@@ -45,7 +45,7 @@ std::string_view as_text(const crypto::SecretBytes& secret) {
 
 std::optional<crypto::SecretBytes> derive_password_key(std::string_view password, const Salt& salt,
                                                        const KdfParams& kdf) {
-  if (check_password_length(password) || !kdf_supported(kdf)) return std::nullopt;
+  if (!check_password_length(password) || !kdf_supported(kdf)) return std::nullopt;
   crypto::SecretBytes key(kPasswordKeySize);
   auto out = key.mutable_view();
   const int rc = crypto_pwhash(reinterpret_cast<unsigned char*>(out.data()), out.size(), password.data(),

@@ -1,8 +1,9 @@
-// Passwords and the password key (DESIGN.md vocabulary: "password key:
-// Argon2id of the user's password; never stored"). The password key wraps
+// Passwords and the password key (docs/design.md, "Vocabulary": the
+// password key is Argon2id of the user's password and is never stored). The password key wraps
 // the user key in a key set (keyset.hpp).
 //
-// Password rules (issue 3): 9 to 32 characters, counted as bytes of the
+// Password rules (docs/administration.md, "Passwords and the KDF policy"):
+// 9 to 32 characters, counted as bytes of the
 // UTF-8 text (a non-ASCII character counts as 2 to 4). The administrator can
 // generate one (22 symbols from a 32-symbol alphabet, shown once) or the
 // user chooses it.
@@ -17,6 +18,7 @@
 #include <string_view>
 
 #include "core/crypto/secret.hpp"
+#include "core/result.hpp"
 
 namespace cordon::keys {
 
@@ -45,7 +47,8 @@ struct KdfParams {
   friend bool operator==(const KdfParams&, const KdfParams&) = default;
 };
 
-// KDF policy (issue 3, "Decisions"). The parameters travel in the key-set
+// KDF policy (docs/administration.md, "Passwords and the KDF policy"). The
+// parameters travel in the key-set
 // header, so a host needs no policy of its own; these are what the
 // administrator (and `cordon passwd`) choose.
 //
@@ -75,10 +78,10 @@ constexpr uint32_t kMinMemlimit = 8 * 1024;
 constexpr uint32_t kMaxMemlimit = 1024u * 1024 * 1024;
 bool kdf_supported(const KdfParams& kdf);
 
-// nullopt if 9..32 bytes; otherwise the message to show, e.g. "the password
+// Success if 9..32 bytes; otherwise the message to show, e.g. "the password
 // is 5 characters; it must be 9 to 32 characters (counted as bytes of
 // UTF-8); choose another".
-std::optional<std::string> check_password_length(std::string_view password);
+Status<std::string> check_password_length(std::string_view password);
 
 // A generated password: symbol i is kPasswordAlphabet[random[i] % 32]
 // (uniform: 256 is a multiple of 32). Needs random.size() >=

@@ -69,7 +69,7 @@ struct Layout {
   detail::SealedBody body;
 };
 
-std::optional<KeySetFailure> read_wraps(wire::ByteReader& in, uint16_t count, Layout& l, size_t file_size) {
+Result<Ok> read_wraps(wire::ByteReader& in, uint16_t count, Layout& l, size_t file_size) {
   for (size_t i = 0; i < count; ++i) {
     const std::string where = "host key wrap " + std::to_string(i);
     const auto len = in.u8();
@@ -90,16 +90,16 @@ std::optional<KeySetFailure> read_wraps(wire::ByteReader& in, uint16_t count, La
     w.user_key = std::move(*decoded);
     l.header.wraps.push_back(std::move(w));
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 Result<Layout> parse_layout(std::span<const std::byte> file) {
   wire::ByteReader in(file);
   Layout l;
-  if (auto err = detail::read_magic_and_format(in, kUpdateMagic, kUpdateFormatWithoutWraps, kUpdateFormat,
-                                               KeyFile::kUpdatePackage, l.header.format)) {
-    return *err;
-  }
+  auto format = detail::read_magic_and_format(in, kUpdateMagic, kUpdateFormatWithoutWraps, kUpdateFormat,
+                                              KeyFile::kUpdatePackage);
+  if (!format) return format.error();
+  l.header.format = format.value();
   const auto network = in.u16();
   const auto host = in.u32();
   const auto version = in.u64();
@@ -122,13 +122,15 @@ Result<Layout> parse_layout(std::span<const std::byte> file) {
                                             std::to_string(*new_host_key));
   }
   l.fixed_bytes = file.first(in.offset());
-  if (auto err = read_wraps(in, *count, l, file.size())) return *err;
+  if (auto wraps = read_wraps(in, *count, l, file.size()); !wraps) return wraps.error();
   l.header_bytes = file.first(in.offset());
-  if (auto err = detail::read_sealed_body(in, l.body, KeyFile::kUpdatePackage)) return *err;
+  auto body = detail::read_sealed_body(in, KeyFile::kUpdatePackage);
+  if (!body) return body.error();
+  l.body = body.value();
   return l;
 }
 
-std::optional<KeySetFailure> check_seal_inputs(const UpdateHeader& header, const crypto::SecretBytes& current_host_key,
+Result<Ok> check_seal_inputs(const UpdateHeader& header, const crypto::SecretBytes& current_host_key,
                                                const crypto::SecretBytes& new_host_key,
                                                std::span<const UserKeyHolder> users) {
   if (header.host.network() == 0 || header.host.host() == 0) return fail(KeySetError::kBadField, "host ID");
@@ -141,7 +143,7 @@ std::optional<KeySetFailure> check_seal_inputs(const UpdateHeader& header, const
   if (!header.new_host_key) {
     if (current_host_key.size() != kKeySize) return fail(KeySetError::kBadField, "current host key is not 32 bytes");
     if (!users.empty()) return fail(KeySetError::kBadField, "user key wraps without a new host key");
-    return std::nullopt;
+    return Ok{};
   }
   // No user to wrap the new key for: nobody could open the package.
   if (users.empty() || users.size() > kMaxHostKeyWraps) {
@@ -153,7 +155,7 @@ std::optional<KeySetFailure> check_seal_inputs(const UpdateHeader& header, const
       return fail(KeySetError::kBadField, "user '" + u.wrapped.user + "': host, name or user key");
     }
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 // The header of a package with its wraps filled in (format 2).
@@ -188,8 +190,8 @@ const HostKeyWrap* UpdateHeader::wrap_for(std::string_view user) const {
 Result<std::vector<std::byte>> seal_update(const UpdateHeader& header, const crypto::SecretBytes& current_host_key,
                                            const crypto::SecretBytes& new_host_key, const KeySetBody& body,
                                            const crypto::XChaChaNonce& nonce, std::span<const UserKeyHolder> users) {
-  if (auto err = check_seal_inputs(header, current_host_key, new_host_key, users)) return *err;
-  if (auto err = detail::check_self(body, header.host, KeyFile::kUpdatePackage)) return *err;
+  if (auto inputs = check_seal_inputs(header, current_host_key, new_host_key, users); !inputs) return inputs.error();
+  if (auto self = detail::check_self(body, header.host, KeyFile::kUpdatePackage); !self) return self.error();
   auto plaintext = encode_body(body, KeyFile::kUpdatePackage);
   if (!plaintext) return plaintext.error();
   auto full = wrapped_header(header, new_host_key, users);
@@ -231,7 +233,7 @@ Result<OpenedUpdate> open_update(std::span<const std::byte> file, const crypto::
   }
   auto body = decode_body(rest, KeyFile::kUpdatePackage);
   if (!body) return body.error();
-  if (auto err = detail::check_self(body.value(), l.header.host, KeyFile::kUpdatePackage)) return *err;
+  if (auto self = detail::check_self(body.value(), l.header.host, KeyFile::kUpdatePackage); !self) return self.error();
   opened.header = std::move(l.header);
   opened.body = std::move(body.value());
   return opened;
@@ -257,18 +259,18 @@ Result<OpenedUpdate> open_update_for(std::span<const std::byte> file, const Open
   return open_update(file, key.value());
 }
 
-std::optional<KeySetFailure> check_update_applies(const UpdateHeader& update, const KeySetHeader& installed) {
-  if (auto err = check_same_host(installed.host, update.host, KeyFile::kUpdatePackage)) return err;
+Result<Ok> check_update_applies(const UpdateHeader& update, const KeySetHeader& installed) {
+  if (auto same = check_same_host(installed.host, update.host, KeyFile::kUpdatePackage); !same) return same;
   if (update.version <= installed.version) {
     return fail(KeySetError::kStaleVersion, "version " + std::to_string(update.version) + ", installed version " +
                                                 std::to_string(installed.version));
   }
-  return std::nullopt;
+  return Ok{};
 }
 
 Result<std::vector<std::byte>> apply_update(const OpenedKeySet& installed, const OpenedUpdate& update,
                                             const KeySetNonces& nonces) {
-  if (auto err = check_update_applies(update.header, installed.header)) return *err;
+  if (auto applies = check_update_applies(update.header, installed.header); !applies) return applies.error();
   const crypto::SecretBytes& host_key = update.header.new_host_key ? update.new_host_key : installed.host_key;
   return seal_keyset(installed.wrapped_user_key, update.header.version, installed.user_key, host_key, update.body,
                      nonces);

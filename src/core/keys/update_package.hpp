@@ -151,8 +151,8 @@ Result<OpenedUpdate> open_update_for(std::span<const std::byte> file, const Open
 
 // kOtherNetwork, kOtherHost, or kStaleVersion ("version 4 is not newer than
 // the installed version 5: an old or replayed package") against the
-// installed key set; nullopt if the package applies.
-std::optional<KeySetFailure> check_update_applies(const UpdateHeader& update, const KeySetHeader& installed);
+// installed key set; success if the package applies.
+Result<Ok> check_update_applies(const UpdateHeader& update, const KeySetHeader& installed);
 
 // `cordon update apply`: the installed key set, opened (with its user key),
 // plus an opened package -> the new key-set file: installed.wrapped_user_key

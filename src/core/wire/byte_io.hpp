@@ -1,6 +1,7 @@
 // Bounds-checked big-endian readers and writers for Cordon's binary file
-// formats (key sets, update packages; STYLE.md habit 5: parsers take a span
-// and return a value or a named error, and never read past the end).
+// formats (key sets, update packages; docs/design.md, practice 5: parsers
+// take a span and return a value or a named error, and never read past the
+// end).
 //
 // All multi-byte integers are big-endian (network byte order), as in every
 // Cordon format.
@@ -13,6 +14,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "core/result.hpp"
 
 namespace cordon::wire {
 
@@ -27,6 +30,9 @@ struct ParseError {
   size_t needed = 0;
   std::string field;
 };
+
+// What a reader of a section returns: success, or where and why it stopped.
+using ParseStatus = cordon::Status<ParseError>;
 
 // Reads from a span, front to back. A read that does not fit returns
 // nullopt and leaves the position unchanged; the reader then stays failed

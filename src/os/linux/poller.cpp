@@ -20,7 +20,7 @@ Status Poller::add_readable(int fd) {
   ev.events = EPOLLIN;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
-    return sys_error("epoll add fd " + std::to_string(fd));
+    return sys_error_of(errno, "epoll add fd ", fd);
   }
   return Ok{};
 }
@@ -30,14 +30,14 @@ Status Poller::set_writable(int fd, bool writable) {
   ev.events = EPOLLIN | (writable ? EPOLLOUT : 0u);
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) {
-    return sys_error("epoll modify fd " + std::to_string(fd));
+    return sys_error_of(errno, "epoll modify fd ", fd);
   }
   return Ok{};
 }
 
 Status Poller::remove(int fd) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) < 0) {
-    return sys_error("epoll remove fd " + std::to_string(fd));
+    return sys_error_of(errno, "epoll remove fd ", fd);
   }
   return Ok{};
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 namespace cordon::os {
@@ -66,11 +67,17 @@ socklen_t to_sockaddr(const Endpoint& e, bool v6_socket, sockaddr_storage* ss) {
   return sizeof(sockaddr_in);
 }
 
-std::string endpoint_text(const Endpoint& e) {
-  char text[INET6_ADDRSTRLEN] = {};
-  ::inet_ntop(e.address.is_v4() ? AF_INET : AF_INET6, e.address.bytes.data(), text, sizeof(text));
-  return e.address.is_v4() ? std::string(text) + ":" + std::to_string(e.port)
-                           : "[" + std::string(text) + "]:" + std::to_string(e.port);
+EndpointChars endpoint_chars(const Endpoint& e) {
+  EndpointChars out;
+  char address[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(e.address.is_v4() ? AF_INET : AF_INET6, e.address.bytes.data(), address, sizeof(address));
+  // Bounded by the sizes above: the text always fits.
+  const int n = std::snprintf(out.text, sizeof(out.text), e.address.is_v4() ? "%s:%u" : "[%s]:%u", address,
+                              static_cast<unsigned>(e.port));
+  out.size = n > 0 ? std::min(static_cast<size_t>(n), sizeof(out.text) - 1) : 0;
+  return out;
 }
+
+std::string endpoint_text(const Endpoint& e) { return std::string(endpoint_chars(e).view()); }
 
 }  // namespace cordon::os

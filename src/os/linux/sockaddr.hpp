@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <string_view>
 
 #include "core/types.hpp"
 
@@ -23,5 +24,14 @@ socklen_t to_sockaddr(const Endpoint& e, bool v6_socket, sockaddr_storage* ss);
 // "192.0.2.1:443" or "[2001:db8::1]:443", for error messages. Uses
 // inet_ntop so that this layer does not call into the core.
 std::string endpoint_text(const Endpoint& e);
+
+// The same text held inline, for errors built on the data path without
+// allocating (sys_error_of).
+struct EndpointChars {
+  char text[64] = {};  // "[" + INET6_ADDRSTRLEN (46) + "]:" + 5 digits fits
+  size_t size = 0;
+  std::string_view view() const { return {text, size}; }
+};
+EndpointChars endpoint_chars(const Endpoint& e);
 
 }  // namespace cordon::os

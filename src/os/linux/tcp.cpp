@@ -75,8 +75,8 @@ SysError listen_error(const IpAddress& address, uint16_t port, int err) {
 TcpStream::TcpStream(Fd fd, const Endpoint& peer, bool connected)
     : fd_(std::move(fd)), peer_(peer), connected_(connected) {}
 
-SysError TcpStream::error(const char* what, int err) const {
-  return sys_error(std::string(what) + " TCP " + endpoint_text(peer_), err);
+SysError TcpStream::error(std::string_view what, int err) const {
+  return sys_error_of(err, what, " TCP ", endpoint_chars(peer_).view());
 }
 
 Result<TcpStream> TcpStream::connect(const Endpoint& remote) {
@@ -173,8 +173,8 @@ void TcpStream::release_queue() {
 Result<TcpStream::SendResult> TcpStream::send(std::span<const std::byte> datagram) {
   const auto prefix = wire::stream_prefix(datagram.size());
   if (!prefix) {
-    return error(("send a " + std::to_string(datagram.size()) + "-byte datagram (1..65535 fit a frame) to").c_str(),
-                 EMSGSIZE);
+    return sys_error_of(EMSGSIZE, "send a ", datagram.size(), "-byte datagram (1..65535 fit a frame) to TCP ",
+                        endpoint_chars(peer_).view());
   }
   if (closing_) return error("send after the close marker to", EPIPE);
   const size_t frame = prefix->size() + datagram.size();
@@ -269,7 +269,7 @@ Result<std::optional<TcpAccepted>> TcpListener::accept() {
     if (!fd.valid()) {
       if (errno == EINTR || pending_connection_error(errno)) continue;
       if (would_block(errno)) return std::optional<TcpAccepted>{};
-      return sys_error("accept TCP on port " + std::to_string(port_));
+      return sys_error_of(errno, "accept TCP on port ", port_);
     }
     const Endpoint peer = to_endpoint(ss);
     // A connection without TCP_NODELAY would still work, only slower: not

@@ -104,7 +104,7 @@ class TcpStream {
   void enqueue(std::span<const std::byte> bytes);
   void release_queue();
   Status shutdown_if_closed();
-  SysError error(const char* what, int err = errno) const;
+  SysError error(std::string_view what, int err = errno) const;  // "<what> TCP <peer>"
 
   Fd fd_;
   Endpoint peer_;
