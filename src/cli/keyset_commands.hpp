@@ -1,4 +1,4 @@
-// The host side of network administration (issue 3, "On the host"):
+// The host side of network administration (docs/administration.md):
 //
 //   cordon keyset install FILE [--password-file F] [--state-dir D]
 //   cordon keyset show [--state-dir D]

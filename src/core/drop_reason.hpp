@@ -1,4 +1,4 @@
-// Every dropped packet has a named reason and a counter (DESIGN.md,
+// Every dropped packet has a named reason and a counter (docs/design.md,
 // decision 9). The names are stable: they appear in logs, `cordon status`
 // and metrics, so never rename one.
 #pragma once

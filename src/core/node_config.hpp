@@ -1,6 +1,6 @@
 // What the core needs to know to run: who this host is and its links. The
 // daemon builds it from the TOML file (manual mode) or, later, a key set.
-// It is immutable once handed to Node (STYLE.md, habit 8).
+// It is immutable once handed to Node (docs/design.md, practice 8).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,9 @@
 namespace cordon {
 
 // Tunables with their defaults and where the numbers come from.
-// 25 s keepalive through NAT: seeds/000 ("Principles of Establishing
-// Connections"); +-128 s time window: seeds/002 and DESIGN.md decision 6.
+// 25 s keepalive through NAT: the ViPNet technology description
+// ("Principles of Establishing Connections"); +-128 s time window: VPNCrypt
+// and docs/design.md, decision 6.
 constexpr int64_t kDefaultKeepaliveNs = 25 * kNsPerSecond;
 constexpr int64_t kDefaultTimeWindowNs = 128 * kNsPerSecond;
 constexpr int64_t kMaxTimeWindowNs = 3600 * kNsPerSecond;  // the wire counter rebuilds within +-9.1 h
@@ -25,9 +26,9 @@ constexpr size_t kLinkKeySize = 32;                        // 256-bit link key
 
 // Coordinator timers (docs/protocol.md, "Coordinators" -> "Timers", which
 // gives the source of each number).
-constexpr int64_t kDefaultStatusIntervalNs = 300 * kNsPerSecond;    // seeds/000: 5 min
+constexpr int64_t kDefaultStatusIntervalNs = 300 * kNsPerSecond;    // ViPNet: 5 min
 constexpr int64_t kDefaultPollPeriodNs = 330 * kNsPerSecond;        // status interval + 30 s of retries
-constexpr int64_t kDefaultExchangeIntervalNs = 900 * kNsPerSecond;  // seeds/000: 15 min
+constexpr int64_t kDefaultExchangeIntervalNs = 900 * kNsPerSecond;  // ViPNet: 15 min
 constexpr int64_t kDefaultTcpFallbackNs = 30 * kNsPerSecond;
 constexpr uint16_t kDefaultTcpPort = 443;
 

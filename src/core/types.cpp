@@ -54,7 +54,7 @@ bool pton(int af, std::string_view text, void* out) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// HostId: 0xNNNNHHHH (DESIGN.md, "Vocabulary").
+// HostId: 0xNNNNHHHH (docs/design.md, "Vocabulary").
 
 std::string HostId::to_string() const {
   std::string out = "0x00000000";

@@ -16,7 +16,7 @@ namespace cordon {
 using ByteSpan = std::span<const std::byte>;
 using MutableByteSpan = std::span<std::byte>;
 
-// A host ID: 16-bit network number and 16-bit host number (DESIGN.md,
+// A host ID: 16-bit network number and 16-bit host number (docs/design.md,
 // "Vocabulary"), written 0x0001000a.
 struct HostId {
   uint32_t value = 0;
@@ -80,10 +80,10 @@ struct Prefix {
 };
 
 // The time the caller hands to the core on every call. The core never reads
-// a clock (STYLE.md, habit 1).
+// a clock (docs/design.md, practice 1).
 //  - mono_ns: monotonic, drives timers and deadlines.
 //  - real_ns: wall clock (Unix epoch), stamped into the packet counter and
-//    checked against the peer's clock (DESIGN.md, decision 6). It may jump
+//    checked against the peer's clock (docs/design.md, decision 6). It may jump
 //    backwards; the core copes (docs/protocol.md, "Nonce uniqueness").
 struct Now {
   int64_t mono_ns = 0;

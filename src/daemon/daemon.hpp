@@ -1,5 +1,5 @@
 // `cordon up`: the daemon's composition root. It only wires the parts
-// together (STYLE.md, habit 13):
+// together (docs/design.md, practice 13):
 //
 //   config.hpp            the TOML file (and SIGHUP reloads, reload.hpp)
 //   tunnel_interface.hpp  TUN device, addresses, routes (rtnetlink)

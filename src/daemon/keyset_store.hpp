@@ -8,7 +8,7 @@
 // a newer one.
 //
 // Operations, each checked before anything is written ("bad input gets a
-// clear error, and nothing changes", issue 3):
+// clear error, and nothing changes", docs/design.md, "What every capability meets"):
 //
 //   install       a key set from the administrator: verified with the
 //                 password (every byte authenticated), refused if it is for

@@ -1,6 +1,7 @@
 // The installed key set (daemon/keyset_store.hpp): install, passwd and
 // update apply, and every refusal leaving the installed file as it was
-// (issue 3: "Bad input gets a clear error, and nothing changes").
+// (docs/design.md, "What every capability meets": bad input gets a
+// clear error, and nothing changes).
 #include "tests/common/temp_dir.hpp"
 #include "daemon/keyset_store.hpp"
 

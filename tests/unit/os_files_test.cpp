@@ -1,6 +1,6 @@
 // Key-file handling on a real file system: atomic writes with the requested
 // mode and no temp file left behind, refusal of files that group or others
-// can access (DESIGN.md, "What every capability must meet").
+// can access (docs/design.md, "What every capability meets").
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>

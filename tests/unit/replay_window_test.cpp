@@ -1,5 +1,5 @@
 // The replay window: table-driven cases, then a randomised comparison with a
-// set-based twin that states the rules directly (STYLE.md, habit 11).
+// set-based twin that states the rules directly (docs/design.md, practice 11).
 #include "core/link/replay_window.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // TCP tunnel stream framing (docs/protocol.md, "TCP tunnel"): the prefix
 // writer and the incremental decoder, checked against a naive whole-input
-// decoder (STYLE.md, habit 11).
+// decoder (docs/design.md, practice 11).
 #include "core/wire/stream_frame.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Text forms of HostId, IpAddress, Endpoint and Prefix (src/core/types.hpp):
 // table-driven good and bad inputs, plus Prefix::contains against a naive
-// bit-by-bit twin (STYLE.md, habit 11).
+// bit-by-bit twin (docs/design.md, practice 11).
 #include <random>
 #include <string>
 #include <string_view>

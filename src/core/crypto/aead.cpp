@@ -1,7 +1,7 @@
-// AEAD and HKDF over OpenSSL 3 EVP (DESIGN.md, decision 4). Every primitive
+// AEAD and HKDF over OpenSSL 3 EVP (docs/design.md, decision 4). Every primitive
 // is OpenSSL's; this file only drives the EVP state machines.
 //
-// Per-packet cost is what matters here (DESIGN.md, "Performance"):
+// Per-packet cost is what matters here (docs/design.md, "The data path"):
 //  - Each suite's EVP_CIPHER is fetched once per process; a fetch walks the
 //    provider store under a lock, which workers must not contend on.
 //  - AES-GCM and ChaCha20-Poly1305 keep one keyed EVP_CIPHER_CTX per Aead.

@@ -1,5 +1,5 @@
 // AEAD wrappers over OpenSSL 3 EVP. No primitive is written here; this is
-// only the narrow interface the data path needs (DESIGN.md, decision 4).
+// only the narrow interface the data path needs (docs/design.md, decision 4).
 #pragma once
 
 #include <array>

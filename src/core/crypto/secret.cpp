@@ -1,10 +1,10 @@
 // SecretBytes: a heap buffer for key material that is wiped before it is
-// freed and compared in constant time (DESIGN.md, "What every capability must
-// meet": secrets are wiped after use and compared in constant time).
+// freed and compared in constant time (docs/design.md, "What every capability
+// meets": secrets are wiped after use and compared in constant time).
 //
 // Storage is plain operator new, not sodium_malloc: sodium_malloc maps guard
 // pages and mlocks, i.e. it makes system calls, and the core makes none
-// (STYLE.md, habit 1). Locking memory is the daemon's job. libsodium is used
+// (docs/design.md, practice 1). Locking memory is the daemon's job. libsodium is used
 // only for sodium_memzero (a wipe the compiler may not elide) and
 // sodium_memcmp (constant time); neither needs sodium_init().
 #include "core/crypto/secret.hpp"

@@ -1,5 +1,5 @@
 // Secret key material: wiped on destruction, never printable, compared in
-// constant time (DEVELOPERS.md, "Engineering rules").
+// constant time (docs/design.md, "What every capability meets").
 #pragma once
 
 #include <cstddef>

@@ -3,7 +3,7 @@
 // nonce is safe to pick at random for every file (draft-irtf-cfrg-xchacha,
 // section 1), unlike the 96-bit nonces of the data path.
 //
-// The core makes no system calls (STYLE.md habit 1): the caller supplies
+// The core makes no system calls (docs/design.md, practice 1): the caller supplies
 // the nonce, from os::random_bytes. libsodium's generic implementations
 // work without sodium_init(); the daemon and the CLI call
 // os::init_crypto() at start to get the fast ones.

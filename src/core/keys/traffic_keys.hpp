@@ -1,4 +1,4 @@
-// Traffic keys from link keys (DESIGN.md, decision 2; docs/protocol.md,
+// Traffic keys from link keys (docs/design.md, decision 2; docs/protocol.md,
 // "Key derivation").
 //
 //   traffic key = HKDF-SHA256(IKM  = link key (32 bytes),

@@ -5,7 +5,7 @@
 // One hash map per prefix length present, probed from the longest length
 // down: O(number of distinct lengths) per lookup, which is small in practice
 // (typically /32, /128 and a few site prefixes). Checked against a naive
-// linear twin in tests/unit/prefix_table_test.cpp (STYLE.md, habit 11).
+// linear twin in tests/unit/prefix_table_test.cpp (docs/design.md, practice 11).
 #pragma once
 
 #include <cstdint>

@@ -46,10 +46,10 @@ namespace cordon::wire {
 constexpr size_t kHeaderSize = 8;
 constexpr size_t kTagSize = crypto::kTagSize;
 constexpr size_t kOverhead = kHeaderSize + kTagSize;  // 24 bytes
-static_assert(kOverhead <= 24, "DESIGN.md decision 5: at most 24 bytes on a direct path");
+static_assert(kOverhead <= 24, "docs/design.md, decision 5: at most 24 bytes on a direct path");
 
 // Buffers handed to the core keep this much room before and after an inner
-// packet so that sealing happens in place (STYLE.md, habit 2). Room enough
+// packet so that sealing happens in place (docs/design.md, practice 2). Room enough
 // for a relayed datagram: hop header before the inner header, and after the
 // inner tag the routing block and the hop tag (wire/relay.hpp).
 constexpr size_t kHeadroom = 32;

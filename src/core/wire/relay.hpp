@@ -11,7 +11,7 @@
 //
 // The hop AEAD seals the routing block with associated data = hop header ||
 // inner datagram, so each hop authenticates the routing information and the
-// whole payload with its own link key (DESIGN.md, decision 7). The inner
+// whole payload with its own link key (docs/design.md, decision 7). The inner
 // datagram is opaque to relays: only its two end hosts hold its key.
 #pragma once
 

@@ -77,7 +77,7 @@ class StreamDecoder {
  public:
   // 16 KiB holds about ten full-size tunnel datagrams (1500 bytes) per read;
   // most streams never need more, which matters at a coordinator that holds
-  // thousands of them (DESIGN.md, "Scale and speed").
+  // thousands of them (docs/design.md, "The data path").
   static constexpr size_t kDefaultCapacity = 16 * 1024;
 
   // initial_capacity is clamped to [kStreamPrefixSize, kMaxStreamFrame].

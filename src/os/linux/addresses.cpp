@@ -9,7 +9,7 @@
 namespace cordon::os {
 namespace {
 
-// Frees getifaddrs' list on every path (STYLE.md, habit 10).
+// Frees getifaddrs' list on every path (docs/design.md, practice 10).
 struct IfaddrsList {
   ifaddrs* head = nullptr;
   ~IfaddrsList() {

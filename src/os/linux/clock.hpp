@@ -1,5 +1,5 @@
 // The daemon's only clock reader: the core never reads a clock and gets
-// both times passed in (STYLE.md, habit 1; core/types.hpp, struct Now).
+// both times passed in (docs/design.md, practice 1; core/types.hpp, struct Now).
 #pragma once
 
 #include "core/types.hpp"

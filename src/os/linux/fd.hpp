@@ -1,4 +1,4 @@
-// RAII file descriptor (STYLE.md, habit 10).
+// RAII file descriptor (docs/design.md, practice 10).
 #pragma once
 
 #include <unistd.h>

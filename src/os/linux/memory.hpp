@@ -1,5 +1,5 @@
-// Keeping secrets out of swap (DESIGN.md: secrets are "locked in memory
-// where possible").
+// Keeping secrets out of swap (docs/design.md, "What every capability
+// meets": secrets are locked in memory where possible).
 //
 // Link keys live in the core's SecretBytes and, as key schedules, inside
 // OpenSSL's cipher contexts, which Cordon cannot place itself. So the daemon

@@ -1,5 +1,5 @@
 // The OS CSPRNG, for every key, salt and nonce Cordon makes. The core takes
-// randomness as arguments (STYLE.md habit 1); this is where it comes from.
+// randomness as arguments (docs/design.md, practice 1); this is where it comes from.
 #pragma once
 
 #include <cstddef>
