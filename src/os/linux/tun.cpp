@@ -129,7 +129,7 @@ Result<size_t> TunDeviceQueue::read_one(std::span<std::byte> buf) const {
     if (n >= 0) return std::min(static_cast<size_t>(n), buf.size());
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
-    return sys_error("read from TUN device " + device_);
+    return sys_error_of(errno, "read from TUN device ", device_);
   }
 }
 
@@ -141,7 +141,7 @@ Status TunDeviceQueue::write(std::span<const std::byte> packet) {
     ssize_t n = ::write(fd_.get(), packet.data(), packet.size());
     if (n >= 0) return Ok{};
     if (errno == EINTR) continue;
-    return sys_error("write to TUN device " + device_);
+    return sys_error_of(errno, "write to TUN device ", device_);
   }
 }
 

@@ -125,7 +125,7 @@ Result<size_t> UdpSocket::receive(std::span<Datagram> batch) {
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
-      return sys_error("receive UDP on port " + std::to_string(port_));
+      return sys_error_of(errno, "receive UDP on port ", port_);
     }
     for (int i = 0; i < r; ++i) {
       batch[i].length = msgs[i].msg_len;
@@ -173,8 +173,8 @@ Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
                              .msg_flags = 0};
     msgs[n].msg_len = 0;
   }
-  if (n == 0) return sys_error("send UDP to " + endpoint_text(chunk[0].peer) +
-                                   " from an IPv4-only socket", EAFNOSUPPORT);
+  if (n == 0) return sys_error_of(EAFNOSUPPORT, "send UDP to ", endpoint_chars(chunk[0].peer).view(),
+                                      " from an IPv4-only socket");
 
   size_t done = 0;
   int waits = 0;
@@ -193,8 +193,7 @@ Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
       break;  // still full: the caller drops the rest
     }
     if (done == 0) {
-      const Endpoint& p = chunk[0].peer;
-      return sys_error("send UDP to " + endpoint_text(p));
+      return sys_error_of(errno, "send UDP to ", endpoint_chars(chunk[0].peer).view());
     }
     break;
   }
