@@ -2,7 +2,7 @@
 // must not allocate to say so (docs/design.md, "Errors"). The allocation
 // count comes from replacing the global operator new in this binary; it
 // counts only on the thread and while a Counting scope is open. ASan
-// replaces operator new itself, so the ASan build leaves the counting out.
+// and TSan replace operator new themselves, so their builds leave the counting out.
 #include <cerrno>
 #include <cstdlib>
 #include <new>
@@ -14,7 +14,7 @@
 #include "os/linux/sockaddr.hpp"
 
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define CORDON_TEST_NO_NEW_COUNT 1
 #endif
 #endif
