@@ -34,24 +34,16 @@ DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
         }
         break;
       }
-      case Verdict::kForward: {
-        const std::span<std::byte> wire = within(slot.wire, slot.data);
-        if (wire.empty()) {
-          ++tally.contract_violations;
-          break;
-        }
-        ++tally.forwarded;
+      case Verdict::kForward:
 #ifdef CORDON_PLANTED_DISPATCH_BUG
         // A planted bug (tests/CMakeLists.txt, sim_tests_planted): relayed
         // datagrams go back to where they came from. The simulations must
         // catch it.
-        if (slot.to.is_udp()) queue_udp(wire, slot.from, tally);
+        if (pass_on(slot.wire, slot.data, slot.to.is_udp() ? slot.from : slot.to, tally)) ++tally.forwarded;
 #else
-        if (slot.to.is_udp()) queue_udp(wire, slot.to, tally);
+        if (pass_on(slot.wire, slot.data, slot.to, tally)) ++tally.forwarded;
 #endif
-        else to_stream(slot.to.stream, wire, tally);
         break;
-      }
       case Verdict::kControl:
         ++tally.control;
         break;
@@ -71,19 +63,9 @@ DispatchTally VerdictDispatch::sealed(std::span<const TxSlot> batch) {
   DispatchTally tally;
   for (const TxSlot& slot : batch) {
     switch (slot.verdict) {
-      case Verdict::kDeliver: {
-        const std::span<std::byte> wire = within(slot.wire, slot.buffer);
-        if (wire.empty()) {
-          ++tally.contract_violations;
-          break;
-        }
-        if (slot.to.is_udp()) {
-          queue_udp(wire, slot.to, tally);
-        } else {
-          to_stream(slot.to.stream, wire, tally);
-        }
+      case Verdict::kDeliver:
+        pass_on(slot.wire, slot.buffer, slot.to, tally);
         break;
-      }
       case Verdict::kDrop:
         ++tally.dropped;
         break;
@@ -96,6 +78,21 @@ DispatchTally VerdictDispatch::sealed(std::span<const TxSlot> batch) {
   }
   send_udp(tally);
   return tally;
+}
+
+bool VerdictDispatch::pass_on(std::span<const std::byte> part, std::span<std::byte> whole, const Endpoint& to,
+                              DispatchTally& tally) {
+  const std::span<std::byte> datagram = within(part, whole);
+  if (datagram.empty()) {
+    ++tally.contract_violations;
+    return false;
+  }
+  if (to.is_udp()) {
+    queue_udp(datagram, to, tally);
+  } else {
+    to_stream(to.stream, datagram, tally);
+  }
+  return true;
 }
 
 void VerdictDispatch::queue_udp(std::span<std::byte> datagram, const Endpoint& to, DispatchTally& tally) {

@@ -74,6 +74,9 @@ class VerdictDispatch {
 
  private:
   // Queues a datagram for the socket; sends the queue when it is full.
+  // Sends `part` (which must lie inside `whole`, else a contract violation)
+  // to `to`: UDP, or the TCP stream to.stream. False on the violation.
+  bool pass_on(std::span<const std::byte> part, std::span<std::byte> whole, const Endpoint& to, DispatchTally& tally);
   void queue_udp(std::span<std::byte> datagram, const Endpoint& to, DispatchTally& tally);
   void send_udp(DispatchTally& tally);
   void to_stream(uint32_t stream, std::span<const std::byte> datagram, DispatchTally& tally);
