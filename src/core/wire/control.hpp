@@ -18,7 +18,7 @@
 //
 // How values are chosen (not part of the layout): report sequence numbers
 // continue from a per-start random value, and a probe ID is a per-start
-// random 32 bits followed by a 32-bit sequence (coord/mesh.hpp), so acks
+// random 32 bits followed by a 32-bit sequence (coord/rendezvous.hpp), so acks
 // captured before a restart match nothing sent after it.
 //
 // Bytes after a message must be zero (padding that makes a control message
