@@ -70,7 +70,7 @@ NodeConfig SimMesh::build_config(HostId id, const MeshConfig& timers) const {
     PeerConfig p;
     p.id = peer;
     p.name = other.name;
-    if (other.role == keys::Role::kCoordinator) p.endpoint = other.underlay;
+    if (other.role == keys::Role::kCoordinator || other.fixed) p.endpoint = other.underlay;
     p.link_key = link_key(id, peer);
     p.allowed_prefixes = {Prefix{tunnel(peer), 32}};
     p.role = other.role;

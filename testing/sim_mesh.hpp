@@ -2,7 +2,8 @@
 // coordinators on the public underlay, clients behind NAT models, links
 // between them, and the NodeConfigs a key set would give each host
 // (daemon/managed.hpp): roles, registry and rendezvous coordinators, fixed
-// endpoints for coordinators only, and each coordinator's served links.
+// endpoints for coordinators (and for clients given one with
+// fix_endpoint()), and each coordinator's served links.
 //
 // Hosts get IDs 0x00010001, 0x00010002, ... in the order they are added,
 // tunnel addresses 10.77.0.N, and link keys derived from the two IDs.
@@ -32,6 +33,9 @@ class SimMesh {
   // coordinator, as the administrator always links them.
   HostId add_client(std::string name, HostId coordinator, Endpoint inside, std::shared_ptr<NatModel> nat = nullptr);
   void link(HostId a, HostId b);
+  // Lists the client's underlay as its fixed endpoint in its peers' address
+  // books (a client with an endpoint in the database). Before start().
+  void fix_endpoint(HostId client) { specs_.at(client.value).fixed = true; }
 
   // Builds every host's NodeConfig with `timers` and starts it.
   void start(const MeshConfig& timers = {});
@@ -64,6 +68,7 @@ class SimMesh {
     Endpoint underlay;
     std::shared_ptr<NatModel> nat;
     HostId coordinator;
+    bool fixed = false;  // its underlay is in its peers' address books
   };
   NodeConfig build_config(HostId id, const MeshConfig& timers) const;
 

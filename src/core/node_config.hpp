@@ -36,8 +36,10 @@ struct PeerConfig {
   HostId id;
   std::string name;                  // for status and logs; may be empty
   // Optional on one side: learnt from the first authentic packet. A peer
-  // configured with an endpoint is always reached directly there (a
-  // coordinator, a host with a fixed address, a manual-mode peer).
+  // configured with an endpoint (a coordinator, a host with a fixed
+  // address, a manual-mode peer) is reached directly there at first; a
+  // client peer in a managed network falls back to the relay when that
+  // path stops answering (coord/rendezvous.hpp).
   std::optional<Endpoint> endpoint;
   crypto::SecretBytes link_key;      // kLinkKeySize bytes
   std::vector<Prefix> allowed_prefixes;

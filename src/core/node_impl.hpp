@@ -35,7 +35,7 @@ struct PeerEntry {
   std::vector<Prefix> allowed_prefixes;
   int64_t keepalive_ns = 0;
   keys::Role role = keys::Role::kClient;
-  bool fixed = false;  // configured endpoint: always direct
+  bool fixed = false;  // configured endpoint: the path starts direct (coord/rendezvous.cpp)
   HostId rendezvous;   // the peer's rendezvous coordinator
 };
 

@@ -83,6 +83,7 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
   if (!owner || s.peers[*owner].peer.get() != &peer) return drop(slot, DropReason::kDisallowedSource, st.drops);
   st.rx_packets.fetch_add(1, std::memory_order_relaxed);
   st.rx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
+  link::on_data_received(peer, now);
   slot.inner = body.first(inner->length);
   slot.verdict = Verdict::kDeliver;
 }

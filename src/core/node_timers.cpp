@@ -5,7 +5,8 @@
 //    byte, sent only when nothing else went to the peer for a whole
 //    interval and the peer's endpoint is known. The first one goes out at
 //    start, which tells a peer without a configured endpoint where this
-//    host is.
+//    host is. A passive keepalive answers data on a direct path after 1 s
+//    without a reply (link/timers.hpp).
 //  - counter floor, node-wide, checked every 1 s (every 20 ms while the
 //    counters run ahead of the clock). It keeps the persisted floor above
 //    every counter in use (docs/protocol.md, "Nonce uniqueness").
@@ -35,16 +36,27 @@ std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const No
   return Outgoing{to, std::move(buffer)};
 }
 
+// When the peer's next keepalive is due: the periodic one (every
+// keepalive_ns of silence towards it), or sooner the passive one that
+// answers data on a direct path with a relay to fall back to
+// (link/timers.hpp, "passive keepalive"). INT64_MAX: none.
+int64_t keepalive_due(const PeerEntry& e) {
+  int64_t due = e.keepalive_ns > 0 ? link::keepalive_deadline(*e.peer, e.keepalive_ns) : kNever;
+  if (e.peer->path().relay.value != 0) due = std::min(due, link::passive_keepalive_deadline(*e.peer));
+  return due;
+}
+
 // Sends due keepalives; returns the earliest next keepalive deadline.
 int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std::vector<Outgoing>& out) {
   int64_t next = kNever;
   for (const PeerEntry& e : s.peers) {
-    if (e.keepalive_ns <= 0) continue;
     const auto to = e.peer->endpoint();
     // Only a direct path needs holding open; a relayed peer is reached
     // through its coordinator, whose own keepalives hold that path.
     if (!to || !e.peer->path().direct()) continue;
-    if (const int64_t due = link::keepalive_deadline(*e.peer, e.keepalive_ns); now.mono_ns < due) {
+    const int64_t due = keepalive_due(e);
+    if (due == kNever) continue;
+    if (now.mono_ns < due) {
       next = std::min(next, due);
       continue;
     }
@@ -55,7 +67,7 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
     if (auto k = make_keepalive(impl, impl.workers, now, s.self, *e.peer, *to)) {
       out.push_back(std::move(*k));
       link::on_keepalive_sent(*e.peer, now);
-      next = std::min(next, now.mono_ns + e.keepalive_ns);
+      next = std::min(next, keepalive_due(e));
     } else {
       next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // retry once the floor moves
     }

@@ -35,7 +35,7 @@ Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, 
   return std::span<const std::byte>(buffer.subspan(start, length + wire::kOverhead));
 }
 
-// Direct when the path is direct (a fixed endpoint, or a direct path found),
+// Direct when the path is direct (a fixed endpoint not yet found silent, or a direct path found),
 // or when no relay is there to carry it; otherwise the relay.
 link::Hop Node::Impl::path_to(const Snapshot& s, link::Peer& peer) const {
   const auto direct = peer.endpoint();

@@ -41,6 +41,7 @@ struct PeerStatus {
   uint64_t tx_bytes = 0, tx_packets = 0;  // inner bytes sent to the peer
   uint64_t keepalives_sent = 0, keepalives_received = 0;
   uint64_t roams = 0;  // times the endpoint moved
+  uint64_t failovers = 0;  // times a direct path was given up for the relay
   std::array<uint64_t, kDropReasonCount> drops{};
 };
 

@@ -54,6 +54,7 @@ nlohmann::json peer_to_json(const PeerStatus& peer) {
       {"keepalives_sent", peer.keepalives_sent},
       {"keepalives_received", peer.keepalives_received},
       {"roams", peer.roams},
+      {"failovers", peer.failovers},
       {"drops", drops_to_json(peer.drops)},
       {"role", std::string(keys::role_name(peer.role))},
       {"path", std::string(path_kind_name(peer.path))},

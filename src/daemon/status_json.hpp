@@ -17,7 +17,7 @@
 //    "peers": [{"id", "name", "endpoint" (or null), "suite", "allowed_prefixes",
 //               "last_rx", "last_tx" (Unix seconds or null), "rx_bytes",
 //               "rx_packets", "tx_bytes", "tx_packets", "keepalives_sent",
-//               "keepalives_received", "roams", "drops": {reason: count},
+//               "keepalives_received", "roams", "failovers", "drops": {reason: count},
 //               "role", "path": "none" | "direct" | "relayed" | "tcp",
 //               "via": the relaying coordinator or null,
 //               "reachability": "unknown" | "reachable" | "unreachable",

@@ -20,11 +20,12 @@ void Rendezvous::send_probe(const Snapshot& s, const Now& now, HostId peer, cons
   link_.send_control(s, now, peer, wire::Probe{id}, via);
 }
 
-bool Rendezvous::take_probe(HostId peer, uint64_t probe_id) {
+std::optional<int64_t> Rendezvous::take_probe(HostId peer, uint64_t probe_id) {
   const auto it = pending_probes_.find(probe_id);
-  if (it == pending_probes_.end() || it->second.peer != peer) return false;
+  if (it == pending_probes_.end() || it->second.peer != peer) return std::nullopt;
+  const int64_t sent = it->second.sent_mono_ns;
   pending_probes_.erase(it);
-  return true;
+  return sent;
 }
 
 void Rendezvous::expire_probes(const Now& now) {
@@ -46,16 +47,21 @@ void Rendezvous::configure(const Snapshot& s, const Now& now) {
   for (const PeerEntry& e : s.peers) {
     link::PathCell& path = e.peer->path_cell();
     if (e.peer->id() == s.mesh.rendezvous) rendezvous_udp_ = e.peer->endpoint();
-    // A fixed endpoint, or no coordinator to relay through: always direct
-    // (manual mode behaves as before).
-    const bool relayable = s.mesh.rendezvous.value != 0 && e.peer->id() != s.mesh.rendezvous && !e.fixed;
+    // Every client peer falls back to a relay, fixed endpoint or not;
+    // without a coordinator to relay through (manual mode) and towards
+    // coordinators, whose place is fixed, the path is always direct.
+    const bool relayable =
+        s.mesh.rendezvous.value != 0 && e.peer->id() != s.mesh.rendezvous && e.role != keys::Role::kCoordinator;
     if (!relayable) {
       path.update([](link::Path) { return link::Path{link::PathKind::kDirect, HostId{}}; });
       continue;
     }
     // Keep the relay while it is still a peer; otherwise our own coordinator.
+    // A fixed endpoint starts direct; any other peer starts relayed until a
+    // probe proves a direct path.
     path.update([&](link::Path p) {
       if (p.relay.value == 0 || !s.find(p.relay)) p.relay = s.mesh.rendezvous;
+      if (p.kind == link::PathKind::kUnset && e.fixed) return p.to_direct();
       return p.direct() ? p : link::Path::relayed(p.relay);
     });
     if (auto it = peers_.find(e.peer->id().value); it != peers_.end()) kept.emplace(it->first, std::move(it->second));
@@ -93,8 +99,9 @@ void Rendezvous::handle(const Snapshot& s, const InboxItem& item, const Now& now
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::ProbeAck>) {
-          if (!take_probe(item.peer, m.probe_id)) return drops.add(DropReason::kUnmatchedAck);
-          probe_ack(s, item, now);
+          const auto sent = take_probe(item.peer, m.probe_id);
+          if (!sent) return drops.add(DropReason::kUnmatchedAck);
+          probe_ack(s, item, *sent, now);
         } else if constexpr (std::is_same_v<T, wire::StatusReport>) {
           drops.add(DropReason::kNotCoordinator);  // only coordinators take reports
         } else if (!from_coordinator) {
@@ -174,7 +181,7 @@ void Rendezvous::probed(const Snapshot& s, const InboxItem& item, const Now& now
   if (!e->peer->path().direct()) probe_round(s, *e, it->second, now, true);
 }
 
-void Rendezvous::probe_ack(const Snapshot& s, const InboxItem& item, const Now& now) {
+void Rendezvous::probe_ack(const Snapshot& s, const InboxItem& item, int64_t sent_mono_ns, const Now& now) {
   const PeerEntry* e = s.find(item.peer);
   if (!e) return;
   if (item.peer == s.mesh.rendezvous) {
@@ -187,7 +194,9 @@ void Rendezvous::probe_ack(const Snapshot& s, const InboxItem& item, const Now& 
     // Only a live ack proves the path now: a reordered older one is no
     // evidence about the source it arrived from (docs/protocol.md, "Roaming").
     if (!item.live) return e->peer->stats().drops.add(DropReason::kOldControl);
-    if (item.from.is_udp()) go_direct(*e, it->second, item.from, now);
+    if (!item.from.is_udp()) return;
+    it->second.round_trip_ns = now.mono_ns - sent_mono_ns;
+    go_direct(*e, it->second, item.from, now);
     return;
   }
   // Through the peer's own coordinator while ours is the relay: that one
@@ -206,12 +215,16 @@ void Rendezvous::go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to
 }
 
 // One round of probes (docs/protocol.md, "Rendezvous"): directly to the
-// peer's public and local endpoints, through the peer's coordinator when we
-// are linked with it, and through our own.
+// peer's current (or fixed) endpoint and its reported public and local
+// ones, through the peer's coordinator when we are linked with it, and
+// through our own.
 void Rendezvous::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only) {
   std::vector<Endpoint> targets;
+  // Where the peer was last reached, or its fixed endpoint.
+  if (const auto ep = e.peer->endpoint(); ep && ep->is_udp()) targets.push_back(*ep);
   if (st.record) {
-    if (st.record->public_endpoint) targets.push_back(*st.record->public_endpoint);
+    const auto& pub = st.record->public_endpoint;
+    if (pub && std::find(targets.begin(), targets.end(), *pub) == targets.end()) targets.push_back(*pub);
     for (const Endpoint& l : st.record->local) {
       if (std::find(targets.begin(), targets.end(), l) == targets.end()) targets.push_back(l);
     }
@@ -226,21 +239,59 @@ void Rendezvous::probe_round(const Snapshot& s, const PeerEntry& e, PeerState& s
   }
 }
 
+// While data flows, a direct path owes answers: the tick that first sees
+// data sent after the last live datagram straight from the peer starts the
+// count, a datagram since then ends it, and kFailoverSilenceNs (or
+// kFailoverRoundTrips round trips) without one declares the path broken.
+// The path is broken too when the peer is heard through the relay
+// kFailoverSilenceNs after its last datagram straight from it: the peer has
+// left the direct path, and our answers would take it no further.
+bool Rendezvous::direct_failed(const PeerEntry& e, PeerState& st, int64_t last_rx, const Now& now) {
+  const int64_t heard = e.peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed);
+  if (heard - std::max(last_rx, st.direct_since_mono_ns) >= kFailoverSilenceNs) return true;
+  if (!link::data_unanswered(*e.peer)) {
+    st.unanswered_since_mono_ns = 0;
+    return false;
+  }
+  if (st.unanswered_since_mono_ns == 0 || last_rx >= st.unanswered_since_mono_ns) {
+    st.unanswered_since_mono_ns = now.mono_ns;
+    return false;
+  }
+  const int64_t limit = std::max(kFailoverSilenceNs, kFailoverRoundTrips * st.round_trip_ns);
+  return now.mono_ns - st.unanswered_since_mono_ns >= limit;
+}
+
+// Traffic moves to the relay at once, and the direct path is probed (the
+// remembered path is what just failed: no optimistic return to it).
+void Rendezvous::fall_back(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
+  link::on_path_lost(*e.peer, s.mesh.rendezvous);
+  st.remembered.reset();
+  st.optimistic_since_mono_ns = 0;
+  st.unanswered_since_mono_ns = 0;
+  st.probe_started_mono_ns = now.mono_ns;
+  probe_round(s, e, st, now, /*direct_only=*/false);
+  st.next_probe_mono_ns = now.mono_ns + kProbeFastNs;
+}
+
 // A direct path: an unverified remembered one that got no answer goes back
-// to the relay, and so does one silent for too long; a silent one is probed.
+// to the relay, and so does one that leaves data unanswered, or one silent
+// for too long while idle; a silent one is probed.
 void Rendezvous::direct_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
   const int64_t last_rx = e.peer->timers().last_direct_rx_mono_ns.load(std::memory_order_relaxed);
   if (st.optimistic_since_mono_ns != 0) {
     if (last_rx > st.optimistic_since_mono_ns) {
       st.optimistic_since_mono_ns = 0;
     } else if (now.mono_ns - st.optimistic_since_mono_ns >= kOptimisticCheckNs) {
-      st.optimistic_since_mono_ns = 0;
-      st.remembered.reset();
-      return link::on_path_lost(*e.peer, s.mesh.rendezvous);
+      return fall_back(s, e, st, now);
     }
   }
-  const int64_t silence = now.mono_ns - last_rx;
+  if (direct_failed(e, st, last_rx, now)) return fall_back(s, e, st, now);
+  // Silence counts from when the path went direct (a fixed endpoint is
+  // direct from configuration on, before anything is heard).
+  const int64_t silence = now.mono_ns - std::max(last_rx, st.direct_since_mono_ns);
   if (silence >= kDirectSilenceFallbackNs) {
+    // Idle: the relay carries the next data, whose probes look for the
+    // path again (the remembered one first, as before the silence).
     link::on_path_lost(*e.peer, s.mesh.rendezvous);
   } else if (silence >= kDirectSilenceProbeNs && now.mono_ns >= st.next_silence_probe_mono_ns) {
     if (const auto to = e.peer->endpoint()) send_probe(s, now, e.peer->id(), Via::direct(*to));
@@ -249,7 +300,11 @@ void Rendezvous::direct_tick(const Snapshot& s, const PeerEntry& e, PeerState& s
 }
 
 void Rendezvous::peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now) {
-  if (e.peer->path().direct()) return direct_tick(s, e, st, now);
+  if (e.peer->path().direct()) {
+    if (st.direct_since_mono_ns == 0) st.direct_since_mono_ns = now.mono_ns;
+    return direct_tick(s, e, st, now);
+  }
+  st.direct_since_mono_ns = 0;
   const bool traffic = link::traffic_flows(*e.peer, now);
   if (!traffic && now.mono_ns >= st.punch_until_mono_ns) {
     st.probe_started_mono_ns = 0;

@@ -8,8 +8,10 @@
 // probe when no UDP reply for 25 s, every 10 s while on TCP), TCP fallback
 // (30 s without a UDP reply, MeshConfig), and per peer: probes (at once,
 // every 2 s for 10 s, then every 25 s while traffic flows), direct silence
-// (probe after 30 s, fall back to the relay after 40 s), optimistic direct
-// check (3 s). The per-peer stamps these read are link/timers.hpp's.
+// (idle: probe after 30 s, fall back to the relay after 40 s; while data
+// flows: fall back at once after max(2 s, 3 round trips) unanswered, and
+// probe), optimistic direct check (3 s). The per-peer stamps these read are
+// link/timers.hpp's.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,13 @@ constexpr int64_t kProbeSlowNs = 25 * kNsPerSecond;
 constexpr int64_t kDirectSilenceProbeNs = 30 * kNsPerSecond;
 constexpr int64_t kDirectSilenceFallbackNs = 40 * kNsPerSecond;
 constexpr int64_t kOptimisticCheckNs = 3 * kNsPerSecond;
+// Data sent and no live datagram straight from the peer for this long (or
+// kFailoverRoundTrips round trips, if longer) moves traffic to the relay:
+// the loss window of a broken direct path stays under 5 s with the 1 s mesh
+// tick (docs/coordinators.md, "When a direct path breaks"). The peer's
+// passive keepalive (link/timers.hpp) answers one-way flows within it.
+constexpr int64_t kFailoverSilenceNs = 2 * kNsPerSecond;
+constexpr int64_t kFailoverRoundTrips = 3;
 // A probe's ack is awaited this long; a later one is `unmatched_ack`. Probes
 // are repeated every 2 s at the fastest, and an ack slower than that is no
 // path worth switching to.
@@ -72,12 +81,18 @@ class Rendezvous final : public Role {
     std::optional<Endpoint> remembered;  // a direct path found before...
     std::optional<wire::HostRecord> remembered_record;  // ...while the peer's record was this
     int64_t optimistic_since_mono_ns = 0;  // 0: not on an unverified remembered path
+    int64_t direct_since_mono_ns = 0;  // the first tick that saw the path direct; 0: not direct
+    int64_t unanswered_since_mono_ns = 0;  // 0: the direct path owes no answer to data
+    int64_t round_trip_ns = 0;  // of the last direct probe's ack; 0: none measured
   };
   void status_ack(const Snapshot& s, const InboxItem& item, const wire::StatusAck& m, const Now& now);
   void records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now);
-  void probe_ack(const Snapshot& s, const InboxItem& item, const Now& now);
+  void probe_ack(const Snapshot& s, const InboxItem& item, int64_t sent_mono_ns, const Now& now);
   void peer_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now);
   void direct_tick(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now);
+  // True when data went unanswered long enough to leave the direct path.
+  bool direct_failed(const PeerEntry& e, PeerState& st, int64_t last_rx, const Now& now);
+  void fall_back(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now);
   void probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only);
   void send_report(const Snapshot& s, const Now& now);
   void report_now(int64_t at_mono_ns);  // a report is due then, with the retry gap reset
@@ -85,9 +100,9 @@ class Rendezvous final : public Role {
   void go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now);
   // Sends `peer` a probe with a new ID, remembered until its ack or kProbeAnswerNs.
   void send_probe(const Snapshot& s, const Now& now, HostId peer, const Via& via);
-  // True (and forgotten) when `ack` answers a probe this node sent `peer`
-  // and still waits for.
-  bool take_probe(HostId peer, uint64_t probe_id);
+  // When `ack` answers a probe this node sent `peer` and still waits for:
+  // when that probe was sent (and it is forgotten); nullopt otherwise.
+  std::optional<int64_t> take_probe(HostId peer, uint64_t probe_id);
   void expire_probes(const Now& now);
   bool report_awaited(uint32_t seq) const;
 

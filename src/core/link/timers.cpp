@@ -34,6 +34,11 @@ void on_live_rx_from(Peer& peer, const Now& now) {
   if (!peer.path().direct()) peer.path_cell().update([](Path p) { return p.to_direct(); });
 }
 
+void on_data_received(Peer& peer, const Now& now) {
+  TimerStamps& t = peer.timers();
+  if (stale(t.last_data_rx_mono_ns, now.mono_ns)) t.last_data_rx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+}
+
 void on_data_sent(Peer& peer, const Now& now) {
   TimerStamps& t = peer.timers();
   if (stale(t.last_data_tx_mono_ns, now.mono_ns)) t.last_data_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
@@ -54,6 +59,18 @@ void on_keepalive_sent(Peer& peer, const Now& now) {
 int64_t keepalive_deadline(const Peer& peer, int64_t interval_ns) {
   const int64_t last = peer.timers().last_tx_mono_ns.load(std::memory_order_relaxed);
   return last == 0 ? INT64_MIN : last + interval_ns;
+}
+
+int64_t passive_keepalive_deadline(const Peer& peer) {
+  const TimerStamps& t = peer.timers();
+  const int64_t last_tx = t.last_tx_mono_ns.load(std::memory_order_relaxed);
+  if (t.last_data_rx_mono_ns.load(std::memory_order_relaxed) <= last_tx) return INT64_MAX;
+  return last_tx + kPassiveKeepaliveNs;
+}
+
+bool data_unanswered(const Peer& peer) {
+  const TimerStamps& t = peer.timers();
+  return t.last_data_tx_mono_ns.load(std::memory_order_relaxed) > t.last_direct_rx_mono_ns.load(std::memory_order_relaxed);
 }
 
 bool traffic_flows(const Peer& peer, const Now& now) {
@@ -81,6 +98,7 @@ void on_path_remembered(Peer& peer, const Endpoint& to) {
 }
 
 void on_path_lost(Peer& peer, HostId fallback) {
+  if (peer.path().direct()) peer.stats().failovers.fetch_add(1, std::memory_order_relaxed);
   peer.path_cell().update([&](Path p) { return Path::relayed(p.relay.value != 0 ? p.relay : fallback); });
 }
 

@@ -12,8 +12,17 @@
 //                    rendezvous keeps probing for a direct path (ours).
 //   direct silence   30 s without a live datagram straight from the peer:
 //                    probe it; 40 s: fall back to the relay (ours: keepalives
-//                    arrive every 25 s on a live path). Run by the rendezvous
+//                    arrive every 25 s on a live path). While data flows to
+//                    the peer, much sooner: data sent and nothing straight
+//                    from the peer for max(2 s, 3 round trips) moves traffic
+//                    to the relay at once. Run by the rendezvous
 //                    (coord/rendezvous.hpp, which lists its own timers).
+//   passive keepalive 1 s: data arrived from a peer on a direct path that
+//                    has a relay to fall back to, and nothing went back for
+//                    1 s: a keepalive answers, so that the sender never takes
+//                    a one-way flow for a dead path (after WireGuard's
+//                    passive keepalive, shortened to fit the 2 s detection).
+//                    Run by Node::tick.
 //   heard            the last authentic datagram from the peer: a registry
 //                    marks a silent client unreachable after its poll period.
 //
@@ -44,12 +53,14 @@ class Peer;
 
 constexpr int64_t kStampIntervalNs = kNsPerMs;
 constexpr int64_t kTrafficRecentNs = 60 * kNsPerSecond;
+constexpr int64_t kPassiveKeepaliveNs = kNsPerSecond;
 
 // The stamps the hooks write (monotonic unless named _real_). Anyone reads.
 struct TimerStamps {
   std::atomic<int64_t> last_tx_mono_ns{0}, last_tx_real_ns{0};  // any datagram to the peer: the keepalive timer
   std::atomic<int64_t> last_data_tx_mono_ns{0};                 // an inner packet to the peer: "traffic flows"
   std::atomic<int64_t> last_rx_mono_ns{0}, last_rx_real_ns{0};  // any authentic datagram from it: "heard"
+  std::atomic<int64_t> last_data_rx_mono_ns{0};                 // an inner packet from it: "passive keepalive"
   std::atomic<int64_t> last_direct_rx_mono_ns{0};               // a live one straight from it: "direct silence"
 };
 
@@ -58,6 +69,8 @@ struct TimerStamps {
 void on_authenticated_rx(Peer& peer, const Now& now);
 // Call after a live datagram straight from the peer that may move it (replay_accept with roam).
 void on_live_rx_from(Peer& peer, const Now& now);
+// Call when an inner packet from the peer is delivered.
+void on_data_received(Peer& peer, const Now& now);
 // Call when an inner packet is routed to the peer, even if it is then dropped: it starts rendezvous.
 void on_data_sent(Peer& peer, const Now& now);
 // Call after a datagram is sealed for the peer, or for it as a relay's first hop.
@@ -70,6 +83,12 @@ void on_control_sent(Peer& first_hop, const Now& now);
 void on_keepalive_sent(Peer& peer, const Now& now);
 // When the next keepalive is due (INT64_MIN: now, none sent yet).
 int64_t keepalive_deadline(const Peer& peer, int64_t interval_ns);
+// When a passive keepalive is due: data arrived after the last datagram
+// sent to the peer, kPassiveKeepaliveNs after that one; INT64_MAX: none.
+int64_t passive_keepalive_deadline(const Peer& peer);
+// True when data went to the peer after the last live datagram straight
+// from it: the direct path owes an answer.
+bool data_unanswered(const Peer& peer);
 // True when data went to the peer within kTrafficRecentNs.
 bool traffic_flows(const Peer& peer, const Now& now);
 
