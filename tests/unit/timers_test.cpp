@@ -79,6 +79,35 @@ TEST(Timers, TrafficFlowsForSixtySecondsAfterData) {
   EXPECT_FALSE(traffic_flows(*p, at_ns(kNsPerSecond + kTrafficRecentNs)));
 }
 
+// The passive keepalive answers data received after the last datagram sent,
+// 1 s after that one; nothing is due without such data.
+TEST(Timers, PassiveKeepaliveAnswersDataAfterOneSecond) {
+  auto p = make_peer();
+  EXPECT_EQ(passive_keepalive_deadline(*p), INT64_MAX);
+  on_any_sent(*p, at_ns(kNsPerSecond));
+  EXPECT_EQ(passive_keepalive_deadline(*p), INT64_MAX);
+  on_data_received(*p, at_ns(2 * kNsPerSecond));
+  EXPECT_EQ(passive_keepalive_deadline(*p), kNsPerSecond + kPassiveKeepaliveNs);
+  on_keepalive_sent(*p, at_ns(3 * kNsPerSecond));
+  EXPECT_EQ(passive_keepalive_deadline(*p), INT64_MAX);
+}
+
+// Data sent after the last live datagram straight from the peer is owed an
+// answer; giving up a direct path for the relay is counted once.
+TEST(Timers, UnansweredDataAndFailovers) {
+  auto p = make_peer();
+  EXPECT_FALSE(data_unanswered(*p));
+  on_live_rx_from(*p, at_ns(kNsPerSecond));
+  on_data_sent(*p, at_ns(2 * kNsPerSecond));
+  EXPECT_TRUE(data_unanswered(*p));
+  on_live_rx_from(*p, at_ns(3 * kNsPerSecond));
+  EXPECT_FALSE(data_unanswered(*p));
+  ASSERT_TRUE(p->path().direct());
+  on_path_lost(*p, kRelay);
+  on_path_lost(*p, kRelay);  // already relayed: not another failover
+  EXPECT_EQ(p->stats().failovers.load(), 1u);
+}
+
 TEST(Timers, RoamingHooksMoveTheEndpointAndThePath) {
   auto p = make_peer();
   const Endpoint a = *Endpoint::parse("192.0.2.1:51820"), b = *Endpoint::parse("192.0.2.2:51820");

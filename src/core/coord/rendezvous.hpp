@@ -9,8 +9,9 @@
 // (30 s without a UDP reply, MeshConfig), and per peer: probes (at once,
 // every 2 s for 10 s, then every 25 s while traffic flows), direct silence
 // (idle: probe after 30 s, fall back to the relay after 40 s; while data
-// flows: fall back at once after max(2 s, 3 round trips) unanswered, and
-// probe), optimistic direct check (3 s). The per-peer stamps these read are
+// flows: fall back at once after max(2 s, 3 round trips) unanswered, or
+// 2 s of the peer heard only through the relay, and probe), optimistic
+// direct check (3 s). The per-peer stamps these read are
 // link/timers.hpp's.
 #pragma once
 

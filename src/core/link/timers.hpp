@@ -14,8 +14,9 @@
 //                    probe it; 40 s: fall back to the relay (ours: keepalives
 //                    arrive every 25 s on a live path). While data flows to
 //                    the peer, much sooner: data sent and nothing straight
-//                    from the peer for max(2 s, 3 round trips) moves traffic
-//                    to the relay at once. Run by the rendezvous
+//                    from the peer for max(2 s, 3 round trips), or the
+//                    peer heard only through the relay for 2 s, moves
+//                    traffic to the relay at once. Run by the rendezvous
 //                    (coord/rendezvous.hpp, which lists its own timers).
 //   passive keepalive 1 s: data arrived from a peer on a direct path that
 //                    has a relay to fall back to, and nothing went back for
