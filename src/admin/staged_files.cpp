@@ -41,12 +41,17 @@ void sync_path(const std::string& path, bool whole_fs) {
   if (rc != 0) fail("sync", path);
 }
 
+// The output directory of every `--out` (0700, like `mkdir -p`).
+void ensure_out_dir(const std::string& dir) {
+  if (auto st = os::ensure_dir(dir, 0700); !st) {
+    throw AdminError(fmt::format("--out: cannot create the directory: {}", st.error().message()));
+  }
+}
+
 }  // namespace
 
 StagedFiles::StagedFiles(std::string dir) : dir_(std::move(dir)) {
-  if (auto st = os::ensure_dir(dir_, 0700); !st) {
-    throw AdminError(fmt::format("--out: cannot create the directory: {}", st.error().message()));
-  }
+  ensure_out_dir(dir_);
   std::string templ = dir_ + "/.cordon-staging-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) fail("create a staging directory in", dir_);
   staging_ = templ;
@@ -87,6 +92,8 @@ void StagedFiles::publish() {
 }
 
 void write_private_file(const std::string& path, std::span<const std::byte> data) {
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  if (!parent.empty()) ensure_out_dir(parent);
   if (auto st = os::write_file_atomic(path, data, 0600); !st) {
     throw AdminError(fmt::format("--out: {}", st.error().message()));
   }

@@ -36,7 +36,8 @@ class StagedFiles {
   bool published_ = false;
 };
 
-// A single file: replaces `path` atomically with mode 0600 (os::write_file_atomic).
+// A single file: creates its directory (0700) if needed, as StagedFiles does,
+// then replaces `path` atomically with mode 0600 (os::write_file_atomic).
 void write_private_file(const std::string& path, std::span<const std::byte> data);
 
 }  // namespace cordon::admin

@@ -45,6 +45,16 @@ TEST_F(AdminBackupTest, ExportImportRoundTrip) {
   EXPECT_EQ(copy.audit_log(1).back().operation, "network import");
 }
 
+// Like every --out (docs/administration.md, "network").
+TEST_F(AdminBackupTest, ExportCreatesTheMissingDirectoryPrivately) {
+  const std::string parent = dir.file("backups");
+  a().export_backup(parent + "/network.backup", kPassword);
+  struct stat st {};
+  ASSERT_EQ(::stat(parent.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(Admin::import_backup(parent + "/network.backup", dir.file("restored.db"), kPassword).hosts == 2);
+}
+
 TEST_F(AdminBackupTest, WrongPasswordOrDamageIsRefusedAndNothingIsCreated) {
   a().export_backup(backup, kPassword);
   const std::string restored = dir.file("restored.db");

@@ -88,6 +88,28 @@ TEST_F(AdminExportTest, KeySetFileIsPrivateAndVersionsGrow) {
   EXPECT_EQ(keys::open_keyset(read_bytes(path), "not the password").error().code, keys::KeySetError::kWrongPassword);
 }
 
+// Like `updates build --out` and `keyset export --all`: a fresh machine has
+// no /root/keysets yet (docs/administration.md, step 5).
+TEST_F(AdminExportTest, ExportCreatesTheMissingDirectoryPrivately) {
+  const std::string parent = dir.file("keysets");
+  const std::string path = parent + "/deeper/x.keyset";
+  ASSERT_FALSE(fs::exists(parent));
+  a().export_keyset("x", std::nullopt, path);
+  EXPECT_TRUE(keys::open_keyset(read_bytes(path), pw_x).ok());
+  for (const std::string& d : {parent, parent + "/deeper"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+  }
+  // A file where the directory should be is refused by name, and the export
+  // is not recorded.
+  const std::string blocker = dir.file("blocker");
+  { std::ofstream(blocker) << "x"; }
+  const std::string before = dump();
+  expect_refused([&] { a().export_keyset("y", std::nullopt, blocker + "/y.keyset"); }, {"--out", "blocker"});
+  EXPECT_EQ(dump(), before);
+}
+
 TEST_F(AdminExportTest, FirstExportClearsThePendingUpdateLaterOnesDoNot) {
   EXPECT_EQ(a().show_host("x").dirty, DirtyKind::kKeys);
   export_and_open("x", pw_x);
