@@ -16,6 +16,7 @@ import pty
 import select
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -221,6 +222,7 @@ class Host:
              "--pid", "--fork", "--", "/bin/sh", "-c",
              AGENT.replace("{overlays}", " ".join(OVERLAYS))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        net.hosts[name] = self
         if self.agent.stdout.readline().strip() != "ready":
             raise DocFailure(f"host {name}: the private mounts could not be set up")
         with open(os.path.join(net.hosts_dir, address), "w") as f:
@@ -314,9 +316,13 @@ def run_on_terminal(argv, text):
 
 
 class Network:
-    def __init__(self, prefix, hosts, cordon_bin):
+    def __init__(self, prefix):
         self.prefix, self.namespaces, self.hosts, self.secrets = prefix, [], {}, {}
         self.scratch = tempfile.mkdtemp(prefix="cordon-doc-")
+
+    def add_hosts(self, hosts, cordon_bin):
+        """The bridge and one host per {name: address}; close() removes what
+        was made, also when this fails half-way."""
         self.hosts_dir = os.path.join(self.scratch, "hosts")
         os.mkdir(self.hosts_dir)
         shim = os.path.join(self.scratch, "ssh")
@@ -324,13 +330,13 @@ class Network:
             f.write(SSH_SHIM.replace("HOSTS_DIR", self.hosts_dir))
         with open(os.path.join(self.scratch, "scp"), "w") as f:
             f.write(SCP_SHIM)
-        self.bridge = f"{prefix}-sw"
+        self.bridge = f"{self.prefix}-sw"
         sh(["ip", "netns", "add", self.bridge])
         self.namespaces.append(self.bridge)
         sh(["ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge"])
         sh(["ip", "-n", self.bridge, "link", "set", "br0", "up"])
         for name, address in hosts.items():
-            self.hosts[name] = Host(self, name, address, self.scratch, cordon_bin, shim)
+            Host(self, name, address, self.scratch, cordon_bin, shim)
 
     def close(self):
         for h in self.hosts.values():
@@ -400,11 +406,25 @@ def run_command(host, command, expected, step):
             upto = next(i for i, l in enumerate(actual) if "cordon up:" in l)
             compare(expected, actual[:upto + 1], step.where, step.secrets)
         return
+    must_fail = "fails" in step.opts and command.startswith(step.opts["fails"])
     code, out = host.run(command, step.opts.get("tty"))
-    if code != 0:
+    if must_fail and code == 0:
+        raise DocFailure(f"{step.where}: `{command}` on {host.name} succeeded; the page shows "
+                         f"it failing (fails=):\n{out}")
+    if code != 0 and not must_fail:
         raise DocFailure(f"{step.where}: `{command}` on {host.name} failed (exit {code}):\n{out}")
     if expected is not None:
         compare(expected, out.rstrip("\n").split("\n"), step.where, step.secrets)
+
+
+def check_log(host, expected, where):
+    """The lines must appear, one after the other, in the host's daemon log."""
+    _, text = host.run(f"cat /run/doc-test/daemon{host.daemons}.log")
+    exp, act = [shape(l) for l in expected], [shape(l) for l in text.split("\n")]
+    if not any(act[k:k + len(exp)] == exp for k in range(len(act))):
+        raise DocFailure(f"{where}: the daemon log of {host.name} has no such lines\n"
+                         "--- page (masked)\n" + "\n".join(exp) +
+                         "\n--- log\n" + text + "\nRegenerate the page's output from a real run.")
 
 
 def run_before(page, net, block):
@@ -428,7 +448,9 @@ def run_block(page, net, block):
             raise DocFailure(f"{page}:{block.line}: host={name} is not in the walkthrough's hosts")
     if "before" in opts:
         run_before(page, net, block)
-    if "file" in opts:
+    if "log" in opts:
+        check_log(net.hosts[opts["log"]], block.lines, f"{page}:{block.line}")
+    elif "file" in opts:
         content = "\n".join(block.lines) + "\n"
         for name in block.hosts():
             path = opts["file"]
@@ -455,10 +477,13 @@ def main():
     args = ap.parse_args()
     if not args.prefix.startswith("cordon-"):
         sys.exit("--prefix must start with cordon-")
+    # SIGTERM (a ctest timeout) unwinds like a failure, so the hosts are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("doc-test: stopped by SIGTERM"))
     try:
         hosts, blocks = parse_page(args.page)
-        net = Network(args.prefix, hosts, os.path.abspath(args.cordon))
+        net = Network(args.prefix)
         try:
+            net.add_hosts(hosts, os.path.abspath(args.cordon))
             for block in blocks:
                 run_block(args.page, net, block)
         finally:
