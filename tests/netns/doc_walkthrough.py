@@ -265,6 +265,18 @@ class Host:
         raise DocFailure(f"{where}: `{command}` on {self.name} did not start within "
                          f"{DAEMON_READY_S} s:\n{text}")
 
+    def check_daemons(self, page):
+        """Every daemon the walkthrough started still runs at its end (a
+        SIGHUP or an update must not have stopped one)."""
+        for n in range(1, self.daemons + 1):
+            log = f"/run/doc-test/daemon{n}.log"
+            # A daemon that exited stays a zombie here (nothing reaps it).
+            code, _ = self.run(f"s=$(cut -d' ' -f3 /proc/$(cat {log}.pid)/stat) && [ \"$s\" != Z ]")
+            if code != 0:
+                _, text = self.run(f"cat {log}")
+                raise DocFailure(f"{page}: the daemon on {self.name} stopped before the end of the "
+                                 f"walkthrough:\n{text}")
+
     def stop(self):
         if self.agent.poll() is None:
             self.run("for f in /run/doc-test/daemon*.log.pid; do [ -e \"$f\" ] && "
@@ -486,6 +498,8 @@ def main():
             net.add_hosts(hosts, os.path.abspath(args.cordon))
             for block in blocks:
                 run_block(args.page, net, block)
+            for host in net.hosts.values():
+                host.check_daemons(args.page)
         finally:
             net.close()
     except subprocess.TimeoutExpired as e:
