@@ -1,9 +1,10 @@
 // The docs' walkthroughs (README.md's tunnel between two machines,
 // docs/administration.md's network step by step), run as written:
-// tests/netns/doc_walkthrough.py extracts the command blocks of a page (the `<!-- doc-test: ... -->`
-// convention, docs/architecture.md "Tests"), runs them on hosts in network
-// namespaces with private mounts, and compares the outputs the page shows in
-// shape. Two scratch copies with a planted drift prove that it can fail.
+// tests/netns/doc_walkthrough.py extracts the command blocks of a page (the
+// `<!-- doc-test: ... -->` convention, docs/architecture.md "The docs'
+// walkthroughs are tests"), runs them on hosts in network namespaces with
+// private mounts, and compares the outputs the page shows in shape. Two
+// scratch copies with a planted drift prove that it can fail.
 #include <unistd.h>
 
 #include <random>
