@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools
+  # the docs walkthrough test (tests/netns/doc_walkthrough.py)
+  python3
 )
 
 missing=()
