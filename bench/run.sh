@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# Cordon's speed, measured in one run against the plain link and against
-# wireguard-go, reported as ratios (docs/design.md, "The data path" and
+# Cordon's speed, measured in one run against the plain link, wireguard-go
+# and fastd, reported as ratios (docs/design.md, "The data path" and
 # "What every capability meets").
 #
 #   ./bench/run.sh BUILD_DIR        (make bench)
 #
 # Two namespaces, cordon-bench-<pid>-a and -b, joined by a veth pair. Over
-# (1) the veth itself, (2) a Cordon tunnel (two `cordon up`) and (3) a
-# wireguard-go tunnel, each measured alone, one after the other:
+# (1) the veth itself, (2) a Cordon tunnel (two `cordon up`), (3) a
+# wireguard-go tunnel and (4) a fastd tunnel, each measured alone, one after
+# the other:
 #   - iperf3 TCP, 1 stream and 4 streams, 10 s each (receiver bits/s)
 #   - average ping RTT (ping -c 50 -i 0.01 -q)
 #   - UDP 64-byte packets/s received (iperf3 -u -l 64 -b 0, 5 s)
 #   - bytes of overhead per packet: one ping of known size captured on the
 #     underlay, UDP payload length minus inner IP packet length.
-# Both tunnels use MTU 1420. Everything runs inside the two namespaces with
+# The tunnels all use MTU 1420, one peer on each side, keys made in the
+# run's temp dir. fastd runs in TUN mode with the method salsa2012+umac
+# (Salsa20/12 encryption, UMAC authentication): fastd's manual recommends it
+# for authenticated encryption, it needs no AES-NI, and on the 2-core VM of
+# the README (which has AES-NI) the AES methods were no faster: over three
+# alternating runs, single-stream TCP through salsa2012+umac, aes128-gcm
+# and aes128-ctr+umac each varied between 0.5 and 1.05 Gbit/s, as fastd
+# moves every packet through one thread. `null` and the null+ methods are
+# out: they do not encrypt. Everything runs inside the two namespaces with
 # private addresses assigned here; nothing leaves them.
 # Then, if the build has them, bench/admin_scale (10,000 hosts: key sets,
 # peak memory, incremental update rebuild) and bench/mesh_scale (relayed vs
@@ -36,7 +45,7 @@ CORDON_BIN=$(realpath "$BUILD_DIR/src/cli/cordon" 2>/dev/null || true)
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TUN devices, tcpdump); try: sudo $0 $BUILD_DIR"
 [ -n "$CORDON_BIN" ] && [ -x "$CORDON_BIN" ] || die "no cordon binary at $BUILD_DIR/src/cli/cordon; build first (make build)"
-for tool in ip iperf3 ping tcpdump ss wireguard-go wg awk; do
+for tool in ip iperf3 ping tcpdump ss wireguard-go wg fastd awk; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found; run ./scripts/install-deps.sh"
 done
 
@@ -46,8 +55,10 @@ NS_B=cordon-bench-$$-b
 UL_A=10.201.0.1 UL_B=10.201.0.2          # underlay (veth)
 CD_A=10.77.0.1 CD_B=10.77.0.2            # Cordon tunnel
 WG_A=10.78.0.1 WG_B=10.78.0.2            # wireguard-go tunnel
-CD_PORT=51820 WG_PORT=51821 IPERF_PORT=5201
+FD_A=10.79.0.1 FD_B=10.79.0.2            # fastd tunnel
+CD_PORT=51820 WG_PORT=51821 FD_PORT=51822 IPERF_PORT=5201
 WG_IF_A=wgb$$a WG_IF_B=wgb$$b            # unique: wireguard-go's UAPI sockets are global files
+FD_METHOD=salsa2012+umac                 # why: see the header comment
 MTU=1420
 TCP_SECONDS=10 UDP_SECONDS=5
 PING_PAYLOAD=996                         # inner IPv4 packet: 996 + 8 (ICMP) + 20 (IP) = 1024 bytes
@@ -184,7 +195,7 @@ measure_all() {
   if [ -n "$port" ]; then
     echo "  [$label] overhead per packet" >&2; eval "M_overhead_$label=\$(measure_overhead $label $addr $port)"
   else
-    eval "M_overhead_$label=0"
+    eval "M_overhead_$label=-"  # no tunnel, no overhead to measure
   fi
 }
 
@@ -209,10 +220,39 @@ poll_until 10 bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$IPERF_PORT' | gre
 echo "bench: (1) plain veth" >&2
 measure_all veth "$UL_B"
 
+# --- one tunnel, measured alone ------------------------------------------------
+# run_tunnel LABEL TITLE ADDR PORT: start_LABEL spawns the tunnel's two ends
+# (logs in $WORK/LABEL-a.log and LABEL-b.log) and returns non-zero, after a
+# warning, when they did not start. A ping from A must then reach ADDR, B's
+# tunnel address, within 20 s; measure_all fills M_<metric>_LABEL, or every
+# metric is nan. The tunnel's processes are stopped before the next tunnel
+# starts, so each tunnel is measured alone.
+run_tunnel() {
+  local label=$1 title=$2 addr=$3 port=$4 first=${#PIDS[@]} pid m up=no
+  echo "bench: $title" >&2
+  if "start_$label"; then
+    if poll_until 20 ip netns exec "$NS_A" ping -n -c 1 -W 1 "$addr"; then
+      up=yes
+    else
+      warn "$label: no ping got through the tunnel within 20 s"
+    fi
+  fi
+  if [ "$up" = yes ]; then
+    measure_all "$label" "$addr" "$port"
+  else
+    tail -n 20 "$WORK/$label-a.log" "$WORK/$label-b.log" >&2 || true
+    for m in rtt tcp1 tcp4 pps64 overhead; do eval "M_${m}_$label=nan"; done
+  fi
+  for pid in "${PIDS[@]:$first}"; do despawn "$pid"; done
+}
+
+# tunnel_up NS IF ADDR: gives a tunnel device that its daemon created the
+# address ADDR/24 and the bench's MTU, and sets it up.
+tunnel_up() {
+  ip -n "$1" addr add "$3/24" dev "$2" && ip -n "$1" link set "$2" mtu "$MTU" up
+}
+
 # --- (2) Cordon -----------------------------------------------------------------
-echo "bench: (2) Cordon" >&2
-"$CORDON_BIN" genkey --out "$WORK/link.key" >/dev/null 2>"$WORK/genkey.log" \
-  || die "cordon genkey failed: $(cat "$WORK/genkey.log")"
 write_cordon_config() {  # NAME SELF_ID ADDR PEER_ID PEER_ADDR [ENDPOINT]
   local name=$1 self=$2 addr=$3 peer=$4 peer_addr=$5 endpoint=${6:-}
   mkdir -p "$WORK/state-$name" && chmod 700 "$WORK/state-$name"
@@ -234,79 +274,103 @@ write_cordon_config() {  # NAME SELF_ID ADDR PEER_ID PEER_ADDR [ENDPOINT]
     echo "allowed_prefixes = [\"$peer_addr/32\"]"
   } >"$WORK/cordon-$name.toml"
 }
-write_cordon_config a 0x0001000a "$CD_A" 0x0001000b "$CD_B" "$UL_B:$CD_PORT"
-write_cordon_config b 0x0001000b "$CD_B" 0x0001000a "$CD_A"
-spawn "$NS_B" "$WORK/cordon-b.log" "$CORDON_BIN" up -c "$WORK/cordon-b.toml"; CD_PID_B=$LAST_PID
-spawn "$NS_A" "$WORK/cordon-a.log" "$CORDON_BIN" up -c "$WORK/cordon-a.toml"; CD_PID_A=$LAST_PID
 cordon_ready() { ip netns exec "$1" "$CORDON_BIN" status --json -s "$WORK/cordon-$2.sock"; }
-if poll_until 20 cordon_ready "$NS_A" a && poll_until 20 cordon_ready "$NS_B" b \
-   && poll_until 20 ip netns exec "$NS_A" ping -n -c 1 -W 1 "$CD_B"; then
-  measure_all cordon "$CD_B" "$CD_PORT"
-else
-  warn "Cordon tunnel did not come up; logs:"
-  tail -n 20 "$WORK/cordon-a.log" "$WORK/cordon-b.log" >&2 || true
-  for m in rtt tcp1 tcp4 pps64 overhead; do eval "M_${m}_cordon=nan"; done
-fi
-despawn "$CD_PID_A"
-despawn "$CD_PID_B"
+start_cordon() {
+  "$CORDON_BIN" genkey --out "$WORK/link.key" >/dev/null 2>"$WORK/genkey.log" \
+    || die "cordon genkey failed: $(cat "$WORK/genkey.log")"
+  write_cordon_config a 0x0001000a "$CD_A" 0x0001000b "$CD_B" "$UL_B:$CD_PORT"
+  write_cordon_config b 0x0001000b "$CD_B" 0x0001000a "$CD_A"
+  spawn "$NS_B" "$WORK/cordon-b.log" "$CORDON_BIN" up -c "$WORK/cordon-b.toml"
+  spawn "$NS_A" "$WORK/cordon-a.log" "$CORDON_BIN" up -c "$WORK/cordon-a.toml"
+  poll_until 20 cordon_ready "$NS_A" a && poll_until 20 cordon_ready "$NS_B" b \
+    || { warn "cordon: the daemons did not answer on their control sockets within 20 s"; return 1; }
+}
+run_tunnel cordon "(2) Cordon" "$CD_B" "$CD_PORT"
 
 # --- (3) wireguard-go -----------------------------------------------------------
-echo "bench: (3) wireguard-go" >&2
-umask 077
-wg genkey >"$WORK/wg-a.key"
-wg genkey >"$WORK/wg-b.key"
-umask 022
-WG_PUB_A=$(wg pubkey <"$WORK/wg-a.key")
-WG_PUB_B=$(wg pubkey <"$WORK/wg-b.key")
-spawn "$NS_A" "$WORK/wggo-a.log" wireguard-go -f "$WG_IF_A"; WG_PID_A=$LAST_PID
-spawn "$NS_B" "$WORK/wggo-b.log" wireguard-go -f "$WG_IF_B"; WG_PID_B=$LAST_PID
 wg_ready() { ip -n "$1" link show "$2" && [ -S "/var/run/wireguard/$2.sock" ]; }
-if poll_until 20 wg_ready "$NS_A" "$WG_IF_A" && poll_until 20 wg_ready "$NS_B" "$WG_IF_B"; then
+start_wggo() {
+  local pub_a pub_b
+  (umask 077 && wg genkey >"$WORK/wg-a.key" && wg genkey >"$WORK/wg-b.key") || die "wg genkey failed"
+  pub_a=$(wg pubkey <"$WORK/wg-a.key") && pub_b=$(wg pubkey <"$WORK/wg-b.key") || die "wg pubkey failed"
+  spawn "$NS_A" "$WORK/wggo-a.log" wireguard-go -f "$WG_IF_A"
+  spawn "$NS_B" "$WORK/wggo-b.log" wireguard-go -f "$WG_IF_B"
+  poll_until 20 wg_ready "$NS_A" "$WG_IF_A" && poll_until 20 wg_ready "$NS_B" "$WG_IF_B" \
+    || { warn "wggo: wireguard-go did not create its devices within 20 s"; return 1; }
   ip netns exec "$NS_A" wg set "$WG_IF_A" private-key "$WORK/wg-a.key" listen-port "$WG_PORT" \
-    peer "$WG_PUB_B" allowed-ips "$WG_B/32" endpoint "$UL_B:$WG_PORT"
-  ip netns exec "$NS_B" wg set "$WG_IF_B" private-key "$WORK/wg-b.key" listen-port "$WG_PORT" \
-    peer "$WG_PUB_A" allowed-ips "$WG_A/32"
-  ip -n "$NS_A" addr add "$WG_A/24" dev "$WG_IF_A"
-  ip -n "$NS_B" addr add "$WG_B/24" dev "$WG_IF_B"
-  for side in "$NS_A $WG_IF_A" "$NS_B $WG_IF_B"; do
-    set -- $side
-    ip -n "$1" link set "$2" mtu "$MTU" up
-  done
-  if poll_until 20 ip netns exec "$NS_A" ping -n -c 1 -W 1 "$WG_B"; then
-    measure_all wggo "$WG_B" "$WG_PORT"
-  else
-    warn "wireguard-go tunnel did not come up"
-    for m in rtt tcp1 tcp4 pps64 overhead; do eval "M_${m}_wggo=nan"; done
-  fi
-else
-  warn "wireguard-go did not start: $(tail -5 "$WORK/wggo-a.log")"
-  for m in rtt tcp1 tcp4 pps64 overhead; do eval "M_${m}_wggo=nan"; done
-fi
-despawn "$WG_PID_A"
-despawn "$WG_PID_B"
+      peer "$pub_b" allowed-ips "$WG_B/32" endpoint "$UL_B:$WG_PORT" \
+    && ip netns exec "$NS_B" wg set "$WG_IF_B" private-key "$WORK/wg-b.key" listen-port "$WG_PORT" \
+      peer "$pub_a" allowed-ips "$WG_A/32" \
+    && tunnel_up "$NS_A" "$WG_IF_A" "$WG_A" && tunnel_up "$NS_B" "$WG_IF_B" "$WG_B" \
+    || { warn "wggo: configuring the devices failed"; return 1; }
+}
+run_tunnel wggo "(3) wireguard-go" "$WG_B" "$WG_PORT"
 
-# --- (4) the administrator at 10,000 hosts (bench/admin_scale) ------------------
+# --- (4) fastd ------------------------------------------------------------------
+# fastd_key SIDE: a secret in fastd-SIDE.secret (mode 0600, in fastd's config
+# syntax, included by the side's config) and its public key in fastd-SIDE.pub.
+fastd_key() {
+  local side=$1 secret
+  secret=$(fastd --generate-key --machine-readable 2>"$WORK/fastd-genkey.log") \
+    || die "fastd --generate-key failed: $(cat "$WORK/fastd-genkey.log")"
+  (umask 077 && printf 'secret "%s";\n' "$secret" >"$WORK/fastd-$side.secret") \
+    || die "cannot write $WORK/fastd-$side.secret"
+  fastd --machine-readable --show-key -c "$WORK/fastd-$side.secret" \
+      >"$WORK/fastd-$side.pub" 2>"$WORK/fastd-genkey.log" \
+    || die "fastd --show-key failed: $(cat "$WORK/fastd-genkey.log")"
+}
+write_fastd_config() {  # SIDE BIND_ADDR PEER_SIDE [PEER_REMOTE]
+  local side=$1 bind=$2 peer=$3 remote=${4:-}
+  {
+    echo "log level warn;"
+    echo "mode tun;"
+    echo "interface \"fastd0\";"
+    echo "mtu $MTU;"
+    echo "method \"$FD_METHOD\";"
+    echo "bind $bind:$FD_PORT;"
+    echo "include \"$WORK/fastd-$side.secret\";"
+    echo "peer \"$peer\" {"
+    echo "  key \"$(cat "$WORK/fastd-$peer.pub")\";"
+    [ -n "$remote" ] && echo "  remote $remote:$FD_PORT;"
+    echo "}"
+  } >"$WORK/fastd-$side.conf"
+}
+start_fastd() {
+  fastd_key a
+  fastd_key b
+  write_fastd_config a "$UL_A" b "$UL_B"
+  write_fastd_config b "$UL_B" a
+  spawn "$NS_B" "$WORK/fastd-b.log" fastd -c "$WORK/fastd-b.conf"
+  spawn "$NS_A" "$WORK/fastd-a.log" fastd -c "$WORK/fastd-a.conf"
+  poll_until 20 ip -n "$NS_A" link show fastd0 && poll_until 20 ip -n "$NS_B" link show fastd0 \
+    || { warn "fastd: fastd did not create its devices within 20 s"; return 1; }
+  tunnel_up "$NS_A" fastd0 "$FD_A" && tunnel_up "$NS_B" fastd0 "$FD_B" \
+    || { warn "fastd: configuring the devices failed"; return 1; }
+}
+run_tunnel fastd "(4) fastd" "$FD_B" "$FD_PORT"
+
+# --- (5) the administrator at 10,000 hosts (bench/admin_scale) ------------------
 # Only when the build has it; its key=value lines join the report below.
 ADMIN_SCALE=$BUILD_DIR/bench/admin_scale
 if [ -x "$ADMIN_SCALE" ]; then
-  echo "bench: (4) admin_scale" >&2
+  echo "bench: (5) admin_scale" >&2
   "$ADMIN_SCALE" >"$WORK/admin_scale.out" 2>"$WORK/admin_scale.err" \
     || warn "admin_scale failed or missed a target: $(tail -n 3 "$WORK/admin_scale.err" "$WORK/admin_scale.out")"
 fi
 
-# --- (5) coordinators: relay and registry costs (bench/mesh_scale) --------------
+# --- (6) coordinators: relay and registry costs (bench/mesh_scale) --------------
 MESH_SCALE=$BUILD_DIR/bench/mesh_scale
 if [ -x "$MESH_SCALE" ]; then
-  echo "bench: (5) mesh_scale" >&2
+  echo "bench: (6) mesh_scale" >&2
   "$MESH_SCALE" >"$WORK/mesh_scale.out" 2>"$WORK/mesh_scale.err" \
     || warn "mesh_scale failed: $(tail -n 3 "$WORK/mesh_scale.err")"
   [ -s "$WORK/mesh_scale.err" ] && warn "mesh_scale: $(tail -n 3 "$WORK/mesh_scale.err")"
 fi
 
-# --- (6) relayed vs direct path through NAT routers (bench/relay.sh) -----------
+# --- (7) relayed vs direct path through NAT routers (bench/relay.sh) -----------
 # Its own namespaces (cordon-relay-<pid>-*), torn down before it returns.
 if [ -x "$CORDON_BIN" ]; then
-  echo "bench: (6) relay" >&2
+  echo "bench: (7) relay" >&2
   "$REPO/bench/relay.sh" "$BUILD_DIR" >"$WORK/relay.out" 2>"$WORK/relay.err" \
     || warn "relay failed: $(grep '^relay: error:' "$WORK/relay.err" | tail -n 3)"
 fi
@@ -314,37 +378,41 @@ fi
 # --- report ---------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
+# metric METRIC LABEL: the measured M_<METRIC>_<LABEL>.
+metric() { local name="M_$1_$2"; echo "${!name}"; }
+PATHS=(veth cordon wggo fastd)  # the table's columns, in order
+# cells METRIC: the metric on every path, one word each.
+cells() { local t; for t in "${PATHS[@]}"; do metric "$1" "$t"; done; }
+row() { printf '%-30s %12s %12s %14s %12s\n' "$@"; }  # one line of the table
+
 report() {
-  echo "Cordon benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, MTU $MTU"
+  local m t unit
+  echo "Cordon benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, MTU $MTU, fastd $FD_METHOD"
   echo
-  printf '%-30s %12s %12s %14s\n' "metric" "veth" "cordon" "wireguard-go"
-  printf '%-30s %12s %12s %14s\n' "------" "----" "------" "------------"
-  printf '%-30s %12s %12s %14s\n' "TCP 1 stream (Gbit/s)" "$M_tcp1_veth" "$M_tcp1_cordon" "$M_tcp1_wggo"
-  printf '%-30s %12s %12s %14s\n' "TCP 4 streams (Gbit/s)" "$M_tcp4_veth" "$M_tcp4_cordon" "$M_tcp4_wggo"
-  printf '%-30s %12s %12s %14s\n' "ping RTT avg (ms)" "$M_rtt_veth" "$M_rtt_cordon" "$M_rtt_wggo"
-  printf '%-30s %12s %12s %14s\n' "UDP 64 B received (pkt/s)" "$M_pps64_veth" "$M_pps64_cordon" "$M_pps64_wggo"
-  printf '%-30s %12s %12s %14s\n' "overhead per packet (bytes)" "-" "$M_overhead_cordon" "$M_overhead_wggo"
+  row "metric" "veth" "cordon" "wireguard-go" "fastd"
+  row "------" "----" "------" "------------" "-----"
+  # shellcheck disable=SC2046  # each cell is one word: a number, nan or -
+  {
+    row "TCP 1 stream (Gbit/s)" $(cells tcp1)
+    row "TCP 4 streams (Gbit/s)" $(cells tcp4)
+    row "ping RTT avg (ms)" $(cells rtt)
+    row "UDP 64 B received (pkt/s)" $(cells pps64)
+    row "overhead per packet (bytes)" $(cells overhead)
+  }
   echo
-  echo "veth_tcp1_gbps=$M_tcp1_veth"
-  echo "cordon_tcp1_gbps=$M_tcp1_cordon"
-  echo "wggo_tcp1_gbps=$M_tcp1_wggo"
-  echo "veth_tcp4_gbps=$M_tcp4_veth"
-  echo "cordon_tcp4_gbps=$M_tcp4_cordon"
-  echo "wggo_tcp4_gbps=$M_tcp4_wggo"
-  echo "veth_rtt_ms=$M_rtt_veth"
-  echo "cordon_rtt_ms=$M_rtt_cordon"
-  echo "wggo_rtt_ms=$M_rtt_wggo"
-  echo "veth_pps64=$M_pps64_veth"
-  echo "cordon_pps64=$M_pps64_cordon"
-  echo "wggo_pps64=$M_pps64_wggo"
-  echo "tcp1_ratio_vs_wireguard_go=$(ratio "$M_tcp1_cordon" "$M_tcp1_wggo")"
-  echo "tcp1_ratio_vs_veth=$(ratio "$M_tcp1_cordon" "$M_tcp1_veth")"
-  echo "tcp4_ratio_vs_wireguard_go=$(ratio "$M_tcp4_cordon" "$M_tcp4_wggo")"
-  echo "tcp4_ratio_vs_veth=$(ratio "$M_tcp4_cordon" "$M_tcp4_veth")"
-  echo "rtt_ratio_vs_wireguard_go=$(ratio "$M_rtt_cordon" "$M_rtt_wggo")"
-  echo "pps64_ratio_vs_wireguard_go=$(ratio "$M_pps64_cordon" "$M_pps64_wggo")"
-  echo "overhead_bytes=$M_overhead_cordon"
-  echo "wireguard_go_overhead_bytes=$M_overhead_wggo"
+  # <path>_<metric>[_<unit>] for every path, then Cordon's ratios.
+  for m in tcp1 tcp4 rtt pps64; do
+    case $m in tcp*) unit=_gbps ;; rtt) unit=_ms ;; *) unit= ;; esac
+    for t in "${PATHS[@]}"; do echo "${t}_$m$unit=$(metric "$m" "$t")"; done
+  done
+  for m in tcp1 tcp4 rtt pps64; do
+    echo "${m}_ratio_vs_wireguard_go=$(ratio "$(metric "$m" cordon)" "$(metric "$m" wggo)")"
+    echo "${m}_ratio_vs_fastd=$(ratio "$(metric "$m" cordon)" "$(metric "$m" fastd)")"
+    case $m in tcp*) echo "${m}_ratio_vs_veth=$(ratio "$(metric "$m" cordon)" "$(metric "$m" veth)")";; esac
+  done
+  echo "overhead_bytes=$(metric overhead cordon)"
+  echo "wireguard_go_overhead_bytes=$(metric overhead wggo)"
+  echo "fastd_overhead_bytes=$(metric overhead fastd)"
   if [ -s "$WORK/admin_scale.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/admin_scale.out" || true
   fi

@@ -11,7 +11,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # netns tests, demo and bench
-  iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools
+  iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
 )
