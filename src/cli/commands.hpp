@@ -12,10 +12,10 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
-// cordon up -c FILE [--log-level L] [--accept-new-keys]
+// cordon up FILE|-c FILE [--log-level L] [--accept-new-keys]
 int run_up(const std::string& config_path, const std::optional<std::string>& log_level, bool accept_new_keys);
 
-// cordon check -c FILE
+// cordon check FILE|-c FILE
 int run_check(const std::string& config_path);
 
 // cordon genkey [--out FILE [--force]]
