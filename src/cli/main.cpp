@@ -63,9 +63,13 @@ int main(int argc, char** argv) {
                "never used elsewhere (docs/configuration.md, \"The counter file\")");
 
   std::string check_config;
-  auto* check = app.add_subcommand("check", "Validate a config file and its key files; print every error");
+  auto* check = app.add_subcommand("check", "Validate a config file, its key files, and in managed mode the key set and "
+                                            "password; make every check `cordon up` makes before it starts");
   check->add_option("FILE,-c,--config", check_config, "Config file (TOML), as `cordon check FILE` or `-c FILE`")
       ->required();
+  bool check_accept_new_keys = false;
+  check->add_flag("--accept-new-keys", check_accept_new_keys,
+                  "Check as `cordon up --accept-new-keys` would start: link keys without a counter floor record pass");
 
   std::string genkey_out;
   bool genkey_force = false;
@@ -98,7 +102,7 @@ int main(int argc, char** argv) {
     return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt,
                        up_accept_new_keys);
   }
-  if (check->parsed()) return cli::run_check(check_config);
+  if (check->parsed()) return cli::run_check(check_config, check_accept_new_keys);
   if (auto code = cli::dispatch_keyset_commands()) return *code;
   if (auto code = cli::dispatch_admin_commands()) return *code;
   if (genkey->parsed()) {
