@@ -4,7 +4,9 @@
 // a sample says who, so that the operator can tell a typo in an `id` from
 // a wrong key file (docs/configuration.md, "Troubleshooting").
 //
-// A worker offers samples from each batch it dispatches; its slot keeps the
+// Only direct datagrams are sampled (verdict_dispatch.cpp says why); the
+// log names the causes of the others without a sender. A worker offers
+// samples from each batch it dispatches; its slot keeps the
 // first one offered until the control thread takes it, once per report
 // interval. The slot is a one-writer, one-reader handoff (an atomic flag,
 // no lock), so a flood of bad datagrams costs the hot path one load per

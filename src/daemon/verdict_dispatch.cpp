@@ -17,14 +17,19 @@ std::span<std::byte> within(std::span<const std::byte> part, std::span<std::byte
 }
 
 // The sender's host number comes from the header, which the core leaves as
-// it arrived (it is the associated data, never decrypted in place).
+// it arrived (it is the associated data, never decrypted in place). Direct
+// datagrams only: a relayed one may fail on its hop or on its inner
+// datagram, and the verdict does not say which, so neither host number could
+// be named for sure.
 void sample_drop(const RxSlot& slot, DispatchTally& tally) {
   std::optional<DropSample>* sample = slot.reason == DropReason::kUnknownPeer   ? &tally.unknown_peer
                                       : slot.reason == DropReason::kAuthFailure ? &tally.auth_failure
                                                                                 : nullptr;
   if (sample == nullptr || sample->has_value()) return;
   const auto parsed = wire::parse_header(slot.data);
-  if (parsed.header) *sample = DropSample{parsed.header->sender_host, slot.from};
+  if (parsed.header && parsed.header->format == wire::Format::kDirect) {
+    *sample = DropSample{parsed.header->sender_host, slot.from};
+  }
 }
 
 }  // namespace

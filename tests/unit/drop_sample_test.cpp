@@ -139,6 +139,7 @@ TEST(DropSampleSlot, KeepsTheFirstOfferUntilTaken) {
   // Without a sample the cause is still named.
   EXPECT_NE(drop_cause(DropReason::kAuthFailure, std::nullopt).find("both IDs are in the key derivation"),
             std::string::npos);
+  EXPECT_EQ(drop_cause(DropReason::kUnknownPeer, std::nullopt).rfind("unknown_peer: no peer here", 0), 0u);
   EXPECT_TRUE(drop_cause(DropReason::kReplay, std::nullopt).empty());
 }
 
