@@ -143,6 +143,9 @@ struct LinkChange {
   std::vector<std::pair<HostId, HostId>> added;    // new pairs (new keys)
   std::vector<std::pair<HostId, HostId>> removed;  // pairs gone (keys dropped at the next update)
   size_t unchanged = 0;                            // pairs that already existed / still needed
+  // `link add` on a pair already linked for another reason: which reason,
+  // and that no key was made (the link is now also an explicit one).
+  std::optional<std::string> already_linked;
 };
 
 // ---- Keys, exports, updates -------------------------------------------------

@@ -50,6 +50,21 @@ void mark_served_links_changed(Database& db, HostId a, HostId b) {
   mark_registry_dirty(db, b, DirtyKind::kAddressBook);
 }
 
+// A reason from link_reasons other than "manual", as a sentence part:
+// "'hub' (0x00010001) is the coordinator of 'b' (0x00010002) (...)", "the
+// group link red-blue asks for it".
+std::string reason_text(Database& db, HostId a, HostId b, const std::string& reason) {
+  if (reason.starts_with("group ")) return "the group link " + reason.substr(6) + " asks for it";
+  Statement& st = db.cached("SELECT 1 FROM hosts WHERE id = ?1 AND ?2 IN (registry, rendezvous, courier)");
+  st.bind(1, sql_id(a)).bind(2, sql_id(b));
+  const bool b_serves_a = st.step();
+  st.reset();
+  const HostId client = b_serves_a ? a : b;
+  const HostId coordinator = b_serves_a ? b : a;
+  return fmt::format("{} is the coordinator of {} (a client is always linked to its coordinators)",
+                     host_label(db, coordinator), host_label(db, client));
+}
+
 std::pair<int64_t, int64_t> ordered_groups(int64_t a, int64_t b) { return a <= b ? std::pair{a, b} : std::pair{b, a}; }
 
 }  // namespace
@@ -139,12 +154,18 @@ LinkChange Admin::add_link(const std::string& a, const std::string& b) {
     const HostId ha = resolve_host(db_, a, "link: first host");
     const HostId hb = resolve_host(db_, b, "link: second host");
     if (ha == hb) throw AdminError(fmt::format("link: {} cannot be linked with itself", host_label(db_, ha)));
-    if (const auto reasons = link_reasons(db_, ha, hb);
-        std::find(reasons.begin(), reasons.end(), "manual") != reasons.end()) {
+    const std::vector<std::string> reasons = link_reasons(db_, ha, hb);
+    if (std::find(reasons.begin(), reasons.end(), "manual") != reasons.end()) {
       throw AdminError(fmt::format("link: {} are already linked", describe_pair(db_, ha, hb)));
     }
     LinkChange change;
     ensure_link(db_, ha, hb, true, change);
+    if (!reasons.empty()) {
+      change.already_linked = fmt::format(
+          "{} were already linked: {}; they keep their link key, so nothing needs delivering (the link now also "
+          "stays when that reason goes)",
+          describe_pair(db_, ha, hb), reason_text(db_, ha, hb, reasons.front()));
+    }
     return change;
   });
 }

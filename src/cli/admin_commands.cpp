@@ -613,8 +613,10 @@ void add_link_commands(CLI::App* admin_app) {
     Leaf& l = leaf(link, "link", add ? "add" : "remove",
                    add ? "Link two hosts (a new link key), or two groups with --groups"
                        : "Remove a link; its key leaves both hosts at their next update");
-    l.command->add_option("A", o->a, "Host ID or name (group name with --groups)")->required();
-    l.command->add_option("B", o->b, "Host ID or name (group name with --groups)")->required();
+    l.command->add_option("A", o->a, "The first host: its ID (0xNNNNHHHH) or name; a group name with --groups")
+        ->required();
+    l.command->add_option("B", o->b, "The second host: its ID (0xNNNNHHHH) or name; a group name with --groups")
+        ->required();
     l.command->add_flag("--groups", o->groups, "A and B are groups: every member of A with every member of B");
     add_json(l);
     l.run = [o, add, name = l.name] {

@@ -153,7 +153,9 @@ json to_json(const admin::LinkChange& c) {
   json removed = json::array();
   for (const auto& [a, b] : c.added) added.push_back(json::array({a.to_string(), b.to_string()}));
   for (const auto& [a, b] : c.removed) removed.push_back(json::array({a.to_string(), b.to_string()}));
-  return json{{"added", added}, {"removed", removed}, {"unchanged", c.unchanged}};
+  json out{{"added", added}, {"removed", removed}, {"unchanged", c.unchanged}};
+  if (c.already_linked) out["already_linked"] = *c.already_linked;
+  return out;
 }
 
 json to_json(const admin::ExportedKeySet& k) {
@@ -276,7 +278,11 @@ std::string format_link_change(const admin::LinkChange& c) {
   for (const auto& p : c.added) out += "linked " + pair_text(p) + " (new link key)\n";
   for (const auto& p : c.removed)
     out += "unlinked " + pair_text(p) + " (its key leaves both hosts at the next update)\n";
-  if (c.added.empty() && c.removed.empty()) out += "no host pair changed\n";
+  if (c.already_linked) {
+    out += *c.already_linked + "\n";
+  } else if (c.added.empty() && c.removed.empty()) {
+    out += "no host pair changed\n";
+  }
   return out;
 }
 

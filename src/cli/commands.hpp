@@ -12,11 +12,11 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
-// cordon up -c FILE [--log-level L] [--accept-new-keys]
+// cordon up FILE|-c FILE [--log-level L] [--accept-new-keys]
 int run_up(const std::string& config_path, const std::optional<std::string>& log_level, bool accept_new_keys);
 
-// cordon check -c FILE
-int run_check(const std::string& config_path);
+// cordon check FILE|-c FILE [--accept-new-keys]
+int run_check(const std::string& config_path, bool accept_new_keys);
 
 // cordon genkey [--out FILE [--force]]
 int run_genkey(const std::optional<std::string>& out, bool force);

@@ -1,6 +1,7 @@
-// cordon up, cordon check: both start from the config file. In managed mode
-// (host.keyset) `cordon up` unlocks the key set (daemon/managed.hpp) and
-// `cordon check` checks that it is installed.
+// cordon up, cordon check: both start from the config file, and both run the
+// checks `cordon up` makes before it touches the network
+// (daemon/start_checks.hpp): in managed mode (host.keyset) the key set must
+// unlock with the password, and the counter file must admit every link key.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,8 +11,8 @@
 #include "cli/commands.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/keyset_store.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/start_checks.hpp"
 
 namespace cordon::cli {
 namespace {
@@ -41,28 +42,28 @@ int run_up(const std::string& config_path, const std::optional<std::string>& log
   return daemon::run_daemon(std::move(*result), daemon::RunOptions{log_level, accept_new_keys});
 }
 
-int run_check(const std::string& config_path) {
+int run_check(const std::string& config_path, bool accept_new_keys) {
   daemon::ConfigResult result = daemon::load_config(config_path);
   if (!result) {
     print_errors(config_path, result.error());
     return kExitError;
   }
-  if (result->managed()) {
-    // The peers are in the encrypted body: without the password, check what
-    // can be checked, that the key set is there and readable.
-    const daemon::KeysetStore store(*result->keyset);
-    auto header = store.header();
-    if (!header) {
-      fmt::print(stderr, "{}: host.keyset: {}\n", config_path, header.error().message);
-      return kExitError;
-    }
-    fmt::print("{}: ok (managed mode: key set {} for host {}, version {}, user {}; peers come from it once "
-               "unlocked)\n",
-               config_path, store.path(), header.value().host.to_string(), header.value().version,
-               header.value().user);
+  // Errors only: what `cordon up` would log on its way (progress, and
+  // warnings such as a new key in manual mode) is for its own log.
+  daemon::init_logging("error");
+  daemon::DaemonConfig& config = *result;
+  auto ready = daemon::check_start(config, accept_new_keys);
+  if (!ready) {
+    fmt::print(stderr, "{}: {}\n", config_path, ready.error());
+    return kExitError;
+  }
+  const size_t peers = config.node.peers.size();
+  if (ready->managed) {
+    fmt::print("{}: ok (managed mode: key set {} for host {}, version {}, user {}: {} peer{})\n", config_path,
+               *config.keyset, config.node.self.to_string(), ready->managed->version, ready->managed->user, peers,
+               peers == 1 ? "" : "s");
     return kExitOk;
   }
-  const size_t peers = result->node.peers.size();
   fmt::print("{}: ok ({} peer{})\n", config_path, peers, peers == 1 ? "" : "s");
   return kExitOk;
 }

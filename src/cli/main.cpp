@@ -1,7 +1,9 @@
 // `cordon`: the command line. Parsing only; the work is in the run_*
 // functions (commands.hpp) and in src/daemon.
+#include <cctype>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -11,11 +13,41 @@
 #include "cli/keyset_commands.hpp"
 #include "daemon/config.hpp"
 
+namespace {
+
+constexpr std::string_view kRequired = " is required";
+
+// CLI11's message, with the command it concerns, and for a missing option or
+// argument what it is: "cordon admin link add: B is required (B: the second
+// host, ...)" rather than "B is required".
+std::string explain_usage_error(const CLI::App* app, const CLI::Error& e) {
+  std::string command = "cordon";
+  const CLI::App* leaf = app;
+  for (auto chosen = leaf->get_subcommands(); !chosen.empty(); chosen = leaf->get_subcommands()) {
+    leaf = chosen.front();
+    command += " " + leaf->get_name();
+  }
+  std::string text = command + ": " + e.what();
+  const std::string_view what = e.what();
+  if (e.get_name() == "RequiredError" && what.ends_with(kRequired)) {
+    const std::string name(what.substr(0, what.size() - kRequired.size()));
+    if (const CLI::Option* option = leaf->get_option_no_throw(name); option && !option->get_description().empty()) {
+      std::string description = option->get_description();
+      description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
+      text += " (" + name + ": " + description + ")";
+    }
+  }
+  return text + "\nRun with --help for more information.\n";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace cordon;
   CLI::App app{"cordon: a managed VPN for Linux"};
   app.require_subcommand(1);
   app.fallthrough(false);
+  app.failure_message(explain_usage_error);
 
   const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 
@@ -23,7 +55,7 @@ int main(int argc, char** argv) {
   std::string up_log_level;
   auto* up = app.add_subcommand("up", "Run the daemon in the foreground (as root) until SIGTERM or SIGINT; "
                                       "SIGHUP reloads the config file");
-  up->add_option("-c,--config", up_config, "Config file (TOML)")->required();
+  up->add_option("FILE,-c,--config", up_config, "Config file (TOML), as `cordon up FILE` or `-c FILE`")->required();
   auto* up_level = up->add_option("--log-level", up_log_level, "Override host.log_level")->check(CLI::IsMember(levels));
   bool up_accept_new_keys = false;
   up->add_flag("--accept-new-keys", up_accept_new_keys,
@@ -31,8 +63,13 @@ int main(int argc, char** argv) {
                "never used elsewhere (docs/configuration.md, \"The counter file\")");
 
   std::string check_config;
-  auto* check = app.add_subcommand("check", "Validate a config file and its key files; print every error");
-  check->add_option("-c,--config", check_config, "Config file (TOML)")->required();
+  auto* check = app.add_subcommand("check", "Validate a config file, its key files, and in managed mode the key set and "
+                                            "password; make every check `cordon up` makes before it starts");
+  check->add_option("FILE,-c,--config", check_config, "Config file (TOML), as `cordon check FILE` or `-c FILE`")
+      ->required();
+  bool check_accept_new_keys = false;
+  check->add_flag("--accept-new-keys", check_accept_new_keys,
+                  "Check as `cordon up --accept-new-keys` would start: link keys without a counter floor record pass");
 
   std::string genkey_out;
   bool genkey_force = false;
@@ -65,7 +102,7 @@ int main(int argc, char** argv) {
     return cli::run_up(up_config, up_level->count() > 0 ? std::optional(up_log_level) : std::nullopt,
                        up_accept_new_keys);
   }
-  if (check->parsed()) return cli::run_check(check_config);
+  if (check->parsed()) return cli::run_check(check_config, check_accept_new_keys);
   if (auto code = cli::dispatch_keyset_commands()) return *code;
   if (auto code = cli::dispatch_admin_commands()) return *code;
   if (genkey->parsed()) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -25,9 +27,39 @@ std::string endpoint_text(const std::optional<Endpoint>& e) { return e ? e->to_s
 
 std::string error_text(int err) { return err != 0 ? std::strerror(err) : "unknown error"; }
 
+// One sample per reason from each worker since the last report.
+struct Samples {
+  std::optional<DropSample> unknown_peer;
+  std::vector<DropSample> auth_failure;
+
+  explicit Samples(WorkerPool& workers) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      WorkerCounters& c = workers.worker(i).counters();
+      if (auto s = c.unknown_peer.take(); s && !unknown_peer) unknown_peer = s;
+      if (auto s = c.auth_failure.take()) auth_failure.push_back(*s);
+    }
+  }
+  // A sample from `peer`'s host number, if a worker has one.
+  std::optional<DropSample> auth_failure_from(HostId peer) const {
+    for (const DropSample& s : auth_failure) {
+      if (s.sender_host == peer.host()) return s;
+    }
+    return std::nullopt;
+  }
+};
+
+// "; auth_failure from ...: causes" when that counter grew.
+std::string cause_if_grew(DropReason reason, const std::array<uint64_t, kDropReasonCount>& now,
+                          const std::array<uint64_t, kDropReasonCount>& before,
+                          const std::optional<DropSample>& sample) {
+  const size_t i = static_cast<size_t>(reason);
+  return now[i] > before[i] ? "; " + drop_cause(reason, sample) : "";
+}
+
 }  // namespace
 
-void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
+void ActivityLog::report(const NodeStatus& status, WorkerPool& workers) {
+  const Samples samples(workers);
   for (const PeerStatus& peer : status.peers) {
     auto [it, fresh] = peers_.try_emplace(peer.id.value);
     PeerSeen& seen = it->second;
@@ -42,17 +74,20 @@ void ActivityLog::report(const NodeStatus& status, const WorkerPool& workers) {
     }
     seen.endpoint = peer.endpoint;
     if (auto delta = drop_delta(peer.drops, seen.drops); !delta.empty()) {
-      spdlog::info("peer {} drops in the last {} s: {}", who, kActivityIntervalNs / kNsPerSecond, delta);
+      spdlog::info("peer {} drops in the last {} s: {}{}", who, kActivityIntervalNs / kNsPerSecond, delta,
+                   cause_if_grew(DropReason::kAuthFailure, peer.drops, seen.drops,
+                                 samples.auth_failure_from(peer.id)));
     }
     seen.drops = peer.drops;
   }
   if (auto delta = drop_delta(status.drops, node_drops_); !delta.empty()) {
-    spdlog::info("drops not tied to a peer in the last {} s: {}", kActivityIntervalNs / kNsPerSecond, delta);
+    spdlog::info("drops not tied to a peer in the last {} s: {}{}", kActivityIntervalNs / kNsPerSecond, delta,
+                 cause_if_grew(DropReason::kUnknownPeer, status.drops, node_drops_, samples.unknown_peer));
   }
   node_drops_ = status.drops;
 
   for (size_t i = 0; i < workers.size(); ++i) {
-    const WorkerCounters& c = workers.worker(i).counters();
+    const WorkerCounters& c = std::as_const(workers).worker(i).counters();
     WorkerSeen& seen = workers_[i];
     const WorkerSeen now{c.truncated.load(std::memory_order_relaxed),
                          c.tun_write_errors.load(std::memory_order_relaxed),

@@ -1,6 +1,7 @@
 // What the operator sees in the log without asking: peers that come up or
-// move, drops by reason, and the errors workers count instead of logging
-// per packet. The control thread compares status snapshots every
+// move, drops by reason (for `unknown_peer` and `auth_failure` also who sent
+// one of them and the likely causes, drop_sample.hpp), and the errors
+// workers count instead of logging per packet. The control thread compares status snapshots every
 // kActivityIntervalNs and logs only what changed, so a flood of bad packets
 // costs one line per interval, not one per packet.
 #pragma once
@@ -20,7 +21,8 @@ constexpr int64_t kActivityIntervalNs = 10 * kNsPerSecond;
 
 class ActivityLog {
  public:
-  void report(const NodeStatus& status, const WorkerPool& workers);
+  // Takes the workers' drop samples.
+  void report(const NodeStatus& status, WorkerPool& workers);
 
  private:
   struct PeerSeen {

@@ -21,6 +21,7 @@
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
+#include "daemon/start_checks.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status_json.hpp"
 #include "daemon/stream_outbox.hpp"
@@ -30,7 +31,6 @@
 #include "daemon/workers.hpp"
 #include "os/linux/addresses.hpp"
 #include "os/linux/clock.hpp"
-#include "os/linux/machine_id.hpp"
 #include "os/linux/memory.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/random.hpp"
@@ -70,9 +70,6 @@ class Daemon {
 
  private:
   cordon::Status<std::string> start();
-  // Reads the counter file and admits the configured link keys; call it
-  // before they are wiped.
-  Result<CounterKeeper::Start, std::string> open_counters();
   int loop();
   void tick(const Now& now);
   void store_last_receive_floors();
@@ -134,17 +131,15 @@ cordon::Status<std::string> Daemon::start() {
     spdlog::warn("link keys may be swapped out: {}", locked.error().message());
   }
 
-  // Managed mode: unlock the key set now, after memory is locked (the user
-  // key stays in it) and before the signals are blocked (Ctrl-C must still
-  // work at the password prompt).
-  if (config_.managed()) {
-    ManagedUnlock unlocked = unlock_managed(config_);
-    if (!unlocked) return unlocked.error();
-    for (const std::string& warning : unlocked->warnings) spdlog::warn("{}", warning);
-    managed_.emplace(std::move(unlocked->keys));
-    spdlog::info("key set {} unlocked: host {}, version {}, user {}", *config_.keyset,
-                 config_.node.self.to_string(), managed_->version, managed_->user);
-  }
+  // What `cordon check` checks too (start_checks.hpp): the key set unlocks,
+  // the counter file admits every link key. Now, after memory is locked (the
+  // user key stays in it) and before the signals are blocked (Ctrl-C must
+  // still work at the password prompt).
+  auto ready = check_start(config_, options_.accept_new_keys);
+  if (!ready) return ready.error();
+  managed_ = std::move(ready->managed);
+  counters_.emplace(std::move(ready->counters));
+  CounterKeeper::Start floors = std::move(ready->floors);
 
   // First, before any thread exists (signals.hpp).
   auto signals = os::SignalSet::create();
@@ -158,10 +153,6 @@ cordon::Status<std::string> Daemon::start() {
   auto control = ControlServer::open(config_.control_socket);
   if (!control) return "control socket: " + control.error().message();
   control_.emplace(std::move(control.value()));
-
-  auto opened = open_counters();
-  if (!opened) return opened.error();
-  CounterKeeper::Start floors = std::move(opened).value();
 
   auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
@@ -283,18 +274,6 @@ int Daemon::loop() {
       }
     }
   }
-}
-
-Result<CounterKeeper::Start, std::string> Daemon::open_counters() {
-  std::optional<std::string> machine = os::read_machine_id();
-  if (!machine) {
-    spdlog::warn("no machine ID in {}: the counter file cannot tell this machine from a copy of it "
-                 "(docs/configuration.md, \"The counter file\"); run systemd-machine-id-setup",
-                 os::kMachineIdPath);
-  }
-  counters_.emplace(CounterKeeper::Where{counter_file_path(config_), legacy_counter_file_path(config_),
-                                         config_.keyset, std::move(machine)});
-  return counters_->open(config_.node, options_.accept_new_keys);
 }
 
 // On a clean stop, after the workers stopped: the receive floors as they

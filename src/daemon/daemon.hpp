@@ -2,6 +2,8 @@
 // together (docs/design.md, practice 13):
 //
 //   config.hpp            the TOML file (and SIGHUP reloads, reload.hpp)
+//   start_checks.hpp      key set unlock and counter file, shared with
+//                         `cordon check`
 //   tunnel_interface.hpp  TUN device, addresses, routes (rtnetlink)
 //   underlay.hpp          one UDP socket per worker, SO_REUSEPORT
 //   counter_keeper.hpp    the counter file (floor, its keys, receive floors)

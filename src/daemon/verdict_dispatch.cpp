@@ -1,5 +1,7 @@
 #include "daemon/verdict_dispatch.hpp"
 
+#include "core/wire/header.hpp"
+
 namespace cordon::daemon {
 namespace {
 
@@ -12,6 +14,22 @@ std::span<std::byte> within(std::span<const std::byte> part, std::span<std::byte
     return {};
   }
   return whole.subspan(static_cast<size_t>(part.data() - whole.data()), part.size());
+}
+
+// The sender's host number comes from the header, which the core leaves as
+// it arrived (it is the associated data, never decrypted in place). Direct
+// datagrams only: a relayed one may fail on its hop or on its inner
+// datagram, and the verdict does not say which, so neither host number could
+// be named for sure.
+void sample_drop(const RxSlot& slot, DispatchTally& tally) {
+  std::optional<DropSample>* sample = slot.reason == DropReason::kUnknownPeer   ? &tally.unknown_peer
+                                      : slot.reason == DropReason::kAuthFailure ? &tally.auth_failure
+                                                                                : nullptr;
+  if (sample == nullptr || sample->has_value()) return;
+  const auto parsed = wire::parse_header(slot.data);
+  if (parsed.header && parsed.header->format == wire::Format::kDirect) {
+    *sample = DropSample{parsed.header->sender_host, slot.from};
+  }
 }
 
 }  // namespace
@@ -52,6 +70,7 @@ DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
         break;
       case Verdict::kDrop:
         ++tally.dropped;
+        sample_drop(slot, tally);
         break;
     }
   }

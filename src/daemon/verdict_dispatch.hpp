@@ -9,7 +9,8 @@
 //     kForward  send `wire` (rewritten in place) to `to`: over the socket,
 //               or to the StreamSink when to.stream is not 0
 //     kControl  counted: the caller wakes the control thread (tick soon)
-//     kConsumed, kDrop  counted
+//     kConsumed, kDrop  counted; the first `unknown_peer` and the first
+//               `auth_failure` drop of the batch are sampled (drop_sample.hpp)
 //   sealed (after process_tun)
 //     kDeliver  send `wire` to `to`, over the socket or to the StreamSink
 //     kDrop     counted
@@ -28,9 +29,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "core/node.hpp"
+#include "daemon/drop_sample.hpp"
 #include "os/datagram_socket.hpp"
 #include "os/tun_queue.hpp"
 
@@ -59,6 +62,7 @@ struct DispatchTally {
   size_t dropped = 0;
   size_t contract_violations = 0;  // see above
   int last_errno = 0;              // of the latest tunnel or socket error
+  std::optional<DropSample> unknown_peer, auth_failure;  // received: who sent the first such drop
 
   // The control thread has work: control messages, or datagrams in an outbox.
   bool wake() const { return control > 0 || streamed > 0; }

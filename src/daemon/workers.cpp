@@ -69,6 +69,8 @@ void Worker::count(const DispatchTally& tally) {
   add(counters_.stream_drops, tally.stream_drops);
   add(counters_.contract_violations, tally.contract_violations);
   if (tally.last_errno != 0) counters_.last_errno.store(tally.last_errno, std::memory_order_relaxed);
+  if (tally.unknown_peer) counters_.unknown_peer.offer(*tally.unknown_peer);
+  if (tally.auth_failure) counters_.auth_failure.offer(*tally.auth_failure);
 }
 
 BatchReport Worker::receive_batch(const Now& now) {

@@ -72,6 +72,8 @@ struct WorkerCounters {
   std::atomic<uint64_t> stream_drops{0};       // datagrams for a TCP stream refused by a full outbox
   std::atomic<uint64_t> contract_violations{0};  // verdicts outside their buffer (verdict_dispatch.hpp)
   std::atomic<int> last_errno{0};              // of the latest error above
+  // Who sent the `unknown_peer` and `auth_failure` drops, for the drop log.
+  DropSampleSlot unknown_peer, auth_failure;
 };
 
 // What one batch step did.
@@ -106,6 +108,7 @@ class Worker {
 
   unsigned index() const { return index_; }
   const WorkerCounters& counters() const { return counters_; }
+  WorkerCounters& counters() { return counters_; }  // the control thread takes drop samples
 
  private:
   void count(const DispatchTally& tally);
@@ -154,6 +157,7 @@ class WorkerPool {
   std::optional<std::string> failure() const;
   size_t size() const { return lanes_.size(); }
   const Worker& worker(size_t i) const { return lanes_[i]->worker; }
+  Worker& worker(size_t i) { return lanes_[i]->worker; }
 
  private:
   // A worker with the Linux objects its loop waits on.

@@ -239,6 +239,33 @@ TEST_F(AdminCliTest, UsageErrorsExitTwo) {
   }
 }
 
+// A usage error says which command and what the missing argument is.
+TEST_F(AdminCliTest, UsageErrorsSayWhatIsMissing) {
+  Network net;
+  net.init();
+  const RunResult r = net.admin({"link", "add", "a"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("cordon admin link add: B is required (B: the second host: its ID (0xNNNNHHHH) or name"),
+            std::string::npos)
+      << r.describe();
+}
+
+// `link add` on a pair a coordinator assignment links already: exit 0, and
+// the answer says which link covers the pair and that nothing was needed.
+TEST_F(AdminCliTest, LinkAddOnACoordinatorLinkSaysWhy) {
+  Network net;
+  net.init();
+  net.ok({"host", "add", "--name", "hub", "--role", "coordinator"});
+  net.ok({"host", "add", "--name", "b", "--role", "client", "--coordinator", "hub"});
+  const RunResult r = net.ok({"link", "add", "b", "hub"});
+  EXPECT_EQ(r.out.find("no host pair changed"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("'b' (0x00010002) and 'hub' (0x00010001) were already linked: 'hub' (0x00010001) is the "
+                       "coordinator of 'b' (0x00010002)"),
+            std::string::npos)
+      << r.describe();
+  EXPECT_NE(r.out.find("nothing needs delivering"), std::string::npos) << r.describe();
+}
+
 TEST_F(AdminCliTest, BadInputIsRefusedWithOneLineAndChangesNothing) {
   Network net;
   net.init();

@@ -58,11 +58,12 @@ struct SingleNode {
     write();
   }
   void write() { write_file(config, render_config(spec)); }
-  std::vector<std::string> up() const { return {cordon_bin().string(), "up", "-c", config.string()}; }
+  // The file as an argument; other tests use -c FILE.
+  std::vector<std::string> up() const { return {cordon_bin().string(), "up", config.string()}; }
 };
 
 RunResult check(const fs::path& config) {
-  return run(nullptr, {cordon_bin().string(), "check", "-c", config.string()}, 20s);
+  return run(nullptr, {cordon_bin().string(), "check", config.string()}, 20s);
 }
 
 // ---------------------------------------------------------------------------
@@ -83,6 +84,17 @@ TEST_F(CliTest, CheckAcceptsAGoodConfig) {
   write_file(dir / "good.toml", render_config(spec));
   RunResult r = check(dir / "good.toml");
   EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("good.toml: ok (1 peer)"), std::string::npos) << r.describe();
+  RunResult dash_c = run(nullptr, {cordon_bin().string(), "check", "-c", (dir / "good.toml").string()}, 20s);
+  EXPECT_EQ(dash_c.exit_code, 0) << dash_c.describe();
+}
+
+// A usage error names the command and says what the missing piece is.
+TEST_F(CliTest, CheckWithoutAFileSaysHowToGiveIt) {
+  RunResult r = run(nullptr, {cordon_bin().string(), "check"}, 20s);
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("cordon check: --config is required"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("`cordon check FILE` or `-c FILE`"), std::string::npos) << r.describe();
 }
 
 struct BadConfig {

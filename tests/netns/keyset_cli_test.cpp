@@ -329,15 +329,56 @@ TEST_F(KeysetCliTest, ShowWithoutAKeySetSaysHowToInstall) {
 TEST_F(KeysetCliTest, CheckAcceptsAManagedConfigWithItsKeySet) {
   HostFiles host("keyset-check");
   host.install_version(1);
-  const fs::path config = host.put_text("managed.toml", "[host]\nkeyset = \"state/keyset\"\n", 0644);
-  RunResult ok = run(nullptr, {cordon_bin().string(), "check", "-c", config.string()});
-  EXPECT_EQ(ok.exit_code, 0) << ok.describe();
-  EXPECT_NE(ok.out.find("managed mode"), std::string::npos) << ok.describe();
+  const std::string host_table =
+      "[host]\nkeyset = \"state/keyset\"\npassword_file = \"" + host.password.string() + "\"\n";
+  const fs::path config = host.put_text("managed.toml", host_table + "state_dir = \"state\"\n", 0644);
+  // Given as an argument, as users type it, or with -c.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"check", config.string()},
+                                               std::vector<std::string>{"check", "-c", config.string()}}) {
+    std::vector<std::string> argv{cordon_bin().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunResult ok = run(nullptr, argv, 30s);
+    EXPECT_EQ(ok.exit_code, 0) << ok.describe();
+    EXPECT_NE(ok.out.find("managed mode"), std::string::npos) << ok.describe();
+    EXPECT_NE(ok.out.find("2 peers"), std::string::npos) << ok.describe();
+  }
 
-  const fs::path bad = host.put_text("bad.toml", "[host]\nkeyset = \"state/keyset\"\nid = \"0x0001000a\"\n", 0644);
+  const fs::path bad = host.put_text("bad.toml", host_table + "id = \"0x0001000a\"\n", 0644);
   RunResult refused = run(nullptr, {cordon_bin().string(), "check", "-c", bad.string()});
   EXPECT_EQ(refused.exit_code, 1) << refused.describe();
-  EXPECT_NE(refused.err.find("bad.toml:3:"), std::string::npos) << refused.describe();
+  EXPECT_NE(refused.err.find("bad.toml:4:"), std::string::npos) << refused.describe();
+}
+
+// `cordon check` refuses what `cordon up` would refuse before it touches
+// the network: the password file, the password, the counter floor records.
+TEST_F(KeysetCliTest, CheckRefusesWhatUpWouldRefuse) {
+  HostFiles host("keyset-check-up");
+  host.install_version(1);
+  auto config_with = [&](const fs::path& password_file) {
+    return host.put_text("managed.toml",
+                         "[host]\nkeyset = \"state/keyset\"\nstate_dir = \"state\"\npassword_file = \"" +
+                             password_file.string() + "\"\n",
+                         0644);
+  };
+  auto check = [&](const fs::path& config, std::initializer_list<std::string_view> needles) {
+    RunResult r = run(nullptr, {cordon_bin().string(), "check", config.string()}, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.describe();
+    EXPECT_EQ(r.out.find("ok"), std::string::npos) << r.describe();
+    for (std::string_view n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing: " << n << "\n" << r.describe();
+  };
+
+  check(config_with(host.dir / "no-such-password"), {"managed.toml", "no-such-password", "does not exist"});
+  const fs::path readable = host.put_text("readable.pw", host.maker.password + "\n", 0644);
+  check(config_with(readable), {"readable.pw", "chmod 600"});
+  const fs::path wrong = host.put_text("wrong.pw", "not-the-password\n", 0600);
+  check(config_with(wrong), {"password does not open"});
+
+  // Installed again by hand (no fresh-key record): `up` would refuse the keys.
+  const fs::path config = config_with(host.password);
+  fs::remove(fs::path(host.keyset().string() + ".fresh"));
+  check(config, {"no counter floor record", "--accept-new-keys"});
+  RunResult accepted = run(nullptr, {cordon_bin().string(), "check", config.string(), "--accept-new-keys"}, 30s);
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.describe();
 }
 
 // ---------------------------------------------------------------------------

@@ -155,6 +155,42 @@ TEST_F(TunnelTest, WrongKeyGetsNoTrafficThrough) {
   EXPECT_EQ(peer_counter(b, CordonPair::kIdA, "rx_packets"), 0u) << b.dump(2);
 }
 
+// A typo in an `id` on the sender: the receiver's drop log names the
+// sender's address and host number and the likely cause
+// (docs/configuration.md, "Troubleshooting"), once per report interval.
+TEST_F(TunnelTest, AnIdTypoOnTheSenderIsNamedInTheReceiversLog) {
+  CordonPair pair({.tag = "idtypo"});
+  ASSERT_TRUE(pair.wait_for_tunnel(deadline_in(20s)));
+  const std::string from = endpoint_text(pair.a_underlay(), CordonPair::kPort);
+  auto restart_a = [&] {
+    pair.daemon_a().signal(SIGTERM);
+    ASSERT_TRUE(pair.daemon_a().wait_exit(deadline_in(10s)).has_value());
+    pair.rewrite_config_a();
+    pair.start_a();
+  };
+  auto b_logs = [&](const std::string& needle) {
+    return poll_until(deadline_in(30s), [&] {
+      run(&pair.a(), {"ping", "-n", "-c", "1", "-W", "1", CordonPair::kTunB4});
+      return pair.daemon_b().log_text().find(needle) != std::string::npos;
+    });
+  };
+
+  // A has B's ID wrong: B finds A by its host number, and A's datagrams
+  // fail there, because both IDs are in the key derivation.
+  pair.spec_a().peers[0].id = "0x0001000c";
+  restart_a();
+  EXPECT_TRUE(b_logs("auth_failure from " + from + " with host number 0x000a: the two ends hold different link "
+                     "keys, or the sender has another ID for this host or for itself"))
+      << pair.daemon_b().log_text();
+
+  // A's own host number is wrong: no peer of B has it.
+  pair.spec_a().peers[0].id = CordonPair::kIdB;
+  pair.spec_a().id = "0x0001000d";
+  restart_a();
+  EXPECT_TRUE(b_logs("unknown_peer from " + from + " with host number 0x000d: no peer here has that host number"))
+      << pair.daemon_b().log_text();
+}
+
 // (e) Authentic datagrams captured on the underlay and sent again are
 // dropped as replays (docs/design.md, decision 6), do not move B's idea of A's
 // endpoint, and do not disturb the live traffic.

@@ -51,6 +51,29 @@ TEST_F(AdminLinkTest, LinkRefusals) {
   EXPECT_EQ(dump(), before);
 }
 
+TEST_F(AdminLinkTest, LinkAddOnACoveredPairSaysWhichLinkCoversIt) {
+  const auto key = link_key(a().database(), x, hub);
+  const LinkChange c = a().add_link("x", "hub");
+  EXPECT_TRUE(c.added.empty());
+  ASSERT_TRUE(c.already_linked.has_value());
+  for (const char* needle : {"'x' (0x00010002) and 'hub' (0x00010001) were already linked",
+                             "'hub' (0x00010001) is the coordinator of 'x' (0x00010002)", "nothing needs delivering"}) {
+    EXPECT_NE(c.already_linked->find(needle), std::string::npos) << "missing: " << needle << "\n" << *c.already_linked;
+  }
+  EXPECT_EQ(link_key(a().database(), x, hub), key);
+
+  a().add_group("red");
+  a().add_group("blue");
+  a().add_member("red", "x");
+  a().add_member("blue", "y");
+  a().add_group_link("red", "blue");
+  const LinkChange g = a().add_link("y", "x");
+  ASSERT_TRUE(g.already_linked.has_value());
+  EXPECT_NE(g.already_linked->find("the group link red-blue"), std::string::npos) << *g.already_linked;
+  // A pair that was not linked gets no note.
+  EXPECT_FALSE(a().add_link("z", "y").already_linked.has_value());
+}
+
 TEST_F(AdminLinkTest, LinkRemoveDropsThePairAndItsKey) {
   a().add_link("x", "y");
   const LinkChange c = a().remove_link("y", "x");
