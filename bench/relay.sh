@@ -73,13 +73,7 @@ round() (
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   echo "relay: [$label] network with '$masq' on both routers" >&2
-  mn_machines "$masq"
-  umask 077
-  mn_describe
-  mn_users
-  mn_keysets
-  umask 022
-  mn_start_daemons
+  mn_network "$masq"
   # Traffic to b starts the path search (a's first packets go via the hub).
   ping_and_path() { in_ns a ping -n -c 1 -W 1 "$B_TUNNEL" && path_is a "$B_ID" "$1"; }
   if [ "$expected" = direct ]; then

@@ -27,9 +27,11 @@
 # Then, if the build has them, bench/admin_scale (10,000 hosts: key sets,
 # peak memory, incremental update rebuild) and bench/mesh_scale (relayed vs
 # direct data path, relay packets per second, a registry of 10,000 clients)
-# add their key=value lines, and bench/relay.sh measures the relayed path
+# add their key=value lines, bench/relay.sh measures the relayed path
 # against the direct one on the real kernel (a managed network behind NAT
-# routers, in namespaces of its own).
+# routers, in namespaces of its own), and bench/failover.sh, in the same
+# kind of network, how long a 100 packets/s flow is stranded when its direct
+# path breaks.
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -375,6 +377,14 @@ if [ -x "$CORDON_BIN" ]; then
     || warn "relay failed: $(grep '^relay: error:' "$WORK/relay.err" | tail -n 3)"
 fi
 
+# --- (7) a direct path that breaks under a flow (bench/failover.sh) -----------
+# Its own namespaces (cordon-failover-<pid>-*), torn down before it returns.
+if [ -x "$CORDON_BIN" ]; then
+  echo "bench: (7) failover" >&2
+  "$REPO/bench/failover.sh" "$BUILD_DIR" >"$WORK/failover.out" 2>"$WORK/failover.err" \
+    || warn "failover failed: $(grep '^failover: error:' "$WORK/failover.err" | tail -n 3)"
+fi
+
 # --- report ---------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
@@ -421,6 +431,9 @@ report() {
   fi
   if [ -s "$WORK/relay.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/relay.out" || true
+  fi
+  if [ -s "$WORK/failover.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/failover.out" || true
   fi
 }
 

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# The managed network of scripts/demo.sh, shared with bench/relay.sh: one
-# coordinator, `hub`, and two clients, `a` and `b`, each behind its own NAT
-# router. Every machine is a network namespace ($PREFIX-<name>); the
-# "internet" is a bridge in one more. Only addresses inside the namespaces
-# are used.
+# The managed network of scripts/demo.sh, shared with bench/relay.sh and
+# bench/failover.sh: one coordinator, `hub`, and two clients, `a` and `b`,
+# each behind its own NAT router. Every machine is a network namespace
+# ($PREFIX-<name>); the "internet" is a bridge in one more. Only addresses
+# inside the namespaces are used.
 #
 # Sourced, not run. The caller sets PREFIX (namespace name prefix), WORK (a
 # private temp dir), CORDON (the binary) and defines die(); it may define
@@ -168,6 +168,19 @@ mn_start_daemons() {
   done
   poll_until 20 bash -c "ip netns exec $PREFIX-a $CORDON status -s $WORK/a.sock | grep -qE '^$B_ID +client .* reachable'" \
     || die "a did not learn where b is from the hub"
+}
+
+# mn_network [MASQUERADE]: all of the above in one go, for the benchmarks:
+# the machines, the administrator's network, users, key sets (private
+# files: umask 077 while they are written), the daemons.
+mn_network() {
+  mn_machines "${1:-masquerade}"
+  umask 077
+  mn_describe
+  mn_users
+  mn_keysets
+  umask 022
+  mn_start_daemons
 }
 
 # mn_stop_pids: stops the caller's PIDS (TERM, then KILL after 5 s).

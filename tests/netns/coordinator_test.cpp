@@ -1,21 +1,8 @@
 // Coordinators on real kernels (docs/protocol.md, "Coordinators"): a managed
 // network built with `cordon admin`, whose clients sit behind nftables NAT
-// routers, all in network namespaces:
-//
-//        c1 203.0.113.1        c2 203.0.113.2        d 203.0.113.4
-//              |                      |                     |
-//   ===================== "internet" 203.0.113.0/24 (a bridge) =========
-//              |                      |
-//     ra wan 203.0.113.11     rb wan 203.0.113.12      (NAT routers)
-//     ra lan 10.201.1.1       rb lan 10.201.2.1
-//              |                      |
-//     a  10.201.1.2           b  10.201.2.2
-//
-// c1 and c2 are coordinators with fixed endpoints and are linked with each
-// other; a and b are clients of c1, d a client of c2; the links are a-b and
-// a-d (client-coordinator links come by themselves). Each scenario builds
-// its own network (CoordinatorNetwork), with short mesh timers so that the
-// whole suite takes a couple of minutes.
+// routers, all in network namespaces (CoordinatorNetwork in nat_topology.hpp
+// draws it). Each scenario builds its own network, with short mesh timers so
+// that the whole suite takes a couple of minutes.
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -33,131 +20,10 @@ namespace {
 
 using json = nlohmann::json;
 
-class CoordinatorNetwork {
- public:
-  static constexpr const char* kC1 = "203.0.113.1";
-  static constexpr const char* kC2 = "203.0.113.2";
-  static constexpr const char* kD = "203.0.113.4";
-  static constexpr const char* kRa = "203.0.113.11";
-  static constexpr const char* kRb = "203.0.113.12";
-
-  explicit CoordinatorNetwork(NatKind nat) : dir_("netns-coord"), admin_(dir_ / "admin.db") {
-    for (const char* name : {"c1", "c2", "a", "b", "d"})
-      hosts_.push_back(std::make_unique<ManagedHost>(name, dir_.path()));
-    internet_ = std::make_unique<Switch>("mesh-inet");
-    internet_->attach(c1().ns(), "ul0", std::string(kC1) + "/24");
-    internet_->attach(c2().ns(), "ul0", std::string(kC2) + "/24");
-    internet_->attach(d().ns(), "ul0", std::string(kD) + "/24");
-    ra_ = std::make_unique<NatRouter>("mesh-ra", *internet_, kRa, a().ns(), "10.201.1", nat, dir_.path());
-    rb_ = std::make_unique<NatRouter>("mesh-rb", *internet_, kRb, b().ns(), "10.201.2", nat, dir_.path());
-
-    admin_.checked({"network", "init", "--number", "1", "--name", "nat", "--ipv4", "10.77.0.0/16"});
-    c1().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC1, ManagedHost::kPort)});
-    c2().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC2, ManagedHost::kPort)});
-    // Clients get no endpoint: their coordinators learn where they are.
-    a().add_to(admin_, {"--role", "client", "--coordinator", "c1"});
-    b().add_to(admin_, {"--role", "client", "--coordinator", "c1"});
-    d().add_to(admin_, {"--role", "client", "--coordinator", "c2"});
-    admin_.checked({"link", "add", "a", "b"});
-    admin_.checked({"link", "add", "a", "d"});
-    admin_.checked({"link", "add", "c1", "c2"});  // coordinators exchange routes over their link
-    for (auto& h : hosts_) {
-      h->install_keyset(admin_);
-      h->write_config(short_mesh_timers());
-    }
-    for (auto& h : hosts_) h->start();  // coordinators first
-  }
-
-  ~CoordinatorNetwork() {
-    // Daemons first, while every namespace still exists.
-    for (auto& h : hosts_) h->kill();
-    if (::testing::Test::HasFailure()) {
-      for (const NatRouter* r : {ra_.get(), rb_.get()})
-        if (r) std::cerr << "----- nftables of " << r->ns().name() << " -----\n" << r->ruleset();
-    }
-  }
-
-  ManagedHost& c1() { return *hosts_[0]; }
-  ManagedHost& c2() { return *hosts_[1]; }
-  ManagedHost& a() { return *hosts_[2]; }
-  ManagedHost& b() { return *hosts_[3]; }
-  ManagedHost& d() { return *hosts_[4]; }
-  NatRouter& ra() { return *ra_; }
-  NatRouter& rb() { return *rb_; }
-  fs::path file(std::string_view name) const { return dir_ / name; }
-
-  // Every client has registered, the coordinators have exchanged routes,
-  // and a knows where b and d are (it got their host records).
-  void wait_until_registered() {
-    auto registered = [](const json& coordinator, const ManagedHost& client) {
-      const json* c = find_client(coordinator, client.id());
-      return c && c->value("state", "") == "reachable";
-    };
-    auto knows = [](const json& client, const ManagedHost& peer) {
-      const json* p = find_peer(client, peer.id());
-      return p && p->value("reachability", "") == "reachable";
-    };
-    json s1, s2, sa;
-    const bool ready = poll_until(deadline_in(30s), [&] {
-      s1 = c1().status();
-      s2 = c2().status();
-      sa = a().status();
-      return registered(s1, a()) && registered(s1, b()) && registered(s2, d()) && find_route(s1, d().id()) &&
-             find_route(s2, a().id()) && knows(sa, b()) && knows(sa, d());
-    }, 200ms);
-    if (!ready) {
-      throw std::runtime_error("the network did not settle in 30 s (clients registered, routes exchanged, "
-                               "records delivered)\n--- c1 ---\n" + s1.dump(2) + "\n--- c2 ---\n" + s2.dump(2) +
-                               "\n--- a ---\n" + sa.dump(2));
-    }
-  }
-
-  // Background traffic: one ping every 200 ms from `from` to `to` until the
-  // Process goes.
-  std::unique_ptr<Process> ping(const ManagedHost& from, const ManagedHost& to) {
-    return std::make_unique<Process>(&from.ns(), std::vector<std::string>{"ping", "-n", "-i", "0.2", to.tun4()},
-                                     file("ping-" + from.name() + "-" + to.name() + ".log"),
-                                     "ping " + from.name() + " -> " + to.name());
-  }
-
- private:
-  TempDir dir_;  // first: removed last
-  AdminDb admin_;
-  std::unique_ptr<Switch> internet_;
-  std::vector<std::unique_ptr<ManagedHost>> hosts_;
-  std::unique_ptr<NatRouter> ra_, rb_;
-};
-
-// Polls `host`'s status until `done` holds; `last` keeps the latest status
-// for the failure message.
-bool wait_status(const ManagedHost& host, Clock::duration within, json& last,
-                 const std::function<bool(const json&)>& done) {
-  return poll_until(deadline_in(within), [&] {
-    last = host.status();
-    return done(last);
-  }, 200ms);
-}
-
-// A finite ping (COUNT echoes, 200 ms apart); the replies that came back.
-// With `payload` set: echoes of that many bytes, never fragmented (-M do).
-int ping_replies(const ManagedHost& from, const std::string& to, int count, std::optional<int> payload = std::nullopt) {
-  std::vector<std::string> args = {"ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "1"};
-  if (payload) args.insert(args.end(), {"-M", "do", "-s", std::to_string(*payload)});
-  args.push_back(to);
-  RunResult r = run(&from.ns(), args, 60s);
-  auto stats = parse_ping_stats(r.out);
-  return stats ? stats->received : -1;
-}
-
-// Seconds since `t`, for the progress lines the scenarios print.
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 class CoordinatorTest : public NetnsTest {
  protected:
   void build(NatKind nat) {
-    net_ = std::make_unique<CoordinatorNetwork>(nat);
+    net_ = std::make_unique<CoordinatorNetwork>(CoordinatorOptions{nat});
     net_->wait_until_registered();
   }
   void TearDown() override { net_.reset(); }

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <iostream>
 #include <stdexcept>
 
 namespace cordon::netns {
@@ -111,6 +112,13 @@ void NatRouter::apply() {
       "    type filter hook forward priority filter; policy accept;\n"
       "    iifname \"" + std::string(kWan) + "\" ct state new drop\n";
   if (udp_blocked_) rules += "    meta l4proto udp drop\n";
+  // Forwarded both ways: out before masquerade (the client's own source),
+  // in after it is undone (the peer's source), so the peer's address is
+  // what both directions share.
+  for (const std::string& peer : udp_blocked_with_) {
+    rules += "    ip daddr " + peer + " meta l4proto udp drop\n";
+    rules += "    ip saddr " + peer + " meta l4proto udp drop\n";
+  }
   rules +=
       "  }\n"
       "}\n";
@@ -120,6 +128,12 @@ void NatRouter::apply() {
 
 void NatRouter::block_udp(bool blocked) {
   udp_blocked_ = blocked;
+  apply();
+}
+
+void NatRouter::block_udp_with(const std::string& address, bool blocked) {
+  std::erase(udp_blocked_with_, address);
+  if (blocked) udp_blocked_with_.push_back(address);
   apply();
 }
 
@@ -240,5 +254,105 @@ const nlohmann::json* find_client(const nlohmann::json& status, std::string_view
 const nlohmann::json* find_route(const nlohmann::json& status, std::string_view host) {
   return find_by(status, "routes", "host", host);
 }
+
+// ---------------------------------------------------------------------------
+
+CoordinatorNetwork::CoordinatorNetwork(CoordinatorOptions options)
+    : dir_("netns-coord"), admin_(dir_ / "admin.db") {
+  for (const char* name : {"c1", "c2", "a", "b", "d"})
+    hosts_.push_back(std::make_unique<ManagedHost>(name, dir_.path()));
+  internet_ = std::make_unique<Switch>("mesh-inet");
+  internet_->attach(c1().ns(), "ul0", std::string(kC1) + "/24");
+  internet_->attach(c2().ns(), "ul0", std::string(kC2) + "/24");
+  internet_->attach(d().ns(), "ul0", std::string(kD) + "/24");
+  if (options.a_fixed) {
+    internet_->attach(a().ns(), "ul0", std::string(kA) + "/24");
+  } else {
+    ra_ = std::make_unique<NatRouter>("mesh-ra", *internet_, kRa, a().ns(), "10.201.1", options.nat, dir_.path());
+  }
+  rb_ = std::make_unique<NatRouter>("mesh-rb", *internet_, kRb, b().ns(), "10.201.2", options.nat, dir_.path());
+
+  admin_.checked({"network", "init", "--number", "1", "--name", "nat", "--ipv4", "10.77.0.0/16"});
+  c1().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC1, ManagedHost::kPort)});
+  c2().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC2, ManagedHost::kPort)});
+  // Clients get no endpoint (their coordinators learn where they are),
+  // except a fixed a.
+  std::vector<std::string> a_args = {"--role", "client", "--coordinator", "c1"};
+  if (options.a_fixed) a_args.insert(a_args.end(), {"--endpoint", endpoint_text(kA, ManagedHost::kPort)});
+  a().add_to(admin_, a_args);
+  b().add_to(admin_, {"--role", "client", "--coordinator", "c1"});
+  d().add_to(admin_, {"--role", "client", "--coordinator", "c2"});
+  admin_.checked({"link", "add", "a", "b"});
+  admin_.checked({"link", "add", "a", "d"});
+  admin_.checked({"link", "add", "c1", "c2"});  // coordinators exchange routes over their link
+  for (auto& h : hosts_) {
+    h->install_keyset(admin_);
+    h->write_config(options.timers);
+  }
+  for (auto& h : hosts_) h->start();  // coordinators first
+}
+
+CoordinatorNetwork::~CoordinatorNetwork() {
+  // Daemons first, while every namespace still exists.
+  for (auto& h : hosts_) h->kill();
+  if (::testing::Test::HasFailure()) {
+    for (const NatRouter* r : {ra_.get(), rb_.get()})
+      if (r) std::cerr << "----- nftables of " << r->ns().name() << " -----\n" << r->ruleset();
+  }
+}
+
+NatRouter& CoordinatorNetwork::ra() {
+  if (!ra_) throw failure("a has a fixed endpoint and no router in this network");
+  return *ra_;
+}
+
+void CoordinatorNetwork::wait_until_registered() {
+  auto registered = [](const nlohmann::json& coordinator, const ManagedHost& client) {
+    const nlohmann::json* c = find_client(coordinator, client.id());
+    return c && c->value("state", "") == "reachable";
+  };
+  auto knows = [](const nlohmann::json& client, const ManagedHost& peer) {
+    const nlohmann::json* p = find_peer(client, peer.id());
+    return p && p->value("reachability", "") == "reachable";
+  };
+  nlohmann::json s1, s2, sa;
+  const bool ready = poll_until(deadline_in(30s), [&] {
+    s1 = c1().status();
+    s2 = c2().status();
+    sa = a().status();
+    return registered(s1, a()) && registered(s1, b()) && registered(s2, d()) && find_route(s1, d().id()) &&
+           find_route(s2, a().id()) && knows(sa, b()) && knows(sa, d());
+  }, 200ms);
+  if (!ready) {
+    throw failure("the network did not settle in 30 s (clients registered, routes exchanged, "
+                  "records delivered)\n--- c1 ---\n" + s1.dump(2) + "\n--- c2 ---\n" + s2.dump(2) +
+                  "\n--- a ---\n" + sa.dump(2));
+  }
+}
+
+std::unique_ptr<Process> CoordinatorNetwork::ping(const ManagedHost& from, const ManagedHost& to) {
+  return std::make_unique<Process>(&from.ns(), std::vector<std::string>{"ping", "-n", "-i", "0.2", to.tun4()},
+                                   file("ping-" + from.name() + "-" + to.name() + ".log"),
+                                   "ping " + from.name() + " -> " + to.name());
+}
+
+bool wait_status(const ManagedHost& host, Clock::duration within, nlohmann::json& last,
+                 const std::function<bool(const nlohmann::json&)>& done) {
+  return poll_until(deadline_in(within), [&] {
+    last = host.status();
+    return done(last);
+  }, 200ms);
+}
+
+int ping_replies(const ManagedHost& from, const std::string& to, int count, std::optional<int> payload) {
+  std::vector<std::string> args = {"ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "1"};
+  if (payload) args.insert(args.end(), {"-M", "do", "-s", std::to_string(*payload)});
+  args.push_back(to);
+  RunResult r = run(&from.ns(), args, 60s);
+  auto stats = parse_ping_stats(r.out);
+  return stats ? stats->received : -1;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 }  // namespace cordon::netns

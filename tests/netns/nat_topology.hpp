@@ -15,6 +15,8 @@
 //  - AdminDb / ManagedHost: `cordon admin` on the test's own namespace (the
 //    administrator's machine), and one host of the managed network: its
 //    namespace, key set, config and daemon.
+//  - CoordinatorNetwork: the whole network of coordinator_test.cpp and
+//    failover_test.cpp (its diagram is at the class).
 //
 // The netns harness rules hold (netns_harness.hpp): everything lives in
 // namespaces made here (cordon- prefix), addresses are test ranges assigned
@@ -22,8 +24,10 @@
 // clean up also when a test fails.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +81,9 @@ class NatRouter {
   // Drops every forwarded UDP datagram, both directions (a network that
   // lets only TCP out); false lifts it.
   void block_udp(bool blocked);
+  // Drops forwarded UDP to and from `address` only (a firewall that breaks
+  // one direct path while the coordinators stay reachable); false lifts it.
+  void block_udp_with(const std::string& address, bool blocked);
   // The ISP gives the router a new public address: the old one goes, the
   // new one comes, and masquerade forgets the mappings of the old one.
   void move_wan(const std::string& new_address);
@@ -90,6 +97,7 @@ class NatRouter {
   std::string wan_address_, lan_prefix_;
   NatKind kind_;
   bool udp_blocked_ = false;
+  std::vector<std::string> udp_blocked_with_;
   fs::path rules_file_;
 };
 
@@ -188,5 +196,84 @@ uint64_t relayed_packets(const nlohmann::json& status);
 const nlohmann::json* find_client(const nlohmann::json& status, std::string_view id);
 // A coordinator's route to `host` ("routes"), or nullptr.
 const nlohmann::json* find_route(const nlohmann::json& status, std::string_view host);
+
+// ---------------------------------------------------------------------------
+// The coordinator topology (docs/protocol.md, "Coordinators"):
+//
+//        c1 203.0.113.1        c2 203.0.113.2        d 203.0.113.4
+//              |                      |                     |
+//   ===================== "internet" 203.0.113.0/24 (a bridge) =========
+//              |                      |
+//     ra wan 203.0.113.11     rb wan 203.0.113.12      (NAT routers)
+//     ra lan 10.201.1.1       rb lan 10.201.2.1
+//              |                      |
+//     a  10.201.1.2           b  10.201.2.2
+//
+// c1 and c2 are coordinators with fixed endpoints and are linked with each
+// other; a and b are clients of c1, d a client of c2; the links are a-b and
+// a-d (client-coordinator links come by themselves). With `a_fixed`, a has
+// no router: it sits on the internet at 203.0.113.3 with that endpoint in
+// the database (`host add --endpoint`), like d but known in advance. Short
+// mesh timers (by default) keep each scenario well under a minute.
+
+struct CoordinatorOptions {
+  NatKind nat = NatKind::kCone;
+  bool a_fixed = false;
+  MeshTimers timers = short_mesh_timers();
+};
+
+class CoordinatorNetwork {
+ public:
+  static constexpr const char* kC1 = "203.0.113.1";
+  static constexpr const char* kC2 = "203.0.113.2";
+  static constexpr const char* kA = "203.0.113.3";  // a_fixed only
+  static constexpr const char* kD = "203.0.113.4";
+  static constexpr const char* kRa = "203.0.113.11";
+  static constexpr const char* kRb = "203.0.113.12";
+
+  explicit CoordinatorNetwork(CoordinatorOptions options);
+  ~CoordinatorNetwork();
+  CoordinatorNetwork(const CoordinatorNetwork&) = delete;
+  CoordinatorNetwork& operator=(const CoordinatorNetwork&) = delete;
+
+  ManagedHost& c1() { return *hosts_[0]; }
+  ManagedHost& c2() { return *hosts_[1]; }
+  ManagedHost& a() { return *hosts_[2]; }
+  ManagedHost& b() { return *hosts_[3]; }
+  ManagedHost& d() { return *hosts_[4]; }
+  NatRouter& ra();  // throws with a_fixed (a has no router)
+  NatRouter& rb() { return *rb_; }
+  // Where b's datagrams to a go: a's router, or a itself when fixed.
+  std::string a_public_address() const { return ra_ ? ra_->wan_address() : kA; }
+  fs::path file(std::string_view name) const { return dir_ / name; }
+
+  // Every client has registered, the coordinators have exchanged routes,
+  // and a knows where b and d are (it got their host records).
+  void wait_until_registered();
+
+  // Background traffic: one ping every 200 ms from `from` to `to` until the
+  // Process goes.
+  std::unique_ptr<Process> ping(const ManagedHost& from, const ManagedHost& to);
+
+ private:
+  TempDir dir_;  // first: removed last
+  AdminDb admin_;
+  std::unique_ptr<Switch> internet_;
+  std::vector<std::unique_ptr<ManagedHost>> hosts_;
+  std::unique_ptr<NatRouter> ra_, rb_;
+};
+
+// Polls `host`'s status until `done` holds; `last` keeps the latest status
+// for the failure message.
+bool wait_status(const ManagedHost& host, Clock::duration within, nlohmann::json& last,
+                 const std::function<bool(const nlohmann::json&)>& done);
+
+// A finite ping (COUNT echoes, 200 ms apart); the replies that came back.
+// With `payload` set: echoes of that many bytes, never fragmented (-M do).
+int ping_replies(const ManagedHost& from, const std::string& to, int count,
+                 std::optional<int> payload = std::nullopt);
+
+// Seconds since `t`, for the progress lines the scenarios print.
+double seconds_since(Clock::time_point t);
 
 }  // namespace cordon::netns

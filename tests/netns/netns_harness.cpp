@@ -576,10 +576,10 @@ bool wait_for_ping(const Namespace& ns, const std::string& address, Deadline dea
 }
 
 std::optional<PingStats> parse_ping_stats(std::string_view output) {
-  static const std::regex re(R"((\d+) packets transmitted, (\d+) (packets )?received)");
+  static const std::regex re(R"((\d+) packets transmitted, (\d+) (packets )?received([^\n]*, time (\d+)ms)?)");
   std::match_results<std::string_view::const_iterator> m;
   if (!std::regex_search(output.begin(), output.end(), m, re)) return std::nullopt;
-  return PingStats{std::stoi(m[1].str()), std::stoi(m[2].str())};
+  return PingStats{std::stoi(m[1].str()), std::stoi(m[2].str()), m[5].matched ? std::stoi(m[5].str()) : -1};
 }
 
 Capture::Capture(const Namespace& ns, const std::string& iface, fs::path pcap,

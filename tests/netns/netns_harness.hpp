@@ -255,8 +255,9 @@ bool wait_for_ping(const Namespace& ns, const std::string& address, Deadline dea
 
 struct PingStats {
   int transmitted = -1, received = -1;
+  int time_ms = -1;  // from the first echo to the last one sent; -1 when not printed
 };
-// Parses "N packets transmitted, M received" from ping's summary.
+// Parses "N packets transmitted, M received[, ...], time Tms" from ping's summary.
 std::optional<PingStats> parse_ping_stats(std::string_view output);
 
 // tcpdump writing a pcap inside a namespace; the constructor returns once
