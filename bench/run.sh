@@ -377,10 +377,10 @@ if [ -x "$CORDON_BIN" ]; then
     || warn "relay failed: $(grep '^relay: error:' "$WORK/relay.err" | tail -n 3)"
 fi
 
-# --- (7) a direct path that breaks under a flow (bench/failover.sh) -----------
+# --- (8) a direct path that breaks under a flow (bench/failover.sh) -----------
 # Its own namespaces (cordon-failover-<pid>-*), torn down before it returns.
 if [ -x "$CORDON_BIN" ]; then
-  echo "bench: (7) failover" >&2
+  echo "bench: (8) failover" >&2
   "$REPO/bench/failover.sh" "$BUILD_DIR" >"$WORK/failover.out" 2>"$WORK/failover.err" \
     || warn "failover failed: $(grep '^failover: error:' "$WORK/failover.err" | tail -n 3)"
 fi
