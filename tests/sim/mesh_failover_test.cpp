@@ -151,5 +151,28 @@ TEST(MeshSim, FixedEndpointPeerReachabilityComesFromTheRegistry) {
   EXPECT_EQ(p.view(p.b, p.a).reachability, Reachability::kUnreachable);
 }
 
+// The registry's own row: reachable once it acknowledges the client's
+// report, unreachable when unheard for the poll period, and reachable again
+// when it answers.
+TEST(MeshSim, RegistryReachabilityComesFromItsAcks) {
+  MeshConfig timers;
+  timers.poll_period_ns = 60 * kNsPerSecond;
+  Pair p(/*fixed=*/false, timers);
+  ASSERT_TRUE(p.mesh.run_for(5 * kNsPerSecond));
+  EXPECT_EQ(p.view(p.a, p.c).reachability, Reachability::kReachable);
+  const int64_t first_ack = p.view(p.a, p.c).last_status_real_ns;
+  EXPECT_NE(first_ack, 0);
+  p.mesh.host(p.c).kill();
+  ASSERT_TRUE(p.mesh.run_for(30 * kNsPerSecond));
+  EXPECT_EQ(p.view(p.a, p.c).reachability, Reachability::kReachable);  // not yet the poll period
+  ASSERT_TRUE(p.mesh.run_for(40 * kNsPerSecond));
+  EXPECT_EQ(p.view(p.a, p.c).reachability, Reachability::kUnreachable);
+  EXPECT_EQ(p.view(p.a, p.c).last_status_real_ns, first_ack);
+  p.mesh.host(p.c).start();
+  ASSERT_TRUE(p.mesh.run_for(60 * kNsPerSecond));
+  EXPECT_EQ(p.view(p.a, p.c).reachability, Reachability::kReachable);
+  EXPECT_GT(p.view(p.a, p.c).last_status_real_ns, first_ack);
+}
+
 }  // namespace
 }  // namespace cordon::testing

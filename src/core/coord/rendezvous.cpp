@@ -42,6 +42,11 @@ bool Rendezvous::report_awaited(uint32_t seq) const {
 
 void Rendezvous::configure(const Snapshot& s, const Now& now) {
   if (started_mono_ns_ == 0) started_mono_ns_ = now.mono_ns;
+  if (registry_ != s.mesh.registry) {  // a new registry has said nothing yet
+    registry_ = s.mesh.registry;
+    registry_ack_real_ns_ = 0;
+    registry_silent_ = false;
+  }
   rendezvous_udp_.reset();
   std::unordered_map<uint32_t, PeerState> kept;
   for (const PeerEntry& e : s.peers) {
@@ -129,6 +134,8 @@ void Rendezvous::status_ack(const Snapshot& s, const InboxItem& item, const wire
   }
   report_acked_ = true;
   report_first_unacked_ = report_seq_ + 1;
+  registry_ack_real_ns_ = now.real_ns;
+  registry_silent_ = false;
   report_retry_ns_ = kReportRetryFirstNs;
   next_report_mono_ns_ = now.mono_ns + s.mesh.status_interval_ns;
   if (m.observed) public_ = m.observed;
@@ -403,6 +410,11 @@ int64_t Rendezvous::tick(const Snapshot& s, const Now& now, TickResult& out) {
     next_report_mono_ns_ = now.mono_ns + report_retry_ns_;
     report_retry_ns_ = std::min(report_retry_ns_ * 2, kReportRetryMaxNs);
   }
+  if (const PeerEntry* r = s.find(s.mesh.registry)) {
+    // Judged as the registry judges its clients: unheard for the poll period.
+    const int64_t heard = r->peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed);
+    registry_silent_ = heard != 0 && now.mono_ns - heard >= s.mesh.poll_period_ns;
+  }
   for (const PeerEntry& e : s.peers) {
     const auto it = peers_.find(e.peer->id().value);
     if (it != peers_.end()) peer_tick(s, e, it->second, now);
@@ -420,6 +432,15 @@ void Rendezvous::fill_status(const Snapshot& s, NodeStatus& out) const {
 }
 
 void Rendezvous::fill_peer_status(const PeerEntry& e, PeerStatus& out) const {
+  // The registry speaks for itself: reachable once it acknowledges a
+  // report, unreachable when unheard for the poll period it applies to its
+  // clients; its last status is its last ack.
+  if (registry_.value != 0 && e.peer->id() == registry_) {
+    if (registry_ack_real_ns_ == 0 && !registry_silent_) return;
+    out.reachability = registry_silent_ ? Reachability::kUnreachable : Reachability::kReachable;
+    out.last_status_real_ns = registry_ack_real_ns_;
+    return;
+  }
   const auto it = peers_.find(e.peer->id().value);
   if (it == peers_.end() || !it->second.record) return;
   const wire::HostRecord& r = *it->second.record;

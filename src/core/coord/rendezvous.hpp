@@ -115,6 +115,12 @@ class Rendezvous final : public Role {
   uint32_t report_seq_ = 0;
   uint32_t report_first_unacked_ = 0;
   bool report_acked_ = false;
+  // The registry's own reachability (docs/coordinators.md, "What `cordon
+  // status` shows"): reachable once it acknowledges a report, unreachable
+  // while unheard for the poll period.
+  HostId registry_;
+  int64_t registry_ack_real_ns_ = 0;  // the last ack; 0: none since start
+  bool registry_silent_ = false;
   int64_t next_report_mono_ns_ = 0;
   int64_t report_retry_ns_ = kReportRetryFirstNs;
   int64_t started_mono_ns_ = 0;
