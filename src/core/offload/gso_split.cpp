@@ -204,7 +204,8 @@ void complete_checksum(const VirtioNetHeader& h, const Plan& plan, std::span<std
 void write_segment(const VirtioNetHeader& h, const Plan& plan, std::span<const std::byte> packet, size_t i,
                    std::span<std::byte> seg) {
   if (plan.kind == Plan::Kind::kCopy || plan.kind == Plan::Kind::kCompleteChecksum) {
-    std::memcpy(seg.data(), packet.data(), seg.size());
+    // An empty packet may come with no storage at all: memcpy must not see it.
+    if (!seg.empty()) std::memcpy(seg.data(), packet.data(), seg.size());
     if (plan.kind == Plan::Kind::kCompleteChecksum) complete_checksum(h, plan, seg);
     return;
   }
