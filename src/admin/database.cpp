@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 
@@ -18,8 +19,16 @@
 
 namespace cordon::admin {
 
+// Looked up by the SQL text as a string_view: cached() is called once per
+// statement run (millions of times when a batch builds a large network),
+// and a std::string key would copy the text on every lookup.
+struct SqlHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+
 struct Database::Cache {
-  std::unordered_map<std::string, Statement> statements;
+  std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> statements;
   // Set by the key_retired triggers below, cleared once the WAL is truncated.
   bool keys_retired = false;
 };
@@ -155,7 +164,11 @@ Database Database::open(const std::string& path, Mode mode) {
   // secure_delete: a deleted or overwritten row (a retired key) is zeroed
   // in its page instead of lingering in free space until reused
   // (https://sqlite.org/pragma.html#pragma_secure_delete).
-  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON");
+  // cache_size: up to 256 MiB of pages (SQLite's default is 2 MiB), taken
+  // only as pages are read. A 50,000-host network is about 90 MB, and with
+  // the default cache adding its links at random places re-read and spilled
+  // pages through system calls (docs/design.md, "Administration at scale").
+  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-262144");
 
   if (version < latest) {
     Transaction tx(db, Transaction::Kind::kMigration);
@@ -218,7 +231,7 @@ void Database::exec(std::string_view sql) {
 Statement Database::prepare(std::string_view sql) const { return Statement(*this, sql); }
 
 Statement& Database::cached(const char* sql) {
-  auto it = cache_->statements.find(sql);
+  auto it = cache_->statements.find(std::string_view(sql));
   if (it == cache_->statements.end()) it = cache_->statements.emplace(sql, Statement(*this, sql)).first;
   it->second.reset();
   return it->second;
