@@ -157,10 +157,6 @@ class NetworkBench {
   // Host `n` (1-based within the network); `coordinator` 0 makes a coordinator.
   cordon::admin::HostSpec host_spec(int n, int coordinator) const {
     cordon::admin::HostSpec s;
-    // The bench numbers its hosts itself (`host add --id`): without an ID,
-    // each add looks for the lowest free host number with a COUNT(*) over
-    // the hosts, which is linear in the network's size.
-    s.id = cordon::HostId{static_cast<uint32_t>((k_ + 1) << 16 | n)};
     if (coordinator == 0) {
       s.name = fmt::format("coord-{}", n);
       s.role = cordon::admin::Role::kCoordinator;

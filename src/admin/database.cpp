@@ -31,6 +31,8 @@ struct Database::Cache {
   std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> statements;
   // Set by the key_retired triggers below, cleared once the WAL is truncated.
   bool keys_retired = false;
+  // No host number below this is free (0: unknown); see host_number_floor().
+  int64_t host_number_floor = 0;
 };
 
 namespace {
@@ -67,7 +69,8 @@ CREATE TEMP TRIGGER retired_link_delete AFTER DELETE ON main.links BEGIN SELECT 
 CREATE TEMP TRIGGER retired_host_update AFTER UPDATE OF host_key, next_host_key ON main.hosts
   WHEN OLD.host_key IS NOT NEW.host_key OR OLD.next_host_key IS NOT NEW.next_host_key
   BEGIN SELECT cordon_key_retired(); END;
-CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts
+  BEGIN SELECT cordon_key_retired(); SELECT cordon_host_number_freed(); END;
 CREATE TEMP TRIGGER retired_user_update AFTER UPDATE OF user_key, wrapped_user_key ON main.users
   WHEN OLD.user_key IS NOT NEW.user_key OR OLD.wrapped_user_key IS NOT NEW.wrapped_user_key
   BEGIN SELECT cordon_key_retired(); END;
@@ -76,6 +79,11 @@ CREATE TEMP TRIGGER retired_user_delete AFTER DELETE ON main.users BEGIN SELECT 
 
 void note_key_retired(sqlite3_context* context, int, sqlite3_value**) {
   *static_cast<bool*>(sqlite3_user_data(context)) = true;
+  sqlite3_result_null(context);
+}
+
+void note_host_number_freed(sqlite3_context* context, int, sqlite3_value**) {
+  *static_cast<int64_t*>(sqlite3_user_data(context)) = 0;
   sqlite3_result_null(context);
 }
 
@@ -188,6 +196,10 @@ void Database::watch_key_retirement() {
   const int rc = sqlite3_create_function_v2(db_, "cordon_key_retired", 0, SQLITE_UTF8, &cache_->keys_retired,
                                             note_key_retired, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(rc, "create function");
+  const int rc2 = sqlite3_create_function_v2(db_, "cordon_host_number_freed", 0, SQLITE_UTF8,
+                                             &cache_->host_number_floor, note_host_number_freed, nullptr, nullptr,
+                                             nullptr);
+  if (rc2 != SQLITE_OK) fail(rc2, "create function");
   exec(kKeyRetiredTriggers);
 }
 
@@ -204,6 +216,9 @@ bool Database::truncate_wal_if_keys_retired() {
 }
 
 void Database::forget_retired_keys() { cache_->keys_retired = false; }
+
+int64_t Database::host_number_floor() const { return cache_->host_number_floor; }
+void Database::set_host_number_floor(int64_t floor) { cache_->host_number_floor = floor; }
 
 void Database::fail(int rc, std::string_view what) const {
   const int primary = rc & 0xff;
@@ -337,11 +352,13 @@ Transaction::Transaction(Database& db, Kind kind) : db_(db), kind_(kind) {
   // interleave and a locked database is reported before any work is done.
   db_.exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
   open_ = true;
+  db_.set_host_number_floor(0);  // another process may have removed hosts
 }
 
 Transaction::~Transaction() {
   if (!open_) return;
   sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  db_.set_host_number_floor(0);  // the hosts added since BEGIN are gone
   if (kind_ != Kind::kRead) db_.forget_retired_keys();  // the old keys are back in place
 }
 
@@ -350,6 +367,7 @@ void Transaction::commit() {
   if (kind_ == Kind::kWrite && crash != nullptr && std::strcmp(crash, "before-commit") == 0) ::raise(SIGKILL);
   db_.exec("COMMIT");
   open_ = false;
+  db_.set_host_number_floor(0);
   // Best effort: the command is committed whatever happens here. If another
   // process holds a read snapshot, the old pages stay in the WAL until the
   // next write commit that manages the checkpoint.
