@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 
@@ -18,10 +19,20 @@
 
 namespace cordon::admin {
 
+// Looked up by the SQL text as a string_view: cached() is called once per
+// statement run (millions of times when a batch builds a large network),
+// and a std::string key would copy the text on every lookup.
+struct SqlHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+
 struct Database::Cache {
-  std::unordered_map<std::string, Statement> statements;
+  std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> statements;
   // Set by the key_retired triggers below, cleared once the WAL is truncated.
   bool keys_retired = false;
+  // No host number below this is free (0: unknown); see host_number_floor().
+  int64_t host_number_floor = 0;
 };
 
 namespace {
@@ -58,7 +69,8 @@ CREATE TEMP TRIGGER retired_link_delete AFTER DELETE ON main.links BEGIN SELECT 
 CREATE TEMP TRIGGER retired_host_update AFTER UPDATE OF host_key, next_host_key ON main.hosts
   WHEN OLD.host_key IS NOT NEW.host_key OR OLD.next_host_key IS NOT NEW.next_host_key
   BEGIN SELECT cordon_key_retired(); END;
-CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts BEGIN SELECT cordon_key_retired(); END;
+CREATE TEMP TRIGGER retired_host_delete AFTER DELETE ON main.hosts
+  BEGIN SELECT cordon_key_retired(); SELECT cordon_host_number_freed(); END;
 CREATE TEMP TRIGGER retired_user_update AFTER UPDATE OF user_key, wrapped_user_key ON main.users
   WHEN OLD.user_key IS NOT NEW.user_key OR OLD.wrapped_user_key IS NOT NEW.wrapped_user_key
   BEGIN SELECT cordon_key_retired(); END;
@@ -67,6 +79,11 @@ CREATE TEMP TRIGGER retired_user_delete AFTER DELETE ON main.users BEGIN SELECT 
 
 void note_key_retired(sqlite3_context* context, int, sqlite3_value**) {
   *static_cast<bool*>(sqlite3_user_data(context)) = true;
+  sqlite3_result_null(context);
+}
+
+void note_host_number_freed(sqlite3_context* context, int, sqlite3_value**) {
+  *static_cast<int64_t*>(sqlite3_user_data(context)) = 0;
   sqlite3_result_null(context);
 }
 
@@ -155,7 +172,11 @@ Database Database::open(const std::string& path, Mode mode) {
   // secure_delete: a deleted or overwritten row (a retired key) is zeroed
   // in its page instead of lingering in free space until reused
   // (https://sqlite.org/pragma.html#pragma_secure_delete).
-  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON");
+  // cache_size: up to 256 MiB of pages (SQLite's default is 2 MiB), taken
+  // only as pages are read. A 50,000-host network is about 90 MB, and with
+  // the default cache adding its links at random places re-read and spilled
+  // pages through system calls (docs/design.md, "Administration at scale").
+  db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-262144");
 
   if (version < latest) {
     Transaction tx(db, Transaction::Kind::kMigration);
@@ -175,6 +196,10 @@ void Database::watch_key_retirement() {
   const int rc = sqlite3_create_function_v2(db_, "cordon_key_retired", 0, SQLITE_UTF8, &cache_->keys_retired,
                                             note_key_retired, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(rc, "create function");
+  const int rc2 = sqlite3_create_function_v2(db_, "cordon_host_number_freed", 0, SQLITE_UTF8,
+                                             &cache_->host_number_floor, note_host_number_freed, nullptr, nullptr,
+                                             nullptr);
+  if (rc2 != SQLITE_OK) fail(rc2, "create function");
   exec(kKeyRetiredTriggers);
 }
 
@@ -191,6 +216,9 @@ bool Database::truncate_wal_if_keys_retired() {
 }
 
 void Database::forget_retired_keys() { cache_->keys_retired = false; }
+
+int64_t Database::host_number_floor() const { return cache_->host_number_floor; }
+void Database::set_host_number_floor(int64_t floor) { cache_->host_number_floor = floor; }
 
 void Database::fail(int rc, std::string_view what) const {
   const int primary = rc & 0xff;
@@ -218,7 +246,7 @@ void Database::exec(std::string_view sql) {
 Statement Database::prepare(std::string_view sql) const { return Statement(*this, sql); }
 
 Statement& Database::cached(const char* sql) {
-  auto it = cache_->statements.find(sql);
+  auto it = cache_->statements.find(std::string_view(sql));
   if (it == cache_->statements.end()) it = cache_->statements.emplace(sql, Statement(*this, sql)).first;
   it->second.reset();
   return it->second;
@@ -324,11 +352,13 @@ Transaction::Transaction(Database& db, Kind kind) : db_(db), kind_(kind) {
   // interleave and a locked database is reported before any work is done.
   db_.exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
   open_ = true;
+  db_.set_host_number_floor(0);  // another process may have removed hosts
 }
 
 Transaction::~Transaction() {
   if (!open_) return;
   sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  db_.set_host_number_floor(0);  // the hosts added since BEGIN are gone
   if (kind_ != Kind::kRead) db_.forget_retired_keys();  // the old keys are back in place
 }
 
@@ -337,6 +367,7 @@ void Transaction::commit() {
   if (kind_ == Kind::kWrite && crash != nullptr && std::strcmp(crash, "before-commit") == 0) ::raise(SIGKILL);
   db_.exec("COMMIT");
   open_ = false;
+  db_.set_host_number_floor(0);
   // Best effort: the command is committed whatever happens here. If another
   // process holds a read snapshot, the old pages stay in the WAL until the
   // next write commit that manages the checkpoint.

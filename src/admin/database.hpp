@@ -83,6 +83,14 @@ class Database {
   bool truncate_wal_if_keys_retired();
   void forget_retired_keys();
 
+  // No host number below the floor is free (0: not known). Set by
+  // next_host_number (addressing.hpp) inside a write transaction, so that
+  // adding many hosts in one batch does not count the hosts each time;
+  // cleared when a transaction begins or ends and when a host row is
+  // deleted (a TEMP trigger), the only ways a lower number becomes free.
+  int64_t host_number_floor() const;
+  void set_host_number_floor(int64_t floor);
+
  private:
   Database(sqlite3* db, std::string path);
   void watch_key_retirement();

@@ -1,4 +1,9 @@
 // Dirty marks (dirty.hpp).
+//
+// Every mark is "SET dirty = kind WHERE dirty < kind": the stronger mark
+// wins, as MAX() would, and a host already marked at least as strongly is
+// not written at all. Building a large network marks each end of every new
+// link four times; rewriting rows that do not change was most of its cost.
 #include "admin/dirty.hpp"
 
 #include "admin/database.hpp"
@@ -23,7 +28,7 @@ keys::UpdateKind update_kind(DirtyKind kind) {
 
 void mark_dirty(Database& db, HostId host, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
-  db.cached("UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id = ?2")
+  db.cached("UPDATE hosts SET dirty = ?1 WHERE id = ?2 AND dirty < ?1")
       .bind(1, static_cast<int64_t>(kind))
       .bind(2, static_cast<int64_t>(host.value))
       .run();
@@ -32,7 +37,7 @@ void mark_dirty(Database& db, HostId host, DirtyKind kind) {
 void mark_peers_dirty(Database& db, HostId host, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
   db.cached(
-        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id IN "
+        "UPDATE hosts SET dirty = ?1 WHERE dirty < ?1 AND id IN "
         "(SELECT b FROM links WHERE a = ?2 UNION SELECT a FROM links WHERE b = ?2)")
       .bind(1, static_cast<int64_t>(kind))
       .bind(2, static_cast<int64_t>(host.value))
@@ -42,7 +47,7 @@ void mark_peers_dirty(Database& db, HostId host, DirtyKind kind) {
 void mark_registry_dirty(Database& db, HostId client, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
   db.cached(
-        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id = "
+        "UPDATE hosts SET dirty = ?1 WHERE dirty < ?1 AND id = "
         "(SELECT registry FROM hosts WHERE id = ?2)")
       .bind(1, static_cast<int64_t>(kind))
       .bind(2, static_cast<int64_t>(client.value))
@@ -52,7 +57,7 @@ void mark_registry_dirty(Database& db, HostId client, DirtyKind kind) {
 void mark_peer_registries_dirty(Database& db, HostId host, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
   db.cached(
-        "UPDATE hosts SET dirty = MAX(dirty, ?1) WHERE id IN "
+        "UPDATE hosts SET dirty = ?1 WHERE dirty < ?1 AND id IN "
         "(SELECT registry FROM hosts WHERE id = ?2 OR id IN "
         "(SELECT b FROM links WHERE a = ?2 UNION SELECT a FROM links WHERE b = ?2))")
       .bind(1, static_cast<int64_t>(kind))
@@ -62,7 +67,7 @@ void mark_peer_registries_dirty(Database& db, HostId host, DirtyKind kind) {
 
 void mark_all_dirty(Database& db, DirtyKind kind) {
   if (kind == DirtyKind::kNone) return;
-  db.cached("UPDATE hosts SET dirty = MAX(dirty, ?1)").bind(1, static_cast<int64_t>(kind)).run();
+  db.cached("UPDATE hosts SET dirty = ?1 WHERE dirty < ?1").bind(1, static_cast<int64_t>(kind)).run();
 }
 
 }  // namespace cordon::admin

@@ -27,6 +27,21 @@ TEST_F(AdminTest, HostNumbersAndTunnelAddressesAreAssigned) {
   EXPECT_EQ(a().add_host(client("next")).id.to_string(), "0x00010003");
 }
 
+TEST_F(AdminTest, InABatchARemovedHostsNumberIsStillTheLowestFree) {
+  // Within a batch, host numbers are found from a floor instead of
+  // counting the hosts each time; removing a host must lower it again.
+  Admin::Batch batch(a());
+  a().add_host(client("n1"));
+  a().add_host(client("n2"));
+  a().add_host(client("n3"));
+  a().remove_host("n2");
+  EXPECT_EQ(a().add_host(client("again")).id.to_string(), "0x00010002");
+  EXPECT_EQ(a().add_host(client("n4")).id.to_string(), "0x00010004");
+  a().remove_host("n1");
+  batch.commit();
+  EXPECT_EQ(a().add_host(client("after")).id.to_string(), "0x00010001");
+}
+
 TEST_F(AdminTest, TunnelAddressFallsBackToTheLowestFreeOne) {
   // Host number 300 doesn't fit a /24 (offsets 1..254): the lowest free one.
   HostSpec big = client("big");
