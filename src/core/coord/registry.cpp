@@ -131,7 +131,11 @@ void Registry::take_records(const Snapshot& s, const InboxItem& item, const wire
   }
   if (!changed.empty()) {
     announce(s, now, changed, item.peer);
-    publish_relay_routes();
+    // Published once by the tick that follows the batch (Node::tick handles
+    // the inbox, then ticks the role): rebuilding the table walks every
+    // route, and a coordinator among 100,000 clients gets many records
+    // messages per tick (docs/design.md, "A network of 100,000 clients").
+    routes_changed_ = true;
   }
 }
 
@@ -197,6 +201,7 @@ int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
     next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
     for (HostId n : neighbors(s)) send_table(s, now, n);
   }
+  if (routes_changed_) publish_relay_routes();
   return std::min(next_sweep_mono_ns_, now.mono_ns + kMeshTickNs);
 }
 
@@ -251,6 +256,7 @@ void Registry::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
 }
 
 void Registry::publish_relay_routes() {
+  routes_changed_ = false;
   std::unordered_map<uint32_t, uint32_t> table;
   for (const Route* r : routes_.all_best()) {
     if (r->record.state == wire::HostState::kReachable) table[r->record.host.value] = r->via.value;

@@ -63,6 +63,7 @@ class Registry final : public Role {
   int64_t started_mono_ns_ = 0;
   int64_t next_exchange_mono_ns_ = 0;
   int64_t next_sweep_mono_ns_ = 0;  // the next sweep_clients
+  bool routes_changed_ = false;      // records changed routes: tick publishes them
   bool ask_neighbors_ = true;  // at start: ask every neighbour for its table
   NodeLink& link_;
 };
