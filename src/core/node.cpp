@@ -56,7 +56,7 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
       if (e && e->peer->same_keys(pc.link_key, pc.suite)) peer = e->peer;
     }
     if (!peer) {
-      peer = link::Peer::create(config.self, pc.id, pc.link_key, pc.suite, workers + 1, counter_start(now));
+      peer = link::Peer::create(config.self, pc.id, pc.link_key, pc.suite, workers, counter_start(now));
       if (!peer) {
         drops.add(DropReason::kCryptoError);
         continue;
@@ -86,6 +86,8 @@ void Node::reconfigure(NodeConfig config, const Now& now) {
   // Paths first, so that workers never see the new peers without them.
   impl_->role(*next).configure(*next, now);
   impl_->current.publish(std::move(next), impl_->reclaimer);
+  impl_->keepalive_check_mono_ns = INT64_MIN;  // new peers, keepalive intervals, endpoints
+  impl_->floor_check_mono_ns = INT64_MIN;
   impl_->reclaim();
 }
 

@@ -58,7 +58,9 @@ AuthResult authenticate(unsigned worker, const Now& now, const Snapshot& s, cons
       failure = t;
     } else if (auto v = peer.replay_check(counter); v != ReplayWindow::Verdict::kFresh) {
       failure = replay_reason(v);
-    } else if (!open_keeping_ciphertext(peer.rx(worker), nonce, aad, sealed, tag, candidates.size() > 1)) {
+    } else if (crypto::Aead* aead = peer.rx(worker); !aead) {
+      failure = DropReason::kCryptoError;
+    } else if (!open_keeping_ciphertext(*aead, nonce, aad, sealed, tag, candidates.size() > 1)) {
       failure = DropReason::kAuthFailure;
     }
     if (!failure) {

@@ -12,6 +12,7 @@
 
 #include "core/coord/node_link.hpp"
 #include "core/link/peer.hpp"
+#include "core/link/sealer_cache.hpp"
 #include "core/node.hpp"
 #include "core/publish.hpp"
 #include "core/result.hpp"
@@ -213,6 +214,12 @@ struct Node::Impl final : coord::NodeLink {
   // Where a packet for `peer` goes now (link/path.hpp): the peer itself
   // (direct) or a relay. No first hop when there is no path (`no_endpoint`).
   link::Hop path_to(const Snapshot& s, link::Peer& peer) const override;
+  // The context that seals for `peer` in `slot`: a worker's own, made on
+  // first use, or the control thread's cached one (link/sealer_cache.hpp).
+  crypto::Aead* sealer(unsigned slot, link::Peer& peer) {
+    return slot < workers ? peer.tx(slot) : control_sealers.for_peer(peer);
+  }
+  link::SealerCache control_sealers;  // control thread only
 
   const unsigned workers;  // control slot index == workers
   // This process's start in counter units (wire::counter_units of the `now`
@@ -221,6 +228,13 @@ struct Node::Impl final : coord::NodeLink {
   const uint64_t boot_floor;
   std::atomic<uint64_t> confirmed_floor;
   uint64_t requested_floor = 0;  // control thread only
+  // Control thread only (node_timers.cpp): when Node::tick next walks every
+  // peer for the counter floor and for keepalives, and the highest counter
+  // the last floor walk found. A reload resets the keepalive walk's.
+  int64_t floor_check_mono_ns = INT64_MIN;
+  int64_t keepalive_check_mono_ns = INT64_MIN;
+  uint64_t highest_counter = 0;
+  uint64_t keepalive_check_floor = 0;  // the confirmed floor the last keepalive walk saw
   const std::vector<ReceiveFloor> boot_receive_floors;
   // Control thread only: what the last persist_receive_floors offered, and when.
   std::vector<ReceiveFloor> offered_receive_floors;

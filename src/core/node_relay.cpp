@@ -127,7 +127,8 @@ Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId se
   h.wire_counter = counter & wire::kWireCounterMask;
   wire::write_header(h, parts.aad.first<wire::kHeaderSize>());
   wire::write_routing_block(routing, parts.routing);
-  if (!next.tx(slot).seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
+  crypto::Aead* aead = sealer(slot, next);
+  if (!aead || !aead->seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
     return DropReason::kCryptoError;
   }
   return Ok{};

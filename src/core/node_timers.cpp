@@ -50,12 +50,15 @@ int64_t keepalive_due(const PeerEntry& e) {
 int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std::vector<Outgoing>& out) {
   int64_t next = kNever;
   for (const PeerEntry& e : s.peers) {
-    const auto to = e.peer->endpoint();
     // Only a direct path needs holding open; a relayed peer is reached
-    // through its coordinator, whose own keepalives hold that path.
-    if (!to || !e.peer->path().direct()) continue;
+    // through its coordinator, whose own keepalives hold that path. The
+    // cheap checks come first: a tick runs this for every peer, and most of
+    // a coordinator's clients need nothing (docs/design.md, "Coordinator CPU").
+    if (!e.peer->path().direct()) continue;
     const int64_t due = keepalive_due(e);
     if (due == kNever) continue;
+    const auto to = e.peer->endpoint();
+    if (!to) continue;
     if (now.mono_ns < due) {
       next = std::min(next, due);
       continue;
@@ -108,15 +111,24 @@ TickResult Node::tick(const Now& now) {
 
   // Floor first, so a keepalive due now is not refused for want of it after
   // the caller persists (it goes out on the next tick, 20 ms later).
+  // The walk over every peer's counter runs when the check is due, not on
+  // every tick (docs/design.md, "Coordinator CPU"); in between, the clock
+  // alone can make a new floor due, and that test is cheap.
   const uint64_t now_units = wire::counter_units(now.real_ns);
-  uint64_t highest = 0;
-  for (const PeerEntry& e : s->peers) highest = std::max(highest, e.peer->counter().peek(now_units));
   const uint64_t confirmed = impl.confirmed_floor.load(std::memory_order_relaxed);
-  const bool ahead = highest > now_units;
-  if (confirmed < std::max(now_units + kFloorLead / 2, highest + kFloorReserve / 2)) {
-    const uint64_t target = std::max({now_units + kFloorLead, highest + kFloorReserve, confirmed});
-    if (target > confirmed) result.persist_counter_floor = target;
+  if (now.mono_ns >= impl.floor_check_mono_ns || confirmed < now_units + kFloorLead / 2) {
+    uint64_t highest = 0;
+    for (const PeerEntry& e : s->peers) highest = std::max(highest, e.peer->counter().peek(now_units));
+    impl.highest_counter = highest;
+    if (confirmed < std::max(now_units + kFloorLead / 2, highest + kFloorReserve / 2)) {
+      const uint64_t target = std::max({now_units + kFloorLead, highest + kFloorReserve, confirmed});
+      if (target > confirmed) result.persist_counter_floor = target;
+    }
+    const bool ahead = highest > now_units;
+    impl.floor_check_mono_ns =
+        now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);
   }
+  const uint64_t highest = impl.highest_counter;
 
   // The mesh sends as soon as the floor allows (before the first floor is
   // persisted nothing can be sealed; queued messages wait for it).
@@ -130,11 +142,21 @@ TickResult Node::tick(const Now& now) {
   } else {
     impl.rendezvous->fill_tcp_targets(*s, result);  // the wish stands while the timers wait
   }
-  const int64_t keepalive_next = run_keepalives(impl, *s, now, result.datagrams);
+  // Keepalives: the walk over every peer runs at the earliest deadline it
+  // found, and at least every kPassiveKeepaliveNs. Workers' events only move
+  // a periodic keepalive later; the one that makes a deadline earlier, data
+  // arriving, makes a passive keepalive due no sooner than
+  // kPassiveKeepaliveNs later, so the next walk still finds it in time.
+  // A keepalive that waited for the floor goes as soon as a new one is confirmed.
+  if (now.mono_ns >= impl.keepalive_check_mono_ns || confirmed != impl.keepalive_check_floor) {
+    impl.keepalive_check_floor = confirmed;
+    impl.keepalive_check_mono_ns =
+        std::min(run_keepalives(impl, *s, now, result.datagrams), now.mono_ns + link::kPassiveKeepaliveNs);
+  }
   impl.offer_receive_floors(*s, now, result);
-  const int64_t floor_next = now.mono_ns + (ahead || result.persist_counter_floor ? kFloorCheckAheadNs : kFloorCheckNs);
   const int64_t receive_floor_next = *impl.receive_floors_offered_mono_ns + kReceiveFloorIntervalNs;
-  result.next_deadline_mono_ns = std::min({keepalive_next, floor_next, mesh_next, receive_floor_next});
+  result.next_deadline_mono_ns =
+      std::min({impl.keepalive_check_mono_ns, impl.floor_check_mono_ns, mesh_next, receive_floor_next});
   return result;
 }
 

@@ -31,7 +31,8 @@ Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, 
   wire::write_header(h, header);
   const auto body = buffer.subspan(headroom, length);
   const auto tag = buffer.subspan(headroom + length).first<wire::kTagSize>();
-  if (!peer.tx(slot).seal(wire::make_nonce(counter), header, body, tag)) return DropReason::kCryptoError;
+  crypto::Aead* aead = sealer(slot, peer);
+  if (!aead || !aead->seal(wire::make_nonce(counter), header, body, tag)) return DropReason::kCryptoError;
   return std::span<const std::byte>(buffer.subspan(start, length + wire::kOverhead));
 }
 

@@ -131,7 +131,11 @@ void Registry::take_records(const Snapshot& s, const InboxItem& item, const wire
   }
   if (!changed.empty()) {
     announce(s, now, changed, item.peer);
-    publish_relay_routes();
+    // Published once by the tick that follows the batch (Node::tick handles
+    // the inbox, then ticks the role): rebuilding the table walks every
+    // route, and a coordinator among 100,000 clients gets many records
+    // messages per tick (docs/design.md, "A network of 100,000 clients").
+    routes_changed_ = true;
   }
 }
 
@@ -164,7 +168,47 @@ void Registry::announce(const Snapshot& s, const Now& now, const std::vector<Hos
   for (auto& [n, records] : to_neighbors) send_records(s, now, HostId{n}, records);
 }
 
+// The sweep over every served client runs once per kMeshTickNs, not on
+// every tick: a coordinator ticks once per batch of control messages, and a
+// sweep per batch made a status round of n clients cost O(n^2)
+// (docs/design.md, "Coordinator CPU").
 int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
+  if (now.mono_ns >= next_sweep_mono_ns_) {
+    next_sweep_mono_ns_ = now.mono_ns + kMeshTickNs;
+    sweep_clients(s, now);
+  }
+
+  // Neighbours not heard from for the poll period lose their routes.
+  std::vector<HostId> gone;
+  for (HostId n : neighbors(s)) {
+    const int64_t heard = std::max(s.find(n)->peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed),
+                                   started_mono_ns_);
+    if (now.mono_ns - heard > s.mesh.poll_period_ns) gone.push_back(n);
+  }
+  const std::vector<HostId> lost = routes_.expire(now.mono_ns, kRouteLifetimeNs, gone);
+  if (!lost.empty()) {
+    announce(s, now, lost, HostId{});
+    publish_relay_routes();
+  }
+
+  // At start, every neighbour's table; then ours to each every exchange
+  // interval (the ViPNet technology description: every 15 minutes).
+  if (ask_neighbors_) {
+    ask_neighbors_ = false;
+    for (HostId n : neighbors(s)) link_.send_control(s, now, n, wire::ReportRequest{}, Via::path());
+  }
+  if (now.mono_ns >= next_exchange_mono_ns_) {
+    next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
+    for (HostId n : neighbors(s)) send_table(s, now, n);
+  }
+  if (routes_changed_) publish_relay_routes();
+  return std::min(next_sweep_mono_ns_, now.mono_ns + kMeshTickNs);
+}
+
+// Folds the workers' "heard" stamps into the client entries, asks clients
+// heard from but not reported since this coordinator started for a report,
+// and announces those that roamed or changed reachability.
+void Registry::sweep_clients(const Snapshot& s, const Now& now) {
   std::vector<HostId> changed;
   for (auto& [id, c] : clients_) {
     const PeerEntry* e = s.find(HostId{id});
@@ -197,31 +241,6 @@ int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
     if (moved) changed.push_back(HostId{id});
   }
   if (!changed.empty()) announce(s, now, changed, HostId{});
-
-  // Neighbours not heard from for the poll period lose their routes.
-  std::vector<HostId> gone;
-  for (HostId n : neighbors(s)) {
-    const int64_t heard = std::max(s.find(n)->peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed),
-                                   started_mono_ns_);
-    if (now.mono_ns - heard > s.mesh.poll_period_ns) gone.push_back(n);
-  }
-  const std::vector<HostId> lost = routes_.expire(now.mono_ns, kRouteLifetimeNs, gone);
-  if (!lost.empty()) {
-    announce(s, now, lost, HostId{});
-    publish_relay_routes();
-  }
-
-  // At start, every neighbour's table; then ours to each every exchange
-  // interval (the ViPNet technology description: every 15 minutes).
-  if (ask_neighbors_) {
-    ask_neighbors_ = false;
-    for (HostId n : neighbors(s)) link_.send_control(s, now, n, wire::ReportRequest{}, Via::path());
-  }
-  if (now.mono_ns >= next_exchange_mono_ns_) {
-    next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
-    for (HostId n : neighbors(s)) send_table(s, now, n);
-  }
-  return now.mono_ns + kMeshTickNs;
 }
 
 void Registry::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
@@ -237,6 +256,7 @@ void Registry::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
 }
 
 void Registry::publish_relay_routes() {
+  routes_changed_ = false;
   std::unordered_map<uint32_t, uint32_t> table;
   for (const Route* r : routes_.all_best()) {
     if (r->record.state == wire::HostState::kReachable) table[r->record.host.value] = r->via.value;

@@ -54,6 +54,7 @@ class Registry final : public Role {
   void publish_relay_routes();
   void send_table(const Snapshot& s, const Now& now, HostId neighbor);
   std::vector<HostId> neighbors(const Snapshot& s) const;
+  void sweep_clients(const Snapshot& s, const Now& now);
 
   std::map<uint32_t, ClientEntry> clients_;                      // served clients
   std::unordered_map<uint32_t, std::vector<HostId>> linked_to_;  // host -> served clients linked with it
@@ -61,6 +62,8 @@ class Registry final : public Role {
   RouteTable routes_;
   int64_t started_mono_ns_ = 0;
   int64_t next_exchange_mono_ns_ = 0;
+  int64_t next_sweep_mono_ns_ = 0;  // the next sweep_clients
+  bool routes_changed_ = false;      // records changed routes: tick publishes them
   bool ask_neighbors_ = true;  // at start: ask every neighbour for its table
   NodeLink& link_;
 };

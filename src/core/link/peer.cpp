@@ -4,8 +4,16 @@
 
 namespace cordon::link {
 
+namespace {
+std::atomic<uint64_t> next_serial{1};
+}  // namespace
+
 Peer::Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start)
-    : id_(id), suite_(suite), link_key_(std::move(link_key)), counter_(counter_start) {}
+    : id_(id),
+      suite_(suite),
+      link_key_(std::move(link_key)),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
+      counter_(counter_start) {}
 
 std::unique_ptr<Peer> Peer::create(HostId self, HostId id, const crypto::SecretBytes& link_key,
                                    crypto::Suite suite, unsigned slots, uint64_t counter_start) {
@@ -14,16 +22,13 @@ std::unique_ptr<Peer> Peer::create(HostId self, HostId id, const crypto::SecretB
   auto rx_key = keys::derive_traffic_key(link_key, suite, p->generation_, id, self);
   const auto fingerprint = keys::link_key_fingerprint(link_key);
   if (!tx_key || !rx_key || !fingerprint) return nullptr;
+  // A key OpenSSL refuses fails here, not on the first packet.
+  if (!crypto::Aead::create(suite, tx_key->view())) return nullptr;
   p->fingerprint_ = *fingerprint;
-  p->tx_.reserve(slots);
-  p->rx_.reserve(slots);
-  for (unsigned i = 0; i < slots; ++i) {
-    auto tx = crypto::Aead::create(suite, tx_key->view());
-    auto rx = crypto::Aead::create(suite, rx_key->view());
-    if (!tx || !rx) return nullptr;
-    p->tx_.push_back(std::move(*tx));
-    p->rx_.push_back(std::move(*rx));
-  }
+  p->tx_key_ = std::move(*tx_key);
+  p->rx_key_ = std::move(*rx_key);
+  p->tx_.resize(slots);
+  p->rx_.resize(slots);
   return p;
 }
 

@@ -33,9 +33,13 @@ struct PeerStats {
 
 class Peer {
  public:
-  // Builds a peer and one AEAD context per slot and direction. Slots are the
-  // data-path workers plus one for the control thread. Returns nullptr if a
-  // key cannot be derived.
+  // Builds a peer with room for one AEAD context per slot (the data-path
+  // workers) and direction, each made on the slot's first use: a keyed
+  // context is about 1.2 KiB, and most of a coordinator's clients only ever
+  // send it status reports through one worker (docs/design.md, "Coordinator
+  // memory"). The control thread keeps no context per peer: it seals with
+  // make_tx() contexts (link/sealer_cache.hpp). Returns nullptr if a key
+  // cannot be derived.
   static std::unique_ptr<Peer> create(HostId self, HostId id, const crypto::SecretBytes& link_key,
                                       crypto::Suite suite, unsigned slots, uint64_t counter_start);
 
@@ -47,9 +51,17 @@ class Peer {
   // True when `link_key` and `suite` are what this peer was built with.
   bool same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const;
 
-  // Each slot's contexts are used by exactly one thread.
-  crypto::Aead& tx(unsigned slot) { return tx_[slot]; }
-  crypto::Aead& rx(unsigned slot) { return rx_[slot]; }
+  // Each slot's contexts are used, and made, by exactly one thread, so
+  // making one takes no lock. nullptr when OpenSSL cannot make it (the
+  // caller drops the datagram as crypto_error); a later call tries again.
+  crypto::Aead* tx(unsigned slot) { return context(tx_[slot], tx_key_); }
+  crypto::Aead* rx(unsigned slot) { return context(rx_[slot], rx_key_); }
+  // A new sealing context for this peer's sending direction, for a thread
+  // without a slot of its own here.
+  std::optional<crypto::Aead> make_tx() const { return crypto::Aead::create(suite_, tx_key_.view()); }
+  // Names this Peer object for the process's lifetime (never reused), so a
+  // cache of contexts can tell a new peer at a freed one's address apart.
+  uint64_t serial() const { return serial_; }
 
   PacketCounter& counter() { return counter_; }
   PeerStats& stats() { return stats_; }
@@ -97,13 +109,19 @@ class Peer {
 
  private:
   Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);
+  crypto::Aead* context(std::optional<crypto::Aead>& slot, const crypto::SecretBytes& key) {
+    if (!slot) slot = crypto::Aead::create(suite_, key.view());
+    return slot ? &*slot : nullptr;
+  }
 
   HostId id_;
   crypto::Suite suite_;
   uint32_t generation_ = 0;
   crypto::SecretBytes link_key_;  // kept only to recognise an unchanged link on reload
   keys::KeyFingerprint fingerprint_{};
-  std::vector<crypto::Aead> tx_, rx_;
+  uint64_t serial_;
+  crypto::SecretBytes tx_key_, rx_key_;  // this generation's traffic keys, for contexts made later
+  std::vector<std::optional<crypto::Aead>> tx_, rx_;  // per slot; empty until the slot's first use
   PacketCounter counter_;
   SpinLock lock_;
   ReplayWindow replay_ CORDON_GUARDED_BY(lock_);
