@@ -58,7 +58,39 @@ std::string cause_if_grew(DropReason reason, const std::array<uint64_t, kDropRea
 
 }  // namespace
 
-void ActivityLog::report(const NodeStatus& status, WorkerPool& workers) {
+void ActivityLog::started(const OffloadStatus& o) {
+  offloads_ = o;
+  if (!o.enabled) {
+    spdlog::info("offloads: off (offloads = false): one packet per TUN read and write, one datagram per message");
+    return;
+  }
+  if (!o.vnet_header) {
+    spdlog::warn("offloads: the TUN device refused virtio-net headers; one packet per TUN read and write");
+  } else {
+    spdlog::info("offloads: TUN checksum {}, TSO {}, USO {}; UDP GSO {}, GRO {}", o.checksum ? "on" : "off",
+                 o.tso ? "on" : "off", o.uso ? "on" : "off", o.gso ? "on" : "off", o.gro ? "on" : "off");
+  }
+}
+
+void ActivityLog::report_offloads(const OffloadStatus& now) {
+  if (now.split_drops > offloads_.split_drops) {
+    spdlog::warn("{} packets from the tunnel could not be cut into MTU-sized packets and were dropped (last reason: "
+                 "{})",
+                 now.split_drops - offloads_.split_drops, now.last_split_drop);
+  }
+  if (now.gso_fallbacks > offloads_.gso_fallbacks) {
+    spdlog::warn("{} UDP GSO sends were refused by the kernel and went out one datagram per message",
+                 now.gso_fallbacks - offloads_.gso_fallbacks);
+  }
+  if (offloads_.gso && !now.gso) {
+    spdlog::warn("UDP GSO is now off on this host (the kernel refused it with EIO: the route's device cannot "
+                 "segment); datagrams go out one per message");
+  }
+  offloads_ = now;
+}
+
+void ActivityLog::report(const NodeStatus& status, WorkerPool& workers, const OffloadStatus& offloads) {
+  report_offloads(offloads);
   const Samples samples(workers);
   for (const PeerStatus& peer : status.peers) {
     auto [it, fresh] = peers_.try_emplace(peer.id.value);

@@ -13,6 +13,7 @@
 #include <span>
 
 #include "core/status.hpp"
+#include "daemon/status_json.hpp"
 #include "daemon/workers.hpp"
 
 namespace cordon::daemon {
@@ -22,7 +23,9 @@ constexpr int64_t kActivityIntervalNs = 10 * kNsPerSecond;
 class ActivityLog {
  public:
   // Takes the workers' drop samples.
-  void report(const NodeStatus& status, WorkerPool& workers);
+  void report(const NodeStatus& status, WorkerPool& workers, const OffloadStatus& offloads);
+  // One line after `cordon up:`: the offloads the kernel granted.
+  void started(const OffloadStatus& offloads);
 
  private:
   struct PeerSeen {
@@ -36,6 +39,8 @@ class ActivityLog {
     uint64_t truncated = 0, tun_write_errors = 0, udp_receive_errors = 0, udp_send_failures = 0, stream_drops = 0;
   };
   std::map<size_t, WorkerSeen> workers_;
+  OffloadStatus offloads_;
+  void report_offloads(const OffloadStatus& now);
 };
 
 }  // namespace cordon::daemon

@@ -23,9 +23,9 @@ using namespace std::string_view_literals;
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
 constexpr std::array<std::string_view, 2> kTopKeys = {"host", "peer"};
-constexpr std::array<std::string_view, 19> kHostKeys = {
+constexpr std::array<std::string_view, 20> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
-    "time_window", "workers",   "log_level", "control_socket", "keyset",      "password_file",
+    "time_window", "workers",   "offloads",  "log_level", "control_socket", "keyset",      "password_file",
     // managed mode: the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers")
     "keepalive", "status_interval", "poll_period", "exchange_interval", "tcp_fallback", "tcp_port"};
 constexpr std::array<std::string_view, 7> kPeerKeys = {"id",  "name",          "endpoint", "key_file",
@@ -139,6 +139,7 @@ class Reader {
                                         bool required = false, std::string_view missing_hint = {});
   std::optional<int64_t> get_integer(const toml::table& table, std::string_view key, const std::string& field,
                                      int64_t min, int64_t max, std::string_view unit);
+  std::optional<bool> get_boolean(const toml::table& table, std::string_view key, const std::string& field);
   // An array of strings; each string is handed to `each` with its region.
   template <typename F>
   bool get_string_array(const toml::table& table, std::string_view key, const std::string& field, bool required,
@@ -222,6 +223,17 @@ std::optional<int64_t> Reader::get_integer(const toml::table& table, std::string
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<bool> Reader::get_boolean(const toml::table& table, std::string_view key, const std::string& field) {
+  const toml::node* node = table.get(key);
+  if (!node) return std::nullopt;
+  if (!node->is_boolean()) {
+    error(node->source(), field,
+          fmt::format("expected true or false, found {}; write true or false without quotes", type_name(*node)));
+    return std::nullopt;
+  }
+  return node->as_boolean()->get();
 }
 
 template <typename F>
@@ -370,6 +382,7 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
   if (auto workers = get_integer(host, "workers", "host.workers", 0, kMaxWorkers, " (0: one per CPU)")) {
     config.workers = static_cast<unsigned>(*workers);
   }
+  if (auto offloads = get_boolean(host, "offloads", "host.offloads")) config.offloads = *offloads;
 
   if (auto level = get_string(host, "log_level", "host.log_level")) {
     if (std::find(kLogLevels.begin(), kLogLevels.end(), *level) != kLogLevels.end()) {

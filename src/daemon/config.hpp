@@ -10,6 +10,7 @@
 //   state_dir = "/var/lib/cordon"     # the counter file
 //   time_window = 128                 # seconds, 1..3600
 //   workers = 0                       # 0 = one per CPU
+//   offloads = true                   # TUN TSO/GRO and UDP GSO/GRO where the kernel has them
 //   control_socket = "/run/cordon/cordon0.sock"
 //   log_level = "info"
 //   keyset = "/var/lib/cordon/keyset" # managed mode (below)
@@ -88,6 +89,7 @@ struct DaemonConfig {
   IpAddress listen_address = IpAddress::v6({});  // "::": IPv4 and IPv6
   std::string state_dir = kDefaultStateDir;
   unsigned workers = 0;  // 0: one per CPU
+  bool offloads = true;  // TUN and UDP offloads (docs/design.md, "Offloads"); false forces them off
   std::string control_socket;  // default /run/cordon/<interface>.sock
   std::string log_level = "info";
 

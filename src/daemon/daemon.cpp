@@ -16,6 +16,7 @@
 
 #include "core/node.hpp"
 #include "daemon/activity_log.hpp"
+#include "daemon/offload_status.hpp"
 #include "daemon/control.hpp"
 #include "daemon/counter_keeper.hpp"
 #include "daemon/local_endpoints.hpp"
@@ -154,7 +155,7 @@ cordon::Status<std::string> Daemon::start() {
   if (!control) return "control socket: " + control.error().message();
   control_.emplace(std::move(control.value()));
 
-  auto iface = TunnelInterface::open(config_.interface, workers_, config_.mtu, config_.addresses,
+  auto iface = TunnelInterface::open(config_.interface, workers_, config_.offloads, config_.mtu, config_.addresses,
                                      peer_routes(config_.node));
   if (!iface) return iface.error().message();
   interface_.emplace(std::move(iface.value()));
@@ -163,6 +164,9 @@ cordon::Status<std::string> Daemon::start() {
   if (!underlay) return underlay.error();
   sockets_ = std::move(underlay->sockets);
   port_ = underlay->port;
+  if (config_.offloads) {
+    for (auto& socket : sockets_) socket.enable_offloads(receive_slot_size(config_.mtu));
+  }
 
   auto died = os::EventFd::create();
   if (!died) return died.error().message();
@@ -189,8 +193,11 @@ cordon::Status<std::string> Daemon::start() {
   node_ = std::make_unique<Node>(config_.node, workers_ + 1, floors.floor, now, std::move(floors.receive));
   forget_keys(config_.node);
   check_local_endpoints(now);
+  os::TunDeviceQueue& queue0 = interface_->device().queue(0);
+  std::optional<CoalescingTun> coalescing;
+  if (queue0.offloads()) coalescing = CoalescingTun{&queue0, queue0.features().tso, queue0.features().uso};
   tunnel_ = std::make_unique<TcpTunnel>(
-      TcpTunnel::Wiring{*node_, workers_, *poller_, interface_->device().queue(0), sockets_[0], config_.mtu});
+      TcpTunnel::Wiring{*node_, workers_, *poller_, queue0, sockets_[0], config_.mtu, coalescing});
   configure_tunnel(now);
 
   // The floor the node asks for must be durable before any worker seals a
@@ -216,6 +223,7 @@ cordon::Status<std::string> Daemon::start() {
                config_.node.self.to_string(), config_.interface, config_.mtu,
                addresses.empty() ? " none" : addresses, port_, workers_, config_.node.peers.size(),
                config_.control_socket);
+  activity_.started(offload_status(config_.offloads, interface_->device(), sockets_, *pool_));
   return Ok{};
 }
 
@@ -230,7 +238,8 @@ int Daemon::loop() {
     if (tunnel_->take_tick_request()) next_tick_ns_ = now.mono_ns;
     if (now.mono_ns >= next_tick_ns_ || node_->control_pending()) tick(now);
     if (now.mono_ns >= next_activity_ns_) {
-      activity_.report(node_->status(), *pool_);
+      activity_.report(node_->status(), *pool_,
+                       offload_status(config_.offloads, interface_->device(), sockets_, *pool_));
       tunnel_->report_activity();
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
@@ -475,6 +484,7 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     context.tcp_port = tunnel_->listen_port();
     context.tcp_streams = tunnel_->open_streams();
     context.tcp_tunnel = tunnel_->stats();
+    context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
     return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {

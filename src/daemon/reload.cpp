@@ -33,6 +33,7 @@ std::vector<std::string> restart_only_changes(const DaemonConfig& running, const
   compare(out, "host.listen_address", running.listen_address.to_string(), next.listen_address.to_string());
   compare(out, "host.state_dir", running.state_dir, next.state_dir);
   compare(out, "host.workers", running.workers, next.workers);
+  compare(out, "host.offloads", running.offloads, next.offloads);
   compare(out, "host.control_socket", running.control_socket, next.control_socket);
   compare(out, "host.keyset", running.keyset.value_or("(none)"), next.keyset.value_or("(none)"));
   compare(out, "host.tcp_port", running.node.mesh.tcp_port, next.node.mesh.tcp_port);

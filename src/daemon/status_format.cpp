@@ -123,6 +123,38 @@ std::string tcp_tunnel_line(const json& status) {
                      number(closed, "write_stall"), number(closed, "idle"));
 }
 
+// "offloads: tun csum+tso+uso, udp gso+gro; split 3 into 120, coalesced
+// 400 into 9, gso fallbacks 0", or "offloads: off".
+std::string offloads_line(const json& status) {
+  auto it = status.find("offloads");
+  if (it == status.end() || !it->is_object()) return "";
+  auto part = [&](const char* key) {
+    auto p = it->find(key);
+    return p != it->end() && p->is_object() ? *p : json::object();
+  };
+  if (!flag(*it, "enabled")) return "offloads: off\n";
+  const json tun = part("tun"), udp = part("udp"), split = part("split"), coalesced = part("coalesced");
+  auto features = [](std::initializer_list<std::pair<const char*, bool>> list) {
+    std::string out;
+    for (const auto& [name, on] : list) {
+      if (!on) continue;
+      if (!out.empty()) out += '+';
+      out += name;
+    }
+    return out.empty() ? std::string("none") : out;
+  };
+  std::string out = fmt::format(
+      "offloads: tun {}, udp {}; split {} into {}, coalesced {} into {}, gso fallbacks {}",
+      features({{"csum", flag(tun, "checksum")}, {"tso", flag(tun, "tso")}, {"uso", flag(tun, "uso")}}),
+      features({{"gso", flag(udp, "gso")}, {"gro", flag(udp, "gro")}}), number(split, "super_packets"),
+      number(split, "segments"), number(coalesced, "packets"), number(coalesced, "writes"),
+      number(udp, "gso_fallbacks"));
+  if (unsigned_number(split, "drops") != 0) {
+    out += fmt::format(", split drops {} (last: {})", number(split, "drops"), text(split, "last_drop"));
+  }
+  return out + '\n';
+}
+
 std::string host_lines(const json& status) {
   std::string out;
   if (text(status, "role", "") == "coordinator") {
@@ -220,6 +252,7 @@ std::string format_status(const json& status, int64_t now_unix) {
                                 number(status, "counter_floor"));
   const bool mesh = meshed(status);
   if (mesh) out += host_lines(status);
+  out += offloads_line(status);
   out += fmt::format("drops not tied to a peer: {}\n", drops(status));
 
   auto peers = status.find("peers");

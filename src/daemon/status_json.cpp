@@ -36,6 +36,27 @@ nlohmann::json tcp_tunnel_to_json(const StatusContext& context) {
   };
 }
 
+nlohmann::json offloads_to_json(const OffloadStatus& o) {
+  return nlohmann::json{
+      {"enabled", o.enabled},
+      {"tun", {{"vnet_header", o.vnet_header}, {"checksum", o.checksum}, {"tso", o.tso}, {"uso", o.uso}}},
+      {"udp",
+       {{"gso", o.gso},
+        {"gro", o.gro},
+        {"gso_messages", o.gso_messages},
+        {"gso_datagrams", o.gso_datagrams},
+        {"gso_fallbacks", o.gso_fallbacks},
+        {"gro_messages", o.gro_messages},
+        {"gro_datagrams", o.gro_datagrams}}},
+      {"split",
+       {{"super_packets", o.super_packets},
+        {"segments", o.segments},
+        {"drops", o.split_drops},
+        {"last_drop", o.last_split_drop.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.last_split_drop)}}},
+      {"coalesced", {{"packets", o.coalesced}, {"writes", o.coalesced_writes}}},
+  };
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer) {
   nlohmann::json prefixes = nlohmann::json::array();
   for (const Prefix& p : peer.allowed_prefixes) prefixes.push_back(p.to_string());
@@ -124,6 +145,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"clients", std::move(clients)},
       {"routes", std::move(routes)},
       {"relay", nlohmann::json{{"packets", status.relay.packets}, {"bytes", status.relay.bytes}}},
+      {"offloads", offloads_to_json(context.offloads)},
       {"drops", drops_to_json(status.drops)},
   };
 }

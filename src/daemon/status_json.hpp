@@ -27,6 +27,15 @@
 //                 "local_endpoints", "last_heard" (or null), "tcp"}],
 //    "routes": [{"host", "via", "coordinator", "metric", "state"}],
 //    "relay": {"packets", "bytes"},
+//    "offloads": {"enabled": the `offloads` key,
+//        "tun": {"vnet_header", "checksum", "tso", "uso"}: what the TUN
+//            device granted (all false without offloads),
+//        "udp": {"gso", "gro": in use now, "gso_messages", "gso_datagrams",
+//            "gso_fallbacks", "gro_messages", "gro_datagrams"},
+//        "split": {"super_packets", "segments", "drops",
+//            "last_drop": a reason name or null},
+//        "coalesced": {"packets", "writes"}}
+//        (docs/design.md, "Offloads"),
 //    "drops": {reason: count}}
 //
 // "clients", "routes" and "relay" are a coordinator's (docs/protocol.md,
@@ -48,6 +57,18 @@
 
 namespace cordon::daemon {
 
+// The offloads in force and what they did, summed over the workers and
+// sockets (docs/design.md, "Offloads").
+struct OffloadStatus {
+  bool enabled = false;  // the config's `offloads`
+  bool vnet_header = false, checksum = false, tso = false, uso = false;  // the TUN device
+  bool gso = false, gro = false;  // UDP, on every socket
+  uint64_t gso_messages = 0, gso_datagrams = 0, gso_fallbacks = 0, gro_messages = 0, gro_datagrams = 0;
+  uint64_t super_packets = 0, segments = 0, split_drops = 0;
+  std::string last_split_drop;  // empty: none
+  uint64_t coalesced = 0, coalesced_writes = 0;
+};
+
 struct StatusContext {
   std::string interface;
   uint16_t listen_port = 0;  // the bound port (listen_port = 0 picks one)
@@ -55,6 +76,7 @@ struct StatusContext {
   uint16_t tcp_port = 0;   // the TCP tunnel listener's port; 0: none
   size_t tcp_streams = 0;  // open TCP tunnel streams
   TcpTunnelStats tcp_tunnel{};  // the listener's slots and evictions (tcp_port != 0)
+  OffloadStatus offloads{};
 };
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context);

@@ -40,7 +40,7 @@ TcpTunnel::TcpTunnel(const Wiring& wiring)
     : w_(wiring),
       rx_slot_size_(receive_slot_size(wiring.mtu)),
       rx_storage_(kBatch * rx_slot_size_),
-      dispatch_(wiring.tun, wiring.udp, *this) {}
+      dispatch_(wiring.tun, wiring.udp, *this, wiring.coalescing) {}
 
 TcpTunnel::~TcpTunnel() {
   for (auto& [id, s] : streams_) {

@@ -135,6 +135,9 @@ class TcpTunnel final : private StreamSink {
     os::TunQueue& tun;         // TUN queue 0
     os::DatagramSocket& udp;   // worker 0's socket
     unsigned mtu;
+    // The queue's offload side: delivered packets are coalesced as a
+    // worker's are (verdict_dispatch.hpp).
+    std::optional<CoalescingTun> coalescing = std::nullopt;
   };
   explicit TcpTunnel(const Wiring& wiring);
   ~TcpTunnel();

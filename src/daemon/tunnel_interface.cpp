@@ -62,12 +62,12 @@ TunnelInterface::~TunnelInterface() {
   }
 }
 
-os::Result<TunnelInterface> TunnelInterface::open(const std::string& name, unsigned queues, unsigned mtu,
+os::Result<TunnelInterface> TunnelInterface::open(const std::string& name, unsigned queues, bool offloads, unsigned mtu,
                                                    const std::vector<Prefix>& addresses,
                                                    const std::vector<Prefix>& routes) {
   auto netlink = os::Netlink::open();
   if (!netlink) return netlink.error();
-  auto tun = os::TunDevice::open(name, queues);
+  auto tun = os::TunDevice::open(name, queues, offloads);
   if (!tun) return tun.error();
   TunnelInterface iface(std::move(tun.value()), std::move(netlink.value()));
   const int index = iface.tun_->ifindex();

@@ -16,10 +16,11 @@ namespace cordon::daemon {
 
 class TunnelInterface {
  public:
-  // Creates `name` with `queues` queues, sets `mtu`, adds `addresses`,
+  // Creates `name` with `queues` queues (with `offloads`: virtio-net headers
+  // and the offloads the kernel grants, os/linux/tun.hpp), sets `mtu`, adds `addresses`,
   // brings it up and routes every prefix in `routes` through it. Errors are
   // ready to print: they say which step failed.
-  static os::Result<TunnelInterface> open(const std::string& name, unsigned queues, unsigned mtu,
+  static os::Result<TunnelInterface> open(const std::string& name, unsigned queues, bool offloads, unsigned mtu,
                                           const std::vector<Prefix>& addresses, const std::vector<Prefix>& routes);
 
   TunnelInterface(TunnelInterface&&) noexcept;

@@ -34,6 +34,15 @@ void sample_drop(const RxSlot& slot, DispatchTally& tally) {
 
 }  // namespace
 
+VerdictDispatch::VerdictDispatch(os::TunQueue& tun, os::DatagramSocket& socket, StreamSink& streams,
+                                 std::optional<CoalescingTun> coalescing)
+    : tun_(tun), socket_(socket), streams_(streams) {
+  if (coalescing) {
+    offload_ = coalescing->tun;
+    coalescer_.emplace(offload::GroOptions{.tcp = coalescing->tcp, .udp = coalescing->udp});
+  }
+}
+
 DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
   DispatchTally tally;
   for (const RxSlot& slot : batch) {
@@ -44,12 +53,7 @@ DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
           ++tally.contract_violations;
           break;
         }
-        if (auto written = tun_.write(inner); !written) {
-          ++tally.tun_write_errors;
-          tally.last_errno = written.error().err;
-        } else {
-          ++tally.delivered;
-        }
+        deliver(inner, tally);
         break;
       }
       case Verdict::kForward:
@@ -74,8 +78,41 @@ DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
         break;
     }
   }
+  if (coalescer_) write_coalesced(tally);
   send_udp(tally);
   return tally;
+}
+
+void VerdictDispatch::deliver(std::span<const std::byte> inner, DispatchTally& tally) {
+  if (coalescer_) {
+    if (coalescer_->add(inner)) return;
+    write_coalesced(tally);  // full: write what it holds and start again
+    if (coalescer_->add(inner)) return;
+  }
+  if (auto written = tun_.write(inner); !written) {
+    ++tally.tun_write_errors;
+    tally.last_errno = written.error().err;
+  } else {
+    ++tally.delivered;
+  }
+}
+
+void VerdictDispatch::write_coalesced(DispatchTally& tally) {
+  for (const offload::GroPacket& packet : coalescer_->finish()) {
+    // parts[0] is the virtio-net header with the headers; every other part
+    // is one inner packet's payload, or the one whole packet.
+    const size_t packets = packet.parts.size() - 1;
+    if (auto written = offload_->write_offloaded(packet.parts); !written) {
+      ++tally.tun_write_errors;
+      tally.last_errno = written.error().err;
+      continue;
+    }
+    tally.delivered += packets;
+    if (packets > 1) {
+      tally.coalesced += packets;
+      ++tally.coalesced_writes;
+    }
+  }
 }
 
 DispatchTally VerdictDispatch::sealed(std::span<const TxSlot> batch) {

@@ -21,7 +21,13 @@
 // send() per batch with the error policy of os/datagram_socket.hpp: a
 // failed datagram is skipped and counted, the rest still go.
 //
-// Nothing here allocates, throws or reads a clock; the tally is returned
+// With a CoalescingTun (the tunnel has offloads), inner packets to deliver
+// go through offload::Coalescer: consecutive packets of one flow become one
+// super-packet, written with its virtio-net header in one writev, at the
+// end of the batch (or when the coalescer is full).
+//
+// Nothing here allocates (the coalescer's storage is allocated by the
+// constructor), throws or reads a clock; the tally is returned
 // and the caller adds it to its own counters (atomic in a worker, plain in
 // a simulation).
 #pragma once
@@ -33,8 +39,10 @@
 #include <span>
 
 #include "core/node.hpp"
+#include "core/offload/gro.hpp"
 #include "daemon/drop_sample.hpp"
 #include "os/datagram_socket.hpp"
+#include "os/tun_offload.hpp"
 #include "os/tun_queue.hpp"
 
 namespace cordon::daemon {
@@ -51,7 +59,9 @@ class StreamSink {
 // What one dispatch did.
 struct DispatchTally {
   size_t delivered = 0;            // inner packets the tunnel took
-  size_t tun_write_errors = 0;     // inner packets it refused
+  size_t tun_write_errors = 0;     // writes it refused (a packet, or a coalesced super-packet)
+  size_t coalesced = 0;            // delivered packets that went in super-packets
+  size_t coalesced_writes = 0;     // super-packets written
   size_t sent = 0;                 // datagrams the socket took (sealed or forwarded)
   size_t udp_send_failures = 0;    // datagrams it did not take (error or full buffer)
   size_t forwarded = 0;            // kForward datagrams handed on (socket or stream)
@@ -68,10 +78,18 @@ struct DispatchTally {
   bool wake() const { return control > 0 || streamed > 0; }
 };
 
+// The tunnel's offload side, and which protocols its device takes as
+// super-packets (os/tun_offload.hpp, TunFeatures).
+struct CoalescingTun {
+  os::TunOffload* tun = nullptr;
+  bool tcp = false;
+  bool udp = false;
+};
+
 class VerdictDispatch {
  public:
-  VerdictDispatch(os::TunQueue& tun, os::DatagramSocket& socket, StreamSink& streams)
-      : tun_(tun), socket_(socket), streams_(streams) {}
+  VerdictDispatch(os::TunQueue& tun, os::DatagramSocket& socket, StreamSink& streams,
+                  std::optional<CoalescingTun> coalescing = std::nullopt);
 
   DispatchTally received(std::span<const RxSlot> batch);
   DispatchTally sealed(std::span<const TxSlot> batch);
@@ -84,8 +102,12 @@ class VerdictDispatch {
   void queue_udp(std::span<std::byte> datagram, const Endpoint& to, DispatchTally& tally);
   void send_udp(DispatchTally& tally);
   void to_stream(uint32_t stream, std::span<const std::byte> datagram, DispatchTally& tally);
+  void deliver(std::span<const std::byte> inner, DispatchTally& tally);
+  void write_coalesced(DispatchTally& tally);
 
   os::TunQueue& tun_;
+  os::TunOffload* offload_ = nullptr;
+  std::optional<offload::Coalescer> coalescer_;
   os::DatagramSocket& socket_;
   StreamSink& streams_;
   std::array<os::Datagram, os::DatagramSocket::kMaxBatch> out_{};

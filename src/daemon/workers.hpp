@@ -22,6 +22,15 @@
 // reuses its buffers. Time is passed in: the daemon reads the clock once
 // per batch.
 //
+// With offloads (docs/design.md, "Offloads"), the tunnel side goes through
+// os::TunOffload: a packet read may be a TSO/USO super-packet, which
+// offload::split cuts into MTU-sized inner packets in the tunnel slots
+// just before sealing (a super-packet larger than the free slots is
+// finished in the next batch), and inner packets delivered by a receive
+// batch are coalesced per flow into super-packets (offload::Coalescer, in
+// the dispatcher). A socket with UDP GRO fills up to
+// UdpSocket::kMaxCoalescedBatch datagrams per receive from its own buffers.
+//
 // In the AddressSanitizer build, the bytes of each slot past the room the
 // core was given (after the packet's tailroom, after a datagram's length)
 // are poisoned while the core works on the batch, so a core that writes
@@ -43,6 +52,8 @@
 #include <vector>
 
 #include "core/node.hpp"
+#include "core/offload/gso_split.hpp"
+#include "core/offload/virtio_net.hpp"
 #include "core/wire/header.hpp"
 #include "daemon/stream_outbox.hpp"
 #include "daemon/verdict_dispatch.hpp"
@@ -50,6 +61,7 @@
 #include "os/linux/poller.hpp"
 #include "os/linux/tun.hpp"
 #include "os/linux/udp.hpp"
+#include "os/tun_offload.hpp"
 #include "os/tun_queue.hpp"
 
 namespace cordon::daemon {
@@ -72,6 +84,16 @@ struct WorkerCounters {
   std::atomic<uint64_t> stream_drops{0};       // datagrams for a TCP stream refused by a full outbox
   std::atomic<uint64_t> contract_violations{0};  // verdicts outside their buffer (verdict_dispatch.hpp)
   std::atomic<int> last_errno{0};              // of the latest error above
+  // Offloads: super-packets read from the tunnel, the inner packets they
+  // became, and the packets the splitter refused (the latest one's reason).
+  std::atomic<uint64_t> super_packets{0};
+  std::atomic<uint64_t> segments{0};
+  std::atomic<uint64_t> split_drops{0};
+  std::atomic<uint8_t> last_split_drop{0};     // an offload::SplitDrop
+  // Inner packets delivered inside coalesced super-packets, and how many
+  // such writes carried them.
+  std::atomic<uint64_t> coalesced{0};
+  std::atomic<uint64_t> coalesced_writes{0};
   // Who sent the `unknown_peer` and `auth_failure` drops, for the drop log.
   DropSampleSlot unknown_peer, auth_failure;
 };
@@ -84,13 +106,22 @@ struct BatchReport {
   bool wake() const { return tally.wake(); }
 };
 
+// The offloads one worker uses.
+struct WorkerOffloads {
+  os::TunOffload* tun = nullptr;   // the queue's offload side; null: plain packets
+  bool tcp_coalescing = false;     // coalesce TCP on the way in (the device has TSO)
+  bool udp_coalescing = false;     // and UDP (the device has USO)
+  bool coalesced_receive = false;  // the socket has UDP GRO (UdpSocket::kMaxCoalescedBatch)
+};
+
 class Worker {
  public:
   // `index` is the node's worker index (core/node.hpp: one thread each).
   // `mtu` sizes the buffers (receive_slot_size, tunnel_slot_size); `batch`
-  // (at most DatagramSocket::kMaxBatch) is the most one step moves.
+  // (at most DatagramSocket::kMaxBatch) is the most packets one step reads
+  // from the tunnel or datagrams from a socket without GRO.
   Worker(unsigned index, Node& node, os::TunQueue& tun, os::DatagramSocket& socket, StreamOutbox& outbox,
-         unsigned mtu, size_t batch = os::DatagramSocket::kMaxBatch);
+         unsigned mtu, size_t batch = os::DatagramSocket::kMaxBatch, WorkerOffloads offloads = {});
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -112,6 +143,11 @@ class Worker {
 
  private:
   void count(const DispatchTally& tally);
+  // The tunnel side with offloads: reads and splits into the tunnel slots.
+  os::Result<size_t> fill_offloaded();
+  // Cuts the pending super-packet into free slots; false when it is done.
+  void split_pending();
+  void add_slot(size_t length);
 
   unsigned index_;
   Node& node_;
@@ -121,18 +157,31 @@ class Worker {
   WorkerCounters counters_;
 
   static constexpr size_t kMaxBatch = os::DatagramSocket::kMaxBatch;
+  // With offloads, room for a 64 KiB super-packet cut at a 1,280-byte MTU
+  // and some more packets.
+  static constexpr size_t kOffloadSlots = 128;
   size_t batch_;
+  unsigned mtu_;
   size_t rx_slot_size_;
   size_t tx_slot_size_;
+  os::TunOffload* offload_;
   std::vector<std::byte> rx_storage_;
   std::vector<std::byte> tx_storage_;
-  std::array<os::Datagram, kMaxBatch> rx_datagrams_{};
-  std::array<RxSlot, kMaxBatch> rx_slots_{};
+  std::vector<os::Datagram> rx_datagrams_;
+  std::vector<RxSlot> rx_slots_;
   size_t rx_count_ = 0;
-  std::array<std::span<std::byte>, kMaxBatch> tx_buffers_{};
-  std::array<size_t, kMaxBatch> tx_sizes_{};
-  std::array<TxSlot, kMaxBatch> tx_slots_{};
+  std::vector<std::span<std::byte>> tx_buffers_;
+  std::vector<size_t> tx_sizes_;
+  std::vector<TxSlot> tx_slots_;
   size_t tx_count_ = 0;
+  // The super-packet being split (offloads): its header, bytes, and the
+  // next segment to cut.
+  std::array<std::byte, offload::kVirtioNetHeaderSize> super_header_bytes_{};
+  std::vector<std::byte> super_;
+  offload::VirtioNetHeader super_header_{};
+  size_t super_length_ = 0;
+  size_t super_next_ = 0;
+  size_t super_segments_ = 0;  // 0: nothing pending
 };
 
 // The workers and their threads. Stopping wakes every worker through one
@@ -164,7 +213,10 @@ class WorkerPool {
   struct Lane {
     Lane(unsigned index, Node& node, os::TunDeviceQueue& queue, os::UdpSocket& socket, unsigned mtu,
          StreamOutbox& outbox)
-        : queue(queue), socket(socket), worker(index, node, queue, socket, outbox, mtu) {}
+        : queue(queue),
+          socket(socket),
+          worker(index, node, queue, socket, outbox, mtu, os::DatagramSocket::kMaxBatch, offloads_of(queue, socket)) {}
+    static WorkerOffloads offloads_of(os::TunDeviceQueue& queue, const os::UdpSocket& socket);
     os::TunDeviceQueue& queue;
     os::UdpSocket& socket;
     Worker worker;

@@ -450,6 +450,15 @@ fs::path genkey(const fs::path& path) {
 
 // ---------------------------------------------------------------------------
 
+std::optional<bool> forced_offloads() {
+  const char* value = std::getenv("CORDON_TEST_OFFLOADS");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  const std::string_view v(value);
+  if (v == "on") return true;
+  if (v == "off") return false;
+  throw failure("CORDON_TEST_OFFLOADS must be on or off, not " + std::string(v));
+}
+
 std::string render_config(const NodeSpec& s) {
   std::ostringstream o;
   o << "# written by the netns test harness\n"
@@ -463,6 +472,9 @@ std::string render_config(const NodeSpec& s) {
   o << "state_dir = " << toml_string(s.state_dir.string()) << "\n"
     << "control_socket = " << toml_string(s.control_socket.string()) << "\n"
     << "log_level = " << toml_string(s.log_level) << "\n";
+  if (const std::optional<bool> offloads = s.offloads ? s.offloads : forced_offloads()) {
+    o << "offloads = " << (*offloads ? "true" : "false") << "\n";
+  }
   for (const auto& p : s.peers) {
     o << "\n[[peer]]\n"
       << "id = " << toml_string(p.id) << "\n";
@@ -854,6 +866,7 @@ CordonPair::CordonPair(PairOptions options) : options_(std::move(options)) {
     s.addresses = {std::string(v4) + "/24", std::string(v6) + "/64"};
     s.state_dir = file("state-" + name);
     s.control_socket = file(name + ".sock");
+    s.offloads = options_.offloads;
     fs::create_directories(s.state_dir);
     fs::permissions(s.state_dir, fs::perms::owner_all);
     return s;
@@ -905,6 +918,16 @@ void CordonPair::start(std::unique_ptr<Process>& slot, Namespace& ns, const fs::
   std::string why;
   if (!wait_for_daemon(ns, control_socket, "cordon0", *slot, deadline_in(20s), &why))
     throw failure(why + "\n" + slot->log_text());
+  // A forced setting that did not reach the daemon would let a run "with
+  // offloads off" test the default instead.
+  const std::optional<bool> offloads = options_.offloads ? options_.offloads : forced_offloads();
+  if (offloads) {
+    const nlohmann::json status = status_json(ns, control_socket);
+    const nlohmann::json enabled = status.value("offloads", nlohmann::json::object()).value("enabled", nlohmann::json());
+    if (enabled != nlohmann::json(*offloads)) {
+      throw failure(label + " runs with offloads " + enabled.dump() + ", not " + (*offloads ? "true" : "false"));
+    }
+  }
 }
 
 bool CordonPair::wait_for_tunnel(Deadline deadline) { return wait_for_ping(*ns_a_, kTunB4, deadline); }

@@ -224,10 +224,15 @@ struct NodeSpec {
   fs::path state_dir;
   fs::path control_socket;
   std::string log_level = "info";
+  std::optional<bool> offloads;  // unset: the default (on)
   std::vector<PeerSpec> peers;
 };
 
+// Writes `offloads` when the spec sets it or the environment forces it:
+// CORDON_TEST_OFFLOADS=on|off (the ctest entry netns_tests_offloads_off
+// runs the tunnel tests again with offloads off).
 std::string render_config(const NodeSpec& spec);
+std::optional<bool> forced_offloads();
 
 // ---------------------------------------------------------------------------
 // `cordon status --json`
@@ -306,6 +311,7 @@ struct PairOptions {
   bool mismatched_keys = false;  // A and B hold different link keys
   std::string suite;             // empty: the default suite
   int keepalive = -1;            // -1: the default
+  std::optional<bool> offloads;  // both daemons' `offloads`; unset: the default (on)
 };
 
 class CordonPair {

@@ -1,6 +1,7 @@
 #include "os/linux/udp.hpp"
 
 #include "os/linux/sockaddr.hpp"
+#include "os/linux/udp_offload.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -100,6 +101,11 @@ Result<UdpSocket> UdpSocket::bind(const IpAddress& address, uint16_t port, bool 
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> batch) {
+  if (offload_ && offload_->gro) return receive_coalesced(batch);
+  return receive_plain(batch);
+}
+
+Result<size_t> UdpSocket::receive_plain(std::span<Datagram> batch) {
   const size_t n = std::min(batch.size(), kMaxBatch);
   if (n == 0) return size_t{0};
   // Not value-initialised: 64 sockaddr_storage are 8 KiB to clear on every
@@ -153,37 +159,82 @@ Result<size_t> UdpSocket::send(std::span<const Datagram> batch) {
   return sent;
 }
 
-Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
-  std::array<mmsghdr, kMaxBatch> msgs;
-  std::array<iovec, kMaxBatch> iov;
-  std::array<sockaddr_storage, kMaxBatch> to;
-  size_t n = 0;
-  for (; n < chunk.size(); ++n) {
-    const Datagram& d = chunk[n];
-    socklen_t len = to_sockaddr(d.peer, v6_, &to[n]);
-    if (len == 0) break;  // unreachable from this socket's family; reported below
-    // length is clamped so that a bad length never reads past data.
-    iov[n] = iovec{.iov_base = d.data.data(), .iov_len = std::min(d.length, d.data.size())};
-    msgs[n].msg_hdr = msghdr{.msg_name = &to[n],
-                             .msg_namelen = len,
-                             .msg_iov = &iov[n],
-                             .msg_iovlen = 1,
-                             .msg_control = nullptr,
-                             .msg_controllen = 0,
-                             .msg_flags = 0};
-    msgs[n].msg_len = 0;
-  }
-  if (n == 0) return sys_error_of(EAFNOSUPPORT, "send UDP to ", endpoint_chars(chunk[0].peer).view(),
-                                      " from an IPv4-only socket");
+}  // namespace cordon::os
 
+namespace cordon::os {
+
+Result<size_t> UdpSocket::receive_coalesced(std::span<Datagram> batch) {
+  // Every message may hold kMaxGroSegments datagrams, so only as many
+  // messages as the batch has room for whole ones (at least one).
+  const size_t n = std::clamp<size_t>(batch.size() / kMaxGroSegments, 1, kGroMessages);
+  std::array<mmsghdr, kGroMessages> msgs;
+  std::array<iovec, kGroMessages> iov;
+  std::array<sockaddr_storage, kGroMessages> from;
+  std::array<std::array<std::byte, CMSG_SPACE(sizeof(int))>, kGroMessages> control;
+  const auto arena = std::span(offload_->arena);
+  for (size_t i = 0; i < n; ++i) {
+    iov[i] = iovec{.iov_base = arena.data() + i * kGroBuffer, .iov_len = kGroBuffer};
+    msgs[i].msg_hdr = msghdr{.msg_name = &from[i],
+                             .msg_namelen = sizeof(sockaddr_storage),
+                             .msg_iov = &iov[i],
+                             .msg_iovlen = 1,
+                             .msg_control = control[i].data(),
+                             .msg_controllen = control[i].size(),
+                             .msg_flags = 0};
+    msgs[i].msg_len = 0;
+  }
+  int r;
+  do {
+    r = ::recvmmsg(fd_.get(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    return sys_error_of(errno, "receive UDP on port ", port_);
+  }
+  size_t out = 0;
+  for (int i = 0; i < r && out < batch.size(); ++i) {
+    const size_t length = msgs[i].msg_len;
+    const size_t segment = gro_segment_size(msgs[i].msg_hdr);
+    const size_t step = segment == 0 ? std::max<size_t>(length, 1) : segment;
+    const bool cut = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    const Endpoint peer = to_endpoint(from[i]);
+    const auto message = arena.subspan(static_cast<size_t>(i) * kGroBuffer, length);
+    size_t pieces = 0;
+    for (size_t at = 0; (at < length || at == 0) && out < batch.size(); at += step, ++pieces) {
+      const size_t size = std::min(step, length - at);
+      batch[out++] = Datagram{.data = message.subspan(at, size),
+                              .length = size,
+                              .peer = peer,
+                              .truncated = cut || size > offload_->max_datagram};
+    }
+    if (pieces > 1) {
+      offload_->gro_messages.fetch_add(1, std::memory_order_relaxed);
+      offload_->gro_datagrams.fetch_add(pieces, std::memory_order_relaxed);
+    }
+  }
+  return out;
+}
+
+Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
+  SendPlan plan;
+  bool gso = gso_on();
   size_t done = 0;
   int waits = 0;
-  while (done < n) {
-    // sendmmsg(2) returns how many went out; on a failure after the first it
-    // returns the partial count and the next call reports the error.
-    int r = ::sendmmsg(fd_.get(), msgs.data() + done, static_cast<unsigned>(n - done), MSG_DONTWAIT);
+  while (done < chunk.size()) {
+    plan_send(chunk.subspan(done), v6_, gso, plan);
+    if (plan.count == 0) {
+      if (done == 0) {
+        return sys_error_of(EAFNOSUPPORT, "send UDP to ", endpoint_chars(chunk[0].peer).view(),
+                            " from an IPv4-only socket");
+      }
+      break;
+    }
+    // sendmmsg(2) returns how many messages went out; on a failure after
+    // the first it returns the partial count and the next call reports it.
+    int r = ::sendmmsg(fd_.get(), plan.messages.data(), static_cast<unsigned>(plan.count), MSG_DONTWAIT);
     if (r > 0) {
-      done += static_cast<size_t>(r);
+      done += plan.datagrams_in(static_cast<size_t>(r));
+      if (gso) count_gso(plan, static_cast<size_t>(r));
       continue;
     }
     if (r == 0) break;
@@ -192,12 +243,35 @@ Result<size_t> UdpSocket::send_chunk(std::span<const Datagram> chunk) {
       if (waits++ < kSendWaits && wait_writable(fd_.get())) continue;
       break;  // still full: the caller drops the rest
     }
-    if (done == 0) {
-      return sys_error_of(errno, "send UDP to ", endpoint_chars(chunk[0].peer).view());
+    if (plan.datagrams[0] > 1 && refused_gso(errno)) {
+      gso = false;  // this chunk goes out one datagram per message
+      continue;
     }
+    if (done == 0) return sys_error_of(errno, "send UDP to ", endpoint_chars(chunk[done].peer).view());
     break;
   }
   return done;
+}
+
+void UdpSocket::count_gso(const SendPlan& plan, size_t messages) {
+  uint64_t m = 0;
+  uint64_t d = 0;
+  plan.count_gso(messages, &m, &d);
+  if (m == 0) return;
+  offload_->gso_messages.fetch_add(m, std::memory_order_relaxed);
+  offload_->gso_datagrams.fetch_add(d, std::memory_order_relaxed);
+}
+
+// A GSO message the kernel refused. EIO: the route's device cannot
+// checksum for us (udp_send_skb), which will not change, so GSO is off for
+// good on this socket. EINVAL: a segment is larger than the path MTU
+// allows a GSO segment to be, which depends on the peer; that message
+// alone goes out without GSO. Both are counted.
+bool UdpSocket::refused_gso(int err) {
+  if (err != EIO && err != EINVAL) return false;
+  offload_->gso_fallbacks.fetch_add(1, std::memory_order_relaxed);
+  if (err == EIO) offload_->gso.store(false, std::memory_order_relaxed);
+  return true;
 }
 
 }  // namespace cordon::os
