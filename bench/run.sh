@@ -22,8 +22,8 @@
 # is the median over the rounds (of two values, their mean); a round that
 # failed is reported as nan in the <path>_<metric>_rounds lines, left out
 # of the median, and makes the script exit non-zero. The iperf3 runs were
-# 10 s before there were rounds; 5 s keeps three rounds of the four paths
-# to about 4 minutes, the whole bench to about 10.
+# 10 s before there were rounds; with 5 s, three rounds and the steps
+# below took 4.5 minutes in all on the 2-core guest of docs/performance.md.
 # The tunnels all use MTU 1420, one peer on each side, keys made in the
 # run's temp dir. fastd runs in TUN mode with the method aes128-ctr+umac
 # (AES-128 in counter mode, UMAC authentication): Debian's fastd links
