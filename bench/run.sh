@@ -9,11 +9,21 @@
 # (1) the veth itself, (2) a Cordon tunnel (two `cordon up`), (3) a
 # wireguard-go tunnel and (4) a fastd tunnel, each measured alone, one after
 # the other:
-#   - iperf3 TCP, 1 stream and 4 streams, 10 s each (receiver bits/s)
+#   - iperf3 TCP, 1 stream and 4 streams, 5 s each (receiver bits/s)
 #   - average ping RTT (ping -c 50 -i 0.01 -q)
 #   - UDP 64-byte packets/s received (iperf3 -u -l 64 -b 0, 5 s)
 #   - bytes of overhead per packet: one ping of known size captured on the
-#     underlay, UDP payload length minus inner IP packet length.
+#     underlay, UDP payload length minus inner IP packet length (once per
+#     path: it does not vary).
+# The four paths are measured in ROUNDS rounds (3; BENCH_ROUNDS=N
+# overrides), each round all four paths in turn, every tunnel started
+# afresh, so that a burst of load from other work on the machine lands in
+# one round of every path rather than in all rounds of one. Every figure
+# is the median over the rounds (of two values, their mean); a round that
+# failed is reported as nan in the <path>_<metric>_rounds lines, left out
+# of the median, and makes the script exit non-zero. The iperf3 runs were
+# 10 s before there were rounds; with 5 s, three rounds and the steps
+# below took 4.5 minutes in all on the 2-core guest of docs/performance.md.
 # The tunnels all use MTU 1420, one peer on each side, keys made in the
 # run's temp dir. fastd runs in TUN mode with the method aes128-ctr+umac
 # (AES-128 in counter mode, UMAC authentication): Debian's fastd links
@@ -42,6 +52,7 @@ BUILD_DIR=$1
 CORDON_BIN=$(realpath "$BUILD_DIR/src/cli/cordon" 2>/dev/null || true)
 
 die() { echo "bench: $*" >&2; exit 1; }
+[[ ${BENCH_ROUNDS:-3} =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, not '${BENCH_ROUNDS:-}'"
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TUN devices, tcpdump); try: sudo $0 $BUILD_DIR"
 [ -n "$CORDON_BIN" ] && [ -x "$CORDON_BIN" ] || die "no cordon binary at $BUILD_DIR/src/cli/cordon; build first (make build)"
 for tool in ip iperf3 ping tcpdump ss wireguard-go wg fastd awk; do
@@ -59,7 +70,8 @@ CD_PORT=51820 WG_PORT=51821 FD_PORT=51822 IPERF_PORT=5201
 WG_IF_A=wgb$$a WG_IF_B=wgb$$b            # unique: wireguard-go's UAPI sockets are global files
 FD_METHOD=aes128-ctr+umac                # why: see the header comment
 MTU=1420
-TCP_SECONDS=10 UDP_SECONDS=5
+TCP_SECONDS=5 UDP_SECONDS=5
+ROUNDS=${BENCH_ROUNDS:-3}
 PING_PAYLOAD=996                         # inner IPv4 packet: 996 + 8 (ICMP) + 20 (IP) = 1024 bytes
 INNER_LEN=1024
 
@@ -184,17 +196,40 @@ measure_overhead() {
   echo $(( len - INNER_LEN ))
 }
 
-# measure_all LABEL ADDR [PORT]: fills M_<metric>_<LABEL>.
+# --- rounds ------------------------------------------------------------------------
+# record METRIC LABEL VALUE: appends one round's VALUE to R_<METRIC>_<LABEL>
+# (comma-separated, in round order).
+record() {
+  local name="R_$1_$2"
+  if [ -n "${!name:-}" ]; then printf -v "$name" '%s,%s' "${!name}" "$3"; else printf -v "$name" '%s' "$3"; fi
+}
+# median LIST FORMAT: the median of the numbers in the comma-separated LIST
+# (nan left out; of an even count, the mean of the middle two), printed
+# with FORMAT; nan when no round gave a number.
+median() {
+  awk -v list="$1" -v fmt="$2" 'BEGIN {
+    n = 0; k = split(list, raw, ",")
+    for (i = 1; i <= k; i++) if (raw[i] != "nan" && raw[i] != "") v[++n] = raw[i] + 0
+    if (n == 0) { print "nan"; exit }
+    for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+    m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    printf fmt "\n", m
+  }'
+}
+
+# measure_all LABEL ADDR [PORT]: one round of LABEL; records each metric
+# and, the first time it is measured, fills M_overhead_<LABEL>.
 measure_all() {
-  local label=$1 addr=$2 port=${3:-}
-  echo "  [$label] ping RTT" >&2;              eval "M_rtt_$label=\$(measure_rtt $label $addr)"
-  echo "  [$label] TCP, 1 stream" >&2;        eval "M_tcp1_$label=\$(measure_tcp $label $addr 1)"
-  echo "  [$label] TCP, 4 streams" >&2;       eval "M_tcp4_$label=\$(measure_tcp $label $addr 4)"
-  echo "  [$label] UDP, 64-byte packets" >&2; eval "M_pps64_$label=\$(measure_pps64 $label $addr)"
-  if [ -n "$port" ]; then
-    echo "  [$label] overhead per packet" >&2; eval "M_overhead_$label=\$(measure_overhead $label $addr $port)"
-  else
-    eval "M_overhead_$label=-"  # no tunnel, no overhead to measure
+  local label=$1 addr=$2 port=${3:-} name
+  echo "  [$label] ping RTT" >&2;              record rtt "$label" "$(measure_rtt "$label" "$addr")"
+  echo "  [$label] TCP, 1 stream" >&2;        record tcp1 "$label" "$(measure_tcp "$label" "$addr" 1)"
+  echo "  [$label] TCP, 4 streams" >&2;       record tcp4 "$label" "$(measure_tcp "$label" "$addr" 4)"
+  echo "  [$label] UDP, 64-byte packets" >&2; record pps64 "$label" "$(measure_pps64 "$label" "$addr")"
+  name="M_overhead_$label"
+  if [ -z "$port" ]; then
+    printf -v "$name" '%s' -  # no tunnel, no overhead to measure
+  elif [ -z "${!name:-}" ] || [ "${!name}" = nan ]; then
+    echo "  [$label] overhead per packet" >&2; printf -v "$name" '%s' "$(measure_overhead "$label" "$addr" "$port")"
   fi
 }
 
@@ -215,9 +250,6 @@ spawn "$NS_B" "$WORK/iperf3-server.log" iperf3 -s -p "$IPERF_PORT"
 poll_until 10 bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$IPERF_PORT' | grep -q $IPERF_PORT" \
   || die "iperf3 server did not start: $(cat "$WORK/iperf3-server.log")"
 
-# --- (1) plain veth ---------------------------------------------------------------
-echo "bench: (1) plain veth" >&2
-measure_all veth "$UL_B"
 
 # --- one tunnel, measured alone ------------------------------------------------
 # run_tunnel LABEL TITLE ADDR PORT: start_LABEL spawns the tunnel's two ends
@@ -228,7 +260,7 @@ measure_all veth "$UL_B"
 # starts, so each tunnel is measured alone.
 run_tunnel() {
   local label=$1 title=$2 addr=$3 port=$4 first=${#PIDS[@]} pid m up=no
-  echo "bench: $title" >&2
+  echo "bench: $title, round $ROUND of $ROUNDS" >&2
   if "start_$label"; then
     if poll_until 20 ip netns exec "$NS_A" ping -n -c 1 -W 1 "$addr"; then
       up=yes
@@ -240,7 +272,9 @@ run_tunnel() {
     measure_all "$label" "$addr" "$port"
   else
     tail -n 20 "$WORK/$label-a.log" "$WORK/$label-b.log" >&2 || true
-    for m in rtt tcp1 tcp4 pps64 overhead; do eval "M_${m}_$label=nan"; done
+    for m in rtt tcp1 tcp4 pps64; do record "$m" "$label" nan; done
+    m="M_overhead_$label"
+    [ -n "${!m:-}" ] || printf -v "$m" '%s' nan
   fi
   for pid in "${PIDS[@]:$first}"; do despawn "$pid"; done
 }
@@ -275,6 +309,8 @@ write_cordon_config() {  # NAME SELF_ID ADDR PEER_ID PEER_ADDR [ENDPOINT]
 }
 cordon_ready() { ip netns exec "$1" "$CORDON_BIN" status --json -s "$WORK/cordon-$2.sock"; }
 start_cordon() {
+  # A fresh key and fresh state in every round: nothing carries over.
+  rm -rf "$WORK/link.key" "$WORK/state-a" "$WORK/state-b"
   "$CORDON_BIN" genkey --out "$WORK/link.key" >/dev/null 2>"$WORK/genkey.log" \
     || die "cordon genkey failed: $(cat "$WORK/genkey.log")"
   write_cordon_config a 0x0001000a "$CD_A" 0x0001000b "$CD_B" "$UL_B:$CD_PORT"
@@ -284,7 +320,6 @@ start_cordon() {
   poll_until 20 cordon_ready "$NS_A" a && poll_until 20 cordon_ready "$NS_B" b \
     || { warn "cordon: the daemons did not answer on their control sockets within 20 s"; return 1; }
 }
-run_tunnel cordon "(2) Cordon" "$CD_B" "$CD_PORT"
 
 # --- (3) wireguard-go -----------------------------------------------------------
 wg_ready() { ip -n "$1" link show "$2" && [ -S "/var/run/wireguard/$2.sock" ]; }
@@ -303,7 +338,6 @@ start_wggo() {
     && tunnel_up "$NS_A" "$WG_IF_A" "$WG_A" && tunnel_up "$NS_B" "$WG_IF_B" "$WG_B" \
     || { warn "wggo: configuring the devices failed"; return 1; }
 }
-run_tunnel wggo "(3) wireguard-go" "$WG_B" "$WG_PORT"
 
 # --- (4) fastd ------------------------------------------------------------------
 # fastd_key SIDE: a secret in fastd-SIDE.secret (mode 0600, in fastd's config
@@ -346,7 +380,23 @@ start_fastd() {
   tunnel_up "$NS_A" fastd0 "$FD_A" && tunnel_up "$NS_B" fastd0 "$FD_B" \
     || { warn "fastd: configuring the devices failed"; return 1; }
 }
-run_tunnel fastd "(4) fastd" "$FD_B" "$FD_PORT"
+
+# --- (1) to (4), in rounds -----------------------------------------------------------
+for ROUND in $(seq 1 "$ROUNDS"); do
+  echo "bench: (1) plain veth, round $ROUND of $ROUNDS" >&2
+  measure_all veth "$UL_B"
+  run_tunnel cordon "(2) Cordon" "$CD_B" "$CD_PORT"
+  run_tunnel wggo "(3) wireguard-go" "$WG_B" "$WG_PORT"
+  run_tunnel fastd "(4) fastd" "$FD_B" "$FD_PORT"
+done
+# The medians the report shows.
+for m in rtt tcp1 tcp4 pps64; do
+  case $m in pps64) fmt=%.0f ;; *) fmt=%.3f ;; esac
+  for t in veth cordon wggo fastd; do
+    r="R_${m}_$t"
+    printf -v "M_${m}_$t" '%s' "$(median "${!r}" "$fmt")"
+  done
+done
 
 # --- (5) the administrator at 100,000 hosts (bench/admin_scale) -----------------
 # Only when the build has it; its key=value lines join the report below.
@@ -396,7 +446,7 @@ row() { printf '%-30s %12s %12s %14s %12s\n' "$@"; }  # one line of the table
 
 report() {
   local m t unit
-  echo "Cordon benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, MTU $MTU, fastd $FD_METHOD"
+  echo "Cordon benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, MTU $MTU, fastd $FD_METHOD, median of $ROUNDS rounds"
   echo
   row "metric" "veth" "cordon" "wireguard-go" "fastd"
   row "------" "----" "------" "------------" "-----"
@@ -413,6 +463,11 @@ report() {
   for m in tcp1 tcp4 rtt pps64; do
     case $m in tcp*) unit=_gbps ;; rtt) unit=_ms ;; *) unit= ;; esac
     for t in "${PATHS[@]}"; do echo "${t}_$m$unit=$(metric "$m" "$t")"; done
+  done
+  # The same, round by round (the figures above are their medians).
+  for m in tcp1 tcp4 rtt pps64; do
+    case $m in tcp*) unit=_gbps ;; rtt) unit=_ms ;; *) unit= ;; esac
+    for t in "${PATHS[@]}"; do r="R_${m}_$t"; echo "${t}_$m${unit}_rounds=${!r}"; done
   done
   for m in tcp1 tcp4 rtt pps64; do
     echo "${m}_ratio_vs_wireguard_go=$(ratio "$(metric "$m" cordon)" "$(metric "$m" wggo)")"
