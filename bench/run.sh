@@ -31,7 +31,7 @@
 # AES-256-GCM does. `null` and the null+ methods are out: they do not
 # encrypt. Everything runs inside the two namespaces with private addresses
 # assigned here; nothing leaves them.
-# Then, if the build has them, bench/admin_scale (10,000 hosts: key sets,
+# Then, if the build has them, bench/admin_scale (100,000 hosts: key sets,
 # peak memory, incremental update rebuild) and bench/mesh_scale (relayed vs
 # direct data path, relay packets per second, a registry of 10,000 clients)
 # add their key=value lines, bench/relay.sh measures the relayed path
