@@ -251,7 +251,17 @@ struct Node::Impl final : coord::NodeLink {
     relay_routes_.reclaim(reclaimer);
   }
   DropCounters drops;
-  std::atomic<uint64_t> relayed_packets{0}, relayed_bytes{0};
+  // What this coordinator relayed, one cache line per worker: each worker
+  // adds to its own with a plain store, not a locked add on a line every
+  // worker writes per forwarded datagram (docs/design.md, "Coordinator CPU").
+  struct alignas(64) RelayTally {
+    std::atomic<uint64_t> packets{0}, bytes{0};
+    void add(uint64_t size) {  // the owning worker only
+      packets.store(packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      bytes.store(bytes.load(std::memory_order_relaxed) + size, std::memory_order_relaxed);
+    }
+  };
+  const std::unique_ptr<RelayTally[]> relayed;  // [workers]
 
   // Control messages from workers to the control thread.
   Inbox inbox;

@@ -62,7 +62,12 @@ void Node::Impl::update_relay_routes(std::span<const coord::RelayRoutes::Change>
 }
 
 RelayCounters Node::Impl::relay_counters() const {
-  return RelayCounters{relayed_packets.load(std::memory_order_relaxed), relayed_bytes.load(std::memory_order_relaxed)};
+  RelayCounters out{};
+  for (unsigned w = 0; w < workers; ++w) {
+    out.packets += relayed[w].packets.load(std::memory_order_relaxed);
+    out.bytes += relayed[w].bytes.load(std::memory_order_relaxed);
+  }
+  return out;
 }
 
 // Both roles report: the one not in use has nothing to say.

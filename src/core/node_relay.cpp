@@ -107,8 +107,7 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   if (const auto sealed = seal_hop(worker, now, s.self, *next, parts, out); !sealed) {
     return drop(slot, sealed.error(), next->stats().drops);
   }
-  relayed_packets.fetch_add(1, std::memory_order_relaxed);
-  relayed_bytes.fetch_add(slot.data.size(), std::memory_order_relaxed);
+  relayed[worker].add(slot.data.size());
   slot.to = *to;
   slot.wire = slot.data;
   slot.verdict = Verdict::kForward;
