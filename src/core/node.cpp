@@ -14,6 +14,7 @@ Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<Receive
                  uint64_t boot_random, uint64_t live_from)
     : workers(workers), live_from(live_from), boot_floor(persisted_floor), confirmed_floor(persisted_floor),
       boot_receive_floors(std::move(receive_floors)), reclaimer(workers),
+      relayed(std::make_unique<RelayTally[]>(workers)),
       registry(std::make_unique<coord::Registry>(*this)),
       rendezvous(std::make_unique<coord::Rendezvous>(*this, boot_random)) {}
 Node::Impl::~Impl() = default;

@@ -61,11 +61,11 @@ struct Snapshot {
   }
 };
 
-// A coordinator's relay routes to other coordinators' clients: destination
-// host ID -> the neighbour coordinator to hand the datagram to. Published by
-// the control thread like the snapshot (publish.hpp), read by workers per
-// relayed datagram with one acquire load.
-using RelayRoutes = std::unordered_map<uint32_t, uint32_t>;
+// A coordinator's relay routes to other coordinators' clients
+// (coord/relay_routes.hpp): published by the control thread like the
+// snapshot (publish.hpp), read by workers per relayed datagram with one
+// acquire load.
+using RelayRoutes = coord::RelayRoutes;
 
 // A control message a worker authenticated, checked and the control thread
 // parsed (docs/protocol.md, "Control messages").
@@ -251,7 +251,17 @@ struct Node::Impl final : coord::NodeLink {
     relay_routes_.reclaim(reclaimer);
   }
   DropCounters drops;
-  std::atomic<uint64_t> relayed_packets{0}, relayed_bytes{0};
+  // What this coordinator relayed, one cache line per worker: each worker
+  // adds to its own with a plain store, not a locked add on a line every
+  // worker writes per forwarded datagram (docs/design.md, "Coordinator CPU").
+  struct alignas(64) RelayTally {
+    std::atomic<uint64_t> packets{0}, bytes{0};
+    void add(uint64_t size) {  // the owning worker only
+      packets.store(packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      bytes.store(bytes.load(std::memory_order_relaxed) + size, std::memory_order_relaxed);
+    }
+  };
+  const std::unique_ptr<RelayTally[]> relayed;  // [workers]
 
   // Control messages from workers to the control thread.
   Inbox inbox;
@@ -271,7 +281,7 @@ struct Node::Impl final : coord::NodeLink {
   // coord::NodeLink (node_mesh.cpp).
   void send_control(const Snapshot& s, const Now& now, HostId to, const wire::ControlMessage& m,
                     const coord::Via& via) override;
-  void publish_relay_routes(std::unordered_map<uint32_t, uint32_t> routes) override;
+  void update_relay_routes(std::span<const coord::RelayRoutes::Change> changes, bool replace) override;
   RelayCounters relay_counters() const override;
   void fill_mesh_status(const Snapshot& s, NodeStatus& out) const;
   void fill_mesh_peer_status(const Snapshot& s, const PeerEntry& e, PeerStatus& out) const;

@@ -57,12 +57,17 @@ void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, cons
   control_out.push_back(Outgoing{*dest, std::vector<std::byte>(datagram->begin(), datagram->end())});
 }
 
-void Node::Impl::publish_relay_routes(std::unordered_map<uint32_t, uint32_t> routes) {
-  set_relay_routes(std::make_unique<const RelayRoutes>(std::move(routes)));
+void Node::Impl::update_relay_routes(std::span<const coord::RelayRoutes::Change> changes, bool replace) {
+  set_relay_routes(replace ? RelayRoutes().with(changes) : relay_routes()->with(changes));
 }
 
 RelayCounters Node::Impl::relay_counters() const {
-  return RelayCounters{relayed_packets.load(std::memory_order_relaxed), relayed_bytes.load(std::memory_order_relaxed)};
+  RelayCounters out{};
+  for (unsigned w = 0; w < workers; ++w) {
+    out.packets += relayed[w].packets.load(std::memory_order_relaxed);
+    out.bytes += relayed[w].bytes.load(std::memory_order_relaxed);
+  }
+  return out;
 }
 
 // Both roles report: the one not in use has nothing to say.

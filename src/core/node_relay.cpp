@@ -93,9 +93,8 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
     if (to) next = dst->peer.get();
   }
   if (!next) {
-    const auto routes = relay_routes();
-    if (const auto r = routes->find(routing.destination.value); r != routes->end()) {
-      if (const PeerEntry* via = s.find(HostId{r->second})) {
+    if (const uint32_t r = relay_routes()->find(routing.destination.value); r != 0) {
+      if (const PeerEntry* via = s.find(HostId{r})) {
         to = via->peer->endpoint();
         if (to) next = via->peer.get();
       }
@@ -108,8 +107,7 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
   if (const auto sealed = seal_hop(worker, now, s.self, *next, parts, out); !sealed) {
     return drop(slot, sealed.error(), next->stats().drops);
   }
-  relayed_packets.fetch_add(1, std::memory_order_relaxed);
-  relayed_bytes.fetch_add(slot.data.size(), std::memory_order_relaxed);
+  relayed[worker].add(slot.data.size());
   slot.to = *to;
   slot.wire = slot.data;
   slot.verdict = Verdict::kForward;

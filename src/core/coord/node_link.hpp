@@ -6,8 +6,9 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
+#include <span>
 
+#include "core/coord/relay_routes.hpp"
 #include "core/link/path.hpp"
 #include "core/status.hpp"
 #include "core/types.hpp"
@@ -39,9 +40,10 @@ class NodeLink {
                             const Via& via) = 0;
   // The first hop and endpoint of traffic to `peer` now.
   virtual link::Hop path_to(const Snapshot& s, link::Peer& peer) const = 0;
-  // Replaces the relay routes (destination host ID -> neighbour
-  // coordinator) workers forward other coordinators' clients' datagrams by.
-  virtual void publish_relay_routes(std::unordered_map<uint32_t, uint32_t> routes) = 0;
+  // Applies `changes` to the relay routes (destination host ID -> neighbour
+  // coordinator) workers forward other coordinators' clients' datagrams by,
+  // and publishes the result; `replace` starts from an empty table.
+  virtual void update_relay_routes(std::span<const RelayRoutes::Change> changes, bool replace) = 0;
   virtual RelayCounters relay_counters() const = 0;
 
  protected:

@@ -30,7 +30,7 @@ void Registry::configure(const Snapshot& s, const Now& now) {
   if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
   // A coordinator never relays its own traffic: every peer is direct.
   for (const PeerEntry& e : s.peers) e.peer->path_cell().update([](link::Path p) { return p.to_direct(); });
-  publish_relay_routes();
+  publish_all_relay_routes();
 }
 
 std::vector<HostId> Registry::neighbors(const Snapshot& s) const {
@@ -132,10 +132,10 @@ void Registry::take_records(const Snapshot& s, const InboxItem& item, const wire
   if (!changed.empty()) {
     announce(s, now, changed, item.peer);
     // Published once by the tick that follows the batch (Node::tick handles
-    // the inbox, then ticks the role): rebuilding the table walks every
-    // route, and a coordinator among 100,000 clients gets many records
-    // messages per tick (docs/design.md, "A network of 100,000 clients").
-    routes_changed_ = true;
+    // the inbox, then ticks the role), and only these hosts' routes: a
+    // coordinator among 100,000 clients gets many records messages per tick
+    // and knows 90,000 routes (docs/design.md, "A network of 100,000 clients").
+    changed_routes_.insert(changed_routes_.end(), changed.begin(), changed.end());
   }
 }
 
@@ -188,7 +188,7 @@ int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
   const std::vector<HostId> lost = routes_.expire(now.mono_ns, kRouteLifetimeNs, gone);
   if (!lost.empty()) {
     announce(s, now, lost, HostId{});
-    publish_relay_routes();
+    changed_routes_.insert(changed_routes_.end(), lost.begin(), lost.end());
   }
 
   // At start, every neighbour's table; then ours to each every exchange
@@ -201,7 +201,7 @@ int64_t Registry::tick(const Snapshot& s, const Now& now, TickResult& /*out*/) {
     next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
     for (HostId n : neighbors(s)) send_table(s, now, n);
   }
-  if (routes_changed_) publish_relay_routes();
+  if (!changed_routes_.empty()) publish_changed_relay_routes();
   return std::min(next_sweep_mono_ns_, now.mono_ns + kMeshTickNs);
 }
 
@@ -255,13 +255,31 @@ void Registry::send_table(const Snapshot& s, const Now& now, HostId neighbor) {
   send_records(s, now, neighbor, table);
 }
 
-void Registry::publish_relay_routes() {
-  routes_changed_ = false;
-  std::unordered_map<uint32_t, uint32_t> table;
+// Workers relay towards a host through the neighbour of its best route
+// while that route says the host is reachable.
+RelayRoutes::Change Registry::relay_route(HostId host) const {
+  const Route* r = routes_.best(host);
+  const bool usable = r && r->record.state == wire::HostState::kReachable;
+  return RelayRoutes::Change{host.value, usable ? r->via.value : 0};
+}
+
+void Registry::publish_all_relay_routes() {
+  changed_routes_.clear();
+  std::vector<RelayRoutes::Change> table;
   for (const Route* r : routes_.all_best()) {
-    if (r->record.state == wire::HostState::kReachable) table[r->record.host.value] = r->via.value;
+    if (r->record.state == wire::HostState::kReachable) table.push_back({r->record.host.value, r->via.value});
   }
-  link_.publish_relay_routes(std::move(table));
+  link_.update_relay_routes(table, true);
+}
+
+// Only the hosts whose best route changed since the last publication: every
+// other host's relay route is what the published table already holds.
+void Registry::publish_changed_relay_routes() {
+  std::vector<RelayRoutes::Change> changes;
+  changes.reserve(changed_routes_.size());
+  for (HostId h : changed_routes_) changes.push_back(relay_route(h));
+  changed_routes_.clear();
+  link_.update_relay_routes(changes, false);
 }
 
 void Registry::send_records(const Snapshot& s, const Now& now, HostId to, const std::vector<wire::HostRecord>& records) {

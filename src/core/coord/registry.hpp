@@ -51,7 +51,9 @@ class Registry final : public Role {
   std::optional<wire::HostRecord> known_record(const Snapshot& s, HostId host, const Now& now) const;
   void announce(const Snapshot& s, const Now& now, const std::vector<HostId>& hosts, HostId except_neighbor);
   void send_records(const Snapshot& s, const Now& now, HostId to, const std::vector<wire::HostRecord>& records);
-  void publish_relay_routes();
+  RelayRoutes::Change relay_route(HostId host) const;
+  void publish_all_relay_routes();
+  void publish_changed_relay_routes();
   void send_table(const Snapshot& s, const Now& now, HostId neighbor);
   std::vector<HostId> neighbors(const Snapshot& s) const;
   void sweep_clients(const Snapshot& s, const Now& now);
@@ -63,7 +65,7 @@ class Registry final : public Role {
   int64_t started_mono_ns_ = 0;
   int64_t next_exchange_mono_ns_ = 0;
   int64_t next_sweep_mono_ns_ = 0;  // the next sweep_clients
-  bool routes_changed_ = false;      // records changed routes: tick publishes them
+  std::vector<HostId> changed_routes_;  // hosts whose best route changed: tick publishes them
   bool ask_neighbors_ = true;  // at start: ask every neighbour for its table
   NodeLink& link_;
 };

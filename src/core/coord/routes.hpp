@@ -32,6 +32,9 @@ class RouteTable {
 
   // Removes routes not refreshed within `lifetime_ns`, and every route
   // through a neighbour in `gone`. Returns the hosts whose best route changed.
+  // Walks the table only when a route may be removed: the registry calls it
+  // on every tick, and a walk over 90,000 routes per tick was quadratic
+  // (docs/design.md, "A network of 100,000 clients").
   std::vector<HostId> expire(int64_t now_mono_ns, int64_t lifetime_ns, const std::vector<HostId>& gone = {});
 
   const Route* best(HostId host) const;
@@ -40,7 +43,11 @@ class RouteTable {
   size_t size() const { return routes_.size(); }
 
  private:
+  void forget_via(uint32_t via);
+
   std::map<uint32_t, std::map<uint32_t, Route>> routes_;  // host -> via -> route
+  std::map<uint32_t, size_t> through_;                     // via -> how many routes go through it
+  int64_t oldest_learned_mono_ns_ = INT64_MAX;             // at most the oldest route's learned_mono_ns
 };
 
 }  // namespace cordon::coord
