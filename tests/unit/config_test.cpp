@@ -71,6 +71,7 @@ TEST_F(ConfigTest, GoodConfigGetsDefaults) {
   EXPECT_EQ(c.state_dir, "/var/lib/cordon");
   EXPECT_EQ(c.control_socket, "/run/cordon/cordon0.sock");
   EXPECT_EQ(c.workers, 0u);
+  EXPECT_TRUE(c.offloads);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.node.time_window_ns, 128 * kNsPerSecond);
   ASSERT_EQ(c.addresses.size(), 2u);
@@ -101,6 +102,7 @@ listen_address = "192.0.2.1"
 state_dir = "state"
 time_window = 60
 workers = 3
+offloads = false
 control_socket = "/tmp/cordon7.sock"
 log_level = "debug"
 
@@ -128,6 +130,7 @@ suite = "aes-256-siv"
   EXPECT_EQ(c.state_dir, (dir_.path() / "state").string());  // relative to the config file
   EXPECT_EQ(c.node.time_window_ns, 60 * kNsPerSecond);
   EXPECT_EQ(c.workers, 3u);
+  EXPECT_FALSE(c.offloads);
   EXPECT_EQ(c.control_socket, "/tmp/cordon7.sock");
   EXPECT_EQ(c.log_level, "debug");
   ASSERT_EQ(c.node.peers.size(), 2u);
@@ -189,6 +192,8 @@ const ErrorCase kErrorCases[] = {
      "is not an IP address"},
     {"time window zero", "[host]\nid = \"0x0001000a\"\ntime_window = 0\n", "3:15", "use 1 to 3600 seconds"},
     {"time window too large", "[host]\nid = \"0x0001000a\"\ntime_window = 5000\n", "3:15", "5000 is out of range"},
+    {"offloads not a boolean", "[host]\nid = \"0x0001000a\"\noffloads = \"yes\"\n", "3:12",
+     "host.offloads: expected true or false, found a string"},
     {"bad log level", "[host]\nid = \"0x0001000a\"\nlog_level = \"loud\"\n", "3:13", "is not a log level"},
     {"interface name too long", "[host]\nid = \"0x0001000a\"\ninterface = \"a-very-long-interface\"\n", "3:13",
      "not a usable interface name"},
