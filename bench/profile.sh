@@ -71,40 +71,11 @@ CD_PORT=51820 IPERF_PORT=5201 MTU=1420
 WORK=$(mktemp -d /tmp/cordon-prof-XXXXXX)
 declare -a PIDS=()
 
-stop_pid() {
-  local pid=$1 _
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid"; done
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
-  rm -rf "$WORK"
-}
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-spawn() {  # spawn NS LOG CMD...: sets LAST_PID (the command's own PID)
-  local ns=$1 log=$2; shift 2
-  ip netns exec "$ns" "$@" >"$log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-poll_until() {
-  local tries=$(( $1 * 10 )) _; shift
-  for _ in $(seq 1 "$tries"); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+HOST_EXTRA="workers = $WORKERS
+offloads = $OFFLOADS_TOML"
 
 # --- namespaces, veth, iperf3 server, the tunnel -----------------------------------
 ip netns add "$NS_A"
@@ -122,34 +93,11 @@ SERVER_PID=$LAST_PID
 poll_until 10 bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$IPERF_PORT' | grep -q $IPERF_PORT" \
   || die "iperf3 server did not start"
 
-write_config() {  # NAME SELF_ID ADDR PEER_ID PEER_ADDR [ENDPOINT]
-  local name=$1 self=$2 addr=$3 peer=$4 peer_addr=$5 endpoint=${6:-}
-  mkdir -p "$WORK/state-$name" && chmod 700 "$WORK/state-$name"
-  {
-    echo "[host]"
-    echo "id = \"$self\""
-    echo "interface = \"cordon0\""
-    echo "addresses = [\"$addr/24\"]"
-    echo "mtu = $MTU"
-    echo "listen_port = $CD_PORT"
-    echo "workers = $WORKERS"
-    echo "offloads = $OFFLOADS_TOML"
-    echo "state_dir = \"$WORK/state-$name\""
-    echo "control_socket = \"$WORK/cordon-$name.sock\""
-    echo "log_level = \"warn\""
-    echo
-    echo "[[peer]]"
-    echo "id = \"$peer\""
-    [ -n "$endpoint" ] && echo "endpoint = \"$endpoint\""
-    echo "key_file = \"$WORK/link.key\""
-    echo "allowed_prefixes = [\"$peer_addr/32\"]"
-  } >"$WORK/cordon-$name.toml"
-}
 status() { ip netns exec "$1" "$CORDON_BIN" status --json -s "$WORK/cordon-$2.sock"; }
 
 "$CORDON_BIN" genkey --out "$WORK/link.key" >/dev/null 2>&1 || die "cordon genkey failed"
-write_config a 0x0001000a "$CD_A" 0x0001000b "$CD_B" "$UL_B:$CD_PORT"
-write_config b 0x0001000b "$CD_B" 0x0001000a "$CD_A"
+write_cordon_config a 0x0001000a "$CD_A" 0x0001000b "$CD_B" "$UL_B:$CD_PORT"
+write_cordon_config b 0x0001000b "$CD_B" 0x0001000a "$CD_A"
 spawn "$NS_B" "$WORK/cordon-b.log" "$CORDON_BIN" up -c "$WORK/cordon-b.toml"
 PID_B=$LAST_PID
 spawn "$NS_A" "$WORK/cordon-a.log" "$CORDON_BIN" up -c "$WORK/cordon-a.toml"

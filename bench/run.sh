@@ -79,38 +79,10 @@ WORK=$(mktemp -d /tmp/cordon-bench-XXXXXX)
 RESULTS_DIR="$REPO/bench/results"
 declare -a PIDS=()
 
-# --- cleanup -------------------------------------------------------------------
-# Stops only the processes this script started, by PID, then deletes the
-# namespaces and the temp dir.
-stop_pid() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
-  rm -rf "$WORK"
-}
+# --- cleanup (bench/lib.sh) -------------------------------------------------------
+. "$REPO/bench/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Starts a command in the background inside a namespace; sets LAST_PID.
-# `ip netns exec` execs the command itself, so the PID is the command's.
-spawn() {
-  local ns=$1 log=$2; shift 2
-  ip netns exec "$ns" "$@" >"$log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
 
 # Stops one spawned process and forgets it.
 despawn() {
@@ -118,16 +90,6 @@ despawn() {
   stop_pid "$pid"
   for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
   PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-# poll_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds.
-poll_until() {
-  local tries=$(( $1 * 10 )) i; shift
-  for i in $(seq 1 "$tries"); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  return 1
 }
 
 # Measurements run in subshells, so a failure is remembered in a file.
@@ -286,27 +248,6 @@ tunnel_up() {
 }
 
 # --- (2) Cordon -----------------------------------------------------------------
-write_cordon_config() {  # NAME SELF_ID ADDR PEER_ID PEER_ADDR [ENDPOINT]
-  local name=$1 self=$2 addr=$3 peer=$4 peer_addr=$5 endpoint=${6:-}
-  mkdir -p "$WORK/state-$name" && chmod 700 "$WORK/state-$name"
-  {
-    echo "[host]"
-    echo "id = \"$self\""
-    echo "interface = \"cordon0\""
-    echo "addresses = [\"$addr/24\"]"
-    echo "mtu = $MTU"
-    echo "listen_port = $CD_PORT"
-    echo "state_dir = \"$WORK/state-$name\""
-    echo "control_socket = \"$WORK/cordon-$name.sock\""
-    echo "log_level = \"warn\""
-    echo
-    echo "[[peer]]"
-    echo "id = \"$peer\""
-    [ -n "$endpoint" ] && echo "endpoint = \"$endpoint\""
-    echo "key_file = \"$WORK/link.key\""
-    echo "allowed_prefixes = [\"$peer_addr/32\"]"
-  } >"$WORK/cordon-$name.toml"
-}
 cordon_ready() { ip netns exec "$1" "$CORDON_BIN" status --json -s "$WORK/cordon-$2.sock"; }
 start_cordon() {
   # A fresh key and fresh state in every round: nothing carries over.
