@@ -59,6 +59,12 @@ std::string endpoint_list(const json& j, const char* key) {
   return out;
 }
 
+// j[key] when it is an object, else an empty object.
+json object_at(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : json::object();
+}
+
 bool flag(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_boolean() && it->get<bool>();
@@ -108,12 +114,8 @@ bool meshed(const json& status) {
 std::string tcp_tunnel_line(const json& status) {
   auto t = status.find("tcp_tunnel");
   if (t == status.end() || !t->is_object()) return "";
-  auto part = [&](const char* key) {
-    auto it = t->find(key);
-    return it != t->end() && it->is_object() ? *it : json::object();
-  };
-  const json evicted = part("evicted");
-  const json closed = part("closed");
+  const json evicted = object_at(*t, "evicted");
+  const json closed = object_at(*t, "closed");
   return fmt::format("tcp streams  pending {}  authenticated {}  evicted {} (same source {}, oldest {})  refused {}  "
                      "closed: no first datagram {}, frame timeout {}, write stall {}, idle {}\n",
                      number(*t, "pending"), number(*t, "authenticated"),
@@ -128,12 +130,9 @@ std::string tcp_tunnel_line(const json& status) {
 std::string offloads_line(const json& status) {
   auto it = status.find("offloads");
   if (it == status.end() || !it->is_object()) return "";
-  auto part = [&](const char* key) {
-    auto p = it->find(key);
-    return p != it->end() && p->is_object() ? *p : json::object();
-  };
   if (!flag(*it, "enabled")) return "offloads: off\n";
-  const json tun = part("tun"), udp = part("udp"), split = part("split"), coalesced = part("coalesced");
+  const json tun = object_at(*it, "tun"), udp = object_at(*it, "udp"), split = object_at(*it, "split"),
+             coalesced = object_at(*it, "coalesced");
   auto features = [](std::initializer_list<std::pair<const char*, bool>> list) {
     std::string out;
     for (const auto& [name, on] : list) {
