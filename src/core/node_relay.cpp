@@ -121,6 +121,9 @@ Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId se
   h.format = wire::Format::kRelayed;
   h.suite = next.suite();
   h.generation = static_cast<uint8_t>(next.generation() % wire::kGenerationModulus);
+  // The source's lane travels on with its datagram, so every hop and the
+  // destination keep one flow on one worker (docs/design.md, "Lanes").
+  h.lane = wire::lane_of(parts.inner);
   h.sender_host = self.host();
   h.wire_counter = counter & wire::kWireCounterMask;
   wire::write_header(h, parts.aad.first<wire::kHeaderSize>());

@@ -25,6 +25,7 @@ Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, 
   wire::Header h;
   h.suite = peer.suite();
   h.generation = static_cast<uint8_t>(peer.generation() % wire::kGenerationModulus);
+  h.lane = wire::lane_of_worker(slot);
   h.sender_host = self.host();
   h.wire_counter = counter & wire::kWireCounterMask;
   const auto header = buffer.subspan(start).first<wire::kHeaderSize>();

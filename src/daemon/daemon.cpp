@@ -115,6 +115,8 @@ class Daemon {
   StreamOutbox::Batch outbox_batch_;  // the control thread's side of the outbox
   std::unique_ptr<TcpTunnel> tunnel_;
   std::unique_ptr<WorkerPool> pool_;
+  bool lanes_ = false;     // the sockets are picked by lane (underlay.hpp)
+  std::string lanes_off_;  // why not
   ActivityLog activity_;
   LocalEndpointTracker local_endpoints_;
 
@@ -164,6 +166,13 @@ cordon::Status<std::string> Daemon::start() {
   if (!underlay) return underlay.error();
   sockets_ = std::move(underlay->sockets);
   port_ = underlay->port;
+  lanes_ = underlay->lanes;
+  lanes_off_ = underlay->lanes_off;
+  if (!lanes_off_.empty()) {
+    spdlog::warn("UDP sockets picked by the kernel's hash, not by lane ({}): one peer's traffic stays on one "
+                 "worker",
+                 lanes_off_);
+  }
   if (config_.offloads) {
     for (auto& socket : sockets_) socket.enable_offloads(receive_slot_size(config_.mtu));
   }
@@ -485,6 +494,7 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     context.tcp_streams = tunnel_->open_streams();
     context.tcp_tunnel = tunnel_->stats();
     context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
+    context.workers = workers_status(lanes_, lanes_off_, *pool_);
     return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {

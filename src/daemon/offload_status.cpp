@@ -40,4 +40,14 @@ OffloadStatus offload_status(bool enabled, const os::TunDevice& tun, std::span<c
   return o;
 }
 
+WorkersStatus workers_status(bool lanes, const std::string& lanes_off, const WorkerPool& workers) {
+  WorkersStatus w{.lanes = lanes, .lanes_off = lanes_off};
+  for (size_t i = 0; i < workers.size(); ++i) {
+    const WorkerCounters& c = workers.worker(i).counters();
+    w.datagrams_in.push_back(c.datagrams_in.load(std::memory_order_relaxed));
+    w.packets_in.push_back(c.packets_in.load(std::memory_order_relaxed));
+  }
+  return w;
+}
+
 }  // namespace cordon::daemon

@@ -154,6 +154,32 @@ std::string offloads_line(const json& status) {
   return out + '\n';
 }
 
+// "workers: 2 picked by lane; datagrams in 310 | 297, packets in 305 | 290":
+// how the traffic divides between the workers (docs/design.md, "Lanes").
+std::string workers_line(const json& status) {
+  auto it = status.find("workers");
+  if (it == status.end() || !it->is_object()) return "";
+  auto per_worker = [&](const char* key, size_t* count) {
+    std::string out;
+    auto list = it->find(key);
+    if (list == it->end() || !list->is_array()) return std::string("?");
+    *count = list->size();
+    for (const json& n : *list) {
+      if (!out.empty()) out += " | ";
+      out += n.is_number_unsigned() ? n.dump() : "?";
+    }
+    return out;
+  };
+  size_t count = 0;
+  const std::string datagrams = per_worker("datagrams_in", &count);
+  const std::string packets = per_worker("packets_in", &count);
+  std::string picked;
+  if (count > 1) {
+    picked = flag(*it, "lanes") ? " picked by lane" : fmt::format(" picked by hash ({})", text(*it, "lanes_off"));
+  }
+  return fmt::format("workers: {}{}; datagrams in {}, packets in {}\n", count, picked, datagrams, packets);
+}
+
 std::string host_lines(const json& status) {
   std::string out;
   if (text(status, "role", "") == "coordinator") {
@@ -252,6 +278,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   const bool mesh = meshed(status);
   if (mesh) out += host_lines(status);
   out += offloads_line(status);
+  out += workers_line(status);
   out += fmt::format("drops not tied to a peer: {}\n", drops(status));
 
   auto peers = status.find("peers");

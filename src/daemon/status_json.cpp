@@ -57,6 +57,15 @@ nlohmann::json offloads_to_json(const OffloadStatus& o) {
   };
 }
 
+nlohmann::json workers_to_json(const WorkersStatus& w) {
+  return nlohmann::json{
+      {"lanes", w.lanes},
+      {"lanes_off", w.lanes_off.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.lanes_off)},
+      {"datagrams_in", w.datagrams_in},
+      {"packets_in", w.packets_in},
+  };
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer) {
   nlohmann::json prefixes = nlohmann::json::array();
   for (const Prefix& p : peer.allowed_prefixes) prefixes.push_back(p.to_string());
@@ -146,6 +155,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"routes", std::move(routes)},
       {"relay", nlohmann::json{{"packets", status.relay.packets}, {"bytes", status.relay.bytes}}},
       {"offloads", offloads_to_json(context.offloads)},
+      {"workers", workers_to_json(context.workers)},
       {"drops", drops_to_json(status.drops)},
   };
 }

@@ -36,6 +36,10 @@
 //            "last_drop": a reason name or null},
 //        "coalesced": {"packets", "writes"}}
 //        (docs/design.md, "Offloads"),
+//    "workers": {"lanes": the sockets are picked by lane (docs/design.md,
+//        "Lanes"), "lanes_off": why not, or null,
+//        "datagrams_in": [per worker], "packets_in": [per worker]}: what
+//        each worker handed to the core from its socket and its TUN queue,
 //    "drops": {reason: count}}
 //
 // "clients", "routes" and "relay" are a coordinator's (docs/protocol.md,
@@ -48,6 +52,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -69,6 +74,13 @@ struct OffloadStatus {
   uint64_t coalesced = 0, coalesced_writes = 0;
 };
 
+// The workers and how the traffic divides between them.
+struct WorkersStatus {
+  bool lanes = false;
+  std::string lanes_off;  // empty: lanes are on, or one worker
+  std::vector<uint64_t> datagrams_in, packets_in;  // per worker
+};
+
 struct StatusContext {
   std::string interface;
   uint16_t listen_port = 0;  // the bound port (listen_port = 0 picks one)
@@ -77,6 +89,7 @@ struct StatusContext {
   size_t tcp_streams = 0;  // open TCP tunnel streams
   TcpTunnelStats tcp_tunnel{};  // the listener's slots and evictions (tcp_port != 0)
   OffloadStatus offloads{};
+  WorkersStatus workers{};
 };
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context);

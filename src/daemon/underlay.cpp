@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/wire/header.hpp"
+
 namespace cordon::daemon {
 namespace {
 
@@ -36,6 +38,15 @@ UnderlayResult open_underlay(const IpAddress& address, uint16_t port, unsigned c
     if (!socket) return bind_failure(socket.error(), i == 0 ? port : out.port, config_path);
     if (i == 0) out.port = socket.value().local_port();
     out.sockets.push_back(std::move(socket.value()));
+  }
+  if (count > wire::kLanes) {
+    out.lanes_off = fmt::format("{} workers: the header has {} lanes", count, wire::kLanes);
+  } else if (count > 1) {
+    if (auto steered = out.sockets[0].steer_by_lane(count)) {
+      out.lanes = true;
+    } else {
+      out.lanes_off = steered.error().message();
+    }
   }
   return out;
 }

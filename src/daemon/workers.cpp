@@ -116,6 +116,7 @@ BatchReport Worker::receive_batch(const Now& now) {
   add(counters_.truncated, report.truncated);
   report.slots = rx_count_;
   if (rx_count_ == 0) return report;
+  add(counters_.datagrams_in, rx_count_);
 
   node_.process_wire(index_, now, std::span(rx_slots_).first(rx_count_));
   report.tally = dispatch_.received(std::span(rx_slots_).first(rx_count_));
@@ -138,6 +139,7 @@ os::Result<BatchReport> Worker::send_batch(const Now& now) {
   }
   report.slots = tx_count_;
   if (tx_count_ == 0) return report;
+  add(counters_.packets_in, tx_count_);
 
   node_.process_tun(index_, now, std::span(tx_slots_).first(tx_count_));
   report.tally = dispatch_.sealed(std::span(tx_slots_).first(tx_count_));

@@ -37,7 +37,11 @@
 // outside its room is caught as it would be with buffers of the exact size.
 //
 // WorkerPool is the daemon's side: one thread per worker, each in an epoll
-// loop over its TUN queue, its UDP socket and a stop event.
+// loop over its TUN queue, its UDP socket and a stop event. Which worker
+// gets a datagram is the socket group's choice, by the datagram's lane
+// (underlay.hpp; docs/design.md, "Lanes"); which worker reads a packet
+// from the TUN device is the tun driver's, which follows the queue that
+// last wrote the packet's flow.
 #pragma once
 
 #include <array>
@@ -77,6 +81,10 @@ constexpr size_t tunnel_slot_size(unsigned mtu) { return wire::kHeadroom + mtu +
 // Problems a worker counts instead of logging per packet; the control thread
 // reports changes (activity_log.hpp).
 struct WorkerCounters {
+  // What the worker handed to the core: datagrams from its socket, packets
+  // from its tunnel queue (after splitting), for `cordon status`.
+  std::atomic<uint64_t> datagrams_in{0};
+  std::atomic<uint64_t> packets_in{0};
   std::atomic<uint64_t> truncated{0};          // datagrams larger than the receive buffer
   std::atomic<uint64_t> tun_write_errors{0};   // inner packets the kernel refused
   std::atomic<uint64_t> udp_receive_errors{0};

@@ -475,6 +475,7 @@ std::string render_config(const NodeSpec& s) {
   if (const std::optional<bool> offloads = s.offloads ? s.offloads : forced_offloads()) {
     o << "offloads = " << (*offloads ? "true" : "false") << "\n";
   }
+  if (s.workers != 0) o << "workers = " << s.workers << "\n";
   for (const auto& p : s.peers) {
     o << "\n[[peer]]\n"
       << "id = " << toml_string(p.id) << "\n";
@@ -867,6 +868,7 @@ CordonPair::CordonPair(PairOptions options) : options_(std::move(options)) {
     s.state_dir = file("state-" + name);
     s.control_socket = file(name + ".sock");
     s.offloads = options_.offloads;
+    s.workers = options_.workers;
     fs::create_directories(s.state_dir);
     fs::permissions(s.state_dir, fs::perms::owner_all);
     return s;

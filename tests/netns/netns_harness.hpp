@@ -225,6 +225,7 @@ struct NodeSpec {
   fs::path control_socket;
   std::string log_level = "info";
   std::optional<bool> offloads;  // unset: the default (on)
+  unsigned workers = 0;          // 0: the default (one per core)
   std::vector<PeerSpec> peers;
 };
 
@@ -312,6 +313,7 @@ struct PairOptions {
   std::string suite;             // empty: the default suite
   int keepalive = -1;            // -1: the default
   std::optional<bool> offloads;  // both daemons' `offloads`; unset: the default (on)
+  unsigned workers = 0;          // both daemons' `workers`; 0: the default
 };
 
 class CordonPair {

@@ -531,6 +531,56 @@ TEST_F(OsNetns, UdpPortInUseIsEaddrinuse) {
   EXPECT_EQ(w2.value().local_port(), w1.value().local_port());
 }
 
+// The lane program: datagrams from one address and port reach the socket of
+// their lane (first byte's low two bits) modulo the group's size, where the
+// kernel's hash alone would send them all to one socket.
+TEST_F(OsNetns, ReuseportGroupPicksTheSocketByLane) {
+  for (unsigned sockets : {2u, 3u}) {
+    SCOPED_TRACE(sockets);
+    std::vector<UdpSocket> group;
+    for (unsigned i = 0; i < sockets; ++i) {
+      auto s = UdpSocket::bind(addr("::"), i == 0 ? 0 : group[0].local_port(), true);
+      ASSERT_TRUE(s.ok()) << s.error().message();
+      group.push_back(std::move(s.value()));
+    }
+    auto steered = group[0].steer_by_lane(sockets);
+    ASSERT_TRUE(steered.ok()) << steered.error().message();
+    auto sender = UdpSocket::bind(addr("127.0.0.1"), 0, false);
+    ASSERT_TRUE(sender.ok()) << sender.error().message();
+
+    constexpr size_t kCount = 64;
+    std::vector<std::vector<std::byte>> payloads;
+    std::vector<Datagram> batch;
+    for (size_t i = 0; i < kCount; ++i) {
+      // The lane's bits under other bits that the program must ignore.
+      std::string text = "?lane-" + std::to_string(i % 4);
+      text[0] = static_cast<char>(0xf0 | (i % 4));
+      payloads.emplace_back(text.size());
+      std::memcpy(payloads.back().data(), text.data(), text.size());
+    }
+    for (auto& p : payloads) {
+      batch.push_back(Datagram{.data = p, .length = p.size(), .peer = Endpoint{addr("127.0.0.1"), group[0].local_port()}});
+    }
+    auto sent = sender.value().send(batch);
+    ASSERT_TRUE(sent.ok() && sent.value() == kCount);
+
+    size_t received = 0;
+    for (unsigned i = 0; i < sockets; ++i) {
+      auto got = receive_all(group[i], kCount / 4 * ((4 + sockets - 1 - i) / sockets));
+      for (const auto& d : got) {
+        const unsigned lane = static_cast<unsigned char>(d.bytes[0]) & 3u;
+        EXPECT_EQ(lane % sockets, i) << "lane " << lane << " reached socket " << i;
+      }
+      received += got.size();
+    }
+    EXPECT_EQ(received, kCount);
+  }
+  // More sockets than lanes is refused.
+  auto one = UdpSocket::bind(addr("::"), 0, true);
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one.value().steer_by_lane(5).ok());
+}
+
 // ---------------------------------------------------------------------------
 // Primitives (no namespace needed, but they belong to the same layer).
 

@@ -108,6 +108,37 @@ TEST_F(TunnelTest, Iperf3TcpTransferCompletes) {
   EXPECT_EQ(server.exit_code(), 0) << server.log_text();
 }
 
+// Lanes (docs/design.md, "Lanes"): sixteen TCP flows to one peer spread
+// over both workers of each daemon, in both directions. Without lanes the
+// peer's datagrams all reach one socket, so one worker of each daemon
+// would receive nothing.
+TEST_F(TunnelTest, SixteenFlowsToOnePeerSpreadOverBothWorkers) {
+  CordonPair pair({.tag = "lanes", .workers = 2});
+  ASSERT_TRUE(pair.wait_for_tunnel(deadline_in(20s)));
+
+  Process server(&pair.b(), {"iperf3", "-s", "--one-off", "-B", CordonPair::kTunB4, "-p", "5201"},
+                 pair.file("iperf3-server.log"), "iperf3 server");
+  ASSERT_TRUE(wait_for_tcp_listener(pair.b(), 5201, deadline_in(10s))) << server.log_text();
+  RunResult r = run(&pair.a(), {"iperf3", "-c", CordonPair::kTunB4, "-p", "5201", "-P", "16", "-t", "3"}, 90s);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(server.wait_exit(deadline_in(20s)).has_value()) << "iperf3 --one-off server did not exit";
+
+  for (const auto& [side, status] : {std::pair{"A", pair.status_a()}, std::pair{"B", pair.status_b()}}) {
+    const json& w = status["workers"];
+    SCOPED_TRACE(std::string(side) + ": " + w.dump());
+    EXPECT_EQ(w.value("lanes", false), true);
+    for (const char* key : {"datagrams_in", "packets_in"}) {
+      ASSERT_TRUE(w.contains(key) && w[key].is_array() && w[key].size() == 2u) << key;
+      const uint64_t first = w[key][0].get<uint64_t>(), second = w[key][1].get<uint64_t>();
+      // Each worker carries at least one flow's share of sixteen, give or
+      // take: a fiftieth of the total is far above what control traffic
+      // alone would give an idle worker.
+      EXPECT_GT(first * 50, first + second) << key;
+      EXPECT_GT(second * 50, first + second) << key;
+    }
+  }
+}
+
 // (c) Inner payloads never cross the underlay in the clear. The control
 // capture on the tunnel device proves the marker was really sent.
 TEST_F(TunnelTest, PayloadIsNotVisibleOnTheUnderlay) {

@@ -1,6 +1,8 @@
 // A coordinator's per-client costs (docs/design.md, "Coordinator memory"):
 // AEAD contexts made on each slot's first use, the control thread's cached
-// sealing contexts, and an upper bound on the heap a registered client costs.
+// sealing contexts, and an upper bound on the heap a registered client costs;
+// and the lane a relayed datagram keeps from hop to hop (docs/design.md,
+// "Lanes").
 #include <malloc.h>
 
 #include <gtest/gtest.h>
@@ -46,23 +48,35 @@ std::unique_ptr<Node> ready(NodeConfig config, unsigned workers, const Now& now)
 }
 
 // A client of kC that reaches its other client only through kC.
-std::unique_ptr<Node> client(HostId self, HostId other, const char* other_prefix, const Now& now) {
+std::unique_ptr<Node> client(HostId self, HostId other, const char* other_prefix, const Now& now,
+                             unsigned workers = 1) {
   NodeConfig c;
   c.self = self;
   c.mesh.rendezvous = kC;
   c.mesh.registry = kC;
   c.peers.push_back(peer(self, kC, keys::Role::kCoordinator, Endpoint::parse("192.0.2.1:51820"), "10.0.0.1/32"));
   c.peers.push_back(peer(self, other, keys::Role::kClient, std::nullopt, other_prefix));
-  return ready(std::move(c), 1, now);
+  return ready(std::move(c), workers, now);
 }
 
-// An inner IPv4/UDP header from 10.0.0.<from> to 10.0.0.<to>, sealed by `node` on worker 0.
-std::vector<std::byte> sealed_packet(Node& node, uint8_t from, uint8_t to, const Now& now) {
+// kC with two workers, serving kA and kB, each linked with the other.
+std::unique_ptr<Node> coordinator_of_a_and_b(const Now& now) {
+  NodeConfig cc;
+  cc.self = kC;
+  cc.role = keys::Role::kCoordinator;
+  cc.peers.push_back(peer(kC, kA, keys::Role::kClient, Endpoint::parse("192.0.2.2:51820"), "10.0.0.2/32"));
+  cc.peers.push_back(peer(kC, kB, keys::Role::kClient, Endpoint::parse("192.0.2.3:51820"), "10.0.0.3/32"));
+  cc.mesh.served = {ServedClientConfig{kA, {kB}}, ServedClientConfig{kB, {kA}}};
+  return ready(std::move(cc), 2, now);
+}
+
+// An inner IPv4/UDP header from 10.0.0.<from> to 10.0.0.<to>, sealed by `node` on `worker`.
+std::vector<std::byte> sealed_packet(Node& node, uint8_t from, uint8_t to, const Now& now, unsigned worker = 0) {
   std::vector<std::byte> buf(wire::kHeadroom + 64 + wire::kTailroom);
   const uint8_t ip[] = {0x45, 0, 0, 64, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, from, 10, 0, 0, to};
   for (size_t k = 0; k < sizeof ip; ++k) buf[wire::kHeadroom + k] = std::byte{ip[k]};
   TxSlot tx{.buffer = buf, .headroom = wire::kHeadroom, .length = 64};
-  node.process_tun(0, now, std::span(&tx, 1));
+  node.process_tun(worker, now, std::span(&tx, 1));
   EXPECT_EQ(tx.verdict, Verdict::kDeliver);
   return {tx.wire.begin(), tx.wire.end()};
 }
@@ -72,13 +86,7 @@ std::vector<std::byte> sealed_packet(Node& node, uint8_t from, uint8_t to, const
 // control thread's answers, all still authenticate.
 TEST(CoordinatorContexts, EveryWorkerAndTheControlThreadSealAndOpenAfterFirstUse) {
   const Now now{1, kT0};
-  NodeConfig cc;
-  cc.self = kC;
-  cc.role = keys::Role::kCoordinator;
-  cc.peers.push_back(peer(kC, kA, keys::Role::kClient, Endpoint::parse("192.0.2.2:51820"), "10.0.0.2/32"));
-  cc.peers.push_back(peer(kC, kB, keys::Role::kClient, Endpoint::parse("192.0.2.3:51820"), "10.0.0.3/32"));
-  cc.mesh.served = {ServedClientConfig{kA, {kB}}, ServedClientConfig{kB, {kA}}};
-  auto c = ready(std::move(cc), 2, now);
+  auto c = coordinator_of_a_and_b(now);
   auto a = client(kA, kB, "10.0.0.3/32", now);
   auto b = client(kB, kA, "10.0.0.2/32", now);
   const Endpoint from_a = *Endpoint::parse("192.0.2.2:51820"), from_b = *Endpoint::parse("192.0.2.3:51820");
@@ -118,6 +126,40 @@ TEST(CoordinatorContexts, EveryWorkerAndTheControlThreadSealAndOpenAfterFirstUse
       EXPECT_EQ(rx.verdict, Verdict::kDeliver) << drop_reason_name(rx.reason) << " worker " << worker;
     }
   }
+}
+
+// A datagram carries the lane of the worker that sealed it, in the hop
+// header and the inner header; the coordinator forwards it under the same
+// lane whichever of its workers relays it; and the lane is authenticated.
+TEST(Lanes, ARelayedDatagramKeepsTheSourcesLaneAndALaneChangeFailsItsTag) {
+  const Now now{1, kT0};
+  auto c = coordinator_of_a_and_b(now);
+  auto a = client(kA, kB, "10.0.0.3/32", now, 6);
+  auto b = client(kB, kA, "10.0.0.2/32", now);
+  const Endpoint from_a = *Endpoint::parse("192.0.2.2:51820");
+
+  for (unsigned worker = 0; worker < 6; ++worker) {
+    SCOPED_TRACE(worker);
+    auto d = sealed_packet(*a, 2, 3, now, worker);
+    ASSERT_GT(d.size(), 2 * wire::kHeaderSize);
+    EXPECT_EQ(wire::lane_of(d), worker % wire::kLanes);
+    EXPECT_EQ(wire::lane_of(std::span(d).subspan(wire::kHeaderSize)), worker % wire::kLanes);
+    RxSlot hop{.from = from_a, .data = d};
+    c->process_wire(1 - worker % 2, now, std::span(&hop, 1));
+    ASSERT_EQ(hop.verdict, Verdict::kForward) << drop_reason_name(hop.reason);
+    std::vector<std::byte> fwd(hop.wire.begin(), hop.wire.end());
+    EXPECT_EQ(wire::lane_of(fwd), worker % wire::kLanes);
+    RxSlot rx{.from = *Endpoint::parse("192.0.2.1:51820"), .data = fwd};
+    b->process_wire(0, now, std::span(&rx, 1));
+    EXPECT_EQ(rx.verdict, Verdict::kDeliver) << drop_reason_name(rx.reason);
+  }
+  // The hop header's lane moved: the coordinator's tag check fails.
+  auto d = sealed_packet(*a, 2, 3, now, 1);
+  d[0] ^= std::byte{0x3};
+  RxSlot hop{.from = from_a, .data = d};
+  c->process_wire(0, now, std::span(&hop, 1));
+  EXPECT_EQ(hop.verdict, Verdict::kDrop);
+  EXPECT_EQ(hop.reason, DropReason::kAuthFailure) << drop_reason_name(hop.reason);
 }
 
 // The upper bound the coordinator's memory target sets: a client that

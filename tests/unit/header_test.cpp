@@ -23,6 +23,7 @@ TEST(WireHeader, RoundTripsEveryField) {
     Header h;
     h.suite = static_cast<crypto::Suite>(rng() % 4);
     h.generation = static_cast<uint8_t>(rng() % kGenerationModulus);
+    h.lane = static_cast<uint8_t>(rng() % kLanes);
     h.sender_host = static_cast<uint16_t>(rng());
     h.wire_counter = rng() & kWireCounterMask;
     const auto d = datagram_with(h, rng() % 3);
@@ -30,6 +31,7 @@ TEST(WireHeader, RoundTripsEveryField) {
     ASSERT_TRUE(p.header);
     EXPECT_EQ(p.header->suite, h.suite);
     EXPECT_EQ(p.header->generation, h.generation);
+    EXPECT_EQ(p.header->lane, h.lane);
     EXPECT_EQ(p.header->sender_host, h.sender_host);
     EXPECT_EQ(p.header->wire_counter, h.wire_counter);
   }
@@ -46,13 +48,30 @@ TEST(WireHeader, KnownBytes) {
   for (size_t i = 0; i < expect.size(); ++i) EXPECT_EQ(std::to_integer<uint8_t>(d[i]), expect[i]) << i;
 }
 
-TEST(WireHeader, RejectsShortReservedAndUnknownFormat) {
+TEST(WireHeader, LaneIsTheLowTwoBitsOfTheFirstByte) {
+  for (uint8_t lane = 0; lane < kLanes; ++lane) {
+    Header h;
+    h.generation = 3;
+    h.lane = lane;
+    h.sender_host = 0xffff;
+    const auto d = datagram_with(h);
+    EXPECT_EQ(std::to_integer<uint8_t>(d[0]), 0x0c | lane);
+    const auto p = parse_header(d);
+    ASSERT_TRUE(p.header);
+    EXPECT_EQ(p.header->lane, lane);
+    EXPECT_EQ(p.header->generation, 3);
+    EXPECT_EQ(lane_of(d), lane);
+  }
+  EXPECT_EQ(lane_of({}), 0);
+  EXPECT_EQ(lane_of_worker(0), 0);
+  EXPECT_EQ(lane_of_worker(5), 1);
+}
+
+TEST(WireHeader, RejectsShortAndUnknownFormat) {
   std::vector<std::byte> d(kOverhead);
   EXPECT_EQ(parse_header(std::span(d).first(kOverhead - 1)).error, HeaderError::kTooShort);
   EXPECT_FALSE(parse_header(std::span(d).first(kOverhead - 1)).header);
   EXPECT_TRUE(parse_header(d).header);
-  d[0] = std::byte{0x01};
-  EXPECT_EQ(parse_header(d).error, HeaderError::kReservedBits);
   d[0] = std::byte{0x40};  // format 1: relayed
   ASSERT_TRUE(parse_header(d).header);
   EXPECT_EQ(parse_header(d).header->format, Format::kRelayed);

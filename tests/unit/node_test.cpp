@@ -167,8 +167,11 @@ TEST_F(NodeTest, DropsWithNamedReasons) {
   EXPECT_EQ(receive(*b, now, ea, header_tampered).reason, DropReason::kAuthFailure);
 
   EXPECT_EQ(receive(*b, now, ea, std::vector<std::byte>(23)).reason, DropReason::kTooShort);
+  auto lane_moved = good;
+  lane_moved[0] ^= std::byte{1};  // the lane is associated data too
+  EXPECT_EQ(receive(*b, now, ea, lane_moved).reason, DropReason::kAuthFailure);
   auto reserved = good;
-  reserved[0] |= std::byte{1};
+  reserved[0] |= std::byte{0xc0};  // format 3 is reserved
   EXPECT_EQ(receive(*b, now, ea, reserved).reason, DropReason::kBadHeader);
   auto stranger = good;
   stranger[2] = std::byte{0x99};
@@ -179,7 +182,7 @@ TEST_F(NodeTest, DropsWithNamedReasons) {
 
   const auto st = b->status();
   const auto& pa = peer_of(st, 0x0001000a);
-  EXPECT_EQ(pa.drops[size_t(DropReason::kAuthFailure)], 2u);
+  EXPECT_EQ(pa.drops[size_t(DropReason::kAuthFailure)], 3u);
   EXPECT_EQ(pa.drops[size_t(DropReason::kReplay)], 1u);
   EXPECT_EQ(st.drops[size_t(DropReason::kTooShort)], 1u);
   EXPECT_EQ(st.drops[size_t(DropReason::kBadHeader)], 1u);

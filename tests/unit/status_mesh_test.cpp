@@ -181,6 +181,31 @@ TEST(StatusFormat, ManualModeShowsNoMeshLines) {
   EXPECT_EQ(out.find("REACHABILITY"), std::string::npos) << out;
 }
 
+TEST(StatusFormat, WorkersLineShowsHowTheTrafficDivides) {
+  NodeStatus s;
+  s.self = HostId{0x0001000a};
+  StatusContext context{"cordon0", 51820, kNow * kNsPerSecond};
+  context.workers = WorkersStatus{.lanes = true, .datagrams_in = {310, 297}, .packets_in = {305, 0}};
+  nlohmann::json j = status_to_json(s, context);
+  EXPECT_EQ(j["workers"]["lanes_off"], nullptr);
+  EXPECT_EQ(j["workers"]["datagrams_in"], nlohmann::json::array({310, 297}));
+  std::string out = format_status(j, kNow);
+  EXPECT_NE(out.find("workers: 2 picked by lane; datagrams in 310 | 297, packets in 305 | 0\n"), std::string::npos)
+      << out;
+
+  context.workers = WorkersStatus{.lanes = false, .lanes_off = "6 workers: the header has 4 lanes",
+                                  .datagrams_in = {1, 2, 3, 4, 5, 6}, .packets_in = {0, 0, 0, 0, 0, 7}};
+  out = format_status(status_to_json(s, context), kNow);
+  EXPECT_NE(out.find("workers: 6 picked by hash (6 workers: the header has 4 lanes); datagrams in 1 | 2 | 3 | 4 | 5 | "
+                     "6, packets in 0 | 0 | 0 | 0 | 0 | 7\n"),
+            std::string::npos)
+      << out;
+
+  context.workers = WorkersStatus{.datagrams_in = {8}, .packets_in = {9}};
+  out = format_status(status_to_json(s, context), kNow);
+  EXPECT_NE(out.find("workers: 1; datagrams in 8, packets in 9\n"), std::string::npos) << out;
+}
+
 TEST(StatusFormat, StrangeMeshFieldsRenderAsQuestionMarks) {
   const auto doc = nlohmann::json::parse(R"({"role": "coordinator", "tcp_port": "x", "relay": 5,
     "clients": [1, {"id": 2, "local_endpoints": [3]}], "routes": [{"metric": "high"}],

@@ -11,7 +11,6 @@ constexpr uint8_t kTwoBits = 0x3;
 ParsedHeader parse_header(std::span<const std::byte> datagram) {
   if (datagram.size() < kOverhead) return {std::nullopt, HeaderError::kTooShort};
   const auto b0 = std::to_integer<uint8_t>(datagram[0]);
-  if ((b0 & kTwoBits) != 0) return {std::nullopt, HeaderError::kReservedBits};
   const uint8_t format = (b0 >> kFormatShift) & kTwoBits;
   if (format != static_cast<uint8_t>(Format::kDirect) && format != static_cast<uint8_t>(Format::kRelayed)) {
     return {std::nullopt, HeaderError::kBadFormat};
@@ -20,6 +19,7 @@ ParsedHeader parse_header(std::span<const std::byte> datagram) {
   h.format = static_cast<Format>(format);
   h.suite = static_cast<crypto::Suite>((b0 >> kSuiteShift) & kTwoBits);
   h.generation = (b0 >> kGenShift) & kTwoBits;
+  h.lane = b0 & kTwoBits;
   h.sender_host = static_cast<uint16_t>((std::to_integer<uint16_t>(datagram[1]) << 8) |
                                         std::to_integer<uint16_t>(datagram[2]));
   uint64_t c = 0;
@@ -28,10 +28,14 @@ ParsedHeader parse_header(std::span<const std::byte> datagram) {
   return {h, HeaderError::kTooShort};
 }
 
+uint8_t lane_of(std::span<const std::byte> datagram) {
+  return datagram.empty() ? 0 : std::to_integer<uint8_t>(datagram[0]) & kTwoBits;
+}
+
 void write_header(const Header& h, std::span<std::byte, kHeaderSize> out) {
   const uint8_t b0 = static_cast<uint8_t>((static_cast<uint8_t>(h.format) & kTwoBits) << kFormatShift |
                                           (static_cast<uint8_t>(h.suite) & kTwoBits) << kSuiteShift |
-                                          (h.generation & kTwoBits) << kGenShift);
+                                          (h.generation & kTwoBits) << kGenShift | (h.lane & kTwoBits));
   out[0] = std::byte{b0};
   out[1] = std::byte{static_cast<uint8_t>(h.sender_host >> 8)};
   out[2] = std::byte{static_cast<uint8_t>(h.sender_host)};

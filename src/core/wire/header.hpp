@@ -6,7 +6,7 @@
 //    0                   1                   2                   3
 //    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
 //   +---+---+---+---+-------------------------------+---------------+
-//   |fmt|sui|gen|rsv|     sender host number        |   counter     |
+//   |fmt|sui|gen|ln |     sender host number        |   counter     |
 //   +---+---+---+---+-------------------------------+               +
 //   |                 counter (low 40 bits, continued)              |
 //   +---------------------------------------------------------------+
@@ -20,7 +20,10 @@
 //   sui  2 bits  AEAD suite code (crypto::Suite); a mismatch with the
 //                peer's configured suite is dropped as `suite_mismatch`.
 //   gen  2 bits  key generation, modulo 4.
-//   rsv  2 bits  zero.
+//   ln   2 bits  lane: which of the sender's workers sealed it (worker
+//                index modulo 4). The receiver's socket group picks the
+//                socket, hence the worker, from it (docs/design.md,
+//                "Lanes"); it carries no meaning for the core.
 //   sender host number  16 bits: the low half of the sender's host ID, a
 //                hint that finds the link without trial decryption.
 //   counter      low 40 bits of the 64-bit packet counter.
@@ -74,16 +77,20 @@ constexpr unsigned kWireCounterBits = 40;  // 2^40 units = 18.2 h, rebuilt withi
 constexpr uint64_t kWireCounterMask = (uint64_t{1} << kWireCounterBits) - 1;
 
 constexpr unsigned kGenerationModulus = 4;
+constexpr unsigned kLanes = 4;
+// The lane a worker marks its datagrams with.
+constexpr uint8_t lane_of_worker(unsigned worker) { return static_cast<uint8_t>(worker % kLanes); }
 
 struct Header {
   Format format = Format::kDirect;
   crypto::Suite suite = crypto::Suite::kAes256Gcm;
   uint8_t generation = 0;       // modulo kGenerationModulus
+  uint8_t lane = 0;             // modulo kLanes
   uint16_t sender_host = 0;     // low 16 bits of the sender's host ID
   uint64_t wire_counter = 0;    // low kWireCounterBits bits of the counter
 };
 
-enum class HeaderError : uint8_t { kTooShort, kBadFormat, kReservedBits };
+enum class HeaderError : uint8_t { kTooShort, kBadFormat };
 
 // Parses the first kHeaderSize bytes. The datagram must also hold a tag, so
 // anything shorter than kOverhead is kTooShort.
@@ -92,6 +99,10 @@ struct ParsedHeader {
   HeaderError error = HeaderError::kTooShort;
 };
 ParsedHeader parse_header(std::span<const std::byte> datagram);
+
+// The lane of a datagram whose header starts at datagram[0] (0 when empty),
+// without parsing the rest.
+uint8_t lane_of(std::span<const std::byte> datagram);
 
 // Writes kHeaderSize bytes.
 void write_header(const Header& h, std::span<std::byte, kHeaderSize> out);

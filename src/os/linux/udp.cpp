@@ -1,9 +1,11 @@
 #include "os/linux/udp.hpp"
 
+#include "core/wire/header.hpp"
 #include "os/linux/sockaddr.hpp"
 #include "os/linux/udp_offload.hpp"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -98,6 +100,24 @@ Result<UdpSocket> UdpSocket::bind(const IpAddress& address, uint16_t port, bool 
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return sys_error("getsockname UDP");
   s.port_ = to_endpoint(ss).port;
   return s;
+}
+
+Status UdpSocket::steer_by_lane(unsigned sockets) const {
+  if (sockets == 0 || sockets > wire::kLanes) return sys_error("steer UDP sockets by lane: 1 to 4 sockets", EINVAL);
+  // The program sees the UDP payload (socket(7), SO_ATTACH_REUSEPORT_CBPF);
+  // it returns the index of the socket in the group. A datagram too short
+  // to have a first byte ends the program with 0: socket 0.
+  std::array<sock_filter, 4> code = {{
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, wire::kLanes - 1),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, sockets),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  }};
+  const sock_fprog program{.len = static_cast<unsigned short>(code.size()), .filter = code.data()};
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program)) < 0) {
+    return sys_error("attach the lane program to the UDP sockets (SO_ATTACH_REUSEPORT_CBPF)");
+  }
+  return Ok{};
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> batch) {

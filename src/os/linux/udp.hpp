@@ -41,6 +41,15 @@ class UdpSocket final : public DatagramSocket {
   int fd() const { return fd_.get(); }
   uint16_t local_port() const { return port_; }
 
+  // Makes the SO_REUSEPORT group this socket belongs to pick a datagram's
+  // socket by its lane (wire/header.hpp): the low two bits of its first
+  // byte, modulo `sockets`, index the group's sockets in the order they
+  // were bound (a classic BPF program, SO_ATTACH_REUSEPORT_CBPF in
+  // socket(7)). Without it the kernel picks by a hash of the addresses and
+  // ports. Call once every socket of the group is bound; `sockets` from 1
+  // to 4.
+  Status steer_by_lane(unsigned sockets) const;
+
   // Turns on UDP GSO and GRO where the kernel has them (detected by the
   // setsockopt calls; nothing fails without them). With GRO, receive()
   // needs a batch of kMaxCoalescedBatch entries to fill it, and points the
