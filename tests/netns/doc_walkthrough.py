@@ -105,6 +105,9 @@ def parse_page(path):
 
 SECRET = re.compile(r"\b(?=[a-z0-9]*\d)[a-z0-9]{16,}\b")
 MASKS = [
+    # How many workers there are, and what each carried, follows the
+    # machine's CPUs: the line is there, its contents are the machine's.
+    (re.compile(r"^workers: .*"), "workers: <per worker>"),
     (re.compile(r"just now|never|\d+ (s|min|h|d) ago"), "<age>"),
     (re.compile(r"\d+(\.\d+)? (B|KiB|MiB|GiB|TiB)\b"), "<size>"),
     (re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"), "<month>"),
