@@ -95,6 +95,51 @@ void check_subnets(const std::vector<Prefix>& subnets, Role role) {
   }
 }
 
+bool overlap(const Prefix& a, const Prefix& b) { return a.contains(b.address) || b.contains(a.address); }
+
+// A packet for an address inside two tunneled subnets, or inside a subnet
+// and the tunnel addresses, would have two places to go, so no two of them
+// overlap (docs/administration.md, `host`). `self`'s
+// own rows are left out: they are being replaced.
+void check_subnets_free(Database& db, const NetworkSpec& network, HostId self, const std::vector<Prefix>& subnets) {
+  for (size_t i = 0; i < subnets.size(); ++i) {
+    const Prefix& p = subnets[i];
+    for (const std::optional<Prefix>& tunnel : {std::optional(network.ipv4), network.ipv6}) {
+      if (tunnel && overlap(p, *tunnel)) {
+        throw AdminError(fmt::format("--subnet {}: overlaps the network's tunnel addresses {}; a tunneled subnet "
+                                     "must lie outside them",
+                                     p.to_string(), tunnel->to_string()));
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (overlap(p, subnets[j])) {
+        throw AdminError(fmt::format("--subnet {} and --subnet {} overlap; give each address range once",
+                                     subnets[j].to_string(), p.to_string()));
+      }
+    }
+  }
+  if (subnets.empty()) return;
+  Statement& st = db.cached(
+      "SELECT s.prefix, h.name, h.id FROM subnets s JOIN hosts h ON h.id = s.host WHERE s.host != ?1 "
+      "ORDER BY s.host, s.position");
+  st.bind(1, sql_id(self));
+  while (st.step()) {
+    const auto other = Prefix::parse(st.text(0));
+    if (!other) continue;
+    for (const Prefix& p : subnets) {
+      if (!overlap(p, *other)) continue;
+      const std::string name = st.text(1);
+      const HostId gateway = host_from_sql(st.int64(2));
+      st.reset();
+      throw AdminError(fmt::format("--subnet {}: overlaps {}, tunneled by gateway '{}' ({}); LAN prefixes behind "
+                                   "two gateways must not overlap (Cordon does not translate addresses between "
+                                   "them)",
+                                   p.to_string(), other->to_string(), name, gateway.to_string()));
+    }
+  }
+  st.reset();
+}
+
 void write_endpoints(Database& db, HostId id, const std::vector<Endpoint>& endpoints) {
   db.cached("DELETE FROM endpoints WHERE host = ?1").bind(1, sql_id(id)).run();
   int64_t position = 0;
@@ -272,6 +317,7 @@ HostInfo Admin::add_host(const HostSpec& spec) {
     }
     const Coordinators coords = apply_choice(db_, Coordinators{}, spec.coordinators);
     const HostId id = choose_id(db_, network_, spec.id);
+    check_subnets_free(db_, network_, id, spec.subnets);
     const uint64_t v4 = allocate_offset(db_, "tunnel_v4", network_.ipv4, id.host());
     std::optional<int64_t> v6;
     if (network_.ipv6) v6 = static_cast<int64_t>(allocate_offset(db_, "tunnel_v6", *network_.ipv6, id.host()));
@@ -343,6 +389,7 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
     const std::vector<Prefix> subnets = change.subnets.value_or(before.subnets);
     check_subnets(subnets, role);
     if (subnets != before.subnets) {
+      check_subnets_free(db_, network_, id, subnets);
       write_subnets(db_, id, subnets);
       touch(self_kind, DirtyKind::kAddressBook);
       touch(peers_kind, DirtyKind::kAddressBook);

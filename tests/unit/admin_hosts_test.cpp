@@ -94,6 +94,39 @@ TEST_F(AdminTest, BadHostSettingsAreRefused) {
   EXPECT_EQ(dump(), before);
 }
 
+// Tunneled subnets of two gateways, or of one gateway, or a subnet and the
+// network's tunnel addresses, never overlap; the refusal names both sides
+// and changes nothing.
+TEST_F(AdminTest, OverlappingTunneledSubnetsAreRefused) {
+  HostSpec g1 = coordinator("g1");
+  g1.subnets = {*Prefix::parse("192.168.1.0/24"), *Prefix::parse("fd10:1::/64")};
+  const HostInfo first = a().add_host(g1);
+  const std::string before = dump();
+  HostSpec g2 = coordinator("g2");
+  g2.subnets = {*Prefix::parse("192.168.0.0/16")};
+  expect_refused([&] { a().add_host(g2); },
+                 {"--subnet 192.168.0.0/16", "overlaps 192.168.1.0/24", "gateway 'g1'", first.id.to_string()});
+  g2.subnets = {*Prefix::parse("fd10:1::/80")};
+  expect_refused([&] { a().add_host(g2); }, {"--subnet fd10:1::/80", "overlaps fd10:1::/64", "'g1'"});
+  g2.subnets = {*Prefix::parse("10.77.0.128/25")};
+  expect_refused([&] { a().add_host(g2); }, {"--subnet 10.77.0.128/25", "tunnel addresses 10.77.0.0/24"});
+  g2.subnets = {*Prefix::parse("172.16.0.0/24"), *Prefix::parse("172.16.0.128/25")};
+  expect_refused([&] { a().add_host(g2); }, {"172.16.0.0/24", "172.16.0.128/25", "overlap"});
+  EXPECT_EQ(dump(), before);
+
+  // Next to each other is fine, and a gateway may keep or narrow its own.
+  g2.subnets = {*Prefix::parse("192.168.2.0/24")};
+  a().add_host(g2);
+  HostChange narrow;
+  narrow.subnets = std::vector<Prefix>{*Prefix::parse("192.168.1.0/25")};
+  EXPECT_EQ(a().set_host("g1", narrow).subnets.size(), 1u);
+  HostChange grab;
+  grab.subnets = std::vector<Prefix>{*Prefix::parse("192.168.1.128/25"), *Prefix::parse("192.168.2.0/23")};
+  const std::string kept = dump();
+  expect_refused([&] { a().set_host("g1", grab); }, {"--subnet 192.168.2.0/23", "overlaps 192.168.2.0/24", "'g2'"});
+  EXPECT_EQ(dump(), kept);
+}
+
 TEST_F(AdminTest, ClientIsLinkedToEachOfItsCoordinators) {
   const HostInfo r = a().add_host(coordinator("reg"));
   const HostInfo v = a().add_host(coordinator("rdv"));
