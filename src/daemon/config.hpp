@@ -83,6 +83,10 @@ struct DaemonConfig {
 
   std::string interface = kDefaultInterface;
   std::vector<Prefix> addresses;  // interface addresses, host bits kept (10.77.0.1/24)
+  // Managed mode: the LAN prefixes this host tunnels as a gateway (its own
+  // address book entry); the daemon forwards IP while there are any
+  // (forwarding.hpp).
+  std::vector<Prefix> tunneled_subnets;
   int64_t keepalive_ns = kDefaultKeepaliveNs;  // managed mode: every peer's keepalive (host.keepalive)
   unsigned mtu = kDefaultMtu;
   uint16_t listen_port = kDefaultListenPort;

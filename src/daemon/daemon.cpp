@@ -19,6 +19,8 @@
 #include "daemon/offload_status.hpp"
 #include "daemon/control.hpp"
 #include "daemon/counter_keeper.hpp"
+#include "daemon/file_store.hpp"
+#include "daemon/forwarding.hpp"
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
@@ -36,6 +38,7 @@
 #include "os/linux/poller.hpp"
 #include "os/linux/random.hpp"
 #include "os/linux/signals.hpp"
+#include "os/linux/sysctl.hpp"
 
 namespace cordon::daemon {
 namespace {
@@ -53,6 +56,11 @@ unsigned worker_count(unsigned configured) {
 
 // Link keys live in the Node; the daemon's copy of the configuration only
 // needs the rest, so its keys are wiped as soon as the Node has them.
+void log_forwarding(const Forwarding::Applied& applied) {
+  for (const std::string& change : applied.changes) spdlog::info("{}", change);
+  for (const std::string& error : applied.errors) spdlog::error("{}", error);
+}
+
 void forget_keys(NodeConfig& config) {
   for (PeerConfig& peer : config.peers) peer.link_key.wipe();
 }
@@ -107,6 +115,7 @@ class Daemon {
   std::optional<os::Poller> poller_;
   std::optional<CounterKeeper> counters_;
   std::optional<ControlServer> control_;
+  std::optional<Forwarding> forwarding_;  // after the interface goes, forwarding is restored
   std::optional<TunnelInterface> interface_;
   std::vector<os::UdpSocket> sockets_;
   uint16_t port_ = 0;
@@ -161,6 +170,10 @@ cordon::Status<std::string> Daemon::start() {
                                      peer_routes(config_.node));
   if (!iface) return iface.error().message();
   interface_.emplace(std::move(iface.value()));
+  // A gateway forwards between its LAN interfaces and the tunnel; a start
+  // after a crash restores what the crashed run changed (forwarding.hpp).
+  forwarding_.emplace(Forwarding::Switches{os::read_sysctl, os::write_sysctl}, system_files(), config_.state_dir);
+  log_forwarding(forwarding_->apply(config_.tunneled_subnets));
 
   UnderlayResult underlay = open_underlay(config_.listen_address, config_.listen_port, workers_, config_.path);
   if (!underlay) return underlay.error();
@@ -275,6 +288,7 @@ int Daemon::loop() {
             pool_->stop();
             tunnel_->close_all(os::now());
             store_last_receive_floors();
+            log_forwarding(forwarding_->restore());
             return 0;
           }
         }
@@ -469,6 +483,8 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   config_.node = std::move(kept);
   configure_tunnel(now);
 
+  config_.tunneled_subnets = std::move(next.tunneled_subnets);
+  log_forwarding(forwarding_->apply(config_.tunneled_subnets));
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
     spdlog::error("reload: {}", failure);
   }

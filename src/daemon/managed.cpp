@@ -35,6 +35,7 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     const keys::AddressBookEntry& self = entries.front();
     if (self.tunnel_v4) out.addresses.push_back(*self.tunnel_v4);
     if (self.tunnel_v6) out.addresses.push_back(*self.tunnel_v6);
+    out.subnets = self.subnets;
     out.role = self.role;
     out.registry = self.registry;
     out.rendezvous = self.rendezvous;
@@ -105,6 +106,7 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.self = node.self;
   config.node.role = node.role;
   config.addresses = std::move(node.addresses);
+  config.tunneled_subnets = std::move(node.subnets);
   config.node.peers = std::move(node.peers);
   for (PeerConfig& peer : config.node.peers) peer.keepalive_ns = config.keepalive_ns;
   // The timers stay as the config file set them.

@@ -46,6 +46,7 @@ struct ManagedNode {
   HostId registry, rendezvous;                 // a client's coordinators
   std::vector<ServedClientConfig> served;      // a coordinator's clients and their links
   std::vector<Prefix> addresses;  // this host's tunnel addresses
+  std::vector<Prefix> subnets;    // the LAN prefixes this host tunnels (a gateway)
   std::vector<PeerConfig> peers;
   // Entries skipped, e.g. a peer without a link key; each one logged.
   std::vector<std::string> warnings;
@@ -55,7 +56,8 @@ struct ManagedNode {
 // entry with a link key is a peer. Pure; the key set is already verified.
 ManagedNode managed_node(const keys::OpenedKeySet& keyset);
 
-// Fills config.node.self, config.addresses and config.node.peers.
+// Fills config.node.self, config.addresses, config.tunneled_subnets and
+// config.node.peers.
 void apply_managed_node(DaemonConfig& config, ManagedNode node);
 
 struct ManagedUnlocked {

@@ -230,6 +230,14 @@ void ManagedHost::kill() {
   daemon_->stop();  // reaps it
 }
 
+std::optional<int> ManagedHost::stop() {
+  if (!daemon_) return std::nullopt;
+  daemon_->signal(SIGTERM);
+  const auto code = daemon_->wait_exit(deadline_in(20s));
+  if (!code) kill();
+  return code;
+}
+
 RunResult ManagedHost::cordon(std::vector<std::string> args) const {
   args.insert(args.begin(), cordon_bin().string());
   return run(ns_.get(), args, 60s);

@@ -168,6 +168,10 @@ class ManagedHost {
   void start();
   // SIGKILL: the daemon gets no chance to say goodbye.
   void kill();
+  // SIGTERM, and waits for the daemon to exit; its exit code (none if it
+  // did not exit in time, and it is then killed).
+  std::optional<int> stop();
+  const fs::path& state_dir() const { return state_; }
   bool running() const { return daemon_ && daemon_->running(); }
 
   nlohmann::json status() const { return status_json(*ns_, socket_); }
