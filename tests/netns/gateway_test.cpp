@@ -8,6 +8,10 @@
 //                                                              |
 //                                        lan-host 192.168.71.10 (no Cordon)
 //
+// and, site to site, two such offices whose gateways are linked:
+//
+//   lan1-host 192.168.71.10 -- gw1 ==== internet ==== gw2 -- lan2-host 192.168.72.10
+//
 // Every machine is a namespace this test creates (cordon-...-gw-*); the
 // LAN host's only configuration is its address and its default route via
 // the gateway, as on an office LAN.
@@ -77,6 +81,46 @@ TEST_F(GatewayTest, ClientReachesAPlainLanHostAndForwardingIsRestored) {
   EXPECT_EQ(gw.stop(), 0);
   EXPECT_EQ(ip_forward(gw.ns()), "0");
   EXPECT_FALSE(fs::exists(record));
+}
+
+// Two LANs behind two linked gateways reach each other; neither LAN host
+// runs Cordon, and neither gateway got a route or sysctl by hand.
+TEST_F(GatewayTest, TwoLansReachEachOtherThroughTheirGateways) {
+  TempDir dir("netns-s2s");
+  AdminDb admin(dir.path() / "admin.db");
+  ManagedHost gw1("s2s-gw1", dir.path()), gw2("s2s-gw2", dir.path());
+  Namespace host1("s2s-lan1"), host2("s2s-lan2");
+  Switch internet("s2s-inet"), lan1("s2s-lan1"), lan2("s2s-lan2");
+  internet.attach(gw1.ns(), "ul0", "203.0.113.1/24");
+  internet.attach(gw2.ns(), "ul0", "203.0.113.2/24");
+  lan1.attach(gw1.ns(), "lan0", "192.168.71.1/24");
+  lan1.attach(host1, "eth0", "192.168.71.10/24");
+  lan2.attach(gw2.ns(), "lan0", "192.168.72.1/24");
+  lan2.attach(host2, "eth0", "192.168.72.10/24");
+  run_checked(&host1, {"ip", "route", "add", "default", "via", "192.168.71.1"}, 10s);
+  run_checked(&host2, {"ip", "route", "add", "default", "via", "192.168.72.1"}, 10s);
+
+  admin.checked({"network", "init", "--number", "1", "--name", "s2s", "--ipv4", "10.77.0.0/16"});
+  gw1.add_to(admin, {"--role", "coordinator", "--endpoint", "203.0.113.1:51820", "--subnet", "192.168.71.0/24"});
+  gw2.add_to(admin, {"--role", "coordinator", "--endpoint", "203.0.113.2:51820", "--subnet", "192.168.72.0/24"});
+  admin.checked({"link", "add", "s2s-gw1", "s2s-gw2"});
+  for (ManagedHost* h : {&gw1, &gw2}) {
+    h->install_keyset(admin);
+    h->write_config(short_mesh_timers());
+    h->start();
+  }
+
+  bool answered = false;
+  for (const Deadline deadline = deadline_in(30s); !answered && Clock::now() < deadline;) {
+    RunResult r = run(&host1, {"ping", "-n", "-q", "-c", "1", "-W", "1", "192.168.72.10"}, 10s);
+    answered = r.ok();
+  }
+  ASSERT_TRUE(answered) << "LAN 1 never reached LAN 2";
+  RunResult five = run(&host1, {"ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", "192.168.72.10"}, 30s);
+  EXPECT_TRUE(five.ok()) << five.describe();
+  EXPECT_NE(five.out.find("5 received"), std::string::npos) << five.out;
+  RunResult back = run(&host2, {"ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "192.168.71.10"}, 30s);
+  EXPECT_TRUE(back.ok()) << back.describe();
 }
 
 }  // namespace
