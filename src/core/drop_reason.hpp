@@ -15,7 +15,7 @@ namespace cordon {
 #define CORDON_DROP_REASONS(X)                                                          \
   /* underlay -> tunnel */                                                               \
   X(kTooShort, "too_short", "datagram shorter than header and tag")                      \
-  X(kBadHeader, "bad_header", "unknown format or reserved bits set")                    \
+  X(kBadHeader, "bad_header", "unknown format (2 or 3), or a malformed relayed datagram") \
   X(kUnknownPeer, "unknown_peer", "no link with the sender host number")                \
   X(kSuiteMismatch, "suite_mismatch", "sender uses another AEAD suite than configured") \
   X(kUnknownGeneration, "unknown_generation", "key generation not held")                \
