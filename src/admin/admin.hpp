@@ -129,6 +129,27 @@ struct GroupInfo {
   std::vector<std::string> linked_groups;
 };
 
+// ---- Filter rules (docs/gateways.md, "Central rules") ----------------------
+
+// Whom a rule is for: one host (by ID or name) or one group.
+struct FilterTarget {
+  enum class Kind : uint8_t { kHost, kGroup } kind = Kind::kHost;
+  std::string name;
+};
+
+struct FilterRuleInfo {
+  int64_t number = 0;  // never reused
+  int64_t position = 0;
+  FilterTarget target;            // the host's name, or the group's
+  std::optional<HostId> host;     // the host's ID, for a host rule
+  std::string text;               // as written
+  // The text a host receives (peers by host ID), or empty when its peers
+  // name no host any more (a removed host, an empty group): then no host
+  // receives it.
+  std::string exported;
+  int64_t created_at = 0;
+};
+
 struct LinkInfo {
   HostId a, b;
   std::string a_name, b_name;
@@ -278,6 +299,17 @@ class Admin {
   LinkChange add_group_link(const std::string& group_a, const std::string& group_b);
   LinkChange remove_group_link(const std::string& group_a, const std::string& group_b);
   std::vector<LinkInfo> list_links();
+
+  // A protected-traffic rule for a host or group, last in order or just
+  // before rule `before`. Its text is parsed now: a bad rule, or one naming
+  // an unknown host or group after `peer`, is refused with the word at
+  // fault. Every host it is for is marked for an address-book update.
+  FilterRuleInfo add_filter_rule(const FilterTarget& target, const std::string& text,
+                                 std::optional<int64_t> before = std::nullopt);
+  FilterRuleInfo remove_filter_rule(int64_t number);
+  // Every rule in order; with a host, the rules that host receives (its
+  // own and its groups'), in the order it applies them.
+  std::vector<FilterRuleInfo> list_filter_rules(const std::optional<std::string>& host_ref);
 
   RotateResult rotate_link(const std::string& a, const std::string& b);
   RotateResult rotate_host(const std::string& ref);

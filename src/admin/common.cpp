@@ -63,10 +63,15 @@ Role host_role(Database& db, HostId id) {
   return static_cast<Role>(st.int64(0));
 }
 
-int64_t resolve_group(Database& db, std::string_view name) {
+std::optional<int64_t> find_group(Database& db, std::string_view name) {
   Statement& st = db.cached("SELECT id FROM host_groups WHERE name = ?1");
   st.bind(1, name);
   if (st.step()) return st.int64(0);
+  return std::nullopt;
+}
+
+int64_t resolve_group(Database& db, std::string_view name) {
+  if (auto group = find_group(db, name)) return *group;
   throw AdminError(fmt::format("no group named '{}'; see `cordon admin group list`", name));
 }
 

@@ -4,6 +4,7 @@
 // the membership change itself is also a "keys" change for the member.
 #include <set>
 
+#include "admin/filter_rules.hpp"
 #include "admin/internal.hpp"
 
 namespace cordon::admin {
@@ -18,19 +19,11 @@ std::vector<int64_t> linked_groups(Database& db, int64_t group) {
   return out;
 }
 
-std::vector<HostId> members(Database& db, int64_t group) {
-  std::vector<HostId> out;
-  Statement& st = db.cached("SELECT host FROM group_members WHERE group_id = ?1 ORDER BY host");
-  st.bind(1, group);
-  while (st.step()) out.push_back(host_from_sql(st.int64(0)));
-  return out;
-}
-
 // Every pair that `host`'s membership in `group` asks for.
 std::vector<std::pair<HostId, HostId>> membership_pairs(Database& db, int64_t group, HostId host) {
   std::set<std::pair<HostId, HostId>> pairs;
   for (int64_t other : linked_groups(db, group)) {
-    for (HostId peer : members(db, other)) {
+    for (HostId peer : group_members(db, other)) {
       if (peer != host) pairs.insert(ordered(host, peer));
     }
   }
@@ -39,6 +32,14 @@ std::vector<std::pair<HostId, HostId>> membership_pairs(Database& db, int64_t gr
 
 }  // namespace
 
+std::vector<HostId> group_members(Database& db, int64_t group) {
+  std::vector<HostId> out;
+  Statement& st = db.cached("SELECT host FROM group_members WHERE group_id = ?1 ORDER BY host");
+  st.bind(1, group);
+  while (st.step()) out.push_back(host_from_sql(st.int64(0)));
+  return out;
+}
+
 void Admin::add_group(const std::string& name) {
   run_command(db_, batch_, "group add", "name=" + name, [&] {
     check_name(name, "group name");
@@ -46,6 +47,7 @@ void Admin::add_group(const std::string& name) {
     st.bind(1, name);
     if (st.step()) throw AdminError(fmt::format("group '{}' already exists; choose another name", name));
     st.reset();
+    refuse_name_in_filter_rules(db_, name);
     db_.cached("INSERT INTO host_groups (name) VALUES (?1)").bind(1, name).run();
   });
 }
@@ -57,7 +59,8 @@ LinkChange Admin::remove_group(const std::string& name) {
     for (int64_t other : linked_groups(db_, group)) {
       for (const auto& p : group_link_pairs(db_, group, other)) pairs.insert(p);
     }
-    const std::vector<HostId> old_members = members(db_, group);
+    const std::vector<HostId> old_members = group_members(db_, group);
+    forget_in_filter_rules(db_, {name});
     db_.cached("DELETE FROM host_groups WHERE id = ?1").bind(1, group).run();
     LinkChange change;
     for (const auto& [a, b] : pairs) reconcile_link(db_, a, b, change);
@@ -79,8 +82,10 @@ LinkChange Admin::add_member(const std::string& group_name, const std::string& h
     db_.cached("INSERT INTO group_members (group_id, host) VALUES (?1, ?2)").bind(1, group).bind(2, sql_id(host)).run();
     LinkChange change;
     for (const auto& [a, b] : membership_pairs(db_, group, host)) ensure_link(db_, a, b, false, change);
-    // A group membership change is a keys change (dirty.hpp).
+    // A group membership change is a keys change (dirty.hpp); rules for
+    // the group, or naming it, change for their hosts.
     mark_dirty(db_, host, DirtyKind::kKeys);
+    mark_rule_hosts_dirty(db_);
     return change;
   });
 }
@@ -100,6 +105,7 @@ LinkChange Admin::remove_member(const std::string& group_name, const std::string
     LinkChange change;
     for (const auto& [a, b] : pairs) reconcile_link(db_, a, b, change);
     mark_dirty(db_, host, DirtyKind::kKeys);
+    mark_rule_hosts_dirty(db_);
     return change;
   });
 }

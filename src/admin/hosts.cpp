@@ -3,6 +3,7 @@
 #include <set>
 
 #include "admin/addressing.hpp"
+#include "admin/filter_rules.hpp"
 #include "admin/internal.hpp"
 
 namespace cordon::admin {
@@ -308,6 +309,7 @@ HostInfo Admin::add_host(const HostSpec& spec) {
   return run_command(db_, batch_, "host add", describe_spec(spec), [&] {
     check_name(spec.name, "--name: host name");
     check_name_free(db_, spec.name, std::nullopt);
+    refuse_name_in_filter_rules(db_, spec.name);
     check_endpoints(spec.endpoints);
     check_subnets(spec.subnets, spec.role);
     if (spec.role == Role::kCoordinator && spec.coordinators.any()) {
@@ -360,6 +362,8 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
     if (change.name && *change.name != before.name) {
       check_name(*change.name, "--name: host name");
       check_name_free(db_, *change.name, id);
+      refuse_name_in_filter_rules(db_, *change.name);
+      rename_in_filter_rules(db_, before.name, *change.name);
       db_.cached("UPDATE hosts SET name = ?1 WHERE id = ?2").bind(1, *change.name).bind(2, sql_id(id)).run();
       touch(self_kind, DirtyKind::kAddressBook);
       touch(peers_kind, DirtyKind::kAddressBook);
@@ -447,6 +451,7 @@ void Admin::remove_host(const std::string& ref) {
     // its peers drop it from their served links (dirty.hpp). The links go
     // by ON DELETE CASCADE, not through reconcile_link, so mark them here.
     mark_peer_registries_dirty(db_, id, DirtyKind::kAddressBook);
+    forget_in_filter_rules(db_, {load_host(db_, network_, id).name, id.to_string()});
     db_.cached("DELETE FROM hosts WHERE id = ?1").bind(1, sql_id(id)).run();
   });
 }
@@ -476,6 +481,7 @@ std::vector<HostId> Admin::compromise_host(const std::string& ref) {
     name.step();
     const std::string host_name = name.text(0);
     name.reset();
+    forget_in_filter_rules(db_, {host_name, id.to_string()});
     db_.cached("INSERT INTO compromised_hosts (id, name, time) VALUES (?1, ?2, ?3)")
         .bind(1, sql_id(id))
         .bind(2, host_name)

@@ -48,6 +48,9 @@ std::string host_label(Database& db, HostId id);
 Role host_role(Database& db, HostId id);
 
 int64_t resolve_group(Database& db, std::string_view name);
+std::optional<int64_t> find_group(Database& db, std::string_view name);
+// A group's members, sorted by host ID (groups.cpp).
+std::vector<HostId> group_members(Database& db, int64_t group);
 
 // Names: 1..64 bytes of printable text without spaces at either end; a host
 // name may not look like a host ID (hosts are named by either).

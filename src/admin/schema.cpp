@@ -130,8 +130,27 @@ CREATE TABLE audit (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Version 2: the administrator's filter rules (docs/gateways.md, "Central
+// rules"). Each rule is for one host or one group (exactly one of the two
+// columns), applies in `position` order, and keeps its text as written;
+// names in it are resolved when key sets and packages are made. AUTOINCREMENT:
+// a rule's number is never given to another rule, since hosts show it.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE filter_rules (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  position    INTEGER NOT NULL,
+  host        INTEGER REFERENCES hosts(id) ON DELETE CASCADE,
+  group_id    INTEGER REFERENCES host_groups(id) ON DELETE CASCADE,
+  rule        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  CHECK ((host IS NULL) <> (group_id IS NULL))
+);
+CREATE INDEX filter_rules_by_position ON filter_rules(position);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, kSchemaV1},
+    {2, kSchemaV2},
 }};
 
 }  // namespace

@@ -77,6 +77,7 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
     std::sort(served.peers.begin(), served.peers.end());
     s.served_[e.registry.value].push_back(std::move(served));
   }
+  s.rules_ = load_filter_rules(db);
   for (auto& [coordinator, clients] : s.served_) {
     std::sort(clients.begin(), clients.end(),
               [](const keys::ServedClient& x, const keys::ServedClient& y) { return x.client < y.client; });
@@ -116,6 +117,7 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
     s.entries_.emplace(h.value, std::move(e));
   }
   for (HostId h : subjects) s.load_served(db, h);
+  s.rules_ = load_filter_rules(db);
   return s;
 }
 
@@ -157,6 +159,7 @@ keys::KeySetBody Snapshot::body_for(HostId host) const {
   if (const auto it = served_.find(host.value); it != served_.end() && self->second.role == Role::kCoordinator) {
     body.served = it->second;
   }
+  body.rules = filter_rules_for(rules_, host);
   return body;
 }
 

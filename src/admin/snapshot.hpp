@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "admin/admin.hpp"
+#include "admin/filter_rules.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/keys/keyset.hpp"
 
@@ -29,6 +30,7 @@ class Snapshot {
   // 3: "The address book lists only the hosts this one is linked with") and
   // one link key per peer. A coordinator's body also lists every client
   // whose registry it is, by host ID, each with its linked hosts by host ID.
+  // The filter rules for the host and its groups come last.
   keys::KeySetBody body_for(HostId host) const;
   size_t peer_count(HostId host) const;
   size_t link_count() const { return keys_.size(); }
@@ -48,6 +50,7 @@ class Snapshot {
   // peers; both sorted by host ID so that every export is the same bytes.
   std::unordered_map<uint32_t, std::vector<keys::ServedClient>> served_;
   std::vector<crypto::SecretBytes> keys_;
+  std::vector<StoredFilterRule> rules_;  // every rule, resolved (docs/gateways.md, "Central rules")
 };
 
 }  // namespace cordon::admin

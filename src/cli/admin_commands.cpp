@@ -600,6 +600,76 @@ void add_group_commands(CLI::App* admin_app) {
   }
 }
 
+// ---- filter ----------------------------------------------------------------------
+
+void add_filter_commands(CLI::App* admin_app) {
+  CLI::App* filter = admin_app->add_subcommand(
+      "filter", "Protected-traffic rules for hosts and groups, sent in key sets and updates (docs/gateways.md)");
+  filter->require_subcommand(1);
+  filter->fallthrough();
+  {
+    struct Opts {
+      std::string host, group;
+      CLI::Option *host_opt = nullptr, *group_opt = nullptr, *before_opt = nullptr;
+      int64_t before = 0;
+      std::vector<std::string> words;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(filter, "filter", "add", "Add a rule for a host or a group (last, or before another rule)");
+    o->host_opt = l.command->add_option("--host", o->host, "The host the rule is for (ID or name)");
+    o->group_opt = l.command->add_option("--group", o->group, "The group the rule is for");
+    o->host_opt->excludes(o->group_opt);
+    o->before_opt = l.command->add_option("--before", o->before, "Put the rule just before rule NUMBER");
+    l.command->add_option("RULE", o->words, "allow|drop [in|out] [peer NAME,...] [from P] [to P] [proto X] ...")
+        ->required()
+        ->expected(-1);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        if (!o->host_opt->count() && !o->group_opt->count()) {
+          throw admin::AdminError("say whom the rule is for: --host HOST or --group GROUP");
+        }
+        const admin::FilterTarget target =
+            o->host_opt->count() ? admin::FilterTarget{admin::FilterTarget::Kind::kHost, o->host}
+                                 : admin::FilterTarget{admin::FilterTarget::Kind::kGroup, o->group};
+        std::string text;
+        for (const auto& w : o->words) text += (text.empty() ? "" : " ") + w;
+        const auto before = o->before_opt->count() ? std::optional(o->before) : std::nullopt;
+        print_one(open_db().add_filter_rule(target, text, before), [](const admin::FilterRuleInfo& r) {
+          return fmt::format("added rule {}: {}\n", r.number, r.text);
+        });
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto number = std::make_shared<int64_t>(0);
+    Leaf& l = leaf(filter, "filter", "remove", "Remove a rule by its number");
+    l.command->add_option("NUMBER", *number, "The rule's number (filter list)")->required();
+    add_json(l);
+    l.run = [number, name = l.name] {
+      return guarded(name, [&] {
+        print_one(open_db().remove_filter_rule(*number), [](const admin::FilterRuleInfo& r) {
+          return fmt::format("removed rule {}: {}\n", r.number, r.text);
+        });
+        return kExitOk;
+      });
+    };
+  }
+  {
+    struct Opts {
+      std::string host;
+      CLI::Option* host_opt = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(filter, "filter", "list", "List rules in the order hosts apply them (those of one host with --host)");
+    o->host_opt = l.command->add_option("--host", o->host, "Host ID or name");
+    add_json(l);
+    l.run = list_command(l.name, [o](Admin a) { return a.list_filter_rules(given(o->host_opt, o->host)); },
+                         format_filter_rules);
+  }
+}
+
 void add_link_commands(CLI::App* admin_app) {
   CLI::App* link = admin_app->add_subcommand("link", "Links: permission to talk, and one key per host pair");
   link->require_subcommand(1);
@@ -825,6 +895,7 @@ void add_admin_commands(CLI::App& app) {
   add_user_commands(s.admin);
   add_group_commands(s.admin);
   add_link_commands(s.admin);
+  add_filter_commands(s.admin);
   add_key_commands(s.admin);
   add_keyset_export(s.admin);
   add_update_commands(s.admin);

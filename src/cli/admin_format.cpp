@@ -148,6 +148,17 @@ json to_json(const admin::LinkInfo& l) {
               {"rotated_at", l.rotated_at ? json(*l.rotated_at) : json(nullptr)}};
 }
 
+json to_json(const admin::FilterRuleInfo& r) {
+  json out{{"number", r.number},
+           {"position", r.position},
+           {r.target.kind == admin::FilterTarget::Kind::kHost ? "host" : "group", r.target.name},
+           {"rule", r.text},
+           {"exported", r.exported.empty() ? json(nullptr) : json(r.exported)},
+           {"created_at", r.created_at}};
+  if (r.host) out["host_id"] = r.host->to_string();
+  return out;
+}
+
 json to_json(const admin::LinkChange& c) {
   json added = json::array();
   json removed = json::array();
@@ -271,6 +282,16 @@ std::string format_links(const std::vector<admin::LinkInfo>& links) {
                     l.rotated_at ? format_time(*l.rotated_at) : "-"});
   }
   return format_table({"HOST A", "NAME A", "HOST B", "NAME B", "BECAUSE", "CREATED", "ROTATED"}, rows);
+}
+
+std::string format_filter_rules(const std::vector<admin::FilterRuleInfo>& rules) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : rules) {
+    const bool host = r.target.kind == admin::FilterTarget::Kind::kHost;
+    rows.push_back({std::to_string(r.number), (host ? "host " : "group ") + r.target.name,
+                    r.exported.empty() ? r.text + "  (names no host: not sent)" : r.text});
+  }
+  return format_table({"RULE", "FOR", "TEXT"}, rows);
 }
 
 std::string format_link_change(const admin::LinkChange& c) {

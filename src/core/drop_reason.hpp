@@ -26,6 +26,8 @@ namespace cordon {
   X(kAuthFailure, "auth_failure", "tag does not verify")                                \
   X(kBadInner, "bad_inner", "decrypted payload is not a well-formed IP packet")         \
   X(kDisallowedSource, "disallowed_source", "inner source outside the peer's prefixes") \
+  X(kFiltered, "filtered", "a protected-traffic rule drops it, or a reload's rules cut its connection") \
+  X(kConntrackFull, "conntrack_full", "no room in the connection table for a new connection") \
   /* tunnel -> underlay */                                                               \
   X(kNoRoute, "no_route", "no peer's allowed prefixes cover the destination")            \
   X(kNoEndpoint, "no_endpoint", "peer's underlay endpoint not known yet")               \

@@ -6,6 +6,7 @@
 
 #include "core/coord/registry.hpp"
 #include "core/coord/rendezvous.hpp"
+#include "core/filter/filter.hpp"
 #include "core/node_impl.hpp"
 
 namespace cordon {
@@ -16,7 +17,9 @@ Node::Impl::Impl(unsigned workers, uint64_t persisted_floor, std::vector<Receive
       boot_receive_floors(std::move(receive_floors)), reclaimer(workers),
       relayed(std::make_unique<RelayTally[]>(workers)),
       registry(std::make_unique<coord::Registry>(*this)),
-      rendezvous(std::make_unique<coord::Rendezvous>(*this, boot_random)) {}
+      rendezvous(std::make_unique<coord::Rendezvous>(*this, boot_random)) {
+  conntrack_secret = boot_random * 0x9e3779b97f4a7c15ull + 1;
+}
 Node::Impl::~Impl() = default;
 
 Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const Now& now,
@@ -48,6 +51,8 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     for (HostId p : c.peers) linked.push_back(p.value);
     std::sort(linked.begin(), linked.end());
   }
+  s->filter = build_filter(config.filter, previous);
+  s->conntrack = conntrack.get();
   s->time_window_units = wire::counter_units(std::clamp<int64_t>(config.time_window_ns, 0, kMaxTimeWindowNs));
   for (PeerConfig& pc : config.peers) {
     std::shared_ptr<link::Peer> peer;
@@ -82,11 +87,42 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   return s;
 }
 
+std::shared_ptr<const filter::Ruleset> Node::Impl::build_filter(FilterConfig& config, const Snapshot* previous) {
+  const filter::Ruleset* old = previous ? previous->filter.get() : nullptr;
+  if (old && old->rules().size() == config.rules.size()) {
+    bool same = true;
+    for (size_t i = 0; same && i < config.rules.size(); ++i) {
+      same = old->text(i) == config.rules[i].to_string() && old->rules()[i].peers == config.rules[i].peers &&
+             (i < config.origins.size() ? config.origins[i] : std::string()) == old->origin(i);
+    }
+    if (same) return previous->filter;
+  }
+  auto rules = std::make_shared<const filter::Ruleset>(std::move(config.rules), std::move(config.origins),
+                                                       ++filter_version, workers + 1, old);
+  if (!rules->empty() && !conntrack) {
+    conntrack = std::make_unique<filter::ConnTable>(config.max_connections, conntrack_secret);
+  }
+  return rules;
+}
+
+std::optional<DropReason> Node::Impl::filtered(unsigned slot, const Now& now, const Snapshot& s, filter::Direction d,
+                                               HostId peer, std::span<const std::byte> packet) const {
+  if (s.filter->empty()) return std::nullopt;
+  const auto v = filter::judge(*s.filter, *s.conntrack, slot, d, peer.value, packet, now.mono_ns);
+  if (v.pass) return std::nullopt;
+  return v.reason;
+}
+
+// A reload that changes the rules judges every tracked connection again
+// once the new snapshot is out (filter/conntrack.hpp, recheck).
 void Node::reconfigure(NodeConfig config, const Now& now) {
+  const filter::Ruleset* rules_before = impl_->snapshot()->filter.get();
   auto next = impl_->build(std::move(config), now, impl_->snapshot());
+  const filter::Ruleset* rules_after = next->filter.get();
   // Paths first, so that workers never see the new peers without them.
   impl_->role(*next).configure(*next, now);
   impl_->current.publish(std::move(next), impl_->reclaimer);
+  if (rules_after != rules_before && impl_->conntrack) impl_->conntrack->recheck(*rules_after, now.mono_ns);
   impl_->keepalive_check_mono_ns = INT64_MIN;  // new peers, keepalive intervals, endpoints
   impl_->floor_check_mono_ns = INT64_MIN;
   impl_->reclaim();
@@ -149,6 +185,24 @@ PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntr
   return out;
 }
 
+// Status reads no clock: it lists what the table holds, which may include
+// connections expired since the last sweep of their bucket (Node::tick).
+FilterStatus filter_status(const Snapshot& s, filter::ConnTable* table) {
+  FilterStatus out;
+  const filter::Ruleset& rules = *s.filter;
+  out.version = rules.version();
+  for (size_t i = 0; i < rules.rules().size(); ++i) {
+    out.rules.push_back(FilterRuleStatus{rules.text(i), rules.origin(i), rules.rules()[i].action,
+                                         rules.hits(static_cast<int32_t>(i))});
+  }
+  if (table) {
+    out.connections = table->size();
+    out.capacity = table->capacity();
+    out.tracked = table->list(kStatusConnections, INT64_MIN);
+  }
+  return out;
+}
+
 }  // namespace
 
 NodeStatus Node::status() const {
@@ -159,6 +213,7 @@ NodeStatus Node::status() const {
   impl_->fill_mesh_status(*s, out);
   out.drops = impl_->drops.snapshot();
   out.counter_floor = impl_->confirmed_floor.load(std::memory_order_relaxed);
+  out.filter = filter_status(*s, impl_->conntrack.get());
   return out;
 }
 

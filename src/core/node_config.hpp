@@ -10,6 +10,7 @@
 
 #include "core/crypto/aead.hpp"
 #include "core/crypto/secret.hpp"
+#include "core/filter/rule.hpp"
 #include "core/keys/address_book.hpp"
 #include "core/types.hpp"
 
@@ -69,12 +70,23 @@ struct MeshConfig {
   uint16_t tcp_port = kDefaultTcpPort;  // the coordinators' TCP tunnel port, the same network-wide
 };
 
+// The protected-traffic filter (docs/gateways.md): rules in order, first
+// match wins, central rules before local ones. `max_connections` sizes the
+// connection table when rules first appear; a later change needs a restart.
+constexpr size_t kDefaultMaxConnections = 65536;
+struct FilterConfig {
+  std::vector<filter::Rule> rules;
+  std::vector<std::string> origins;  // per rule: "central" or "local"
+  size_t max_connections = kDefaultMaxConnections;
+};
+
 struct NodeConfig {
   HostId self;
   keys::Role role = keys::Role::kClient;
   std::vector<PeerConfig> peers;
   int64_t time_window_ns = kDefaultTimeWindowNs;
   MeshConfig mesh;
+  FilterConfig filter;
   // A random value drawn anew at every start (the daemon takes it from
   // os::random, simulations from their seeded RNG; the core may not draw
   // one). Probe IDs and status-report sequence numbers start from it, so an

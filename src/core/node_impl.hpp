@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/coord/node_link.hpp"
+#include "core/filter/conntrack.hpp"
+#include "core/filter/ruleset.hpp"
 #include "core/link/peer.hpp"
 #include "core/link/sealer_cache.hpp"
 #include "core/node.hpp"
@@ -51,6 +53,11 @@ struct Snapshot {
   std::unordered_map<uint32_t, uint32_t> by_id;                         // host ID -> peer index
   route::PrefixTable routes;                                            // overlay address -> peer index
   MeshConfig mesh;
+  // The protected-traffic rules (filter/ruleset.hpp), shared with the
+  // previous snapshot when a reload leaves them as they were, and the
+  // connection table they use (Impl::conntrack; null until rules exist).
+  std::shared_ptr<const filter::Ruleset> filter;
+  filter::ConnTable* conntrack = nullptr;
   // A coordinator's served links (mesh.served) for the relay's check:
   // served client -> the hosts it is linked with, sorted.
   std::unordered_map<uint32_t, std::vector<uint32_t>> served_links;
@@ -163,6 +170,7 @@ constexpr int64_t kFloorCheckAheadNs = 20 * kNsPerMs;
 // forgets at most the last second of accepted counters (docs/protocol.md,
 // "Replay protection").
 constexpr int64_t kReceiveFloorIntervalNs = kNsPerSecond;
+constexpr size_t kConntrackSweepBuckets = 64;
 
 struct Node::Impl final : coord::NodeLink {
   Impl(unsigned workers, uint64_t persisted_floor, std::vector<ReceiveFloor> receive_floors, uint64_t boot_random,
@@ -181,8 +189,19 @@ struct Node::Impl final : coord::NodeLink {
   void receive_relayed(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& hop, RxSlot& slot);
   // The plaintext of an authentic datagram from `peer`: keepalive, control
   // message or inner packet. `via` is the relay it came through, if any.
-  void deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
-                       HostId via, bool live, RxSlot& slot);
+  void deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer,
+                       std::span<std::byte> body, HostId via, bool live, RxSlot& slot);
+  // The protected-traffic filter's verdict on an inner packet to or from
+  // `peer` (filter/filter.hpp): nullopt when it passes.
+  std::optional<DropReason> filtered(unsigned slot, const Now& now, const Snapshot& s, filter::Direction d, HostId peer,
+                                     std::span<const std::byte> packet) const;
+  // The ruleset for `config`: the previous one when its rules are the same.
+  std::shared_ptr<const filter::Ruleset> build_filter(FilterConfig& config, const Snapshot* previous);
+  // Made when a ruleset first has rules, with the capacity the config gave
+  // then; it lives as long as the Node, across reloads.
+  std::unique_ptr<filter::ConnTable> conntrack;
+  uint64_t conntrack_secret = 0;  // keys the table's hash: from the boot random
+  uint64_t filter_version = 0;  // control thread only
   void forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
                const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot);
   const RelayRoutes* relay_routes() const { return relay_routes_.load(); }

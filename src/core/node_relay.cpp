@@ -64,7 +64,7 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
     return drop(slot, replay_reason(accepted.verdict), end.peer->stats().drops);
   }
   link::on_authenticated_rx(*end.peer, now);
-  deliver_payload(now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
+  deliver_payload(worker, now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
 }
 
 void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,

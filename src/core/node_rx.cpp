@@ -60,10 +60,10 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   }
   if (accepted.live && roam) link::on_live_rx_from(peer, now);
   link::on_authenticated_rx(peer, now);
-  deliver_payload(now, s, peer, body, HostId{}, accepted.live, slot);
+  deliver_payload(worker, now, s, peer, body, HostId{}, accepted.live, slot);
 }
 
-void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
+void Node::Impl::deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
                                  HostId via, bool live, RxSlot& slot) {
   link::PeerStats& st = peer.stats();
   if (!body.empty() && body[0] == wire::kKeepaliveByte) {
@@ -81,10 +81,12 @@ void Node::Impl::deliver_payload(const Now& now, const Snapshot& s, link::Peer& 
   if (!inner) return drop(slot, DropReason::kBadInner, st.drops);
   const auto owner = s.routes.lookup(inner->source);
   if (!owner || s.peers[*owner].peer.get() != &peer) return drop(slot, DropReason::kDisallowedSource, st.drops);
+  const auto packet = body.first(inner->length);
+  if (const auto r = filtered(worker, now, s, filter::Direction::kIn, peer.id(), packet)) return drop(slot, *r, st.drops);
   st.rx_packets.fetch_add(1, std::memory_order_relaxed);
   st.rx_bytes.fetch_add(inner->length, std::memory_order_relaxed);
   link::on_data_received(peer, now);
-  slot.inner = body.first(inner->length);
+  slot.inner = packet;
   slot.verdict = Verdict::kDeliver;
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/crypto/aead.hpp"
 #include "core/drop_reason.hpp"
+#include "core/filter/conntrack.hpp"
 #include "core/keys/address_book.hpp"
 #include "core/types.hpp"
 
@@ -70,6 +71,23 @@ struct RelayCounters {
   uint64_t packets = 0, bytes = 0;  // relayed datagrams forwarded, and their bytes
 };
 
+// The protected-traffic filter (docs/gateways.md): its ruleset, what each
+// rule decided, and the connections it tracks.
+struct FilterRuleStatus {
+  std::string text;
+  std::string origin;  // "central N" (the administrator's rule N) or "local"
+  filter::Action action = filter::Action::kAllow;
+  uint64_t hits = 0;   // packets it dropped, or connections it allowed
+};
+struct FilterStatus {
+  uint64_t version = 0;  // rises each time a reload changes the rules
+  std::vector<FilterRuleStatus> rules;
+  size_t connections = 0;
+  size_t capacity = 0;  // 0 until rules first exist
+  std::vector<filter::Connection> tracked;  // up to kStatusConnections of them
+};
+constexpr size_t kStatusConnections = 64;
+
 struct NodeStatus {
   HostId self;
   keys::Role role = keys::Role::kClient;
@@ -83,6 +101,7 @@ struct NodeStatus {
   std::vector<PeerStatus> peers;
   std::array<uint64_t, kDropReasonCount> drops{};  // drops not attributable to a peer
   uint64_t counter_floor = 0;                       // persisted nonce reservation, in counter units
+  FilterStatus filter;
 };
 
 }  // namespace cordon

@@ -22,7 +22,9 @@ using namespace std::string_view_literals;
 
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
-constexpr std::array<std::string_view, 2> kTopKeys = {"host", "peer"};
+constexpr std::array<std::string_view, 3> kTopKeys = {"host", "peer", "filter"};
+constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
+constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
 constexpr std::array<std::string_view, 20> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
     "time_window", "workers",   "offloads",  "log_level", "control_socket", "keyset",      "password_file",
@@ -151,6 +153,7 @@ class Reader {
   }
 
   void read_host(const toml::table& host, DaemonConfig& config);
+  void read_filter(const toml::node& filter, DaemonConfig& config);
   void parse_mesh_timers(const toml::table& host, DaemonConfig& config);
   void read_managed(const toml::table& host, DaemonConfig& config);
   void refuse_peers_in_managed_mode(const toml::node& peers);
@@ -581,6 +584,31 @@ void Reader::read_peers(const toml::node& peers, DaemonConfig& config) {
   }
 }
 
+// [filter]: each rule's syntax is checked here, with its line; the peer
+// names it uses are checked by resolve_filter once the peers are known.
+void Reader::read_filter(const toml::node& node, DaemonConfig& config) {
+  const toml::table* filter = node.as_table();
+  if (!filter) {
+    error(node.source(), "filter", fmt::format("expected a [filter] table, found {}", type_name(node)));
+    return;
+  }
+  check_keys(*filter, "filter.", kFilterKeys);
+  if (auto max = get_integer(*filter, "max_connections", "filter.max_connections", 64, kMaxConnectionsLimit,
+                             " connections")) {
+    config.node.filter.max_connections = static_cast<size_t>(*max);
+  }
+  const auto any_name = [](std::string_view) { return std::optional<std::vector<uint32_t>>(std::vector<uint32_t>{0}); };
+  size_t index = 0;
+  get_string_array(*filter, "rules", "filter.rules", false, {}, [&](std::string text, const toml::source_region& where) {
+    const std::string field = fmt::format("filter.rules[{}]", index++);
+    if (auto rule = filter::parse_rule(text, any_name); !rule) {
+      error(where, field, rule.error() + "; see docs/gateways.md, \"Rules\"");
+      return;
+    }
+    config.local_rules.push_back(DaemonConfig::LocalRule{std::move(text), where.begin.line, where.begin.column});
+  });
+}
+
 ConfigResult Reader::read(const toml::table& root) {
   DaemonConfig config;
   config.path = path_;
@@ -597,6 +625,8 @@ ConfigResult Reader::read(const toml::table& root) {
     read_host(*host->as_table(), config);
   }
 
+  if (const toml::node* filter = root.get("filter")) read_filter(*filter, config);
+
   const toml::node* peers = root.get("peer");
   if (managed_) {
     if (peers) refuse_peers_in_managed_mode(*peers);
@@ -611,6 +641,10 @@ ConfigResult Reader::read(const toml::table& root) {
     }
   }
 
+  // Manual mode knows its peers now; managed mode resolves after unlocking.
+  if (errors_.empty() && !managed_) {
+    if (auto resolved = resolve_filter(config); !resolved) errors_.push_back(resolved.error());
+  }
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });
@@ -619,6 +653,51 @@ ConfigResult Reader::read(const toml::table& root) {
 }
 
 }  // namespace
+
+cordon::Result<Ok, ConfigError> resolve_filter(DaemonConfig& config) {
+  const auto resolve = [&](std::string_view name) -> std::optional<std::vector<uint32_t>> {
+    for (const PeerConfig& peer : config.node.peers) {
+      if (peer.name == name) return std::vector<uint32_t>{peer.id.value};
+    }
+    if (const auto id = HostId::parse(name)) {
+      for (const PeerConfig& peer : config.node.peers) {
+        if (peer.id == *id) return std::vector<uint32_t>{id->value};
+      }
+    }
+    return std::nullopt;
+  };
+  FilterConfig& out = config.node.filter;
+  out.rules.clear();
+  out.origins.clear();
+  // Central rules name peers by host ID; one naming a host this host is not
+  // linked with simply never matches it.
+  const auto by_id = [](std::string_view name) -> std::optional<std::vector<uint32_t>> {
+    if (const auto id = HostId::parse(name)) return std::vector<uint32_t>{id->value};
+    return std::nullopt;
+  };
+  for (const auto& central : config.central_rules) {
+    auto rule = filter::parse_rule(central.text, by_id);
+    if (!rule) {
+      return cordon::fail(ConfigError{config.keyset.value_or(config.path), 0, 0,
+                                      fmt::format("filter rule {}", central.number),
+                                      rule.error() + "; the administrator's rule cannot be applied: ask for a "
+                                                     "corrected update"});
+    }
+    out.rules.push_back(std::move(rule.value()));
+    out.origins.push_back(fmt::format("central {}", central.number));
+  }
+  for (size_t i = 0; i < config.local_rules.size(); ++i) {
+    const auto& local = config.local_rules[i];
+    auto rule = filter::parse_rule(local.text, resolve);
+    if (!rule) {
+      return cordon::fail(ConfigError{config.path, local.line, local.column, fmt::format("filter.rules[{}]", i),
+                                      rule.error() + "; name a peer of this host by its name or host ID"});
+    }
+    out.rules.push_back(std::move(rule.value()));
+    out.origins.emplace_back("local");
+  }
+  return cordon::Ok{};
+}
 
 std::string ConfigError::to_string() const {
   std::string out = file;

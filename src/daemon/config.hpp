@@ -25,6 +25,10 @@
 //   suite = "aes-256-gcm"             # | chacha20-poly1305 | aes-256-siv
 //   keepalive = 25                    # seconds, 0 = off
 //
+//   [filter]                          # protected-traffic rules (docs/gateways.md)
+//   rules = ["drop in peer site-b proto tcp dport 22"]   # after the central ones; first match wins
+//   max_connections = 65536           # the connection table; read at start
+//
 // Relative paths (key_file, state_dir, control_socket, keyset,
 // password_file) are relative to the config file's directory. Unknown keys
 // are errors, so typos are caught.
@@ -106,7 +110,29 @@ struct DaemonConfig {
   // Manual mode: the host ID and the peers from the file. Managed mode: only
   // the time window; the rest is filled in from the key set (managed.hpp).
   NodeConfig node;  // host ID, peers with their link keys, time window
+
+  // [filter] rules, as written; resolve_filter() turns them into
+  // node.filter once the peers are known (manual mode: from the file;
+  // managed mode: from the key set).
+  struct LocalRule {
+    std::string text;
+    uint32_t line = 0, column = 0;
+  };
+  std::vector<LocalRule> local_rules;
+  // Managed mode: the administrator's rules from the key set, applied
+  // before the local ones (docs/gateways.md, "Precedence").
+  struct CentralRule {
+    uint32_t number = 0;
+    std::string text;  // peers by host ID
+  };
+  std::vector<CentralRule> central_rules;
 };
+
+// Fills config.node.filter from config.central_rules, then
+// config.local_rules, naming peers in local rules by their [[peer]] name or
+// host ID. The error names the rule: the file, line and field of a local
+// one, the key set and number of a central one.
+cordon::Result<Ok, ConfigError> resolve_filter(DaemonConfig& config);
 
 // The configuration, or every error found (at least one), sorted by line
 // and column.

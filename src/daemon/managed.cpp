@@ -93,6 +93,7 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     out.served.push_back(ServedClientConfig{served.client, served.peers});
   }
 
+  for (const keys::FilterRuleEntry& rule : keyset.body.rules) out.rules.push_back({rule.id, rule.text});
   for (const keys::LinkKeyEntry& link : keyset.body.links) {
     if (keyset.body.book.find(link.peer) == nullptr) {
       out.warnings.push_back(fmt::format("key set: link key for {} has no address book entry; it is not used",
@@ -113,6 +114,7 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.mesh.registry = node.registry;
   config.node.mesh.rendezvous = node.rendezvous;
   config.node.mesh.served = std::move(node.served);
+  config.central_rules = std::move(node.rules);
 }
 
 ManagedUnlock unlock_managed(DaemonConfig& config) {
@@ -129,6 +131,7 @@ ManagedUnlock unlock_managed(DaemonConfig& config) {
   ManagedNode node = managed_node(opened.value());
   std::vector<std::string> warnings = std::move(node.warnings);
   apply_managed_node(config, std::move(node));
+  if (auto resolved = resolve_filter(config); !resolved) return resolved.error().to_string();
   return ManagedUnlocked{ManagedKeySet{std::move(opened.value().user_key), opened.value().header.version,
                                        opened.value().header.user},
                          std::move(warnings)};
@@ -147,6 +150,7 @@ ManagedReload reload_managed(DaemonConfig& next, const std::string& keyset_path,
   ManagedNode node = managed_node(opened.value());
   std::vector<std::string> warnings = std::move(node.warnings);
   apply_managed_node(next, std::move(node));
+  if (auto resolved = resolve_filter(next); !resolved) return resolved.error().to_string();
   keys.version = opened.value().header.version;
   return warnings;
 }

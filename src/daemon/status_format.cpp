@@ -271,6 +271,24 @@ std::string human_age(int64_t then_unix, int64_t now_unix) {
   return fmt::format("{} d ago", seconds / 86400);
 }
 
+// With rules: "filter: ruleset 2, 3 rules, 5 connections tracked (room for
+// 65536)" and a table of what each rule decided. Without, nothing: protected
+// traffic between linked hosts passes (docs/gateways.md).
+std::string filter_section(const json& status) {
+  const json f = object_at(status, "filter");
+  auto rules = f.find("rules");
+  if (rules == f.end() || !rules->is_array() || rules->empty()) return "";
+  std::string out = fmt::format("\nfilter: ruleset {}, {} rules, {} connections tracked (room for {})\n",
+                                number(f, "version"), rules->size(), number(f, "connections"),
+                                number(f, "max_connections"));
+  std::vector<std::vector<std::string>> rows = {{"RULE", "FROM", "DECIDED", "TEXT"}};
+  for (const json& r : *rules) {
+    if (!r.is_object()) continue;
+    rows.push_back({number(r, "number"), text(r, "origin"), number(r, "hits"), text(r, "text")});
+  }
+  return out + render_table(rows);
+}
+
 std::string format_status(const json& status, int64_t now_unix) {
   std::string out = fmt::format("interface {}  host {}  listen port {}  counter floor {}\n",
                                 text(status, "interface"), text(status, "host"), number(status, "listen_port"),
@@ -285,7 +303,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   if (peers == status.end() || !peers->is_array() || peers->empty()) {
     out += "\nno peers\n";
     if (mesh) out += coordinator_sections(status, now_unix);
-    return out;
+    return out + filter_section(status);
   }
   std::vector<std::vector<std::string>> rows = {
       {"PEER", "NAME", "ENDPOINT", "LAST RX", "LAST TX", "RX", "TX", "DROPS"}};
@@ -298,7 +316,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   }
   out += '\n' + render_table(rows);
   if (mesh) out += '\n' + mesh_peer_table(*peers, now_unix) + coordinator_sections(status, now_unix);
-  return out;
+  return out + filter_section(status);
 }
 
 }  // namespace cordon::daemon

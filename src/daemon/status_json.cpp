@@ -118,6 +118,39 @@ nlohmann::json route_to_json(const RouteStatus& route) {
   };
 }
 
+nlohmann::json connection_to_json(const filter::Connection& c) {
+  return nlohmann::json{
+      {"peer", HostId{c.peer}.to_string()},
+      {"direction", c.origin == filter::Direction::kIn ? "in" : "out"},
+      {"protocol", c.tuple.protocol},
+      {"source", c.tuple.source.to_string()},
+      {"source_port", c.tuple.source_port},
+      {"destination", c.tuple.destination.to_string()},
+      {"destination_port", c.tuple.destination_port},
+      {"answered", c.answered},
+      {"cut", c.cut},
+      {"rule", c.rule < 0 ? nlohmann::json(nullptr) : nlohmann::json(c.rule + 1)},
+  };
+}
+
+// Rules are numbered from 1 here and in `cordon status`; null is the default.
+nlohmann::json filter_to_json(const FilterStatus& f) {
+  nlohmann::json rules = nlohmann::json::array();
+  for (size_t i = 0; i < f.rules.size(); ++i) {
+    const FilterRuleStatus& r = f.rules[i];
+    rules.push_back(nlohmann::json{{"number", i + 1},
+                                   {"text", r.text},
+                                   {"origin", r.origin},
+                                   {"action", r.action == filter::Action::kDrop ? "drop" : "allow"},
+                                   {"hits", r.hits}});
+  }
+  nlohmann::json tracked = nlohmann::json::array();
+  for (const filter::Connection& c : f.tracked) tracked.push_back(connection_to_json(c));
+  return nlohmann::json{{"version", f.version},        {"rules", std::move(rules)},
+                        {"connections", f.connections}, {"max_connections", f.capacity},
+                        {"tracked", std::move(tracked)}};
+}
+
 }  // namespace
 
 nlohmann::json drops_to_json(const std::array<uint64_t, kDropReasonCount>& drops) {
@@ -157,6 +190,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"offloads", offloads_to_json(context.offloads)},
       {"workers", workers_to_json(context.workers)},
       {"drops", drops_to_json(status.drops)},
+      {"filter", filter_to_json(status.filter)},
   };
 }
 

@@ -193,7 +193,7 @@ void ManagedHost::install_keyset(const AdminDb& admin) {
   if (!installed.ok()) throw failure("keyset install on " + name_ + ": " + installed.describe());
 }
 
-void ManagedHost::write_config(const MeshTimers& t) const {
+void ManagedHost::write_config(const MeshTimers& t, const std::string& extra) const {
   std::string text =
       "# managed mode: written by the netns NAT topology\n"
       "[host]\n"
@@ -211,7 +211,24 @@ void ManagedHost::write_config(const MeshTimers& t) const {
   };
   for (const auto& [key, value] : timers)
     if (value != 0) text += std::string(key) + " = " + std::to_string(value) + "\n";
-  write_file(config_, text);
+  write_file(config_, text + extra);
+}
+
+void ManagedHost::reload() {
+  if (!daemon_) throw failure("reload: the daemon of " + name_ + " is not running");
+  daemon_->signal(SIGHUP);
+}
+
+void ManagedHost::apply_update(const AdminDb& admin, const fs::path& dir) const {
+  admin.checked({"updates", "build", "--out", dir.string()});
+  std::optional<fs::path> package;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind(id_ + "-", 0) == 0) package = entry.path();
+  }
+  if (!package) throw failure("updates build made no package for " + name_ + " in " + dir.string());
+  RunResult applied = cordon({"update", "apply", package->string(), "--password-file", password_.string(),
+                              "--state-dir", state_.string(), "-s", socket_.string()});
+  if (!applied.ok()) throw failure("update apply on " + name_ + ": " + applied.describe());
 }
 
 void ManagedHost::start() {

@@ -161,8 +161,14 @@ class ManagedHost {
   void add_to(const AdminDb& admin, const std::vector<std::string>& host_args);
   // Exports this host's key set and installs it on the host.
   void install_keyset(const AdminDb& admin);
-  // Managed-mode config: the key set, the timers, nothing else.
-  void write_config(const MeshTimers& timers) const;
+  // Managed-mode config: the key set, the timers, and `extra` TOML
+  // appended (a [filter] table).
+  void write_config(const MeshTimers& timers, const std::string& extra = "") const;
+  // SIGHUP: the daemon reads its config and key set again.
+  void reload();
+  // `cordon admin updates build` into `dir`, then `cordon update apply` of
+  // this host's package, which reloads the running daemon.
+  void apply_update(const AdminDb& admin, const fs::path& dir) const;
 
   // Starts the daemon and waits until its status answers.
   void start();

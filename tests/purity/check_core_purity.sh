@@ -37,7 +37,7 @@ deny_cxx='(std::chrono::.*::now|std::random_device|std::thread|std::this_thread|
 'std::ios_base::Init|std::cout|std::cerr|std::clog|std::cin|std::__1::|cordon::(os|daemon|admin|cli)::)'
 
 allow_c='^(EVP_.*|OSSL_PARAM_.*|HKDF.*|CRYPTO_memcmp|OPENSSL_cleanse|ERR_.*|crypto_aead_.*|crypto_pwhash.*|'\
-'crypto_kdf_.*|crypto_generichash.*|sodium_memcmp|sodium_memzero|sodium_is_zero|'\
+'crypto_kdf_.*|crypto_generichash.*|crypto_shorthash.*|sodium_memcmp|sodium_memzero|sodium_is_zero|'\
 'memcpy|memmove|memset|memcmp|memchr|bcmp|strlen|strcmp|strncmp|strchr|strnlen|inet_ntop|inet_pton|'\
 '__cxa_.*|_Unwind_.*|__gxx_personality_v0|__dso_handle|__libc_single_threaded|__stack_chk_fail|'\
 '__assert_fail|abort|__tls_get_addr)$'

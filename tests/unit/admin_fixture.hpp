@@ -80,7 +80,7 @@ inline HostSpec coordinator(const std::string& name) {
 inline std::string content_dump(Database& db) {
   std::string out;
   for (const char* table : {"network", "hosts", "endpoints", "subnets", "users", "host_groups", "group_members",
-                            "group_links", "links", "compromised_hosts"}) {
+                            "group_links", "links", "compromised_hosts", "filter_rules"}) {
     out += std::string("[") + table + "]\n";
     sqlite3_stmt* st = nullptr;
     const std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1, 2";

@@ -347,6 +347,36 @@ TEST_F(ConfigTest, AbsoluteKeyPathIsUsedAsIs) {
   ASSERT_TRUE(r.ok()) << all_errors(r);
 }
 
+TEST_F(ConfigTest, FilterRulesResolvePeersByNameOrHostId) {
+  const ConfigResult r = load(std::string(kGood) + "name = \"site-b\"\n\n[filter]\n"
+                              "rules = [\"drop in peer site-b proto tcp dport 22\", \"allow out peer 0x0001000b\"]\n"
+                              "max_connections = 1024\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const FilterConfig& f = r->node.filter;
+  ASSERT_EQ(f.rules.size(), 2u);
+  EXPECT_EQ(f.rules[0].to_string(), "drop in peer site-b proto tcp dport 22");
+  EXPECT_EQ(f.rules[0].peers, std::vector<uint32_t>{0x0001000b});
+  EXPECT_EQ(f.rules[1].peers, std::vector<uint32_t>{0x0001000b});
+  EXPECT_EQ(f.origins, (std::vector<std::string>{"local", "local"}));
+  EXPECT_EQ(f.max_connections, 1024u);
+}
+
+TEST_F(ConfigTest, BadFilterRulesNameTheLineAndTheWord) {
+  // Line 12 holds the rules; the first is fine, the second has a backwards range.
+  ConfigResult r = load(std::string(kGood) + "\n[filter]\nrules = [\"drop in proto tcp dport 22\", \"drop proto tcp dport 80-22\"]\n");
+  EXPECT_EQ(all_errors(r), config_path() +
+                               ":12:40: filter.rules[1]: word 5 (\"80-22\"): the port range runs backwards; see "
+                               "docs/gateways.md, \"Rules\"\n");
+  // A peer this host does not have: named once the peers are known.
+  r = load(std::string(kGood) + "\n[filter]\nrules = [\"drop peer printer\"]\n");
+  EXPECT_EQ(all_errors(r), config_path() +
+                               ":12:10: filter.rules[0]: word 3 (\"printer\"): no host or group is named 'printer'; "
+                               "name a peer of this host by its name or host ID\n");
+  r = load(std::string(kGood) + "\n[filter]\nrule = []\nmax_connections = 1\n");
+  EXPECT_NE(all_errors(r).find("filter.rule: unknown key; did you mean `rules`?"), std::string::npos) << all_errors(r);
+  EXPECT_NE(all_errors(r).find("filter.max_connections: 1 is out of range"), std::string::npos) << all_errors(r);
+}
+
 TEST(ConfigErrorFormat, WithAndWithoutPosition) {
   EXPECT_EQ((ConfigError{"f.toml", 3, 7, "host.mtu", "bad; fix"}).to_string(), "f.toml:3:7: host.mtu: bad; fix");
   EXPECT_EQ((ConfigError{"f.toml", 0, 0, "peer", "none; add"}).to_string(), "f.toml: peer: none; add");

@@ -5,6 +5,7 @@
 // A.3.1.
 #include "core/keys/keyset.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -90,6 +91,7 @@ Bytes sample_file(uint64_t version = 7) {
 void expect_same_body(const KeySetBody& a, const KeySetBody& b) {
   EXPECT_EQ(a.book, b.book);
   EXPECT_EQ(a.served, b.served);
+  EXPECT_EQ(a.rules, b.rules);
   ASSERT_EQ(a.links.size(), b.links.size());
   for (size_t i = 0; i < a.links.size(); ++i) {
     EXPECT_EQ(a.links[i].peer, b.links[i].peer);
@@ -543,7 +545,87 @@ TEST(KeySetBody, DecodeRefusesEveryTruncationAndTrailingBytes) {
   longer.push_back(std::byte{0});
   auto r = decode_body(longer);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("after the served links"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("section header"), std::string::npos) << r.error().message();
+}
+
+// ---- filter rules (docs/gateways.md, "Central rules") ---------------------
+
+KeySetBody coordinator_body();  // below, with the served links
+
+TEST(KeySetBody, FilterRulesRoundTripAndEndTheBody) {
+  KeySetBody body = sample_body();
+  body.rules = {FilterRuleEntry{3, FilterRuleKind::kProtected, "drop in peer 0x0001000b proto tcp dport 22"},
+                FilterRuleEntry{7, FilterRuleKind::kProtected, "allow"}};
+  auto encoded = encode_body(body);
+  ASSERT_TRUE(encoded.ok()) << encoded.error().message();
+  // Section 1 holds the rules; its last rule, id 7 | kind 1 | length 5 |
+  // "allow", ends the body.
+  const Bytes tail = hex("00000007" "01" "0005" "616c6c6f77");
+  const auto v = encoded.value().view();
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), v.end() - static_cast<ptrdiff_t>(tail.size())));
+  auto decoded = decode_body(v);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  expect_same_body(decoded.value(), body);
+  // A body without rules has no section: it is the same bytes as before
+  // the section existed, and reads back with no rules.
+  const auto plain = encode_body(sample_body()).value();
+  EXPECT_EQ(plain.size() + 1 + 4 + 2 + (4 + 1 + 2 + 42) + (4 + 1 + 2 + 5), v.size());
+  EXPECT_TRUE(decode_body(plain.view()).value().rules.empty());
+}
+
+TEST(KeySetBody, FilterRulesRefusals) {
+  const auto plain = encode_body(sample_body()).value();
+  const auto with_tail = [&](std::string_view tail_hex) {
+    Bytes out(plain.view().begin(), plain.view().end());
+    const Bytes tail = hex(tail_hex);
+    out.insert(out.end(), tail.begin(), tail.end());
+    return decode_body(out);
+  };
+  struct Case {
+    const char* what;
+    std::string tail;
+    std::string_view message;
+  };
+  // A section of tag 1 around `content` (hex).
+  const auto rules = [](std::string_view content) {
+    return "01" + fmt::format("{:08x}", content.size() / 2) + std::string(content);
+  };
+  const std::string one_rule = rules("0001" "00000001" "01" "0001" "61");
+  const std::vector<Case> cases = {
+      {"count 0", rules("0000"), "section 1: filter rule count 0"},
+      {"unknown kind", rules("0001" "00000001" "02" "0001" "61"), "filter rule 0 (number 1): unknown kind 2"},
+      {"empty text", rules("0001" "00000001" "01" "0000"), "filter rule 0 (number 1): text is 0 bytes"},
+      {"short text", rules("0001" "00000001" "01" "0005" "616c"), "section 1: filter rule 0: text"},
+      {"short entry", rules("0001" "000000"), "section 1: filter rule 0"},
+      {"content past the rules", rules("0001" "00000001" "01" "0001" "61" "00"), "after the filter rules"},
+      {"section longer than the body", "01" "00000010" "0001", "section 1"},
+      {"short section header", "01" "0000", "section header"},
+      {"empty section", "01" "00000000", "section 1: empty"},
+      {"unknown section", "02" "00000001" "00", "section 2: unknown"},
+      {"section twice", one_rule + one_rule, "section 1: twice, or out of order"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto r = with_tail(c.tail);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, KeySetError::kBadField);
+    EXPECT_NE(r.error().message().find(c.message), std::string::npos) << r.error().message();
+  }
+  KeySetBody body = sample_body();
+  body.rules = {FilterRuleEntry{1, FilterRuleKind::kProtected, std::string(kMaxFilterRuleSize + 1, 'a')}};
+  auto refused = encode_body(body);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("text is 1025 bytes; it must be 1 to 1024"), std::string::npos)
+      << refused.error().message();
+}
+
+TEST(KeySetBody, FilterRulesTravelInUpdatePackages) {
+  const testkit::KeySetMaker m = testkit::KeySetMaker::coordinator();
+  KeySetBody next = coordinator_body();
+  next.rules = {FilterRuleEntry{4, FilterRuleKind::kProtected, "allow in proto icmp"}};
+  auto update = open_update(m.update(4, next, UpdateKind::kAddressBook), m.host_key);
+  ASSERT_TRUE(update.ok()) << update.error().message();
+  EXPECT_EQ(update.value().body.rules, next.rules);
 }
 
 // ---- served links (docs/protocol.md, "Served links") ---------------------

@@ -219,6 +219,38 @@ TEST(ManagedNodeTest, ASubnetClaimedTwiceStaysWithTheFirstPeer) {
   EXPECT_NE(node.warnings[0].find("192.168.2.0/24"), std::string::npos) << node.warnings[0];
 }
 
+// docs/gateways.md, "Precedence": the administrator's rules, then the
+// config's own; a central rule names peers by host ID.
+TEST(ManagedNodeTest, CentralRulesComeBeforeLocalOnes) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  maker.body.rules = {keys::FilterRuleEntry{4, keys::FilterRuleKind::kProtected, "drop in peer 0x0001000b proto tcp"},
+                      keys::FilterRuleEntry{9, keys::FilterRuleKind::kProtected, "allow in peer 0x0009000f"}};
+  DaemonConfig config;
+  config.local_rules = {DaemonConfig::LocalRule{"allow in peer site-b", 3, 1}};
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  ASSERT_TRUE(resolve_filter(config).ok());
+  const FilterConfig& f = config.node.filter;
+  ASSERT_EQ(f.rules.size(), 3u);
+  EXPECT_EQ(f.origins, (std::vector<std::string>{"central 4", "central 9", "local"}));
+  EXPECT_EQ(f.rules[0].peers, std::vector<uint32_t>{0x0001000b});
+  // A host this one is not linked with: the rule stands, and never matches.
+  EXPECT_EQ(f.rules[1].peers, std::vector<uint32_t>{0x0009000f});
+  EXPECT_EQ(f.rules[2].peers, std::vector<uint32_t>{0x0001000b});
+}
+
+TEST(ManagedNodeTest, ACentralRuleTheHostCannotApplyIsNamedByNumber) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  maker.body.rules = {keys::FilterRuleEntry{12, keys::FilterRuleKind::kProtected, "allow in peer site-b"}};
+  DaemonConfig config;
+  config.keyset = "/var/lib/cordon/keyset";
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  auto r = resolve_filter(config);
+  ASSERT_FALSE(r.ok());
+  const std::string message = r.error().to_string();
+  EXPECT_NE(message.find("/var/lib/cordon/keyset: filter rule 12: word 4"), std::string::npos) << message;
+  EXPECT_NE(message.find("ask for a corrected update"), std::string::npos) << message;
+}
+
 // ---------------------------------------------------------------------------
 // Unlock at start, reload with the kept user key
 

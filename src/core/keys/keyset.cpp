@@ -219,6 +219,22 @@ Status<std::string> check_served(const KeySetBody& body) {
   return Ok{};
 }
 
+constexpr uint8_t kRulesSection = 1;
+
+Status<std::string> check_rules(const KeySetBody& body) {
+  if (body.rules.size() > kMaxFilterRules) return cordon::fail("filter rules: more than 65535 rules");
+  for (size_t i = 0; i < body.rules.size(); ++i) {
+    const auto& r = body.rules[i];
+    const std::string where = "filter rule " + std::to_string(i) + " (number " + std::to_string(r.id) + ")";
+    if (r.kind != FilterRuleKind::kProtected) return where + ": unknown kind " + std::to_string(static_cast<int>(r.kind));
+    if (r.text.empty() || r.text.size() > kMaxFilterRuleSize) {
+      return where + ": text is " + std::to_string(r.text.size()) + " bytes; it must be 1 to " +
+             std::to_string(kMaxFilterRuleSize);
+    }
+  }
+  return Ok{};
+}
+
 void write_body(wire::ByteWriter& w, const KeySetBody& body) {
   write_address_book(w, body.book);
   w.u16(static_cast<uint16_t>(body.links.size()));
@@ -231,6 +247,19 @@ void write_body(wire::ByteWriter& w, const KeySetBody& body) {
     w.u32(s.client.value);
     w.u16(static_cast<uint16_t>(s.peers.size()));
     for (HostId peer : s.peers) w.u32(peer.value);
+  }
+  if (!body.rules.empty()) {
+    size_t length = 2;
+    for (const auto& r : body.rules) length += 4 + 1 + 2 + r.text.size();
+    w.u8(kRulesSection);
+    w.u32(static_cast<uint32_t>(length));
+    w.u16(static_cast<uint16_t>(body.rules.size()));
+    for (const auto& r : body.rules) {
+      w.u32(r.id);
+      w.u8(static_cast<uint8_t>(r.kind));
+      w.u16(static_cast<uint16_t>(r.text.size()));
+      w.text(r.text);
+    }
   }
 }
 
@@ -247,7 +276,7 @@ wire::ParseStatus read_links(wire::ByteReader& in, KeySetBody& body) {
   return Ok{};
 }
 
-// The served section ends the body (docs/protocol.md, "Served links").
+// The served section (docs/protocol.md, "Served links").
 wire::ParseStatus read_served(wire::ByteReader& in, KeySetBody& body) {
   const auto count = in.u16();
   if (!count) return in.truncated("served count");
@@ -266,8 +295,56 @@ wire::ParseStatus read_served(wire::ByteReader& in, KeySetBody& body) {
     }
     body.served.push_back(std::move(s));
   }
-  if (!in.at_end()) return in.trailing_bytes("after the served links");
   if (auto served = check_served(body); !served) return in.bad_field(served.error());
+  return Ok{};
+}
+
+// The filter rules section's content (keyset.hpp, tag 1).
+wire::ParseStatus read_rules(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u16();
+  if (!count) return in.truncated("filter rule count");
+  if (*count == 0) return in.bad_field("filter rule count 0 (a body without rules has no rule section)");
+  for (size_t i = 0; i < *count; ++i) {
+    const std::string where = "filter rule " + std::to_string(i);
+    const auto id = in.u32();
+    const auto kind = in.u8();
+    const auto length = in.u16();
+    if (!id || !kind || !length) return in.truncated(where);
+    const auto text = in.bytes(*length);
+    if (!text) return in.truncated(where + ": text");
+    body.rules.push_back(FilterRuleEntry{*id, static_cast<FilterRuleKind>(*kind),
+                                         std::string(reinterpret_cast<const char*>(text->data()), text->size())});
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the filter rules");
+  if (auto rules = check_rules(body); !rules) return in.bad_field(rules.error());
+  return Ok{};
+}
+
+// The sections after the served links (keyset.hpp): each once, in tag
+// order, its content exactly its length.
+wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
+  int previous = 0;
+  while (!in.at_end()) {
+    const auto tag = in.u8();
+    const auto length = in.u32();
+    if (!tag || !length) return in.truncated("section header");
+    const std::string where = "section " + std::to_string(*tag);
+    if (*tag != kRulesSection) {
+      return in.bad_field(where + ": unknown (made by a newer Cordon? upgrade this host)");
+    }
+    if (*tag <= previous) return in.bad_field(where + ": twice, or out of order");
+    previous = *tag;
+    if (*length == 0) return in.bad_field(where + ": empty");
+    const auto content = in.bytes(*length);
+    if (!content) return in.truncated(where);
+    wire::ByteReader section(*content);
+    if (auto read = read_rules(section, body); !read) {
+      // Offsets inside the section, named as such.
+      wire::ParseError err = read.error();
+      err.field = where + ": " + err.field;
+      return err;
+    }
+  }
   return Ok{};
 }
 
@@ -371,6 +448,7 @@ Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
   if (auto book = check_address_book(body.book); !book) return fail(KeySetError::kBadField, file, book.error());
   if (auto links = check_links(body); !links) return fail(KeySetError::kBadField, file, links.error());
   if (auto served = check_served(body); !served) return fail(KeySetError::kBadField, file, served.error());
+  if (auto rules = check_rules(body); !rules) return fail(KeySetError::kBadField, file, rules.error());
   wire::ByteWriter sizing;
   write_body(sizing, body);
   crypto::SecretBytes out(sizing.size());
@@ -386,6 +464,7 @@ Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile fil
   auto read = read_address_book(in, body.book);
   if (read) read = read_links(in, body);
   if (read) read = read_served(in, body);
+  if (read) read = read_sections(in, body);
   if (!read) {
     const wire::ParseError& err = read.error();
     // The body was authenticated: a bad encoding is the exporter's fault,

@@ -44,11 +44,30 @@
 //   | served count 2 | (client host id 4 | peer count 2 |           |
 //   |                   peer host id 4 * peer count) * served count |
 //   +---------------------------------------------------------------+
+//   | sections (optional), each: tag 1 | length 4 | content        |
+//   +---------------------------------------------------------------+
+//
+//   tag 1, filter rules:
+//     rule count 2 | (rule id 4 | kind 1 | length 2 | text) * count
 //
 // The served section (docs/protocol.md, "Served links") lists, in a
 // coordinator's key set, each client it serves as registry and the hosts
 // that client is linked with, so that the registry tells each client about
 // its linked hosts and no others. Every other key set has served count 0.
+//
+// Sections carry what only some hosts have, after the parts every body
+// has; a body written before sections existed ends after the served links.
+// Each present section appears once, in increasing tag order, and is left
+// out when empty; an unknown tag is refused, since a section may carry
+// policy that a host must not silently ignore.
+//
+// The filter rules (docs/gateways.md, "Central rules") are the
+// administrator's rules for this host, in order: its own and its groups'.
+// Each is one rule line (core/filter/rule.hpp) with peers named by host ID;
+// `rule id` is the administrator's number for it, shown in `cordon status`;
+// kind 1 = a protected-traffic rule, the only kind so far. The text is
+// checked by the daemon that applies it, which names the rule it refuses;
+// decoding checks only the sizes and the kind.
 //
 // Nothing here draws randomness or makes system calls: salts and nonces are
 // arguments (callers use os::random_bytes, a fresh value for every seal).
@@ -83,6 +102,8 @@ constexpr size_t kWrappedKeySize = crypto::kXChaChaNonceSize + kKeySize + crypto
 constexpr size_t kMaxLinks = 65535;
 constexpr size_t kMaxServedClients = 65535;  // served count is 2 bytes
 constexpr size_t kMaxServedPeers = 65535;    // and so is each peer count
+constexpr size_t kMaxFilterRules = 65535;    // rule count is 2 bytes
+constexpr size_t kMaxFilterRuleSize = 1024;  // bytes of one rule's text, at least 1
 
 // AAD labels (the last AAD byte): a piece sealed for one place cannot be
 // moved to another. kUpdateHostKey: update_package.hpp, format 2.
@@ -146,10 +167,21 @@ struct ServedClient {
   friend bool operator==(const ServedClient&, const ServedClient&) = default;
 };
 
+enum class FilterRuleKind : uint8_t { kProtected = 1 };
+
+// One of the administrator's filter rules for this host.
+struct FilterRuleEntry {
+  uint32_t id = 0;  // the administrator's rule number
+  FilterRuleKind kind = FilterRuleKind::kProtected;
+  std::string text;  // one rule line, peers by host ID
+  friend bool operator==(const FilterRuleEntry&, const FilterRuleEntry&) = default;
+};
+
 struct KeySetBody {
   AddressBook book;
   std::vector<LinkKeyEntry> links;   // at most one per peer
   std::vector<ServedClient> served;  // empty unless entry 0 is a coordinator
+  std::vector<FilterRuleEntry> rules;  // in the order they apply
   const LinkKeyEntry* link_to(HostId peer) const;
   // The served entry of `client`, or nullptr if this host does not serve it.
   // A linear scan: callers that look up per datagram build their own index.
@@ -162,7 +194,11 @@ struct KeySetBody {
 // (this host), more than kMaxLinks links; and in the served section, a
 // client listed twice, a client or peer ID with network or host number 0,
 // more than kMaxServedClients clients or kMaxServedPeers peers of one
-// client, and any served client when entry 0 is not a coordinator.
+// client, and any served client when entry 0 is not a coordinator; more
+// than kMaxFilterRules rules, an empty rule or one longer than
+// kMaxFilterRuleSize, an unknown rule kind; and when decoding, an unknown
+// section tag, a section twice or out of order, a section whose content
+// does not fill its length exactly, an empty section.
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file = KeyFile::kKeySet);
 // The inverse; every byte must be used (kTrailingBytes otherwise).
 Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file = KeyFile::kKeySet);
