@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
