@@ -150,6 +150,15 @@ struct FilterRuleInfo {
   int64_t created_at = 0;
 };
 
+// ---- Reach limits (docs/gateways.md, "Reach") ------------------------------
+
+struct ReachInfo {
+  HostId gateway;
+  std::string gateway_name;
+  FilterTarget who;  // the host or group limited
+  std::vector<Prefix> prefixes;
+};
+
 struct LinkInfo {
   HostId a, b;
   std::string a_name, b_name;
@@ -310,6 +319,15 @@ class Admin {
   // Every rule in order; with a host, the rules that host receives (its
   // own and its groups'), in the order it applies them.
   std::vector<FilterRuleInfo> list_filter_rules(const std::optional<std::string>& host_ref);
+
+  // Limits what `who` (a host, or each member of a group) reaches of
+  // `gateway`'s tunneled subnets to `prefixes`, replacing an earlier limit
+  // of the same pair. Each prefix must lie inside one of the gateway's
+  // subnets. A host limited through itself and its groups reaches the
+  // union. Marks the gateway and the hosts for an address-book update.
+  ReachInfo set_reach(const std::string& gateway, const FilterTarget& who, const std::vector<Prefix>& prefixes);
+  void clear_reach(const std::string& gateway, const FilterTarget& who);
+  std::vector<ReachInfo> list_reach(const std::optional<std::string>& gateway);
 
   RotateResult rotate_link(const std::string& a, const std::string& b);
   RotateResult rotate_host(const std::string& ref);

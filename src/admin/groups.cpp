@@ -6,6 +6,7 @@
 
 #include "admin/filter_rules.hpp"
 #include "admin/internal.hpp"
+#include "admin/reach.hpp"
 
 namespace cordon::admin {
 namespace {
@@ -61,6 +62,7 @@ LinkChange Admin::remove_group(const std::string& name) {
     }
     const std::vector<HostId> old_members = group_members(db_, group);
     forget_in_filter_rules(db_, {name});
+    mark_reach_hosts_dirty(db_);  // before its limits go with it
     db_.cached("DELETE FROM host_groups WHERE id = ?1").bind(1, group).run();
     LinkChange change;
     for (const auto& [a, b] : pairs) reconcile_link(db_, a, b, change);
@@ -86,6 +88,7 @@ LinkChange Admin::add_member(const std::string& group_name, const std::string& h
     // the group, or naming it, change for their hosts.
     mark_dirty(db_, host, DirtyKind::kKeys);
     mark_rule_hosts_dirty(db_);
+    mark_reach_hosts_dirty(db_);
     return change;
   });
 }
@@ -106,6 +109,7 @@ LinkChange Admin::remove_member(const std::string& group_name, const std::string
     for (const auto& [a, b] : pairs) reconcile_link(db_, a, b, change);
     mark_dirty(db_, host, DirtyKind::kKeys);
     mark_rule_hosts_dirty(db_);
+    mark_reach_hosts_dirty(db_);
     return change;
   });
 }

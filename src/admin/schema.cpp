@@ -148,9 +148,25 @@ CREATE TABLE filter_rules (
 CREATE INDEX filter_rules_by_position ON filter_rules(position);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Version 3: reach limits (docs/gateways.md, "Reach"): which prefixes of a
+// gateway's tunneled subnets a host, or a group's members, may reach. A
+// host with no row for a gateway reaches all its subnets.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE reach (
+  gateway   INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  host      INTEGER REFERENCES hosts(id) ON DELETE CASCADE,
+  group_id  INTEGER REFERENCES host_groups(id) ON DELETE CASCADE,
+  position  INTEGER NOT NULL,
+  prefix    TEXT NOT NULL,
+  CHECK ((host IS NULL) <> (group_id IS NULL))
+);
+CREATE INDEX reach_by_gateway ON reach(gateway);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 }};
 
 }  // namespace

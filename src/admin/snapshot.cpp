@@ -78,6 +78,7 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
     s.served_[e.registry.value].push_back(std::move(served));
   }
   s.rules_ = load_filter_rules(db);
+  s.reach_ = load_reach(db);
   for (auto& [coordinator, clients] : s.served_) {
     std::sort(clients.begin(), clients.end(),
               [](const keys::ServedClient& x, const keys::ServedClient& y) { return x.client < y.client; });
@@ -118,6 +119,7 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
   }
   for (HostId h : subjects) s.load_served(db, h);
   s.rules_ = load_filter_rules(db);
+  s.reach_ = load_reach(db);
   return s;
 }
 
@@ -131,6 +133,22 @@ void Snapshot::load_served(Database& db, HostId coordinator) {
   // linked_hosts() returns them sorted by ID.
   for (keys::ServedClient& c : clients) c.peers = linked_hosts(db, c.client);
   served_[coordinator.value] = std::move(clients);
+}
+
+// docs/gateways.md, "Reach": the subject's copy of a limited gateway's
+// entry lists only what it reaches; a gateway's body lists each peer it
+// limits. `book.entries.back()` is the peer just added.
+void Snapshot::apply_reach(keys::KeySetBody& body, HostId subject, const std::vector<Prefix>& own_subnets) const {
+  if (reach_.empty()) return;
+  keys::AddressBookEntry& peer = body.book.entries.back();
+  if (!peer.subnets.empty()) {
+    if (auto limit = reach_of(reach_, subject, peer.id, peer.subnets)) peer.subnets = std::move(*limit);
+  }
+  if (!own_subnets.empty()) {
+    if (auto limit = reach_of(reach_, peer.id, subject, own_subnets)) {
+      body.reach.push_back(keys::ReachLimit{peer.id, std::move(*limit)});
+    }
+  }
 }
 
 size_t Snapshot::peer_count(HostId host) const {
@@ -153,6 +171,7 @@ keys::KeySetBody Snapshot::body_for(HostId host) const {
     if (peer == entries_.end()) continue;
     body.book.entries.push_back(peer->second);
     body.links.push_back(keys::LinkKeyEntry{l.peer, keys_[l.key]});
+    apply_reach(body, host, self->second.subnets);
   }
   // Only a coordinator serves clients; a registry column never names a
   // client (hosts.cpp), so this only guards the key-set rule (keyset.hpp).

@@ -13,6 +13,7 @@
 
 #include "admin/admin.hpp"
 #include "admin/filter_rules.hpp"
+#include "admin/reach.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/keys/keyset.hpp"
 
@@ -30,7 +31,9 @@ class Snapshot {
   // 3: "The address book lists only the hosts this one is linked with") and
   // one link key per peer. A coordinator's body also lists every client
   // whose registry it is, by host ID, each with its linked hosts by host ID.
-  // The filter rules for the host and its groups come last.
+  // The filter rules for the host and its groups come last. Reach limits
+  // narrow the host's copy of each gateway's subnets and, in a gateway's
+  // body, list its limited peers.
   keys::KeySetBody body_for(HostId host) const;
   size_t peer_count(HostId host) const;
   size_t link_count() const { return keys_.size(); }
@@ -41,6 +44,7 @@ class Snapshot {
     uint32_t key;  // index into keys_
   };
   void add_link(HostId a, HostId b, std::span<const std::byte> key, bool a_subject, bool b_subject);
+  void apply_reach(keys::KeySetBody& body, HostId subject, const std::vector<Prefix>& own_subnets) const;
   // served_ for one subject, from the database (load_for).
   void load_served(Database& db, HostId coordinator);
 
@@ -51,6 +55,7 @@ class Snapshot {
   std::unordered_map<uint32_t, std::vector<keys::ServedClient>> served_;
   std::vector<crypto::SecretBytes> keys_;
   std::vector<StoredFilterRule> rules_;  // every rule, resolved (docs/gateways.md, "Central rules")
+  std::vector<StoredReach> reach_;       // every reach limit (docs/gateways.md, "Reach")
 };
 
 }  // namespace cordon::admin

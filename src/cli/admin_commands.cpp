@@ -670,6 +670,76 @@ void add_filter_commands(CLI::App* admin_app) {
   }
 }
 
+// ---- reach -------------------------------------------------------------------------
+
+void add_reach_commands(CLI::App* admin_app) {
+  CLI::App* reach = admin_app->add_subcommand(
+      "reach", "Which of a gateway's tunneled subnets a host or group may reach (docs/gateways.md, \"Reach\")");
+  reach->require_subcommand(1);
+  reach->fallthrough();
+  struct Opts {
+    std::string gateway, host, group;
+    std::vector<std::string> subnets;
+    CLI::Option *host_opt = nullptr, *group_opt = nullptr;
+  };
+  const auto who_options = [](Leaf& l, const std::shared_ptr<Opts>& o) {
+    l.command->add_option("--gateway", o->gateway, "The gateway (ID or name)")->required();
+    o->host_opt = l.command->add_option("--host", o->host, "The host limited (ID or name)");
+    o->group_opt = l.command->add_option("--group", o->group, "The group whose members are limited");
+    o->host_opt->excludes(o->group_opt);
+  };
+  const auto who = [](const Opts& o) {
+    if (!o.host_opt->count() && !o.group_opt->count()) {
+      throw admin::AdminError("say whom the limit is for: --host HOST or --group GROUP");
+    }
+    return o.host_opt->count() ? admin::FilterTarget{admin::FilterTarget::Kind::kHost, o.host}
+                               : admin::FilterTarget{admin::FilterTarget::Kind::kGroup, o.group};
+  };
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(reach, "reach", "set", "Limit a host or group to some prefixes of a gateway's subnets");
+    who_options(l, o);
+    l.command->add_option("--subnet", o->subnets, "A prefix inside one of the gateway's subnets (repeat, or commas)")
+        ->required()
+        ->delimiter(',');
+    add_json(l);
+    l.run = [o, who, name = l.name] {
+      return guarded(name, [&] {
+        std::vector<Prefix> prefixes;
+        for (const std::string& text : o->subnets) {
+          const auto p = Prefix::parse(text);
+          if (!p) throw admin::AdminError(fmt::format("--subnet: '{}' is not a prefix such as 192.168.71.0/25", text));
+          prefixes.push_back(*p);
+        }
+        print_one(open_db().set_reach(o->gateway, who(*o), prefixes), format_reach_one);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(reach, "reach", "clear", "Let a host or group reach all of a gateway's subnets again");
+    who_options(l, o);
+    l.run = [o, who, name = l.name] {
+      return guarded(name, [&] {
+        const admin::FilterTarget target = who(*o);
+        open_db().clear_reach(o->gateway, target);
+        fmt::print("{} {} reaches every tunneled subnet of {} again\n",
+                   target.kind == admin::FilterTarget::Kind::kHost ? "host" : "group", target.name, o->gateway);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(reach, "reach", "list", "List reach limits (of one gateway with --gateway)");
+    auto* gateway = l.command->add_option("--gateway", o->gateway, "The gateway (ID or name)");
+    add_json(l);
+    l.run = list_command(l.name, [o, gateway](Admin a) { return a.list_reach(given(gateway, o->gateway)); },
+                         format_reach);
+  }
+}
+
 void add_link_commands(CLI::App* admin_app) {
   CLI::App* link = admin_app->add_subcommand("link", "Links: permission to talk, and one key per host pair");
   link->require_subcommand(1);
@@ -896,6 +966,7 @@ void add_admin_commands(CLI::App& app) {
   add_group_commands(s.admin);
   add_link_commands(s.admin);
   add_filter_commands(s.admin);
+  add_reach_commands(s.admin);
   add_key_commands(s.admin);
   add_keyset_export(s.admin);
   add_update_commands(s.admin);

@@ -159,6 +159,15 @@ json to_json(const admin::FilterRuleInfo& r) {
   return out;
 }
 
+json to_json(const admin::ReachInfo& r) {
+  json prefixes = json::array();
+  for (const Prefix& p : r.prefixes) prefixes.push_back(p.to_string());
+  return json{{"gateway", r.gateway_name},
+              {"gateway_id", r.gateway.to_string()},
+              {r.who.kind == admin::FilterTarget::Kind::kHost ? "host" : "group", r.who.name},
+              {"subnets", prefixes}};
+}
+
 json to_json(const admin::LinkChange& c) {
   json added = json::array();
   json removed = json::array();
@@ -292,6 +301,28 @@ std::string format_filter_rules(const std::vector<admin::FilterRuleInfo>& rules)
                     r.exported.empty() ? r.text + "  (names no host: not sent)" : r.text});
   }
   return format_table({"RULE", "FOR", "TEXT"}, rows);
+}
+
+namespace {
+std::string reach_who(const admin::ReachInfo& r) {
+  return (r.who.kind == admin::FilterTarget::Kind::kHost ? "host " : "group ") + r.who.name;
+}
+std::string reach_prefixes(const admin::ReachInfo& r) {
+  std::vector<std::string> texts;
+  for (const Prefix& p : r.prefixes) texts.push_back(p.to_string());
+  return join(texts);
+}
+}  // namespace
+
+std::string format_reach(const std::vector<admin::ReachInfo>& limits) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : limits) rows.push_back({r.gateway_name, reach_who(r), reach_prefixes(r)});
+  return format_table({"GATEWAY", "FOR", "REACHES"}, rows);
+}
+
+std::string format_reach_one(const admin::ReachInfo& r) {
+  return fmt::format("{} reaches only {} of {}'s tunneled subnets\n", reach_who(r),
+                     reach_prefixes(r), r.gateway_name);
 }
 
 std::string format_link_change(const admin::LinkChange& c) {

@@ -28,6 +28,7 @@ namespace cordon {
   X(kDisallowedSource, "disallowed_source", "inner source outside the peer's prefixes") \
   X(kFiltered, "filtered", "a protected-traffic rule drops it, or a reload's rules cut its connection") \
   X(kConntrackFull, "conntrack_full", "no room in the connection table for a new connection") \
+  X(kOutOfReach, "out_of_reach", "to or from a tunneled subnet of this gateway the peer may not reach") \
   /* tunnel -> underlay */                                                               \
   X(kNoRoute, "no_route", "no peer's allowed prefixes cover the destination")            \
   X(kNoEndpoint, "no_endpoint", "peer's underlay endpoint not known yet")               \

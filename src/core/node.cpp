@@ -46,6 +46,7 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->self = config.self;
   s->role = config.role;
   s->mesh = std::move(config.mesh);
+  s->tunneled_subnets = config.tunneled_subnets;
   for (const ServedClientConfig& c : s->mesh.served) {
     std::vector<uint32_t>& linked = s->served_links[c.client.value];
     for (HostId p : c.peers) linked.push_back(p.value);
@@ -82,9 +83,20 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
     const bool fixed = pc.endpoint.has_value();
     s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns,
-                                 pc.role, fixed, pc.rendezvous});
+                                 pc.role, fixed, pc.rendezvous, std::move(pc.reach)});
   }
   return s;
+}
+
+// docs/gateways.md, "Reach": the administrator may limit which of a
+// gateway's LAN prefixes a peer reaches; the gateway enforces it on both
+// directions, since the peer's own routes are only the peer's word.
+bool Snapshot::reachable(const PeerEntry& e, const IpAddress& address) const {
+  if (!e.reach) return true;
+  const auto inside = [&](const std::vector<Prefix>& prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const Prefix& p) { return p.contains(address); });
+  };
+  return !inside(tunneled_subnets) || inside(*e.reach);
 }
 
 std::shared_ptr<const filter::Ruleset> Node::Impl::build_filter(FilterConfig& config, const Snapshot* previous) {
@@ -170,6 +182,7 @@ PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntr
   out.suite = p.suite();
   out.endpoint = p.endpoint();
   out.allowed_prefixes = e.allowed_prefixes;
+  out.reach = e.reach;
   out.last_rx_real_ns = p.timers().last_rx_real_ns.load(std::memory_order_relaxed);
   out.last_tx_real_ns = p.timers().last_tx_real_ns.load(std::memory_order_relaxed);
   out.rx_bytes = st.rx_bytes.load(std::memory_order_relaxed);

@@ -48,6 +48,9 @@ struct PeerConfig {
   int64_t keepalive_ns = kDefaultKeepaliveNs;  // 0 disables keepalives
   keys::Role role = keys::Role::kClient;
   HostId rendezvous;  // the peer's rendezvous coordinator; 0 = none (manual mode)
+  // Which of this host's tunneled subnets the peer may reach, when the
+  // administrator limits it (docs/gateways.md, "Reach"); nullopt: all.
+  std::optional<std::vector<Prefix>> reach;
 };
 
 // A client a coordinator serves as registry, and the hosts it is linked
@@ -87,6 +90,9 @@ struct NodeConfig {
   int64_t time_window_ns = kDefaultTimeWindowNs;
   MeshConfig mesh;
   FilterConfig filter;
+  // The LAN prefixes this host tunnels (a gateway): a peer with a `reach`
+  // list sends to, and receives from, addresses inside them only within it.
+  std::vector<Prefix> tunneled_subnets;
   // A random value drawn anew at every start (the daemon takes it from
   // os::random, simulations from their seeded RNG; the core may not draw
   // one). Probe IDs and status-report sequence numbers start from it, so an

@@ -40,6 +40,7 @@ struct PeerEntry {
   keys::Role role = keys::Role::kClient;
   bool fixed = false;  // configured endpoint: the path starts direct (coord/rendezvous.cpp)
   HostId rendezvous;   // the peer's rendezvous coordinator
+  std::optional<std::vector<Prefix>> reach;  // PeerConfig::reach
 };
 
 // An immutable view of the configuration, published on reload (publish.hpp):
@@ -52,6 +53,7 @@ struct Snapshot {
   std::unordered_map<uint16_t, std::vector<uint32_t>> by_sender_host;  // header hint -> peer indexes
   std::unordered_map<uint32_t, uint32_t> by_id;                         // host ID -> peer index
   route::PrefixTable routes;                                            // overlay address -> peer index
+  std::vector<Prefix> tunneled_subnets;                                 // NodeConfig::tunneled_subnets
   MeshConfig mesh;
   // The protected-traffic rules (filter/ruleset.hpp), shared with the
   // previous snapshot when a reload leaves them as they were, and the
@@ -61,6 +63,10 @@ struct Snapshot {
   // A coordinator's served links (mesh.served) for the relay's check:
   // served client -> the hosts it is linked with, sorted.
   std::unordered_map<uint32_t, std::vector<uint32_t>> served_links;
+
+  // False when `e` is limited to a reach list and `address`, inside one of
+  // this host's tunneled subnets, is outside it (docs/gateways.md, "Reach").
+  bool reachable(const PeerEntry& e, const IpAddress& address) const;
 
   const PeerEntry* find(HostId id) const {
     const auto it = by_id.find(id.value);

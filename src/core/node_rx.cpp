@@ -81,6 +81,7 @@ void Node::Impl::deliver_payload(unsigned worker, const Now& now, const Snapshot
   if (!inner) return drop(slot, DropReason::kBadInner, st.drops);
   const auto owner = s.routes.lookup(inner->source);
   if (!owner || s.peers[*owner].peer.get() != &peer) return drop(slot, DropReason::kDisallowedSource, st.drops);
+  if (!s.reachable(s.peers[*owner], inner->destination)) return drop(slot, DropReason::kOutOfReach, st.drops);
   const auto packet = body.first(inner->length);
   if (const auto r = filtered(worker, now, s, filter::Direction::kIn, peer.id(), packet)) return drop(slot, *r, st.drops);
   st.rx_packets.fetch_add(1, std::memory_order_relaxed);

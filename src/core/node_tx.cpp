@@ -63,6 +63,7 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   if (!index) return drop(slot, DropReason::kNoRoute, drops);
   link::Peer& peer = *s.peers[*index].peer;
   link::PeerStats& st = peer.stats();
+  if (!s.reachable(s.peers[*index], inner->source)) return drop(slot, DropReason::kOutOfReach, st.drops);
   const auto packet = slot.buffer.subspan(slot.headroom, inner->length);
   if (const auto r = filtered(worker, now, s, filter::Direction::kOut, peer.id(), packet)) return drop(slot, *r, st.drops);
   link::on_data_sent(peer, now);

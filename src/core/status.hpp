@@ -36,6 +36,7 @@ struct PeerStatus {
   crypto::Suite suite = crypto::Suite::kAes256Gcm;
   std::optional<Endpoint> endpoint;
   std::vector<Prefix> allowed_prefixes;
+  std::optional<std::vector<Prefix>> reach;  // PeerConfig::reach
   int64_t last_rx_real_ns = 0;  // 0: never
   int64_t last_tx_real_ns = 0;
   uint64_t rx_bytes = 0, rx_packets = 0;  // inner bytes delivered to the tunnel

@@ -86,6 +86,9 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
       }
       peer.allowed_prefixes.push_back(prefix);
     }
+    for (const keys::ReachLimit& limit : keyset.body.reach) {
+      if (limit.peer == entry.id) peer.reach = limit.prefixes;
+    }
     out.peers.push_back(std::move(peer));
   }
 
@@ -108,6 +111,7 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.role = node.role;
   config.addresses = std::move(node.addresses);
   config.tunneled_subnets = std::move(node.subnets);
+  config.node.tunneled_subnets = config.tunneled_subnets;
   config.node.peers = std::move(node.peers);
   for (PeerConfig& peer : config.node.peers) peer.keepalive_ns = config.keepalive_ns;
   // The timers stay as the config file set them.

@@ -66,15 +66,21 @@ nlohmann::json workers_to_json(const WorkersStatus& w) {
   };
 }
 
+nlohmann::json prefix_list(const std::vector<Prefix>& list) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Prefix& p : list) out.push_back(p.to_string());
+  return out;
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer) {
-  nlohmann::json prefixes = nlohmann::json::array();
-  for (const Prefix& p : peer.allowed_prefixes) prefixes.push_back(p.to_string());
+  nlohmann::json prefixes = prefix_list(peer.allowed_prefixes);
   return nlohmann::json{
       {"id", peer.id.to_string()},
       {"name", peer.name},
       {"endpoint", peer.endpoint ? nlohmann::json(peer.endpoint->to_string()) : nlohmann::json(nullptr)},
       {"suite", std::string(crypto::suite_name(peer.suite))},
       {"allowed_prefixes", std::move(prefixes)},
+      {"reach", peer.reach ? prefix_list(*peer.reach) : nlohmann::json(nullptr)},
       {"last_rx", unix_seconds_or_null(peer.last_rx_real_ns)},
       {"last_tx", unix_seconds_or_null(peer.last_tx_real_ns)},
       {"rx_bytes", peer.rx_bytes},

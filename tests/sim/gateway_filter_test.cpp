@@ -13,12 +13,7 @@
 #include <vector>
 
 #include "core/filter/rule.hpp"
-#include "core/node.hpp"
-#include "testing/manual_clock.hpp"
-#include "testing/sim_host.hpp"
-#include "testing/sim_link.hpp"
-#include "testing/sim_network.hpp"
-#include "tests/common/filter_packets.hpp"
+#include "tests/sim/gateway_sim.hpp"
 
 namespace cordon::testing {
 namespace {
@@ -26,15 +21,14 @@ namespace {
 const Prefix kLan = *Prefix::parse("192.168.71.0/24");
 const IpAddress kLanServer = IpAddress::v4(0xc0a8470a);  // 192.168.71.10
 
-struct GatewaySim {
-  GatewaySim() : network(clock, 0x6a7e0001), link(make_sim_link()) {
+struct GatewaySim : GatewayPair {
+  GatewaySim() : GatewayPair(0x6a7e0001) {
     // A routes the LAN to B, and accepts packets from it only from B.
     link.a_config.peers[0].allowed_prefixes.push_back(kLan);
     link.b_config.peers[0].name = "road";
     link.b_config.filter = rules({"drop in peer road proto tcp dport 22", "allow in peer road proto tcp",
                                   "drop in peer road", "drop out peer road"});
-    a = std::make_unique<SimHost>(network, clock, link.a_config, link.a.underlay);
-    b = std::make_unique<SimHost>(network, clock, link.b_config, link.b.underlay);
+    start();
   }
 
   FilterConfig rules(const std::vector<std::string>& lines) const {
@@ -65,25 +59,9 @@ struct GatewaySim {
     return s;
   }
 
-  // Sends `packet` into `from`'s tunnel and runs the network; true if
-  // exactly that packet came out of `to`'s tunnel.
-  bool passes(SimHost& from, SimHost& to, const PacketSpec& spec) {
-    const std::vector<std::byte> packet = make_packet(spec);
-    to.tun().take_delivered();
-    from.tun().inject(packet);
-    EXPECT_TRUE(run_for(clock, network, {a.get(), b.get()}, 5 * kNsPerMs));
-    const auto out = to.tun().take_delivered();
-    return out.size() == 1 && out[0] == packet;
-  }
-
   uint64_t filtered_at_b() const {
-    return b->peer_status(link.a.id)->drops[static_cast<size_t>(DropReason::kFiltered)];
+    return drops_at_b(DropReason::kFiltered);
   }
-
-  ManualClock clock;
-  SimNetwork network;
-  SimLink link;
-  std::unique_ptr<SimHost> a, b;
 };
 
 TEST(GatewayFilterSim, TunneledTrafficPassesBothWaysAsTheGatewaysRulesSay) {

@@ -92,6 +92,7 @@ void expect_same_body(const KeySetBody& a, const KeySetBody& b) {
   EXPECT_EQ(a.book, b.book);
   EXPECT_EQ(a.served, b.served);
   EXPECT_EQ(a.rules, b.rules);
+  EXPECT_EQ(a.reach, b.reach);
   ASSERT_EQ(a.links.size(), b.links.size());
   for (size_t i = 0; i < a.links.size(); ++i) {
     EXPECT_EQ(a.links[i].peer, b.links[i].peer);
@@ -573,25 +574,37 @@ TEST(KeySetBody, FilterRulesRoundTripAndEndTheBody) {
   EXPECT_TRUE(decode_body(plain.view()).value().rules.empty());
 }
 
-TEST(KeySetBody, FilterRulesRefusals) {
+// Sections appended to sample_body(): each case's tail must be refused as
+// a bad field whose message holds `message`.
+struct TailCase {
+  const char* what;
+  std::string tail;
+  std::string_view message;
+};
+
+void expect_tails_refused(const std::vector<TailCase>& cases) {
   const auto plain = encode_body(sample_body()).value();
-  const auto with_tail = [&](std::string_view tail_hex) {
-    Bytes out(plain.view().begin(), plain.view().end());
-    const Bytes tail = hex(tail_hex);
-    out.insert(out.end(), tail.begin(), tail.end());
-    return decode_body(out);
-  };
-  struct Case {
-    const char* what;
-    std::string tail;
-    std::string_view message;
-  };
-  // A section of tag 1 around `content` (hex).
-  const auto rules = [](std::string_view content) {
-    return "01" + fmt::format("{:08x}", content.size() / 2) + std::string(content);
-  };
+  for (const TailCase& c : cases) {
+    SCOPED_TRACE(c.what);
+    Bytes body(plain.view().begin(), plain.view().end());
+    const Bytes tail = hex(c.tail);
+    body.insert(body.end(), tail.begin(), tail.end());
+    auto r = decode_body(body);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, KeySetError::kBadField);
+    EXPECT_NE(r.error().message().find(c.message), std::string::npos) << r.error().message();
+  }
+}
+
+// A section of tag `tag` around `content` (hex).
+std::string section(std::string_view tag, std::string_view content) {
+  return std::string(tag) + fmt::format("{:08x}", content.size() / 2) + std::string(content);
+}
+
+TEST(KeySetBody, FilterRulesRefusals) {
+  const auto rules = [](std::string_view content) { return section("01", content); };
   const std::string one_rule = rules("0001" "00000001" "01" "0001" "61");
-  const std::vector<Case> cases = {
+  expect_tails_refused({
       {"count 0", rules("0000"), "section 1: filter rule count 0"},
       {"unknown kind", rules("0001" "00000001" "02" "0001" "61"), "filter rule 0 (number 1): unknown kind 2"},
       {"empty text", rules("0001" "00000001" "01" "0000"), "filter rule 0 (number 1): text is 0 bytes"},
@@ -601,22 +614,65 @@ TEST(KeySetBody, FilterRulesRefusals) {
       {"section longer than the body", "01" "00000010" "0001", "section 1"},
       {"short section header", "01" "0000", "section header"},
       {"empty section", "01" "00000000", "section 1: empty"},
-      {"unknown section", "02" "00000001" "00", "section 2: unknown"},
+      {"unknown section", "03" "00000001" "00", "section 3: unknown"},
       {"section twice", one_rule + one_rule, "section 1: twice, or out of order"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.what);
-    auto r = with_tail(c.tail);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, KeySetError::kBadField);
-    EXPECT_NE(r.error().message().find(c.message), std::string::npos) << r.error().message();
-  }
+  });
   KeySetBody body = sample_body();
   body.rules = {FilterRuleEntry{1, FilterRuleKind::kProtected, std::string(kMaxFilterRuleSize + 1, 'a')}};
   auto refused = encode_body(body);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message().find("text is 1025 bytes; it must be 1 to 1024"), std::string::npos)
       << refused.error().message();
+}
+
+// ---- reach limits (docs/gateways.md, "Reach") ----------------------------
+
+TEST(KeySetBody, ReachLimitsRoundTripAfterTheRules) {
+  KeySetBody body = sample_body();
+  body.rules = {FilterRuleEntry{7, FilterRuleKind::kProtected, "allow"}};
+  body.reach = {ReachLimit{HostId{0x0001000b}, {*Prefix::parse("192.168.71.0/25"), *Prefix::parse("fd00:71::/64")}},
+                ReachLimit{HostId{0x0001000c}, {}}};
+  auto encoded = encode_body(body);
+  ASSERT_TRUE(encoded.ok()) << encoded.error().message();
+  // Section 2 ends the body: count 2 | peer B, 2 prefixes | peer C, none.
+  const Bytes tail = hex("02" "00000024" "0002"
+                         "0001000b" "02" "04" "c0a84700" "19" "06" "fd000071000000000000000000000000" "40"
+                         "0001000c" "00");
+  const auto v = encoded.value().view();
+  ASSERT_GE(v.size(), tail.size());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), v.end() - static_cast<ptrdiff_t>(tail.size())));
+  auto decoded = decode_body(v);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  expect_same_body(decoded.value(), body);
+  // Limits alone (no rules) make a body with section 2 only.
+  body.rules.clear();
+  auto alone = decode_body(encode_body(body).value().view());
+  ASSERT_TRUE(alone.ok()) << alone.error().message();
+  EXPECT_EQ(alone.value().reach, body.reach);
+}
+
+TEST(KeySetBody, ReachLimitsRefusals) {
+  const auto reach = [](std::string_view content) { return section("02", content); };
+  expect_tails_refused({
+      {"count 0", reach("0000"), "reach limit count 0"},
+      {"host number 0", reach("0001" "00010000" "00"), "host ID has network or host number 0"},
+      {"peer twice", reach("0002" "0001000b" "00" "0001000b" "00"), "peer appears twice"},
+      {"bits after the length", reach("0001" "0001000b" "01" "04" "c0a84701" "18"), "reach limit 0: prefix 0"},
+      {"length past the family", reach("0001" "0001000b" "01" "04" "c0a84700" "21"), "reach limit 0: prefix 0"},
+      {"unknown family", reach("0001" "0001000b" "01" "05" "c0a84700" "18"), "reach limit 0: prefix 0"},
+      {"short prefix", reach("0001" "0001000b" "01" "04" "c0a8"), "reach limit 0: prefix 0"},
+      {"content past the limits", reach("0001" "0001000b" "00" "00"), "after the reach limits"},
+      {"rules after reach", reach("0001" "0001000b" "00") + "01" "00000009" "0001" "00000001" "01" "0001" "61",
+       "section 1: twice, or out of order"},
+  });
+  KeySetBody body = sample_body();
+  body.reach = {ReachLimit{HostId{0x0001000b}, {*Prefix::parse("192.168.71.1/24")}}};
+  auto refused = encode_body(body);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("192.168.71.1/24 is not a network prefix"), std::string::npos)
+      << refused.error().message();
+  body.reach = {ReachLimit{HostId{0x0001000b}, std::vector<Prefix>(256, *Prefix::parse("10.0.0.0/8"))}};
+  EXPECT_FALSE(encode_body(body).ok());
 }
 
 TEST(KeySetBody, FilterRulesTravelInUpdatePackages) {

@@ -219,6 +219,22 @@ TEST(ManagedNodeTest, ASubnetClaimedTwiceStaysWithTheFirstPeer) {
   EXPECT_NE(node.warnings[0].find("192.168.2.0/24"), std::string::npos) << node.warnings[0];
 }
 
+// docs/gateways.md, "Reach": a gateway's key set limits a peer; the node
+// gets the limit and the gateway's own subnets.
+TEST(ManagedNodeTest, AReachLimitBecomesThePeersReach) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  maker.body.book.entries[0].subnets = {testkit::prefix("192.168.1.0/24"), testkit::prefix("192.168.3.0/24")};
+  maker.body.reach = {keys::ReachLimit{HostId{0x0001000c}, {testkit::prefix("192.168.3.0/25")}}};
+  DaemonConfig config;
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  EXPECT_EQ(config.node.tunneled_subnets, maker.body.book.entries[0].subnets);
+  const PeerConfig* b = find_peer(config.node.peers, 0x0001000b);
+  const PeerConfig* c = find_peer(config.node.peers, 0x0001000c);
+  ASSERT_TRUE(b && c);
+  EXPECT_FALSE(b->reach.has_value());
+  EXPECT_EQ(c->reach, std::vector<Prefix>{testkit::prefix("192.168.3.0/25")});
+}
+
 // docs/gateways.md, "Precedence": the administrator's rules, then the
 // config's own; a central rule names peers by host ID.
 TEST(ManagedNodeTest, CentralRulesComeBeforeLocalOnes) {

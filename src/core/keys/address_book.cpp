@@ -58,7 +58,7 @@ Status<std::string> check_entry(const AddressBookEntry& e, size_t index) {
   }
   if (e.subnets.size() > kMaxSubnets) return where + ": more than 255 tunneled subnets";
   for (const Prefix& p : e.subnets) {
-    if (!canonical(p.address) || p.length > max_length(p.address) || !host_bits_zero(p)) {
+    if (!is_network_prefix(p)) {
       return where + ": tunneled subnet " + p.to_string() + " is not a network prefix";
     }
   }
@@ -193,14 +193,9 @@ class EntryReader {
     const auto count = in_.u8();
     if (!count) return in_.truncated(where_ + ": subnet count");
     for (size_t i = 0; i < *count; ++i) {
-      const std::string field = where_ + ": tunneled subnet " + std::to_string(i);
-      const auto a = read_address(in_);
-      if (!a) return address_error(field);
-      const auto length = in_.u8();
-      if (!length) return in_.truncated(field);
-      const Prefix p{*a, *length};
-      if (p.length > max_length(p.address) || !host_bits_zero(p)) return in_.bad_field(field);
-      e.subnets.push_back(p);
+      const auto p = read_network_prefix(in_);
+      if (!p) return address_error(where_ + ": tunneled subnet " + std::to_string(i));
+      e.subnets.push_back(*p);
     }
     return Ok{};
   }
@@ -211,6 +206,25 @@ class EntryReader {
 };
 
 }  // namespace
+
+bool is_network_prefix(const Prefix& p) {
+  return canonical(p.address) && p.length <= max_length(p.address) && host_bits_zero(p);
+}
+
+void write_network_prefix(wire::ByteWriter& out, const Prefix& p) {
+  write_address(out, p.address);
+  out.u8(p.length);
+}
+
+std::optional<Prefix> read_network_prefix(wire::ByteReader& in) {
+  const auto a = read_address(in);
+  if (!a) return std::nullopt;
+  const auto length = in.u8();
+  if (!length) return std::nullopt;
+  const Prefix p{*a, *length};
+  if (!is_network_prefix(p)) return std::nullopt;
+  return p;
+}
 
 std::string_view role_name(Role role) { return role == Role::kCoordinator ? "coordinator" : "client"; }
 
@@ -258,10 +272,7 @@ void write_address_book(wire::ByteWriter& out, const AddressBook& book) {
     out.u32(e.rendezvous.value);
     out.u32(e.courier.value);
     out.u8(static_cast<uint8_t>(e.subnets.size()));
-    for (const auto& p : e.subnets) {
-      write_address(out, p.address);
-      out.u8(p.length);
-    }
+    for (const auto& p : e.subnets) write_network_prefix(out, p);
   }
 }
 

@@ -81,6 +81,15 @@ struct AddressBook {
 // An empty book is refused: entry 0 must be this host.
 Status<std::string> check_address_book(const AddressBook& book);
 
+// A network prefix as the book encodes a tunneled subnet:
+// `family 1 (4|6) | address 4|16 | prefix len 1`. is_network_prefix: a
+// canonical address, a length within its family, no bit set past it.
+bool is_network_prefix(const Prefix& p);
+void write_network_prefix(wire::ByteWriter& out, const Prefix& p);
+// nullopt when short, of an unknown family, or not a network prefix
+// (in.failed() tells truncation apart).
+std::optional<Prefix> read_network_prefix(wire::ByteReader& in);
+
 // Appends the encoding. Precondition: check_address_book(book) succeeds.
 void write_address_book(wire::ByteWriter& out, const AddressBook& book);
 

@@ -220,6 +220,25 @@ Status<std::string> check_served(const KeySetBody& body) {
 }
 
 constexpr uint8_t kRulesSection = 1;
+constexpr uint8_t kReachSection = 2;
+
+Status<std::string> check_reach(const KeySetBody& body) {
+  if (body.reach.size() > kMaxReachLimits) return cordon::fail("reach limits: more than 65535 peers");
+  std::set<uint32_t> seen;
+  for (size_t i = 0; i < body.reach.size(); ++i) {
+    const ReachLimit& r = body.reach[i];
+    const std::string where = "reach limit " + std::to_string(i) + " (" + r.peer.to_string() + ")";
+    if (!valid_host(r.peer)) return where + ": host ID has network or host number 0";
+    if (!seen.insert(r.peer.value).second) return where + ": peer appears twice";
+    if (r.prefixes.size() > kMaxReachPrefixes) return where + ": more than 255 prefixes";
+    for (const Prefix& p : r.prefixes) {
+      if (!is_network_prefix(p)) return where + ": " + p.to_string() + " is not a network prefix";
+    }
+  }
+  return Ok{};
+}
+
+size_t prefix_size(const Prefix& p) { return 1 + p.address.size() + 1; }
 
 Status<std::string> check_rules(const KeySetBody& body) {
   if (body.rules.size() > kMaxFilterRules) return cordon::fail("filter rules: more than 65535 rules");
@@ -259,6 +278,21 @@ void write_body(wire::ByteWriter& w, const KeySetBody& body) {
       w.u8(static_cast<uint8_t>(r.kind));
       w.u16(static_cast<uint16_t>(r.text.size()));
       w.text(r.text);
+    }
+  }
+  if (!body.reach.empty()) {
+    size_t length = 2;
+    for (const auto& r : body.reach) {
+      length += 4 + 1;
+      for (const Prefix& p : r.prefixes) length += prefix_size(p);
+    }
+    w.u8(kReachSection);
+    w.u32(static_cast<uint32_t>(length));
+    w.u16(static_cast<uint16_t>(body.reach.size()));
+    for (const auto& r : body.reach) {
+      w.u32(r.peer.value);
+      w.u8(static_cast<uint8_t>(r.prefixes.size()));
+      for (const Prefix& p : r.prefixes) write_network_prefix(w, p);
     }
   }
 }
@@ -320,6 +354,30 @@ wire::ParseStatus read_rules(wire::ByteReader& in, KeySetBody& body) {
   return Ok{};
 }
 
+// The reach limits section's content (keyset.hpp, tag 2).
+wire::ParseStatus read_reach(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u16();
+  if (!count) return in.truncated("reach limit count");
+  if (*count == 0) return in.bad_field("reach limit count 0 (a body without limits has no reach section)");
+  for (size_t i = 0; i < *count; ++i) {
+    const std::string where = "reach limit " + std::to_string(i);
+    const auto peer = in.u32();
+    const auto prefixes = in.u8();
+    if (!peer || !prefixes) return in.truncated(where);
+    ReachLimit r{HostId{*peer}, {}};
+    for (size_t j = 0; j < *prefixes; ++j) {
+      const auto p = read_network_prefix(in);
+      const std::string field = where + ": prefix " + std::to_string(j);
+      if (!p) return in.failed() ? in.truncated(field) : in.bad_field(field);
+      r.prefixes.push_back(*p);
+    }
+    body.reach.push_back(std::move(r));
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the reach limits");
+  if (auto reach = check_reach(body); !reach) return in.bad_field(reach.error());
+  return Ok{};
+}
+
 // The sections after the served links (keyset.hpp): each once, in tag
 // order, its content exactly its length.
 wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
@@ -329,7 +387,7 @@ wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
     const auto length = in.u32();
     if (!tag || !length) return in.truncated("section header");
     const std::string where = "section " + std::to_string(*tag);
-    if (*tag != kRulesSection) {
+    if (*tag != kRulesSection && *tag != kReachSection) {
       return in.bad_field(where + ": unknown (made by a newer Cordon? upgrade this host)");
     }
     if (*tag <= previous) return in.bad_field(where + ": twice, or out of order");
@@ -338,7 +396,8 @@ wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
     const auto content = in.bytes(*length);
     if (!content) return in.truncated(where);
     wire::ByteReader section(*content);
-    if (auto read = read_rules(section, body); !read) {
+    auto read = *tag == kRulesSection ? read_rules(section, body) : read_reach(section, body);
+    if (!read) {
       // Offsets inside the section, named as such.
       wire::ParseError err = read.error();
       err.field = where + ": " + err.field;
@@ -449,6 +508,7 @@ Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
   if (auto links = check_links(body); !links) return fail(KeySetError::kBadField, file, links.error());
   if (auto served = check_served(body); !served) return fail(KeySetError::kBadField, file, served.error());
   if (auto rules = check_rules(body); !rules) return fail(KeySetError::kBadField, file, rules.error());
+  if (auto reach = check_reach(body); !reach) return fail(KeySetError::kBadField, file, reach.error());
   wire::ByteWriter sizing;
   write_body(sizing, body);
   crypto::SecretBytes out(sizing.size());

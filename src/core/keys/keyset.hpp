@@ -49,6 +49,9 @@
 //
 //   tag 1, filter rules:
 //     rule count 2 | (rule id 4 | kind 1 | length 2 | text) * count
+//   tag 2, reach limits:
+//     limit count 2 | (peer host id 4 | prefix count 1 |
+//                      (family 1 (4|6) | address 4|16 | length 1) * prefix count) * limit count
 //
 // The served section (docs/protocol.md, "Served links") lists, in a
 // coordinator's key set, each client it serves as registry and the hosts
@@ -68,6 +71,11 @@
 // kind 1 = a protected-traffic rule, the only kind so far. The text is
 // checked by the daemon that applies it, which names the rule it refuses;
 // decoding checks only the sizes and the kind.
+//
+// The reach limits (docs/gateways.md, "Reach") are in a gateway's key set:
+// for each peer the administrator limits, the prefixes of this gateway's
+// tunneled subnets it may reach (possibly none). A peer not listed reaches
+// them all.
 //
 // Nothing here draws randomness or makes system calls: salts and nonces are
 // arguments (callers use os::random_bytes, a fresh value for every seal).
@@ -177,11 +185,21 @@ struct FilterRuleEntry {
   friend bool operator==(const FilterRuleEntry&, const FilterRuleEntry&) = default;
 };
 
+// One peer's reach limit (docs/gateways.md, "Reach").
+struct ReachLimit {
+  HostId peer;
+  std::vector<Prefix> prefixes;  // network prefixes; empty: none of the subnets
+  friend bool operator==(const ReachLimit&, const ReachLimit&) = default;
+};
+constexpr size_t kMaxReachLimits = 65535;
+constexpr size_t kMaxReachPrefixes = 255;
+
 struct KeySetBody {
   AddressBook book;
   std::vector<LinkKeyEntry> links;   // at most one per peer
   std::vector<ServedClient> served;  // empty unless entry 0 is a coordinator
   std::vector<FilterRuleEntry> rules;  // in the order they apply
+  std::vector<ReachLimit> reach;       // a gateway's limited peers, each once
   const LinkKeyEntry* link_to(HostId peer) const;
   // The served entry of `client`, or nullptr if this host does not serve it.
   // A linear scan: callers that look up per datagram build their own index.
@@ -196,7 +214,9 @@ struct KeySetBody {
 // more than kMaxServedClients clients or kMaxServedPeers peers of one
 // client, and any served client when entry 0 is not a coordinator; more
 // than kMaxFilterRules rules, an empty rule or one longer than
-// kMaxFilterRuleSize, an unknown rule kind; and when decoding, an unknown
+// kMaxFilterRuleSize, an unknown rule kind; a reach limit for a host ID
+// with network or host number 0, for a peer twice, with more than
+// kMaxReachPrefixes prefixes or one that is not a network prefix; and when decoding, an unknown
 // section tag, a section twice or out of order, a section whose content
 // does not fill its length exactly, an empty section.
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file = KeyFile::kKeySet);
