@@ -99,7 +99,7 @@ json_num() {
 }
 
 measure_tcp() {  # measure_tcp LABEL ADDR -> Gbit/s, one stream
-  local label=$1 addr=$2 out="$WORK/$1-$ROUND-tcp.json" bps=
+  local label=$1 addr=$2 out="$WORK/$1-$ROUND-tcp.json" bps=''
   if in_ns cl iperf3 -c "$addr" -p "$IPERF_PORT" -t "$TCP_SECONDS" -J >"$out" 2>&1; then
     bps=$(json_num "$out" sum_received bits_per_second)
   fi
@@ -108,7 +108,7 @@ measure_tcp() {  # measure_tcp LABEL ADDR -> Gbit/s, one stream
 }
 
 measure_pps64() {  # measure_pps64 LABEL ADDR -> packets/s received
-  local label=$1 addr=$2 out="$WORK/$1-$ROUND-udp64.json" packets= lost= seconds=
+  local label=$1 addr=$2 out="$WORK/$1-$ROUND-udp64.json" packets='' lost='' seconds=''
   if in_ns cl iperf3 -c "$addr" -p "$IPERF_PORT" -u -l 64 -b 0 -t "$UDP_SECONDS" -J >"$out" 2>&1; then
     packets=$(json_num "$out" sum_received packets)
     lost=$(json_num "$out" sum_received lost_packets)
@@ -249,7 +249,9 @@ status_of gw >"$WORK/gw-status-filter.txt" || true
 awk '/^filter: ruleset / { print "gateway: gw " $0 }' "$WORK/gw-status-filter.txt" >&2
 
 # --- report -------------------------------------------------------------------------
+# shellcheck disable=SC2154  # the R_* lists are set by record, through printf -v
 tcp_gw=$(median "$R_tcp_gw" %.3f) tcp_lan=$(median "$R_tcp_lan" %.3f)
+# shellcheck disable=SC2154
 pps_off=$(median "$R_pps_off" %.0f) pps_1=$(median "$R_pps_1" %.0f) pps_1000=$(median "$R_pps_1000" %.0f)
 echo "gateway_direct_tcp1_gbps=$tcp_gw"
 echo "gateway_lan_tcp1_gbps=$tcp_lan"
