@@ -33,8 +33,9 @@
 #                            nothing, so the baseline is one allow rule:
 #                            both settings track the flow's connection
 #                            (filter_off_pps is given for reference).
-# Prints key=value lines on stdout; progress and failures on stderr. Exits
-# 1 if a measurement failed (its figure is nan). GATEWAY_KEEP=1 keeps the
+# Prints key=value lines on stdout (the two ratios as nan if the run
+# stopped early); progress and failures on stderr. Exits 1 if a
+# measurement failed (its figure is nan). GATEWAY_KEEP=1 keeps the
 # temp dir (daemon logs, iperf3 JSON) for a look afterwards.
 set -euo pipefail
 
@@ -69,9 +70,14 @@ NAMESPACES=(gw cl lan)
 WORK=$(mktemp -d /tmp/cordon-gateway-XXXXXX)
 PIDS=()
 GW_PID=
+REPORTED=  # set once the figures are printed
 cleanup() {
   local status=$? ns f
   mn_stop_pids
+  if [ "$status" -ne 0 ] && [ -z "$REPORTED" ]; then
+    echo "gateway_ratio_vs_direct=nan"
+    echo "filter_1000_pps_ratio=nan"
+  fi
   if [ "$status" -ne 0 ]; then
     for f in "$WORK"/daemon-*.log; do
       [ -e "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; } >&2
@@ -253,6 +259,7 @@ awk '/^filter: ruleset / { print "gateway: gw " $0 }' "$WORK/gw-status-filter.tx
 tcp_gw=$(median "$R_tcp_gw" %.3f) tcp_lan=$(median "$R_tcp_lan" %.3f)
 # shellcheck disable=SC2154
 pps_off=$(median "$R_pps_off" %.0f) pps_1=$(median "$R_pps_1" %.0f) pps_1000=$(median "$R_pps_1000" %.0f)
+REPORTED=yes
 echo "gateway_direct_tcp1_gbps=$tcp_gw"
 echo "gateway_lan_tcp1_gbps=$tcp_lan"
 echo "gateway_ratio_vs_direct=$(ratio "$tcp_lan" "$tcp_gw")"

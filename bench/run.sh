@@ -38,9 +38,10 @@
 # against the direct one on the real kernel (a managed network behind NAT
 # routers, in namespaces of its own), and bench/failover.sh, in the same
 # kind of network, how long a 100 packets/s flow is stranded when its direct
-# path breaks, and bench/gateway.sh, in namespaces of its own, a gateway's
-# TCP throughput to a LAN host against that to its own tunnel address, and
-# 64-byte packets/s with 1,000 filter rules on the receiver against one.
+# path breaks. Last, bench/gateway.sh, in namespaces of its own, measures a
+# gateway's TCP throughput to a LAN host against that to its own tunnel
+# address, and 64-byte packets/s with 1,000 filter rules on the receiver
+# against one rule.
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).

@@ -198,7 +198,7 @@ ok "a and the LAN host ping each other, TCP to port 5201 passes, to port 22 neve
 section "12. cordon status on the gateway: the rules and their counters"
 step "ip netns exec $PREFIX-hub cordon status"
 status_of hub | indent
-echo "DECIDED: the connections each allow rule opened, the packets the drop rule dropped (a's SYN to"
-echo "port 22 and its retry; also in a's DROPS as filtered). The LAN host's pings to a leave the hub"
-echo "(direction out), match no rule and pass; their replies pass as part of the tracked connection."
+echo "DECIDED: the connections each allow rule opened, the packets the drop rule dropped (a's SYNs"
+echo "to port 22; also in a's DROPS as filtered). The LAN host's pings to a leave the hub (direction"
+echo "out), match no rule and pass; their replies pass as part of the tracked connection."
 ok "the gateway's filter decided what entered its LAN, rule by rule"
