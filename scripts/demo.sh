@@ -10,6 +10,12 @@
 # exports and installs the key sets, starts the daemons, and shows a and b
 # finding a direct path through their NATs: `cordon status` on a before and
 # after, a ping and a short iperf3 through the tunnel, and the hub's view.
+# Then the hub becomes a gateway: the administrator gives it a tunneled
+# subnet and three filter rules and builds the updates, which each host
+# applies; a LAN host behind the hub (one more namespace, no Cordon on it)
+# and a ping each other, a's TCP to one port of the LAN host passes and to
+# another is dropped, and the hub's `cordon status` shows each rule's
+# counter.
 # Everything is removed on exit. Only addresses inside the namespaces are used.
 set -euo pipefail
 
@@ -132,3 +138,67 @@ section "9. cordon status on the hub"
 step "ip netns exec $PREFIX-hub cordon status"
 status_of hub | indent
 ok "the hub knows both clients' public endpoints; it relayed only the first packets"
+
+# --- 10 ---------------------------------------------------------------------------
+section "10. The hub becomes a gateway for a LAN whose hosts run no Cordon"
+cat <<EOF
+      hub $HUB_UL, and 192.168.71.1 on its LAN side
+          |
+   lan 192.168.71.10   (no Cordon; its default route is the hub)
+EOF
+# One more machine, removed with the others (mn_delete_machines).
+MN_NAMESPACES+=(lan)
+ip netns add "$PREFIX-lan"
+ip -n "$PREFIX-lan" link set lo up
+ip -n "$PREFIX-hub" link add lan0 type veth peer name eth0 netns "$PREFIX-lan"
+ip -n "$PREFIX-hub" addr add 192.168.71.1/24 dev lan0
+ip -n "$PREFIX-hub" link set lan0 up
+ip -n "$PREFIX-lan" addr add 192.168.71.10/24 dev eth0
+ip -n "$PREFIX-lan" link set eth0 up
+ip -n "$PREFIX-lan" route add default via 192.168.71.1
+poll_until 10 in_ns lan ping -n -c 1 -W 1 192.168.71.1 || die "the LAN host cannot reach the hub"
+echo "The administrator gives the hub the LAN as a tunneled subnet, and rules for what enters it:"
+umask 077
+run_admin host set hub --subnet 192.168.71.0/24
+run_admin filter add --host hub allow in proto icmp
+run_admin filter add --host hub allow in proto tcp dport 5201
+run_admin filter add --host hub drop in proto tcp dport 22
+mn_step "cordon admin updates build --out updates"
+admin updates build --out "$WORK/updates" | sed "s|$WORK/||" | indent
+umask 022
+for name in hub a b; do
+  package=$(ls "$WORK/updates/$(id_of "$name")"-v*.update)
+  mn_step "ip netns exec $PREFIX-$name cordon update apply ${package#"$WORK/"} --password-file password-$name"
+  in_ns "$name" "$CORDON" update apply "$package" --password-file "$WORK/password-$name" \
+    --state-dir "$WORK/state-$name" -s "$WORK/$name.sock" | sed "s|$WORK/||g" | indent
+done
+ok "the hub forwards for 192.168.71.0/24 (net.ipv4.ip_forward = $(in_ns hub cat /proc/sys/net/ipv4/ip_forward)); a and b route it into the tunnel"
+
+# --- 11 ---------------------------------------------------------------------------
+section "11. The LAN host and a reach each other through the hub's filter"
+poll_until 20 in_ns lan ping -n -c 1 -W 1 10.77.0.2 || die "the LAN host does not reach a through the hub"
+step "ip netns exec $PREFIX-lan ping -c 3 10.77.0.2        # the LAN host to a"
+in_ns lan ping -n -c 3 -i 0.2 10.77.0.2 | indent
+step "ip netns exec $PREFIX-a ping -c 3 192.168.71.10      # a to the LAN host"
+in_ns a ping -n -c 3 -i 0.2 192.168.71.10 | indent
+ip netns exec "$PREFIX-lan" iperf3 -s -1 -B 192.168.71.10 >"$WORK/iperf3-lan.log" 2>&1 &
+PIDS+=("$!")
+poll_until 10 bash -c "ip netns exec $PREFIX-lan ss -Hltn 'sport = :5201' | grep -q 5201" \
+  || die "the iperf3 server on the LAN host did not start"
+step "ip netns exec $PREFIX-a iperf3 -c 192.168.71.10 -t 2     # TCP port 5201: allowed"
+in_ns a iperf3 -c 192.168.71.10 -t 2 | grep -E 'sender|receiver' | indent
+step "ip netns exec $PREFIX-a timeout 2 bash -c 'echo >/dev/tcp/192.168.71.10/22'     # TCP port 22: dropped"
+if in_ns a timeout 2 bash -c 'echo >/dev/tcp/192.168.71.10/22' 2>/dev/null; then
+  die "a reached port 22 on the LAN host: the hub's filter let it through"
+fi
+echo "    no answer in 2 s"
+ok "a and the LAN host ping each other, TCP to port 5201 passes, to port 22 never reaches the LAN host"
+
+# --- 12 ---------------------------------------------------------------------------
+section "12. cordon status on the gateway: the rules and their counters"
+step "ip netns exec $PREFIX-hub cordon status"
+status_of hub | indent
+echo "DECIDED: the connections each allow rule opened, the packets the drop rule dropped (a's SYNs"
+echo "to port 22; also in a's DROPS as filtered). The LAN host's pings to a leave the hub (direction"
+echo "out), match no rule and pass; their replies pass as part of the tracked connection."
+ok "the gateway's filter decided what entered its LAN, rule by rule"

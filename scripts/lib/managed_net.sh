@@ -1,15 +1,17 @@
 # shellcheck shell=bash
 # The managed network of scripts/demo.sh, shared with bench/relay.sh and
-# bench/failover.sh: one coordinator, `hub`, and two clients, `a` and `b`,
-# each behind its own NAT router. Every machine is a network namespace
-# ($PREFIX-<name>); the "internet" is a bridge in one more. Only addresses
-# inside the namespaces are used.
+# bench/failover.sh (bench/gateway.sh uses only the helpers below, such as
+# poll_until, in_ns, admin and status_of): one coordinator, `hub`, and two
+# clients, `a` and `b`, each behind its own NAT router. Every machine is a
+# network namespace ($PREFIX-<name>); the "internet" is a bridge in one
+# more. Only addresses inside the namespaces are used.
 #
 # Sourced, not run. The caller sets PREFIX (namespace name prefix), WORK (a
 # private temp dir), CORDON (the binary) and defines die(); it may define
 # mn_step (prints a command about to run) and mn_show (filters its output)
 # to narrate, as the demo does; by default both are silent. Daemons started
-# here are appended to the caller's PIDS array.
+# here are appended to the caller's PIDS array; mn_delete_machines removes
+# the namespaces named in MN_NAMESPACES, to which a caller may add its own.
 
 declare -F mn_step >/dev/null || mn_step() { :; }
 declare -F mn_show >/dev/null || mn_show() { cat >/dev/null; }
