@@ -420,8 +420,10 @@ void Daemon::on_wake(const Now& now) {
 
 cordon::Status<std::string> Daemon::configure_firewall(const DaemonConfig& config) {
   if (!config.open) {
-    if (firewall_) spdlog::info("open-traffic firewall off ([open] is gone): table inet cordon deleted");
-    stop_firewall();
+    if (firewall_) {
+      stop_firewall();
+      spdlog::info("open-traffic firewall off: the config has no [open] table any more");
+    }
     return Ok{};
   }
   OpenRuntime runtime{.tun_interface = config_.interface, .udp_ports = {port_}};

@@ -16,6 +16,7 @@
 // with a fixed sleep.
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "tests/netns/nat_topology.hpp"
 #include "tests/netns/socket_tools.hpp"
@@ -70,6 +71,17 @@ size_t cordon_tables(const ManagedHost& host) {
     ++n;
   }
   return n;
+}
+
+// A network of one coordinator, `host`, with `subnet` tunneled if given,
+// and `open` appended to its config.
+void lone_coordinator(const AdminDb& admin, ManagedHost& host, const std::string& subnet, const std::string& open) {
+  admin.checked({"network", "init", "--number", "1", "--name", "ot", "--ipv4", "10.77.0.0/16"});
+  std::vector<std::string> args = {"--role", "coordinator", "--endpoint", "203.0.113.1:51820"};
+  if (!subnet.empty()) args.insert(args.end(), {"--subnet", subnet});
+  host.add_to(admin, args);
+  host.install_keyset(admin);
+  host.write_config(short_mesh_timers(), open);
 }
 
 bool reaches_lan_host(const ManagedHost& road) {
@@ -167,16 +179,62 @@ TEST_F(OpenTrafficTest, AGatewayFiltersSpoofsTranslatesAndCleansUp) {
   EXPECT_TRUE(gw.status()["open"].is_null());
 }
 
+// A reload replaces the table with the new config's and the new peers',
+// keeps it when the new policy is refused (the log names the entry), and
+// deletes it when [open] goes.
+TEST_F(OpenTrafficTest, AReloadReplacesKeepsOrDeletesTheTable) {
+  TempDir dir("netns-ot-reload");
+  AdminDb admin(dir.path() / "admin.db");
+  ManagedHost gw("ot-reload", dir.path());
+  lone_coordinator(admin, gw, "192.168.71.0/24", kOpen);
+  gw.start();
+  const auto rules = [&] { return gw.status()["open"]["rules"].size(); };
+  ASSERT_EQ(rules(), 1u);
+
+  // Refused: a LAN this gateway does not tunnel. The old table stays.
+  gw.write_config(short_mesh_timers(),
+                  "[open]\nrules = [\"allow proto icmp\", \"allow proto tcp dport 22\"]\n"
+                  "lans = [\"lan0 192.168.99.0/24\"]\n");
+  gw.reload();
+  ASSERT_TRUE(poll_until(deadline_in(10s), [&] { return file_contains(gw.log(), "reload failed"); }));
+  EXPECT_TRUE(file_contains(gw.log(), "open.lans[0]: subnet 192.168.99.0/24 is not one this host tunnels"))
+      << read_file(gw.log());
+  EXPECT_EQ(rules(), 1u);
+  EXPECT_EQ(cordon_tables(gw), 1u);
+
+  // Accepted: the new rules are in place.
+  gw.write_config(short_mesh_timers(), "[open]\nrules = [\"allow proto icmp\", \"allow proto tcp dport 22\"]\n");
+  gw.reload();
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return rules() == 2; }));
+  EXPECT_EQ(cordon_tables(gw), 1u);
+
+  // An update that links another gateway: its LAN becomes a protected
+  // source, in the table the reload loads.
+  const auto table = [&] { return run_checked(&gw.ns(), {"nft", "list", "table", "inet", "cordon"}, 10s).out; };
+  ASSERT_EQ(table().find("192.168.72.0/24"), std::string::npos) << table();
+  ManagedHost other("ot-reload-b", dir.path());
+  other.add_to(admin, {"--role", "coordinator", "--endpoint", "203.0.113.2:51820", "--subnet", "192.168.72.0/24"});
+  admin.checked({"link", "add", "ot-reload", "ot-reload-b"});
+  fs::create_directories(dir.path() / "updates");
+  gw.apply_update(admin, dir.path() / "updates");
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return table().find("192.168.72.0/24") != std::string::npos; }))
+      << table();
+  EXPECT_EQ(rules(), 2u);
+
+  // [open] gone: so is the table.
+  gw.write_config(short_mesh_timers());
+  gw.reload();
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return cordon_tables(gw) == 0; }));
+  EXPECT_TRUE(gw.status()["open"].is_null());
+}
+
 // A policy the kernel would take but the daemon refuses stops the start
 // with the entry at fault, and leaves no table.
 TEST_F(OpenTrafficTest, ARefusedPolicyStopsTheStart) {
   TempDir dir("netns-ot-refuse");
   AdminDb admin(dir.path() / "admin.db");
   ManagedHost host("ot-refuse", dir.path());
-  admin.checked({"network", "init", "--number", "1", "--name", "otr", "--ipv4", "10.77.0.0/16"});
-  host.add_to(admin, {"--role", "coordinator", "--endpoint", "203.0.113.1:51820"});
-  host.install_keyset(admin);
-  host.write_config(short_mesh_timers(), "[open]\nlans = [\"lan0 192.168.71.0/24\"]\n");
+  lone_coordinator(admin, host, "", "[open]\nlans = [\"lan0 192.168.71.0/24\"]\n");
   try {
     host.start();
     ADD_FAILURE() << "the daemon started with a LAN it does not tunnel";
