@@ -230,10 +230,13 @@ cordon::Status<std::string> Daemon::start() {
   configure_tunnel(now);
   // Before the workers start: no open packet passes unjudged once the
   // tunnel carries traffic.
-  if (auto firewall = configure_firewall(config_); !firewall) return firewall.error();
-  if (!config_.open) {
+  // A daemon that is not running leaves no table: neither one a crashed
+  // run left, nor one for a policy refused here.
+  auto firewall = configure_firewall(config_);
+  if (!firewall || !config_.open) {
     if (auto stale = OpenFirewall::remove_stale()) spdlog::warn("{}", *stale);
   }
+  if (!firewall) return firewall.error();
 
   // The floor the node asks for must be durable before any worker seals a
   // packet (core/node.hpp, TickResult), and so must the record of the keys
@@ -540,10 +543,15 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
   config_.node = std::move(kept);
+  const uint16_t tcp_port = tunnel_->listen_port();
   configure_tunnel(now);
 
   config_.tunneled_subnets = std::move(next.tunneled_subnets);
   log_forwarding(forwarding_->apply(config_.tunneled_subnets));
+  // A role change opened or closed the TCP tunnel: the table follows.
+  if (firewall_ && tunnel_->listen_port() != tcp_port) {
+    if (auto again = configure_firewall(config_); !again) spdlog::error("reload: {}", again.error());
+  }
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
     spdlog::error("reload: {}", failure);
   }

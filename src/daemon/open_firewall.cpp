@@ -25,8 +25,7 @@ std::optional<std::string> OpenFirewall::remove_stale() {
     return "open-traffic firewall: a previous run left table inet cordon, and it could not be deleted: " +
            removed.error().message();
   }
-  return std::string("open-traffic firewall: deleted table inet cordon, which a previous run left (the config "
-                     "has no [open] table)");
+  return std::string("open-traffic firewall: deleted table inet cordon, which a previous run left");
 }
 
 OpenFirewall::OpenFirewall(OpenFirewall&& other) noexcept

@@ -9,7 +9,8 @@
 //
 // A daemon killed with SIGKILL leaves its table; the next start replaces
 // it whole, as every load does (NftTables::apply), or, when the config
-// has no [open] table any more, deletes it (remove_stale).
+// has no [open] table any more or its policy is refused, deletes it
+// (remove_stale).
 #pragma once
 
 #include <optional>
@@ -29,9 +30,9 @@ class OpenFirewall {
   // error no table of Cordon's is left behind.
   static cordon::Result<OpenFirewall, std::string> start(const os::OpenPolicy& policy,
                                                          std::vector<std::string> rule_texts);
-  // Start without [open]: deletes the table a crashed run with [open] left,
-  // if there is one (the daemon that loaded it would have deleted it on
-  // exit). Returns what it did or why it could not, for the log; nothing
+  // A start without [open], or whose policy was refused: deletes the
+  // table a crashed run left, if there is one (the daemon that loaded it
+  // would have deleted it on exit). Returns what it did or why it could not, for the log; nothing
   // when there was no table or no nftables at all.
   static std::optional<std::string> remove_stale();
 

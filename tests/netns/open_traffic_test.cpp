@@ -228,13 +228,15 @@ TEST_F(OpenTrafficTest, AReloadReplacesKeepsOrDeletesTheTable) {
   EXPECT_TRUE(gw.status()["open"].is_null());
 }
 
-// A policy the kernel would take but the daemon refuses stops the start
-// with the entry at fault, and leaves no table.
+// A policy the daemon refuses stops the start with the entry at fault,
+// and leaves no table, not even a stale one.
 TEST_F(OpenTrafficTest, ARefusedPolicyStopsTheStart) {
   TempDir dir("netns-ot-refuse");
   AdminDb admin(dir.path() / "admin.db");
   ManagedHost host("ot-refuse", dir.path());
   lone_coordinator(admin, host, "", "[open]\nlans = [\"lan0 192.168.71.0/24\"]\n");
+  // As a crashed run would leave it.
+  run_checked(&host.ns(), {"nft", "add", "table", "inet", "cordon"}, 10s);
   try {
     host.start();
     ADD_FAILURE() << "the daemon started with a LAN it does not tunnel";
