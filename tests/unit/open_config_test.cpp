@@ -72,6 +72,23 @@ TEST_F(OpenConfigTest, EntriesKeepTheirTextAndLine) {
   EXPECT_EQ(o.forward_ports.size(), 1u);
 }
 
+// The gateway example of docs/firewall.md, "Turning it on".
+TEST_F(OpenConfigTest, TheDocsGatewayExampleReads) {
+  const ConfigResult r = load(R"([open]
+rules = [
+  "allow forward iif lan0 from 192.168.71.0/24",    # the LAN goes out
+  "allow input iif lan0 proto tcp dport 22",        # ssh to the gateway from the LAN
+  "allow input proto icmp",                         # ping from anywhere
+]
+lans = ["lan0 192.168.71.0/24"]
+snat = ["oif eth0 from 192.168.71.0/24"]            # masquerade behind eth0's address
+forward_ports = ["iif eth0 proto tcp dport 8443 to 192.168.71.20:443"]
+)");
+  ASSERT_TRUE(r.ok()) << errors(r);
+  EXPECT_EQ(r->open->rules.size(), 3u);
+  EXPECT_EQ(r->open->forward_ports[0].item.target_port, 443);
+}
+
 TEST_F(OpenConfigTest, ErrorsNameTheFileLineEntryAndWord) {
   ConfigResult r = load(
       "[open]\n"
