@@ -22,7 +22,8 @@ using namespace std::string_view_literals;
 
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
-constexpr std::array<std::string_view, 3> kTopKeys = {"host", "peer", "filter"};
+constexpr std::array<std::string_view, 4> kTopKeys = {"host", "peer", "filter", "open"};
+constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
 constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
 constexpr std::array<std::string_view, 20> kHostKeys = {
@@ -154,6 +155,11 @@ class Reader {
 
   void read_host(const toml::table& host, DaemonConfig& config);
   void read_filter(const toml::node& filter, DaemonConfig& config);
+  void read_open(const toml::node& open, DaemonConfig& config);
+  // The node as the table [name], or nullptr with the error recorded.
+  const toml::table* section(const toml::node& node, std::string_view name);
+  template <typename T, typename Parse>
+  void read_open_list(const toml::table& open, std::string_view key, Parse parse, std::vector<OpenEntry<T>>& out);
   void parse_mesh_timers(const toml::table& host, DaemonConfig& config);
   void read_managed(const toml::table& host, DaemonConfig& config);
   void refuse_peers_in_managed_mode(const toml::node& peers);
@@ -586,12 +592,17 @@ void Reader::read_peers(const toml::node& peers, DaemonConfig& config) {
 
 // [filter]: each rule's syntax is checked here, with its line; the peer
 // names it uses are checked by resolve_filter once the peers are known.
-void Reader::read_filter(const toml::node& node, DaemonConfig& config) {
-  const toml::table* filter = node.as_table();
-  if (!filter) {
-    error(node.source(), "filter", fmt::format("expected a [filter] table, found {}", type_name(node)));
-    return;
+const toml::table* Reader::section(const toml::node& node, std::string_view name) {
+  const toml::table* table = node.as_table();
+  if (!table) {
+    error(node.source(), std::string(name), fmt::format("expected a table [{}], found {}", name, type_name(node)));
   }
+  return table;
+}
+
+void Reader::read_filter(const toml::node& node, DaemonConfig& config) {
+  const toml::table* filter = section(node, "filter");
+  if (!filter) return;
   check_keys(*filter, "filter.", kFilterKeys);
   if (auto max = get_integer(*filter, "max_connections", "filter.max_connections", 64, kMaxConnectionsLimit,
                              " connections")) {
@@ -607,6 +618,36 @@ void Reader::read_filter(const toml::node& node, DaemonConfig& config) {
     }
     config.local_rules.push_back(DaemonConfig::LocalRule{std::move(text), where.begin.line, where.begin.column});
   });
+}
+
+// [open]: each entry's words are checked here, with its line; what needs
+// the key set and the running daemon (LANs, protected sources) is checked
+// when the policy is built (open_policy.hpp).
+template <typename T, typename Parse>
+void Reader::read_open_list(const toml::table& open, std::string_view key, Parse parse,
+                            std::vector<OpenEntry<T>>& out) {
+  size_t index = 0;
+  const std::string field = fmt::format("open.{}", key);
+  get_string_array(open, key, field, false, {}, [&](std::string text, const toml::source_region& where) {
+    auto parsed = parse(text);
+    if (!parsed) {
+      error(where, fmt::format("{}[{}]", field, index++), parsed.error() + "; see docs/firewall.md");
+      return;
+    }
+    ++index;
+    out.push_back(OpenEntry<T>{std::move(parsed.value()), std::move(text), where.begin.line, where.begin.column});
+  });
+}
+
+void Reader::read_open(const toml::node& node, DaemonConfig& config) {
+  const toml::table* open = section(node, "open");
+  if (!open) return;
+  check_keys(*open, "open.", kOpenKeys);
+  OpenConfig& out = config.open.emplace();
+  read_open_list<os::OpenRule>(*open, "rules", parse_open_rule, out.rules);
+  read_open_list<os::Lan>(*open, "lans", parse_lan, out.lans);
+  read_open_list<os::SourceNat>(*open, "snat", parse_source_nat, out.snat);
+  read_open_list<os::PortForward>(*open, "forward_ports", parse_port_forward, out.forward_ports);
 }
 
 ConfigResult Reader::read(const toml::table& root) {
@@ -626,6 +667,7 @@ ConfigResult Reader::read(const toml::table& root) {
   }
 
   if (const toml::node* filter = root.get("filter")) read_filter(*filter, config);
+  if (const toml::node* open = root.get("open")) read_open(*open, config);
 
   const toml::node* peers = root.get("peer");
   if (managed_) {

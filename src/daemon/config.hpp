@@ -29,6 +29,12 @@
 //   rules = ["drop in peer site-b proto tcp dport 22"]   # after the central ones; first match wins
 //   max_connections = 65536           # the connection table; read at start
 //
+//   [open]                            # the open-traffic firewall (docs/firewall.md)
+//   rules = ["allow input iif eth0 proto tcp dport 22"]   # first match wins; the rest is dropped
+//   lans = ["lan0 192.168.71.0/24"]   # a gateway: where its tunneled subnets are
+//   snat = ["oif eth0 from 192.168.71.0/24"]             # masquerade, or `to ADDRESS`
+//   forward_ports = ["proto tcp dport 8080 to 192.168.71.10:80 iif eth0"]
+//
 // Relative paths (key_file, state_dir, control_socket, keyset,
 // password_file) are relative to the config file's directory. Unknown keys
 // are errors, so typos are caught.
@@ -56,6 +62,7 @@
 #include "core/node_config.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
+#include "daemon/open_rules.hpp"
 
 namespace cordon::daemon {
 
@@ -126,6 +133,10 @@ struct DaemonConfig {
     std::string text;  // peers by host ID
   };
   std::vector<CentralRule> central_rules;
+
+  // [open]: the open-traffic firewall, on only when the table is present
+  // (open_policy.hpp builds the policy from it).
+  std::optional<OpenConfig> open;
 };
 
 // Fills config.node.filter from config.central_rules, then

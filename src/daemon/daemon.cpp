@@ -24,6 +24,8 @@
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
+#include "daemon/open_firewall.hpp"
+#include "daemon/open_policy.hpp"
 #include "daemon/start_checks.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status_json.hpp"
@@ -85,6 +87,10 @@ class Daemon {
   void send(std::vector<Outgoing>& datagrams);
   void send_stream(uint32_t stream, std::span<const std::byte> datagram);
   void check_local_endpoints(const Now& now);
+  // The open-traffic firewall for `config` ([open]; docs/firewall.md): on,
+  // replaced or off. An error leaves the running table as it was.
+  cordon::Status<std::string> configure_firewall(const DaemonConfig& config);
+  void stop_firewall();
   // Opens or closes the TCP tunnel listener for this host's role.
   void configure_tunnel(const Now& now);
   // The control wake: control messages for tick(), datagrams in the outbox.
@@ -116,6 +122,7 @@ class Daemon {
   std::optional<CounterKeeper> counters_;
   std::optional<ControlServer> control_;
   std::optional<Forwarding> forwarding_;  // after the interface goes, forwarding is restored
+  std::optional<OpenFirewall> firewall_;  // [open]: table inet cordon, deleted when the daemon stops
   std::optional<TunnelInterface> interface_;
   std::vector<os::UdpSocket> sockets_;
   uint16_t port_ = 0;
@@ -221,6 +228,15 @@ cordon::Status<std::string> Daemon::start() {
   tunnel_ = std::make_unique<TcpTunnel>(
       TcpTunnel::Wiring{*node_, workers_, *poller_, queue0, sockets_[0], config_.mtu, coalescing});
   configure_tunnel(now);
+  // Before the workers start: no open packet passes unjudged once the
+  // tunnel carries traffic.
+  // A daemon that is not running leaves no table: neither one a crashed
+  // run left, nor one for a policy refused here.
+  auto firewall = configure_firewall(config_);
+  if (!firewall || !config_.open) {
+    if (auto stale = OpenFirewall::remove_stale()) spdlog::warn("{}", *stale);
+  }
+  if (!firewall) return firewall.error();
 
   // The floor the node asks for must be durable before any worker seals a
   // packet (core/node.hpp, TickResult), and so must the record of the keys
@@ -289,6 +305,7 @@ int Daemon::loop() {
             tunnel_->close_all(os::now());
             store_last_receive_floors();
             log_forwarding(forwarding_->restore());
+            stop_firewall();
             return 0;
           }
         }
@@ -404,6 +421,41 @@ void Daemon::on_wake(const Now& now) {
   if (node_->control_pending()) tick(now);
 }
 
+cordon::Status<std::string> Daemon::configure_firewall(const DaemonConfig& config) {
+  if (!config.open) {
+    if (firewall_) {
+      stop_firewall();
+      spdlog::info("open-traffic firewall off: the config has no [open] table any more");
+    }
+    return Ok{};
+  }
+  OpenRuntime runtime{.tun_interface = config_.interface, .udp_ports = {port_}};
+  if (tunnel_->listen_port() != 0) runtime.tcp_ports.push_back(tunnel_->listen_port());
+  auto built = build_open_policy(config, runtime);
+  if (!built) return cordon::fail(built.error());
+  for (const std::string& note : built->notes) spdlog::info("open-traffic firewall: {}", note);
+  std::vector<std::string> texts;
+  for (const auto& rule : config.open->rules) texts.push_back(rule.text);
+  const size_t rules = texts.size();
+  if (firewall_) {
+    if (auto replaced = firewall_->replace(built->policy, std::move(texts)); !replaced) return replaced.error();
+  } else {
+    auto started = OpenFirewall::start(built->policy, std::move(texts));
+    if (!started) return started.error();
+    firewall_.emplace(std::move(started.value()));
+  }
+  spdlog::info("open-traffic firewall: table inet cordon loaded, {} rule{}, {} protected source prefix{}", rules,
+               rules == 1 ? "" : "s", built->policy.protected_sources.size(),
+               built->policy.protected_sources.size() == 1 ? "" : "es");
+  return Ok{};
+}
+
+void Daemon::stop_firewall() {
+  if (!firewall_) return;
+  if (auto stopped = firewall_->stop(); !stopped) spdlog::error("{}", stopped.error());
+  firewall_.reset();
+}
+
 void Daemon::check_local_endpoints(const Now& now) {
   next_local_check_ns_ = now.mono_ns + kLocalEndpointsCheckNs;
   auto listed = os::interface_addresses();
@@ -472,6 +524,16 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     return cordon::fail("reload failed: " + admitted.error() + "; the running configuration stays");
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
+  // The tunnel addresses stay the running ones (a restart-only change);
+  // the firewall goes first, so that a policy it refuses changes nothing.
+  next.addresses = config_.addresses;
+  if (auto firewall = configure_firewall(next); !firewall) {
+    if (managed_) managed_->version = running_version;
+    spdlog::error("reload failed: {}; the running configuration and table inet cordon stay", firewall.error());
+    return cordon::fail("reload failed: " + firewall.error() +
+                        "; the running configuration and table inet cordon stay");
+  }
+  config_.open = std::move(next.open);
 
   // The host ID and the TCP tunnel port are part of what needs a restart;
   // keep the running ones.
@@ -481,10 +543,15 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
   config_.node = std::move(kept);
+  const uint16_t tcp_port = tunnel_->listen_port();
   configure_tunnel(now);
 
   config_.tunneled_subnets = std::move(next.tunneled_subnets);
   log_forwarding(forwarding_->apply(config_.tunneled_subnets));
+  // A role change opened or closed the TCP tunnel: the table follows.
+  if (firewall_ && tunnel_->listen_port() != tcp_port) {
+    if (auto again = configure_firewall(config_); !again) spdlog::error("reload: {}", again.error());
+  }
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
     spdlog::error("reload: {}", failure);
   }
@@ -511,6 +578,7 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     context.tcp_tunnel = tunnel_->stats();
     context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
     context.workers = workers_status(lanes_, lanes_off_, *pool_);
+    if (firewall_) context.open = firewall_->status();
     return status_to_json(node_->status(), context);
   };
   commands.reload = [this]() -> nlohmann::json {

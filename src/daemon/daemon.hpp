@@ -12,6 +12,8 @@
 //   stream_outbox.hpp     workers' datagrams for TCP tunnel streams
 //   tcp_tunnel.hpp        the TCP tunnel's streams, on the control thread
 //   local_endpoints.hpp   this host's addresses, reported to its registry
+//   open_firewall.hpp     [open]: table inet cordon (open_policy.hpp builds
+//                         its policy from the config and the peers)
 //   control.hpp           the control socket for `cordon status`
 //   activity_log.hpp      what changed, logged from the control thread
 //

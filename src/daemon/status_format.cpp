@@ -289,6 +289,35 @@ std::string filter_section(const json& status) {
   return out + render_table(rows);
 }
 
+namespace {
+
+// With an [open] table: "open traffic: table inet cordon in place, 2 rules"
+// with the drop counters, and a table of the packets each rule matched
+// (docs/firewall.md). Without, nothing.
+std::string open_section(const json& status) {
+  auto open = status.find("open");
+  if (open == status.end() || !open->is_object()) return "";
+  const json rules = open->contains("rules") && (*open)["rules"].is_array() ? (*open)["rules"] : json::array();
+  if (!flag(*open, "table")) {
+    return fmt::format("\nopen traffic: table inet cordon missing ({})\n", text(*open, "error"));
+  }
+  const json counters = object_at(*open, "counters");
+  std::string drops;
+  for (const char* name : {"spoofed_protected", "spoofed_lan", "input_dropped", "forward_dropped"}) {
+    drops += fmt::format("{}{}={}", drops.empty() ? "" : " ", name, number(object_at(counters, name), "packets"));
+  }
+  std::string out = fmt::format("\nopen traffic: table inet cordon in place, {} rule{}; dropped packets: {}\n",
+                                rules.size(), rules.size() == 1 ? "" : "s", drops);
+  if (rules.empty()) return out;
+  std::vector<std::vector<std::string>> rows = {{"RULE", "COUNTER", "PACKETS", "TEXT"}};
+  for (const json& r : rules) {
+    if (r.is_object()) rows.push_back({number(r, "number"), text(r, "counter"), number(r, "packets"), text(r, "text")});
+  }
+  return out + render_table(rows);
+}
+
+}  // namespace
+
 std::string format_status(const json& status, int64_t now_unix) {
   std::string out = fmt::format("interface {}  host {}  listen port {}  counter floor {}\n",
                                 text(status, "interface"), text(status, "host"), number(status, "listen_port"),
@@ -303,7 +332,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   if (peers == status.end() || !peers->is_array() || peers->empty()) {
     out += "\nno peers\n";
     if (mesh) out += coordinator_sections(status, now_unix);
-    return out + filter_section(status);
+    return out + filter_section(status) + open_section(status);
   }
   std::vector<std::vector<std::string>> rows = {
       {"PEER", "NAME", "ENDPOINT", "LAST RX", "LAST TX", "RX", "TX", "DROPS"}};
@@ -316,7 +345,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   }
   out += '\n' + render_table(rows);
   if (mesh) out += '\n' + mesh_peer_table(*peers, now_unix) + coordinator_sections(status, now_unix);
-  return out + filter_section(status);
+  return out + filter_section(status) + open_section(status);
 }
 
 }  // namespace cordon::daemon

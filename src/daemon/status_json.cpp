@@ -157,6 +157,26 @@ nlohmann::json filter_to_json(const FilterStatus& f) {
                         {"tracked", std::move(tracked)}};
 }
 
+nlohmann::json open_counter_json(const OpenCounter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
+
+nlohmann::json open_to_json(const OpenStatus& o) {
+  if (!o.enabled) return nullptr;
+  nlohmann::json counters = nlohmann::json::object();
+  for (const OpenCounter& c : o.counters) counters[c.name] = open_counter_json(c);
+  nlohmann::json rules = nlohmann::json::array();
+  for (size_t i = 0; i < o.rules.size(); ++i) {
+    nlohmann::json rule = open_counter_json(o.rules[i]);
+    rule["number"] = i + 1;
+    rule["counter"] = o.rules[i].name;
+    rule["text"] = o.rules[i].text;
+    rules.push_back(std::move(rule));
+  }
+  return nlohmann::json{{"table", o.table},
+                        {"error", o.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.error)},
+                        {"counters", std::move(counters)},
+                        {"rules", std::move(rules)}};
+}
+
 }  // namespace
 
 nlohmann::json drops_to_json(const std::array<uint64_t, kDropReasonCount>& drops) {
@@ -197,6 +217,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"workers", workers_to_json(context.workers)},
       {"drops", drops_to_json(status.drops)},
       {"filter", filter_to_json(status.filter)},
+      {"open", open_to_json(context.open)},
   };
 }
 

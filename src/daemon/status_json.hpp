@@ -40,7 +40,14 @@
 //        "Lanes"), "lanes_off": why not, or null,
 //        "datagrams_in": [per worker], "packets_in": [per worker]}: what
 //        each worker handed to the core from its socket and its TUN queue,
-//    "drops": {reason: count}}
+//    "drops": {reason: count},
+//    "open": null without an [open] table, else the open-traffic firewall
+//        (docs/firewall.md): {"table": table inet cordon is in place,
+//        "error": why its counters could not be read, or null,
+//        "counters": {"spoofed_protected", "spoofed_lan", "input_dropped",
+//            "forward_dropped": {"packets", "bytes"}},
+//        "rules": [{"number", "counter" ("open_rule_N"), "text",
+//            "packets", "bytes"}]}}
 //
 // "clients", "routes" and "relay" are a coordinator's (docs/protocol.md,
 // "Registry", "Routing between coordinators", "Relayed datagrams"); a
@@ -81,6 +88,23 @@ struct WorkersStatus {
   std::vector<uint64_t> datagrams_in, packets_in;  // per worker
 };
 
+// A named counter of table inet cordon; `text` is an open rule's, as
+// written in [open].rules.
+struct OpenCounter {
+  std::string name;
+  std::string text;
+  uint64_t packets = 0, bytes = 0;
+};
+
+// The open-traffic firewall (open_firewall.hpp).
+struct OpenStatus {
+  bool enabled = false;  // the config has an [open] table
+  bool table = false;    // its counters were read
+  std::string error;     // why not
+  std::vector<OpenCounter> counters;  // spoofed_protected, spoofed_lan, input_dropped, forward_dropped
+  std::vector<OpenCounter> rules;     // open_rule_1, ...
+};
+
 struct StatusContext {
   std::string interface;
   uint16_t listen_port = 0;  // the bound port (listen_port = 0 picks one)
@@ -90,6 +114,7 @@ struct StatusContext {
   TcpTunnelStats tcp_tunnel{};  // the listener's slots and evictions (tcp_port != 0)
   OffloadStatus offloads{};
   WorkersStatus workers{};
+  OpenStatus open{};
 };
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context);

@@ -11,7 +11,7 @@
 // the namespace its context was opened in) and leaves it at the end, also
 // when an assertion fails. Small servers and clients are python3 sockets;
 // a connection that must fail gets a one-second timeout, everything else
-// polls with a deadline.
+// polls with a deadline (socket_tools.hpp).
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -28,6 +28,7 @@
 #include "os/linux/nftables.hpp"
 #include "os/linux/sysctl.hpp"
 #include "tests/netns/netns_harness.hpp"
+#include "tests/netns/socket_tools.hpp"
 
 namespace cordon::netns {
 namespace {
@@ -38,56 +39,6 @@ using os::OpenRule;
 using os::PortRange;
 
 constexpr auto kWait = 10s;
-// Debian 12's interpreter, not whichever a developer's PATH finds first.
-constexpr const char* kPython = "/usr/bin/python3";
-// What a connection that must not get through is given, in seconds.
-constexpr const char* kRefusedTimeout = "1";
-constexpr const char* kAnsweredTimeout = "5";
-
-// serve-tcp PORT: tells each client the address it came from ("peer=A").
-// ask-tcp HOST PORT TIMEOUT: prints the server's line; exit 1 on failure.
-// serve-udp PORT: echoes datagrams. ask-udp HOST PORT TIMEOUT: one
-// round trip; exit 1 without an answer.
-constexpr const char* kSocketsScript = R"(import socket, sys
-
-def listener(kind, port):
-    s = socket.socket(socket.AF_INET6, kind)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", int(port)))
-    return s
-
-def serve_tcp(port):
-    s = listener(socket.SOCK_STREAM, port)
-    s.listen(16)
-    while True:
-        c, peer = s.accept()
-        host = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
-        c.sendall(("peer=" + host + "\n").encode())
-        c.close()
-
-def serve_udp(port):
-    s = listener(socket.SOCK_DGRAM, port)
-    while True:
-        data, peer = s.recvfrom(2048)
-        s.sendto(data, peer)
-
-def ask_tcp(host, port, timeout):
-    c = socket.create_connection((host, int(port)), timeout=float(timeout))
-    print(c.makefile().readline().strip())
-
-def ask_udp(host, port, timeout):
-    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(float(timeout))
-    s.sendto(b"ping", (host, int(port)))
-    print(s.recvfrom(2048)[0].decode())
-
-try:
-    {"serve-tcp": serve_tcp, "serve-udp": serve_udp, "ask-tcp": ask_tcp, "ask-udp": ask_udp}[sys.argv[1]](*sys.argv[2:])
-except OSError as e:
-    print(e, file=sys.stderr)
-    sys.exit(1)
-)";
 
 // The test thread in `ns` for this object's life (setns(2)); back in its
 // own namespace afterwards.
@@ -113,7 +64,6 @@ class NftablesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
-    write_file(script_, kSocketsScript);
   }
 
   // Opens Cordon's table handle in `ns`, which the caller has entered.
@@ -123,38 +73,17 @@ class NftablesTest : public ::testing::Test {
     return std::move(t.value());
   }
 
-  std::unique_ptr<Process> serve(const Namespace& ns, const char* kind, uint16_t port) {
-    const std::string p = std::to_string(port);
-    return std::make_unique<Process>(&ns, std::vector<std::string>{kPython, script_.string(), kind, p},
-                                     dir_ / (ns.name() + "-" + kind + "-" + p + ".log"), std::string(kind) + " " + p);
-  }
-  void serve_tcp(const Namespace& ns, uint16_t port) {
-    servers_.push_back(serve(ns, "serve-tcp", port));
-    ASSERT_TRUE(wait_for_tcp_listener(ns, port, deadline_in(kWait))) << "no TCP server on " << port;
-  }
-  void serve_udp(const Namespace& ns, uint16_t port) {
-    servers_.push_back(serve(ns, "serve-udp", port));
-    // Loopback passes every ruleset here, so this only waits for the bind.
-    ASSERT_TRUE(poll_until(deadline_in(kWait), [&] { return ask(ns, "ask-udp", "127.0.0.1", port, "0.2").ok(); }))
-        << "no UDP server on " << port;
-  }
-
-  RunResult ask(const Namespace& from, const char* kind, const std::string& host, uint16_t port,
-                const char* timeout) {
-    return run(&from, {kPython, script_.string(), kind, host, std::to_string(port), timeout}, kWait);
-  }
-  // The line a TCP server sent ("peer=..."), or "" when nothing came.
+  void serve_tcp(const Namespace& ns, uint16_t port) { sockets_.serve_tcp(ns, port); }
+  void serve_udp(const Namespace& ns, uint16_t port) { sockets_.serve_udp(ns, port); }
   std::string tcp_answer(const Namespace& from, const std::string& host, uint16_t port, bool expect_answer = true) {
-    RunResult r = ask(from, "ask-tcp", host, port, expect_answer ? kAnsweredTimeout : kRefusedTimeout);
-    return r.ok() ? r.out.substr(0, r.out.find('\n')) : std::string();
+    return sockets_.tcp_answer(from, host, port, expect_answer);
   }
   bool udp_answered(const Namespace& from, const std::string& host, uint16_t port, bool expect_answer = true) {
-    return ask(from, "ask-udp", host, port, expect_answer ? kAnsweredTimeout : kRefusedTimeout).ok();
+    return sockets_.udp_answered(from, host, port, expect_answer);
   }
 
   TempDir dir_{"nft"};
-  fs::path script_ = dir_ / "sockets.py";
-  std::vector<std::unique_ptr<Process>> servers_;
+  SocketTools sockets_{dir_.path()};
 };
 
 // ---------------------------------------------------------------------------

@@ -409,6 +409,8 @@ void render_nat_postrouting(std::string& out, const OpenPolicy& policy) {
 
 }  // namespace
 
+std::string interface_name_problem(std::string_view name) { return interface_problem(name); }
+
 std::string open_rule_counter(size_t index) { return "open_rule_" + std::to_string(index + 1); }
 
 Status check_open_policy(const OpenPolicy& policy) {

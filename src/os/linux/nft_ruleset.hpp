@@ -138,6 +138,11 @@ struct OpenPolicy {
   std::vector<uint16_t> udp_ports, tcp_ports;
 };
 
+// Why `name` cannot be an interface name in the script (1 to 15
+// characters of A-Z a-z 0-9 _ . : -, so none can close the quotes it is
+// written in), or empty when it can.
+std::string interface_name_problem(std::string_view name);
+
 // Refuses a policy that would render a wrong or unsafe script; the error
 // names the item ("open rule 3: ...", "port forward 1: ...") and says what
 // to change. Every string that reaches the script is checked here:
