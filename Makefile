@@ -25,7 +25,7 @@ test: build
 
 # The long fuzz campaign: each target for FUZZ_SECONDS (default 240), two at
 # a time, on corpora kept in fuzz-corpus/ between runs (scripts/fuzz.sh).
-# `make test` keeps its 20-second smoke run per target.
+# `make test` keeps its 10-second smoke run per target.
 FUZZ_SECONDS ?= 240
 FUZZ_JOBS    ?= 2
 FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/*_fuzz.cpp)))

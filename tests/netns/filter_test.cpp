@@ -154,7 +154,8 @@ TEST_F(FilterTest, CentralRulesDecideWhatARoadWarriorReachesAndAnUpdateCutsAForb
   ASSERT_TRUE(ping.wait_exit(deadline_in(30s)).has_value());
   EXPECT_EQ(ping.exit_code(), 0);
   EXPECT_TRUE(file_contains(ping.log_path(), "60 received")) << ping.log_text();
-  bulk.wait_exit(deadline_in(30s));
+  // The cut 8443 client waits on a connection that no longer passes; it is
+  // stopped with the test (Process stops it by PID), not waited for.
 }
 
 }  // namespace
