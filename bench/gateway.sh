@@ -64,6 +64,7 @@ FILTER_RULES=1000
 # its network of hub, a and b is not built here.
 # shellcheck source=../scripts/lib/managed_net.sh
 . "$REPO/scripts/lib/managed_net.sh"
+. "$REPO/bench/stats.sh"
 
 PREFIX=cordon-gateway-$$
 NAMESPACES=(gw cl lan)
@@ -131,19 +132,6 @@ record() {
   local name="R_$1"
   if [ -n "${!name:-}" ]; then printf -v "$name" '%s,%s' "${!name}" "$2"; else printf -v "$name" '%s' "$2"; fi
 }
-# median LIST FORMAT: as in bench/run.sh (nan left out; of an even count,
-# the mean of the middle two).
-median() {
-  awk -v list="$1" -v fmt="$2" 'BEGIN {
-    n = 0; k = split(list, raw, ",")
-    for (i = 1; i <= k; i++) if (raw[i] != "nan" && raw[i] != "") v[++n] = raw[i] + 0
-    if (n == 0) { print "nan"; exit }
-    for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-    m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf fmt "\n", m
-  }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
 # --- the machines ---------------------------------------------------------------
 echo "gateway: setting up $PREFIX-{gw,cl,lan}" >&2

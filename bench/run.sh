@@ -84,6 +84,7 @@ declare -a PIDS=()
 
 # --- cleanup (bench/lib.sh) -------------------------------------------------------
 . "$REPO/bench/lib.sh"
+. "$REPO/bench/stats.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -167,19 +168,6 @@ measure_overhead() {
 record() {
   local name="R_$1_$2"
   if [ -n "${!name:-}" ]; then printf -v "$name" '%s,%s' "${!name}" "$3"; else printf -v "$name" '%s' "$3"; fi
-}
-# median LIST FORMAT: the median of the numbers in the comma-separated LIST
-# (nan left out; of an even count, the mean of the middle two), printed
-# with FORMAT; nan when no round gave a number.
-median() {
-  awk -v list="$1" -v fmt="$2" 'BEGIN {
-    n = 0; k = split(list, raw, ",")
-    for (i = 1; i <= k; i++) if (raw[i] != "nan" && raw[i] != "") v[++n] = raw[i] + 0
-    if (n == 0) { print "nan"; exit }
-    for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-    m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf fmt "\n", m
-  }'
 }
 
 # measure_all LABEL ADDR [PORT]: one round of LABEL; records each metric
@@ -387,7 +375,6 @@ if [ -x "$CORDON_BIN" ]; then
 fi
 
 # --- report ---------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f", a / b }'; }
 
 # metric METRIC LABEL: the measured M_<METRIC>_<LABEL>.
 metric() { local name="M_$1_$2"; echo "${!name}"; }
