@@ -94,17 +94,6 @@ trap 'exit 130' INT TERM
 # remembered in a file, as they run in command substitutions.
 warn() { echo "gateway: WARNING: $*" >&2; touch "$WORK/failed"; }
 
-# json_num FILE SECTION KEY: the first KEY after the last line naming
-# SECTION, in iperf3 -J output (one key per line), as in bench/run.sh.
-json_num() {
-  awk -v sec="\"$2\"" -v key="\"$3\"" '
-    index($0, sec) { inside = 1; val = ""; next }
-    inside && index($0, key) {
-      v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[,} \t\r]*$/, "", v); val = v; inside = 0
-    }
-    END { print val }' "$1"
-}
-
 measure_tcp() {  # measure_tcp LABEL ADDR -> Gbit/s, one stream
   local label=$1 addr=$2 out="$WORK/$1-$ROUND-tcp.json" bps=''
   if in_ns cl iperf3 -c "$addr" -p "$IPERF_PORT" -t "$TCP_SECONDS" -J >"$out" 2>&1; then
@@ -115,16 +104,12 @@ measure_tcp() {  # measure_tcp LABEL ADDR -> Gbit/s, one stream
 }
 
 measure_pps64() {  # measure_pps64 LABEL ADDR -> packets/s received
-  local label=$1 addr=$2 out="$WORK/$1-$ROUND-udp64.json" packets='' lost='' seconds=''
+  local label=$1 addr=$2 out="$WORK/$1-$ROUND-udp64.json" pps=''
   if in_ns cl iperf3 -c "$addr" -p "$IPERF_PORT" -u -l 64 -b 0 -t "$UDP_SECONDS" -J >"$out" 2>&1; then
-    packets=$(json_num "$out" sum_received packets)
-    lost=$(json_num "$out" sum_received lost_packets)
-    seconds=$(json_num "$out" sum_received seconds)
+    pps=$(received_pps "$out")
   fi
-  if [ -z "$packets" ] || [ -z "$lost" ] || [ -z "$seconds" ]; then
-    warn "$label: iperf3 UDP failed: $(tail -n 5 "$out")"; echo nan; return
-  fi
-  awk -v p="$packets" -v l="$lost" -v s="$seconds" 'BEGIN { printf "%.0f", (p - l) / s }'
+  if [ -z "$pps" ]; then warn "$label: iperf3 UDP failed: $(tail -n 5 "$out")"; echo nan; return; fi
+  echo "$pps"
 }
 
 # record NAME VALUE: appends one round's VALUE to R_<NAME> (comma-separated).

@@ -99,17 +99,6 @@ despawn() {
 # Measurements run in subshells, so a failure is remembered in a file.
 warn() { echo "bench: WARNING: $*" >&2; touch "$WORK/failed"; }
 
-# --- JSON without jq: iperf3 -J output is one key per line ---------------------
-# json_num FILE SECTION KEY: the first KEY after the last line naming SECTION.
-json_num() {
-  awk -v sec="\"$2\"" -v key="\"$3\"" '
-    index($0, sec) { inside = 1; val = ""; next }
-    inside && index($0, key) {
-      v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[,} \t\r]*$/, "", v); val = v; inside = 0
-    }
-    END { print val }' "$1"
-}
-
 # --- measurements ----------------------------------------------------------------
 # Each prints one number, or "nan" (with a warning) when the tool failed.
 
@@ -132,17 +121,12 @@ measure_rtt() {  # measure_rtt LABEL ADDR -> ms
 }
 
 measure_pps64() {  # measure_pps64 LABEL ADDR -> packets/s received
-  local label=$1 addr=$2 out="$WORK/$1-udp64.json" packets lost seconds
+  local label=$1 addr=$2 out="$WORK/$1-udp64.json" pps=''
   if ip netns exec "$NS_A" iperf3 -c "$addr" -p "$IPERF_PORT" -u -l 64 -b 0 -t "$UDP_SECONDS" -J >"$out" 2>&1; then
-    # end.sum_received: packets sent and lost as the receiver counted them.
-    packets=$(json_num "$out" sum_received packets)
-    lost=$(json_num "$out" sum_received lost_packets)
-    seconds=$(json_num "$out" sum_received seconds)
+    pps=$(received_pps "$out")
   fi
-  if [ -z "${packets:-}" ] || [ -z "${lost:-}" ] || [ -z "${seconds:-}" ]; then
-    warn "$label: iperf3 UDP failed: $(tail -5 "$out")"; echo nan; return
-  fi
-  awk -v p="$packets" -v l="$lost" -v s="$seconds" 'BEGIN { printf "%.0f", (p - l) / s }'
+  if [ -z "$pps" ]; then warn "$label: iperf3 UDP failed: $(tail -5 "$out")"; echo nan; return; fi
+  echo "$pps"
 }
 
 # measure_overhead LABEL ADDR PORT -> bytes: one ping of known size, the
