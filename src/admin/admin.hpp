@@ -137,9 +137,15 @@ struct FilterTarget {
   std::string name;
 };
 
+// What a rule filters: protected traffic (inside the tunnel; the grammar of
+// docs/gateways.md, "Rules") or open traffic (the host's firewall; the
+// grammar of docs/firewall.md, "Rules").
+enum class FilterTraffic : uint8_t { kProtected, kOpen };
+
 struct FilterRuleInfo {
   int64_t number = 0;  // never reused
   int64_t position = 0;
+  FilterTraffic traffic = FilterTraffic::kProtected;
   FilterTarget target;            // the host's name, or the group's
   std::optional<HostId> host;     // the host's ID, for a host rule
   std::string text;               // as written
@@ -309,15 +315,17 @@ class Admin {
   LinkChange remove_group_link(const std::string& group_a, const std::string& group_b);
   std::vector<LinkInfo> list_links();
 
-  // A protected-traffic rule for a host or group, last in order or just
-  // before rule `before`. Its text is parsed now: a bad rule, or one naming
-  // an unknown host or group after `peer`, is refused with the word at
-  // fault. Every host it is for is marked for an address-book update.
+  // A rule for a host or group, last in order or just before rule
+  // `before` (one for the same traffic). Its text is parsed now: a bad
+  // rule, or a protected one naming an unknown host or group after `peer`,
+  // is refused with the word at fault. Every host it is for is marked for
+  // an address-book update.
   FilterRuleInfo add_filter_rule(const FilterTarget& target, const std::string& text,
-                                 std::optional<int64_t> before = std::nullopt);
+                                 std::optional<int64_t> before = std::nullopt,
+                                 FilterTraffic traffic = FilterTraffic::kProtected);
   FilterRuleInfo remove_filter_rule(int64_t number);
-  // Every rule in order; with a host, the rules that host receives (its
-  // own and its groups'), in the order it applies them.
+  // Every rule in order, protected and open; with a host, the rules that
+  // host receives (its own and its groups'), in the order it applies them.
   std::vector<FilterRuleInfo> list_filter_rules(const std::optional<std::string>& host_ref);
 
   // Limits what `who` (a host, or each member of a group) reaches of

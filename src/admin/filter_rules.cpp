@@ -1,8 +1,10 @@
 // The administrator's filter rules (admin.hpp; docs/gateways.md, "Central
-// rules"). A rule is stored as written, for one host or one group; the
-// names after `peer` are resolved when a key set or package is made, so a
-// group's rules follow its membership. Hosts receive the text with peers
-// by host ID (filter_rules.hpp).
+// rules"; docs/firewall.md, "Central open rules"). A rule is stored as
+// written, for one host or one group, and filters protected or open
+// traffic. The names after `peer` in a protected rule are resolved when a
+// key set or package is made, so a group's rules follow its membership.
+// Hosts receive the text with peers by host ID (filter_rules.hpp); an open
+// rule names no peer and goes as written.
 #include "admin/filter_rules.hpp"
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include "admin/dirty.hpp"
 #include "admin/internal.hpp"
 #include "core/filter/rule.hpp"
+#include "os/linux/open_rule_text.hpp"
 
 namespace cordon::admin {
 namespace {
@@ -52,9 +55,16 @@ std::vector<HostId> target_hosts(Database& db, std::optional<int64_t> host, std:
   return group ? group_members(db, *group) : std::vector<HostId>{};
 }
 
+constexpr const char* kOpenKind = "open";
+
+const char* kind_text(FilterTraffic traffic) {
+  return traffic == FilterTraffic::kOpen ? kOpenKind : "protected";
+}
+
 FilterRuleInfo read_rule(Database& db, const Statement& st) {
   FilterRuleInfo r;
   r.number = st.int64(0);
+  r.traffic = st.text(7) == kOpenKind ? FilterTraffic::kOpen : FilterTraffic::kProtected;
   r.position = st.int64(1);
   if (!st.is_null(2)) {
     r.host = host_from_sql(st.int64(2));
@@ -64,12 +74,12 @@ FilterRuleInfo read_rule(Database& db, const Statement& st) {
   }
   r.text = st.text(3);
   r.created_at = st.int64(4);
-  r.exported = exported_rule_text(db, r.text).value_or("");
+  r.exported = r.traffic == FilterTraffic::kOpen ? r.text : exported_rule_text(db, r.text).value_or("");
   return r;
 }
 
 constexpr const char* kRuleSelect =
-    "SELECT r.id, r.position, r.host, r.rule, r.created_at, h.name, g.name FROM filter_rules r "
+    "SELECT r.id, r.position, r.host, r.rule, r.created_at, h.name, g.name, r.kind FROM filter_rules r "
     "LEFT JOIN hosts h ON h.id = r.host LEFT JOIN host_groups g ON g.id = r.group_id ";
 
 }  // namespace
@@ -89,17 +99,18 @@ std::optional<std::string> exported_rule_text(Database& db, std::string_view tex
 
 std::vector<StoredFilterRule> load_filter_rules(Database& db) {
   std::vector<StoredFilterRule> out;
-  Statement st = db.prepare("SELECT id, host, group_id, rule FROM filter_rules ORDER BY position, id");
+  Statement st = db.prepare("SELECT id, host, group_id, rule, kind FROM filter_rules ORDER BY position, id");
   while (st.step()) {
     StoredFilterRule r;
     r.number = st.int64(0);
     if (!st.is_null(1)) r.host = host_from_sql(st.int64(1));
     if (!st.is_null(2)) r.group = st.int64(2);
     r.text = st.text(3);
+    if (st.text(4) == kOpenKind) r.kind = keys::FilterRuleKind::kOpen;
     out.push_back(std::move(r));
   }
   for (StoredFilterRule& r : out) {
-    r.exported = exported_rule_text(db, r.text);
+    r.exported = r.kind == keys::FilterRuleKind::kOpen ? std::optional(r.text) : exported_rule_text(db, r.text);
     if (r.group) r.members = group_members(db, *r.group);
   }
   return out;
@@ -111,8 +122,7 @@ std::vector<keys::FilterRuleEntry> filter_rules_for(const std::vector<StoredFilt
     if (!r.exported) continue;
     const bool mine = r.host ? *r.host == host : std::binary_search(r.members.begin(), r.members.end(), host);
     if (!mine) continue;
-    out.push_back(keys::FilterRuleEntry{static_cast<uint32_t>(r.number), keys::FilterRuleKind::kProtected,
-                                        *r.exported});
+    out.push_back(keys::FilterRuleEntry{static_cast<uint32_t>(r.number), r.kind, *r.exported});
   }
   return out;
 }
@@ -131,13 +141,13 @@ void mark_rule_hosts_dirty(Database& db) {
 
 namespace {
 
-// Rewrites the peer list of every rule through `map` (a name to its new
+// Rewrites the peer list of every protected rule through `map` (a name to its new
 // name, or nullopt to drop it); a rule left with no peers is removed.
 template <typename Map>
 void rewrite_peers(Database& db, Map&& map) {
   std::vector<std::tuple<int64_t, std::optional<int64_t>, std::optional<int64_t>, std::string>> rules;
   {
-    Statement st = db.prepare("SELECT id, host, group_id, rule FROM filter_rules");
+    Statement st = db.prepare("SELECT id, host, group_id, rule FROM filter_rules WHERE kind = 'protected'");
     while (st.step()) {
       rules.emplace_back(st.int64(0), st.is_null(1) ? std::nullopt : std::optional(st.int64(1)),
                          st.is_null(2) ? std::nullopt : std::optional(st.int64(2)), st.text(3));
@@ -165,7 +175,7 @@ void rewrite_peers(Database& db, Map&& map) {
 }  // namespace
 
 void refuse_name_in_filter_rules(Database& db, std::string_view name) {
-  Statement st = db.prepare("SELECT id, rule FROM filter_rules ORDER BY id");
+  Statement st = db.prepare("SELECT id, rule FROM filter_rules WHERE kind = 'protected' ORDER BY id");
   while (st.step()) {
     auto rule = filter::parse_rule(st.text(1), kAnyone);
     if (!rule) continue;
@@ -191,10 +201,63 @@ void forget_in_filter_rules(Database& db, const std::vector<std::string>& names)
   });
 }
 
+namespace {
+
+// Refuses (AdminError) a rule text that would not parse on a host; a
+// protected rule's names after `peer` must stand for hosts now.
+void check_rule_text(Database& db, const std::string& text, FilterTraffic traffic) {
+  if (text.size() > keys::kMaxFilterRuleSize) {
+    throw AdminError(fmt::format("the rule is {} bytes; at most {}", text.size(), keys::kMaxFilterRuleSize));
+  }
+  if (traffic == FilterTraffic::kOpen) {
+    if (auto rule = os::parse_open_rule(text); !rule) {
+      throw AdminError(fmt::format("bad open rule: {}; see docs/firewall.md, \"Rules\"", rule.error()));
+    }
+    return;
+  }
+  std::string ambiguous;
+  auto rule = filter::parse_rule(text, resolver(db, true, ambiguous));
+  if (rule) return;
+  if (!ambiguous.empty()) {
+    throw AdminError(fmt::format("'{}' names both a host and a group; name the host by its ID "
+                                 "(see `cordon admin host list`) or rename the group",
+                                 ambiguous));
+  }
+  throw AdminError(fmt::format("bad rule: {}; see docs/gateways.md, \"Rules\"", rule.error()));
+}
+
+// The position a new rule takes: just before rule `before` (which must
+// filter the same traffic), moving the later ones down, or last.
+int64_t new_position(Database& db, std::optional<int64_t> before, FilterTraffic traffic) {
+  if (!before) {
+    Statement& last = db.cached("SELECT COALESCE(MAX(position), 0) + 1 FROM filter_rules");
+    last.step();
+    const int64_t position = last.int64(0);
+    last.reset();
+    return position;
+  }
+  Statement& at = db.cached("SELECT position, kind FROM filter_rules WHERE id = ?1");
+  at.bind(1, *before);
+  if (!at.step()) throw AdminError(fmt::format("--before: no rule {}; see `cordon admin filter list`", *before));
+  const int64_t position = at.int64(0);
+  const std::string kind = at.text(1);
+  at.reset();
+  if (kind != kind_text(traffic)) {
+    throw AdminError(fmt::format("--before: rule {} is for {} traffic and this one for {}; the two kinds are "
+                                 "applied apart, so name a rule of the same kind (`cordon admin filter list`)",
+                                 *before, kind, kind_text(traffic)));
+  }
+  db.cached("UPDATE filter_rules SET position = position + 1 WHERE position >= ?1").bind(1, position).run();
+  return position;
+}
+
+}  // namespace
+
 FilterRuleInfo Admin::add_filter_rule(const FilterTarget& target, const std::string& text,
-                                      std::optional<int64_t> before) {
-  const std::string args = fmt::format("{}={} rule={}{}", target.kind == FilterTarget::Kind::kHost ? "host" : "group",
-                                       target.name, text, before ? fmt::format(" before={}", *before) : "");
+                                      std::optional<int64_t> before, FilterTraffic traffic) {
+  const std::string args =
+      fmt::format("{}={} rule={}{}{}", target.kind == FilterTarget::Kind::kHost ? "host" : "group", target.name, text,
+                  before ? fmt::format(" before={}", *before) : "", traffic == FilterTraffic::kOpen ? " open" : "");
   return run_command(db_, batch_, "filter add", args, [&] {
     std::optional<int64_t> host, group;
     if (target.kind == FilterTarget::Kind::kHost) {
@@ -202,40 +265,17 @@ FilterRuleInfo Admin::add_filter_rule(const FilterTarget& target, const std::str
     } else {
       group = resolve_group(db_, target.name);
     }
-    if (text.size() > keys::kMaxFilterRuleSize) {
-      throw AdminError(fmt::format("the rule is {} bytes; at most {}", text.size(), keys::kMaxFilterRuleSize));
-    }
-    std::string ambiguous;
-    auto rule = filter::parse_rule(text, resolver(db_, true, ambiguous));
-    if (!rule) {
-      if (!ambiguous.empty()) {
-        throw AdminError(fmt::format("'{}' names both a host and a group; name the host by its ID "
-                                     "(see `cordon admin host list`) or rename the group",
-                                     ambiguous));
-      }
-      throw AdminError(fmt::format("bad rule: {}; see docs/gateways.md, \"Rules\"", rule.error()));
-    }
-    int64_t position = 0;
-    if (before) {
-      Statement& at = db_.cached("SELECT position FROM filter_rules WHERE id = ?1");
-      at.bind(1, *before);
-      if (!at.step()) throw AdminError(fmt::format("--before: no rule {}; see `cordon admin filter list`", *before));
-      position = at.int64(0);
-      at.reset();
-      db_.cached("UPDATE filter_rules SET position = position + 1 WHERE position >= ?1").bind(1, position).run();
-    } else {
-      Statement& last = db_.cached("SELECT COALESCE(MAX(position), 0) + 1 FROM filter_rules");
-      last.step();
-      position = last.int64(0);
-      last.reset();
-    }
+    check_rule_text(db_, text, traffic);
+    const int64_t position = new_position(db_, before, traffic);
     db_.cached(
-           "INSERT INTO filter_rules (position, host, group_id, rule, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+           "INSERT INTO filter_rules (position, host, group_id, rule, created_at, kind) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, position)
         .bind(2, host)
         .bind(3, group)
         .bind(4, text)
         .bind(5, now_seconds())
+        .bind(6, std::string_view(kind_text(traffic)))
         .run();
     const int64_t number = db_.last_insert_rowid();
     for (HostId h : target_hosts(db_, host, group)) mark_dirty(db_, h, DirtyKind::kAddressBook);

@@ -18,11 +18,13 @@ class Database;
 // A stored rule, resolved for export.
 struct StoredFilterRule {
   int64_t number = 0;
+  keys::FilterRuleKind kind = keys::FilterRuleKind::kProtected;
   std::optional<HostId> host;     // a host's rule, or
   std::optional<int64_t> group;   // a group's, with
   std::vector<HostId> members;    // its members now, sorted
   std::string text;
-  // The text hosts receive, or nullopt when its peers name no host now.
+  // The text hosts receive (an open rule's as written), or nullopt when
+  // its peers name no host now.
   std::optional<std::string> exported;
 };
 

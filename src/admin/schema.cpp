@@ -163,10 +163,18 @@ CREATE TABLE reach (
 CREATE INDEX reach_by_gateway ON reach(gateway);
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Version 4: a filter rule is for protected traffic (the tunnel's filter)
+// or for open traffic (the host's nftables firewall; docs/firewall.md,
+// "Central open rules"). The rules of before version 4 are all protected.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE filter_rules ADD COLUMN kind TEXT NOT NULL DEFAULT 'protected' CHECK (kind IN ('protected', 'open'));
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 }};
 
 }  // namespace

@@ -604,7 +604,9 @@ void add_group_commands(CLI::App* admin_app) {
 
 void add_filter_commands(CLI::App* admin_app) {
   CLI::App* filter = admin_app->add_subcommand(
-      "filter", "Protected-traffic rules for hosts and groups, sent in key sets and updates (docs/gateways.md)");
+      "filter",
+      "Rules for protected and open traffic of hosts and groups, sent in key sets and updates (docs/gateways.md, "
+      "docs/firewall.md)");
   filter->require_subcommand(1);
   filter->fallthrough();
   {
@@ -612,6 +614,7 @@ void add_filter_commands(CLI::App* admin_app) {
       std::string host, group;
       CLI::Option *host_opt = nullptr, *group_opt = nullptr, *before_opt = nullptr;
       int64_t before = 0;
+      bool open = false;
       std::vector<std::string> words;
     };
     auto o = std::make_shared<Opts>();
@@ -620,7 +623,11 @@ void add_filter_commands(CLI::App* admin_app) {
     o->group_opt = l.command->add_option("--group", o->group, "The group the rule is for");
     o->host_opt->excludes(o->group_opt);
     o->before_opt = l.command->add_option("--before", o->before, "Put the rule just before rule NUMBER");
-    l.command->add_option("RULE", o->words, "allow|drop [in|out] [peer NAME,...] [from P] [to P] [proto X] ...")
+    l.command->add_flag("--open", o->open,
+                        "A rule for open traffic, applied by the host's firewall (docs/firewall.md): "
+                        "allow|drop [input|forward|both] [iif NAME] [from P] [to P] [proto X] [dport P[-Q]]");
+    l.command->add_option("RULE", o->words,
+                          "allow|drop [in|out] [peer NAME,...] [from P] [to P] [proto X] ... (with --open, see above)")
         ->required()
         ->expected(-1);
     add_json(l);
@@ -635,8 +642,10 @@ void add_filter_commands(CLI::App* admin_app) {
         std::string text;
         for (const auto& w : o->words) text += (text.empty() ? "" : " ") + w;
         const auto before = o->before_opt->count() ? std::optional(o->before) : std::nullopt;
-        print_one(open_db().add_filter_rule(target, text, before), [](const admin::FilterRuleInfo& r) {
-          return fmt::format("added rule {}: {}\n", r.number, r.text);
+        const auto traffic = o->open ? admin::FilterTraffic::kOpen : admin::FilterTraffic::kProtected;
+        print_one(open_db().add_filter_rule(target, text, before, traffic), [](const admin::FilterRuleInfo& r) {
+          return fmt::format("added {}rule {}: {}\n", r.traffic == admin::FilterTraffic::kOpen ? "open " : "",
+                             r.number, r.text);
         });
         return kExitOk;
       });

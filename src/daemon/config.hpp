@@ -127,16 +127,20 @@ struct DaemonConfig {
   };
   std::vector<LocalRule> local_rules;
   // Managed mode: the administrator's rules from the key set, applied
-  // before the local ones (docs/gateways.md, "Precedence").
+  // before the local ones (docs/gateways.md, "Precedence"; docs/firewall.md,
+  // "Central open rules").
   struct CentralRule {
     uint32_t number = 0;
-    std::string text;  // peers by host ID
+    std::string text;  // a protected rule's peers by host ID
   };
-  std::vector<CentralRule> central_rules;
+  std::vector<CentralRule> central_rules;       // protected traffic
+  std::vector<CentralRule> central_open_rules;  // open traffic
 
-  // [open]: the open-traffic firewall, on only when the table is present
-  // (open_policy.hpp builds the policy from it).
+  // [open]: the open-traffic firewall. It is on when the table is present
+  // or the key set carries open rules (open_policy.hpp builds the policy
+  // from both).
   std::optional<OpenConfig> open;
+  bool open_firewall() const { return open.has_value() || !central_open_rules.empty(); }
 };
 
 // Fills config.node.filter from config.central_rules, then

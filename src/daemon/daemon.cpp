@@ -87,8 +87,9 @@ class Daemon {
   void send(std::vector<Outgoing>& datagrams);
   void send_stream(uint32_t stream, std::span<const std::byte> datagram);
   void check_local_endpoints(const Now& now);
-  // The open-traffic firewall for `config` ([open]; docs/firewall.md): on,
-  // replaced or off. An error leaves the running table as it was.
+  // The open-traffic firewall for `config` ([open] and central open rules;
+  // docs/firewall.md): on, replaced or off. An error leaves the running
+  // table as it was.
   cordon::Status<std::string> configure_firewall(const DaemonConfig& config);
   void stop_firewall();
   // Opens or closes the TCP tunnel listener for this host's role.
@@ -233,7 +234,7 @@ cordon::Status<std::string> Daemon::start() {
   // A daemon that is not running leaves no table: neither one a crashed
   // run left, nor one for a policy refused here.
   auto firewall = configure_firewall(config_);
-  if (!firewall || !config_.open) {
+  if (!firewall || !config_.open_firewall()) {
     if (auto stale = OpenFirewall::remove_stale()) spdlog::warn("{}", *stale);
   }
   if (!firewall) return firewall.error();
@@ -422,10 +423,10 @@ void Daemon::on_wake(const Now& now) {
 }
 
 cordon::Status<std::string> Daemon::configure_firewall(const DaemonConfig& config) {
-  if (!config.open) {
+  if (!config.open_firewall()) {
     if (firewall_) {
       stop_firewall();
-      spdlog::info("open-traffic firewall off: the config has no [open] table any more");
+      spdlog::info("open-traffic firewall off: neither an [open] table nor central open rules any more");
     }
     return Ok{};
   }
@@ -434,13 +435,13 @@ cordon::Status<std::string> Daemon::configure_firewall(const DaemonConfig& confi
   auto built = build_open_policy(config, runtime);
   if (!built) return cordon::fail(built.error());
   for (const std::string& note : built->notes) spdlog::info("open-traffic firewall: {}", note);
-  std::vector<std::string> texts;
-  for (const auto& rule : config.open->rules) texts.push_back(rule.text);
-  const size_t rules = texts.size();
+  const size_t rules = built->labels.size();
   if (firewall_) {
-    if (auto replaced = firewall_->replace(built->policy, std::move(texts)); !replaced) return replaced.error();
+    if (auto replaced = firewall_->replace(built->policy, std::move(built->labels)); !replaced) {
+      return replaced.error();
+    }
   } else {
-    auto started = OpenFirewall::start(built->policy, std::move(texts));
+    auto started = OpenFirewall::start(built->policy, std::move(built->labels));
     if (!started) return started.error();
     firewall_.emplace(std::move(started.value()));
   }
@@ -534,6 +535,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
                         "; the running configuration and table inet cordon stay");
   }
   config_.open = std::move(next.open);
+  config_.central_open_rules = std::move(next.central_open_rules);
 
   // The host ID and the TCP tunnel port are part of what needs a restart;
   // keep the running ones.

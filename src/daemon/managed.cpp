@@ -96,7 +96,9 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     out.served.push_back(ServedClientConfig{served.client, served.peers});
   }
 
-  for (const keys::FilterRuleEntry& rule : keyset.body.rules) out.rules.push_back({rule.id, rule.text});
+  for (const keys::FilterRuleEntry& rule : keyset.body.rules) {
+    (rule.kind == keys::FilterRuleKind::kOpen ? out.open_rules : out.rules).push_back({rule.id, rule.text});
+  }
   for (const keys::LinkKeyEntry& link : keyset.body.links) {
     if (keyset.body.book.find(link.peer) == nullptr) {
       out.warnings.push_back(fmt::format("key set: link key for {} has no address book entry; it is not used",
@@ -119,6 +121,7 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.mesh.rendezvous = node.rendezvous;
   config.node.mesh.served = std::move(node.served);
   config.central_rules = std::move(node.rules);
+  config.central_open_rules = std::move(node.open_rules);
 }
 
 ManagedUnlock unlock_managed(DaemonConfig& config) {

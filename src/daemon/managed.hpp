@@ -48,7 +48,8 @@ struct ManagedNode {
   std::vector<Prefix> addresses;  // this host's tunnel addresses
   std::vector<Prefix> subnets;    // the LAN prefixes this host tunnels (a gateway)
   std::vector<PeerConfig> peers;
-  std::vector<DaemonConfig::CentralRule> rules;  // the administrator's filter rules
+  std::vector<DaemonConfig::CentralRule> rules;       // the administrator's protected-traffic rules
+  std::vector<DaemonConfig::CentralRule> open_rules;  // and open-traffic rules
   // Entries skipped, e.g. a peer without a link key; each one logged.
   std::vector<std::string> warnings;
 };

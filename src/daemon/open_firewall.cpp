@@ -5,11 +5,11 @@
 namespace cordon::daemon {
 
 cordon::Result<OpenFirewall, std::string> OpenFirewall::start(const os::OpenPolicy& policy,
-                                                               std::vector<std::string> rule_texts) {
+                                                               std::vector<OpenRuleLabel> labels) {
   auto tables = os::NftTables::open();
   if (!tables) return cordon::fail("open-traffic firewall: " + tables.error().message());
   OpenFirewall firewall(std::move(tables.value()));
-  if (auto done = firewall.replace(policy, std::move(rule_texts)); !done) {
+  if (auto done = firewall.replace(policy, std::move(labels)); !done) {
     // A table a crashed run left goes too: a daemon that is not running
     // leaves none.
     (void)firewall.stop();
@@ -29,7 +29,7 @@ std::optional<std::string> OpenFirewall::remove_stale() {
 }
 
 OpenFirewall::OpenFirewall(OpenFirewall&& other) noexcept
-    : tables_(std::move(other.tables_)), rule_texts_(std::move(other.rule_texts_)) {
+    : tables_(std::move(other.tables_)), labels_(std::move(other.labels_)) {
   other.tables_.reset();
 }
 
@@ -38,12 +38,12 @@ OpenFirewall::~OpenFirewall() {
 }
 
 cordon::Result<Ok, std::string> OpenFirewall::replace(const os::OpenPolicy& policy,
-                                                      std::vector<std::string> rule_texts) {
+                                                      std::vector<OpenRuleLabel> labels) {
   if (!tables_) return cordon::fail(std::string("open-traffic firewall: stopped"));
   if (auto applied = tables_->apply(policy); !applied) {
     return cordon::fail("open-traffic firewall: " + applied.error().message());
   }
-  rule_texts_ = std::move(rule_texts);
+  labels_ = std::move(labels);
   return Ok{};
 }
 
@@ -67,8 +67,8 @@ OpenStatus OpenFirewall::status() {
     return out;
   }
   out.table = true;
-  const auto read = [&](const std::string& name, std::string text) {
-    OpenCounter c{.name = name, .text = std::move(text)};
+  const auto read = [&](const std::string& name, const OpenRuleLabel& label) {
+    OpenCounter c{.name = name, .origin = label.origin, .text = label.text};
     if (auto it = counters->find(name); it != counters->end()) {
       c.packets = it->second.packets;
       c.bytes = it->second.bytes;
@@ -77,9 +77,9 @@ OpenStatus OpenFirewall::status() {
   };
   for (std::string_view name : {os::kCounterSpoofedProtected, os::kCounterSpoofedLan, os::kCounterInputDropped,
                                 os::kCounterForwardDropped}) {
-    out.counters.push_back(read(std::string(name), {}));
+    out.counters.push_back(read(std::string(name), OpenRuleLabel{}));
   }
-  for (size_t i = 0; i < rule_texts_.size(); ++i) out.rules.push_back(read(os::open_rule_counter(i), rule_texts_[i]));
+  for (size_t i = 0; i < labels_.size(); ++i) out.rules.push_back(read(os::open_rule_counter(i), labels_[i]));
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "daemon/open_policy.hpp"
 #include "daemon/status_json.hpp"
 #include "os/linux/nftables.hpp"
 
@@ -26,11 +27,11 @@ namespace cordon::daemon {
 class OpenFirewall {
  public:
   // Opens libnftables in the calling thread's network namespace and loads
-  // `policy`; `rule_texts` are the rules as written, for the status. On an
+  // `policy`; `labels` say where its rules come from, for the status. On an
   // error no table of Cordon's is left behind.
   static cordon::Result<OpenFirewall, std::string> start(const os::OpenPolicy& policy,
-                                                         std::vector<std::string> rule_texts);
-  // A start without [open], or whose policy was refused: deletes the
+                                                         std::vector<OpenRuleLabel> labels);
+  // A start with the firewall off, or whose policy was refused: deletes the
   // table a crashed run left, if there is one (the daemon that loaded it
   // would have deleted it on exit). Returns what it did or why it could not, for the log; nothing
   // when there was no table or no nftables at all.
@@ -43,7 +44,7 @@ class OpenFirewall {
   OpenFirewall& operator=(const OpenFirewall&) = delete;
 
   // Replaces the table; on an error the running one stays, as it was.
-  cordon::Result<Ok, std::string> replace(const os::OpenPolicy& policy, std::vector<std::string> rule_texts);
+  cordon::Result<Ok, std::string> replace(const os::OpenPolicy& policy, std::vector<OpenRuleLabel> labels);
   // Deletes the table; later calls do nothing.
   cordon::Result<Ok, std::string> stop();
 
@@ -54,7 +55,7 @@ class OpenFirewall {
   explicit OpenFirewall(os::NftTables tables) : tables_(std::move(tables)) {}
 
   std::optional<os::NftTables> tables_;  // empty once stopped or moved from
-  std::vector<std::string> rule_texts_;
+  std::vector<OpenRuleLabel> labels_;
 };
 
 }  // namespace cordon::daemon

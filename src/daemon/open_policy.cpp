@@ -117,6 +117,48 @@ std::vector<T> items(const std::vector<OpenEntry<T>>& entries) {
   return out;
 }
 
+// A host that forwards nothing judges a rule for both paths on input.
+void fit_path(os::OpenRule& r, bool forwards) {
+  if (!forwards && r.path == os::OpenRule::Path::kBoth) r.path = os::OpenRule::Path::kInput;
+}
+
+// The administrator's open rules, each checked alone on `bare`. A rule
+// that does not parse or that the check refuses refuses the key set, as a
+// protected one does (config.cpp, resolve_filter); a forward rule on a host
+// that forwards nothing could never match, and is left out with a note, since
+// a group's rules reach gateways and other hosts alike.
+struct CentralRules {
+  std::vector<os::OpenRule> rules;
+  std::vector<OpenRuleLabel> labels;
+  std::vector<std::string> notes;
+};
+cordon::Result<CentralRules, std::string> central_rules(const DaemonConfig& config, const os::OpenPolicy& bare) {
+  CentralRules out;
+  for (const DaemonConfig::CentralRule& central : config.central_open_rules) {
+    const auto fail = [&](const std::string& why) {
+      return cordon::fail(fmt::format("{}: open filter rule {}: {}; the administrator's rule cannot be applied: ask for a "
+                         "corrected update",
+                         config.keyset.value_or(config.path), central.number, why));
+    };
+    auto parsed = os::parse_open_rule(central.text);
+    if (!parsed) return fail(parsed.error());
+    os::OpenRule rule = std::move(parsed.value());
+    if (!bare.forwards && rule.path == os::OpenRule::Path::kForward) {
+      out.notes.push_back(fmt::format("open filter rule {} (\"{}\") is left out: it is for forwarded traffic, "
+                                      "and this host has no tunneled subnets",
+                                      central.number, central.text));
+      continue;
+    }
+    fit_path(rule, bare.forwards);
+    os::OpenPolicy one = bare;
+    one.rules = {rule};
+    if (auto st = os::check_open_policy(one); !st) return fail(without_item_name(st.error().message()));
+    out.rules.push_back(std::move(rule));
+    out.labels.push_back({fmt::format("central {}", central.number), central.text});
+  }
+  return out;
+}
+
 }  // namespace
 
 ProtectedSources protected_sources(const DaemonConfig& config) {
@@ -142,7 +184,8 @@ ProtectedSources protected_sources(const DaemonConfig& config) {
 }
 
 cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& config, const OpenRuntime& runtime) {
-  const OpenConfig& open = *config.open;
+  static const OpenConfig kNoTable;
+  const OpenConfig& open = config.open ? *config.open : kNoTable;
   BuiltPolicy built;
   os::OpenPolicy& base = built.policy;
   base.tun_interface = runtime.tun_interface;
@@ -156,11 +199,7 @@ cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& c
   // Each kind alone first, on the base, so that an error names its entry.
   os::OpenPolicy all = base;
   all.rules = items(open.rules);
-  if (!base.forwards) {
-    for (auto& r : all.rules) {
-      if (r.path == os::OpenRule::Path::kBoth) r.path = os::OpenRule::Path::kInput;
-    }
-  }
+  for (auto& r : all.rules) fit_path(r, base.forwards);
   all.lans = items(open.lans);
   all.snat = items(open.snat);
   all.forwards_in = items(open.forward_ports);
@@ -171,8 +210,19 @@ cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& c
   if (auto e = check_entries(config, "forward_ports", open.forward_ports, base, all, &os::OpenPolicy::forwards_in)) {
     return cordon::fail(*e);
   }
+  // The central rules go first (docs/firewall.md, "Central open rules").
+  auto central = central_rules(config, base);
+  if (!central) return cordon::fail(central.error());
+  const size_t central_count = central->rules.size();
+  all.rules.insert(all.rules.begin(), central->rules.begin(), central->rules.end());
+  built.labels = std::move(central->labels);
+  for (const auto& e : open.rules) built.labels.push_back({"local", e.text});
+  built.notes.insert(built.notes.end(), central->notes.begin(), central->notes.end());
   if (auto st = os::check_open_policy(all); !st) {
-    return cordon::fail(fmt::format("{}: [open]: {}", config.path, st.error().message()));
+    return cordon::fail(fmt::format("{}: [open]: {}{}", config.path, st.error().message(),
+                                    central_count > 0 ? " (open rules 1 to " + std::to_string(central_count) +
+                                                            " are the administrator's)"
+                                                      : ""));
   }
   built.policy = std::move(all);
   return built;

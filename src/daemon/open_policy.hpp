@@ -1,6 +1,7 @@
 // The open-traffic policy (os/linux/nft_ruleset.hpp) this host runs,
-// built from its config's [open] table and what it knows of itself and its
-// peers (docs/firewall.md). Pure: the daemon loads the result through
+// built from the administrator's central open rules (from the key set),
+// its config's [open] table and what it knows of itself and its peers
+// (docs/firewall.md). Pure: the daemon loads the result through
 // open_firewall.hpp.
 //
 //   forwards           the host has tunneled subnets (a gateway)
@@ -10,8 +11,11 @@
 //                      a prefix inside another is left out (nft(8) refuses
 //                      overlapping elements in one set)
 //   lans               [open].lans, each subnet one this host tunnels
-//   rules, snat, forward_ports   as written; a rule for both paths judges
-//                      input only on a host that forwards nothing
+//   rules              the central open rules, then [open].rules (first
+//                      match wins); a rule for both paths judges input
+//                      only on a host that forwards nothing, and a central
+//                      forward rule on such a host is left out (noted)
+//   snat, forward_ports          as written
 //   udp_ports, tcp_ports         what the daemon listens on
 #pragma once
 
@@ -40,11 +44,20 @@ struct ProtectedSources {
 };
 ProtectedSources protected_sources(const DaemonConfig& config);
 
-// The policy for config.open (which must be set), or the first error:
-// `FILE:LINE:COL: open.rules[2]: why; what to do` for an entry at fault.
+// Where a rule of the policy comes from, for the status: "central 7" (the
+// administrator's rule number) or "local", and its text as written.
+struct OpenRuleLabel {
+  std::string origin;
+  std::string text;
+};
+
+// The policy for the config (config.open_firewall() must be true), or the
+// first error: `FILE:LINE:COL: open.rules[2]: why; what to do` for an entry
+// at fault, `KEYSET: open filter rule 7: why; ...` for a central rule.
 struct BuiltPolicy {
   os::OpenPolicy policy;
-  std::vector<std::string> notes;  // for the log
+  std::vector<OpenRuleLabel> labels;  // one per policy.rules entry
+  std::vector<std::string> notes;     // for the log
 };
 cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& config, const OpenRuntime& runtime);
 

@@ -291,7 +291,7 @@ std::string filter_section(const json& status) {
 
 namespace {
 
-// With an [open] table: "open traffic: table inet cordon in place, 2 rules"
+// With the firewall on: "open traffic: table inet cordon in place, 2 rules"
 // with the drop counters, and a table of the packets each rule matched
 // (docs/firewall.md). Without, nothing.
 std::string open_section(const json& status) {
@@ -309,9 +309,12 @@ std::string open_section(const json& status) {
   std::string out = fmt::format("\nopen traffic: table inet cordon in place, {} rule{}; dropped packets: {}\n",
                                 rules.size(), rules.size() == 1 ? "" : "s", drops);
   if (rules.empty()) return out;
-  std::vector<std::vector<std::string>> rows = {{"RULE", "COUNTER", "PACKETS", "TEXT"}};
+  std::vector<std::vector<std::string>> rows = {{"RULE", "ORIGIN", "COUNTER", "PACKETS", "TEXT"}};
   for (const json& r : rules) {
-    if (r.is_object()) rows.push_back({number(r, "number"), text(r, "counter"), number(r, "packets"), text(r, "text")});
+    if (r.is_object()) {
+      rows.push_back(
+          {number(r, "number"), text(r, "origin"), text(r, "counter"), number(r, "packets"), text(r, "text")});
+    }
   }
   return out + render_table(rows);
 }

@@ -168,6 +168,7 @@ nlohmann::json open_to_json(const OpenStatus& o) {
     nlohmann::json rule = open_counter_json(o.rules[i]);
     rule["number"] = i + 1;
     rule["counter"] = o.rules[i].name;
+    rule["origin"] = o.rules[i].origin;
     rule["text"] = o.rules[i].text;
     rules.push_back(std::move(rule));
   }

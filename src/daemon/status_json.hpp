@@ -92,13 +92,14 @@ struct WorkersStatus {
 // written in [open].rules.
 struct OpenCounter {
   std::string name;
+  std::string origin;  // a rule's: "central 7" or "local"
   std::string text;
   uint64_t packets = 0, bytes = 0;
 };
 
 // The open-traffic firewall (open_firewall.hpp).
 struct OpenStatus {
-  bool enabled = false;  // the config has an [open] table
+  bool enabled = false;  // the firewall is on (DaemonConfig::open_firewall)
   bool table = false;    // its counters were read
   std::string error;     // why not
   std::vector<OpenCounter> counters;  // spoofed_protected, spoofed_lan, input_dropped, forward_dropped

@@ -1,4 +1,4 @@
-// libFuzzer target for the [open] table's entries (daemon/open_rules.hpp):
+// libFuzzer target for the [open] table's entries (os/linux/open_rule_text.hpp):
 // any text, as a config file holds it, through the four parsers.
 //
 // Asserts, besides "no crash, hang or leak": a refusal says why; an entry
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "daemon/open_rules.hpp"
+#include "os/linux/open_rule_text.hpp"
 
 namespace {
 
@@ -43,7 +43,7 @@ void renders(const os::OpenPolicy& p) {
 }
 
 template <typename T>
-bool parsed(const daemon::Parsed<T>& r) {
+bool parsed(const os::Parsed<T>& r) {
   if (!r.ok()) check(!r.error().empty());
   return r.ok();
 }
@@ -53,10 +53,10 @@ bool parsed(const daemon::Parsed<T>& r) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   os::OpenPolicy p = gateway();
-  if (auto r = daemon::parse_open_rule(text); parsed(r)) p.rules.push_back(r.value());
-  if (auto r = daemon::parse_lan(text); parsed(r)) p.lans.push_back(r.value());
-  if (auto r = daemon::parse_source_nat(text); parsed(r)) p.snat.push_back(r.value());
-  if (auto r = daemon::parse_port_forward(text); parsed(r)) p.forwards_in.push_back(r.value());
+  if (auto r = os::parse_open_rule(text); parsed(r)) p.rules.push_back(r.value());
+  if (auto r = os::parse_lan(text); parsed(r)) p.lans.push_back(r.value());
+  if (auto r = os::parse_source_nat(text); parsed(r)) p.snat.push_back(r.value());
+  if (auto r = os::parse_port_forward(text); parsed(r)) p.forwards_in.push_back(r.value());
   renders(p);
   return 0;
 }

@@ -3,7 +3,8 @@
 // kernel spoofed sources are dropped and counted, the LAN reaches the
 // internet through source NAT, a port forward reaches a LAN server,
 // protected traffic still flows, and the table goes with SIGTERM and is
-// replaced after kill -9 (or deleted, when [open] is gone).
+// replaced after kill -9 (or deleted, when [open] is gone); the
+// administrator's open rules turn it on and come before the local ones.
 //
 //   road 203.0.113.3 ==== "internet" 203.0.113.0/24 ==== gw ul0 203.0.113.1
 //   inet 203.0.113.2 ====/                               gw lan0 192.168.71.1
@@ -226,6 +227,66 @@ TEST_F(OpenTrafficTest, AReloadReplacesKeepsOrDeletesTheTable) {
   gw.reload();
   EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return cordon_tables(gw) == 0; }));
   EXPECT_TRUE(gw.status()["open"].is_null());
+}
+
+// The administrator's open rules (docs/firewall.md, "Central open rules"):
+// an update that brings one turns the firewall on without an [open] table;
+// central rules come before local ones; the last one gone turns it off.
+TEST_F(OpenTrafficTest, CentralOpenRulesTurnTheFirewallOnAndComeFirst) {
+  TempDir dir("netns-ot-central");
+  SocketTools sockets(dir.path());
+  AdminDb admin(dir.path() / "admin.db");
+  ManagedHost gw("ot-central", dir.path());
+  Namespace inet("ot-central-inet");
+  Switch internet("ot-central-net");
+  internet.attach(gw.ns(), "ul0", std::string(kGwOutside) + "/24");
+  internet.attach(inet, "ul0", std::string(kInet) + "/24");
+  lone_coordinator(admin, gw, "", "");
+  gw.start();
+  ASSERT_EQ(cordon_tables(gw), 0u);
+  constexpr uint16_t kAllowed = 7000, kLocal = 7001, kOther = 7002;
+  for (uint16_t port : {kAllowed, kLocal, kOther}) sockets.serve_tcp(gw.ns(), port);
+  ASSERT_EQ(sockets.tcp_answer(inet, kGwOutside, kOther), "peer=" + std::string(kInet));
+
+  // An update with one central open rule: the firewall is on, the rule
+  // lets its port in, and the rest is dropped.
+  admin.checked({"filter", "add", "--host", "ot-central", "--open", "allow", "input", "proto", "tcp", "dport",
+                 std::to_string(kAllowed)});
+  fs::create_directories(dir.path() / "updates1");
+  gw.apply_update(admin, dir.path() / "updates1");
+  ASSERT_TRUE(poll_until(deadline_in(10s), [&] { return cordon_tables(gw) == 1; })) << read_file(gw.log());
+  nlohmann::json status = gw.status();
+  ASSERT_EQ(status["open"]["rules"].size(), 1u) << status.dump(2);
+  EXPECT_EQ(status["open"]["rules"][0]["origin"], "central 1");
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kAllowed), "peer=" + std::string(kInet));
+  EXPECT_TRUE(counted(gw, "open_rule_1", 1));
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kOther, false), "");
+  EXPECT_TRUE(counted(gw, "input_dropped", 1));
+
+  // Local rules come after: a local drop of the central rule's port does
+  // not override it; a local allow of another port adds to it.
+  gw.write_config(short_mesh_timers(), "[open]\nrules = [\"drop input proto tcp dport 7000\", "
+                                       "\"allow input proto tcp dport 7001\"]\n");
+  gw.reload();
+  ASSERT_TRUE(poll_until(deadline_in(10s), [&] { return gw.status()["open"]["rules"].size() == 3; }))
+      << read_file(gw.log());
+  status = gw.status();
+  EXPECT_EQ(status["open"]["rules"][1]["origin"], "local");
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kAllowed), "peer=" + std::string(kInet));
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kLocal), "peer=" + std::string(kInet));
+  EXPECT_TRUE(counted(gw, "open_rule_3", 1));
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kOther, false), "");
+  const std::string text = gw.cordon({"status", "-s", (dir.path() / "ot-central.sock").string()}).out;
+  EXPECT_NE(text.find("central 1"), std::string::npos) << text;
+  std::cout << "cordon status with a central and two local open rules:\n" << text;
+
+  // The central rule removed and no [open] table: the firewall goes.
+  admin.checked({"filter", "remove", "1"});
+  gw.write_config(short_mesh_timers());
+  fs::create_directories(dir.path() / "updates2");
+  gw.apply_update(admin, dir.path() / "updates2");
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return cordon_tables(gw) == 0; })) << read_file(gw.log());
+  EXPECT_EQ(sockets.tcp_answer(inet, kGwOutside, kOther), "peer=" + std::string(kInet));
 }
 
 // A policy the daemon refuses stops the start with the entry at fault,

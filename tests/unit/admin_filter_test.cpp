@@ -1,6 +1,6 @@
-// The administrator's filter rules (docs/gateways.md, "Central rules"):
-// adding, ordering, refusing, what key sets carry, and how host and group
-// changes keep a rule's meaning.
+// The administrator's filter rules (docs/gateways.md, "Central rules";
+// docs/firewall.md, "Central open rules"): adding, ordering, refusing, what
+// key sets carry, and how host and group changes keep a rule's meaning.
 #include "tests/unit/admin_fixture.hpp"
 
 namespace cordon::admin::test {
@@ -86,6 +86,69 @@ TEST_F(AdminFilterTest, BadRulesAreRefusedAndNothingChanges) {
   }
   EXPECT_THROW(a().add_filter_rule(kForGw, "allow", int64_t{999}), AdminError);
   EXPECT_THROW(a().remove_filter_rule(999), AdminError);
+  EXPECT_EQ(dump(), before);
+}
+
+TEST_F(AdminFilterTest, OpenRulesTravelAsKindTwoInTheirOrderAsWritten) {
+  const FilterRuleInfo ssh = a().add_filter_rule(kForGw, "drop in peer road proto tcp dport 22");
+  const FilterRuleInfo web =
+      a().add_filter_rule(kForGw, "allow input proto tcp dport 443", std::nullopt, FilterTraffic::kOpen);
+  const FilterRuleInfo lan = a().add_filter_rule(kForOffice, "allow input iif lan0 from 192.168.71.0/24",
+                                                 std::nullopt, FilterTraffic::kOpen);
+  const FilterRuleInfo first =
+      a().add_filter_rule(kForGw, "drop input from 203.0.113.0/24", web.number, FilterTraffic::kOpen);
+  EXPECT_EQ(web.traffic, FilterTraffic::kOpen);
+  EXPECT_EQ(ssh.traffic, FilterTraffic::kProtected);
+  EXPECT_EQ(web.exported, web.text);
+
+  const auto rules = rules_of("gw", pw_gw);
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].kind, keys::FilterRuleKind::kProtected);
+  EXPECT_EQ(rules[1].id, static_cast<uint32_t>(first.number));
+  EXPECT_EQ(rules[1].kind, keys::FilterRuleKind::kOpen);
+  EXPECT_EQ(rules[1].text, "drop input from 203.0.113.0/24");
+  EXPECT_EQ(rules[2].text, "allow input proto tcp dport 443");
+  const auto desk_rules = rules_of("desk", pw_desk);
+  ASSERT_EQ(desk_rules.size(), 1u);
+  EXPECT_EQ(desk_rules[0].id, static_cast<uint32_t>(lan.number));
+  EXPECT_EQ(desk_rules[0].kind, keys::FilterRuleKind::kOpen);
+
+  // A rename of a host or group leaves an open rule's text alone, even one
+  // whose words look like a name.
+  a().add_filter_rule(kForGw, "allow input iif road", std::nullopt, FilterTraffic::kOpen);
+  HostChange rename;
+  rename.name = "laptop";
+  a().set_host("road", rename);
+  EXPECT_EQ(texts(a().list_filter_rules(std::string("gw"))).back(), "allow input iif road");
+}
+
+TEST_F(AdminFilterTest, BadOpenRulesAreRefusedAndNothingChanges) {
+  const FilterRuleInfo ssh = a().add_filter_rule(kForGw, "drop in peer road proto tcp dport 22");
+  const std::string before = dump();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"allow in peer road", "bad open rule: word 2 (\"in\"): unknown keyword"},
+      {"allow input dport 22", "bad open rule: dport needs proto tcp or proto udp; see docs/firewall.md"},
+      {"allow input from 10.0.0.1/8", "has bits set after the prefix length"},
+      {"allow input proto tcp dport 0", "a port is a number from 1 to 65535"},
+      {"allow input iif a/b", "word 4 (\"a/b\"): interface"},
+  };
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(text);
+    try {
+      a().add_filter_rule(kForGw, text, std::nullopt, FilterTraffic::kOpen);
+      ADD_FAILURE() << "accepted";
+    } catch (const AdminError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  // An open rule goes before an open rule only.
+  try {
+    a().add_filter_rule(kForGw, "allow input", ssh.number, FilterTraffic::kOpen);
+    ADD_FAILURE() << "accepted";
+  } catch (const AdminError& e) {
+    EXPECT_NE(std::string(e.what()).find("is for protected traffic and this one for open"), std::string::npos)
+        << e.what();
+  }
   EXPECT_EQ(dump(), before);
 }
 

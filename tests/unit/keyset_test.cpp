@@ -556,6 +556,7 @@ KeySetBody coordinator_body();  // below, with the served links
 TEST(KeySetBody, FilterRulesRoundTripAndEndTheBody) {
   KeySetBody body = sample_body();
   body.rules = {FilterRuleEntry{3, FilterRuleKind::kProtected, "drop in peer 0x0001000b proto tcp dport 22"},
+                FilterRuleEntry{9, FilterRuleKind::kOpen, "allow input proto tcp dport 443"},
                 FilterRuleEntry{7, FilterRuleKind::kProtected, "allow"}};
   auto encoded = encode_body(body);
   ASSERT_TRUE(encoded.ok()) << encoded.error().message();
@@ -570,7 +571,7 @@ TEST(KeySetBody, FilterRulesRoundTripAndEndTheBody) {
   // A body without rules has no section: it is the same bytes as before
   // the section existed, and reads back with no rules.
   const auto plain = encode_body(sample_body()).value();
-  EXPECT_EQ(plain.size() + 1 + 4 + 2 + (4 + 1 + 2 + 42) + (4 + 1 + 2 + 5), v.size());
+  EXPECT_EQ(plain.size() + 1 + 4 + 2 + (4 + 1 + 2 + 42) + (4 + 1 + 2 + 31) + (4 + 1 + 2 + 5), v.size());
   EXPECT_TRUE(decode_body(plain.view()).value().rules.empty());
 }
 
@@ -606,7 +607,7 @@ TEST(KeySetBody, FilterRulesRefusals) {
   const std::string one_rule = rules("0001" "00000001" "01" "0001" "61");
   expect_tails_refused({
       {"count 0", rules("0000"), "section 1: filter rule count 0"},
-      {"unknown kind", rules("0001" "00000001" "02" "0001" "61"), "filter rule 0 (number 1): unknown kind 2"},
+      {"unknown kind", rules("0001" "00000001" "03" "0001" "61"), "filter rule 0 (number 1): unknown kind 3"},
       {"empty text", rules("0001" "00000001" "01" "0000"), "filter rule 0 (number 1): text is 0 bytes"},
       {"short text", rules("0001" "00000001" "01" "0005" "616c"), "section 1: filter rule 0: text"},
       {"short entry", rules("0001" "000000"), "section 1: filter rule 0"},

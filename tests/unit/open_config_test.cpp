@@ -118,19 +118,30 @@ TEST(OpenStatus, JsonAndText) {
                                          {.name = "spoofed_lan"},
                                          {.name = "input_dropped", .packets = 12},
                                          {.name = "forward_dropped", .packets = 1}},
-                            .rules = {{.name = "open_rule_1", .text = "allow forward iif lan0", .packets = 5}}};
+                            .rules = {{.name = "open_rule_1",
+                                       .origin = "central 7",
+                                       .text = "allow input proto tcp dport 443",
+                                       .packets = 2},
+                                      {.name = "open_rule_2",
+                                       .origin = "local",
+                                       .text = "allow forward iif lan0",
+                                       .packets = 5}}};
   doc = status_to_json(NodeStatus{}, context);
   EXPECT_EQ(doc["open"]["table"], true);
   EXPECT_TRUE(doc["open"]["error"].is_null());
   EXPECT_EQ(doc["open"]["counters"]["spoofed_protected"]["bytes"], 252);
   EXPECT_EQ(doc["open"]["rules"][0]["counter"], "open_rule_1");
   EXPECT_EQ(doc["open"]["rules"][0]["number"], 1);
+  EXPECT_EQ(doc["open"]["rules"][0]["origin"], "central 7");
+  EXPECT_EQ(doc["open"]["rules"][1]["origin"], "local");
   const std::string text = format_status(doc, 0);
-  EXPECT_NE(text.find("open traffic: table inet cordon in place, 1 rule; dropped packets: spoofed_protected=3 "
+  EXPECT_NE(text.find("open traffic: table inet cordon in place, 2 rules; dropped packets: spoofed_protected=3 "
                       "spoofed_lan=0 input_dropped=12 forward_dropped=1\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("1     open_rule_1  5        allow forward iif lan0"), std::string::npos) << text;
+  EXPECT_NE(text.find("1     central 7  open_rule_1  2        allow input proto tcp dport 443"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("2     local      open_rule_2  5        allow forward iif lan0"), std::string::npos) << text;
 
   context.open = OpenStatus{.enabled = true, .error = "no table"};
   doc = status_to_json(NodeStatus{}, context);

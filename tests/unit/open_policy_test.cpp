@@ -138,5 +138,68 @@ TEST(OpenPolicy, APolicyErrorNamesTheEntry) {
       << built.error();
 }
 
+// The administrator's open rules (docs/firewall.md, "Central open rules").
+TEST(OpenPolicy, CentralRulesComeFirstAndTurnTheFirewallOn) {
+  DaemonConfig c = gateway();
+  c.keyset = "/var/lib/cordon/keyset";
+  c.open.reset();
+  EXPECT_FALSE(c.open_firewall());
+  c.central_open_rules = {{7, "allow input proto tcp dport 443"}, {9, "allow forward iif lan0"}};
+  EXPECT_TRUE(c.open_firewall());
+  auto built = build_open_policy(c, kRuntime);
+  ASSERT_TRUE(built.ok()) << built.error();
+  ASSERT_EQ(built->policy.rules.size(), 2u);
+  EXPECT_EQ(built->policy.rules[0].ports->first, 443);
+  EXPECT_EQ(built->policy.rules[1].path, os::OpenRule::Path::kForward);
+  ASSERT_EQ(built->labels.size(), 2u);
+  EXPECT_EQ(built->labels[0].origin, "central 7");
+  EXPECT_EQ(built->labels[1].text, "allow forward iif lan0");
+
+  // With local rules: the central ones first, then the local ones.
+  c.open.emplace();
+  add(c.open->rules, parse_open_rule, "drop input proto tcp dport 443", 10);
+  built = build_open_policy(c, kRuntime);
+  ASSERT_TRUE(built.ok()) << built.error();
+  ASSERT_EQ(built->policy.rules.size(), 3u);
+  EXPECT_TRUE(built->policy.rules[0].allow);
+  EXPECT_FALSE(built->policy.rules[2].allow);
+  EXPECT_EQ(built->labels[2].origin, "local");
+  EXPECT_EQ(built->labels[2].text, "drop input proto tcp dport 443");
+}
+
+TEST(OpenPolicy, ACentralForwardRuleIsLeftOutOnAHostThatForwardsNothing) {
+  DaemonConfig c = gateway();
+  c.tunneled_subnets.clear();
+  c.open.reset();
+  c.central_open_rules = {{4, "allow forward"}, {5, "allow proto icmp"}};
+  auto built = build_open_policy(c, kRuntime);
+  ASSERT_TRUE(built.ok()) << built.error();
+  ASSERT_EQ(built->policy.rules.size(), 1u);
+  EXPECT_EQ(built->policy.rules[0].path, os::OpenRule::Path::kInput);
+  EXPECT_EQ(built->labels[0].origin, "central 5");
+  ASSERT_EQ(built->notes.size(), 1u);
+  EXPECT_EQ(built->notes[0],
+            "open filter rule 4 (\"allow forward\") is left out: it is for forwarded traffic, and this host has no "
+            "tunneled subnets");
+}
+
+TEST(OpenPolicy, ABadCentralRuleNamesItsNumber) {
+  DaemonConfig c = gateway();
+  c.keyset = "/var/lib/cordon/keyset";
+  c.central_open_rules = {{12, "allow dport 22"}};
+  auto built = build_open_policy(c, kRuntime);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.error(),
+            "/var/lib/cordon/keyset: open filter rule 12: dport needs proto tcp or proto udp; the administrator's "
+            "rule cannot be applied: ask for a corrected update");
+
+  c.central_open_rules = {{13, "allow iif cordon0"}};
+  built = build_open_policy(c, kRuntime);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.error().rfind("/var/lib/cordon/keyset: open filter rule 13: interface \"cordon0\" is the tunnel", 0),
+            0u)
+      << built.error();
+}
+
 }  // namespace
 }  // namespace cordon::daemon

@@ -1,15 +1,14 @@
-// The [open] table's entries (daemon/open_rules.hpp): each grammar, and
+// The [open] table's entries (os/linux/open_rule_text.hpp): each grammar, and
 // each refusal with the word it names.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "daemon/open_rules.hpp"
+#include "os/linux/open_rule_text.hpp"
 
-namespace cordon::daemon {
+namespace cordon::os {
 namespace {
 
-using os::OpenRule;
 
 Prefix prefix(const char* text) { return Prefix::parse(text).value(); }
 
@@ -142,4 +141,4 @@ TEST(OpenPortForwardParse, ProtoPortAndTarget) {
 }
 
 }  // namespace
-}  // namespace cordon::daemon
+}  // namespace cordon::os

@@ -245,7 +245,7 @@ Status<std::string> check_rules(const KeySetBody& body) {
   for (size_t i = 0; i < body.rules.size(); ++i) {
     const auto& r = body.rules[i];
     const std::string where = "filter rule " + std::to_string(i) + " (number " + std::to_string(r.id) + ")";
-    if (r.kind != FilterRuleKind::kProtected) return where + ": unknown kind " + std::to_string(static_cast<int>(r.kind));
+    if (r.kind != FilterRuleKind::kProtected && r.kind != FilterRuleKind::kOpen) return where + ": unknown kind " + std::to_string(static_cast<int>(r.kind));
     if (r.text.empty() || r.text.size() > kMaxFilterRuleSize) {
       return where + ": text is " + std::to_string(r.text.size()) + " bytes; it must be 1 to " +
              std::to_string(kMaxFilterRuleSize);

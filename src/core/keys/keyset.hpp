@@ -68,7 +68,9 @@
 // administrator's rules for this host, in order: its own and its groups'.
 // Each is one rule line (core/filter/rule.hpp) with peers named by host ID;
 // `rule id` is the administrator's number for it, shown in `cordon status`;
-// kind 1 = a protected-traffic rule, the only kind so far. The text is
+// kind 1 = a protected-traffic rule, kind 2 = an open-traffic rule
+// (docs/firewall.md, "Central open rules"; its grammar, which names no
+// peer, is os/linux/open_rule_text.hpp). The text is
 // checked by the daemon that applies it, which names the rule it refuses;
 // decoding checks only the sizes and the kind.
 //
@@ -175,7 +177,7 @@ struct ServedClient {
   friend bool operator==(const ServedClient&, const ServedClient&) = default;
 };
 
-enum class FilterRuleKind : uint8_t { kProtected = 1 };
+enum class FilterRuleKind : uint8_t { kProtected = 1, kOpen = 2 };
 
 // One of the administrator's filter rules for this host.
 struct FilterRuleEntry {

@@ -1,4 +1,4 @@
-#include "daemon/open_rules.hpp"
+#include "os/linux/open_rule_text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,10 +6,9 @@
 #include <initializer_list>
 #include <optional>
 
-namespace cordon::daemon {
+namespace cordon::os {
 namespace {
 
-using os::OpenRule;
 // An error, or nothing when the word was fine.
 using Problem = std::optional<std::string>;
 
@@ -68,7 +67,7 @@ std::optional<unsigned> number(std::string_view s, unsigned max) {
 }
 
 Problem interface(const Words& w, size_t i, std::string& out) {
-  if (auto why = os::interface_name_problem(w[i]); !why.empty()) return w.error(i, why);
+  if (auto why = interface_name_problem(w[i]); !why.empty()) return w.error(i, why);
   out = std::string(w[i]);
   return std::nullopt;
 }
@@ -115,7 +114,7 @@ Problem prefix_list(const Words& w, size_t i, std::vector<Prefix>& out) {
 
 Problem protocol(const Words& w, size_t i, std::optional<uint8_t>& out) {
   constexpr std::pair<std::string_view, uint8_t> kNames[] = {
-      {"tcp", os::kProtoTcp}, {"udp", os::kProtoUdp}, {"icmp", os::kProtoIcmp}, {"icmpv6", os::kProtoIcmpv6}};
+      {"tcp", kProtoTcp}, {"udp", kProtoUdp}, {"icmp", kProtoIcmp}, {"icmpv6", kProtoIcmpv6}};
   for (const auto& [name, value] : kNames) {
     if (w[i] == name) out = value;
   }
@@ -127,7 +126,7 @@ Problem protocol(const Words& w, size_t i, std::optional<uint8_t>& out) {
   return std::nullopt;
 }
 
-Problem ports(const Words& w, size_t i, std::optional<os::PortRange>& out, bool range_allowed) {
+Problem ports(const Words& w, size_t i, std::optional<PortRange>& out, bool range_allowed) {
   const std::string_view text = w[i];
   const size_t dash = range_allowed ? text.find('-') : std::string_view::npos;
   const auto first = number(text.substr(0, dash), 65535);
@@ -137,24 +136,24 @@ Problem ports(const Words& w, size_t i, std::optional<os::PortRange>& out, bool 
                                     : "a port is a number from 1 to 65535");
   }
   if (*first > *last) return w.error(i, "the port range runs backwards");
-  out = os::PortRange{static_cast<uint16_t>(*first), static_cast<uint16_t>(*last)};
+  out = PortRange{static_cast<uint16_t>(*first), static_cast<uint16_t>(*last)};
   return std::nullopt;
 }
 
 // What the words cannot show on their own: ports and ICMP versus the
 // protocol and the prefixes' family.
 Problem rule_consistency(const OpenRule& r) {
-  if (r.ports && r.protocol != os::kProtoTcp && r.protocol != os::kProtoUdp) {
+  if (r.ports && r.protocol != kProtoTcp && r.protocol != kProtoUdp) {
     return std::string("dport needs proto tcp or proto udp");
   }
   if (r.from && r.to && r.from->address.family != r.to->address.family) {
     return std::string("from and to are of different address families; write one rule per family");
   }
   const auto& any = r.from ? r.from : r.to;
-  if (any && r.protocol == os::kProtoIcmp && !any->address.is_v4()) {
+  if (any && r.protocol == kProtoIcmp && !any->address.is_v4()) {
     return std::string("proto icmp is IPv4; use icmpv6 with IPv6 prefixes");
   }
-  if (any && r.protocol == os::kProtoIcmpv6 && any->address.is_v4()) {
+  if (any && r.protocol == kProtoIcmpv6 && any->address.is_v4()) {
     return std::string("proto icmpv6 is IPv6; use icmp with IPv4 prefixes");
   }
   return std::nullopt;
@@ -192,10 +191,10 @@ Parsed<OpenRule> parse_open_rule(std::string_view text) {
   return r;
 }
 
-Parsed<os::Lan> parse_lan(std::string_view text) {
+Parsed<Lan> parse_lan(std::string_view text) {
   const Words w(text);
   if (w.size() < 2) return cordon::fail("write the LAN's interface, then its subnets: \"lan0 192.168.71.0/24\"");
-  os::Lan lan;
+  Lan lan;
   if (auto p = interface(w, 0, lan.interface)) return cordon::fail(std::move(*p));
   for (size_t i = 1; i < w.size(); ++i) {
     std::optional<Prefix> subnet;
@@ -205,9 +204,9 @@ Parsed<os::Lan> parse_lan(std::string_view text) {
   return lan;
 }
 
-Parsed<os::SourceNat> parse_source_nat(std::string_view text) {
+Parsed<SourceNat> parse_source_nat(std::string_view text) {
   const Words w(text);
-  os::SourceNat s;
+  SourceNat s;
   auto problem = keywords(w, 0, {"oif", "from", "to"}, [&](std::string_view key, size_t i) -> Problem {
     if (key == "oif") return interface(w, i, s.out_interface);
     if (key == "from") return prefix_list(w, i, s.from);
@@ -221,11 +220,11 @@ Parsed<os::SourceNat> parse_source_nat(std::string_view text) {
   return s;
 }
 
-Parsed<os::PortForward> parse_port_forward(std::string_view text) {
+Parsed<PortForward> parse_port_forward(std::string_view text) {
   const Words w(text);
-  os::PortForward f;
+  PortForward f;
   std::optional<uint8_t> proto;
-  std::optional<os::PortRange> port;
+  std::optional<PortRange> port;
   std::optional<Endpoint> target;
   auto problem = keywords(w, 0, {"iif", "proto", "dport", "to", "from"}, [&](std::string_view key, size_t i) -> Problem {
     if (key == "iif") return interface(w, i, f.in_interface);
@@ -233,7 +232,7 @@ Parsed<os::PortForward> parse_port_forward(std::string_view text) {
     if (key == "dport") return ports(w, i, port, false);
     if (key == "proto") {
       if (w[i] != "tcp" && w[i] != "udp") return w.error(i, "a port forward is for tcp or udp");
-      proto = w[i] == "tcp" ? os::kProtoTcp : os::kProtoUdp;
+      proto = w[i] == "tcp" ? kProtoTcp : kProtoUdp;
       return std::nullopt;
     }
     target = Endpoint::parse(w[i]);
@@ -254,4 +253,4 @@ Parsed<os::PortForward> parse_port_forward(std::string_view text) {
   return f;
 }
 
-}  // namespace cordon::daemon
+}  // namespace cordon::os
