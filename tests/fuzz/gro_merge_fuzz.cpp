@@ -13,7 +13,10 @@
 //     unchanged after a zero virtio-net header, or as a segment whose part
 //     runs from its headers' end to its end;
 //   - a super-packet is the segments' payloads behind one set of headers,
-//     and cutting it back at gso_size gives as many segments as it took.
+//     and cutting it back at gso_size gives as many segments as it took;
+//   - a finish() with nothing added since the last one returns nothing
+//     (the dispatcher finishes every receive batch, even one with nothing
+//     to deliver, and must not write the batch before it again).
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
@@ -93,6 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto finish = [&] {
     check_batch(batch, c.finish(), c.tally());
     batch.clear();
+    check(c.finish().empty() && c.tally().packets_in == 0 && c.tally().packets_out == 0);
   };
   size_t at = 1;
   while (at < size) {

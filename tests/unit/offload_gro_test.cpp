@@ -627,6 +627,28 @@ TEST(OffloadGro, AFullBatchRefusesTheNextPacket) {
   EXPECT_EQ(c.tally().packets_in, 2u);
 }
 
+// A batch in which nothing was added (a receive batch of control messages,
+// keepalives, drops or forwards only) writes nothing. It once gave back the
+// previous batch again, pointing into buffers that held other datagrams by
+// then: the TUN refused the ones that no longer began with an IP version
+// (EINVAL) and took the rest a second time.
+TEST(OffloadGro, AFinishWithNothingAddedReturnsNothing) {
+  std::mt19937 rng(12);
+  const auto in = stream(tcp_flow(false), 4, 100, rng);
+  Coalescer c({});
+  EXPECT_EQ(add_all(c, in).size(), 1u);
+  EXPECT_EQ(c.tally().packets_in, 4u);
+  EXPECT_TRUE(c.finish().empty());
+  EXPECT_EQ(c.tally().packets_in, 0u);
+  EXPECT_EQ(c.tally().packets_out, 0u);
+  EXPECT_TRUE(c.finish().empty());
+  // And the batch after it is whole.
+  const auto next = stream(tcp_flow(true), 3, 100, rng);
+  const auto out = add_all(c, next);
+  EXPECT_EQ(out.size(), 1u);
+  check_batch(next, out, c.tally(), {});
+}
+
 TEST(OffloadGro, StaysWithinSixtyFourSegmentsAndTheIpLength) {
   std::mt19937 rng(11);
   for (size_t mss : {100, 1380}) {

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <vector>
 
+#include "core/offload/virtio_net.hpp"
 #include "testing/fake_tun.hpp"
 #include "testing/manual_clock.hpp"
+#include "testing/segment_forge.hpp"
 #include "testing/sim_network.hpp"
 
 namespace cordon::daemon {
@@ -27,6 +31,31 @@ struct RecordingTun final : os::TunQueue {
     return os::Ok{};
   }
   bool refuse = false;
+  std::vector<Bytes> written;
+};
+
+// A TUN queue with virtio-net headers that refuses, as Linux's tun_get_user
+// does with EINVAL, a packet that does not start with IP version 4 or 6.
+struct RecordingOffloadTun final : os::TunQueue, os::TunOffload {
+  os::Result<size_t> read(std::span<const std::span<std::byte>>, std::span<size_t>, size_t) override {
+    return size_t{0};
+  }
+  os::Status write(std::span<const std::byte> packet) override {
+    const std::span<const std::byte> parts[] = {header, packet};
+    return write_offloaded(parts);
+  }
+  os::Result<size_t> read_offloaded(std::span<std::byte>, std::span<std::byte>) override { return size_t{0}; }
+  os::Status write_offloaded(std::span<const std::span<const std::byte>> parts) override {
+    Bytes whole;
+    for (const auto& part : parts) whole.insert(whole.end(), part.begin(), part.end());
+    const size_t at = offload::kVirtioNetHeaderSize;
+    const size_t version = whole.size() > at ? std::to_integer<size_t>(whole[at]) >> 4 : 0;
+    if (version != 4 && version != 6) return os::sys_error("write to TUN device test", EINVAL);
+    written.push_back(std::move(whole));
+    return os::Ok{};
+  }
+  os::TunFeatures features() const override { return {.checksum = true, .tso = true}; }
+  std::array<std::byte, offload::kVirtioNetHeaderSize> header{};
   std::vector<Bytes> written;
 };
 
@@ -167,6 +196,60 @@ TEST(VerdictDispatch, FailuresCostOnlyTheirOwnDatagram) {
   EXPECT_EQ(t.tun_write_errors, 1u);
   EXPECT_EQ(t.last_errno, ENETUNREACH);  // the socket goes last, once per batch
   EXPECT_FALSE(t.wake());
+}
+
+// A receive batch with nothing to deliver writes nothing to the tunnel. The
+// receive buffers are reused from batch to batch (a UDP socket with GRO
+// receives into one arena), so a packet written again from the batch before
+// is whatever the new datagrams left there: here the first of two packets
+// now starts with a control message's plaintext (the TUN refuses it) and
+// the second is unchanged (the TUN would take it a second time).
+TEST(VerdictDispatch, ABatchWithNothingToDeliverWritesNothing) {
+  RecordingOffloadTun tun;
+  RecordingSocket socket;
+  RecordingStreams streams;
+  VerdictDispatch dispatch(tun, socket, streams, CoalescingTun{.tun = &tun, .tcp = true, .udp = false});
+
+  testing::SegmentSpec flow{.source = {10, 0, 0, 1}, .destination = {10, 0, 0, 2},
+                            .source_port = 40000, .destination_port = 443, .seq = 1000, .ack = 1};
+  const Bytes first = testing::forge_segment(flow, Bytes(100, std::byte{0x11}));
+  flow.destination_port = 444;  // another flow: written on its own
+  const Bytes second = testing::forge_segment(flow, Bytes(100, std::byte{0x22}));
+  // Two datagrams of 8 + packet + 16 bytes, one after the other in the arena.
+  const size_t size = 8 + first.size() + 16;
+  Bytes arena(2 * size);
+  std::copy(first.begin(), first.end(), arena.begin() + 8);
+  std::copy(second.begin(), second.end(), arena.begin() + static_cast<ptrdiff_t>(size + 8));
+  std::vector<RxSlot> rx(2);
+  for (size_t i = 0; i < rx.size(); ++i) {
+    const auto data = std::span(arena).subspan(i * size, size);
+    rx[i] = RxSlot{.from = ep(1, 1000), .data = data, .verdict = Verdict::kDeliver,
+                   .inner = std::span<const std::byte>(data).subspan(8, first.size())};
+  }
+  const DispatchTally t1 = dispatch.received(rx);
+  EXPECT_EQ(t1.delivered, 2u);
+  EXPECT_EQ(t1.tun_write_errors, 0u);
+  ASSERT_EQ(tun.written.size(), 2u);
+
+  // The next receive: one control message (a probe ack, type 0x05) opened
+  // in place at the start of the arena.
+  std::fill(arena.begin() + 8, arena.begin() + 40, std::byte{0x05});
+  std::vector<RxSlot> control(1, RxSlot{.from = ep(1, 1000), .data = std::span(arena).first(8 + 32 + 16),
+                                        .verdict = Verdict::kControl});
+  const DispatchTally t2 = dispatch.received(control);
+  EXPECT_EQ(t2.control, 1u);
+  EXPECT_EQ(t2.delivered, 0u);
+  EXPECT_EQ(t2.tun_write_errors, 0u);
+  EXPECT_EQ(tun.written.size(), 2u);
+
+  // An empty batch, and one that forwards only: nothing written either.
+  EXPECT_EQ(dispatch.received({}).delivered, 0u);
+  std::vector<RxSlot> forward(1, RxSlot{.from = ep(1, 1000), .data = std::span(arena).first(size),
+                                        .verdict = Verdict::kForward, .to = ep(2, 2000),
+                                        .wire = std::span<const std::byte>(arena).first(size)});
+  const DispatchTally t3 = dispatch.received(forward);
+  EXPECT_EQ(t3.delivered + t3.tun_write_errors, 0u);
+  EXPECT_EQ(tun.written.size(), 2u);
 }
 
 TEST(EdgeFakes, WhatDoesNotFitIsCutAndSaidSo) {

@@ -286,7 +286,10 @@ std::span<const std::byte> Coalescer::write_headers(const Flow& flow, std::byte*
 }
 
 std::span<const GroPacket> Coalescer::finish() {
-  if (finished_) return {out_.data(), out_used_};
+  // Nothing added since the last finish: an empty batch. Giving the last
+  // batch back again would write its packets twice, from buffers the caller
+  // has refilled since (docs/design.md, "Offloads: coalescing on the way in").
+  if (finished_) start_batch();
   size_t part = 0, header_slot = 0;
   for (size_t i = 0; i < flows_used_; ++i) {
     const Flow& flow = flows_[i];

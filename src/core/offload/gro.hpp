@@ -100,9 +100,11 @@ class Coalescer {
   bool add(std::span<const std::byte> packet);
   // Ends the batch: the packets to write, each flow's packets in their
   // arrival order (different flows may be reordered relative to each
-  // other). Valid until the next add(); the next add() starts a new batch.
+  // other). Every packet add() took is in exactly one finish(): a finish
+  // with nothing added since the last one returns nothing. Valid until the
+  // next add() or finish(); the next add() starts a new batch.
   std::span<const GroPacket> finish();
-  // Of the last finished batch.
+  // Of the last finished batch (all zero for an empty one).
   const GroTally& tally() const { return tally_; }
 
  private:
