@@ -41,7 +41,10 @@
 # path breaks. Last, bench/gateway.sh, in namespaces of its own, measures a
 # gateway's TCP throughput to a LAN host against that to its own tunnel
 # address, and 64-byte packets/s with 1,000 filter rules on the receiver
-# against one rule (about 80 s on its own).
+# against one rule (about 80 s on its own). Then bench/filter_bench, in
+# process, the filter's CPU time per packet: a new connection's first
+# packet with 1 and with 1,000 + 1 rules, and a tracked connection's packet
+# with 1,000 + 1 (about 5 s).
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -358,6 +361,23 @@ if [ -x "$CORDON_BIN" ]; then
     || warn "gateway failed: $(grep -E '^gateway: (error|WARNING):' "$WORK/gateway.err" | tail -n 3)"
 fi
 
+# --- (10) the filter in process (bench/filter_bench) ---------------------------
+# One iteration is one packet, so its cpu_time is the time per packet.
+FILTER_BENCH=$BUILD_DIR/bench/filter_bench
+if [ -x "$FILTER_BENCH" ]; then
+  echo "bench: (10) filter_bench" >&2
+  if "$FILTER_BENCH" --benchmark_format=json >"$WORK/filter_bench.json" 2>"$WORK/filter_bench.err"; then
+    fb() { median "$(json_num "$WORK/filter_bench.json" "$1" cpu_time)" "%.0f"; }
+    {
+      echo "filter_new_connection_ns_1_rule=$(fb BM_NewConnection/drop_rules:0)"
+      echo "filter_new_connection_ns_1000_rules=$(fb BM_NewConnection/drop_rules:1000)"
+      echo "filter_tracked_packet_ns_1000_rules=$(fb BM_TrackedConnection/drop_rules:1000)"
+    } >"$WORK/filter_bench.out"
+  else
+    warn "filter_bench failed: $(tail -n 3 "$WORK/filter_bench.err")"
+  fi
+fi
+
 # --- report ---------------------------------------------------------------------
 
 # metric METRIC LABEL: the measured M_<METRIC>_<LABEL>.
@@ -414,6 +434,9 @@ report() {
   fi
   if [ -s "$WORK/gateway.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/gateway.out" || true
+  fi
+  if [ -s "$WORK/filter_bench.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/filter_bench.out" || true
   fi
 }
 
