@@ -136,9 +136,9 @@ cordon::Result<CentralRules, std::string> central_rules(const DaemonConfig& conf
   CentralRules out;
   for (const DaemonConfig::CentralRule& central : config.central_open_rules) {
     const auto fail = [&](const std::string& why) {
-      return cordon::fail(fmt::format("{}: open filter rule {}: {}; the administrator's rule cannot be applied: ask for a "
-                         "corrected update",
-                         config.keyset.value_or(config.path), central.number, why));
+      return cordon::fail(fmt::format("{}: open filter rule {}: {}; the administrator's rule cannot be applied: "
+                                      "ask for a corrected update",
+                                      config.keyset.value_or(config.path), central.number, why));
     };
     auto parsed = os::parse_open_rule(central.text);
     if (!parsed) return fail(parsed.error());
