@@ -1,7 +1,8 @@
 // Gateways on the real kernel (docs/design.md, "Gateways"): a coordinator
 // with a tunneled subnet forwards between its LAN and the tunnel, with no
 // sysctl or route set by hand on it, and puts IP forwarding back as it
-// found it when it stops, also after a crash and a restart.
+// found it when it stops, also after a crash and a restart; for an IPv6
+// LAN (fd71::/64) too.
 //
 //   road 203.0.113.3 ==== "internet" 203.0.113.0/24 ==== gw 203.0.113.1
 //                                                         gw lan0 192.168.71.1
@@ -25,8 +26,8 @@ namespace {
 
 using GatewayTest = NetnsTest;
 
-std::string ip_forward(const Namespace& ns) {
-  RunResult r = run(&ns, {"cat", "/proc/sys/net/ipv4/ip_forward"}, 10s);
+std::string ip_forward(const Namespace& ns, const char* file = "/proc/sys/net/ipv4/ip_forward") {
+  RunResult r = run(&ns, {"cat", file}, 10s);
   if (!r.ok()) return "?";
   return r.out.substr(0, r.out.find_first_of(" \n"));
 }
@@ -81,6 +82,45 @@ TEST_F(GatewayTest, ClientReachesAPlainLanHostAndForwardingIsRestored) {
   EXPECT_EQ(gw.stop(), 0);
   EXPECT_EQ(ip_forward(gw.ns()), "0");
   EXPECT_FALSE(fs::exists(record));
+}
+
+// An IPv6 LAN: the gateway tunnels fd71::/64, the road warrior reaches a
+// LAN host by its IPv6 address over the tunnel's IPv6 addresses, and the
+// gateway turns IPv6 forwarding on and puts it back.
+TEST_F(GatewayTest, AnIpv6LanIsReachedThroughTheGateway) {
+  constexpr const char* kV6Forwarding = "/proc/sys/net/ipv6/conf/all/forwarding";
+  TempDir dir("netns-gw6");
+  AdminDb admin(dir.path() / "admin.db");
+  ManagedHost gw("gw6", dir.path()), road("gw6-road", dir.path());
+  Namespace lan_host("gw6-lanhost");
+  Switch internet("gw6-inet"), lan("gw6-lan");
+  internet.attach(gw.ns(), "ul0", "203.0.113.1/24");
+  internet.attach(road.ns(), "ul0", "203.0.113.3/24");
+  lan.attach(gw.ns(), "lan0", "192.168.71.1/24");
+  lan.attach(lan_host, "eth0", "192.168.71.10/24");
+  // nodad: usable at once (RFC 4862, section 5.4).
+  run_checked(&gw.ns(), {"ip", "-6", "addr", "add", "fd71::1/64", "dev", "lan0", "nodad"}, 10s);
+  run_checked(&lan_host, {"ip", "-6", "addr", "add", "fd71::10/64", "dev", "eth0", "nodad"}, 10s);
+  run_checked(&lan_host, {"ip", "-6", "route", "add", "default", "via", "fd71::1"}, 10s);
+
+  admin.checked(
+      {"network", "init", "--number", "1", "--name", "gw6", "--ipv4", "10.77.0.0/16", "--ipv6", "fd77::/64"});
+  gw.add_to(admin, {"--role", "coordinator", "--endpoint", "203.0.113.1:51820", "--subnet", "fd71::/64"});
+  road.add_to(admin, {"--role", "client", "--coordinator", "gw6", "--endpoint", "203.0.113.3:51820"});
+  for (ManagedHost* h : {&gw, &road}) {
+    h->install_keyset(admin);
+    h->write_config(short_mesh_timers());
+  }
+  ASSERT_EQ(ip_forward(gw.ns(), kV6Forwarding), "0");
+  gw.start();
+  road.start();
+  EXPECT_EQ(ip_forward(gw.ns(), kV6Forwarding), "1") << "the gateway turns IPv6 forwarding on";
+
+  ASSERT_TRUE(first_reply(road, "fd71::10", deadline_in(30s))) << gw.log().string();
+  EXPECT_EQ(ping_replies(road, "fd71::10", 5), 5);
+
+  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_EQ(ip_forward(gw.ns(), kV6Forwarding), "0");
 }
 
 // Two LANs behind two linked gateways reach each other; neither LAN host
