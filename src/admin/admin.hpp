@@ -141,6 +141,10 @@ struct FilterTarget {
 // docs/gateways.md, "Rules") or open traffic (the host's firewall; the
 // grammar of docs/firewall.md, "Rules").
 enum class FilterTraffic : uint8_t { kProtected, kOpen };
+// "protected" or "open", as the database, `filter list` and --json write it.
+inline const char* filter_traffic_name(FilterTraffic t) {
+  return t == FilterTraffic::kOpen ? "open" : "protected";
+}
 
 struct FilterRuleInfo {
   int64_t number = 0;  // never reused

@@ -55,11 +55,8 @@ std::vector<HostId> target_hosts(Database& db, std::optional<int64_t> host, std:
   return group ? group_members(db, *group) : std::vector<HostId>{};
 }
 
-constexpr const char* kOpenKind = "open";
-
-const char* kind_text(FilterTraffic traffic) {
-  return traffic == FilterTraffic::kOpen ? kOpenKind : "protected";
-}
+// How filter_rules.kind holds an open rule's.
+const char* const kOpenKind = filter_traffic_name(FilterTraffic::kOpen);
 
 FilterRuleInfo read_rule(Database& db, const Statement& st) {
   FilterRuleInfo r;
@@ -242,10 +239,10 @@ int64_t new_position(Database& db, std::optional<int64_t> before, FilterTraffic 
   const int64_t position = at.int64(0);
   const std::string kind = at.text(1);
   at.reset();
-  if (kind != kind_text(traffic)) {
+  if (kind != filter_traffic_name(traffic)) {
     throw AdminError(fmt::format("--before: rule {} is for {} traffic and this one for {}; the two kinds are "
                                  "applied apart, so name a rule of the same kind (`cordon admin filter list`)",
-                                 *before, kind, kind_text(traffic)));
+                                 *before, kind, filter_traffic_name(traffic)));
   }
   db.cached("UPDATE filter_rules SET position = position + 1 WHERE position >= ?1").bind(1, position).run();
   return position;
@@ -275,7 +272,7 @@ FilterRuleInfo Admin::add_filter_rule(const FilterTarget& target, const std::str
         .bind(3, group)
         .bind(4, text)
         .bind(5, now_seconds())
-        .bind(6, std::string_view(kind_text(traffic)))
+        .bind(6, std::string_view(filter_traffic_name(traffic)))
         .run();
     const int64_t number = db_.last_insert_rowid();
     for (HostId h : target_hosts(db_, host, group)) mark_dirty(db_, h, DirtyKind::kAddressBook);

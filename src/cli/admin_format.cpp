@@ -153,7 +153,7 @@ json to_json(const admin::FilterRuleInfo& r) {
            {"position", r.position},
            {r.target.kind == admin::FilterTarget::Kind::kHost ? "host" : "group", r.target.name},
            {"rule", r.text},
-           {"traffic", r.traffic == admin::FilterTraffic::kOpen ? "open" : "protected"},
+           {"traffic", admin::filter_traffic_name(r.traffic)},
            {"exported", r.exported.empty() ? json(nullptr) : json(r.exported)},
            {"created_at", r.created_at}};
   if (r.host) out["host_id"] = r.host->to_string();
@@ -299,7 +299,7 @@ std::string format_filter_rules(const std::vector<admin::FilterRuleInfo>& rules)
   for (const auto& r : rules) {
     const bool host = r.target.kind == admin::FilterTarget::Kind::kHost;
     rows.push_back({std::to_string(r.number), (host ? "host " : "group ") + r.target.name,
-                    r.traffic == admin::FilterTraffic::kOpen ? "open" : "protected",
+                    admin::filter_traffic_name(r.traffic),
                     r.exported.empty() ? r.text + "  (names no host: not sent)" : r.text});
   }
   return format_table({"RULE", "FOR", "TRAFFIC", "TEXT"}, rows);
