@@ -8,7 +8,8 @@
 # Two namespaces, cordon-bench-<pid>-a and -b, joined by a veth pair. Over
 # (1) the veth itself, (2) a Cordon tunnel (two `cordon up`), (3) a
 # wireguard-go tunnel and (4) a fastd tunnel, each measured alone, one after
-# the other:
+# the other (and (2b), the Cordon tunnel rekeying every second, TCP 1 stream
+# only: rekey_1s_tcp_ratio):
 #   - iperf3 TCP, 1 stream and 4 streams, 5 s each (receiver bits/s)
 #   - average ping RTT (ping -c 50 -i 0.01 -q)
 #   - UDP 64-byte packets/s received (iperf3 -u -l 64 -b 0, 5 s)
@@ -240,6 +241,23 @@ start_cordon() {
     || { warn "cordon: the daemons did not answer on their control sockets within 20 s"; return 1; }
 }
 
+# --- (2b) Cordon rekeying every second ------------------------------------------
+# The same tunnel with `rekey_period = 1` on both ends: a rekey round a second
+# during the transfer (docs/protocol.md, "Rekey exchange"). Only TCP, 1
+# stream: rekey_1s_tcp_ratio is this over (2)'s, which rekeys once at start.
+start_cordon_rekey() { HOST_EXTRA="rekey_period = 1" start_cordon; }
+run_tcp_variant() {  # LABEL TITLE ADDR: start_LABEL, then TCP 1 stream into R_tcp1_LABEL
+  local label=$1 title=$2 addr=$3 first=${#PIDS[@]} pid value=nan
+  echo "bench: $title, round $ROUND of $ROUNDS" >&2
+  if "start_$label" && poll_until 20 ip netns exec "$NS_A" ping -n -c 1 -W 1 "$addr"; then
+    value=$(measure_tcp "$label" "$addr" 1)
+  else
+    warn "$label: the tunnel did not come up"
+  fi
+  record tcp1 "$label" "$value"
+  for pid in "${PIDS[@]:$first}"; do despawn "$pid"; done
+}
+
 # --- (3) wireguard-go -----------------------------------------------------------
 wg_ready() { ip -n "$1" link show "$2" && [ -S "/var/run/wireguard/$2.sock" ]; }
 start_wggo() {
@@ -305,9 +323,11 @@ for ROUND in $(seq 1 "$ROUNDS"); do
   echo "bench: (1) plain veth, round $ROUND of $ROUNDS" >&2
   measure_all veth "$UL_B"
   run_tunnel cordon "(2) Cordon" "$CD_B" "$CD_PORT"
+  run_tcp_variant cordon_rekey "(2b) Cordon, a rekey every second" "$CD_B"
   run_tunnel wggo "(3) wireguard-go" "$WG_B" "$WG_PORT"
   run_tunnel fastd "(4) fastd" "$FD_B" "$FD_PORT"
 done
+M_tcp1_cordon_rekey=$(median "$R_tcp1_cordon_rekey" %.3f)
 # The medians the report shows.
 for m in rtt tcp1 tcp4 pps64; do
   case $m in pps64) fmt=%.0f ;; *) fmt=%.3f ;; esac
@@ -417,6 +437,9 @@ report() {
     echo "${m}_ratio_vs_fastd=$(ratio "$(metric "$m" cordon)" "$(metric "$m" fastd)")"
     case $m in tcp*) echo "${m}_ratio_vs_veth=$(ratio "$(metric "$m" cordon)" "$(metric "$m" veth)")";; esac
   done
+  echo "cordon_rekey_1s_tcp1_gbps=$M_tcp1_cordon_rekey"
+  echo "cordon_rekey_1s_tcp1_gbps_rounds=$R_tcp1_cordon_rekey"
+  echo "rekey_1s_tcp_ratio=$(ratio "$M_tcp1_cordon_rekey" "$(metric tcp1 cordon)")"
   echo "overhead_bytes=$(metric overhead cordon)"
   echo "wireguard_go_overhead_bytes=$(metric overhead wggo)"
   echo "fastd_overhead_bytes=$(metric overhead fastd)"

@@ -59,6 +59,13 @@ void SimHost::start() {
   daemon::CounterKeeper::Start floors = std::move(opened).value();
   NodeConfig config = config_;
   config.boot_random = boot_rng_();
+  if (options_.rekey) {
+    auto rng = std::make_shared<std::mt19937_64>(boot_rng_());
+    config.random = [rng](std::span<std::byte> out) {
+      for (auto& b : out) b = static_cast<std::byte>((*rng)() & 0xff);
+      return true;
+    };
+  }
   node_ = std::make_unique<Node>(std::move(config), options_.workers, floors.floor, n, std::move(floors.receive));
   // What the daemon finds on its interfaces: the address it is bound at.
   node_->set_local_endpoints({transport_->local()}, n);
@@ -123,6 +130,7 @@ void SimHost::run_tick(const Now& n) {
     ++counters_.tick_datagrams;
   }
   ticks_.push_back(TickRecord{n, r.datagrams.size(), r.persist_counter_floor, r.next_deadline_mono_ns, r.tcp_targets});
+  counters_.rekey_events.insert(counters_.rekey_events.end(), r.rekey_events.begin(), r.rekey_events.end());
   if (r.next_deadline_mono_ns == 0) {
     next_deadline_ = kNoDeadline;
   } else if (r.next_deadline_mono_ns <= n.mono_ns) {

@@ -93,6 +93,10 @@ struct SimHostOptions {
   bool persist_receive_floors = true;
   // Seeds the per-start random value (NodeConfig::boot_random) each start draws.
   uint64_t seed = 1;
+  // Gives the node randomness (NodeConfig::random, from a generator seeded
+  // at each start), so that it rekeys its links (link/rekey.hpp). Off, as
+  // before rekeying existed: every link stays on generation 0.
+  bool rekey = false;
 };
 
 // One call of Node::tick.
@@ -124,6 +128,7 @@ struct SimHostCounters {
   uint64_t contract_violations = 0;  // `wire` or `inner` outside the buffer handed in
   uint64_t truncated = 0;            // datagrams longer than the workers' buffers
   uint64_t start_errors = 0;         // starts the counter file refused (last_error())
+  std::vector<RekeyLogEvent> rekey_events;  // every tick's, over all lives
 
   uint64_t tx_drop(DropReason r) const { return tx_drops[static_cast<size_t>(r)]; }
   uint64_t rx_drop(DropReason r) const { return rx_drops[static_cast<size_t>(r)]; }

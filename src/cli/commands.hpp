@@ -23,5 +23,7 @@ int run_genkey(const std::optional<std::string>& out, bool force);
 
 // cordon status [-i IFACE | -s SOCKET] [--json]
 int run_status(const std::string& socket_path, bool json);
+// cordon rekey PEER: the daemon's "rekey" command (daemon/control.hpp).
+int run_rekey(const std::string& socket_path, const std::string& peer);
 
 }  // namespace cordon::cli

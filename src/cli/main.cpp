@@ -88,6 +88,16 @@ int main(int argc, char** argv) {
   iface_opt->excludes(socket_opt);
   status->add_flag("--json", status_json, "Print the status document as JSON");
 
+  std::string rekey_interface = daemon::kDefaultInterface;
+  std::string rekey_socket;
+  std::string rekey_peer;
+  auto* rekey = app.add_subcommand("rekey", "Force a rekey of one link of a running daemon now (as root)");
+  rekey->add_option("peer", rekey_peer, "The peer's host ID, 0xNNNNHHHH")->required();
+  auto* rekey_iface_opt = rekey->add_option("-i,--interface", rekey_interface,
+                                            "Interface of the daemon to ask (default cordon0)");
+  auto* rekey_socket_opt = rekey->add_option("-s,--socket", rekey_socket, "Control socket of the daemon to ask");
+  rekey_iface_opt->excludes(rekey_socket_opt);
+
   cli::add_keyset_commands(app);
   cli::add_admin_commands(app);
 
@@ -113,6 +123,12 @@ int main(int argc, char** argv) {
         socket_opt->count() > 0 ? status_socket
                                 : std::string(daemon::kDefaultControlDir) + "/" + status_interface + ".sock";
     return cli::run_status(socket, status_json);
+  }
+  if (rekey->parsed()) {
+    const std::string socket =
+        rekey_socket_opt->count() > 0 ? rekey_socket
+                                      : std::string(daemon::kDefaultControlDir) + "/" + rekey_interface + ".sock";
+    return cli::run_rekey(socket, rekey_peer);
   }
   return cli::kExitUsage;
 }

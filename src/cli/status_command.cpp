@@ -1,4 +1,4 @@
-// cordon status: asks the daemon over its control socket (daemon/control.hpp).
+// cordon status and cordon rekey: ask the daemon over its control socket (daemon/control.hpp).
 #include <ctime>
 
 #include <fmt/format.h>
@@ -26,6 +26,16 @@ int run_status(const std::string& socket_path, bool json) {
                             : static_cast<int64_t>(std::time(nullptr));
     fmt::print("{}", daemon::format_status(*reply, now));
   }
+  return kExitOk;
+}
+
+int run_rekey(const std::string& socket_path, const std::string& peer) {
+  daemon::ControlReply reply = daemon::control_request(socket_path, {{"command", "rekey"}, {"peer", peer}});
+  if (!reply) {
+    fmt::print(stderr, "cordon rekey: {}\n", reply.error().message);
+    return kExitError;
+  }
+  fmt::print("rekey of the link with {} started; `cordon status` shows its generation\n", peer);
   return kExitOk;
 }
 

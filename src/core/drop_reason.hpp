@@ -19,6 +19,7 @@ namespace cordon {
   X(kUnknownPeer, "unknown_peer", "no link with the sender host number")                \
   X(kSuiteMismatch, "suite_mismatch", "sender uses another AEAD suite than configured") \
   X(kUnknownGeneration, "unknown_generation", "key generation not held")                \
+  X(kRetiredGeneration, "retired_generation", "counter at or after the peer's switch away from this generation") \
   X(kStale, "stale", "counter time older than the time window")                         \
   X(kFuture, "future", "counter time ahead of the time window")                         \
   X(kTooOld, "too_old", "counter behind the replay window")                             \
@@ -38,6 +39,8 @@ namespace cordon {
   /* coordinators (docs/protocol.md, "Coordinators") */                                 \
   X(kBadControl, "bad_control", "control message truncated, oversized or malformed")     \
   X(kUnknownControl, "unknown_control", "control message of an unknown type")           \
+  X(kChannelAuth, "channel_auth", "control channel message whose inner seal does not verify") \
+  X(kBadChannel, "bad_channel", "control channel message truncated, malformed or of an unknown type") \
   X(kNotCoordinator, "not_coordinator", "coordinator message from a host that is not one") \
   X(kUnlinkedRecord, "unlinked_record", "status or record about a host not linked or not served") \
   X(kControlBacklog, "control_backlog", "control messages arrive faster than they are handled") \

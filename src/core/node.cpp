@@ -26,6 +26,7 @@ Node::Node(NodeConfig config, unsigned workers, uint64_t persisted_floor, const 
            std::vector<ReceiveFloor> receive_floors)
     : impl_(std::make_unique<Impl>(std::max(workers, 1u), persisted_floor, std::move(receive_floors),
                                    config.boot_random, wire::counter_units(now.real_ns))) {
+  impl_->random = config.random;
   impl_->current.publish(impl_->build(std::move(config), now, nullptr), impl_->reclaimer);
   impl_->role(*impl_->snapshot()).configure(*impl_->snapshot(), now);
 }
@@ -82,8 +83,12 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     s->by_id[pc.id.value] = index;
     for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
     const bool fixed = pc.endpoint.has_value();
+    // The lower host ID is the key master unless the configuration says
+    // (a site link's primary: docs/protocol.md, "Rekey exchange").
+    const bool master = pc.key_master.value_or(config.self.value < pc.id.value);
     s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns,
-                                 pc.role, fixed, pc.rendezvous, std::move(pc.reach)});
+                                 pc.role, fixed, pc.rendezvous, std::move(pc.reach), pc.rekey_period_ns, master});
+    ensure_rekey(*s, s->peers.back(), now);
   }
   return s;
 }
@@ -195,6 +200,7 @@ PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntr
   out.failovers = st.failovers.load(std::memory_order_relaxed);
   out.drops = st.drops.snapshot();
   impl.fill_mesh_peer_status(s, e, out);
+  out.rekey = rekey_status(e);
   return out;
 }
 

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/drop_reason.hpp"
@@ -99,6 +100,15 @@ struct ReceiveFloor {
   friend bool operator==(const ReceiveFloor&, const ReceiveFloor&) = default;
 };
 
+// A rekey or key-generation event on a link (link/rekey.hpp), for the
+// daemon's log: stable names, docs/protocol.md "Rekey exchange".
+struct RekeyLogEvent {
+  HostId peer;
+  std::string_view event;   // rekey_started, rekey_done, rekey_failed, ...
+  uint32_t generation = 0;
+  std::string_view reason;  // "none", or why
+};
+
 struct TickResult {
   std::vector<Outgoing> datagrams;
   // The TCP tunnels this node wants open now, listed on every tick while
@@ -117,6 +127,7 @@ struct TickResult {
   // the caller to persist when convenient. Losing one costs only the
   // protection of the datagrams accepted since the last one stored.
   std::optional<std::vector<ReceiveFloor>> persist_receive_floors;
+  std::vector<RekeyLogEvent> rekey_events;
   int64_t next_deadline_mono_ns = 0;  // call tick() again at this monotonic time at the latest
 };
 
@@ -163,6 +174,12 @@ class Node {
   // for a last write when the daemon stops after its workers did. Control
   // thread.
   std::vector<ReceiveFloor> receive_floors() const;
+
+  // An administrator's forced rekey of the link with `peer` (the key master
+  // starts a round, the other side asks for one). False when there is no
+  // such peer, rekeying is off, or the last one was within a second.
+  // Control thread.
+  bool force_rekey(HostId peer, const Now& now);
 
   NodeStatus status() const;
   HostId self() const;

@@ -50,21 +50,28 @@ AuthResult authenticate(unsigned worker, const Now& now, const Snapshot& s, cons
   for (uint32_t index : candidates) {
     link::Peer& peer = *s.peers[index].peer;
     std::optional<DropReason> failure;
+    const link::Generation* g = peer.rx_generation(h.generation);
     if (h.suite != peer.suite()) {
       failure = DropReason::kSuiteMismatch;
-    } else if (h.generation != peer.generation() % wire::kGenerationModulus) {
+    } else if (!g) {
       failure = DropReason::kUnknownGeneration;
+    } else if (g->number() != 0 && counter >= g->rx_until()) {
+      // The peer said it seals nothing more with this generation from there
+      // on (docs/protocol.md, "Key generations"): refused before decryption.
+      failure = DropReason::kRetiredGeneration;
     } else if (auto t = time_check(counter, now_units, s.time_window_units)) {
       failure = t;
     } else if (auto v = peer.replay_check(counter); v != ReplayWindow::Verdict::kFresh) {
       failure = replay_reason(v);
-    } else if (crypto::Aead* aead = peer.rx(worker); !aead) {
+    } else if (crypto::Aead* aead = g->rx(worker); !aead) {
       failure = DropReason::kCryptoError;
     } else if (!open_keeping_ciphertext(*aead, nonce, aad, sealed, tag, candidates.size() > 1)) {
       failure = DropReason::kAuthFailure;
     }
     if (!failure) {
       out.peer = &peer;
+      out.generation = g;
+      out.zero_after_switch = g->number() == 0 && counter >= g->rx_until();
       return out;
     }
     if (!out.failure) out.failure = failure, out.failed_peer = &peer;

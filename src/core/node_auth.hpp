@@ -1,6 +1,6 @@
 // The checks every received datagram's (or hop's) seal goes through, shared
 // by the direct path (node_rx.cpp) and relayed datagrams (node_relay.cpp):
-//   suite -> generation -> time window -> replay pre-check -> open
+//   suite -> generation (held, not retired) -> time window -> replay pre-check -> open
 #pragma once
 
 #include <optional>
@@ -12,7 +12,11 @@ namespace cordon {
 
 struct AuthResult {
   link::Peer* peer = nullptr;  // the candidate whose key opened it
+  const link::Generation* generation = nullptr;  // the generation that opened it
   uint64_t counter = 0;        // the rebuilt 64-bit counter
+  // Generation 0 at or after the peer's switch away from it: the peer has
+  // restarted (link/rekey.hpp, peer_datagram_in_zero).
+  bool zero_after_switch = false;
   std::optional<DropReason> failure;
   link::Peer* failed_peer = nullptr;  // where to count `failure`
 };
@@ -25,6 +29,11 @@ AuthResult authenticate(unsigned worker, const Now& now, const Snapshot& s, cons
                         std::span<std::byte> sealed, std::span<const std::byte, wire::kTagSize> tag);
 
 DropReason replay_reason(link::ReplayWindow::Verdict v);
+
+// A generation probe's plaintext (wire/header.hpp, kGenerationProbeByte).
+inline bool is_probe(std::span<const std::byte> body) {
+  return !body.empty() && body[0] == wire::kGenerationProbeByte;
+}
 
 // Ends a received datagram's journey with a named, counted drop.
 inline void drop(RxSlot& slot, DropReason r, DropCounters& counters) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,9 @@ constexpr int64_t kDefaultPollPeriodNs = 330 * kNsPerSecond;        // status in
 constexpr int64_t kDefaultExchangeIntervalNs = 900 * kNsPerSecond;  // ViPNet: 15 min
 constexpr int64_t kDefaultTcpFallbackNs = 30 * kNsPerSecond;
 constexpr uint16_t kDefaultTcpPort = 443;
+// The P³ functional specification (Velocite Systems, 2011), Appendix A:
+// rekey_wait defaults to 3600 s.
+constexpr int64_t kDefaultRekeyPeriodNs = 3600 * kNsPerSecond;
 
 struct PeerConfig {
   HostId id;
@@ -51,6 +56,11 @@ struct PeerConfig {
   // Which of this host's tunneled subnets the peer may reach, when the
   // administrator limits it (docs/gateways.md, "Reach"); nullopt: all.
   std::optional<std::vector<Prefix>> reach;
+  // Rekeying (docs/protocol.md, "Rekey exchange"): the period between
+  // rounds, which only the key master uses (0: off), and which side is the
+  // key master: nullopt, the lower host ID; true, this host; false, the peer.
+  int64_t rekey_period_ns = kDefaultRekeyPeriodNs;
+  std::optional<bool> key_master;
 };
 
 // A client a coordinator serves as registry, and the hosts it is linked
@@ -100,6 +110,11 @@ struct NodeConfig {
   // (docs/protocol.md, "Control messages"). Read once, when the Node is
   // built; a reload's value is ignored.
   uint64_t boot_random = 0;
+  // Fills a span with random bytes from the operating system (the daemon:
+  // getrandom; simulations: their seeded generator), for the rekey
+  // exchange's ephemeral keys and material. Empty: this host never rekeys
+  // and refuses offers. Read once, when the Node is built.
+  std::function<bool(std::span<std::byte>)> random;
 };
 
 }  // namespace cordon

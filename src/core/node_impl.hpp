@@ -14,12 +14,14 @@
 #include "core/filter/conntrack.hpp"
 #include "core/filter/ruleset.hpp"
 #include "core/link/peer.hpp"
+#include "core/link/rekey.hpp"
 #include "core/link/sealer_cache.hpp"
 #include "core/node.hpp"
 #include "core/publish.hpp"
 #include "core/result.hpp"
 #include "core/route/prefix_table.hpp"
 #include "core/sync.hpp"
+#include "core/wire/channel.hpp"
 #include "core/wire/control.hpp"
 #include "core/wire/relay.hpp"
 
@@ -41,6 +43,8 @@ struct PeerEntry {
   bool fixed = false;  // configured endpoint: the path starts direct (coord/rendezvous.cpp)
   HostId rendezvous;   // the peer's rendezvous coordinator
   std::optional<std::vector<Prefix>> reach;  // PeerConfig::reach
+  int64_t rekey_period_ns = 0;  // PeerConfig::rekey_period_ns
+  bool key_master = false;      // PeerConfig::key_master, resolved
 };
 
 // An immutable view of the configuration, published on reload (publish.hpp):
@@ -74,15 +78,39 @@ struct Snapshot {
   }
 };
 
+// What `cordon status` shows about a peer's key generations (node_rekey.cpp).
+RekeyStatusView rekey_status(const PeerEntry& e);
+
 // A coordinator's relay routes to other coordinators' clients
 // (coord/relay_routes.hpp): published by the control thread like the
 // snapshot (publish.hpp), read by workers per relayed datagram with one
 // acquire load.
 using RelayRoutes = coord::RelayRoutes;
 
+// What opened a datagram: its generation, counter and header, which the
+// control channel's inner seal uses again (wire/channel.hpp).
+struct AuthKey {
+  const link::Generation* generation = nullptr;
+  uint64_t counter = 0;
+  std::span<const std::byte> header;
+};
+
 // A control message a worker authenticated, checked and the control thread
 // parsed (docs/protocol.md, "Control messages").
 struct InboxItem {
+  // kControl: `message`. kChannel: `channel`, a control channel message
+  // whose inner seal the worker opened (wire/channel.hpp). kZeroAfterSwitch:
+  // no message; an authentic generation-0 datagram with `counter` came after
+  // the peer's switch away from generation 0 (link/rekey.hpp).
+  // kUnknownGeneration: a datagram from the peer under a generation this
+  // host does not hold (it restarted and lost them): answered with a
+  // generation-0 keepalive, at most one a second, so the peer notices.
+  // kHeard: the first authentic datagram from the peer since the start (a
+  // key master's first rekey waits for it: link/rekey.hpp, peer_heard).
+  // kProbe: a generation probe from the peer (wire::kGenerationProbeByte):
+  // answered with a keepalive under this host's sending generation.
+  enum class Kind : uint8_t { kControl, kChannel, kZeroAfterSwitch, kUnknownGeneration, kHeard, kProbe };
+  Kind kind = Kind::kControl;
   HostId peer;
   Endpoint from;  // the underlay source (direct), or the relay's endpoint
   HostId via;     // the coordinator it came through; 0 = straight from the peer
@@ -90,6 +118,8 @@ struct InboxItem {
   // (link::Peer::Accepted): only then may it draw an answer or move anything.
   bool live = false;
   wire::ControlMessage message;
+  std::optional<wire::ChannelMessage> channel;
+  uint64_t counter = 0;
 };
 // The inbox holds at most kMaxInbox messages, and each peer at most its fair
 // share, inbox_share(peers): one flooding peer (a compromised client) fills
@@ -121,6 +151,8 @@ class Inbox {
     Endpoint from;
     HostId via;
     bool live = false;
+    InboxItem::Kind kind = InboxItem::Kind::kControl;
+    uint64_t counter = 0;  // kZeroAfterSwitch
   };
 
   Inbox();
@@ -195,7 +227,7 @@ struct Node::Impl final : coord::NodeLink {
   void receive_relayed(unsigned worker, const Now& now, const Snapshot& s, const wire::Header& hop, RxSlot& slot);
   // The plaintext of an authentic datagram from `peer`: keepalive, control
   // message or inner packet. `via` is the relay it came through, if any.
-  void deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer,
+  void deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer, const AuthKey& key,
                        std::span<std::byte> body, HostId via, bool live, RxSlot& slot);
   // The protected-traffic filter's verdict on an inner packet to or from
   // `peer` (filter/filter.hpp): nullopt when it passes.
@@ -220,8 +252,13 @@ struct Node::Impl final : coord::NodeLink {
   // Seals `length` bytes at buffer[headroom] for `peer` in place; returns
   // the datagram, or why it cannot be sealed.
   using Sealed = Result<std::span<const std::byte>, DropReason>;
+  // With `channel`, the plaintext is a control channel envelope
+  // (wire::encode_channel), whose inner part is sealed first with the
+  // generation's control key.
+  // `generation`, when given, seals with that held generation instead of
+  // the sending one (a generation probe: generation 0).
   Sealed seal(unsigned slot, const Now& now, HostId self, link::Peer& peer, std::span<std::byte> buffer,
-              size_t headroom, size_t length);
+              size_t headroom, size_t length, bool channel = false, const link::Generation* generation = nullptr);
   // Wraps the format-0 datagram at buffer[start, start + length) for the hop
   // to `relay` (wire/relay.hpp) in place; returns the relayed datagram.
   // Needs wire::kHeaderSize before and kRoutingBlockSize + kTagSize after.
@@ -231,7 +268,8 @@ struct Node::Impl final : coord::NodeLink {
   // hop is a relay, wraps the result for it (relayed datagrams need
   // wire::kHeadroom and wire::kTailroom). Every path's datagrams go through here.
   Sealed seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer, link::Peer& first_hop,
-                      std::span<std::byte> buffer, size_t headroom, size_t length);
+                      std::span<std::byte> buffer, size_t headroom, size_t length, bool channel = false,
+                      const link::Generation* generation = nullptr);
   // Seals the hop header and routing block of the relayed datagram `data`
   // (hop header and inner datagram already in place) for `next`.
   Status<DropReason> seal_hop(unsigned slot, const Now& now, HostId self, link::Peer& next,
@@ -241,8 +279,8 @@ struct Node::Impl final : coord::NodeLink {
   link::Hop path_to(const Snapshot& s, link::Peer& peer) const override;
   // The context that seals for `peer` in `slot`: a worker's own, made on
   // first use, or the control thread's cached one (link/sealer_cache.hpp).
-  crypto::Aead* sealer(unsigned slot, link::Peer& peer) {
-    return slot < workers ? peer.tx(slot) : control_sealers.for_peer(peer);
+  crypto::Aead* sealer(unsigned slot, const link::Generation& g) {
+    return slot < workers ? g.tx(slot) : control_sealers.for_generation(g);
   }
   link::SealerCache control_sealers;  // control thread only
 
@@ -270,11 +308,37 @@ struct Node::Impl final : coord::NodeLink {
   Reclaimer reclaimer;
   Published<Snapshot> current;
   Published<RelayRoutes> relay_routes_{std::make_unique<const RelayRoutes>()};
-  // Control thread: frees the snapshots and relay routes no worker still holds.
+  // Control thread: frees the snapshots, relay routes and key generations
+  // no worker still holds.
   void reclaim() {
     current.reclaim(reclaimer);
     relay_routes_.reclaim(reclaimer);
+    reclaim_generations();
   }
+  // A generation a peer stopped holding: freed once no worker can still use
+  // it (publish.hpp's epochs, as for snapshots).
+  void retire(std::unique_ptr<link::Generation> g) {
+    if (g) retired_generations.push_back({reclaimer.retire(), std::move(g)});
+  }
+  void reclaim_generations();
+  std::vector<std::pair<uint64_t, std::unique_ptr<link::Generation>>> retired_generations;
+
+  // Rekeying (node_rekey.cpp; link/rekey.hpp). Control thread.
+  link::RandomFill random;  // NodeConfig::random; empty: no rekeying
+  int64_t rekey_check_mono_ns = INT64_MIN;
+  std::vector<RekeyLogEvent> rekey_events;  // handed out by the next tick
+  void ensure_rekey(const Snapshot& s, const PeerEntry& e, const Now& now);
+  void handle_channel(const Snapshot& s, const InboxItem& item, const Now& now);
+  void nudge(const Snapshot& s, const PeerEntry& e, const Now& now);
+  void send_keepalive(const Snapshot& s, const PeerEntry& e, const Now& now, bool probe);
+  void maybe_probe(const Snapshot& s, const PeerEntry& e, const Now& now);
+  int64_t run_rekeys(const Snapshot& s, const Now& now);
+  void apply_rekey_out(const Snapshot& s, const PeerEntry& e, link::RekeyOut& out, const Now& now);
+  void send_channel(const Snapshot& s, const Now& now, const PeerEntry& e, const wire::ChannelMessage& m);
+  // Worker: the plaintext of a control channel datagram; opens its inner
+  // seal and posts the message.
+  void receive_channel(const Snapshot& s, link::Peer& peer, const AuthKey& key, std::span<std::byte> body,
+                       const Inbox::Header& h, RxSlot& slot);
   DropCounters drops;
   // What this coordinator relayed, one cache line per worker: each worker
   // adds to its own with a plain store, not a locked add on a line every
@@ -295,6 +359,17 @@ struct Node::Impl final : coord::NodeLink {
   void post(const Snapshot& s, const Inbox::Header& h, std::span<const std::byte> body, link::Peer& peer,
             RxSlot& slot);
   std::vector<InboxItem> take_inbox() { return inbox.take(drops); }
+  // Worker: tells the control thread that `peer` sent generation 0 after
+  // its switch away from it (AuthResult::zero_after_switch).
+  void post_zero_after_switch(const Snapshot& s, link::Peer& peer, uint64_t counter, const Endpoint& from);
+  // Worker: a datagram from `peer` under a generation not held, while this
+  // host sends with generation 0 (InboxItem::Kind::kUnknownGeneration).
+  void post_unknown_generation(const Snapshot& s, link::Peer& peer, const Endpoint& from);
+  // Worker: before link::on_authenticated_rx; tells the control thread when
+  // this is the first authentic datagram from `peer` (InboxItem::Kind::kHeard).
+  void note_heard(const Snapshot& s, link::Peer& peer, const Endpoint& from);
+  // Control thread: a sealed keepalive for `peer`, to `to`.
+  std::optional<Outgoing> make_keepalive(const Now& now, HostId self, link::Peer& peer, const Endpoint& to);
 
   // The control thread's mesh roles (coord/role.hpp), both kept so that a
   // reload may change the role; role() picks the snapshot's. Their control

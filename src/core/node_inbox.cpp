@@ -47,11 +47,14 @@ bool Inbox::post(const Header& h, std::span<const std::byte> bytes, size_t share
     return false;
   }
   // A peer is only entered in the counts once it has a message queued, so
-  // that the table never holds more peers than messages.
-  uint32_t& queued = b.counts.at(h.peer);
-  if (queued >= share) return false;
-  ++queued;
-  std::memcpy(b.bytes.data() + b.used_bytes, bytes.data(), bytes.size());
+  // that the table never holds more peers than messages. kHeard comes once
+  // per peer (Peer::first_heard), so it takes nothing from the peer's share.
+  if (h.kind != InboxItem::Kind::kHeard) {
+    uint32_t& queued = b.counts.at(h.peer);
+    if (queued >= share) return false;
+    ++queued;
+  }
+  if (!bytes.empty()) std::memcpy(b.bytes.data() + b.used_bytes, bytes.data(), bytes.size());  // empty: an event (kHeard, ...)
   b.entries.push_back(Entry{h, static_cast<uint32_t>(b.used_bytes), static_cast<uint32_t>(bytes.size())});
   b.used_bytes += bytes.size();
   pending_.store(true, std::memory_order_release);
@@ -71,12 +74,26 @@ std::vector<InboxItem> Inbox::take(DropCounters& drops) {
   std::vector<InboxItem> out;
   out.reserve(b.entries.size());
   for (const Entry& e : b.entries) {
-    auto parsed = wire::parse_control(std::span(b.bytes).subspan(e.offset, e.length));
-    if (!parsed.message) {
-      drops.add(DropReason::kBadControl);
-      continue;
+    InboxItem item{e.header.kind, e.header.peer, e.header.from, e.header.via, e.header.live, {}, {}, e.header.counter};
+    const auto bytes = std::span(b.bytes).subspan(e.offset, e.length);
+    if (e.header.kind == InboxItem::Kind::kChannel) {
+      auto parsed = wire::parse_channel(bytes);
+      if (!parsed.message) {
+        drops.add(DropReason::kBadChannel);
+        continue;
+      }
+      item.channel = std::move(*parsed.message);
+      // The inner plaintext may carry key material: wiped once copied.
+      crypto::wipe(std::span(b.bytes).subspan(e.offset, e.length));
+    } else if (e.header.kind == InboxItem::Kind::kControl) {
+      auto parsed = wire::parse_control(bytes);
+      if (!parsed.message) {
+        drops.add(DropReason::kBadControl);
+        continue;
+      }
+      item.message = std::move(*parsed.message);
     }
-    out.push_back(InboxItem{e.header.peer, e.header.from, e.header.via, e.header.live, std::move(*parsed.message)});
+    out.push_back(std::move(item));
   }
   if (b.short_of_bytes) b.bytes.resize(std::min(kMaxBytes, 2 * b.bytes.size()));
   b.entries.clear();

@@ -29,7 +29,9 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
     return drop(slot, replay_reason(hop_accepted.verdict), hop_peer.stats().drops);
   }
   if (hop_accepted.live) link::on_live_rx_from(hop_peer, now);
+  note_heard(s, hop_peer, slot.from);
   link::on_authenticated_rx(hop_peer, now);
+  if (auth.zero_after_switch) post_zero_after_switch(s, hop_peer, auth.counter, slot.from);
   link::PeerStats& hop_stats = hop_peer.stats();
   const auto routing = wire::read_routing_block(parts->routing);
   if (!routing) return drop(slot, DropReason::kBadHeader, hop_stats.drops);
@@ -63,8 +65,11 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(accepted.verdict), end.peer->stats().drops);
   }
+  note_heard(s, *end.peer, slot.from);
   link::on_authenticated_rx(*end.peer, now);
-  deliver_payload(worker, now, s, *end.peer, body, hop_peer.id(), accepted.live, slot);
+  if (end.zero_after_switch && !is_probe(body)) post_zero_after_switch(s, *end.peer, end.counter, slot.from);
+  const AuthKey key{end.generation, end.counter, inner.first(wire::kHeaderSize)};
+  deliver_payload(worker, now, s, *end.peer, key, body, hop_peer.id(), accepted.live, slot);
 }
 
 void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, link::Peer& hop_peer,
@@ -117,10 +122,11 @@ Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId se
                                         const wire::RelayedParts& parts, const wire::RoutingBlock& routing) {
   const uint64_t counter = next.counter().take(wire::counter_units(now.real_ns));
   if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
+  const link::Generation& g = *next.tx_generation();  // after the counter (link/peer.hpp)
   wire::Header h;
   h.format = wire::Format::kRelayed;
   h.suite = next.suite();
-  h.generation = static_cast<uint8_t>(next.generation() % wire::kGenerationModulus);
+  h.generation = g.wire();
   // The source's lane travels on with its datagram, so every hop and the
   // destination keep one flow on one worker (docs/design.md, "Lanes").
   h.lane = wire::lane_of(parts.inner);
@@ -128,7 +134,7 @@ Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId se
   h.wire_counter = counter & wire::kWireCounterMask;
   wire::write_header(h, parts.aad.first<wire::kHeaderSize>());
   wire::write_routing_block(routing, parts.routing);
-  crypto::Aead* aead = sealer(slot, next);
+  crypto::Aead* aead = sealer(slot, g);
   if (!aead || !aead->seal(wire::make_nonce(counter), parts.aad, parts.routing, parts.tag)) {
     return DropReason::kCryptoError;
   }
@@ -137,8 +143,8 @@ Status<DropReason> Node::Impl::seal_hop(unsigned slot, const Now& now, HostId se
 
 Node::Impl::Sealed Node::Impl::seal_on_path(unsigned slot, const Now& now, HostId self, link::Peer& peer,
                                             link::Peer& first_hop, std::span<std::byte> buffer, size_t headroom,
-                                            size_t length) {
-  auto datagram = seal(slot, now, self, peer, buffer, headroom, length);
+                                            size_t length, bool channel, const link::Generation* generation) {
+  auto datagram = seal(slot, now, self, peer, buffer, headroom, length, channel, generation);
   if (!datagram || &first_hop == &peer) return datagram;
   const wire::RoutingBlock routing{peer.id(), self, wire::kInitialHops};
   return wrap(slot, now, self, first_hop, buffer, headroom - wire::kHeaderSize, datagram->size(), routing);

@@ -32,6 +32,24 @@ DropReason control_drop(wire::ControlError e) {
 
 }  // namespace
 
+// A control channel datagram (wire/channel.hpp): the outer seal verified,
+// so the peer holds this generation's data key; the inner seal proves it
+// holds the control key too. Only then is the message parsed and queued.
+void Node::Impl::receive_channel(const Snapshot& s, link::Peer& peer, const AuthKey& key, std::span<std::byte> body,
+                                 const Inbox::Header& h, RxSlot& slot) {
+  link::PeerStats& st = peer.stats();
+  const auto envelope = wire::split_envelope(body);
+  if (!envelope) return drop(slot, DropReason::kBadChannel, st.drops);
+  auto inner = key.generation->make_control_rx();
+  if (!inner) return drop(slot, DropReason::kCryptoError, st.drops);
+  if (!inner->open(wire::make_nonce(key.counter), key.header, envelope->sealed, envelope->tag)) {
+    return drop(slot, DropReason::kChannelAuth, st.drops);
+  }
+  if (!wire::check_channel(envelope->sealed)) return drop(slot, DropReason::kBadChannel, st.drops);
+  post(s, h, envelope->sealed, peer, slot);
+  crypto::wipe(envelope->sealed);  // an offer carries key material: no copy stays in the receive buffer
+}
+
 void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxSlot& slot) {
   slot.inner = {};
   slot.wire = {};
@@ -49,7 +67,10 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   const auto body = slot.data.subspan(wire::kHeaderSize, slot.data.size() - wire::kOverhead);
   const auto tag = std::span<const std::byte, wire::kTagSize>(slot.data.last(wire::kTagSize));
   const AuthResult auth = authenticate(worker, now, s, h, it->second, aad, body, tag);
-  if (!auth.peer) return drop(slot, *auth.failure, auth.failed_peer->stats().drops);
+  if (!auth.peer) {
+    if (*auth.failure == DropReason::kUnknownGeneration) post_unknown_generation(s, *auth.failed_peer, slot.from);
+    return drop(slot, *auth.failure, auth.failed_peer->stats().drops);
+  }
   link::Peer& peer = *auth.peer;
   // Authentic from here on. Record the counter; a duplicate decrypted by
   // another worker at the same moment loses here.
@@ -59,17 +80,45 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
     return drop(slot, replay_reason(accepted.verdict), peer.stats().drops);
   }
   if (accepted.live && roam) link::on_live_rx_from(peer, now);
+  note_heard(s, peer, slot.from);
   link::on_authenticated_rx(peer, now);
-  deliver_payload(worker, now, s, peer, body, HostId{}, accepted.live, slot);
+  if (auth.zero_after_switch && !is_probe(body)) post_zero_after_switch(s, peer, auth.counter, slot.from);
+  deliver_payload(worker, now, s, peer, AuthKey{auth.generation, auth.counter, aad}, body, HostId{}, accepted.live,
+                  slot);
 }
 
-void Node::Impl::deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer, std::span<std::byte> body,
-                                 HostId via, bool live, RxSlot& slot) {
+void Node::Impl::post_zero_after_switch(const Snapshot& s, link::Peer& peer, uint64_t counter, const Endpoint& from) {
+  Inbox::Header h{peer.id(), from, HostId{}, false, InboxItem::Kind::kZeroAfterSwitch, counter};
+  // If the inbox is full the next such datagram tries again.
+  (void)inbox.post(h, {}, inbox_share(s.peers.size()));
+}
+
+void Node::Impl::note_heard(const Snapshot& s, link::Peer& peer, const Endpoint& from) {
+  if (!peer.first_heard()) return;
+  (void)inbox.post(Inbox::Header{peer.id(), from, HostId{}, false, InboxItem::Kind::kHeard, 0}, {},
+                   inbox_share(s.peers.size()));
+}
+
+void Node::Impl::post_unknown_generation(const Snapshot& s, link::Peer& peer, const Endpoint& from) {
+  if (peer.tx_generation()->number() != 0) return;  // only a host that lost its generations asks
+  (void)inbox.post(Inbox::Header{peer.id(), from, HostId{}, false, InboxItem::Kind::kUnknownGeneration, 0}, {},
+                   inbox_share(s.peers.size()));
+}
+
+void Node::Impl::deliver_payload(unsigned worker, const Now& now, const Snapshot& s, link::Peer& peer,
+                                 const AuthKey& key, std::span<std::byte> body, HostId via, bool live, RxSlot& slot) {
   link::PeerStats& st = peer.stats();
   if (!body.empty() && body[0] == wire::kKeepaliveByte) {
     st.keepalives_received.fetch_add(1, std::memory_order_relaxed);
     slot.verdict = Verdict::kConsumed;
     return;
+  }
+  if (is_probe(body)) {
+    return post(s, Inbox::Header{peer.id(), slot.from, via, live, InboxItem::Kind::kProbe}, {}, peer, slot);
+  }
+  if (!body.empty() && body[0] == std::byte{wire::kChannelControlType}) {
+    return receive_channel(s, peer, key, body, Inbox::Header{peer.id(), slot.from, via, live, InboxItem::Kind::kChannel},
+                           slot);
   }
   if (!body.empty() && wire::is_control_byte(body[0])) {
     // Checked here, parsed by the control thread (node_inbox.cpp).

@@ -15,6 +15,8 @@
 //  - the mesh role's timers (coord/registry.hpp and coord/rendezvous.hpp
 //    list them), checked every 1 s, and at once when workers queued
 //    control messages.
+//  - rekey sessions (link/rekey.hpp lists their timers), walked when one is
+//    due and at least every 1 s, for the volume limit (node_rekey.cpp).
 #include <algorithm>
 
 #include "core/coord/rendezvous.hpp"
@@ -25,16 +27,6 @@ namespace {
 
 constexpr int64_t kNever = INT64_MAX;
 
-std::optional<Outgoing> make_keepalive(Node::Impl& impl, unsigned slot, const Now& now, HostId self,
-                                       link::Peer& peer, const Endpoint& to) {
-  std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
-  const auto datagram = impl.seal(slot, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize);
-  if (!datagram) {
-    peer.stats().drops.add(datagram.error());
-    return std::nullopt;
-  }
-  return Outgoing{to, std::move(buffer)};
-}
 
 // When the peer's next keepalive is due: the periodic one (every
 // keepalive_ns of silence towards it), or sooner the passive one that
@@ -67,7 +59,7 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
       next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // due once the floor is persisted
       continue;
     }
-    if (auto k = make_keepalive(impl, impl.workers, now, s.self, *e.peer, *to)) {
+    if (auto k = impl.make_keepalive(now, s.self, *e.peer, *to)) {
       out.push_back(std::move(*k));
       link::on_keepalive_sent(*e.peer, now);
       next = std::min(next, keepalive_due(e));
@@ -79,6 +71,16 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
 }
 
 }  // namespace
+
+std::optional<Outgoing> Node::Impl::make_keepalive(const Now& now, HostId self, link::Peer& peer, const Endpoint& to) {
+  std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
+  const auto datagram = seal(workers, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize);
+  if (!datagram) {
+    peer.stats().drops.add(datagram.error());
+    return std::nullopt;
+  }
+  return Outgoing{to, std::move(buffer)};
+}
 
 std::vector<ReceiveFloor> Node::Impl::receive_floors_of(const Snapshot& s) {
   std::vector<ReceiveFloor> floors;
@@ -138,8 +140,14 @@ TickResult Node::tick(const Now& now) {
   int64_t mesh_next = now.mono_ns + kFloorCheckAheadNs;
   if (confirmed > std::max(highest, now_units)) {
     coord::Role& role = impl.role(*s);
-    for (const InboxItem& item : impl.take_inbox()) coord::handle_control(impl, role, *s, item, now);
-    mesh_next = role.tick(*s, now, result);
+    for (const InboxItem& item : impl.take_inbox()) {
+      if (item.kind == InboxItem::Kind::kControl) {
+        coord::handle_control(impl, role, *s, item, now);
+      } else {
+        impl.handle_channel(*s, item, now);
+      }
+    }
+    mesh_next = std::min(role.tick(*s, now, result), impl.run_rekeys(*s, now));
     for (Outgoing& o : impl.control_out) result.datagrams.push_back(std::move(o));
     impl.control_out.clear();
   } else {
@@ -157,6 +165,8 @@ TickResult Node::tick(const Now& now) {
         std::min(run_keepalives(impl, *s, now, result.datagrams), now.mono_ns + link::kPassiveKeepaliveNs);
   }
   impl.offer_receive_floors(*s, now, result);
+  result.rekey_events = std::move(impl.rekey_events);
+  impl.rekey_events.clear();
   const int64_t receive_floor_next = *impl.receive_floors_offered_mono_ns + kReceiveFloorIntervalNs;
   result.next_deadline_mono_ns =
       std::min({impl.keepalive_check_mono_ns, impl.floor_check_mono_ns, mesh_next, receive_floor_next});

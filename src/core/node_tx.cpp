@@ -17,14 +17,17 @@ void drop(TxSlot& slot, DropReason r, DropCounters& counters) {
 }  // namespace
 
 Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, link::Peer& peer,
-                                    std::span<std::byte> buffer, size_t headroom, size_t length) {
+                                    std::span<std::byte> buffer, size_t headroom, size_t length, bool channel,
+                                    const link::Generation* generation) {
   if (headroom < wire::kHeaderSize || buffer.size() < headroom + length + wire::kTagSize) return DropReason::kTooBig;
+  // The counter first, then the generation (link/peer.hpp, tx_generation).
   const uint64_t counter = peer.counter().take(wire::counter_units(now.real_ns));
   if (counter >= confirmed_floor.load(std::memory_order_acquire)) return DropReason::kNonceReservation;
+  const link::Generation& g = generation ? *generation : *peer.tx_generation();
   const size_t start = headroom - wire::kHeaderSize;
   wire::Header h;
   h.suite = peer.suite();
-  h.generation = static_cast<uint8_t>(peer.generation() % wire::kGenerationModulus);
+  h.generation = g.wire();
   h.lane = wire::lane_of_worker(slot);
   h.sender_host = self.host();
   h.wire_counter = counter & wire::kWireCounterMask;
@@ -32,8 +35,18 @@ Node::Impl::Sealed Node::Impl::seal(unsigned slot, const Now& now, HostId self, 
   wire::write_header(h, header);
   const auto body = buffer.subspan(headroom, length);
   const auto tag = buffer.subspan(headroom + length).first<wire::kTagSize>();
-  crypto::Aead* aead = sealer(slot, peer);
-  if (!aead || !aead->seal(wire::make_nonce(counter), header, body, tag)) return DropReason::kCryptoError;
+  const auto nonce = wire::make_nonce(counter);
+  if (channel) {
+    // The inner seal, with the control key of the same generation
+    // (wire/channel.hpp); rare, so a fresh context.
+    const auto envelope = wire::split_envelope(body);
+    auto inner = g.make_control_tx();
+    if (!envelope || !inner || !inner->seal(nonce, header, envelope->sealed, envelope->tag)) {
+      return DropReason::kCryptoError;
+    }
+  }
+  crypto::Aead* aead = sealer(slot, g);
+  if (!aead || !aead->seal(nonce, header, body, tag)) return DropReason::kCryptoError;
   return std::span<const std::byte>(buffer.subspan(start, length + wire::kOverhead));
 }
 

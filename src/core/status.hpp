@@ -23,6 +23,18 @@ std::string_view path_kind_name(PathKind kind);  // "none", "direct", "relayed",
 enum class Reachability : uint8_t { kUnknown, kReachable, kUnreachable };
 std::string_view reachability_name(Reachability r);  // "unknown", "reachable", "unreachable"
 
+// A link's key generations and rekey rounds.
+struct RekeyStatusView {
+  bool enabled = false;                  // a rekey session runs (the daemon gave the node randomness)
+  bool key_master = false;
+  uint32_t generation = 0;               // the one this host seals with
+  std::string phase = "idle";            // idle | offered | answered | switching
+  std::optional<int64_t> last_real_ns;   // the last completed round
+  std::optional<int64_t> next_mono_ns;   // the key master's next round (monotonic clock)
+  int64_t period_ns = 0;
+  uint64_t done = 0, failed = 0, refused = 0;
+};
+
 struct PeerStatus {
   HostId id;
   std::string name;
@@ -45,6 +57,8 @@ struct PeerStatus {
   uint64_t roams = 0;  // times the endpoint moved
   uint64_t failovers = 0;  // times a direct path was given up for the relay
   std::array<uint64_t, kDropReasonCount> drops{};
+  // Key generations (docs/protocol.md, "Rekey exchange").
+  RekeyStatusView rekey;
 };
 
 // A client a coordinator serves as registry.

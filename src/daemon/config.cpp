@@ -26,13 +26,18 @@ constexpr std::array<std::string_view, 4> kTopKeys = {"host", "peer", "filter", 
 constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
 constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
-constexpr std::array<std::string_view, 20> kHostKeys = {
+constexpr std::array<std::string_view, 21> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
     "time_window", "workers",   "offloads",  "log_level", "control_socket", "keyset",      "password_file",
+    "rekey_period",
     // managed mode: the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers")
     "keepalive", "status_interval", "poll_period", "exchange_interval", "tcp_fallback", "tcp_port"};
-constexpr std::array<std::string_view, 7> kPeerKeys = {"id",  "name",          "endpoint", "key_file",
-                                                       "allowed_prefixes", "suite", "keepalive"};
+constexpr std::array<std::string_view, 8> kPeerKeys = {"id",    "name",      "endpoint",    "key_file",
+                                                       "allowed_prefixes", "suite", "keepalive", "rekey_period"};
+// Rekey period bounds (docs/protocol.md, "Rekey exchange"): 0 turns rekeying
+// off; at most a week.
+constexpr int64_t kMaxRekeyPeriodSeconds = 7 * 86400;
+constexpr int64_t kUnsetRekeyPeriod = -1;
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
                                                         "error", "critical", "off"};
 
@@ -274,6 +279,10 @@ void Reader::parse_mesh_timers(const toml::table& host, DaemonConfig& config) {
   constexpr int64_t kDay = 86400;
   if (auto v = get_integer(host, "keepalive", "host.keepalive", 0, 3600, " seconds (0: no keepalives)")) {
     config.keepalive_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(host, "rekey_period", "host.rekey_period", 0, kMaxRekeyPeriodSeconds,
+                           " seconds (0 turns rekeying off)")) {
+    config.rekey_period_ns = *v * kNsPerSecond;
   }
   if (auto v = get_integer(host, "status_interval", "host.status_interval", 5, kDay, " seconds")) {
     m.status_interval_ns = *v * kNsPerSecond;
@@ -570,6 +579,11 @@ std::optional<PeerConfig> Reader::read_peer(const toml::table& peer, size_t inde
                                  " seconds (0 turns keepalives off)")) {
     out.keepalive_ns = *seconds * kNsPerSecond;
   }
+  out.rekey_period_ns = kUnsetRekeyPeriod;  // host.rekey_period, filled in after the file is read
+  if (auto seconds = get_integer(peer, "rekey_period", name + ".rekey_period", 0, kMaxRekeyPeriodSeconds,
+                                 " seconds (0 turns rekeying off; only the key master's value counts)")) {
+    out.rekey_period_ns = *seconds * kNsPerSecond;
+  }
 
   if (!ok) return std::nullopt;
   return out;
@@ -677,6 +691,9 @@ ConfigResult Reader::read(const toml::table& root) {
                                   "no [[peer]] tables; add one per link with id, key_file and allowed_prefixes"});
   } else {
     read_peers(*peers, config);
+    for (PeerConfig& p : config.node.peers) {
+      if (p.rekey_period_ns == kUnsetRekeyPeriod) p.rekey_period_ns = config.rekey_period_ns;
+    }
     const toml::array* array = peers->as_array();
     if (array && array->empty()) {
       error(peers->source(), "peer", "no peers; add one [[peer]] table per link");

@@ -13,6 +13,7 @@
 //   offloads = true                   # TUN TSO/GRO and UDP GSO/GRO where the kernel has them
 //   control_socket = "/run/cordon/cordon0.sock"
 //   log_level = "info"
+//   rekey_period = 3600               # seconds between rekeys, 0 = off (docs/protocol.md)
 //   keyset = "/var/lib/cordon/keyset" # managed mode (below)
 //   password_file = "/etc/cordon/pw"  # managed mode: unlocks the key set
 //
@@ -24,6 +25,7 @@
 //   allowed_prefixes = ["10.77.0.2/32"]   # required (may be empty)
 //   suite = "aes-256-gcm"             # | chacha20-poly1305 | aes-256-siv
 //   keepalive = 25                    # seconds, 0 = off
+//   rekey_period = 3600               # seconds, 0 = off; default host.rekey_period
 //
 //   [filter]                          # protected-traffic rules (docs/gateways.md)
 //   rules = ["drop in peer site-b proto tcp dport 22"]   # after the central ones; first match wins
@@ -99,6 +101,9 @@ struct DaemonConfig {
   // (forwarding.hpp).
   std::vector<Prefix> tunneled_subnets;
   int64_t keepalive_ns = kDefaultKeepaliveNs;  // managed mode: every peer's keepalive (host.keepalive)
+  // host.rekey_period: every peer's, unless a [[peer]] sets its own
+  // (docs/protocol.md, "Rekey exchange").
+  int64_t rekey_period_ns = kDefaultRekeyPeriodNs;
   unsigned mtu = kDefaultMtu;
   uint16_t listen_port = kDefaultListenPort;
   IpAddress listen_address = IpAddress::v6({});  // "::": IPv4 and IPv6

@@ -214,12 +214,14 @@ nlohmann::json dispatch_command(const nlohmann::json& request, const ControlComm
   }
   if (*command == "status" && commands.status) return commands.status();
   if (*command == "reload" && commands.reload) return commands.reload();
+  if (*command == "rekey" && commands.rekey) return commands.rekey(request);
   return {{"error", fmt::format("unknown command {}; the daemon knows: {}", command->dump(),
-                                commands.reload ? "status, reload" : "status")}};
+                                commands.reload ? (commands.rekey ? "status, reload, rekey" : "status, reload")
+                                                : "status")}};
 }
 
 nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
-  return dispatch_command(request, ControlCommands{status, nullptr});
+  return dispatch_command(request, ControlCommands{status, nullptr, nullptr});
 }
 
 }  // namespace cordon::daemon

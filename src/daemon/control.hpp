@@ -8,6 +8,9 @@
 //   client -> daemon   {"command":"status"}\n
 //   daemon -> client   one JSON document (status_json.hpp), then close
 //
+//   client -> daemon   {"command":"rekey","peer":"0x0001000b"}\n
+//   daemon -> client   {"rekey":"0x0001000b"} or {"error":"..."}
+//
 //   client -> daemon   {"command":"reload"}\n
 //   daemon -> client   {"reloaded":true,"peers":N,"version":V} or {"error":"..."}
 //
@@ -87,9 +90,12 @@ nlohmann::json answer_request(std::string_view received, const ControlServer::Ha
 // The daemon's commands: {"command":"status"} answers with `status()`,
 // {"command":"reload"} with `reload()`; anything else gets {"error": ...}
 // naming what the daemon knows.
+// {"command":"rekey","peer":"0x0001000b"} forces a rekey of that link
+// (docs/protocol.md, "Rekey exchange").
 struct ControlCommands {
   std::function<nlohmann::json()> status;
   std::function<nlohmann::json()> reload;  // may be empty: "reload" is then refused
+  std::function<nlohmann::json(const nlohmann::json&)> rekey;  // may be empty
 };
 nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands);
 // Status only (kept for callers that serve no reload).

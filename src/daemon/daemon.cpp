@@ -83,6 +83,7 @@ class Daemon {
   cordon::Status<std::string> start();
   int loop();
   void tick(const Now& now);
+  void log_rekey_events(const std::vector<RekeyLogEvent>& events);
   void store_last_receive_floors();
   void send(std::vector<Outgoing>& datagrams);
   void send_stream(uint32_t stream, std::span<const std::byte> datagram);
@@ -215,6 +216,8 @@ cordon::Status<std::string> Daemon::start() {
   std::array<std::byte, sizeof(uint64_t)> boot_random{};
   if (auto drawn = os::random_bytes(boot_random); !drawn) return "random: " + drawn.error().message();
   std::memcpy(&config_.node.boot_random, boot_random.data(), boot_random.size());
+  // The rekey exchange's ephemeral keys and material (core/link/rekey.hpp).
+  config_.node.random = [](std::span<std::byte> out) { return static_cast<bool>(os::random_bytes(out)); };
 
   Now now = os::now();
   // Worker indices 0..workers_-1 belong to the workers; index workers_ to
@@ -362,8 +365,21 @@ void Daemon::tick(const Now& now) {
       node_->counter_floor_persisted(floor);
     }
   }
+  log_rekey_events(result.rekey_events);
   send(result.datagrams);
   tunnel_->reconcile(result.tcp_targets, now);
+}
+
+// Every rekey and key-generation event, with its reason code
+// (docs/protocol.md, "Rekey exchange"): rounds at debug (one per link and
+// period), everything that went wrong at warning.
+void Daemon::log_rekey_events(const std::vector<RekeyLogEvent>& events) {
+  for (const RekeyLogEvent& e : events) {
+    const bool trouble = e.event == "rekey_failed" || e.event == "rekey_attempt_failed" ||
+                         e.event == "rekey_message_refused" || e.event == "rekey_reset";
+    spdlog::log(trouble ? spdlog::level::warn : spdlog::level::debug, "peer {}: {} generation {} reason={}",
+                e.peer.to_string(), e.event, e.generation, e.reason);
+  }
 }
 
 void Daemon::send(std::vector<Outgoing>& datagrams) {
@@ -574,7 +590,9 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
   ControlCommands commands;
   commands.status = [this] {
-    StatusContext context{config_.interface, port_, os::now().real_ns};
+    const Now now = os::now();
+    StatusContext context{config_.interface, port_, now.real_ns};
+    context.now_mono_ns = now.mono_ns;
     context.tcp_port = tunnel_->listen_port();
     context.tcp_streams = tunnel_->open_streams();
     context.tcp_tunnel = tunnel_->stats();
@@ -589,6 +607,18 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     nlohmann::json reply = {{"reloaded", true}, {"peers", outcome->peers}};
     if (outcome->version) reply["version"] = *outcome->version;
     return reply;
+  };
+  commands.rekey = [this](const nlohmann::json& request) -> nlohmann::json {
+    const auto peer = request.find("peer");
+    const auto id = peer != request.end() && peer->is_string() ? HostId::parse(peer->get<std::string>()) : std::nullopt;
+    if (!id) return {{"error", "rekey needs \"peer\": a host ID such as \"0x0001000b\""}};
+    if (!node_->force_rekey(*id, os::now())) {
+      return {{"error", fmt::format("peer {} cannot be rekeyed now: it is not a peer of this host, or its last "
+                                    "rekey was less than a second ago; check `cordon status`",
+                                    id->to_string())}};
+    }
+    next_tick_ns_ = os::now().mono_ns;  // the offer (or request) goes out at the next tick
+    return {{"rekey", id->to_string()}};
   };
   return dispatch_command(request, commands);
 }

@@ -115,7 +115,10 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.tunneled_subnets = std::move(node.subnets);
   config.node.tunneled_subnets = config.tunneled_subnets;
   config.node.peers = std::move(node.peers);
-  for (PeerConfig& peer : config.node.peers) peer.keepalive_ns = config.keepalive_ns;
+  for (PeerConfig& peer : config.node.peers) {
+    peer.keepalive_ns = config.keepalive_ns;
+    peer.rekey_period_ns = config.rekey_period_ns;
+  }
   // The timers stay as the config file set them.
   config.node.mesh.registry = node.registry;
   config.node.mesh.rendezvous = node.rendezvous;

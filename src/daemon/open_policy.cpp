@@ -86,10 +86,12 @@ std::optional<std::string> check_entries(const DaemonConfig& config, const char*
 }
 
 // Every subnet of a LAN is one this host tunnels, and on one LAN only.
-std::optional<std::string> check_lans(const DaemonConfig& config) {
+// `open` is the [open] table, or an empty one when only central rules turn
+// the firewall on (config.open is then empty and must not be read).
+std::optional<std::string> check_lans(const DaemonConfig& config, const OpenConfig& open) {
   std::vector<Prefix> seen;
-  for (size_t i = 0; i < config.open->lans.size(); ++i) {
-    const auto& e = config.open->lans[i];
+  for (size_t i = 0; i < open.lans.size(); ++i) {
+    const auto& e = open.lans[i];
     for (const Prefix& p : e.item.subnets) {
       const bool tunneled = std::any_of(config.tunneled_subnets.begin(), config.tunneled_subnets.end(),
                                         [&](const Prefix& t) { return holds(t, p); });
@@ -205,7 +207,7 @@ cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& c
   all.forwards_in = items(open.forward_ports);
   if (auto e = check_entries(config, "rules", open.rules, base, all, &os::OpenPolicy::rules)) return cordon::fail(*e);
   if (auto e = check_entries(config, "lans", open.lans, base, all, &os::OpenPolicy::lans)) return cordon::fail(*e);
-  if (auto e = check_lans(config)) return cordon::fail(*e);
+  if (auto e = check_lans(config, open)) return cordon::fail(*e);
   if (auto e = check_entries(config, "snat", open.snat, base, all, &os::OpenPolicy::snat)) return cordon::fail(*e);
   if (auto e = check_entries(config, "forward_ports", open.forward_ports, base, all, &os::OpenPolicy::forwards_in)) {
     return cordon::fail(*e);

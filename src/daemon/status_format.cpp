@@ -200,6 +200,34 @@ std::string host_lines(const json& status) {
   return out;
 }
 
+// "in 12m", or "-" (docs/protocol.md, "Rekey exchange").
+std::string until(const json& j, const char* key, int64_t now_unix) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return "-";
+  const int64_t t = it->get<int64_t>();
+  if (t <= now_unix) return "now";
+  const std::string span = human_age(now_unix, t);  // "12 min ago": the same units, forwards
+  const size_t ago = span.rfind(" ago");
+  return "in " + (ago == std::string::npos ? span : span.substr(0, ago));
+}
+
+// Each link's key generation and rekey rounds.
+std::string keys_table(const json& peers, int64_t now_unix) {
+  std::vector<std::vector<std::string>> rows = {
+      {"PEER", "GENERATION", "KEY MASTER", "PHASE", "LAST REKEY", "NEXT REKEY", "DONE", "FAILED", "REFUSED"}};
+  for (const json& peer : peers) {
+    if (!peer.is_object()) continue;
+    auto r = peer.find("rekey");
+    if (r == peer.end() || !r->is_object()) continue;
+    const bool on = r->value("enabled", false);
+    rows.push_back({text(peer, "id"), number(*r, "generation"), r->value("key_master", false) ? "this host" : "peer",
+                    on ? text(*r, "phase") : "off", age(*r, "last", now_unix), until(*r, "next", now_unix),
+                    std::to_string(unsigned_number(*r, "done")), std::to_string(unsigned_number(*r, "failed")),
+                    std::to_string(unsigned_number(*r, "refused"))});
+  }
+  return render_table(rows);
+}
+
 std::string mesh_peer_table(const json& peers, int64_t now_unix) {
   std::vector<std::vector<std::string>> rows = {
       {"PEER", "ROLE", "PATH", "REACHABILITY", "LAST STATUS", "PUBLIC ENDPOINT"}};
@@ -347,6 +375,7 @@ std::string format_status(const json& status, int64_t now_unix) {
                     transfer(peer, "tx_bytes", "tx_packets"), drops(peer)});
   }
   out += '\n' + render_table(rows);
+  out += "\nkey generations:\n" + keys_table(*peers, now_unix);
   if (mesh) out += '\n' + mesh_peer_table(*peers, now_unix) + coordinator_sections(status, now_unix);
   return out + filter_section(status) + open_section(status);
 }

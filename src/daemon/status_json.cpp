@@ -72,7 +72,29 @@ nlohmann::json prefix_list(const std::vector<Prefix>& list) {
   return out;
 }
 
-nlohmann::json peer_to_json(const PeerStatus& peer) {
+// A link's key generations (docs/protocol.md, "Rekey exchange"). The next
+// round is on the monotonic clock in the core; it is dated here with the
+// context's two clocks.
+nlohmann::json rekey_to_json(const RekeyStatusView& r, const StatusContext& context) {
+  nlohmann::json next(nullptr);
+  if (r.next_mono_ns && context.now_mono_ns != 0) {
+    next = unix_seconds_or_null(context.now_real_ns + std::max<int64_t>(0, *r.next_mono_ns - context.now_mono_ns));
+  }
+  return nlohmann::json{
+      {"enabled", r.enabled},
+      {"key_master", r.key_master},
+      {"generation", r.generation},
+      {"phase", r.phase},
+      {"period", r.period_ns / kNsPerSecond},
+      {"last", r.last_real_ns ? unix_seconds_or_null(*r.last_real_ns) : nlohmann::json(nullptr)},
+      {"next", next},
+      {"done", r.done},
+      {"failed", r.failed},
+      {"refused", r.refused},
+  };
+}
+
+nlohmann::json peer_to_json(const PeerStatus& peer, const StatusContext& context) {
   nlohmann::json prefixes = prefix_list(peer.allowed_prefixes);
   return nlohmann::json{
       {"id", peer.id.to_string()},
@@ -99,6 +121,7 @@ nlohmann::json peer_to_json(const PeerStatus& peer) {
       {"last_status", unix_seconds_or_null(peer.last_status_real_ns)},
       {"public_endpoint", endpoint_or_null(peer.public_endpoint)},
       {"local_endpoints", endpoints(peer.local_endpoints)},
+      {"rekey", rekey_to_json(peer.rekey, context)},
   };
 }
 
@@ -190,7 +213,7 @@ nlohmann::json drops_to_json(const std::array<uint64_t, kDropReasonCount>& drops
 
 nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& context) {
   nlohmann::json peers = nlohmann::json::array();
-  for (const PeerStatus& peer : status.peers) peers.push_back(peer_to_json(peer));
+  for (const PeerStatus& peer : status.peers) peers.push_back(peer_to_json(peer, context));
   nlohmann::json clients = nlohmann::json::array();
   for (const RegisteredClient& client : status.clients) clients.push_back(client_to_json(client));
   nlohmann::json routes = nlohmann::json::array();

@@ -110,6 +110,7 @@ struct StatusContext {
   std::string interface;
   uint16_t listen_port = 0;  // the bound port (listen_port = 0 picks one)
   int64_t now_real_ns = 0;
+  int64_t now_mono_ns = 0;  // with now_real_ns, dates the next rekey (0: not shown)
   uint16_t tcp_port = 0;   // the TCP tunnel listener's port; 0: none
   size_t tcp_streams = 0;  // open TCP tunnel streams
   TcpTunnelStats tcp_tunnel{};  // the listener's slots and evictions (tcp_port != 0)

@@ -109,6 +109,10 @@ MASKS = [
     # machine's CPUs: the line is there, its contents are the machine's.
     (re.compile(r"^workers: .*"), "workers: <per worker>"),
     (re.compile(r"just now|never|\d+ (s|min|h|d) ago"), "<age>"),
+    # Key generations: where a rekey round stands, and when the next one
+    # comes, depend on the moment `cordon status` runs.
+    (re.compile(r"\b(idle|offered|answered|switching)\b"), "<phase>"),
+    (re.compile(r"\b(now|in \d+ (s|min|h|d))\b"), "<when>"),
     (re.compile(r"\d+(\.\d+)? (B|KiB|MiB|GiB|TiB)\b"), "<size>"),
     (re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"), "<month>"),
     (SECRET, "<secret>"),

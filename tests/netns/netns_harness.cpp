@@ -476,6 +476,7 @@ std::string render_config(const NodeSpec& s) {
     o << "offloads = " << (*offloads ? "true" : "false") << "\n";
   }
   if (s.workers != 0) o << "workers = " << s.workers << "\n";
+  if (s.rekey_period >= 0) o << "rekey_period = " << s.rekey_period << "\n";
   for (const auto& p : s.peers) {
     o << "\n[[peer]]\n"
       << "id = " << toml_string(p.id) << "\n";
@@ -869,6 +870,7 @@ CordonPair::CordonPair(PairOptions options) : options_(std::move(options)) {
     s.control_socket = file(name + ".sock");
     s.offloads = options_.offloads;
     s.workers = options_.workers;
+    s.rekey_period = options_.rekey_period;
     fs::create_directories(s.state_dir);
     fs::permissions(s.state_dir, fs::perms::owner_all);
     return s;

@@ -226,6 +226,7 @@ struct NodeSpec {
   std::string log_level = "info";
   std::optional<bool> offloads;  // unset: the default (on)
   unsigned workers = 0;          // 0: the default (one per core)
+  int rekey_period = -1;         // host.rekey_period in seconds; -1: the default
   std::vector<PeerSpec> peers;
 };
 
@@ -314,6 +315,7 @@ struct PairOptions {
   int keepalive = -1;            // -1: the default
   std::optional<bool> offloads;  // both daemons' `offloads`; unset: the default (on)
   unsigned workers = 0;          // both daemons' `workers`; 0: the default
+  int rekey_period = -1;         // both daemons' `rekey_period`; -1: the default
 };
 
 class CordonPair {

@@ -26,6 +26,13 @@ namespace cordon::keys {
 std::optional<crypto::SecretBytes> derive_traffic_key(const crypto::SecretBytes& link_key, crypto::Suite suite,
                                                       uint32_t generation, HostId sender, HostId receiver);
 
+// The control key of the same generation and direction (docs/protocol.md,
+// "Control channel"): the same info with the salt "cordon/v1 control", so it
+// is independent of the traffic key. `ikm` is the link key for generation 0
+// and the generation secret after (keys/key_generation.hpp).
+std::optional<crypto::SecretBytes> derive_control_key(const crypto::SecretBytes& ikm, crypto::Suite suite,
+                                                      uint32_t generation, HostId sender, HostId receiver);
+
 // A link key's fingerprint names the key in state files (the counter-floor
 // file, docs/protocol.md "Nonce uniqueness") without revealing it:
 //

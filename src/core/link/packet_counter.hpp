@@ -36,12 +36,19 @@ class PacketCounter {
     uint64_t cur = next_.load(std::memory_order_relaxed);
     for (;;) {
       const uint64_t use = anchored(cur, now_units);
-      if (next_.compare_exchange_weak(cur, use + 1, std::memory_order_relaxed)) return use;
+      // Sequentially consistent, so that a sender's later load of the
+      // peer's sending generation is ordered after it (link/peer.hpp,
+      // tx_generation); on x86 the locked instruction is the same.
+      if (next_.compare_exchange_weak(cur, use + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) return use;
     }
   }
 
   // The counter take(now_units) would hand out next, if nobody else takes one first.
   uint64_t peek(uint64_t now_units) const { return anchored(next_.load(std::memory_order_relaxed), now_units); }
+  // The next counter not yet taken, read after a sequentially consistent
+  // store (Peer::send_with): every counter taken before that store is below
+  // it. Without re-anchoring: a counter handed out later is at least this.
+  uint64_t peek_ordered() const { return next_.load(std::memory_order_seq_cst); }
 
  private:
   static uint64_t anchored(uint64_t next, uint64_t now_units) {

@@ -1,35 +1,55 @@
 #include "core/link/peer.hpp"
 
 #include "core/keys/traffic_keys.hpp"
+#include "core/link/rekey.hpp"
 
 namespace cordon::link {
 
-namespace {
-std::atomic<uint64_t> next_serial{1};
-}  // namespace
-
 Peer::Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start)
-    : id_(id),
-      suite_(suite),
-      link_key_(std::move(link_key)),
-      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
-      counter_(counter_start) {}
+    : id_(id), suite_(suite), link_key_(std::move(link_key)), counter_(counter_start) {}
+
+Peer::~Peer() = default;
 
 std::unique_ptr<Peer> Peer::create(HostId self, HostId id, const crypto::SecretBytes& link_key,
                                    crypto::Suite suite, unsigned slots, uint64_t counter_start) {
   std::unique_ptr<Peer> p(new Peer(id, suite, link_key, counter_start));
-  auto tx_key = keys::derive_traffic_key(link_key, suite, p->generation_, self, id);
-  auto rx_key = keys::derive_traffic_key(link_key, suite, p->generation_, id, self);
+  auto first = Generation::create(link_key, suite, 0, self, id, slots);
   const auto fingerprint = keys::link_key_fingerprint(link_key);
-  if (!tx_key || !rx_key || !fingerprint) return nullptr;
-  // A key OpenSSL refuses fails here, not on the first packet.
-  if (!crypto::Aead::create(suite, tx_key->view())) return nullptr;
+  if (!first || !fingerprint) return nullptr;
   p->fingerprint_ = *fingerprint;
-  p->tx_key_ = std::move(*tx_key);
-  p->rx_key_ = std::move(*rx_key);
-  p->tx_.resize(slots);
-  p->rx_.resize(slots);
+  p->send_with(first.get());
+  p->hold(std::move(first));
   return p;
+}
+
+const Generation* Peer::held(uint32_t number) const {
+  const Generation* g = owned_[wire_generation(number)].get();
+  return g && g->number() == number ? g : nullptr;
+}
+
+std::unique_ptr<Generation> Peer::hold(std::unique_ptr<Generation> g) {
+  const uint8_t w = g->wire();
+  std::unique_ptr<Generation> old = std::move(owned_[w]);
+  owned_[w] = std::move(g);
+  rx_[w].store(owned_[w].get(), std::memory_order_release);
+  return old;
+}
+
+std::unique_ptr<Generation> Peer::release(uint8_t wire) {
+  const uint8_t w = wire % kWireGenerations;
+  rx_[w].store(nullptr, std::memory_order_release);
+  return std::move(owned_[w]);
+}
+
+uint64_t Peer::send_with(const Generation* g) {
+  tx_.store(g, std::memory_order_seq_cst);
+  return counter_.peek_ordered();
+}
+
+std::array<int64_t, kWireGenerations> Peer::held_numbers() const {
+  std::array<int64_t, kWireGenerations> out{};
+  for (size_t w = 0; w < kWireGenerations; ++w) out[w] = owned_[w] ? int64_t{owned_[w]->number()} : -1;
+  return out;
 }
 
 bool Peer::same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const {

@@ -4,6 +4,7 @@
 // shares the same Peer, so its traffic never notices the reload.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "core/drop_reason.hpp"
 #include "core/keys/traffic_keys.hpp"
 #include "core/link/endpoint_cell.hpp"
+#include "core/link/generation.hpp"
 #include "core/link/packet_counter.hpp"
 #include "core/link/path.hpp"
 #include "core/link/replay_window.hpp"
@@ -23,6 +25,8 @@
 #include "core/types.hpp"
 
 namespace cordon::link {
+
+class RekeySession;  // link/rekey.hpp
 
 struct PeerStats {
   std::atomic<uint64_t> rx_bytes{0}, rx_packets{0}, tx_bytes{0}, tx_packets{0};
@@ -33,35 +37,65 @@ struct PeerStats {
 
 class Peer {
  public:
-  // Builds a peer with room for one AEAD context per slot (the data-path
-  // workers) and direction, each made on the slot's first use: a keyed
-  // context is about 1.2 KiB, and most of a coordinator's clients only ever
-  // send it status reports through one worker (docs/design.md, "Coordinator
-  // memory"). The control thread keeps no context per peer: it seals with
-  // make_tx() contexts (link/sealer_cache.hpp). Returns nullptr if a key
-  // cannot be derived.
+  // Builds a peer holding generation 0 (link/generation.hpp), with room for
+  // one AEAD context per slot (the data-path workers) and direction, each
+  // made on the slot's first use: a keyed context is about 1.2 KiB, and most
+  // of a coordinator's clients only ever send it status reports through one
+  // worker (docs/design.md, "Coordinator memory"). The control thread keeps
+  // no context per peer: it seals with Generation::make_tx() contexts
+  // (link/sealer_cache.hpp). Returns nullptr if a key cannot be derived.
   static std::unique_ptr<Peer> create(HostId self, HostId id, const crypto::SecretBytes& link_key,
                                       crypto::Suite suite, unsigned slots, uint64_t counter_start);
+  ~Peer();
 
   HostId id() const { return id_; }
   crypto::Suite suite() const { return suite_; }
-  uint32_t generation() const { return generation_; }
   // Names the link key in the counter-floor file (keys/traffic_keys.hpp).
   const keys::KeyFingerprint& fingerprint() const { return fingerprint_; }
   // True when `link_key` and `suite` are what this peer was built with.
   bool same_keys(const crypto::SecretBytes& link_key, crypto::Suite suite) const;
+  // The link key, for the rekey chain's start (keys/key_generation.hpp).
+  // Control thread.
+  const crypto::SecretBytes& link_key() const { return link_key_; }
 
-  // Each slot's contexts are used, and made, by exactly one thread, so
-  // making one takes no lock. nullptr when OpenSSL cannot make it (the
-  // caller drops the datagram as crypto_error); a later call tries again.
-  crypto::Aead* tx(unsigned slot) { return context(tx_[slot], tx_key_); }
-  crypto::Aead* rx(unsigned slot) { return context(rx_[slot], rx_key_); }
-  // A new sealing context for this peer's sending direction, for a thread
-  // without a slot of its own here.
-  std::optional<crypto::Aead> make_tx() const { return crypto::Aead::create(suite_, tx_key_.view()); }
-  // Names this Peer object for the process's lifetime (never reused), so a
-  // cache of contexts can tell a new peer at a freed one's address apart.
-  uint64_t serial() const { return serial_; }
+  // Key generations (docs/protocol.md, "Key generations"). Workers read
+  // them; the control thread alone changes them, and frees a generation it
+  // replaced only once no worker can hold it (Node::Impl::retire).
+  //  - tx_generation: what datagrams to the peer are sealed with. A sender
+  //    takes its counter before it loads this (both sequentially consistent),
+  //    so every datagram sealed with an earlier generation has a counter
+  //    below the one send_with returns.
+  //  - rx_generation: the generation the header's field names, or nullptr.
+  const Generation* tx_generation() const { return tx_.load(std::memory_order_seq_cst); }
+  const Generation* rx_generation(uint8_t wire) const {
+    return rx_[wire % kWireGenerations].load(std::memory_order_acquire);
+  }
+  // Control thread. The generation held under `number`'s header value, if
+  // it is that one.
+  const Generation* held(uint32_t number) const;
+  // Holds `g` for receiving under its header value; returns the generation
+  // it displaced (the caller retires it), if any. The sending one is never
+  // displaced: the caller checks first.
+  std::unique_ptr<Generation> hold(std::unique_ptr<Generation> g);
+  // Stops holding the generation under header value `wire` (not the sending
+  // one); returns it for the caller to retire.
+  std::unique_ptr<Generation> release(uint8_t wire);
+  // Seals with `g` (held) from now on; returns the counter from which no
+  // datagram is sealed with the previous generation.
+  uint64_t send_with(const Generation* g);
+  // Number of the generation under each header value, for status; -1: none.
+  std::array<int64_t, kWireGenerations> held_numbers() const;
+
+  // True for the first call only: a worker's first authentic datagram from
+  // the peer since this Peer was made tells the control thread (Node,
+  // InboxItem::Kind::kHeard). Any thread.
+  bool first_heard() { return !heard_.exchange(true, std::memory_order_relaxed); }
+
+  // The rekey exchange's state (link/rekey.hpp). Control thread only;
+  // created by the node when it first needs it, and kept across reloads with
+  // the peer.
+  std::unique_ptr<RekeySession>& rekey() { return rekey_; }
+  const RekeySession* rekey() const { return rekey_.get(); }
 
   PacketCounter& counter() { return counter_; }
   PeerStats& stats() { return stats_; }
@@ -109,19 +143,17 @@ class Peer {
 
  private:
   Peer(HostId id, crypto::Suite suite, crypto::SecretBytes link_key, uint64_t counter_start);
-  crypto::Aead* context(std::optional<crypto::Aead>& slot, const crypto::SecretBytes& key) {
-    if (!slot) slot = crypto::Aead::create(suite_, key.view());
-    return slot ? &*slot : nullptr;
-  }
 
   HostId id_;
   crypto::Suite suite_;
-  uint32_t generation_ = 0;
-  crypto::SecretBytes link_key_;  // kept only to recognise an unchanged link on reload
+  crypto::SecretBytes link_key_;  // recognises an unchanged link on reload; starts the rekey chain
   keys::KeyFingerprint fingerprint_{};
-  uint64_t serial_;
-  crypto::SecretBytes tx_key_, rx_key_;  // this generation's traffic keys, for contexts made later
-  std::vector<std::optional<crypto::Aead>> tx_, rx_;  // per slot; empty until the slot's first use
+  // owned_[w] is the generation under header value w; rx_[w] publishes it.
+  std::array<std::unique_ptr<Generation>, kWireGenerations> owned_;  // control thread
+  std::array<std::atomic<const Generation*>, kWireGenerations> rx_{};
+  std::atomic<const Generation*> tx_{nullptr};
+  std::unique_ptr<RekeySession> rekey_;
+  std::atomic<bool> heard_{false};
   PacketCounter counter_;
   SpinLock lock_;
   ReplayWindow replay_ CORDON_GUARDED_BY(lock_);

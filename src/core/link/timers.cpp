@@ -47,9 +47,13 @@ void on_data_sent(Peer& peer, const Now& now) {
 void on_any_sent(Peer& peer, const Now& now) {
   TimerStamps& t = peer.timers();
   if (stale(t.last_tx_mono_ns, now.mono_ns)) stamp_tx(t, now);
+  if (stale(t.last_busy_tx_mono_ns, now.mono_ns)) t.last_busy_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
 }
 
-void on_control_sent(Peer& first_hop, const Now& now) { stamp_tx(first_hop.timers(), now); }
+void on_control_sent(Peer& first_hop, const Now& now) {
+  stamp_tx(first_hop.timers(), now);
+  first_hop.timers().last_busy_tx_mono_ns.store(now.mono_ns, std::memory_order_relaxed);
+}
 
 void on_keepalive_sent(Peer& peer, const Now& now) {
   peer.stats().keepalives_sent.fetch_add(1, std::memory_order_relaxed);

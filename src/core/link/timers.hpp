@@ -63,6 +63,10 @@ struct TimerStamps {
   std::atomic<int64_t> last_rx_mono_ns{0}, last_rx_real_ns{0};  // any authentic datagram from it: "heard"
   std::atomic<int64_t> last_data_rx_mono_ns{0};                 // an inner packet from it: "passive keepalive"
   std::atomic<int64_t> last_direct_rx_mono_ns{0};               // a live one straight from it: "direct silence"
+  // Any datagram to the peer but a keepalive (data, relay hops, control
+  // messages): something the peer would answer or act on. A generation probe
+  // goes out when these meet silence (Node, send_probes).
+  std::atomic<int64_t> last_busy_tx_mono_ns{0};
 };
 
 // ---- Worker hooks (throttled).

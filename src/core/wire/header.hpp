@@ -68,6 +68,12 @@ enum class Format : uint8_t { kDirect = 0, kRelayed = 1 };
 // not an empty payload, because OpenSSL 3.0's AES-SIV cannot seal an empty
 // plaintext; zero bytes after it are padding.
 constexpr std::byte kKeepaliveByte{0x00};
+// A generation probe (docs/protocol.md, "Key generations"): a keepalive
+// sealed with generation 0 whose byte says "answer me", sent to a peer that
+// has gone silent while this host sends to it. It is answered with a
+// keepalive under the answering side's sending generation, and it is the one
+// generation-0 datagram that does not mean its sender restarted.
+constexpr std::byte kGenerationProbeByte{0x08};
 constexpr size_t kKeepaliveSize = 1;
 
 // Counter layout (docs/protocol.md, "Packet counter").

@@ -1,0 +1,142 @@
+// The hidden control channel (docs/protocol.md, "Control channel"): messages
+// that travel inside an ordinary datagram, sealed a second time with the
+// generation's control key, so that they look like data on the wire and a
+// thief of the data key still cannot read or forge them (the P³ functional
+// specification, Velocite Systems 2011, sections 2.1.2 and 2.1.3: control
+// data is "encrypted using keys that are different from the data session"
+// and then "handled the same as a data packet").
+//
+// Envelope: the plaintext of the outer datagram (big-endian):
+//
+//   0x07 | length 2 | inner ciphertext (length - 16) | inner tag 16 | zero padding
+//
+// The inner AEAD uses the control key of the outer datagram's generation
+// and direction (keys/key_generation.hpp), the outer datagram's nonce (its
+// counter) and the outer 8-byte header as associated data. The outer key
+// and the control key differ, so sharing the nonce value is safe.
+//
+// Inner plaintext: type 1 | body
+//
+//   0x01 rekey offer     generation 4 | share 32 | kind 1 | material (kind 0: 32 bytes; kind 1: array 4 | index 2)
+//   0x02 rekey status    generation 4 | status 1 | current 4 | share 32
+//   0x03 rekey switch    generation 4 | first counter 8
+//   0x04 rekey switched  generation 4 | first counter 8
+//   0x05 rekey request   reason 1
+//
+// Every field is checked; a message with bytes after its body, a truncated
+// one, or an unknown type is refused.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "core/crypto/aead.hpp"
+
+namespace cordon::wire {
+
+constexpr uint8_t kChannelControlType = 0x07;  // the envelope's byte among the control types
+constexpr size_t kChannelHeaderSize = 3;       // type | length
+constexpr size_t kShareSize = 32;              // an X25519 public value (RFC 7748, section 5)
+constexpr size_t kMaterialSize = 32;
+
+enum class ChannelType : uint8_t {
+  kRekeyOffer = 0x01,
+  kRekeyStatus = 0x02,
+  kRekeySwitch = 0x03,
+  kRekeySwitched = 0x04,
+  kRekeyRequest = 0x05,
+};
+
+using Share = std::array<std::byte, kShareSize>;
+
+// The key master offers generation `generation`: its ephemeral X25519 share
+// and either fresh key material or an index into a key array delivered
+// before (docs/protocol.md, "Key arrays").
+struct RekeyOffer {
+  enum class Kind : uint8_t { kCarried = 0, kArrayIndex = 1 };
+  uint32_t generation = 0;
+  Share share{};
+  Kind kind = Kind::kCarried;
+  std::array<std::byte, kMaterialSize> material{};  // kCarried
+  uint32_t array = 0;                               // kArrayIndex: which array
+  uint16_t index = 0;                               // kArrayIndex: which entry
+  friend bool operator==(const RekeyOffer&, const RekeyOffer&) = default;
+};
+
+// The other side's answer: on success its own share, with which both sides
+// derive the generation; otherwise why not.
+struct RekeyStatus {
+  enum class Code : uint8_t {
+    kOk = 0,
+    kBadGeneration = 1,  // not the generation after the answering side's current one
+    kBadShare = 2,       // the X25519 exchange failed (RFC 7748, section 6.1: all-zero output)
+    kNoArray = 3,        // the offer names an array entry the answering side does not hold
+    kInternal = 4,       // the answering side could not derive keys
+  };
+  uint32_t generation = 0;
+  Code code = Code::kOk;
+  uint32_t current = 0;  // the answering side's current generation
+  Share share{};         // zero unless kOk
+  friend bool operator==(const RekeyStatus&, const RekeyStatus&) = default;
+};
+
+// "From this counter on I seal with `generation`": the key master after a
+// good status, the other side in answer (the reference order, "Encryption
+// ReKeying").
+struct RekeySwitch {
+  uint32_t generation = 0;
+  uint64_t first_counter = 0;
+  friend bool operator==(const RekeySwitch&, const RekeySwitch&) = default;
+};
+struct RekeySwitched {
+  uint32_t generation = 0;
+  uint64_t first_counter = 0;
+  friend bool operator==(const RekeySwitched&, const RekeySwitched&) = default;
+};
+
+// The side that is not the key master asks for a rekey (its sending volume
+// reached the limit of a generation).
+struct RekeyRequest {
+  enum class Reason : uint8_t { kVolume = 1 };
+  Reason reason = Reason::kVolume;
+  friend bool operator==(const RekeyRequest&, const RekeyRequest&) = default;
+};
+
+using ChannelMessage = std::variant<RekeyOffer, RekeyStatus, RekeySwitch, RekeySwitched, RekeyRequest>;
+
+enum class ChannelError : uint8_t {
+  kTruncated,    // ends inside a field, or the envelope's length runs past the plaintext
+  kBadField,     // a field out of range
+  kBadPadding,   // bytes after the body, or non-zero bytes after the envelope
+  kUnknownType,
+};
+
+// The envelope's parts within an outer plaintext that starts with 0x07.
+struct Envelope {
+  std::span<std::byte> sealed;  // inner ciphertext
+  std::span<std::byte, crypto::kTagSize> tag;
+};
+// Splits an outer plaintext; checks the length and that the padding is zero.
+std::optional<Envelope> split_envelope(std::span<std::byte> plaintext);
+
+// Parses the opened inner plaintext (type | body).
+struct ParsedChannel {
+  std::optional<ChannelMessage> message;
+  ChannelError error = ChannelError::kTruncated;
+};
+ParsedChannel parse_channel(std::span<const std::byte> inner);
+// Whether parse_channel accepts `inner` (it allocates nothing, so workers
+// may call either).
+inline bool check_channel(std::span<const std::byte> inner) { return parse_channel(inner).message.has_value(); }
+
+// The outer plaintext for `m`: the envelope header, the inner plaintext and
+// kTagSize zero bytes where the inner tag goes. The sender seals it in place
+// (Node: seal with the channel flag) after the outer header is known.
+std::vector<std::byte> encode_channel(const ChannelMessage& m);
+
+}  // namespace cordon::wire
