@@ -1,5 +1,6 @@
-// The site-link configuration file (`cordon sitelink primary|secondary
-// --config FILE`, docs/site-links.md, "The configuration file").
+// The site-link configuration file (docs/site-links.md, "The configuration
+// file"). The role comes from the caller; the `cordon sitelink` command that
+// will run a site link from it is not built yet.
 //
 // A site link joins two gateways, a primary and a secondary. The file keeps
 // the layout of the P³ functional specification (Velocite Systems, 2011),
