@@ -44,6 +44,17 @@ class PeerRing final : public link::KeyRing {
     if (number == 0 || !g || g == peer_.tx_generation()) return;
     impl_.retire(peer_.release(g->wire()));
   }
+  // A fresh generation 0 in place of the one used so far: the same keys and
+  // switch counter, none of the AEAD contexts the workers made for it
+  // (about 1.2 KiB each: docs/design.md, "Coordinator memory").
+  void rest_zero() override {
+    const link::Generation* old = peer_.held(0);
+    if (!old || old == peer_.tx_generation()) return;
+    auto fresh = link::Generation::create(peer_.link_key(), peer_.suite(), 0, s_.self, peer_.id(), impl_.workers);
+    if (!fresh) return;
+    fresh->set_rx_until(old->rx_until());
+    impl_.retire(peer_.hold(std::move(fresh)));
+  }
   void reset() override {
     const link::Generation* zero = peer_.held(0);
     peer_.send_with(zero);

@@ -1,6 +1,6 @@
 // Hitless rekeying on the real kernel (docs/protocol.md, "Rekey exchange"):
-// a link rekeyed every second for 60 s while a ping every 10 ms and an
-// iperf3 TCP stream run. Checked on the same run:
+// a link rekeyed every second for about 60 s while a ping every 10 ms and
+// an iperf3 TCP stream run. Checked on the same run:
 //  - not one ping is lost, and the rekey counters show about 60 rounds;
 //  - on the underlay capture, nothing in the header changes at a rekey but
 //    the generation field: format, suite and sender stay, counters only rise;
@@ -81,7 +81,9 @@ TEST_F(RekeyTest, RekeyingEverySecondLosesNoPingAndTheLinkKeyOpensNothingAfterGe
   // A bounded rate keeps the capture small; the point is traffic during every rekey.
   Process iperf(&pair.a(), {"iperf3", "-c", CordonPair::kTunB4, "-p", "5201", "-t", "60", "-b", "50M"},
                 pair.file("iperf3-client.log"), "iperf3 client");
-  RunResult ping = run(&pair.a(), {"ping", "-n", "-q", "-i", "0.01", "-c", "6000", "-W", "2", CordonPair::kTunB4},
+  // 4,000 pings 10 ms apart: about 60 s here (each ping costs ping a little
+  // time of its own on top of the interval).
+  RunResult ping = run(&pair.a(), {"ping", "-n", "-q", "-i", "0.01", "-c", "4000", "-W", "2", CordonPair::kTunB4},
                        120s);
   ASSERT_TRUE(iperf.wait_exit(deadline_in(30s)).has_value()) << "iperf3 client did not finish";
   capture.stop();
@@ -91,7 +93,7 @@ TEST_F(RekeyTest, RekeyingEverySecondLosesNoPingAndTheLinkKeyOpensNothingAfterGe
 
   const auto stats = parse_ping_stats(ping.out);
   ASSERT_TRUE(stats) << ping.describe();
-  EXPECT_EQ(stats->transmitted, 6000) << ping.describe();
+  EXPECT_EQ(stats->transmitted, 4000) << ping.describe();
   EXPECT_EQ(stats->received, stats->transmitted) << "pings lost during rekeys: " << ping.describe();
   EXPECT_EQ(iperf.exit_code(), 0) << iperf.log_text();
 
@@ -154,7 +156,7 @@ TEST_F(RekeyTest, RekeyingEverySecondLosesNoPingAndTheLinkKeyOpensNothingAfterGe
   }
   for (const auto& [a_to_b, d] : dirs) {
     SCOPED_TRACE(a_to_b ? "A -> B" : "B -> A");
-    EXPECT_GE(d.datagrams, 5000u);
+    EXPECT_GE(d.datagrams, 3500u);
     for (uint8_t g : {1, 2, 3}) EXPECT_TRUE(d.generations.count(g)) << "header value " << int(g) << " never seen";
     EXPECT_GE(d.changes, 50u);
     EXPECT_GE(d.later_generations, d.datagrams * 9 / 10);

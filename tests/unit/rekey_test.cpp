@@ -28,6 +28,7 @@ struct FakeRing : KeyRing {
   std::map<uint32_t, uint64_t> closed;
   uint64_t next_counter = 1000;
   int resets = 0;
+  int rested = 0;  // rest_zero calls
 
   bool install(uint32_t number, const crypto::SecretBytes& ikm) override {
     held[number] = std::vector<std::byte>(ikm.view().begin(), ikm.view().end());
@@ -43,6 +44,7 @@ struct FakeRing : KeyRing {
     EXPECT_NE(number, sending);
     held.erase(number);
   }
+  void rest_zero() override { ++rested; }
   void reset() override {
     ++resets;
     held = {{0, {}}};
@@ -386,6 +388,7 @@ TEST(Rekey, ThePreviousGenerationIsDroppedAfterItsGrace) {
   ASSERT_EQ(p.master.current(), 2u);
   EXPECT_TRUE(p.mring.held.count(1));  // in its grace
   EXPECT_TRUE(p.mring.held.count(0));  // generation 0 is never dropped
+  EXPECT_EQ(p.mring.rested, 1);        // but its grace ended at the second switch
   RekeyOut out;
   p.master.tick(at(2 + 11), 0, 0, p.mring, out);
   EXPECT_FALSE(p.mring.held.count(1));

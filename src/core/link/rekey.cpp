@@ -281,6 +281,7 @@ void RekeySession::finish(const Now& now, RekeyOut& out) {
 
 void RekeySession::retire_previous(const Now&, KeyRing& ring) {
   if (previous_ && *previous_ != 0) ring.drop(*previous_);
+  if (previous_ && *previous_ == 0) ring.rest_zero();
   previous_.reset();
   previous_until_ = kNever;
 }

@@ -82,6 +82,10 @@ class KeyRing {
   virtual void drop(uint32_t number) = 0;
   // Back to generation 0 alone, for sending and receiving.
   virtual void reset() = 0;
+  // Generation 0's grace is over: it stays held (a restart of the peer is
+  // seen through it), but what it cost to use it may go (the node frees its
+  // AEAD contexts). Never called while sending with it.
+  virtual void rest_zero() {}
 };
 
 // Why a round or a message did not go through: stable log names.
