@@ -59,6 +59,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/node_config.hpp"
@@ -165,6 +166,10 @@ ConfigResult load_config(const std::string& path);
 // The same, from text already in memory; `path` names the file in errors and
 // anchors relative paths (key_file, state_dir, control_socket).
 ConfigResult parse_config(const std::string& text, const std::string& path);
+
+// Levenshtein distance between two names, for the "did you mean" hints of
+// this file's parser and of the site-link file's (site_config.hpp).
+size_t edit_distance(std::string_view a, std::string_view b);
 
 // The counter file: <state_dir>/<host id>.counter (after the host ID, so
 // that renaming the interface keeps it; counter_store.hpp). In managed mode
