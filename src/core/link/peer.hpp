@@ -89,7 +89,11 @@ class Peer {
   // True for the first call only: a worker's first authentic datagram from
   // the peer since this Peer was made tells the control thread (Node,
   // InboxItem::Kind::kHeard). Any thread.
-  bool first_heard() { return !heard_.exchange(true, std::memory_order_relaxed); }
+  // The load first: after the first datagram this is a read of a line the
+  // workers share, not a write to it per datagram.
+  bool first_heard() {
+    return !heard_.load(std::memory_order_relaxed) && !heard_.exchange(true, std::memory_order_relaxed);
+  }
 
   // The rekey exchange's state (link/rekey.hpp). Control thread only;
   // created by the node when it first needs it, and kept across reloads with
