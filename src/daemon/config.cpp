@@ -766,21 +766,29 @@ ConfigResult parse_config(const std::string& text, const std::string& path) {
   return Reader(path).read(root);
 }
 
-ConfigResult load_config(const std::string& path) {
+cordon::Result<std::string, ConfigError> read_config_text(const std::string& path, const ReadHints& hints) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
-    return std::vector{ConfigError{path, 0, 0, "", "is not a regular file; give -c a TOML file"}};
+    return cordon::fail(ConfigError{path, 0, 0, "", std::string("is not a regular file; ") + hints.not_regular});
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const bool exists = std::filesystem::exists(path, ec);
-    return std::vector{ConfigError{path, 0, 0, "",
-                                   exists ? "cannot be read; check its permissions (cordon up runs as root)"
-                                          : "does not exist; check the path given to -c"}};
+    return cordon::fail(ConfigError{path, 0, 0, "",
+                                    exists ? std::string("cannot be read; ") + hints.unreadable
+                                           : std::string("does not exist; ") + hints.missing});
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path);
+  if (in.bad()) return cordon::fail(ConfigError{path, 0, 0, "", "could not be read to the end; check the file"});
+  return text.str();
+}
+
+ConfigResult load_config(const std::string& path) {
+  auto text = read_config_text(path, ReadHints{"give -c a TOML file", "check its permissions (cordon up runs as root)",
+                                               "check the path given to -c"});
+  if (!text) return std::vector{text.error()};
+  return parse_config(*text, path);
 }
 
 std::string counter_file_path(const DaemonConfig& config) {

@@ -167,6 +167,15 @@ ConfigResult load_config(const std::string& path);
 // anchors relative paths (key_file, state_dir, control_socket).
 ConfigResult parse_config(const std::string& text, const std::string& path);
 
+// A config file's text, or why it cannot be had (not a regular file,
+// unreadable, missing, a read error), each message ending in the hint given.
+struct ReadHints {
+  const char* not_regular;  // "give -c a TOML file"
+  const char* unreadable;   // "check its permissions"
+  const char* missing;      // "check the path given to -c"
+};
+cordon::Result<std::string, ConfigError> read_config_text(const std::string& path, const ReadHints& hints);
+
 // Levenshtein distance between two names, for the "did you mean" hints of
 // this file's parser and of the site-link file's (site_config.hpp).
 size_t edit_distance(std::string_view a, std::string_view b);

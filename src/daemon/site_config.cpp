@@ -865,21 +865,10 @@ SiteConfigResult parse_site_config(std::string_view text, const std::string& pat
 }
 
 SiteConfigResult load_site_config(const std::string& path, SiteRole role) {
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
-    return std::vector{ConfigError{path, 0, 0, "", "is not a regular file; give --config a site-link file"}};
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const bool exists = std::filesystem::exists(path, ec);
-    return std::vector{ConfigError{path, 0, 0, "",
-                                   exists ? "cannot be read; check its permissions"
-                                          : "does not exist; check the path given to --config"}};
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return std::vector{ConfigError{path, 0, 0, "", "could not be read to the end; check the file"}};
-  return parse_site_config(text.str(), path, role);
+  auto text = read_config_text(path, ReadHints{"give --config a site-link file", "check its permissions",
+                                               "check the path given to --config"});
+  if (!text) return std::vector{text.error()};
+  return parse_site_config(*text, path, role);
 }
 
 }  // namespace cordon::daemon
