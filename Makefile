@@ -17,7 +17,8 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Every tier: unit, simulation, netns, ASan/UBSan and TSan builds of unit+sim,
+# Every tier: unit, simulation, netns, ASan/UBSan builds of unit+sim, TSan
+# build of the threaded unit tests,
 # the core purity check, fuzz smoke.
 # ctest's closing line says how many passed and failed.
 test: build
