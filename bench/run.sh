@@ -8,8 +8,9 @@
 # Two namespaces, cordon-bench-<pid>-a and -b, joined by a veth pair. Over
 # (1) the veth itself, (2) a Cordon tunnel (two `cordon up`), (3) a
 # wireguard-go tunnel and (4) a fastd tunnel, each measured alone, one after
-# the other (and (2b), the Cordon tunnel rekeying every second, TCP 1 stream
-# only: rekey_1s_tcp_ratio):
+# the other (and (2b), the Cordon tunnel rekeying every second, and (2c),
+# with size classes on, TCP 1 stream only: rekey_1s_tcp_ratio and
+# shaping_tcp_ratio):
 #   - iperf3 TCP, 1 stream and 4 streams, 5 s each (receiver bits/s)
 #   - average ping RTT (ping -c 50 -i 0.01 -q)
 #   - UDP 64-byte packets/s received (iperf3 -u -l 64 -b 0, 5 s)
@@ -246,6 +247,11 @@ start_cordon() {
 # during the transfer (docs/protocol.md, "Rekey exchange"). Only TCP, 1
 # stream: rekey_1s_tcp_ratio is this over (2)'s, which rekeys once at start.
 start_cordon_rekey() { HOST_EXTRA="rekey_period = 1" start_cordon; }
+# --- (2c) Cordon with size classes ----------------------------------------------
+# The same tunnel with every datagram padded up to a size class
+# (docs/protocol.md, "Size classes"): shaping_tcp_ratio is its TCP 1 stream
+# over (2)'s, which has them off (the default).
+start_cordon_shaping() { HOST_EXTRA='size_classes = "128, 256, 512, 1024"' start_cordon; }
 run_tcp_variant() {  # LABEL TITLE ADDR: start_LABEL, then TCP 1 stream into R_tcp1_LABEL
   local label=$1 title=$2 addr=$3 first=${#PIDS[@]} pid value=nan
   echo "bench: $title, round $ROUND of $ROUNDS" >&2
@@ -324,10 +330,12 @@ for ROUND in $(seq 1 "$ROUNDS"); do
   measure_all veth "$UL_B"
   run_tunnel cordon "(2) Cordon" "$CD_B" "$CD_PORT"
   run_tcp_variant cordon_rekey "(2b) Cordon, a rekey every second" "$CD_B"
+  run_tcp_variant cordon_shaping "(2c) Cordon, size classes on" "$CD_B"
   run_tunnel wggo "(3) wireguard-go" "$WG_B" "$WG_PORT"
   run_tunnel fastd "(4) fastd" "$FD_B" "$FD_PORT"
 done
 M_tcp1_cordon_rekey=$(median "$R_tcp1_cordon_rekey" %.3f)
+M_tcp1_cordon_shaping=$(median "$R_tcp1_cordon_shaping" %.3f)
 # The medians the report shows.
 for m in rtt tcp1 tcp4 pps64; do
   case $m in pps64) fmt=%.0f ;; *) fmt=%.3f ;; esac
@@ -440,6 +448,9 @@ report() {
   echo "cordon_rekey_1s_tcp1_gbps=$M_tcp1_cordon_rekey"
   echo "cordon_rekey_1s_tcp1_gbps_rounds=$R_tcp1_cordon_rekey"
   echo "rekey_1s_tcp_ratio=$(ratio "$M_tcp1_cordon_rekey" "$(metric tcp1 cordon)")"
+  echo "cordon_shaping_tcp1_gbps=$M_tcp1_cordon_shaping"
+  echo "cordon_shaping_tcp1_gbps_rounds=$R_tcp1_cordon_shaping"
+  echo "shaping_tcp_ratio=$(ratio "$M_tcp1_cordon_shaping" "$(metric tcp1 cordon)")"
   echo "overhead_bytes=$(metric overhead cordon)"
   echo "wireguard_go_overhead_bytes=$(metric overhead wggo)"
   echo "fastd_overhead_bytes=$(metric overhead fastd)"

@@ -17,7 +17,8 @@ constexpr int kMaxSettleRounds = 100000;
 template <typename Slot>
 void count_drops(std::span<const Slot> slots, std::array<uint64_t, kDropReasonCount>& drops) {
   for (const Slot& s : slots) {
-    if (s.verdict == Verdict::kDrop) ++drops[static_cast<size_t>(s.reason)];
+    // A reflected packet (a reset or an ICMP error answers it) is dropped too.
+    if (s.verdict == Verdict::kDrop || s.verdict == Verdict::kReflect) ++drops[static_cast<size_t>(s.reason)];
   }
 }
 
@@ -131,6 +132,7 @@ void SimHost::run_tick(const Now& n) {
   }
   ticks_.push_back(TickRecord{n, r.datagrams.size(), r.persist_counter_floor, r.next_deadline_mono_ns, r.tcp_targets});
   counters_.rekey_events.insert(counters_.rekey_events.end(), r.rekey_events.begin(), r.rekey_events.end());
+  counters_.session_events.insert(counters_.session_events.end(), r.session_events.begin(), r.session_events.end());
   if (r.next_deadline_mono_ns == 0) {
     next_deadline_ = kNoDeadline;
   } else if (r.next_deadline_mono_ns <= n.mono_ns) {

@@ -17,10 +17,11 @@
 // os::TunQueue, FakeTransport an os::DatagramSocket), with a StreamOutbox,
 // so a simulation exercises the daemon's data path, not a copy of it.
 // The core gets exactly the room it may use: each inner packet sits at
-// wire::kHeadroom with wire::kTailroom after it, and in the sanitizer build
-// the worker poisons the rest of its buffers (workers.hpp), so a core that
-// writes outside that room is caught by ASan; the dispatcher counts a
-// verdict outside its buffer in SimHostCounters::contract_violations.
+// wire::kHeadroom in a slot with room for the MTU and wire::kTailroom, and
+// in the sanitizer build the worker poisons the rest of each receive
+// buffer (workers.hpp), so a core that writes outside that room is caught
+// by ASan; the dispatcher counts a verdict outside its buffer in
+// SimHostCounters::contract_violations.
 //
 // Lifecycle, as the daemon and the machine can end it:
 //   start()    a new Node from the counter file on disk, as the daemon's
@@ -129,6 +130,7 @@ struct SimHostCounters {
   uint64_t truncated = 0;            // datagrams longer than the workers' buffers
   uint64_t start_errors = 0;         // starts the counter file refused (last_error())
   std::vector<RekeyLogEvent> rekey_events;  // every tick's, over all lives
+  std::vector<SessionLogEvent> session_events;  // likewise
 
   uint64_t tx_drop(DropReason r) const { return tx_drops[static_cast<size_t>(r)]; }
   uint64_t rx_drop(DropReason r) const { return rx_drops[static_cast<size_t>(r)]; }

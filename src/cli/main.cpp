@@ -11,6 +11,7 @@
 #include "cli/admin_commands.hpp"
 #include "cli/commands.hpp"
 #include "cli/keyset_commands.hpp"
+#include "cli/sitelink_commands.hpp"
 #include "daemon/config.hpp"
 
 namespace {
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
 
   cli::add_keyset_commands(app);
   cli::add_admin_commands(app);
+  cli::add_sitelink_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -115,6 +117,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return cli::run_check(check_config, check_accept_new_keys);
   if (auto code = cli::dispatch_keyset_commands()) return *code;
   if (auto code = cli::dispatch_admin_commands()) return *code;
+  if (auto code = cli::dispatch_sitelink_commands()) return *code;
   if (genkey->parsed()) {
     return cli::run_genkey(genkey_out_opt->count() > 0 ? std::optional(genkey_out) : std::nullopt, genkey_force);
   }

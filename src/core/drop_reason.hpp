@@ -36,6 +36,7 @@ namespace cordon {
   X(kTooBig, "too_big", "packet larger than the buffer allows")                         \
   X(kNonceReservation, "nonce_reservation", "counter floor not yet persisted")          \
   X(kCryptoError, "crypto_error", "the crypto library failed")                         \
+  X(kSessionDown, "session_down", "a site link's session is not up: answered with a reset or an ICMP error; or shut down here") \
   /* coordinators (docs/protocol.md, "Coordinators") */                                 \
   X(kBadControl, "bad_control", "control message truncated, oversized or malformed")     \
   X(kUnknownControl, "unknown_control", "control message of an unknown type")           \

@@ -48,6 +48,8 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->role = config.role;
   s->mesh = std::move(config.mesh);
   s->tunneled_subnets = config.tunneled_subnets;
+  s->size_classes = config.size_classes;
+  std::sort(s->size_classes.begin(), s->size_classes.end());
   for (const ServedClientConfig& c : s->mesh.served) {
     std::vector<uint32_t>& linked = s->served_links[c.client.value];
     for (HostId p : c.peers) linked.push_back(p.value);
@@ -81,14 +83,18 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     const auto index = static_cast<uint32_t>(s->peers.size());
     s->by_sender_host[pc.id.host()].push_back(index);
     s->by_id[pc.id.value] = index;
-    for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
+    if (!pc.session || !pc.session->standby) {
+      for (const Prefix& p : pc.allowed_prefixes) s->routes.insert(p, index);
+    }
     const bool fixed = pc.endpoint.has_value();
     // The lower host ID is the key master unless the configuration says
     // (a site link's primary: docs/protocol.md, "Rekey exchange").
     const bool master = pc.key_master.value_or(config.self.value < pc.id.value);
     s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns,
-                                 pc.role, fixed, pc.rendezvous, std::move(pc.reach), pc.rekey_period_ns, master});
+                                 pc.role, fixed, pc.rendezvous, std::move(pc.reach), pc.rekey_period_ns, master,
+                                 pc.session});
     ensure_rekey(*s, s->peers.back(), now);
+    ensure_session(s->peers.back(), now);
   }
   return s;
 }
@@ -201,6 +207,7 @@ PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntr
   out.drops = st.drops.snapshot();
   impl.fill_mesh_peer_status(s, e, out);
   out.rekey = rekey_status(e);
+  out.session = session_status(e);
   return out;
 }
 

@@ -46,6 +46,8 @@ enum class Verdict : uint8_t {
   kConsumed,  // valid but nothing to pass on (a keepalive)
   kForward,   // rx at a coordinator: send `wire` (the relayed datagram, rewritten in place) to `to`
   kControl,   // rx: a control message, queued for the control thread; call tick() soon
+  kReflect,   // tx: write `wire` (an inner packet inside `buffer`: a reset or an ICMP error) back into the
+              // tunnel; the packet it answers, to a site link whose session is down, is counted under `reason`
 };
 
 // One datagram from the underlay (UDP, or a TCP tunnel stream: from.stream).
@@ -65,6 +67,10 @@ struct RxSlot {
 // headroom >= wire::kHeadroom and tailroom >= wire::kTailroom are required
 // for every path (a relayed datagram needs them; a direct one needs only
 // wire::kHeaderSize and wire::kTagSize). The core seals the packet in place.
+// With size classes on (NodeConfig::size_classes) it first pads the packet
+// with zeros up to its class, inside `buffer`: a packet that needs padding
+// needs room for the padded length plus wire::kTailroom (the daemon's
+// workers give every slot room for the MTU), or it is dropped as too_big.
 struct TxSlot {
   std::span<std::byte> buffer;
   size_t headroom = 0;
@@ -73,7 +79,7 @@ struct TxSlot {
   Verdict verdict = Verdict::kDrop;
   DropReason reason = DropReason::kNoRoute;
   Endpoint to;
-  std::span<const std::byte> wire;  // on kDeliver: the datagram, inside `buffer`
+  std::span<const std::byte> wire;  // on kDeliver: the datagram; on kReflect: the inner reply; inside `buffer`
 };
 
 // A datagram made on the control path (keepalives, control messages).
@@ -109,6 +115,15 @@ struct RekeyLogEvent {
   std::string_view reason;  // "none", or why
 };
 
+// A site link's session event (link/session.hpp), for the daemon's log:
+// stable names, docs/site-links.md "Sessions".
+struct SessionLogEvent {
+  HostId peer;
+  std::string_view event;   // session_up, session_lost, session_retry, session_shutdown, session_started
+  std::string_view reason;  // "none", heartbeat_timeout, peer_shutdown, admin_shutdown
+  int64_t wait_ns = 0;      // session_retry: the wait that ended with this try
+};
+
 struct TickResult {
   std::vector<Outgoing> datagrams;
   // The TCP tunnels this node wants open now, listed on every tick while
@@ -128,6 +143,7 @@ struct TickResult {
   // protection of the datagrams accepted since the last one stored.
   std::optional<std::vector<ReceiveFloor>> persist_receive_floors;
   std::vector<RekeyLogEvent> rekey_events;
+  std::vector<SessionLogEvent> session_events;
   int64_t next_deadline_mono_ns = 0;  // call tick() again at this monotonic time at the latest
 };
 
@@ -180,6 +196,12 @@ class Node {
   // such peer, rekeying is off, or the last one was within a second.
   // Control thread.
   bool force_rekey(HostId peer, const Now& now);
+
+  // A site link's administration commands (docs/site-links.md): shut the
+  // session with `peer` down here and tell the peer, or start it again.
+  // False when `peer` has no session. Control thread.
+  enum class SessionCommand : uint8_t { kShutdown, kStart };
+  bool session_command(HostId peer, SessionCommand command, const Now& now);
 
   NodeStatus status() const;
   HostId self() const;

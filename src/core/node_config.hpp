@@ -14,6 +14,7 @@
 #include "core/crypto/secret.hpp"
 #include "core/filter/rule.hpp"
 #include "core/keys/address_book.hpp"
+#include "core/link/session.hpp"
 #include "core/types.hpp"
 
 namespace cordon {
@@ -61,6 +62,10 @@ struct PeerConfig {
   // key master: nullopt, the lower host ID; true, this host; false, the peer.
   int64_t rekey_period_ns = kDefaultRekeyPeriodNs;
   std::optional<bool> key_master;
+  // A site link (docs/site-links.md, "Sessions"): heartbeats, loss and
+  // recovery (link/session.hpp). A standby peer (a backup primary not in
+  // use) gets no route: its allowed prefixes are routed only once it is not.
+  std::optional<link::SessionTimers> session;
 };
 
 // A client a coordinator serves as registry, and the hosts it is linked
@@ -103,6 +108,10 @@ struct NodeConfig {
   // The LAN prefixes this host tunnels (a gateway): a peer with a `reach`
   // list sends to, and receives from, addresses inside them only within it.
   std::vector<Prefix> tunneled_subnets;
+  // Size classes (wire/size_classes.hpp): datagram sizes on a direct path,
+  // ascending, each at least wire::kMinSizeClass; empty: off. Every datagram
+  // this host seals is padded up to the smallest class that holds it.
+  std::vector<uint16_t> size_classes;
   // A random value drawn anew at every start (the daemon takes it from
   // os::random, simulations from their seeded RNG; the core may not draw
   // one). Probe IDs and status-report sequence numbers start from it, so an

@@ -24,6 +24,7 @@
 #include "core/wire/channel.hpp"
 #include "core/wire/control.hpp"
 #include "core/wire/relay.hpp"
+#include "core/wire/size_classes.hpp"
 
 namespace cordon {
 
@@ -45,6 +46,7 @@ struct PeerEntry {
   std::optional<std::vector<Prefix>> reach;  // PeerConfig::reach
   int64_t rekey_period_ns = 0;  // PeerConfig::rekey_period_ns
   bool key_master = false;      // PeerConfig::key_master, resolved
+  std::optional<link::SessionTimers> session;  // PeerConfig::session
 };
 
 // An immutable view of the configuration, published on reload (publish.hpp):
@@ -58,6 +60,9 @@ struct Snapshot {
   std::unordered_map<uint32_t, uint32_t> by_id;                         // host ID -> peer index
   route::PrefixTable routes;                                            // overlay address -> peer index
   std::vector<Prefix> tunneled_subnets;                                 // NodeConfig::tunneled_subnets
+  std::vector<uint16_t> size_classes;                                   // NodeConfig::size_classes, sorted
+  // The plaintext length `length` bytes are sealed as (wire/size_classes.hpp).
+  size_t padded(size_t length) const { return wire::padded_length(size_classes, length); }
   MeshConfig mesh;
   // The protected-traffic rules (filter/ruleset.hpp), shared with the
   // previous snapshot when a reload leaves them as they were, and the
@@ -80,6 +85,8 @@ struct Snapshot {
 
 // What `cordon status` shows about a peer's key generations (node_rekey.cpp).
 RekeyStatusView rekey_status(const PeerEntry& e);
+// And about a site link's session (node_session.cpp); nullopt: none.
+std::optional<SessionStatusView> session_status(const PeerEntry& e);
 
 // A coordinator's relay routes to other coordinators' clients
 // (coord/relay_routes.hpp): published by the control thread like the
@@ -335,6 +342,19 @@ struct Node::Impl final : coord::NodeLink {
   int64_t run_rekeys(const Snapshot& s, const Now& now);
   void apply_rekey_out(const Snapshot& s, const PeerEntry& e, link::RekeyOut& out, const Now& now);
   void send_channel(const Snapshot& s, const Now& now, const PeerEntry& e, const wire::ChannelMessage& m);
+  // Site-link sessions (node_session.cpp; link/session.hpp). Control thread.
+  std::vector<SessionLogEvent> session_events;  // handed out by the next tick
+  int64_t session_check_mono_ns = INT64_MIN;
+  uint32_t heartbeat_sequence = 0;
+  void ensure_session(const PeerEntry& e, const Now& now);
+  int64_t run_sessions(const Snapshot& s, const Now& now);
+  // True when `item` was a session message (heartbeat, ack, shutdown).
+  bool handle_session(const Snapshot& s, const PeerEntry& e, const InboxItem& item, const Now& now);
+  void session_event(const PeerEntry& e, std::string_view event, link::SessionReason reason, int64_t wait_ns = 0);
+  static void update_gate(link::Peer& peer);
+  // Worker: answers the inner packet in `slot` with a reset or an ICMP
+  // error written back into the tunnel (Verdict::kReflect), or drops it.
+  static void reflect(link::Peer& peer, TxSlot& slot, std::span<const std::byte> packet);
   // Worker: the plaintext of a control channel datagram; opens its inner
   // seal and posts the message.
   void receive_channel(const Snapshot& s, link::Peer& peer, const AuthKey& key, std::span<std::byte> body,
@@ -369,7 +389,7 @@ struct Node::Impl final : coord::NodeLink {
   // this is the first authentic datagram from `peer` (InboxItem::Kind::kHeard).
   void note_heard(const Snapshot& s, link::Peer& peer, const Endpoint& from);
   // Control thread: a sealed keepalive for `peer`, to `to`.
-  std::optional<Outgoing> make_keepalive(const Now& now, HostId self, link::Peer& peer, const Endpoint& to);
+  std::optional<Outgoing> make_keepalive(const Snapshot& s, const Now& now, link::Peer& peer, const Endpoint& to);
 
   // The control thread's mesh roles (coord/role.hpp), both kept so that a
   // reload may change the role; role() picks the snapshot's. Their control

@@ -20,7 +20,8 @@ void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, cons
   if (!peer) return;
   const auto encoded = wire::encode_control(m);
   if (!encoded) return;  // cannot happen for messages built here; nothing to send
-  std::vector<std::byte> buffer(wire::kHeadroom + encoded->size() + wire::kTailroom);
+  const size_t plain = s.padded(encoded->size());  // zero padding after the message
+  std::vector<std::byte> buffer(wire::kHeadroom + plain + wire::kTailroom);
   std::copy(encoded->begin(), encoded->end(), buffer.begin() + wire::kHeadroom);
 
   link::Peer* first_hop = peer->peer.get();
@@ -48,7 +49,7 @@ void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, cons
   }
   const unsigned slot = workers;  // the control thread's AEAD contexts
   const auto datagram =
-      seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, encoded->size());
+      seal_on_path(slot, now, s.self, *peer->peer, *first_hop, buffer, wire::kHeadroom, plain);
   if (!datagram) {
     peer->peer->stats().drops.add(datagram.error());
     return;

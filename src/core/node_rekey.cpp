@@ -111,7 +111,8 @@ void Node::Impl::ensure_rekey(const Snapshot& s, const PeerEntry& e, const Now& 
 
 void Node::Impl::send_channel(const Snapshot& s, const Now& now, const PeerEntry& e, const wire::ChannelMessage& m) {
   std::vector<std::byte> encoded = wire::encode_channel(m);
-  std::vector<std::byte> buffer(wire::kHeadroom + encoded.size() + wire::kTailroom);
+  const size_t plain = s.padded(encoded.size());  // zero padding after the envelope
+  std::vector<std::byte> buffer(wire::kHeadroom + plain + wire::kTailroom);
   std::copy(encoded.begin(), encoded.end(), buffer.begin() + wire::kHeadroom);
   crypto::wipe(encoded);
   const link::Hop p = path_to(s, *e.peer);
@@ -120,7 +121,7 @@ void Node::Impl::send_channel(const Snapshot& s, const Now& now, const PeerEntry
     return;
   }
   const auto datagram =
-      seal_on_path(workers, now, s.self, *e.peer, *p.first_hop, buffer, wire::kHeadroom, encoded.size(), true);
+      seal_on_path(workers, now, s.self, *e.peer, *p.first_hop, buffer, wire::kHeadroom, plain, true);
   if (!datagram) {
     e.peer->stats().drops.add(datagram.error());
     return;
@@ -146,6 +147,7 @@ void Node::Impl::apply_rekey_out(const Snapshot& s, const PeerEntry& e, link::Re
 void Node::Impl::handle_channel(const Snapshot& s, const InboxItem& item, const Now& now) {
   const PeerEntry* e = s.find(item.peer);
   if (!e) return;
+  if (item.kind == InboxItem::Kind::kChannel && handle_session(s, *e, item, now)) return;
   link::RekeySession* session = e->peer->rekey().get();
   if (!session) {
     // This host does not rekey: a channel message is one it cannot use.
@@ -175,11 +177,12 @@ void Node::Impl::handle_channel(const Snapshot& s, const InboxItem& item, const 
 void Node::Impl::send_keepalive(const Snapshot& s, const PeerEntry& e, const Now& now, bool probe) {
   const link::Hop p = path_to(s, *e.peer);
   if (!p.first_hop) return;
-  std::vector<std::byte> buffer(wire::kHeadroom + wire::kKeepaliveSize + wire::kTailroom);  // zero: a keepalive
+  const size_t plain = s.padded(wire::kKeepaliveSize);
+  std::vector<std::byte> buffer(wire::kHeadroom + plain + wire::kTailroom);  // zero: a keepalive
   if (probe) buffer[wire::kHeadroom] = wire::kGenerationProbeByte;
   const link::Generation* zero = probe ? e.peer->held(0) : nullptr;
-  const auto datagram = seal_on_path(workers, now, s.self, *e.peer, *p.first_hop, buffer, wire::kHeadroom,
-                                     wire::kKeepaliveSize, false, zero);
+  const auto datagram =
+      seal_on_path(workers, now, s.self, *e.peer, *p.first_hop, buffer, wire::kHeadroom, plain, false, zero);
   if (!datagram) {
     e.peer->stats().drops.add(datagram.error());
     return;
@@ -222,7 +225,8 @@ int64_t Node::Impl::run_rekeys(const Snapshot& s, const Now& now) {
   int64_t next = now.mono_ns + kRekeyWalkNs;
   for (const PeerEntry& e : s.peers) {
     link::RekeySession* session = e.peer->rekey().get();
-    if (!session) continue;
+    // A session shut down here sends nothing until started again.
+    if (!session || e.peer->gate() == link::Peer::Gate::kShut) continue;
     // A kHeard item lost to a full inbox: the walk catches up.
     if (!session->heard() && e.peer->timers().last_rx_mono_ns.load(std::memory_order_relaxed) != 0) {
       session->peer_heard(now);

@@ -79,6 +79,8 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   if (accepted.verdict != ReplayWindow::Verdict::kFresh) {
     return drop(slot, replay_reason(accepted.verdict), peer.stats().drops);
   }
+  // A session shut down here hears nothing until it is started again.
+  if (peer.gate() == link::Peer::Gate::kShut) return drop(slot, DropReason::kSessionDown, peer.stats().drops);
   if (accepted.live && roam) link::on_live_rx_from(peer, now);
   note_heard(s, peer, slot.from);
   link::on_authenticated_rx(peer, now);

@@ -59,7 +59,7 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
       next = std::min(next, now.mono_ns + kFloorCheckAheadNs);  // due once the floor is persisted
       continue;
     }
-    if (auto k = impl.make_keepalive(now, s.self, *e.peer, *to)) {
+    if (auto k = impl.make_keepalive(s, now, *e.peer, *to)) {
       out.push_back(std::move(*k));
       link::on_keepalive_sent(*e.peer, now);
       next = std::min(next, keepalive_due(e));
@@ -72,9 +72,11 @@ int64_t run_keepalives(Node::Impl& impl, const Snapshot& s, const Now& now, std:
 
 }  // namespace
 
-std::optional<Outgoing> Node::Impl::make_keepalive(const Now& now, HostId self, link::Peer& peer, const Endpoint& to) {
-  std::vector<std::byte> buffer(wire::kOverhead + wire::kKeepaliveSize);  // the payload byte is zero
-  const auto datagram = seal(workers, now, self, peer, buffer, wire::kHeaderSize, wire::kKeepaliveSize);
+std::optional<Outgoing> Node::Impl::make_keepalive(const Snapshot& s, const Now& now, link::Peer& peer,
+                                                   const Endpoint& to) {
+  const size_t plain = s.padded(wire::kKeepaliveSize);
+  std::vector<std::byte> buffer(wire::kOverhead + plain);  // the payload byte and the padding are zero
+  const auto datagram = seal(workers, now, s.self, peer, buffer, wire::kHeaderSize, plain);
   if (!datagram) {
     peer.stats().drops.add(datagram.error());
     return std::nullopt;
@@ -147,7 +149,7 @@ TickResult Node::tick(const Now& now) {
         impl.handle_channel(*s, item, now);
       }
     }
-    mesh_next = std::min(role.tick(*s, now, result), impl.run_rekeys(*s, now));
+    mesh_next = std::min({role.tick(*s, now, result), impl.run_rekeys(*s, now), impl.run_sessions(*s, now)});
     for (Outgoing& o : impl.control_out) result.datagrams.push_back(std::move(o));
     impl.control_out.clear();
   } else {
@@ -167,6 +169,8 @@ TickResult Node::tick(const Now& now) {
   impl.offer_receive_floors(*s, now, result);
   result.rekey_events = std::move(impl.rekey_events);
   impl.rekey_events.clear();
+  result.session_events = std::move(impl.session_events);
+  impl.session_events.clear();
   const int64_t receive_floor_next = *impl.receive_floors_offered_mono_ns + kReceiveFloorIntervalNs;
   result.next_deadline_mono_ns =
       std::min({impl.keepalive_check_mono_ns, impl.floor_check_mono_ns, mesh_next, receive_floor_next});

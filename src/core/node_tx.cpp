@@ -2,6 +2,8 @@
 // (direct, or through a relay: docs/protocol.md, "Rendezvous"), take a
 // counter, seal in place, and for a relayed path wrap it for the first hop.
 // Checks end in named drops like the receive path.
+#include <algorithm>
+
 #include "core/node_impl.hpp"
 #include "core/wire/inner_packet.hpp"
 
@@ -75,6 +77,9 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   const auto index = s.routes.lookup(inner->destination);
   if (!index) return drop(slot, DropReason::kNoRoute, drops);
   link::Peer& peer = *s.peers[*index].peer;
+  if (peer.gate() != link::Peer::Gate::kOpen) {
+    return reflect(peer, slot, slot.buffer.subspan(slot.headroom, inner->length));
+  }
   link::PeerStats& st = peer.stats();
   if (!s.reachable(s.peers[*index], inner->source)) return drop(slot, DropReason::kOutOfReach, st.drops);
   const auto packet = slot.buffer.subspan(slot.headroom, inner->length);
@@ -82,7 +87,14 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   link::on_data_sent(peer, now);
   const link::Hop path = path_to(s, peer);
   if (!path.first_hop) return drop(slot, DropReason::kNoEndpoint, st.drops);
-  const auto datagram = seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, inner->length);
+  // Size classes: zero padding after the packet, inside the ciphertext.
+  const size_t plain = s.padded(inner->length);
+  if (plain != inner->length && slot.buffer.size() - slot.headroom < plain + wire::kTailroom) {
+    return drop(slot, DropReason::kTooBig, st.drops);
+  }
+  std::fill(slot.buffer.begin() + static_cast<ptrdiff_t>(slot.headroom + inner->length),
+            slot.buffer.begin() + static_cast<ptrdiff_t>(slot.headroom + plain), std::byte{0});
+  const auto datagram = seal_on_path(worker, now, s.self, peer, *path.first_hop, slot.buffer, slot.headroom, plain);
   if (!datagram) return drop(slot, datagram.error(), st.drops);
   if (path.first_hop != &peer) link::on_any_sent(*path.first_hop, now);
   st.tx_packets.fetch_add(1, std::memory_order_relaxed);

@@ -35,6 +35,18 @@ struct RekeyStatusView {
   uint64_t done = 0, failed = 0, refused = 0;
 };
 
+// A site link's session (link/session.hpp).
+struct SessionStatusView {
+  std::string state;         // connecting | up | lost | shutdown | standby
+  std::string reason;        // why it last went down: none | heartbeat_timeout | ...
+  int64_t since_mono_ns = 0;  // when the state last changed (monotonic clock)
+  std::optional<int64_t> next_try_mono_ns;  // a secondary's next recovery try
+  int64_t retry_wait_ns = 0;  // the wait before that try
+  bool initiator = false;     // this side connects (a secondary)
+  int64_t heartbeat_ns = 0, fail_ns = 0;
+  uint64_t losses = 0, tries = 0, heartbeats = 0;
+};
+
 struct PeerStatus {
   HostId id;
   std::string name;
@@ -59,6 +71,7 @@ struct PeerStatus {
   std::array<uint64_t, kDropReasonCount> drops{};
   // Key generations (docs/protocol.md, "Rekey exchange").
   RekeyStatusView rekey;
+  std::optional<SessionStatusView> session;
 };
 
 // A client a coordinator serves as registry.

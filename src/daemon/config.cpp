@@ -14,6 +14,7 @@
 
 #include "core/crypto/aead.hpp"
 #include "daemon/keyfile.hpp"
+#include "daemon/size_classes.hpp"
 
 namespace cordon::daemon {
 namespace {
@@ -26,10 +27,10 @@ constexpr std::array<std::string_view, 4> kTopKeys = {"host", "peer", "filter", 
 constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
 constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
-constexpr std::array<std::string_view, 21> kHostKeys = {
+constexpr std::array<std::string_view, 22> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
     "time_window", "workers",   "offloads",  "log_level", "control_socket", "keyset",      "password_file",
-    "rekey_period",
+    "rekey_period", "size_classes",
     // managed mode: the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers")
     "keepalive", "status_interval", "poll_period", "exchange_interval", "tcp_fallback", "tcp_port"};
 constexpr std::array<std::string_view, 8> kPeerKeys = {"id",    "name",      "endpoint",    "key_file",
@@ -343,6 +344,14 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
   } else if (managed_) {
     // A managed host may be relayed: leave room for the relay's 36 bytes too.
     config.mtu = kDefaultManagedMtu;
+  }
+  if (auto text = get_string(host, "size_classes", "host.size_classes")) {
+    auto classes = parse_size_classes(*text, config.mtu);
+    if (classes) {
+      config.node.size_classes = std::move(*classes);
+    } else {
+      error(host.get("size_classes")->source(), "host.size_classes", classes.error());
+    }
   }
   const bool has_ipv6 = std::any_of(config.addresses.begin(), config.addresses.end(),
                                     [](const Prefix& p) { return !p.address.is_v4(); });

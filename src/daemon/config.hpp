@@ -60,6 +60,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/node_config.hpp"
@@ -90,6 +91,22 @@ struct ConfigError {
 
   // "FILE:LINE:COL: field: message" (line and column left out when unknown).
   std::string to_string() const;
+};
+
+// A site link's role (docs/site-links.md): the primary serves secondaries;
+// a secondary connects to its primary.
+enum class SiteRole { kPrimary, kSecondary };
+
+// What the daemon keeps about a site link besides its node configuration
+// (site_link.hpp): groups for administration commands, a secondary's
+// primary and backup.
+struct SiteSettings {
+  SiteRole role = SiteRole::kPrimary;
+  std::vector<std::pair<std::string, std::vector<HostId>>> groups;  // primary: N/group, in order of first use
+  std::vector<std::pair<HostId, uint32_t>> numbers;  // each remote's host ID and its N in the file
+  std::optional<HostId> primary;  // secondary: its primary
+  std::optional<HostId> backup;   // secondary: its backup primary, if any
+  bool on_backup = false;         // secondary: the backup primary is in use
 };
 
 struct DaemonConfig {
@@ -147,6 +164,10 @@ struct DaemonConfig {
   // from both).
   std::optional<OpenConfig> open;
   bool open_firewall() const { return open.has_value() || !central_open_rules.empty(); }
+
+  // A site link (`cordon sitelink`): the file is a site-link file, and
+  // reloads read it as one.
+  std::optional<SiteSettings> site;
 };
 
 // Fills config.node.filter from config.central_rules, then

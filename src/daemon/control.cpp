@@ -215,13 +215,17 @@ nlohmann::json dispatch_command(const nlohmann::json& request, const ControlComm
   if (*command == "status" && commands.status) return commands.status();
   if (*command == "reload" && commands.reload) return commands.reload();
   if (*command == "rekey" && commands.rekey) return commands.rekey(request);
-  return {{"error", fmt::format("unknown command {}; the daemon knows: {}", command->dump(),
-                                commands.reload ? (commands.rekey ? "status, reload, rekey" : "status, reload")
-                                                : "status")}};
+  if (*command == "sitelink" && commands.sitelink) return commands.sitelink(request);
+  std::string known = "status";
+  if (commands.reload) known += ", reload";
+  if (commands.rekey) known += ", rekey";
+  if (commands.sitelink) known += ", sitelink";
+  if (*command == "sitelink") known += " (sitelink only on a daemon started by `cordon sitelink`)";
+  return {{"error", fmt::format("unknown command {}; the daemon knows: {}", command->dump(), known)}};
 }
 
 nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
-  return dispatch_command(request, ControlCommands{status, nullptr, nullptr});
+  return dispatch_command(request, ControlCommands{status, nullptr, nullptr, nullptr});
 }
 
 }  // namespace cordon::daemon

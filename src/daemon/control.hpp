@@ -14,6 +14,13 @@
 //   client -> daemon   {"command":"reload"}\n
 //   daemon -> client   {"reloaded":true,"peers":N,"version":V} or {"error":"..."}
 //
+//   client -> daemon   {"command":"sitelink","action":"shutdown","group":"east"}\n
+//   daemon -> client   {"sessions":[{"peer":"0x00010002","name":"remote 1","ok":true,...}]} or {"error":"..."}
+//
+// "sitelink" is known to a daemon started by `cordon sitelink` only; its
+// actions are status, rekey, shutdown, start (on "peer", "group" or
+// "all": true) and return (a secondary: back from its backup primary).
+//
 // "reload" does what SIGHUP does: read the config file again and, in
 // managed mode, the installed key set (with the user key the daemon holds),
 // then apply it. `cordon update apply` sends it after storing an update.
@@ -96,6 +103,7 @@ struct ControlCommands {
   std::function<nlohmann::json()> status;
   std::function<nlohmann::json()> reload;  // may be empty: "reload" is then refused
   std::function<nlohmann::json(const nlohmann::json&)> rekey;  // may be empty
+  std::function<nlohmann::json(const nlohmann::json&)> sitelink;  // site links only (site_link.hpp)
 };
 nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands);
 // Status only (kept for callers that serve no reload).

@@ -28,6 +28,8 @@
 #include "daemon/open_policy.hpp"
 #include "daemon/start_checks.hpp"
 #include "daemon/reload.hpp"
+#include "daemon/site_link.hpp"
+#include "daemon/size_classes.hpp"
 #include "daemon/status_json.hpp"
 #include "daemon/stream_outbox.hpp"
 #include "daemon/tcp_tunnel.hpp"
@@ -106,6 +108,10 @@ class Daemon {
   using ReloadOutcome = cordon::Result<Reloaded, std::string>;
   ReloadOutcome reload(const Now& now, std::string_view why);
   nlohmann::json answer(const nlohmann::json& request);
+  // Site links: move a secondary to its backup primary or back (a reload
+  // with the other one active), and the "sitelink" control command.
+  void switch_primary(const Now& now, bool to_backup);
+  nlohmann::json answer_sitelink(const nlohmann::json& request);
 
   DaemonConfig config_;
   RunOptions options_;
@@ -368,6 +374,22 @@ void Daemon::tick(const Now& now) {
   log_rekey_events(result.rekey_events);
   send(result.datagrams);
   tunnel_->reconcile(result.tcp_targets, now);
+  if (config_.site) {
+    log_session_events(result.session_events, *config_.site);
+    if (wants_failover(result.session_events, *config_.site)) switch_primary(now, true);
+  }
+}
+
+void Daemon::switch_primary(const Now& now, bool to_backup) {
+  config_.site->on_backup = to_backup;
+  const char* why = to_backup ? "failover to the backup primary" : "return to the primary";
+  if (auto done = reload(now, why); !done) {
+    config_.site->on_backup = !to_backup;
+    spdlog::error("site link: {} failed; {}", why, done.error());
+    return;
+  }
+  spdlog::warn("site link: {}: now using {}", why,
+               (to_backup ? config_.site->backup : config_.site->primary).value_or(HostId{}).to_string());
 }
 
 // Every rekey and key-generation event, with its reason code
@@ -494,7 +516,8 @@ void Daemon::check_local_endpoints(const Now& now) {
 
 Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   spdlog::info("{}: reloading {}{}", why, config_.path, managed_ ? " and key set " + *config_.keyset : "");
-  ConfigResult result = load_config(config_.path);
+  ConfigResult result = config_.site ? load_site_daemon_config(config_.path, config_.site->role, config_.site->on_backup)
+                                     : load_config(config_.path);
   if (!result) {
     for (const ConfigError& e : result.error()) spdlog::error("{}", e.to_string());
     spdlog::error("reload failed with {} error{}; the running configuration stays", result.error().size(),
@@ -552,11 +575,14 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   }
   config_.open = std::move(next.open);
   config_.central_open_rules = std::move(next.central_open_rules);
+  config_.site = std::move(next.site);
 
   // The host ID and the TCP tunnel port are part of what needs a restart;
   // keep the running ones.
   next.node.self = config_.node.self;
   next.node.mesh.tcp_port = config_.node.mesh.tcp_port;
+  // Size classes end at the running interface's MTU (host.mtu needs a restart).
+  next.node.size_classes = fit_size_classes(std::move(next.node.size_classes), config_.mtu);
   NodeConfig kept = next.node;
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
@@ -620,7 +646,54 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     next_tick_ns_ = os::now().mono_ns;  // the offer (or request) goes out at the next tick
     return {{"rekey", id->to_string()}};
   };
+  if (config_.site) commands.sitelink = [this](const nlohmann::json& r) { return answer_sitelink(r); };
   return dispatch_command(request, commands);
+}
+
+// The "sitelink" control command (control.hpp): an action on the sessions
+// a request names (site_link.hpp, site_targets), one result per session.
+nlohmann::json Daemon::answer_sitelink(const nlohmann::json& request) {
+  const Now now = os::now();
+  const auto action_it = request.find("action");
+  const std::string action = action_it != request.end() && action_it->is_string() ? action_it->get<std::string>() : "";
+  if (action == "return") {
+    if (config_.site->role != SiteRole::kSecondary || !config_.site->backup) {
+      return {{"error", "return applies to a secondary with a backup primary (N/backup yes in its file)"}};
+    }
+    if (!config_.site->on_backup) return {{"returned", false}, {"primary", config_.site->primary->to_string()}};
+    switch_primary(now, false);
+    if (config_.site->on_backup) return {{"error", "the return to the primary failed; the daemon's log says why"}};
+    next_tick_ns_ = now.mono_ns;
+    return {{"returned", true}, {"primary", config_.site->primary->to_string()}};
+  }
+  if (action != "status" && action != "rekey" && action != "shutdown" && action != "start") {
+    return {{"error", "unknown sitelink action; use status, rekey, shutdown, start or return"}};
+  }
+  auto targets = site_targets(request, *config_.site);
+  if (!targets) return {{"error", targets.error()}};
+  nlohmann::json sessions = nlohmann::json::array();
+  for (const HostId id : *targets) {
+    bool ok = true;
+    if (action == "rekey") ok = node_->force_rekey(id, now);
+    if (action == "shutdown") ok = node_->session_command(id, Node::SessionCommand::kShutdown, now);
+    if (action == "start") ok = node_->session_command(id, Node::SessionCommand::kStart, now);
+    sessions.push_back({{"peer", id.to_string()}, {"ok", ok}});
+  }
+  // The state after the action.
+  StatusContext context{config_.interface, port_, now.real_ns};
+  context.now_mono_ns = now.mono_ns;
+  const nlohmann::json document = status_to_json(node_->status(), context);
+  for (nlohmann::json& entry : sessions) {
+    for (const nlohmann::json& peer : document["peers"]) {
+      if (peer["id"] == entry["peer"]) entry["status"] = peer;
+    }
+  }
+  if (action != "status") {
+    next_tick_ns_ = now.mono_ns;  // what the action sends goes out at once
+    spdlog::info("site link: administration command {} on {} session{}", action, targets->size(),
+                 targets->size() == 1 ? "" : "s");
+  }
+  return {{"action", action}, {"sessions", std::move(sessions)}};
 }
 
 }  // namespace

@@ -44,6 +44,13 @@ bool Forwarding::store_record(Applied& out) {
   }
   std::string text;
   for (const auto& [name, value] : original_) text += name + "=" + value + "\n";
+  // The state directory may not exist yet on a first start (the counter
+  // file, written later, would make it too).
+  if (auto made = files_.ensure_dir(state_dir_, 0700); !made) {
+    out.errors.push_back(fmt::format("cannot record the forwarding switches: {}; IP forwarding is left as it is",
+                                     made.error().message()));
+    return false;
+  }
   if (auto written = files_.write_atomic(record_path(), text, 0600); !written) {
     out.errors.push_back(fmt::format("cannot record the forwarding switches in {}: {}; IP forwarding is left as "
                                      "it is",

@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "daemon/size_classes.hpp"
+
 namespace cordon::daemon {
 namespace {
 
@@ -72,6 +74,7 @@ constexpr Keyword kKeywords[] = {
     {"tunnel_address", Scope::kLocal, true, true, {}},
     {"state_dir", Scope::kLocal, true, true, {}},
     {"control_socket", Scope::kLocal, true, true, {}},
+    {"size_classes", Scope::kLocal, true, true, {}},
 
     {"ip", Scope::kRemote, true, true, {}},
     {"address", Scope::kRemote, true, true, {}},
@@ -226,6 +229,13 @@ Parsed<std::string> parse_interface(std::string_view text) {
   if (ok) return std::string(text);
   return problem(fmt::format("\"{}\" is not a usable interface name; use 1 to {} letters, digits, '-', '_' or '.'",
                              text, kMaxInterfaceName));
+}
+
+// Checked against the daemon's default MTU: a site link's interface has it.
+Parsed<std::vector<uint16_t>> parse_site_size_classes(std::string_view text) {
+  auto classes = parse_size_classes(text, kDefaultMtu);
+  if (!classes) return problem(classes.error());
+  return std::move(*classes);
 }
 
 Parsed<Prefix> parse_tunnel_prefix(std::string_view text) {
@@ -653,6 +663,7 @@ void Parser::build_local(SiteLocal& local) {
   if (auto v = get<HostId>(local_, "host_id", parse_host_id)) local.host_id = *v;
   require(local_, "host_id", at, "host_id", "add `host_id 0xNNNNHHHH`, this gateway's host ID");
   if (auto v = get<std::string>(local_, "interface", parse_interface)) local.interface = *v;
+  if (auto v = get<std::vector<uint16_t>>(local_, "size_classes", parse_site_size_classes)) local.size_classes = *v;
   if (auto v = get<Prefix>(local_, "tunnel_address", parse_tunnel_prefix)) local.tunnel_address = *v;
   require(local_, "tunnel_address", at, "tunnel_address",
           "add `tunnel_address`, this gateway's address on the tunnel with the network's length, e.g. "
@@ -707,7 +718,10 @@ SiteRemote Parser::build_remote(const RemoteDraft& draft, const SiteLocal& local
   require(keys, "host_id", draft.first_line, prefix + "host_id",
           fmt::format("add {}/host_id 0xNNNNHHHH, the remote gateway's host ID", n));
   const auto path = [this](std::string_view t) -> Parsed<std::string> { return resolve(t); };
-  if (auto v = get<std::string>(keys, "key_file", path)) remote.key_file = *v;
+  if (auto v = get<std::string>(keys, "key_file", path)) {
+    remote.key_file = *v;
+    remote.key_file_line = keys.find("key_file")->second.line;
+  }
   require(keys, "key_file", draft.first_line, prefix + "key_file",
           fmt::format("add {}/key_file, the path of the file holding this link's key", n));
   if (auto v = get<IpAddress>(keys, "tunnel_address", parse_address)) remote.tunnel_address = *v;

@@ -1,6 +1,6 @@
 // The site-link configuration file (docs/site-links.md, "The configuration
-// file"). The role comes from the caller; the `cordon sitelink` command that
-// will run a site link from it is not built yet.
+// file"). The role comes from the caller, `cordon sitelink primary` or
+// `secondary`; site_link.hpp makes the daemon's configuration from it.
 //
 // A site link joins two gateways, a primary and a secondary. The file keeps
 // the layout of the P³ functional specification (Velocite Systems, 2011),
@@ -44,8 +44,6 @@
 #include "daemon/config.hpp"
 
 namespace cordon::daemon {
-
-enum class SiteRole { kPrimary, kSecondary };
 
 // Defaults from the P³ functional specification, Appendix A, section 1.
 constexpr uint16_t kSiteDefaultPort = 5653;
@@ -100,6 +98,7 @@ struct SiteLocal {
   // Cordon additions.
   HostId host_id;
   std::string interface = kSiteDefaultInterface;
+  std::vector<uint16_t> size_classes;  // NodeConfig::size_classes (daemon/size_classes.hpp); empty: off
   Prefix tunnel_address;  // host bits kept: 10.99.0.1/24
   std::string state_dir = kSiteDefaultStateDir;  // resolved against the file's directory
   std::string control_socket;  // resolved; empty: the caller's default
@@ -123,6 +122,7 @@ struct SiteRemote {
   // Cordon additions.
   HostId host_id;
   std::string key_file;  // resolved against the file's directory; not read here
+  uint32_t key_file_line = 0;  // where N/key_file is written, for errors about the key file
   std::optional<IpAddress> tunnel_address;
   std::vector<std::string> groups;  // primary only, in the order written
   bool backup = false;              // secondary only: a backup primary

@@ -228,6 +228,24 @@ std::string keys_table(const json& peers, int64_t now_unix) {
   return render_table(rows);
 }
 
+// Each site link's session and its recovery back-off; empty when no peer
+// has one.
+std::string sessions_table(const json& peers, int64_t now_unix) {
+  std::vector<std::vector<std::string>> rows = {
+      {"PEER", "NAME", "SESSION", "SINCE", "REASON", "NEXT TRY", "WAIT", "LOSSES", "TRIES"}};
+  for (const json& peer : peers) {
+    if (!peer.is_object()) continue;
+    auto s = peer.find("session");
+    if (s == peer.end() || !s->is_object()) continue;
+    const bool waiting = s->contains("next_try") && (*s)["next_try"].is_number_integer();
+    rows.push_back({text(peer, "id"), text(peer, "name", "-"), text(*s, "state"), age(*s, "since", now_unix),
+                    text(*s, "reason"), until(*s, "next_try", now_unix),
+                    waiting ? std::to_string(unsigned_number(*s, "retry_wait")) + " s" : "-",
+                    std::to_string(unsigned_number(*s, "losses")), std::to_string(unsigned_number(*s, "tries"))});
+  }
+  return rows.size() == 1 ? std::string() : render_table(rows);
+}
+
 std::string mesh_peer_table(const json& peers, int64_t now_unix) {
   std::vector<std::vector<std::string>> rows = {
       {"PEER", "ROLE", "PATH", "REACHABILITY", "LAST STATUS", "PUBLIC ENDPOINT"}};
@@ -376,6 +394,9 @@ std::string format_status(const json& status, int64_t now_unix) {
   }
   out += '\n' + render_table(rows);
   out += "\nkey generations:\n" + keys_table(*peers, now_unix);
+  if (const std::string sessions = sessions_table(*peers, now_unix); !sessions.empty()) {
+    out += "\nsite link sessions:\n" + sessions;
+  }
   if (mesh) out += '\n' + mesh_peer_table(*peers, now_unix) + coordinator_sections(status, now_unix);
   return out + filter_section(status) + open_section(status);
 }

@@ -94,6 +94,30 @@ nlohmann::json rekey_to_json(const RekeyStatusView& r, const StatusContext& cont
   };
 }
 
+// A site link's session (docs/site-links.md, "Sessions"); null elsewhere.
+// Times on the core's monotonic clock are dated with the context's clocks.
+nlohmann::json session_to_json(const std::optional<SessionStatusView>& s, const StatusContext& context) {
+  if (!s) return nullptr;
+  const auto dated = [&](int64_t mono) -> nlohmann::json {
+    if (context.now_mono_ns == 0) return nullptr;
+    return unix_seconds_or_null(context.now_real_ns + (mono - context.now_mono_ns));
+  };
+  return nlohmann::json{
+      {"state", s->state},
+      {"reason", s->reason},
+      {"since", dated(s->since_mono_ns)},
+      {"next_try", s->next_try_mono_ns ? dated(std::max(*s->next_try_mono_ns, context.now_mono_ns))
+                                       : nlohmann::json(nullptr)},
+      {"retry_wait", s->retry_wait_ns / kNsPerSecond},
+      {"connects", s->initiator},
+      {"heartbeat_time", s->heartbeat_ns / kNsPerSecond},
+      {"heartbeat_fail", s->fail_ns / kNsPerSecond},
+      {"losses", s->losses},
+      {"tries", s->tries},
+      {"heartbeats", s->heartbeats},
+  };
+}
+
 nlohmann::json peer_to_json(const PeerStatus& peer, const StatusContext& context) {
   nlohmann::json prefixes = prefix_list(peer.allowed_prefixes);
   return nlohmann::json{
@@ -122,6 +146,7 @@ nlohmann::json peer_to_json(const PeerStatus& peer, const StatusContext& context
       {"public_endpoint", endpoint_or_null(peer.public_endpoint)},
       {"local_endpoints", endpoints(peer.local_endpoints)},
       {"rekey", rekey_to_json(peer.rekey, context)},
+      {"session", session_to_json(peer.session, context)},
   };
 }
 

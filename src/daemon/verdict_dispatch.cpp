@@ -76,6 +76,9 @@ DispatchTally VerdictDispatch::received(std::span<const RxSlot> batch) {
         ++tally.dropped;
         sample_drop(slot, tally);
         break;
+      case Verdict::kReflect:  // a send-side verdict
+        ++tally.contract_violations;
+        break;
     }
   }
   if (coalescer_) write_coalesced(tally);
@@ -94,6 +97,21 @@ void VerdictDispatch::deliver(std::span<const std::byte> inner, DispatchTally& t
     tally.last_errno = written.error().err;
   } else {
     ++tally.delivered;
+  }
+}
+
+// A reset or an ICMP error for a local application (core/node.hpp,
+// Verdict::kReflect), written back into the tunnel on its own.
+void VerdictDispatch::reflect(std::span<const std::byte> reply, DispatchTally& tally) {
+  if (reply.empty()) {
+    ++tally.contract_violations;
+    return;
+  }
+  if (auto written = tun_.write(reply); !written) {
+    ++tally.tun_write_errors;
+    tally.last_errno = written.error().err;
+  } else {
+    ++tally.reflected;
   }
 }
 
@@ -124,6 +142,10 @@ DispatchTally VerdictDispatch::sealed(std::span<const TxSlot> batch) {
         break;
       case Verdict::kDrop:
         ++tally.dropped;
+        break;
+      case Verdict::kReflect:
+        ++tally.dropped;  // the packet it answers (counted by the core)
+        reflect(within(slot.wire, slot.buffer), tally);
         break;
       case Verdict::kConsumed:  // receive-side verdicts
       case Verdict::kForward:

@@ -70,6 +70,7 @@ struct DispatchTally {
   size_t consumed = 0;
   size_t control = 0;
   size_t dropped = 0;
+  size_t reflected = 0;            // kReflect replies (a reset, an ICMP error) the tunnel took
   size_t contract_violations = 0;  // see above
   int last_errno = 0;              // of the latest tunnel or socket error
   std::optional<DropSample> unknown_peer, auth_failure;  // received: who sent the first such drop
@@ -103,6 +104,7 @@ class VerdictDispatch {
   void send_udp(DispatchTally& tally);
   void to_stream(uint32_t stream, std::span<const std::byte> datagram, DispatchTally& tally);
   void deliver(std::span<const std::byte> inner, DispatchTally& tally);
+  void reflect(std::span<const std::byte> reply, DispatchTally& tally);
   void write_coalesced(DispatchTally& tally);
 
   os::TunQueue& tun_;

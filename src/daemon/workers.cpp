@@ -147,14 +147,13 @@ os::Result<BatchReport> Worker::send_batch(const Now& now) {
   return report;
 }
 
-// Slot tx_count_ holds a packet of `length` bytes after the headroom.
+// Slot tx_count_ holds a packet of `length` bytes after the headroom. The
+// core gets the whole slot: room for the MTU, so that size classes can pad
+// any packet up to its class (core/node.hpp, TxSlot).
 void Worker::add_slot(size_t length) {
   const auto buffer = std::span(tx_storage_).subspan(tx_count_ * tx_slot_size_, tx_slot_size_);
   length = std::min(length, tx_slot_size_ - wire::kHeadroom - wire::kTailroom);
-  poison(buffer.subspan(wire::kHeadroom + length + wire::kTailroom));
-  tx_slots_[tx_count_++] = TxSlot{.buffer = buffer.first(wire::kHeadroom + length + wire::kTailroom),
-                                  .headroom = wire::kHeadroom,
-                                  .length = length};
+  tx_slots_[tx_count_++] = TxSlot{.buffer = buffer, .headroom = wire::kHeadroom, .length = length};
 }
 
 // Reads up to batch_ packets (and finishes a super-packet left from the

@@ -31,10 +31,12 @@
 // the dispatcher). A socket with UDP GRO fills up to
 // UdpSocket::kMaxCoalescedBatch datagrams per receive from its own buffers.
 //
-// In the AddressSanitizer build, the bytes of each slot past the room the
-// core was given (after the packet's tailroom, after a datagram's length)
-// are poisoned while the core works on the batch, so a core that writes
-// outside its room is caught as it would be with buffers of the exact size.
+// In the AddressSanitizer build, the bytes of each receive slot past the
+// room the core was given (after a datagram's length) are poisoned while
+// the core works on the batch, so a core that writes outside its room is
+// caught as it would be with buffers of the exact size. A send slot is the
+// core's to the end (it pads packets up to their size class there); its
+// end is the buffer's.
 //
 // WorkerPool is the daemon's side: one thread per worker, each in an epoll
 // loop over its TUN queue, its UDP socket and a stop event. Which worker

@@ -477,6 +477,7 @@ std::string render_config(const NodeSpec& s) {
   }
   if (s.workers != 0) o << "workers = " << s.workers << "\n";
   if (s.rekey_period >= 0) o << "rekey_period = " << s.rekey_period << "\n";
+  if (!s.size_classes.empty()) o << "size_classes = \"" << s.size_classes << "\"\n";
   for (const auto& p : s.peers) {
     o << "\n[[peer]]\n"
       << "id = " << toml_string(p.id) << "\n";
@@ -871,6 +872,7 @@ CordonPair::CordonPair(PairOptions options) : options_(std::move(options)) {
     s.offloads = options_.offloads;
     s.workers = options_.workers;
     s.rekey_period = options_.rekey_period;
+    s.size_classes = options_.size_classes;
     fs::create_directories(s.state_dir);
     fs::permissions(s.state_dir, fs::perms::owner_all);
     return s;

@@ -227,6 +227,7 @@ struct NodeSpec {
   std::optional<bool> offloads;  // unset: the default (on)
   unsigned workers = 0;          // 0: the default (one per core)
   int rekey_period = -1;         // host.rekey_period in seconds; -1: the default
+  std::string size_classes;      // host.size_classes; empty: the default (off)
   std::vector<PeerSpec> peers;
 };
 
@@ -316,6 +317,7 @@ struct PairOptions {
   std::optional<bool> offloads;  // both daemons' `offloads`; unset: the default (on)
   unsigned workers = 0;          // both daemons' `workers`; 0: the default
   int rekey_period = -1;         // both daemons' `rekey_period`; -1: the default
+  std::string size_classes;      // both daemons' `size_classes`; empty: the default (off)
 };
 
 class CordonPair {

@@ -7,7 +7,7 @@
 //  - a tool holding the link key opens none of the datagrams sealed with a
 //    generation after 0 (forward secrecy: docs/protocol.md, "Key
 //    generations").
-// Size classes (traffic shaping) are not built yet, so sizes are not checked.
+//  - size classes are on: every datagram's size is one of the classes.
 #include <gtest/gtest.h>
 
 #include <openssl/evp.h>
@@ -64,7 +64,9 @@ bool opens_with_link_key(const crypto::SecretBytes& link, const std::vector<uint
 }
 
 TEST_F(RekeyTest, RekeyingEverySecondLosesNoPingAndTheLinkKeyOpensNothingAfterGenerationZero) {
-  CordonPair pair({.tag = "rekey", .rekey_period = 1});
+  CordonPair pair({.tag = "rekey", .rekey_period = 1, .size_classes = "128, 256, 512, 1024"});
+  // The MTU's datagram is the last class: 1420 + 24.
+  const std::set<size_t> classes{128, 256, 512, 1024, 1444};
   ASSERT_TRUE(pair.wait_for_tunnel(deadline_in(20s)));
 
   Process server(&pair.b(), {"iperf3", "-s", "--one-off", "-B", CordonPair::kTunB4, "-p", "5201"},
@@ -135,6 +137,7 @@ TEST_F(RekeyTest, RekeyingEverySecondLosesNoPingAndTheLinkKeyOpensNothingAfterGe
     ASSERT_TRUE(h.header) << "a datagram without a Cordon header";
     Direction& d = dirs[a_to_b];
     ++d.datagrams;
+    EXPECT_TRUE(classes.count(p.payload.size())) << "a datagram of " << p.payload.size() << " bytes";
     if (!d.first) {
       d.first = *h.header;
       d.last_generation = h.header->generation;

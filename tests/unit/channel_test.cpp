@@ -20,7 +20,8 @@ std::vector<ChannelMessage> every_message() {
   RekeyStatus status{7, RekeyStatus::Code::kOk, 6, {}};
   status.share[5] = std::byte{9};
   return {carried, indexed, status, RekeyStatus{9, RekeyStatus::Code::kInternal, 2, {}}, RekeySwitch{7, 1ull << 50},
-          RekeySwitched{7, 12345}, RekeyRequest{}};
+          RekeySwitched{7, 12345}, RekeyRequest{},        Heartbeat{0xdeadbeef}, HeartbeatAck{1},
+          SessionShutdown{}};
 }
 
 // The inner plaintext of an encoded message (between the envelope header and the tag room).
@@ -60,6 +61,10 @@ TEST(Channel, TruncatedOrPaddedOrUnknownInnerMessagesAreRefused) {
   // Generation 0 is never offered; a first counter is never 0.
   EXPECT_EQ(parse_channel(inner_of(encode_channel(RekeySwitch{0, 5}))).error, ChannelError::kBadField);
   EXPECT_EQ(parse_channel(inner_of(encode_channel(RekeySwitch{5, 0}))).error, ChannelError::kBadField);
+  // A session shutdown names its reason; only 1 is defined.
+  auto shutdown = inner_of(encode_channel(SessionShutdown{}));
+  shutdown[1] = std::byte{2};
+  EXPECT_EQ(parse_channel(shutdown).error, ChannelError::kBadField);
 }
 
 TEST(Channel, AnEnvelopeWithABadLengthOrDirtyPaddingIsRefused) {

@@ -157,6 +157,20 @@ allowed_prefixes = []
   EXPECT_EQ(r->control_socket, "/run/cordon/vpn3.sock");
 }
 
+// Size classes end at the MTU's datagram, whatever the order of the keys.
+TEST_F(ConfigTest, SizeClassesAreReadForTheFilesMtu) {
+  const char* peer = "[[peer]]\nid = \"0x0001000b\"\nkey_file = \"a-b.key\"\nallowed_prefixes = []\n";
+  ConfigResult r = load(std::string("[host]\nid = \"0x0001000a\"\nsize_classes = \"128, 256\"\nmtu = 1280\n") + peer);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r->node.size_classes, (std::vector<uint16_t>{128, 256, 1304}));
+  EXPECT_TRUE(load(kGood)->node.size_classes.empty());  // off by default
+  r = load(std::string("[host]\nid = \"0x0001000a\"\nsize_classes = \"256, 128\"\n") + peer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error()[0].line, 3u);
+  EXPECT_EQ(r.error()[0].field, "host.size_classes");
+  EXPECT_NE(r.error()[0].message.find("128 does not follow 256"), std::string::npos) << all_errors(r);
+}
+
 struct ErrorCase {
   const char* name;
   const char* toml;

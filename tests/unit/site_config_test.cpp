@@ -79,6 +79,7 @@ TEST(SiteConfigTest, MinimalPrimaryGetsTheDefaults) {
   EXPECT_EQ(l.tunnel_address.to_string(), "10.99.0.1/24");  // host bits kept
   EXPECT_EQ(l.state_dir, "/var/lib/cordon");
   EXPECT_EQ(l.control_socket, "");
+  EXPECT_TRUE(l.size_classes.empty());  // off
 
   ASSERT_EQ(c.remotes.size(), 1u);
   const SiteRemote& s = c.remotes[0];
@@ -116,6 +117,7 @@ interface = site0
 tunnel_address = fd99::1/64
 state_dir = state
 control_socket = /run/cordon/site0.sock
+size_classes = 128, 512
 localend
 
 2/ip 6
@@ -156,6 +158,7 @@ localend
   EXPECT_EQ(l.tunnel_address.to_string(), "fd99::1/64");
   EXPECT_EQ(l.state_dir, "/etc/cordon/state");
   EXPECT_EQ(l.control_socket, "/run/cordon/site0.sock");
+  EXPECT_EQ(l.size_classes, (std::vector<uint16_t>{128, 512, 1444}));  // and the default MTU's datagram
 
   // In order of N, whatever the order of the lines.
   ASSERT_EQ(r->remotes.size(), 2u);
@@ -496,6 +499,8 @@ const ErrorCase kErrorCases[] = {
     {"local section closed and reopened", P, {"localend", "localstart"}, {}, 7, "localstart", "a second local"},
     {"control_socket too long", P, {"control_socket /" + std::string(120, 's')}, {}, 6, "control_socket",
      "more than 107"},
+    {"size_classes out of order", S, {"size_classes 512, 256"}, {}, 6, "size_classes", "256 does not follow 512"},
+    {"size_classes too large", P, {"size_classes 2000"}, {}, 6, "size_classes", "outside 25 .. 1444"},
 
     // Values of a primary's remotes.
     {"remote ip version", P, {}, {"1/ip 7"}, 12, "1/ip", "write 4 or 6"},

@@ -20,6 +20,7 @@
 #include "core/link/packet_counter.hpp"
 #include "core/link/path.hpp"
 #include "core/link/replay_window.hpp"
+#include "core/link/session.hpp"
 #include "core/link/timers.hpp"
 #include "core/sync.hpp"
 #include "core/types.hpp"
@@ -101,6 +102,22 @@ class Peer {
   std::unique_ptr<RekeySession>& rekey() { return rekey_; }
   const RekeySession* rekey() const { return rekey_.get(); }
 
+  // A site link's session (link/session.hpp). Control thread only; made by
+  // the node for a peer configured with one, and kept across reloads. A
+  // pointer: most peers have none (a coordinator's clients, whose memory
+  // is counted: docs/design.md, "Coordinator memory").
+  std::unique_ptr<SiteSession>& session() { return session_; }
+  const std::unique_ptr<SiteSession>& session() const { return session_; }
+  // What workers do with traffic while a site link's session is not up:
+  // kOpen passes it; kDown answers packets from the tunnel with a reset or
+  // an ICMP error (wire/unreachable.hpp) and passes what the peer sends (it
+  // brings the session back); kShut, a session shut down here, also drops
+  // what the peer sends. The control thread sets it after each session
+  // change; workers read it per packet.
+  enum class Gate : uint8_t { kOpen, kDown, kShut };
+  Gate gate() const { return gate_.load(std::memory_order_relaxed); }
+  void set_gate(Gate g) { gate_.store(g, std::memory_order_relaxed); }
+
   PacketCounter& counter() { return counter_; }
   PeerStats& stats() { return stats_; }
   const PeerStats& stats() const { return stats_; }
@@ -157,6 +174,8 @@ class Peer {
   std::array<std::atomic<const Generation*>, kWireGenerations> rx_{};
   std::atomic<const Generation*> tx_{nullptr};
   std::unique_ptr<RekeySession> rekey_;
+  std::unique_ptr<SiteSession> session_;
+  std::atomic<Gate> gate_{Gate::kOpen};
   std::atomic<bool> heard_{false};
   PacketCounter counter_;
   SpinLock lock_;

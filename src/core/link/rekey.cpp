@@ -293,6 +293,10 @@ void RekeySession::receive(const wire::ChannelMessage& m, const Now& now, KeyRin
                  [&](const wire::RekeySwitch& x) { on_switch(x, now, ring, out); },
                  [&](const wire::RekeySwitched& x) { on_switched(x, now, ring, out); },
                  [&](const wire::RekeyRequest&) { on_request(now, out); },
+                 // Session messages: the node handles them (node_session.cpp).
+                 [&](const wire::Heartbeat&) {},
+                 [&](const wire::HeartbeatAck&) {},
+                 [&](const wire::SessionShutdown&) {},
              },
              m);
 }

@@ -79,6 +79,27 @@ bool read_body(ByteReader& in, RekeyRequest& m, ChannelError& error) {
 }
 
 template <typename M>
+bool read_sequence(ByteReader& in, M& m) {
+  const auto sequence = in.u32();
+  if (!sequence) return false;
+  m.sequence = *sequence;
+  return true;
+}
+bool read_body(ByteReader& in, Heartbeat& m, ChannelError&) { return read_sequence(in, m); }
+bool read_body(ByteReader& in, HeartbeatAck& m, ChannelError&) { return read_sequence(in, m); }
+
+bool read_body(ByteReader& in, SessionShutdown& m, ChannelError& error) {
+  const auto reason = in.u8();
+  if (!reason) return false;
+  if (*reason != static_cast<uint8_t>(SessionShutdown::Reason::kAdministration)) {
+    error = ChannelError::kBadField;
+    return false;
+  }
+  m.reason = SessionShutdown::Reason::kAdministration;
+  return true;
+}
+
+template <typename M>
 ParsedChannel read_as(ByteReader& in) {
   M m;
   ParsedChannel out;
@@ -99,6 +120,9 @@ bool valid(const RekeyStatus& m) { return m.generation != 0; }
 bool valid(const RekeySwitch& m) { return m.generation != 0 && m.first_counter != 0; }
 bool valid(const RekeySwitched& m) { return m.generation != 0 && m.first_counter != 0; }
 bool valid(const RekeyRequest&) { return true; }
+bool valid(const Heartbeat&) { return true; }
+bool valid(const HeartbeatAck&) { return true; }
+bool valid(const SessionShutdown&) { return true; }
 
 void write_body(ByteWriter& w, const RekeyOffer& m) {
   w.u32(m.generation);
@@ -126,12 +150,18 @@ void write_body(ByteWriter& w, const RekeySwitched& m) {
   w.u64(m.first_counter);
 }
 void write_body(ByteWriter& w, const RekeyRequest& m) { w.u8(static_cast<uint8_t>(m.reason)); }
+void write_body(ByteWriter& w, const Heartbeat& m) { w.u32(m.sequence); }
+void write_body(ByteWriter& w, const HeartbeatAck& m) { w.u32(m.sequence); }
+void write_body(ByteWriter& w, const SessionShutdown& m) { w.u8(static_cast<uint8_t>(m.reason)); }
 
 ChannelType type_of(const RekeyOffer&) { return ChannelType::kRekeyOffer; }
 ChannelType type_of(const RekeyStatus&) { return ChannelType::kRekeyStatus; }
 ChannelType type_of(const RekeySwitch&) { return ChannelType::kRekeySwitch; }
 ChannelType type_of(const RekeySwitched&) { return ChannelType::kRekeySwitched; }
 ChannelType type_of(const RekeyRequest&) { return ChannelType::kRekeyRequest; }
+ChannelType type_of(const Heartbeat&) { return ChannelType::kHeartbeat; }
+ChannelType type_of(const HeartbeatAck&) { return ChannelType::kHeartbeatAck; }
+ChannelType type_of(const SessionShutdown&) { return ChannelType::kSessionShutdown; }
 
 }  // namespace
 
@@ -171,6 +201,15 @@ ParsedChannel parse_channel(std::span<const std::byte> inner) {
       break;
     case ChannelType::kRekeyRequest:
       out = read_as<RekeyRequest>(in);
+      break;
+    case ChannelType::kHeartbeat:
+      out = read_as<Heartbeat>(in);
+      break;
+    case ChannelType::kHeartbeatAck:
+      out = read_as<HeartbeatAck>(in);
+      break;
+    case ChannelType::kSessionShutdown:
+      out = read_as<SessionShutdown>(in);
       break;
     default:
       out.error = ChannelError::kUnknownType;

@@ -22,6 +22,9 @@
 //   0x03 rekey switch    generation 4 | first counter 8
 //   0x04 rekey switched  generation 4 | first counter 8
 //   0x05 rekey request   reason 1
+//   0x06 heartbeat       sequence 4
+//   0x07 heartbeat ack   sequence 4 (the heartbeat's)
+//   0x08 session shutdown reason 1 (1: an administration command)
 //
 // Every field is checked; a message with bytes after its body, a truncated
 // one, or an unknown type is refused.
@@ -50,6 +53,9 @@ enum class ChannelType : uint8_t {
   kRekeySwitch = 0x03,
   kRekeySwitched = 0x04,
   kRekeyRequest = 0x05,
+  kHeartbeat = 0x06,
+  kHeartbeatAck = 0x07,
+  kSessionShutdown = 0x08,
 };
 
 using Share = std::array<std::byte, kShareSize>;
@@ -107,7 +113,26 @@ struct RekeyRequest {
   friend bool operator==(const RekeyRequest&, const RekeyRequest&) = default;
 };
 
-using ChannelMessage = std::variant<RekeyOffer, RekeyStatus, RekeySwitch, RekeySwitched, RekeyRequest>;
+// A site link's heartbeat (link/session.hpp): sent after heartbeat_time of
+// quiet, answered at once with an ack carrying the same sequence number.
+struct Heartbeat {
+  uint32_t sequence = 0;
+  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
+};
+struct HeartbeatAck {
+  uint32_t sequence = 0;
+  friend bool operator==(const HeartbeatAck&, const HeartbeatAck&) = default;
+};
+// "This gateway's administrator shut the session down": the receiver
+// counts the session lost (reason peer_shutdown) until it hears again.
+struct SessionShutdown {
+  enum class Reason : uint8_t { kAdministration = 1 };
+  Reason reason = Reason::kAdministration;
+  friend bool operator==(const SessionShutdown&, const SessionShutdown&) = default;
+};
+
+using ChannelMessage = std::variant<RekeyOffer, RekeyStatus, RekeySwitch, RekeySwitched, RekeyRequest, Heartbeat,
+                                    HeartbeatAck, SessionShutdown>;
 
 enum class ChannelError : uint8_t {
   kTruncated,    // ends inside a field, or the envelope's length runs past the plaintext
