@@ -49,6 +49,10 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->mesh = std::move(config.mesh);
   s->tunneled_subnets = config.tunneled_subnets;
   s->size_classes = config.size_classes;
+  for (const IpAddress& a : config.tunnel_addresses) {
+    std::optional<IpAddress>& slot = a.is_v4() ? s->tunnel_v4 : s->tunnel_v6;
+    if (!slot) slot = a;
+  }
   std::sort(s->size_classes.begin(), s->size_classes.end());
   for (const ServedClientConfig& c : s->mesh.served) {
     std::vector<uint32_t>& linked = s->served_links[c.client.value];

@@ -112,6 +112,12 @@ struct NodeConfig {
   // ascending, each at least wire::kMinSizeClass; empty: off. Every datagram
   // this host seals is padded up to the smallest class that holds it.
   std::vector<uint16_t> size_classes;
+  // This host's own addresses on the tunnel interface (the daemon's
+  // host.addresses or tunnel_address): an ICMP error the node writes back
+  // into the tunnel comes from the one of the packet's family (a site
+  // link's lost session: wire/unreachable.hpp). Empty: from the packet's
+  // destination.
+  std::vector<IpAddress> tunnel_addresses;
   // A random value drawn anew at every start (the daemon takes it from
   // os::random, simulations from their seeded RNG; the core may not draw
   // one). Probe IDs and status-report sequence numbers start from it, so an

@@ -61,6 +61,7 @@ struct Snapshot {
   route::PrefixTable routes;                                            // overlay address -> peer index
   std::vector<Prefix> tunneled_subnets;                                 // NodeConfig::tunneled_subnets
   std::vector<uint16_t> size_classes;                                   // NodeConfig::size_classes, sorted
+  std::optional<IpAddress> tunnel_v4, tunnel_v6;                        // NodeConfig::tunnel_addresses, first of each
   // The plaintext length `length` bytes are sealed as (wire/size_classes.hpp).
   size_t padded(size_t length) const { return wire::padded_length(size_classes, length); }
   MeshConfig mesh;
@@ -354,7 +355,10 @@ struct Node::Impl final : coord::NodeLink {
   static void update_gate(link::Peer& peer);
   // Worker: answers the inner packet in `slot` with a reset or an ICMP
   // error written back into the tunnel (Verdict::kReflect), or drops it.
-  static void reflect(link::Peer& peer, TxSlot& slot, std::span<const std::byte> packet);
+  // An ICMP error comes from `icmp_source` (this gateway's tunnel address
+  // of the packet's family), when known.
+  static void reflect(link::Peer& peer, TxSlot& slot, std::span<const std::byte> packet,
+                      const std::optional<IpAddress>& icmp_source);
   // Worker: the plaintext of a control channel datagram; opens its inner
   // seal and posts the message.
   void receive_channel(const Snapshot& s, link::Peer& peer, const AuthKey& key, std::span<std::byte> body,

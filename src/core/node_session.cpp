@@ -94,12 +94,13 @@ bool Node::Impl::handle_session(const Snapshot& s, const PeerEntry& e, const Inb
 // lost session are ended at once, TCP with a reset and other protocols with
 // an ICMP destination unreachable. Cordon keeps no table of them: each is
 // ended by the first packet it sends after the loss, answered here.
-void Node::Impl::reflect(link::Peer& peer, TxSlot& slot, std::span<const std::byte> packet) {
+void Node::Impl::reflect(link::Peer& peer, TxSlot& slot, std::span<const std::byte> packet,
+                         const std::optional<IpAddress>& icmp_source) {
   slot.verdict = Verdict::kDrop;
   slot.reason = DropReason::kSessionDown;
   peer.stats().drops.add(DropReason::kSessionDown);
   std::array<std::byte, wire::kMaxUnreachableReply> scratch;  // `packet` lies in slot.buffer
-  const wire::UnreachableResult reply = wire::make_unreachable_reply(packet, std::nullopt, scratch);
+  const wire::UnreachableResult reply = wire::make_unreachable_reply(packet, icmp_source, scratch);
   if (reply.kind == wire::UnreachableReply::kNone || reply.length > slot.buffer.size()) return;
   std::memcpy(slot.buffer.data(), scratch.data(), reply.length);
   slot.wire = slot.buffer.first(reply.length);

@@ -78,7 +78,8 @@ void Node::Impl::send(unsigned worker, const Now& now, const Snapshot& s, TxSlot
   if (!index) return drop(slot, DropReason::kNoRoute, drops);
   link::Peer& peer = *s.peers[*index].peer;
   if (peer.gate() != link::Peer::Gate::kOpen) {
-    return reflect(peer, slot, slot.buffer.subspan(slot.headroom, inner->length));
+    return reflect(peer, slot, slot.buffer.subspan(slot.headroom, inner->length),
+                   inner->source.is_v4() ? s.tunnel_v4 : s.tunnel_v6);
   }
   link::PeerStats& st = peer.stats();
   if (!s.reachable(s.peers[*index], inner->source)) return drop(slot, DropReason::kOutOfReach, st.drops);

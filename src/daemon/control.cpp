@@ -170,7 +170,8 @@ ControlReply control_request(const std::string& socket_path, const nlohmann::jso
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
-      return refusal(fmt::format("no cordon daemon on {} (is `cordon up` running?)", socket_path), true);
+      return refusal(
+          fmt::format("no cordon daemon on {} (is `cordon up` or `cordon sitelink` running?)", socket_path), true);
     }
     if (err == EACCES || err == EPERM) return refusal("cordon status needs root");
     return refusal(fmt::format("cannot connect to {}: {}", socket_path, std::strerror(err)));

@@ -65,6 +65,14 @@ void log_forwarding(const Forwarding::Applied& applied) {
   for (const std::string& error : applied.errors) spdlog::error("{}", error);
 }
 
+// The interface's own addresses, for the ICMP errors the node writes back
+// into the tunnel (core/node_config.hpp).
+std::vector<IpAddress> tunnel_addresses(const std::vector<Prefix>& addresses) {
+  std::vector<IpAddress> out;
+  for (const Prefix& p : addresses) out.push_back(p.address);
+  return out;
+}
+
 void forget_keys(NodeConfig& config) {
   for (PeerConfig& peer : config.peers) peer.link_key.wipe();
 }
@@ -229,6 +237,7 @@ cordon::Status<std::string> Daemon::start() {
   // Worker indices 0..workers_-1 belong to the workers; index workers_ to
   // the control thread, which hands the node what TCP tunnel streams carry
   // (tcp_tunnel.hpp). Each index is used by one thread only (core/node.hpp).
+  config_.node.tunnel_addresses = tunnel_addresses(config_.addresses);
   node_ = std::make_unique<Node>(config_.node, workers_ + 1, floors.floor, now, std::move(floors.receive));
   forget_keys(config_.node);
   check_local_endpoints(now);
@@ -567,6 +576,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   // The tunnel addresses stay the running ones (a restart-only change);
   // the firewall goes first, so that a policy it refuses changes nothing.
   next.addresses = config_.addresses;
+  next.node.tunnel_addresses = tunnel_addresses(config_.addresses);
   if (auto firewall = configure_firewall(next); !firewall) {
     if (managed_) managed_->version = running_version;
     spdlog::error("reload failed: {}; the running configuration and table inet cordon stay", firewall.error());

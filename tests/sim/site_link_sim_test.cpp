@@ -31,6 +31,7 @@ SimLink site_link() {
   l.a_config.peers[0].key_master = true;
   l.b_config.peers[0].session = timers(true);
   l.b_config.peers[0].key_master = false;
+  l.b_config.tunnel_addresses = {l.b.tunnel_v4, l.b.tunnel_v6};
   return l;
 }
 
@@ -109,6 +110,10 @@ TEST(SiteLinkSim, ALostSessionEndsConnectionsAndTheSecondaryBacksOffThenRecovers
   EXPECT_NE(std::to_integer<uint8_t>(replies[0][33]) & 0x04, 0);  // RST
   EXPECT_EQ(replies[1][9], std::byte{1});                    // ICMP
   EXPECT_EQ(replies[1][20], std::byte{3});                   // destination unreachable
+  // The reset comes from the peer's address, the ICMP error from this
+  // gateway's tunnel address.
+  EXPECT_EQ(std::to_integer<uint8_t>(replies[0][15]), p.link.a.tunnel_v4.bytes[3]);
+  EXPECT_EQ(std::to_integer<uint8_t>(replies[1][15]), p.link.b.tunnel_v4.bytes[3]);
   EXPECT_EQ(p.b->counters().tx_drop(DropReason::kSessionDown), 2u);
 
   // The secondary retries after 5 s, 10 s more, 15 s more, ... (section
