@@ -17,6 +17,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/site_link.hpp"
+#include "daemon/status_format.hpp"
 #include "daemon/start_checks.hpp"
 
 namespace cordon::cli {
@@ -43,11 +44,13 @@ struct AdminArgs {
   std::string socket;
   CLI::Option* socket_opt = nullptr;
   bool json = false;
+  std::string arrays = "both";  // new-array, flush-array
+  bool renew = false;           // flush-array --new
 };
 
 struct Parsed {
   RunArgs primary, secondary;
-  std::vector<AdminArgs> admin{5};
+  std::vector<AdminArgs> admin{7};
 };
 Parsed& parsed() {
   static Parsed p;
@@ -100,7 +103,8 @@ void print_sessions(const nlohmann::json& reply) {
                session.is_object() ? session.value("state", "?") : "-",
                session.is_object() ? session.value("reason", "?") : "-",
                rekey.is_object() ? std::to_string(rekey.value("generation", 0u)) : "-",
-               s.value("ok", false) ? "" : "(refused: not a site-link session here, or rate-limited)");
+               s.value("ok", false) ? "arrays " + daemon::key_arrays_text(rekey)
+                                    : "(refused: " + s.value("error", "not a site-link session here, or rate-limited") + ")");
   }
 }
 
@@ -108,6 +112,8 @@ int run_admin(const AdminArgs& a) {
   nlohmann::json request = {{"command", "sitelink"}, {"action", a.action}};
   if (a.peer_opt && a.peer_opt->count() > 0) request["peer"] = a.peer;
   if (a.group_opt && a.group_opt->count() > 0) request["group"] = a.group;
+  if (a.action == "new-array" || a.action == "flush-array") request["arrays"] = a.arrays;
+  if (a.action == "flush-array") request["renew"] = a.renew;
   // status on nothing named: every session.
   if (a.all || (a.action == "status" && !request.contains("peer") && !request.contains("group"))) request["all"] = true;
   const std::string socket = a.socket_opt && a.socket_opt->count() > 0
@@ -171,6 +177,15 @@ void add_sitelink_commands(CLI::App& app) {
   add_admin(*sitelink, p.admin[2], "shutdown", "Shut the named sessions down; they stay down until `start`", true);
   add_admin(*sitelink, p.admin[3], "start", "Start sessions shut down by `shutdown` again", true);
   add_admin(*sitelink, p.admin[4], "return", "A secondary on its backup primary: go back to the primary", false);
+  add_admin(*sitelink, p.admin[5], "new-array",
+            "On the primary: generate new key arrays for the named sessions and deliver them", true);
+  add_admin(*sitelink, p.admin[6], "flush-array",
+            "On the primary: wipe the named sessions' key arrays on both sides (--new: and deliver new ones)", true);
+  for (AdminArgs* a : {&p.admin[5], &p.admin[6]}) {
+    a->command->add_option("--arrays", a->arrays, "Which key arrays: data, control or both (default both)")
+        ->check(CLI::IsMember({"data", "control", "both"}));
+  }
+  p.admin[6].command->add_flag("--new", p.admin[6].renew, "Generate and deliver new arrays at once");
 }
 
 std::optional<int> dispatch_sitelink_commands() {

@@ -96,7 +96,7 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
     const bool master = pc.key_master.value_or(config.self.value < pc.id.value);
     s->peers.push_back(PeerEntry{std::move(peer), std::move(pc.name), std::move(pc.allowed_prefixes), pc.keepalive_ns,
                                  pc.role, fixed, pc.rendezvous, std::move(pc.reach), pc.rekey_period_ns, master,
-                                 pc.session});
+                                 pc.session, pc.key_arrays});
     ensure_rekey(*s, s->peers.back(), now);
     ensure_session(s->peers.back(), now);
   }

@@ -197,6 +197,14 @@ class Node {
   // Control thread.
   bool force_rekey(HostId peer, const Now& now);
 
+  // Key arrays (docs/protocol.md, "Key arrays"): new arrays of the kinds in
+  // `kinds` (link::kDataArray, link::kControlArray), or a flush with or
+  // without new ones. Only the key master holds the arrays' source.
+  // Control thread.
+  enum class ArrayCommand : uint8_t { kNew, kFlush, kFlushAndNew };
+  enum class ArrayResult : uint8_t { kDone, kNoPeer, kNotKeyMaster, kNoArrays };
+  ArrayResult array_command(HostId peer, ArrayCommand command, uint8_t kinds, const Now& now);
+
   // A site link's administration commands (docs/site-links.md): shut the
   // session with `peer` down here and tell the peer, or start it again.
   // False when `peer` has no session. Control thread.

@@ -14,6 +14,7 @@
 #include "core/crypto/secret.hpp"
 #include "core/filter/rule.hpp"
 #include "core/keys/address_book.hpp"
+#include "core/link/key_array.hpp"
 #include "core/link/session.hpp"
 #include "core/types.hpp"
 
@@ -66,6 +67,10 @@ struct PeerConfig {
   // recovery (link/session.hpp). A standby peer (a backup primary not in
   // use) gets no route: its allowed prefixes are routed only once it is not.
   std::optional<link::SessionTimers> session;
+  // Key arrays (docs/protocol.md, "Key arrays"): a site link's array_size,
+  // data_array_time and control_array_time; size 0 (every other link):
+  // none.
+  link::KeyArrayParams key_arrays = {};
 };
 
 // A client a coordinator serves as registry, and the hosts it is linked

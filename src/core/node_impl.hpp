@@ -47,6 +47,7 @@ struct PeerEntry {
   int64_t rekey_period_ns = 0;  // PeerConfig::rekey_period_ns
   bool key_master = false;      // PeerConfig::key_master, resolved
   std::optional<link::SessionTimers> session;  // PeerConfig::session
+  link::KeyArrayParams key_arrays = {};         // PeerConfig::key_arrays
 };
 
 // An immutable view of the configuration, published on reload (publish.hpp):

@@ -94,6 +94,11 @@ void Node::Impl::ensure_rekey(const Snapshot& s, const PeerEntry& e, const Now& 
   link::Peer& peer = *e.peer;
   if (auto& session = peer.rekey(); session && session->key_master() == e.key_master) {
     session->set_period(e.rekey_period_ns, now);
+    // The snapshot is still being built: a flush this queues goes out on
+    // the next walk's retransmission, a second later.
+    link::RekeyOut later;
+    session->set_arrays(e.key_arrays, now, later);
+    rekey_check_mono_ns = INT64_MIN;
     return;
   } else if (session) {
     PeerRing(*this, s, peer).reset();
@@ -105,6 +110,7 @@ void Node::Impl::ensure_rekey(const Snapshot& s, const PeerEntry& e, const Now& 
   p.self = s.self;
   p.peer = peer.id();
   p.period_ns = e.rekey_period_ns;
+  p.arrays = e.key_arrays;
   peer.rekey() = std::make_unique<link::RekeySession>(p, std::move(*start), random, now);
   rekey_check_mono_ns = INT64_MIN;
 }
@@ -133,7 +139,7 @@ void Node::Impl::send_channel(const Snapshot& s, const Now& now, const PeerEntry
 void Node::Impl::apply_rekey_out(const Snapshot& s, const PeerEntry& e, link::RekeyOut& out, const Now& now) {
   for (wire::ChannelMessage& m : out.messages) {
     send_channel(s, now, e, m);
-    if (auto* offer = std::get_if<wire::RekeyOffer>(&m)) crypto::wipe(std::span(offer->material));
+    wire::wipe_secrets(m);
   }
   for (const link::RekeyEvent& ev : out.events) {
     rekey_events.push_back(RekeyLogEvent{e.peer->id(), link::rekey_event_name(ev.kind), ev.generation,
@@ -256,6 +262,22 @@ bool Node::force_rekey(HostId peer, const Now& now) {
   return ok;
 }
 
+Node::ArrayResult Node::array_command(HostId peer, ArrayCommand command, uint8_t kinds, const Now& now) {
+  Impl& impl = *impl_;
+  const Snapshot& s = *impl.snapshot();
+  const PeerEntry* e = s.find(peer);
+  if (!e || !e->peer->rekey()) return ArrayResult::kNoPeer;
+  link::RekeySession& session = *e->peer->rekey();
+  if (!session.key_master()) return ArrayResult::kNotKeyMaster;
+  link::RekeyOut out;
+  const bool ok = command == ArrayCommand::kNew ? session.renew_arrays(kinds, now, out)
+                                                : session.flush_arrays(kinds, command == ArrayCommand::kFlushAndNew, now, out);
+  if (!ok) return ArrayResult::kNoArrays;
+  impl.apply_rekey_out(s, *e, out, now);
+  impl.rekey_check_mono_ns = INT64_MIN;  // new arrays go out at the next walk
+  return ArrayResult::kDone;
+}
+
 RekeyStatusView rekey_status(const PeerEntry& e) {
   RekeyStatusView v;
   v.generation = e.peer->tx_generation()->number();
@@ -270,6 +292,9 @@ RekeyStatusView rekey_status(const PeerEntry& e) {
   v.done = session->counters().done;
   v.failed = session->counters().failed;
   v.refused = session->counters().refused;
+  if (session->arrays().params().size > 0) {
+    v.arrays = {session->arrays().view(wire::ArrayKind::kData), session->arrays().view(wire::ArrayKind::kControl)};
+  }
   return v;
 }
 

@@ -142,11 +142,12 @@ TickResult Node::tick(const Now& now) {
   int64_t mesh_next = now.mono_ns + kFloorCheckAheadNs;
   if (confirmed > std::max(highest, now_units)) {
     coord::Role& role = impl.role(*s);
-    for (const InboxItem& item : impl.take_inbox()) {
+    for (InboxItem& item : impl.take_inbox()) {
       if (item.kind == InboxItem::Kind::kControl) {
         coord::handle_control(impl, role, *s, item, now);
       } else {
         impl.handle_channel(*s, item, now);
+        if (item.channel) wire::wipe_secrets(*item.channel);  // key material, once used
       }
     }
     mesh_next = std::min({role.tick(*s, now, result), impl.run_rekeys(*s, now), impl.run_sessions(*s, now)});

@@ -11,6 +11,7 @@
 #include "core/drop_reason.hpp"
 #include "core/filter/conntrack.hpp"
 #include "core/keys/address_book.hpp"
+#include "core/link/key_array.hpp"
 #include "core/types.hpp"
 
 namespace cordon {
@@ -33,6 +34,8 @@ struct RekeyStatusView {
   std::optional<int64_t> next_mono_ns;   // the key master's next round (monotonic clock)
   int64_t period_ns = 0;
   uint64_t done = 0, failed = 0, refused = 0;
+  // Key arrays, data then control (link/key_array.hpp); none when off.
+  std::optional<std::array<link::KeyArrayView, 2>> arrays;
 };
 
 // A site link's session (link/session.hpp).

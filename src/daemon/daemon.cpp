@@ -676,18 +676,32 @@ nlohmann::json Daemon::answer_sitelink(const nlohmann::json& request) {
     next_tick_ns_ = now.mono_ns;
     return {{"returned", true}, {"primary", config_.site->primary->to_string()}};
   }
-  if (action != "status" && action != "rekey" && action != "shutdown" && action != "start") {
-    return {{"error", "unknown sitelink action; use status, rekey, shutdown, start or return"}};
+  const bool arrays = action == "new-array" || action == "flush-array";
+  if (action != "status" && action != "rekey" && action != "shutdown" && action != "start" && !arrays) {
+    return {{"error", "unknown sitelink action; use status, rekey, shutdown, start, new-array, flush-array or return"}};
   }
   auto targets = site_targets(request, *config_.site);
   if (!targets) return {{"error", targets.error()}};
+  std::optional<ArrayRequest> array_request;
+  if (arrays) {
+    auto parsed = array_request_of(request);
+    if (!parsed) return {{"error", parsed.error()}};
+    array_request = *parsed;
+  }
   nlohmann::json sessions = nlohmann::json::array();
   for (const HostId id : *targets) {
     bool ok = true;
+    nlohmann::json entry{{"peer", id.to_string()}};
     if (action == "rekey") ok = node_->force_rekey(id, now);
     if (action == "shutdown") ok = node_->session_command(id, Node::SessionCommand::kShutdown, now);
     if (action == "start") ok = node_->session_command(id, Node::SessionCommand::kStart, now);
-    sessions.push_back({{"peer", id.to_string()}, {"ok", ok}});
+    if (array_request) {
+      const auto result = node_->array_command(id, array_request->command, array_request->kinds, now);
+      ok = result == Node::ArrayResult::kDone;
+      if (!ok) entry["error"] = array_result_text(result);
+    }
+    entry["ok"] = ok;
+    sessions.push_back(std::move(entry));
   }
   // The state after the action.
   StatusContext context{config_.interface, port_, now.real_ns};

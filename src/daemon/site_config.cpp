@@ -616,7 +616,7 @@ std::optional<IpAddress> Parser::read_address(const Entries& entries, std::strin
 
 // `array_keyword`: array_size in the local section, N/key_array for a remote.
 void Parser::read_keying(const Entries& entries, std::string_view array_keyword, SiteKeying& keying) {
-  const auto array_size = [](std::string_view t) { return parse_range(t, 1, kSiteMaxArraySize, " keys"); };
+  const auto array_size = [](std::string_view t) { return parse_range(t, 0, kSiteMaxArraySize, " keys"); };
   if (auto v = get<uint32_t>(entries, "rekey_wait", parse_seconds)) keying.rekey_wait = *v;
   if (auto v = get<uint32_t>(entries, array_keyword, array_size)) keying.array_size = *v;
   if (auto v = get<uint32_t>(entries, "data_array_time", parse_seconds)) keying.data_array_time = *v;

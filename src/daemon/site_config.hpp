@@ -60,7 +60,7 @@ constexpr const char* kSiteDefaultStateDir = kDefaultStateDir;
 
 // Limits the parser enforces (ours; the reference text sets none).
 constexpr uint32_t kSiteMaxSeconds = 1u << 31;  // every time keyword: 1 .. 2^31 s
-constexpr uint32_t kSiteMaxArraySize = 4096;    // array_size and N/key_array: 1 .. 4096
+constexpr uint32_t kSiteMaxArraySize = 4096;    // array_size and N/key_array: 0 (no arrays) .. 4096
 constexpr size_t kSiteMaxGroupName = 32;        // N/group: [a-z0-9_-]{1,32}
 
 // `key_generation`: where the primary's random numbers come from. Both

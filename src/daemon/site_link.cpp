@@ -37,6 +37,11 @@ PeerConfig peer_of(const SiteConfig& site, const SiteRemote& r, bool on_backup) 
   // The primary is the key master (the P³ functional specification, 2.1.6).
   pc.key_master = site.role == SiteRole::kPrimary;
   pc.rekey_period_ns = int64_t{r.keying.rekey_wait} * kNsPerSecond;
+  // Key arrays (docs/protocol.md, "Key arrays"): the primary delivers them;
+  // a secondary holds what it is sent whatever its own file says.
+  pc.key_arrays.size = static_cast<uint16_t>(r.keying.array_size);
+  pc.key_arrays.data_lifetime_ns = int64_t{r.keying.data_array_time} * kNsPerSecond;
+  pc.key_arrays.control_lifetime_ns = int64_t{r.keying.control_array_time} * kNsPerSecond;
   pc.session = session_timers(site, r, on_backup);
   // A secondary connects to its primary; a primary learns where each
   // secondary is from its first authentic datagram.
@@ -173,6 +178,36 @@ cordon::Result<std::vector<HostId>, std::string> site_targets(const nlohmann::js
                                     *peer));
   }
   return cordon::fail(std::string("name the sessions: \"peer\" (a remote's number or host ID), \"group\" or \"all\""));
+}
+
+cordon::Result<ArrayRequest, std::string> array_request_of(const nlohmann::json& request) {
+  ArrayRequest out;
+  const std::string action = request.value("action", "");
+  const auto renew = request.find("renew");
+  const bool with_new = renew != request.end() && renew->is_boolean() && renew->get<bool>();
+  if (action == "flush-array") out.command = with_new ? Node::ArrayCommand::kFlushAndNew : Node::ArrayCommand::kFlush;
+  const auto kinds = request.find("arrays");
+  if (kinds == request.end()) return out;
+  const std::string which = kinds->is_string() ? kinds->get<std::string>() : "";
+  if (which == "data") {
+    out.kinds = link::kDataArray;
+  } else if (which == "control") {
+    out.kinds = link::kControlArray;
+  } else if (which != "both") {
+    return cordon::fail(std::string("name the key arrays: \"arrays\" is data, control or both"));
+  }
+  return out;
+}
+
+std::string array_result_text(Node::ArrayResult result) {
+  switch (result) {
+    case Node::ArrayResult::kDone: return "";
+    case Node::ArrayResult::kNoPeer: return "no such session, or rekeying is off on it";
+    case Node::ArrayResult::kNotKeyMaster:
+      return "the primary (the key master) makes the key arrays: run this on the primary";
+    case Node::ArrayResult::kNoArrays: return "key arrays are off for this remote (array_size or N/key_array is 0)";
+  }
+  return "unknown";
 }
 
 }  // namespace cordon::daemon

@@ -47,6 +47,17 @@ bool wants_failover(const std::vector<SessionLogEvent>& events, const SiteSettin
 cordon::Result<std::vector<HostId>, std::string> site_targets(const nlohmann::json& request,
                                                               const SiteSettings& site);
 
+// A key array command's options (docs/site-links.md, "Administration"):
+// "arrays" data, control or both (the default), and for flush-array
+// "renew" (generate new arrays at once).
+struct ArrayRequest {
+  Node::ArrayCommand command = Node::ArrayCommand::kNew;
+  uint8_t kinds = link::kBothArrays;
+};
+cordon::Result<ArrayRequest, std::string> array_request_of(const nlohmann::json& request);
+// Why an array command did nothing on a session, and what to do.
+std::string array_result_text(Node::ArrayResult result);
+
 // The name a remote goes by in status and logs: "remote N".
 std::string remote_name(uint32_t number);
 

@@ -7,9 +7,25 @@
 #include <fmt/format.h>
 
 namespace cordon::daemon {
-namespace {
 
 using nlohmann::json;
+
+std::string key_arrays_text(const json& rekey) {
+  if (!rekey.is_object() || !rekey.contains("arrays") || !rekey["arrays"].is_object()) return "off";
+  std::string out;
+  for (const char* kind : {"data", "control"}) {
+    const json a = rekey["arrays"].value(kind, json::object());
+    out += out.empty() ? "" : " ";
+    out += a.value("id", 0u) == 0 ? fmt::format("{} none", kind)
+                                  : fmt::format("{} {}/{}", kind, a.value("left", 0u), a.value("size", 0u));
+    if (a.value("delivering", 0u) != 0) {
+      out += fmt::format(" (new: {}/{} chunks)", a.value("chunks_acked", 0u), a.value("chunks", 0u));
+    }
+  }
+  return out;
+}
+
+namespace {
 
 std::string text(const json& j, const char* key, const char* fallback = "?") {
   auto it = j.find(key);
@@ -232,7 +248,7 @@ std::string keys_table(const json& peers, int64_t now_unix) {
 // has one.
 std::string sessions_table(const json& peers, int64_t now_unix) {
   std::vector<std::vector<std::string>> rows = {
-      {"PEER", "NAME", "SESSION", "SINCE", "REASON", "NEXT TRY", "WAIT", "LOSSES", "TRIES"}};
+      {"PEER", "NAME", "SESSION", "SINCE", "REASON", "NEXT TRY", "WAIT", "LOSSES", "TRIES", "KEY ARRAYS"}};
   for (const json& peer : peers) {
     if (!peer.is_object()) continue;
     auto s = peer.find("session");
@@ -241,7 +257,8 @@ std::string sessions_table(const json& peers, int64_t now_unix) {
     rows.push_back({text(peer, "id"), text(peer, "name", "-"), text(*s, "state"), age(*s, "since", now_unix),
                     text(*s, "reason"), until(*s, "next_try", now_unix),
                     waiting ? std::to_string(unsigned_number(*s, "retry_wait")) + " s" : "-",
-                    std::to_string(unsigned_number(*s, "losses")), std::to_string(unsigned_number(*s, "tries"))});
+                    std::to_string(unsigned_number(*s, "losses")), std::to_string(unsigned_number(*s, "tries")),
+                    key_arrays_text(peer.value("rekey", json::object()))});
   }
   return rows.size() == 1 ? std::string() : render_table(rows);
 }

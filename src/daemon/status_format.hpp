@@ -18,6 +18,10 @@ namespace cordon::daemon {
 // from a daemon that may be newer or older than this command.
 std::string format_status(const nlohmann::json& status, int64_t now_unix);
 
+// A link's key arrays from its "rekey" object: "data 250/256 control
+// 250/256" (entries left of the arrays in use), "off" without arrays.
+std::string key_arrays_text(const nlohmann::json& rekey);
+
 // 1536 -> "1.5 KiB"; below 1 KiB in whole bytes.
 std::string human_bytes(uint64_t bytes);
 

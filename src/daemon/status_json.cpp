@@ -80,9 +80,25 @@ nlohmann::json rekey_to_json(const RekeyStatusView& r, const StatusContext& cont
   if (r.next_mono_ns && context.now_mono_ns != 0) {
     next = unix_seconds_or_null(context.now_real_ns + std::max<int64_t>(0, *r.next_mono_ns - context.now_mono_ns));
   }
+  nlohmann::json arrays(nullptr);
+  if (r.arrays) {
+    arrays = nlohmann::json::object();
+    const char* names[] = {"data", "control"};
+    for (size_t i = 0; i < 2; ++i) {
+      const link::KeyArrayView& a = (*r.arrays)[i];
+      nlohmann::json replace(nullptr);
+      if (a.replace_mono_ns && context.now_mono_ns != 0) {
+        replace = unix_seconds_or_null(context.now_real_ns + std::max<int64_t>(0, *a.replace_mono_ns - context.now_mono_ns));
+      }
+      arrays[names[i]] = {{"id", a.id},       {"size", a.size},     {"left", a.left},
+                          {"delivering", a.delivering}, {"chunks_acked", a.chunks_acked}, {"chunks", a.chunks},
+                          {"replace", replace}};
+    }
+  }
   return nlohmann::json{
       {"enabled", r.enabled},
       {"key_master", r.key_master},
+      {"arrays", arrays},
       {"generation", r.generation},
       {"phase", r.phase},
       {"period", r.period_ns / kNsPerSecond},

@@ -9,7 +9,10 @@
 //     and refuses one whose padding is not zero;
 //   - delivered to both sides of a rekey session (link/rekey.hpp) on a fake
 //     key ring, nothing ever switches sending to a generation not held, and
-//     the answer is at most one message.
+//     the answer is at most one message;
+//   - delivered to both sides' key arrays (link/key_array.hpp), with arrays
+//     held, the answer is at most one message, and an offer's entries open
+//     at most once.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -73,6 +76,29 @@ void deliver(bool master, const wire::ChannelMessage& m) {
   check(ring.held.count(ring.sending) == 1);
 }
 
+void deliver_arrays(const wire::ChannelMessage& m) {
+  const Now now{kNsPerSecond, 1'700'000'000 * kNsPerSecond};
+  const link::RandomFill fill = [](std::span<std::byte> out) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(i * 5 + 3);
+    return true;
+  };
+  const link::KeyArrayParams params{16, 100 * kNsPerSecond, 90 * kNsPerSecond};
+  link::KeyArrays master(params, true), other(params, false);
+  std::vector<wire::ChannelMessage> out;
+  master.tick(now, true, fill, out);  // arrays under way, so acks have something to meet
+  std::vector<wire::ChannelMessage> acks;
+  for (const auto& chunk : out) other.receive(chunk, now, true, acks);
+  out.clear();
+  for (link::KeyArrays* side : {&master, &other}) {
+    side->receive(m, now, true, out);
+    check(out.size() <= 1);
+    out.clear();
+  }
+  if (const auto* offer = std::get_if<wire::RekeyOffer>(&m)) {
+    if (other.use(*offer)) check(!other.use(*offer));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -92,5 +118,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   deliver(true, *parsed.message);
   deliver(false, *parsed.message);
+  deliver_arrays(*parsed.message);
   return 0;
 }

@@ -14,7 +14,8 @@
 // heartbeat_fail 3) so that a loss shows in seconds. Checked, in order:
 //  - LAN-to-LAN traffic, h1 to h2 through the primary;
 //  - administration on a group and on one session: status, rekey, shutdown
-//    (the other secondary logs peer_shutdown, traffic stops) and start;
+//    (the other secondary logs peer_shutdown, traffic stops) and start,
+//    new-array and flush-array (with and without --new);
 //  - the primary's underlay cut: a TCP connection from h2 to h1 is reset by
 //    s2, which logs the loss with its reason and retries after 5, 10, 15 s;
 //    s1 fails over to d;
@@ -220,12 +221,52 @@ TEST_F(SiteLinkTest, LanToLanThroughThePrimaryWithAdministrationLossResetsBackOf
   const unsigned before = generation("0x00630003");
   EXPECT_TRUE(net.admin_json(net.p(), {"rekey", "--peer", "2"})["sessions"][0].value("ok", false));
   EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return generation("0x00630003") > before; }));
+  // Key arrays: delivered after the first round; new ones on a group, a
+  // flush of one kind and a flush with new ones on one session. The
+  // secondary holds what the primary holds, and cannot make arrays itself.
+  const auto arrays = [&](const Gateway& g, const std::string& peer) {
+    return find_peer(status_json(*g.ns, g.socket), peer)->at("rekey").at("arrays");
+  };
+  const auto settled = [](const json& a, const char* kind) {
+    return a.is_object() && a[kind].value("id", 0u) != 0 && a[kind].value("delivering", 0u) == 0;
+  };
+  ASSERT_TRUE(poll_until(deadline_in(10s), [&] { return settled(arrays(net.p(), "0x00630002"), "data"); }));
+  const unsigned data1 = arrays(net.p(), "0x00630002")["data"]["id"];
+  const json renewed = net.admin_json(net.p(), {"new-array", "--group", "sites"});
+  ASSERT_EQ(renewed["sessions"].size(), 2u);
+  for (const json& s : renewed["sessions"]) EXPECT_TRUE(s.value("ok", false)) << s.dump(2);
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] {
+    const json a = arrays(net.p(), "0x00630002");
+    return settled(a, "data") && settled(a, "control") && a["data"].value("id", 0u) != data1 &&
+           settled(arrays(net.p(), "0x00630003"), "data");
+  }));
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] {
+    return arrays(net.s1(), "0x00630001")["data"].value("id", 0u) ==
+           arrays(net.p(), "0x00630002")["data"].value("id", 1u);
+  }));
+  const json flushed = net.admin_json(net.p(), {"flush-array", "--peer", "1", "--arrays", "control"});
+  EXPECT_EQ(flushed["sessions"][0]["status"]["rekey"]["arrays"]["control"].value("id", 1u), 0u) << flushed.dump(2);
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return arrays(net.s1(), "0x00630001")["control"].value("id", 1u) == 0; }));
+  net.admin_json(net.p(), {"flush-array", "--peer", "1", "--new"});
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] {
+    const json a = arrays(net.s1(), "0x00630001");
+    return a["control"].value("id", 0u) != 0 && a["control"].value("id", 0u) == arrays(net.p(), "0x00630002")["control"].value("id", 1u);
+  }));
+  const RunResult on_secondary = net.admin(net.s1(), {"new-array", "--all"});
+  EXPECT_NE(on_secondary.out.find("run this on the primary"), std::string::npos) << on_secondary.describe();
+  // A rekey after all that still goes through, naming array entries.
+  const unsigned after_arrays = generation("0x00630002");
+  net.admin_json(net.p(), {"rekey", "--peer", "1"});
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return generation("0x00630002") > after_arrays; }));
+  EXPECT_LT(arrays(net.p(), "0x00630002")["data"].value("left", 256u), 256u);
+
   // The plain output: one line per session.
   const RunResult plain = net.admin(net.p(), {"status"});
   EXPECT_NE(plain.out.find("remote 1"), std::string::npos) << plain.describe();
   EXPECT_NE(plain.out.find("session up"), std::string::npos) << plain.describe();
   const RunResult table = run(net.p().ns.get(), {cordon_bin().string(), "status", "-s", net.p().socket.string()});
   EXPECT_NE(table.out.find("site link sessions:"), std::string::npos) << table.describe();
+  EXPECT_NE(table.out.find("KEY ARRAYS"), std::string::npos) << table.describe();
 
   // A TCP connection from h2 to h1, then the primary's underlay goes.
   write_file(dir / "server.py", kServer);

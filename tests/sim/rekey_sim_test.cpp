@@ -7,7 +7,10 @@
 //    restarted and lost its generations, until its peer hears of it;
 //  - no sender ever repeats a counter, whatever the generation: since a
 //    counter never repeats, no (key, nonce) pair does;
-//  - the rounds complete: about one a second.
+//  - the rounds complete: about one a second;
+//  - with key arrays of 16 entries (spent every 16 rounds, and on timers of
+//    60 s and 45 s), the rounds name array entries and the arrays come
+//    back after every restart.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -55,7 +58,10 @@ TEST(RekeySim, EverySecondForAnHourUnderLossWithRestartsLosesAndRepeatsNothing) 
                                                 .jitter_ns = kNsPerMs,
                                                 .hold_ns = 8 * kNsPerMs});
   SimLink link = make_sim_link();
-  for (NodeConfig* c : {&link.a_config, &link.b_config}) c->peers[0].rekey_period_ns = kNsPerSecond;
+  for (NodeConfig* c : {&link.a_config, &link.b_config}) {
+    c->peers[0].rekey_period_ns = kNsPerSecond;
+    c->peers[0].key_arrays = link::KeyArrayParams{16, 60 * kNsPerSecond, 45 * kNsPerSecond};
+  }
   SimHostOptions options;
   options.rekey = true;
   SimHost a(network, clock, link.a_config, link.a.underlay, nullptr, options);
@@ -127,6 +133,15 @@ TEST(RekeySim, EverySecondForAnHourUnderLossWithRestartsLosesAndRepeatsNothing) 
   ASSERT_TRUE(view);
   EXPECT_TRUE(view->rekey.key_master);
   EXPECT_GT(view->rekey.generation, 0u);
+  // Both sides hold the same arrays, and rounds have taken entries from them.
+  const auto other = b.peer_status(link.a.id);
+  ASSERT_TRUE(view->rekey.arrays && other->rekey.arrays);
+  for (size_t k = 0; k < 2; ++k) {
+    const link::KeyArrayView& mine = (*view->rekey.arrays)[k];
+    EXPECT_NE(mine.id, 0u);
+    EXPECT_EQ(mine.id, (*other->rekey.arrays)[k].id);
+    EXPECT_EQ(mine.left, (*other->rekey.arrays)[k].left);
+  }
 }
 
 // Two hosts rekeying once a minute over a clean 5 ms link, after the first

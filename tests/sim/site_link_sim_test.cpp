@@ -197,6 +197,8 @@ Fleet make_fleet(size_t count, int64_t rekey_period_ns) {
     to_secondary.key_master = true;
     to_secondary.rekey_period_ns = rekey_period_ns;
     to_secondary.session = timers(false);
+    // Key arrays at the P³ specification's defaults (Appendix A).
+    to_secondary.key_arrays = link::KeyArrayParams{256, 86400 * kS, 82800 * kS};
     f.primary_config.peers.push_back(to_secondary);
     NodeConfig c;
     c.self = s.id;
@@ -216,8 +218,9 @@ Fleet make_fleet(size_t count, int64_t rekey_period_ns) {
 }
 
 // Thousands of secondaries per primary is the plan (the P³ functional
-// specification, 2.1.1): a thousand connect, stay up, rekey every minute
-// for three minutes, and each one's traffic arrives once.
+// specification, 2.1.1): a thousand connect, stay up, get their key arrays
+// (256 entries of each kind), rekey every minute for three minutes naming
+// array entries after the first round, and each one's traffic arrives once.
 TEST(SiteLinkSim, APrimaryServesAThousandSecondariesThatAllRekey) {
   constexpr size_t kSecondaries = 1000;
   ManualClock clock;
@@ -248,10 +251,15 @@ TEST(SiteLinkSim, APrimaryServesAThousandSecondariesThatAllRekey) {
   EXPECT_EQ(failed, 0u);
   const NodeStatus status = primary.node().status();
   size_t rekeyed = 0;
+  size_t with_arrays = 0;
   for (const PeerStatus& p : status.peers) {
     rekeyed += p.rekey.generation >= 3;
     EXPECT_EQ(p.session->state, "up") << p.id.to_string();
+    // Delivered, and three rounds (+60, +120, +180 s) took an entry of each.
+    with_arrays += p.rekey.arrays && (*p.rekey.arrays)[0].id != 0 && (*p.rekey.arrays)[0].left == 253 &&
+                   (*p.rekey.arrays)[1].left == 253;
   }
+  EXPECT_EQ(with_arrays, kSecondaries);
   EXPECT_EQ(rekeyed, kSecondaries);
 
   // One packet from each secondary reaches the primary's tunnel once.

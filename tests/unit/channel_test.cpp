@@ -15,13 +15,19 @@ std::vector<ChannelMessage> every_message() {
   RekeyOffer carried{7, {}, RekeyOffer::Kind::kCarried, {}, 0, 0};
   carried.share[0] = std::byte{1};
   carried.material[31] = std::byte{2};
-  RekeyOffer indexed{8, {}, RekeyOffer::Kind::kArrayIndex, {}, 3, 255};
+  RekeyOffer indexed{8, {}, RekeyOffer::Kind::kArrayIndex, {}, 3, 255, 0xfffffffe, 4095};
   indexed.share[31] = std::byte{4};
   RekeyStatus status{7, RekeyStatus::Code::kOk, 6, {}};
   status.share[5] = std::byte{9};
+  KeyArrayChunk full{ArrayKind::kData, 5, 256, 16, 16, {}};
+  full.entries[0] = std::byte{1};
+  full.entries.back() = std::byte{2};
+  KeyArrayChunk last{ArrayKind::kControl, 6, 20, 16, 4, {}};  // the rest of a 20-entry array
+  last.entries[4 * 32 - 1] = std::byte{3};
   return {carried, indexed, status, RekeyStatus{9, RekeyStatus::Code::kInternal, 2, {}}, RekeySwitch{7, 1ull << 50},
           RekeySwitched{7, 12345}, RekeyRequest{},        Heartbeat{0xdeadbeef}, HeartbeatAck{1},
-          SessionShutdown{}};
+          SessionShutdown{}, full, last, KeyArrayAck{ArrayKind::kControl, 6, 4080}, KeyArrayFlush{ArrayKind::kData, 9},
+          KeyArrayFlushed{ArrayKind::kControl, 0xffffffff}};
 }
 
 // The inner plaintext of an encoded message (between the envelope header and the tag room).
@@ -65,6 +71,42 @@ TEST(Channel, TruncatedOrPaddedOrUnknownInnerMessagesAreRefused) {
   auto shutdown = inner_of(encode_channel(SessionShutdown{}));
   shutdown[1] = std::byte{2};
   EXPECT_EQ(parse_channel(shutdown).error, ChannelError::kBadField);
+}
+
+// A chunk starts on a chunk boundary inside its array and holds 16
+// entries or the rest; array ID 0 and kinds past control are refused.
+TEST(Channel, KeyArrayMessagesOutOfRangeAreRefused) {
+  const auto refused = [](const ChannelMessage& m) {
+    return parse_channel(inner_of(encode_channel(m))).error == ChannelError::kBadField;
+  };
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 0, 16, 0, 16, {}}));     // array 0
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 0, 0, 0, {}}));      // empty array
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 4097, 0, 16, {}}));  // too big
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 64, 8, 16, {}}));    // off a chunk boundary
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 64, 64, 0, {}}));    // past the end
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 20, 16, 3, {}}));    // not the rest
+  EXPECT_TRUE(refused(KeyArrayChunk{ArrayKind::kData, 1, 64, 0, 15, {}}));    // short of a full chunk
+  EXPECT_TRUE(refused(KeyArrayAck{ArrayKind::kData, 1, 7}));
+  EXPECT_TRUE(refused(KeyArrayFlush{ArrayKind::kData, 0}));
+  auto kind = inner_of(encode_channel(KeyArrayFlush{ArrayKind::kData, 3}));
+  kind[1] = std::byte{2};
+  EXPECT_EQ(parse_channel(kind).error, ChannelError::kBadField);
+  // A count byte over 16 is refused before the entries are read.
+  auto count = inner_of(encode_channel(KeyArrayChunk{ArrayKind::kData, 1, 16, 0, 16, {}}));
+  count[10] = std::byte{17};
+  EXPECT_EQ(parse_channel(count).error, ChannelError::kBadField);
+}
+
+TEST(Channel, WipeSecretsClearsOffersAndChunks) {
+  ChannelMessage offer = RekeyOffer{7, {}, RekeyOffer::Kind::kCarried, {}, 0, 0};
+  std::get<RekeyOffer>(offer).material.fill(std::byte{5});
+  ChannelMessage chunk = KeyArrayChunk{ArrayKind::kData, 1, 16, 0, 16, {}};
+  std::get<KeyArrayChunk>(chunk).entries.fill(std::byte{6});
+  wipe_secrets(offer);
+  wipe_secrets(chunk);
+  const std::array<std::byte, 32> zero{};
+  EXPECT_EQ(std::get<RekeyOffer>(offer).material, zero);
+  for (const std::byte b : std::get<KeyArrayChunk>(chunk).entries) ASSERT_EQ(b, std::byte{0});
 }
 
 TEST(Channel, AnEnvelopeWithABadLengthOrDirtyPaddingIsRefused) {

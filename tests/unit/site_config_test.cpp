@@ -344,6 +344,14 @@ TEST(SiteConfigTest, TimesAndSizesAtTheirLimits) {
   EXPECT_EQ(r->remotes[0].keying.array_size, 1u);
 }
 
+// array_size 0: no key arrays; every rekey carries its material.
+TEST(SiteConfigTest, ArraySizeZeroTurnsKeyArraysOff) {
+  const SiteConfigResult r = parse(primary_file({"array_size 0"}, {"1/key_array 0"}), SiteRole::kPrimary);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r->local.keying.array_size, 0u);
+  EXPECT_EQ(r->remotes[0].keying.array_size, 0u);
+}
+
 TEST(SiteConfigTest, AnEmptyPrimaryFileNamesEverythingMissing) {
   const SiteConfigResult r = parse("", SiteRole::kPrimary);
   ASSERT_FALSE(r.ok());
@@ -487,8 +495,8 @@ const ErrorCase kErrorCases[] = {
     {"negative time", P, {"data_array_time -1"}, {}, 6, "data_array_time", "not a whole number"},
     {"fractional time", P, {"control_array_time 1.5"}, {}, 6, "control_array_time", "not a whole number"},
     {"huge number", P, {"heartbeat_time 99999999999999999999999"}, {}, 6, "heartbeat_time", "not a whole number"},
-    {"array_size 0", P, {"array_size 0"}, {}, 6, "array_size", "from 1 to 4096 keys"},
-    {"array_size too big", P, {"array_size 4097"}, {}, 6, "array_size", "from 1 to 4096 keys"},
+    {"array_size too big", P, {"array_size 4097"}, {}, 6, "array_size", "from 0 to 4096 keys"},
+    {"key_array too big", P, {}, {"1/key_array 5000"}, 12, "1/key_array", "from 0 to 4096 keys"},
     {"heartbeat_fail not longer", P, {"heartbeat_fail 15"}, {}, 6, "heartbeat_fail", "must be longer"},
     {"heartbeat_time too long", P, {"heartbeat_time 200"}, {}, 6, "heartbeat_time", "must be longer"},
     {"cluster_state 1", P, {"cluster_state 1"}, {}, 6, "cluster_state", "clustering (IPVS) is not supported"},
@@ -525,7 +533,6 @@ const ErrorCase kErrorCases[] = {
      "not a mask for an IPv6 subnet"},
     {"IPv6 length too long", P, {}, {"1/subnet2 fd00::", "1/mask2 129"}, 13, "1/mask2", "from 0 to 128"},
     {"key_type", P, {}, {"1/key_type AES192"}, 12, "1/key_type", "write AES128 or AES256"},
-    {"key_array 0", P, {}, {"1/key_array 0"}, 12, "1/key_array", "from 1 to 4096"},
     {"remote rekey_wait", P, {}, {"1/rekey_wait 0"}, 12, "1/rekey_wait", "from 1 to 2147483648"},
     {"remote heartbeat_fail", P, {}, {"1/heartbeat_fail 10"}, 12, "1/heartbeat_fail",
      "heartbeat_fail (10 s) must be longer than heartbeat_time (15 s)"},

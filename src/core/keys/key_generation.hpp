@@ -5,7 +5,7 @@
 // a chain of 32-byte generation secrets S_g:
 //
 //   S_0 = HKDF-SHA256(IKM = link key, salt = "cordon/v1 chain", info = "", L = 32)
-//   S_g = HKDF-SHA256(IKM  = X25519 shared secret (32) || material (32),
+//   S_g = HKDF-SHA256(IKM  = X25519 shared secret (32) || material (32 or 64),
 //                     salt = S_{g-1},
 //                     info = "cordon/v1 generation" || g (4, BE) || key master ID (4, BE)
 //                            || other side's ID (4, BE),
@@ -16,7 +16,8 @@
 // freed once S_g is made, so the link key (S_0) together with everything on
 // the wire does not give S_1, and S_g does not give S_{g-1} (HKDF is one
 // way). That is the forward secrecy the rekey adds. The material is random
-// (carried in the offer) or an entry of a key array delivered earlier.
+// (32 bytes, carried in the offer) or an entry of each key array delivered
+// earlier (64 bytes: link/key_array.hpp).
 #pragma once
 
 #include <cstdint>

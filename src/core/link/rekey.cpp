@@ -65,7 +65,11 @@ std::string_view rekey_event_name(RekeyEvent::Kind k) {
 }
 
 RekeySession::RekeySession(Params params, crypto::SecretBytes chain_start, RandomFill random, const Now& now)
-    : params_(params), chain_start_(chain_start), secret_(std::move(chain_start)), random_(std::move(random)) {}
+    : params_(params),
+      chain_start_(chain_start),
+      secret_(std::move(chain_start)),
+      random_(std::move(random)),
+      arrays_(params.arrays, params.key_master) {}
 
 void RekeySession::peer_heard(const Now& now) {
   if (heard_) return;
@@ -83,11 +87,29 @@ void RekeySession::set_period(int64_t period_ns, const Now& now) {
   next_rekey_at_ = period_ns <= 0 ? kNever : std::min(next_rekey_at_, now.mono_ns + period_ns);
 }
 
+void RekeySession::set_arrays(KeyArrayParams params, const Now& now, RekeyOut& out) {
+  params_.arrays = params;
+  arrays_.set_params(params, now, out.messages);
+}
+
+bool RekeySession::renew_arrays(uint8_t kinds, const Now& now, RekeyOut& out) {
+  if (!params_.key_master || params_.arrays.size == 0) return false;
+  arrays_.renew(kinds, now, out.messages);
+  return true;
+}
+
+bool RekeySession::flush_arrays(uint8_t kinds, bool renew, const Now& now, RekeyOut& out) {
+  if (!params_.key_master || params_.arrays.size == 0) return false;
+  arrays_.flush(kinds, renew, now, out.messages);
+  return true;
+}
+
 int64_t RekeySession::next_rekey_mono_ns() const { return params_.key_master ? next_rekey_at_ : kNever; }
 
 int64_t RekeySession::next_deadline() const {
   int64_t d = std::min(retransmit_at_, previous_until_);
   if (params_.key_master && phase_ == Phase::kIdle) d = std::min(d, next_rekey_at_);
+  if (secure_) d = std::min(d, arrays_.next_deadline());
   return d;
 }
 
@@ -119,12 +141,22 @@ void RekeySession::send_offer(const Now& now, RekeyOut& out) {
   const auto view = drawn.view();
   ephemeral_ = crypto::X25519Key::from_private(view.first<crypto::kX25519Size>());
   if (!ephemeral_) return attempt_failed(RekeyReason::kInternal, now, out);
-  material_ = crypto::SecretBytes(view.subspan(crypto::kX25519Size));
   wire::RekeyOffer offer;
   offer.generation = next_;
   offer.share = ephemeral_->public_value();
-  offer.kind = wire::RekeyOffer::Kind::kCarried;
-  std::copy(material_.view().begin(), material_.view().end(), offer.material.begin());
+  if (auto pick = arrays_.take()) {
+    // An entry of each key array in place of carried material.
+    offer.kind = wire::RekeyOffer::Kind::kArrayIndex;
+    offer.data_array = pick->data_array;
+    offer.data_index = pick->data_index;
+    offer.control_array = pick->control_array;
+    offer.control_index = pick->control_index;
+    material_ = std::move(pick->material);
+  } else {
+    offer.kind = wire::RekeyOffer::Kind::kCarried;
+    material_ = crypto::SecretBytes(view.subspan(crypto::kX25519Size));
+    std::copy(material_.view().begin(), material_.view().end(), offer.material.begin());
+  }
   phase_ = Phase::kOffered;
   retransmits_ = 0;
   retransmit_at_ = now.mono_ns + kRekeyRetransmitNs;
@@ -161,6 +193,12 @@ void RekeySession::on_status(const wire::RekeyStatus& m, const Now& now, KeyRing
   // it, or the other side answered a retransmitted offer): nothing to do.
   if (phase_ != Phase::kOffered && m.generation == current_) return;
   if (phase_ != Phase::kOffered || m.generation != next_) return refuse(RekeyReason::kOutOfOrder, m.generation, out);
+  // The other side lacks the arrays this side holds (it restarted, or lost
+  // a flush's effect): both go, new ones follow, and the next attempt
+  // carries its material (key_array.hpp).
+  if (m.code == wire::RekeyStatus::Code::kNoArray && params_.arrays.size > 0) {
+    arrays_.flush(kBothArrays, true, now, out.messages);
+  }
   if (m.code != wire::RekeyStatus::Code::kOk) return attempt_failed(reason_of(m.code), now, out);
   const auto shared = ephemeral_->agree(m.share);
   if (!shared) return attempt_failed(RekeyReason::kBadShare, now, out);
@@ -216,7 +254,14 @@ void RekeySession::on_offer(const wire::RekeyOffer& m, const Now& now, KeyRing& 
     out.events.push_back({RekeyEvent::Kind::kAttemptFailed, m.generation, reason_of(code)});
   };
   if (m.generation != current_ + 1) return answer(wire::RekeyStatus::Code::kBadGeneration);
-  if (m.kind != wire::RekeyOffer::Kind::kCarried) return answer(wire::RekeyStatus::Code::kNoArray);
+  // The material: carried, or an entry of each key array (wiped as taken).
+  std::optional<crypto::SecretBytes> from_arrays;
+  if (m.kind == wire::RekeyOffer::Kind::kArrayIndex) {
+    from_arrays = arrays_.use(m);
+    if (!from_arrays) return answer(wire::RekeyStatus::Code::kNoArray);
+  }
+  const std::span<const std::byte> material =
+      from_arrays ? from_arrays->view() : std::span<const std::byte>(m.material);
   std::array<std::byte, crypto::kX25519Size> drawn{};
   if (!random_ || !random_(drawn)) return answer(wire::RekeyStatus::Code::kInternal);
   const auto own = crypto::X25519Key::from_private(drawn);
@@ -224,7 +269,7 @@ void RekeySession::on_offer(const wire::RekeyOffer& m, const Now& now, KeyRing& 
   if (!own) return answer(wire::RekeyStatus::Code::kInternal);
   const auto shared = own->agree(m.share);
   if (!shared) return answer(wire::RekeyStatus::Code::kBadShare);
-  auto next = keys::chain_next(secret_, *shared, m.material, m.generation, key_master_id(), other_id());
+  auto next = keys::chain_next(secret_, *shared, material, m.generation, key_master_id(), other_id());
   if (!next || !ring.install(m.generation, *next)) return answer(wire::RekeyStatus::Code::kInternal);
   next_ = m.generation;
   next_secret_ = std::move(*next);
@@ -272,6 +317,7 @@ void RekeySession::finish(const Now& now, RekeyOut& out) {
   retransmit_at_ = kNever;
   forced_ = false;
   volume_pending_ = false;
+  secure_ = true;
   ++counters_.done;
   last_rekey_real_ns_ = now.real_ns;
   if (params_.key_master) next_rekey_at_ = params_.period_ns > 0 ? now.mono_ns + params_.period_ns : kNever;
@@ -297,6 +343,11 @@ void RekeySession::receive(const wire::ChannelMessage& m, const Now& now, KeyRin
                  [&](const wire::Heartbeat&) {},
                  [&](const wire::HeartbeatAck&) {},
                  [&](const wire::SessionShutdown&) {},
+                 [&](const auto& array_message) {
+                   if (!arrays_.receive(array_message, now, secure_, out.messages)) {
+                     refuse(RekeyReason::kNotKeyMaster, current_, out);
+                   }
+                 },
              },
              m);
 }
@@ -328,6 +379,8 @@ void RekeySession::peer_datagram_in_zero(uint64_t counter, const Now& now, KeyRi
   phase_ = Phase::kIdle;
   retransmit_at_ = kNever;
   peer_left_zero_ = UINT64_MAX;
+  arrays_.reset();  // the peer lost its arrays with its generations
+  secure_ = false;
   out.events.push_back({RekeyEvent::Kind::kReset, 0, RekeyReason::kPeerRestarted});
   // Back off generation 0 at once: it is the one the link key alone opens.
   // The peer was just heard from.
@@ -352,6 +405,7 @@ void RekeySession::tick(const Now& now, uint64_t sent, uint64_t received, KeyRin
       retransmit_at_ = now.mono_ns + wait;
     }
   }
+  arrays_.tick(now, secure_, random_, out.messages);
   const bool over = sent - sent_base_ >= params_.volume_limit || received - received_base_ >= params_.volume_limit;
   if (params_.key_master) {
     if (phase_ == Phase::kIdle && (now.mono_ns >= next_rekey_at_ || over)) {

@@ -48,6 +48,7 @@
 #include "core/crypto/aead.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/crypto/x25519.hpp"
+#include "core/link/key_array.hpp"
 #include "core/types.hpp"
 #include "core/wire/channel.hpp"
 
@@ -60,10 +61,6 @@ constexpr unsigned kRekeyRetransmits = 5;
 constexpr unsigned kRekeyAttempts = 5;  // the first and four more
 constexpr int64_t kRekeyGraceNs = 10 * kNsPerSecond;
 constexpr int64_t kRekeyRequestIntervalNs = kNsPerSecond;
-
-// Fills the span with random bytes from the operating system; false if it
-// cannot. The core reads no randomness itself (docs/design.md, practice 1).
-using RandomFill = std::function<bool(std::span<std::byte>)>;
 
 // What the session does to the link's keys: the node implements it on a
 // Peer (node_rekey.cpp), unit tests with a fake.
@@ -127,6 +124,7 @@ class RekeySession {
     HostId self, peer;
     int64_t period_ns = 3600 * kNsPerSecond;  // 0: off
     uint64_t volume_limit = kVolumeLimit;
+    KeyArrayParams arrays = {};  // size 0: none (every link but a site link)
   };
   // `chain_start` is S_0 (keys::chain_start of the link key). A key master
   // starts its first round as soon as it hears from the peer (peer_heard),
@@ -141,6 +139,14 @@ class RekeySession {
 
   // A reload may change the period; a round under way goes on.
   void set_period(int64_t period_ns, const Now& now);
+  // A reload may change the key arrays' size and timers (key_array.hpp).
+  void set_arrays(KeyArrayParams params, const Now& now, RekeyOut& out);
+  // Administration (key master only; false otherwise, or without arrays):
+  // new key arrays, or a flush with or without new ones (`kinds`: a mask
+  // of kDataArray and kControlArray).
+  bool renew_arrays(uint8_t kinds, const Now& now, RekeyOut& out);
+  bool flush_arrays(uint8_t kinds, bool renew, const Now& now, RekeyOut& out);
+  const KeyArrays& arrays() const { return arrays_; }
 
   // Timers. `sent` and `received` count the datagrams sealed to and opened
   // from the peer since the session began (the volume limit).
@@ -230,6 +236,10 @@ class RekeySession {
   bool volume_pending_ = false;
   std::optional<int64_t> last_rekey_real_ns_;
   RekeyCounters counters_;
+  KeyArrays arrays_;
+  // Both sides have left generation 0 since the session began or was
+  // reset: key arrays may travel (key_array.hpp).
+  bool secure_ = false;
 };
 
 }  // namespace cordon::link

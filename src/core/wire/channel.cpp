@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/crypto/secret.hpp"
 #include "core/wire/byte_io.hpp"
 
 namespace cordon::wire {
@@ -32,11 +33,15 @@ bool read_body(ByteReader& in, RekeyOffer& m, ChannelError& error) {
     return false;
   }
   m.kind = RekeyOffer::Kind::kArrayIndex;
-  const auto array = in.u32();
-  const auto index = in.u16();
-  if (!array || !index) return false;
-  m.array = *array;
-  m.index = *index;
+  const auto data_array = in.u32();
+  const auto data_index = in.u16();
+  const auto control_array = in.u32();
+  const auto control_index = in.u16();
+  if (!data_array || !data_index || !control_array || !control_index) return false;
+  m.data_array = *data_array;
+  m.data_index = *data_index;
+  m.control_array = *control_array;
+  m.control_index = *control_index;
   return true;
 }
 
@@ -99,6 +104,49 @@ bool read_body(ByteReader& in, SessionShutdown& m, ChannelError& error) {
   return true;
 }
 
+// The array kind and ID that every key array message starts with.
+template <typename M>
+bool read_array_id(ByteReader& in, M& m, ChannelError& error) {
+  const auto kind = in.u8();
+  const auto array = in.u32();
+  if (!kind || !array) return false;
+  if (*kind > static_cast<uint8_t>(ArrayKind::kControl)) {
+    error = ChannelError::kBadField;
+    return false;
+  }
+  m.kind = static_cast<ArrayKind>(*kind);
+  m.array = *array;
+  return true;
+}
+
+bool read_body(ByteReader& in, KeyArrayChunk& m, ChannelError& error) {
+  if (!read_array_id(in, m, error)) return false;
+  const auto size = in.u16();
+  const auto first = in.u16();
+  const auto count = in.u8();
+  if (!size || !first || !count) return false;
+  m.size = *size;
+  m.first = *first;
+  m.count = *count;
+  if (m.count > kArrayChunkEntries) {
+    error = ChannelError::kBadField;
+    return false;
+  }
+  const auto entries = in.bytes(size_t{m.count} * kMaterialSize);
+  if (!entries) return false;
+  std::copy(entries->begin(), entries->end(), m.entries.begin());
+  return true;
+}
+bool read_body(ByteReader& in, KeyArrayAck& m, ChannelError& error) {
+  if (!read_array_id(in, m, error)) return false;
+  const auto first = in.u16();
+  if (!first) return false;
+  m.first = *first;
+  return true;
+}
+bool read_body(ByteReader& in, KeyArrayFlush& m, ChannelError& error) { return read_array_id(in, m, error); }
+bool read_body(ByteReader& in, KeyArrayFlushed& m, ChannelError& error) { return read_array_id(in, m, error); }
+
 template <typename M>
 ParsedChannel read_as(ByteReader& in) {
   M m;
@@ -123,6 +171,16 @@ bool valid(const RekeyRequest&) { return true; }
 bool valid(const Heartbeat&) { return true; }
 bool valid(const HeartbeatAck&) { return true; }
 bool valid(const SessionShutdown&) { return true; }
+// A chunk starts on a chunk boundary and holds kArrayChunkEntries entries,
+// or the rest of the array (docs/protocol.md, "Key arrays").
+bool valid_chunk_start(uint16_t first, uint16_t size) { return first % kArrayChunkEntries == 0 && first < size; }
+bool valid(const KeyArrayChunk& m) {
+  return m.array != 0 && m.size >= 1 && m.size <= kMaxArraySize && valid_chunk_start(m.first, m.size) &&
+         m.count == std::min<size_t>(kArrayChunkEntries, size_t{m.size} - m.first);
+}
+bool valid(const KeyArrayAck& m) { return m.array != 0 && valid_chunk_start(m.first, kMaxArraySize); }
+bool valid(const KeyArrayFlush& m) { return m.array != 0; }
+bool valid(const KeyArrayFlushed& m) { return m.array != 0; }
 
 void write_body(ByteWriter& w, const RekeyOffer& m) {
   w.u32(m.generation);
@@ -131,8 +189,10 @@ void write_body(ByteWriter& w, const RekeyOffer& m) {
   if (m.kind == RekeyOffer::Kind::kCarried) {
     w.bytes(m.material);
   } else {
-    w.u32(m.array);
-    w.u16(m.index);
+    w.u32(m.data_array);
+    w.u16(m.data_index);
+    w.u32(m.control_array);
+    w.u16(m.control_index);
   }
 }
 void write_body(ByteWriter& w, const RekeyStatus& m) {
@@ -153,6 +213,24 @@ void write_body(ByteWriter& w, const RekeyRequest& m) { w.u8(static_cast<uint8_t
 void write_body(ByteWriter& w, const Heartbeat& m) { w.u32(m.sequence); }
 void write_body(ByteWriter& w, const HeartbeatAck& m) { w.u32(m.sequence); }
 void write_body(ByteWriter& w, const SessionShutdown& m) { w.u8(static_cast<uint8_t>(m.reason)); }
+template <typename M>
+void write_array_id(ByteWriter& w, const M& m) {
+  w.u8(static_cast<uint8_t>(m.kind));
+  w.u32(m.array);
+}
+void write_body(ByteWriter& w, const KeyArrayChunk& m) {
+  write_array_id(w, m);
+  w.u16(m.size);
+  w.u16(m.first);
+  w.u8(m.count);
+  w.bytes(std::span(m.entries).first(std::min<size_t>(m.count, kArrayChunkEntries) * kMaterialSize));
+}
+void write_body(ByteWriter& w, const KeyArrayAck& m) {
+  write_array_id(w, m);
+  w.u16(m.first);
+}
+void write_body(ByteWriter& w, const KeyArrayFlush& m) { write_array_id(w, m); }
+void write_body(ByteWriter& w, const KeyArrayFlushed& m) { write_array_id(w, m); }
 
 ChannelType type_of(const RekeyOffer&) { return ChannelType::kRekeyOffer; }
 ChannelType type_of(const RekeyStatus&) { return ChannelType::kRekeyStatus; }
@@ -162,6 +240,10 @@ ChannelType type_of(const RekeyRequest&) { return ChannelType::kRekeyRequest; }
 ChannelType type_of(const Heartbeat&) { return ChannelType::kHeartbeat; }
 ChannelType type_of(const HeartbeatAck&) { return ChannelType::kHeartbeatAck; }
 ChannelType type_of(const SessionShutdown&) { return ChannelType::kSessionShutdown; }
+ChannelType type_of(const KeyArrayChunk&) { return ChannelType::kKeyArrayChunk; }
+ChannelType type_of(const KeyArrayAck&) { return ChannelType::kKeyArrayAck; }
+ChannelType type_of(const KeyArrayFlush&) { return ChannelType::kKeyArrayFlush; }
+ChannelType type_of(const KeyArrayFlushed&) { return ChannelType::kKeyArrayFlushed; }
 
 }  // namespace
 
@@ -211,6 +293,18 @@ ParsedChannel parse_channel(std::span<const std::byte> inner) {
     case ChannelType::kSessionShutdown:
       out = read_as<SessionShutdown>(in);
       break;
+    case ChannelType::kKeyArrayChunk:
+      out = read_as<KeyArrayChunk>(in);
+      break;
+    case ChannelType::kKeyArrayAck:
+      out = read_as<KeyArrayAck>(in);
+      break;
+    case ChannelType::kKeyArrayFlush:
+      out = read_as<KeyArrayFlush>(in);
+      break;
+    case ChannelType::kKeyArrayFlushed:
+      out = read_as<KeyArrayFlushed>(in);
+      break;
     default:
       out.error = ChannelError::kUnknownType;
       return out;
@@ -220,6 +314,11 @@ ParsedChannel parse_channel(std::span<const std::byte> inner) {
     out.error = ChannelError::kBadField;
   }
   return out;
+}
+
+void wipe_secrets(ChannelMessage& m) {
+  if (auto* offer = std::get_if<RekeyOffer>(&m)) crypto::wipe(std::span(offer->material));
+  if (auto* chunk = std::get_if<KeyArrayChunk>(&m)) crypto::wipe(std::span(chunk->entries));
 }
 
 std::vector<std::byte> encode_channel(const ChannelMessage& m) {

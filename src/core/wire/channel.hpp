@@ -17,7 +17,8 @@
 //
 // Inner plaintext: type 1 | body
 //
-//   0x01 rekey offer     generation 4 | share 32 | kind 1 | material (kind 0: 32 bytes; kind 1: array 4 | index 2)
+//   0x01 rekey offer     generation 4 | share 32 | kind 1 | material
+//                        (kind 0: 32 bytes; kind 1: data array 4 | data index 2 | control array 4 | control index 2)
 //   0x02 rekey status    generation 4 | status 1 | current 4 | share 32
 //   0x03 rekey switch    generation 4 | first counter 8
 //   0x04 rekey switched  generation 4 | first counter 8
@@ -25,6 +26,10 @@
 //   0x06 heartbeat       sequence 4
 //   0x07 heartbeat ack   sequence 4 (the heartbeat's)
 //   0x08 session shutdown reason 1 (1: an administration command)
+//   0x09 key array chunk kind 1 | array 4 | size 2 | first 2 | count 1 | entries (count x 32)
+//   0x0a key array ack   kind 1 | array 4 | first 2
+//   0x0b key array flush kind 1 | array 4
+//   0x0c key array flushed kind 1 | array 4
 //
 // Every field is checked; a message with bytes after its body, a truncated
 // one, or an unknown type is refused.
@@ -46,6 +51,11 @@ constexpr uint8_t kChannelControlType = 0x07;  // the envelope's byte among the 
 constexpr size_t kChannelHeaderSize = 3;       // type | length
 constexpr size_t kShareSize = 32;              // an X25519 public value (RFC 7748, section 5)
 constexpr size_t kMaterialSize = 32;
+// Key arrays (docs/protocol.md, "Key arrays"): entries are 32 bytes of
+// material, delivered 16 to a chunk (a chunk's message then fits the
+// smallest MTU, 576 bytes), at most 4096 to an array.
+constexpr size_t kArrayChunkEntries = 16;
+constexpr uint16_t kMaxArraySize = 4096;
 
 enum class ChannelType : uint8_t {
   kRekeyOffer = 0x01,
@@ -56,12 +66,16 @@ enum class ChannelType : uint8_t {
   kHeartbeat = 0x06,
   kHeartbeatAck = 0x07,
   kSessionShutdown = 0x08,
+  kKeyArrayChunk = 0x09,
+  kKeyArrayAck = 0x0a,
+  kKeyArrayFlush = 0x0b,
+  kKeyArrayFlushed = 0x0c,
 };
 
 using Share = std::array<std::byte, kShareSize>;
 
 // The key master offers generation `generation`: its ephemeral X25519 share
-// and either fresh key material or an index into a key array delivered
+// and either fresh key material or an entry of each key array delivered
 // before (docs/protocol.md, "Key arrays").
 struct RekeyOffer {
   enum class Kind : uint8_t { kCarried = 0, kArrayIndex = 1 };
@@ -69,8 +83,10 @@ struct RekeyOffer {
   Share share{};
   Kind kind = Kind::kCarried;
   std::array<std::byte, kMaterialSize> material{};  // kCarried
-  uint32_t array = 0;                               // kArrayIndex: which array
-  uint16_t index = 0;                               // kArrayIndex: which entry
+  uint32_t data_array = 0;                          // kArrayIndex: the data array's ID
+  uint16_t data_index = 0;                          // and its entry
+  uint32_t control_array = 0;                       // the control array's ID
+  uint16_t control_index = 0;                       // and its entry
   friend bool operator==(const RekeyOffer&, const RekeyOffer&) = default;
 };
 
@@ -131,8 +147,42 @@ struct SessionShutdown {
   friend bool operator==(const SessionShutdown&, const SessionShutdown&) = default;
 };
 
+// Key arrays: the key master delivers each array in chunks of
+// kArrayChunkEntries entries (`first` a multiple of it, `count` the rest
+// of the array at most), the other side acknowledges each chunk, and a
+// flush (answered by flushed) makes both sides wipe an array.
+enum class ArrayKind : uint8_t { kData = 0, kControl = 1 };
+struct KeyArrayChunk {
+  ArrayKind kind = ArrayKind::kData;
+  uint32_t array = 0;  // never 0
+  uint16_t size = 0;   // entries in the whole array, 1 .. kMaxArraySize
+  uint16_t first = 0;
+  uint8_t count = 0;
+  std::array<std::byte, kArrayChunkEntries * kMaterialSize> entries{};  // the first count x 32 bytes
+  friend bool operator==(const KeyArrayChunk&, const KeyArrayChunk&) = default;
+};
+struct KeyArrayAck {
+  ArrayKind kind = ArrayKind::kData;
+  uint32_t array = 0;
+  uint16_t first = 0;
+  friend bool operator==(const KeyArrayAck&, const KeyArrayAck&) = default;
+};
+struct KeyArrayFlush {
+  ArrayKind kind = ArrayKind::kData;
+  uint32_t array = 0;
+  friend bool operator==(const KeyArrayFlush&, const KeyArrayFlush&) = default;
+};
+struct KeyArrayFlushed {
+  ArrayKind kind = ArrayKind::kData;
+  uint32_t array = 0;
+  friend bool operator==(const KeyArrayFlushed&, const KeyArrayFlushed&) = default;
+};
+
 using ChannelMessage = std::variant<RekeyOffer, RekeyStatus, RekeySwitch, RekeySwitched, RekeyRequest, Heartbeat,
-                                    HeartbeatAck, SessionShutdown>;
+                                    HeartbeatAck, SessionShutdown, KeyArrayChunk, KeyArrayAck, KeyArrayFlush,
+                                    KeyArrayFlushed>;
+// Wipes the key material a message may carry (an offer's, a chunk's).
+void wipe_secrets(ChannelMessage& m);
 
 enum class ChannelError : uint8_t {
   kTruncated,    // ends inside a field, or the envelope's length runs past the plaintext
