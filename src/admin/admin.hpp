@@ -20,6 +20,7 @@
 #include "admin/dirty.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/keys/address_book.hpp"
+#include "core/keys/keyset.hpp"
 #include "core/keys/password.hpp"
 #include "core/types.hpp"
 
@@ -42,7 +43,15 @@ struct NetworkInfo {
   NetworkSpec spec;
   int64_t created_at = 0;  // Unix seconds
   int64_t schema_version = 0;
+  int64_t rekey_period = keys::kDefaultRekeyPeriod;  // seconds; 0 = off
   int64_t hosts = 0, coordinators = 0, users = 0, groups = 0, links = 0, dirty_hosts = 0;
+};
+
+// `network set --rekey-period`: the period before and after, and how many
+// hosts now wait for an update.
+struct RekeyPeriodChange {
+  int64_t previous = 0, current = 0;
+  int64_t dirty_hosts = 0;
 };
 
 // ---- Hosts ----------------------------------------------------------------
@@ -279,6 +288,12 @@ class Admin {
   };
 
   NetworkInfo network_info();
+  // `network set --rekey-period`: every link's rekey period, in seconds: 0
+  // (off) or keys::kMinRekeyPeriod..kMaxRekeyPeriod; anything else is
+  // refused. A new value marks every host for an address-book update, whose
+  // package carries it (core/keys/keyset.hpp, tag 3); the same value
+  // changes nothing.
+  RekeyPeriodChange set_rekey_period(int64_t seconds);
   // `network export`: a consistent copy of the database sealed under a key
   // derived from `password` (Argon2id, chosen-password cost); 0600, atomic.
   void export_backup(const std::string& out_file, std::string_view password);

@@ -58,6 +58,8 @@ void check_name(std::string_view name, std::string_view what);
 
 // The network row (network.cpp).
 NetworkSpec load_network(Database& db);
+// network.rekey_period, in seconds (network.cpp).
+int64_t load_rekey_period(Database& db);
 
 // One host with its endpoints and subnets (hosts.cpp).
 HostInfo load_host(Database& db, const NetworkSpec& net, HostId id);

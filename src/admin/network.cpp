@@ -1,4 +1,5 @@
-// `network init` / `network show`, and opening the facade (admin.hpp).
+// `network init` / `network show` / `network set`, and opening the facade
+// (admin.hpp).
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -76,6 +77,16 @@ NetworkSpec load_network(Database& db) {
   return spec;
 }
 
+int64_t load_rekey_period(Database& db) {
+  Statement& st = db.cached("SELECT rekey_period FROM network WHERE id = 1");
+  if (!st.step()) {
+    throw AdminError(fmt::format("network database {} has no network yet; run `cordon admin network init`", db.path()));
+  }
+  const int64_t seconds = st.int64(0);
+  st.reset();
+  return seconds;
+}
+
 Admin Admin::init(const std::string& path, const NetworkSpec& spec) {
   check_network_spec(spec);
   (void)os::init_crypto();
@@ -117,6 +128,7 @@ NetworkInfo Admin::network_info() {
     NetworkInfo info;
     info.spec = load_network(db_);
     info.schema_version = db_.user_version();
+    info.rekey_period = load_rekey_period(db_);
     Statement st = db_.prepare(
         "SELECT (SELECT created_at FROM network WHERE id = 1), (SELECT COUNT(*) FROM hosts), "
         "(SELECT COUNT(*) FROM hosts WHERE role = 2), (SELECT COUNT(*) FROM users), "
@@ -131,6 +143,26 @@ NetworkInfo Admin::network_info() {
     info.links = st.int64(5);
     info.dirty_hosts = st.int64(6);
     return info;
+  });
+}
+
+RekeyPeriodChange Admin::set_rekey_period(int64_t seconds) {
+  return run_command(db_, batch_, "network set", fmt::format("rekey-period={}", seconds), [&] {
+    if (!keys::rekey_period_allowed(seconds)) {
+      throw AdminError(fmt::format("--rekey-period: {} is out of range; it must be {}; nothing was changed", seconds,
+                                   keys::rekey_period_range()));
+    }
+    RekeyPeriodChange change{load_rekey_period(db_), seconds, 0};
+    if (change.previous != seconds) {
+      db_.cached("UPDATE network SET rekey_period = ?1 WHERE id = 1").bind(1, seconds).run();
+      // Every key set carries it: a setting of the whole network, not a key.
+      mark_all_dirty(db_, DirtyKind::kAddressBook);
+    }
+    Statement& st = db_.cached("SELECT COUNT(*) FROM hosts WHERE dirty <> 0");
+    st.step();
+    change.dirty_hosts = st.int64(0);
+    st.reset();
+    return change;
   });
 }
 

@@ -170,11 +170,21 @@ constexpr const char* kSchemaV4 = R"sql(
 ALTER TABLE filter_rules ADD COLUMN kind TEXT NOT NULL DEFAULT 'protected' CHECK (kind IN ('protected', 'open'));
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Version 5: the network's rekey period in seconds (docs/administration.md,
+// "Network settings"; core/keys/keyset.hpp, tag 3): 0 turns rekeying off.
+// Networks of before version 5 get the default, the P³ functional
+// specification's rekey_wait.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE network ADD COLUMN rekey_period INTEGER NOT NULL DEFAULT 3600
+  CHECK (rekey_period = 0 OR rekey_period BETWEEN 60 AND 86400);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
+    {5, kSchemaV5},
 }};
 
 }  // namespace

@@ -79,6 +79,7 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
   }
   s.rules_ = load_filter_rules(db);
   s.reach_ = load_reach(db);
+  s.rekey_period_ = load_rekey_period(db);
   for (auto& [coordinator, clients] : s.served_) {
     std::sort(clients.begin(), clients.end(),
               [](const keys::ServedClient& x, const keys::ServedClient& y) { return x.client < y.client; });
@@ -120,6 +121,7 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
   for (HostId h : subjects) s.load_served(db, h);
   s.rules_ = load_filter_rules(db);
   s.reach_ = load_reach(db);
+  s.rekey_period_ = load_rekey_period(db);
   return s;
 }
 
@@ -179,6 +181,7 @@ keys::KeySetBody Snapshot::body_for(HostId host) const {
     body.served = it->second;
   }
   body.rules = filter_rules_for(rules_, host);
+  if (rekey_period_ != keys::kDefaultRekeyPeriod) body.rekey_period = static_cast<uint32_t>(rekey_period_);
   return body;
 }
 

@@ -33,7 +33,8 @@ class Snapshot {
   // whose registry it is, by host ID, each with its linked hosts by host ID.
   // The filter rules for the host and its groups come last. Reach limits
   // narrow the host's copy of each gateway's subnets and, in a gateway's
-  // body, list its limited peers.
+  // body, list its limited peers. The network's rekey period is in every
+  // body unless it is the default (core/keys/keyset.hpp, tag 3).
   keys::KeySetBody body_for(HostId host) const;
   size_t peer_count(HostId host) const;
   size_t link_count() const { return keys_.size(); }
@@ -56,6 +57,7 @@ class Snapshot {
   std::vector<crypto::SecretBytes> keys_;
   std::vector<StoredFilterRule> rules_;  // every rule, resolved (docs/gateways.md, "Central rules")
   std::vector<StoredReach> reach_;       // every reach limit (docs/gateways.md, "Reach")
+  int64_t rekey_period_ = keys::kDefaultRekeyPeriod;  // network.rekey_period
 };
 
 }  // namespace cordon::admin

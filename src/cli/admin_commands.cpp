@@ -178,8 +178,20 @@ void add_json(Leaf& l) { l.command->add_flag("--json", state().json, "Print JSON
 
 // ---- network -------------------------------------------------------------------
 
+void print_rekey_period_change(const admin::RekeyPeriodChange& c) {
+  if (state().json) {
+    return print_json({{"rekey_period", c.current}, {"previous", c.previous}, {"dirty_hosts", c.dirty_hosts}});
+  }
+  if (c.previous == c.current) {
+    return fmt::print("rekey period: already {}; nothing was changed\n", format_rekey_period(c.current));
+  }
+  fmt::print("rekey period: {} (was {}); {} host(s) need an update: run `cordon admin updates build` and deliver "
+             "the packages\n",
+             format_rekey_period(c.current), format_rekey_period(c.previous), c.dirty_hosts);
+}
+
 void add_network(CLI::App* admin_app) {
-  CLI::App* network = admin_app->add_subcommand("network", "The network: create, show, back up, restore");
+  CLI::App* network = admin_app->add_subcommand("network", "The network: create, show, set, back up, restore");
   network->require_subcommand(1);
   network->fallthrough();
 
@@ -225,6 +237,20 @@ void add_network(CLI::App* admin_app) {
       return guarded(name, [&] {
         const admin::NetworkInfo info = open_db().network_info();
         print_one(info, format_network);
+        return kExitOk;
+      });
+    };
+  }
+  {
+    auto seconds = std::make_shared<int64_t>(0);
+    Leaf& l = leaf(network, "network", "set", "Change a setting of the whole network");
+    // The range is checked by the facade, whose refusal names it and is audited.
+    l.command->add_option("--rekey-period", *seconds, "Seconds between rekeys of every link: 0 (off) or 60 to 86400")
+        ->required();
+    add_json(l);
+    l.run = [seconds, name = l.name] {
+      return guarded(name, [&] {
+        print_rekey_period_change(open_db().set_rekey_period(*seconds));
         return kExitOk;
       });
     };

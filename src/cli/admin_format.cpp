@@ -91,6 +91,7 @@ json to_json(const admin::NetworkInfo& info) {
               {"ipv6", info.spec.ipv6 ? json(info.spec.ipv6->to_string()) : json(nullptr)},
               {"created_at", info.created_at},
               {"schema_version", info.schema_version},
+              {"rekey_period", info.rekey_period},
               {"hosts", info.hosts},
               {"coordinators", info.coordinators},
               {"users", info.users},
@@ -223,10 +224,16 @@ std::string format_network(const admin::NetworkInfo& i) {
       "users       {}\n"
       "groups      {}\n"
       "links       {}\n"
+      "rekey       {}\n"
       "pending     {} host(s) need an update (`cordon admin updates build`)\n"
       "schema      version {}\n",
       i.spec.number, i.spec.number, i.spec.name, i.spec.ipv4.to_string(), i.spec.ipv6 ? i.spec.ipv6->to_string() : "-",
-      format_time(i.created_at), i.hosts, i.coordinators, i.users, i.groups, i.links, i.dirty_hosts, i.schema_version);
+      format_time(i.created_at), i.hosts, i.coordinators, i.users, i.groups, i.links,
+      format_rekey_period(i.rekey_period), i.dirty_hosts, i.schema_version);
+}
+
+std::string format_rekey_period(int64_t seconds) {
+  return seconds == 0 ? std::string("off") : fmt::format("every {} s", seconds);
 }
 
 std::string format_host(const admin::HostInfo& h, bool detailed) {

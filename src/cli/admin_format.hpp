@@ -31,6 +31,7 @@ nlohmann::json to_json(const admin::PendingUpdate& pending);
 nlohmann::json to_json(const admin::AuditEntry& entry);
 
 std::string format_network(const admin::NetworkInfo& info);
+std::string format_rekey_period(int64_t seconds);  // "every 3600 s", or "off" for 0
 std::string format_host(const admin::HostInfo& host, bool detailed);  // `host show`: detailed
 std::string format_hosts(const std::vector<admin::HostInfo>& hosts);
 std::string format_users(const std::vector<admin::UserInfo>& users);

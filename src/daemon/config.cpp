@@ -302,6 +302,13 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
                           key == "id" ? "ID" : "tunnel addresses"));
       }
     }
+    // The administrator's, for the whole network (managed.hpp).
+    if (const toml::node* node = host.get("rekey_period")) {
+      error(node->source(), "host.rekey_period",
+            "not allowed with host.keyset (managed mode): the rekey period comes from the key set, where the "
+            "administrator sets it for the whole network (`cordon admin network set --rekey-period`); remove this "
+            "line");
+    }
   } else if (auto id = get_string(host, "id", "host.id", true,
                                   "set this host's ID, e.g. id = \"0x0001000a\" (or keyset = PATH for managed "
                                   "mode)")) {

@@ -27,9 +27,14 @@ std::string entry_name(const keys::AddressBookEntry& entry) {
 
 }  // namespace
 
+// The key set's default is PeerConfig's (node_config.hpp): both are the P³
+// functional specification's rekey_wait.
+static_assert(int64_t{keys::kDefaultRekeyPeriod} * kNsPerSecond == kDefaultRekeyPeriodNs);
+
 ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
   ManagedNode out;
   out.self = keyset.header.host;
+  out.rekey_period_ns = int64_t{keyset.body.rekey_period_or_default()} * kNsPerSecond;
   const auto& entries = keyset.body.book.entries;
   if (!entries.empty()) {
     const keys::AddressBookEntry& self = entries.front();
@@ -115,9 +120,10 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.tunneled_subnets = std::move(node.subnets);
   config.node.tunneled_subnets = config.tunneled_subnets;
   config.node.peers = std::move(node.peers);
+  config.rekey_period_ns = node.rekey_period_ns;
   for (PeerConfig& peer : config.node.peers) {
     peer.keepalive_ns = config.keepalive_ns;
-    peer.rekey_period_ns = config.rekey_period_ns;
+    peer.rekey_period_ns = node.rekey_period_ns;
   }
   // The timers stay as the config file set them.
   config.node.mesh.registry = node.registry;

@@ -10,8 +10,9 @@
 //               id, name, the first endpoint (none: learnt from the peer's
 //               first authentic datagram), the link key, allowed prefixes =
 //               its tunnel address as /32 and /128 plus the subnets it
-//               tunnels, suite aes-256-gcm, keepalive 25 s, its role and
-//               rendezvous coordinator;
+//               tunnels, suite aes-256-gcm, keepalive 25 s, the key set's
+//               rekey period (keyset.hpp, tag 3; 3600 s when it has none),
+//               its role and rendezvous coordinator;
 //   the mesh    this host's role, registry and rendezvous (entry 0), and a
 //               coordinator's served clients (docs/protocol.md, "Served links").
 //
@@ -48,6 +49,7 @@ struct ManagedNode {
   std::vector<Prefix> addresses;  // this host's tunnel addresses
   std::vector<Prefix> subnets;    // the LAN prefixes this host tunnels (a gateway)
   std::vector<PeerConfig> peers;
+  int64_t rekey_period_ns = kDefaultRekeyPeriodNs;  // every peer's: the network's, from the key set
   std::vector<DaemonConfig::CentralRule> rules;       // the administrator's protected-traffic rules
   std::vector<DaemonConfig::CentralRule> open_rules;  // and open-traffic rules
   // Entries skipped, e.g. a peer without a link key; each one logged.
@@ -58,8 +60,10 @@ struct ManagedNode {
 // entry with a link key is a peer. Pure; the key set is already verified.
 ManagedNode managed_node(const keys::OpenedKeySet& keyset);
 
-// Fills config.node.self, config.addresses, config.tunneled_subnets and
-// config.node.peers.
+// Fills config.node.self, config.addresses, config.tunneled_subnets,
+// config.rekey_period_ns and config.node.peers (each with the key set's
+// rekey period: a reload with a new period changes it on the running
+// links).
 void apply_managed_node(DaemonConfig& config, ManagedNode node);
 
 struct ManagedUnlocked {

@@ -6,7 +6,8 @@
 //
 // Asserts, besides "no crash, hang or leak": a parsed header has a valid
 // host ID and user name; whatever opens re-seals to a file that opens to
-// the same header and body; every failure has a name and a message.
+// the same header and body; every failure has a name and a message; a
+// decoded rekey period is in range.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -44,6 +45,7 @@ void check_reseal(const OpenedKeySet& o) {
   check(reopened.value().header.version == o.header.version + 1);
   check(reopened.value().body.book == o.body.book);
   check(reopened.value().body.served == o.body.served);
+  check(reopened.value().body.rekey_period == o.body.rekey_period);
   check(reopened.value().body.links.size() == o.body.links.size());
 }
 
@@ -83,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto body = decode_body(file);
   if (body.ok()) {
+    check(!body.value().rekey_period || rekey_period_allowed(*body.value().rekey_period));
     auto encoded = encode_body(body.value());
     check(encoded.ok());
     const auto v = encoded.value().view();

@@ -305,6 +305,33 @@ TEST_F(AdminCliTest, BadInputIsRefusedWithOneLineAndChangesNothing) {
   expect_refusal(missing.admin({"host", "list"}), {"no network database", "network init"});
 }
 
+// docs/administration.md, "Network settings": `network set --rekey-period`
+// changes it, `network show` shows it, a value out of range is refused with
+// the value and the range.
+TEST_F(AdminCliTest, NetworkSetRekeyPeriod) {
+  Network net;
+  net.init();
+  EXPECT_EQ(net.ok_json({"network", "show"}).value("rekey_period", -1), 3600);
+  net.ok({"host", "add", "--name", "hub", "--role", "coordinator"});
+  net.ok({"host", "add", "--name", "a", "--role", "client", "--coordinator", "hub"});
+  const RunResult set = net.ok({"network", "set", "--rekey-period", "600"});
+  EXPECT_NE(set.out.find("rekey period: every 600 s (was every 3600 s); 2 host(s) need an update"), std::string::npos)
+      << set.describe();
+  EXPECT_NE(net.ok({"network", "show"}).out.find("rekey       every 600 s\n"), std::string::npos);
+  const json off = net.ok_json({"network", "set", "--rekey-period", "0"});
+  EXPECT_EQ(off.value("rekey_period", -1), 0) << off.dump();
+  EXPECT_EQ(off.value("previous", -1), 600) << off.dump();
+  EXPECT_NE(net.ok({"network", "show"}).out.find("rekey       off\n"), std::string::npos);
+
+  expect_refusal(net.admin({"network", "set", "--rekey-period", "30"}),
+                 {"cordon admin network set: --rekey-period: 30 is out of range; it must be 0 (off) or 60 to 86400 "
+                  "seconds"});
+  expect_refusal(net.admin({"network", "set", "--rekey-period=86401"}), {"86401 is out of range"});
+  EXPECT_EQ(net.admin({"network", "set"}).exit_code, 2);
+  EXPECT_EQ(net.admin({"network", "set", "--rekey-period", "hourly"}).exit_code, 2);
+  EXPECT_EQ(net.ok_json({"network", "show"}).value("rekey_period", -1), 0);
+}
+
 TEST_F(AdminCliTest, DatabaseLockedByAnotherAdminProcessIsReportedAtOnce) {
   Network net;
   net.init();

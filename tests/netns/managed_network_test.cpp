@@ -6,11 +6,13 @@
 //   2. exports the three key sets, and each host installs its own;
 //   3. the three daemons start in managed mode from their key sets and pass
 //      traffic;
-//   4. the administrator removes the link a-b and builds the updates (keys
-//      for a and b, the address book with its served links for hub), which
-//      the three apply while their daemons run;
+//   4. the administrator removes the link a-b, sets the network's rekey
+//      period, and builds the updates (keys for a and b, the address book
+//      with its served links for hub), which the three apply while their
+//      daemons run;
 //   5. a-b stops passing traffic, while a-hub keeps flowing on the same
-//      tunnel (its counters were not reset: the peer was not rebuilt).
+//      tunnel (its counters were not reset: the peer was not rebuilt) with
+//      the new rekey period.
 // The three hosts share one underlay: a bridge in a fourth namespace (Lan).
 //
 // ClientFallsBackToTheTcpTunnel: a client whose UDP to its coordinator is
@@ -236,6 +238,9 @@ TEST_F(ManagedNetworkTest, AdministeredNetworkComesUpAndAdoptsALinkRemoval) {
   json status_a = net.status(a);
   EXPECT_EQ(status_a.value("host", std::string()), a.id) << status_a.dump(2);
   EXPECT_EQ(peer_ids(status_a), sorted({hub.id, b.id})) << status_a.dump(2);
+  // The key sets leave the default rekey period out; the links have it.
+  ASSERT_NE(find_peer(status_a, hub.id), nullptr) << status_a.dump(2);
+  EXPECT_EQ(find_peer(status_a, hub.id)->at("rekey").value("period", 0), 3600) << status_a.dump(2);
 
   ASSERT_TRUE(wait_for_ping(*a.ns, b.tun4, deadline_in(20s))) << "a cannot reach b over IPv4";
   EXPECT_TRUE(wait_for_ping(*a.ns, b.tun6, deadline_in(10s))) << "a cannot reach b over IPv6";
@@ -258,6 +263,9 @@ TEST_F(ManagedNetworkTest, AdministeredNetworkComesUpAndAdoptsALinkRemoval) {
 
   // ---- 4. The link a-b is removed; the updates are built and applied. ------
   net.admin_checked({"link", "remove", "a", "b"});
+  // The network's new rekey period goes out with the same packages
+  // (docs/administration.md, "Network settings").
+  net.admin_checked({"network", "set", "--rekey-period", "600"});
   const fs::path updates = net.file("updates");
   json built = net.admin_json({"updates", "build", "--out", updates.string()});
   ASSERT_TRUE(built.contains("packages")) << built.dump(2);
@@ -298,6 +306,9 @@ TEST_F(ManagedNetworkTest, AdministeredNetworkComesUpAndAdoptsALinkRemoval) {
       << "hub's counters on a went back: the reload rebuilt a link whose key did not change\n"
       << status_a.dump(2);
   EXPECT_EQ(peer_ids(status_a), std::vector<std::string>{hub.id}) << status_a.dump(2);
+  const json* hub_at_a = find_peer(status_a, hub.id);
+  ASSERT_NE(hub_at_a, nullptr) << status_a.dump(2);
+  EXPECT_EQ(hub_at_a->at("rekey").value("period", 0), 600) << status_a.dump(2);
   json status_b = net.status(b);
   EXPECT_EQ(peer_ids(status_b), std::vector<std::string>{hub.id}) << status_b.dump(2);
 

@@ -81,6 +81,41 @@ constexpr DirtyKind kKeys = DirtyKind::kKeys;
 constexpr DirtyKind kBook = DirtyKind::kAddressBook;
 using Marks = std::map<std::string, DirtyKind>;
 
+// docs/administration.md, "Network settings": a new rekey period is an
+// address-book change for every host, and its packages carry it.
+TEST_F(AdminUpdatesTest, RekeyPeriodMarksEveryHostAndTravelsInPackages) {
+  const RekeyPeriodChange change = a().set_rekey_period(600);
+  EXPECT_EQ(change.previous, 3600);
+  EXPECT_EQ(change.current, 600);
+  EXPECT_EQ(change.dirty_hosts, 5);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kBook}, {"y", kBook}, {"z", kBook}}));
+  const BuildResult r = build();
+  ASSERT_EQ(r.packages.size(), 5u);
+  for (const BuiltPackage& p : r.packages) {
+    EXPECT_EQ(p.kind, kBook) << p.host_name;
+    EXPECT_EQ(open_package(p).body.rekey_period, std::optional<uint32_t>(600)) << p.host_name;
+  }
+  EXPECT_TRUE(pending().empty());
+
+  // The same value again changes nothing and marks nobody.
+  EXPECT_EQ(a().set_rekey_period(600).dirty_hosts, 0);
+  EXPECT_TRUE(pending().empty());
+  // A stronger mark already there stays.
+  a().rotate_link("x", "y");
+  a().set_rekey_period(0);
+  EXPECT_EQ(pending(), (Marks{{"hub", kBook}, {"hub2", kBook}, {"x", kKeys}, {"y", kKeys}, {"z", kBook}}));
+  const BuildResult off = build();
+  for (const BuiltPackage& p : off.packages) {
+    EXPECT_EQ(open_package(p).body.rekey_period, std::optional<uint32_t>(0)) << p.host_name;
+  }
+  // Back to the default: the packages leave the setting out, which a host
+  // reads as the default.
+  a().set_rekey_period(3600);
+  for (const BuiltPackage& p : build().packages) {
+    EXPECT_FALSE(open_package(p).body.rekey_period.has_value()) << p.host_name;
+  }
+}
+
 TEST_F(AdminUpdatesTest, HostAddedOrRemovedIsAKeysChangeForItsPeers) {
   a().add_host(client("w", "hub"));
   EXPECT_EQ(pending(), (Marks{{"hub", kKeys}, {"w", kKeys}}));

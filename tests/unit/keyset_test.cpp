@@ -93,6 +93,7 @@ void expect_same_body(const KeySetBody& a, const KeySetBody& b) {
   EXPECT_EQ(a.served, b.served);
   EXPECT_EQ(a.rules, b.rules);
   EXPECT_EQ(a.reach, b.reach);
+  EXPECT_EQ(a.rekey_period, b.rekey_period);
   ASSERT_EQ(a.links.size(), b.links.size());
   for (size_t i = 0; i < a.links.size(); ++i) {
     EXPECT_EQ(a.links[i].peer, b.links[i].peer);
@@ -615,7 +616,7 @@ TEST(KeySetBody, FilterRulesRefusals) {
       {"section longer than the body", "01" "00000010" "0001", "section 1"},
       {"short section header", "01" "0000", "section header"},
       {"empty section", "01" "00000000", "section 1: empty"},
-      {"unknown section", "03" "00000001" "00", "section 3: unknown"},
+      {"unknown section", "04" "00000001" "00", "section 4: unknown"},
       {"section twice", one_rule + one_rule, "section 1: twice, or out of order"},
   });
   KeySetBody body = sample_body();
@@ -628,23 +629,28 @@ TEST(KeySetBody, FilterRulesRefusals) {
 
 // ---- reach limits (docs/gateways.md, "Reach") ----------------------------
 
-TEST(KeySetBody, ReachLimitsRoundTripAfterTheRules) {
-  KeySetBody body = sample_body();
-  body.rules = {FilterRuleEntry{7, FilterRuleKind::kProtected, "allow"}};
-  body.reach = {ReachLimit{HostId{0x0001000b}, {*Prefix::parse("192.168.71.0/25"), *Prefix::parse("fd00:71::/64")}},
-                ReachLimit{HostId{0x0001000c}, {}}};
+// `body` encodes to bytes that end with `tail` (hex) and decode to it again.
+void expect_round_trip_ending_with(const KeySetBody& body, std::string_view tail_hex) {
   auto encoded = encode_body(body);
   ASSERT_TRUE(encoded.ok()) << encoded.error().message();
-  // Section 2 ends the body: count 2 | peer B, 2 prefixes | peer C, none.
-  const Bytes tail = hex("02" "00000024" "0002"
-                         "0001000b" "02" "04" "c0a84700" "19" "06" "fd000071000000000000000000000000" "40"
-                         "0001000c" "00");
+  const Bytes tail = hex(tail_hex);
   const auto v = encoded.value().view();
   ASSERT_GE(v.size(), tail.size());
   EXPECT_TRUE(std::equal(tail.begin(), tail.end(), v.end() - static_cast<ptrdiff_t>(tail.size())));
   auto decoded = decode_body(v);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   expect_same_body(decoded.value(), body);
+}
+
+TEST(KeySetBody, ReachLimitsRoundTripAfterTheRules) {
+  KeySetBody body = sample_body();
+  body.rules = {FilterRuleEntry{7, FilterRuleKind::kProtected, "allow"}};
+  body.reach = {ReachLimit{HostId{0x0001000b}, {*Prefix::parse("192.168.71.0/25"), *Prefix::parse("fd00:71::/64")}},
+                ReachLimit{HostId{0x0001000c}, {}}};
+  // Section 2 ends the body: count 2 | peer B, 2 prefixes | peer C, none.
+  expect_round_trip_ending_with(body, "02" "00000024" "0002"
+                                      "0001000b" "02" "04" "c0a84700" "19" "06" "fd000071000000000000000000000000" "40"
+                                      "0001000c" "00");
   // Limits alone (no rules) make a body with section 2 only.
   body.rules.clear();
   auto alone = decode_body(encode_body(body).value().view());
@@ -674,6 +680,86 @@ TEST(KeySetBody, ReachLimitsRefusals) {
       << refused.error().message();
   body.reach = {ReachLimit{HostId{0x0001000b}, std::vector<Prefix>(256, *Prefix::parse("10.0.0.0/8"))}};
   EXPECT_FALSE(encode_body(body).ok());
+}
+
+// ---- network settings: the rekey period (tag 3) ---------------------------
+
+TEST(KeySetBody, RekeyPeriodRoundTripsAndEndsTheBody) {
+  KeySetBody body = sample_body();
+  body.reach = {ReachLimit{HostId{0x0001000b}, {}}};
+  body.rekey_period = 600;
+  // Section 3, after the reach limits: 1 setting, setting 1 = 600 s.
+  expect_round_trip_ending_with(body, "03" "00000006" "01" "01" "00000258");
+  EXPECT_EQ(body.rekey_period_or_default(), 600u);
+  // 0 (off) and both bounds are allowed.
+  for (uint32_t seconds : {0u, kMinRekeyPeriod, kMaxRekeyPeriod}) {
+    body.rekey_period = seconds;
+    auto again = decode_body(encode_body(body).value().view());
+    ASSERT_TRUE(again.ok()) << seconds;
+    EXPECT_EQ(again.value().rekey_period, std::optional<uint32_t>(seconds));
+  }
+}
+
+TEST(KeySetBody, BodyWithoutRekeyPeriodHasTheDefault) {
+  // A body made before the setting existed: no section 3.
+  const auto plain = encode_body(sample_body()).value();
+  auto decoded = decode_body(plain.view());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  EXPECT_FALSE(decoded.value().rekey_period.has_value());
+  EXPECT_EQ(decoded.value().rekey_period_or_default(), 3600u);
+  EXPECT_EQ(kDefaultRekeyPeriod, 3600u);
+  // An unset period adds nothing to the body.
+  KeySetBody with = sample_body();
+  with.rekey_period = 3600;
+  EXPECT_EQ(encode_body(with).value().size(), plain.size() + 1 + 4 + 1 + 5);
+}
+
+TEST(KeySetBody, RekeyPeriodRefusals) {
+  const auto settings = [](std::string_view content) { return section("03", content); };
+  expect_tails_refused({
+      {"count 0", settings("00"), "section 3: network setting count 0"},
+      {"below the range", settings("01" "01" "0000003b"),
+       "network settings: rekey period 59 is out of range; it must be 0 (off) or 60 to 86400 seconds"},
+      {"above the range", settings("01" "01" "00015181"), "rekey period 86401 is out of range"},
+      {"twice", settings("02" "01" "00000258" "01" "00000258"), "network setting 1: rekey period appears twice"},
+      {"unknown setting", settings("01" "02" "00000258"), "network setting 0: unknown setting 2"},
+      {"short setting", settings("01" "01" "0258"), "section 3: network setting 0"},
+      {"content past the settings", settings("01" "01" "00000258" "00"), "after the network settings"},
+      {"reach after settings", settings("01" "01" "00000258") + section("02", "0001" "0001000b" "00"),
+       "section 2: twice, or out of order"},
+  });
+  KeySetBody body = sample_body();
+  body.rekey_period = 59;
+  auto refused = encode_body(body);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("rekey period 59 is out of range; it must be 0 (off) or 60 to 86400"),
+            std::string::npos)
+      << refused.error().message();
+  EXPECT_FALSE(rekey_period_allowed(-1));
+  EXPECT_FALSE(rekey_period_allowed(1));
+  EXPECT_TRUE(rekey_period_allowed(0));
+  EXPECT_TRUE(rekey_period_allowed(86400));
+}
+
+TEST(KeySetBody, RekeyPeriodTravelsInKeySetsAndUpdatePackages) {
+  KeySetBody body = sample_body();
+  body.rekey_period = 900;
+  auto file = seal_keyset(sample_wrap(), 7, key_of(0x11), key_of(0x22), body, nonces());
+  ASSERT_TRUE(file.ok()) << file.error().message();
+  auto opened = open_keyset_with_user_key(file.value(), key_of(0x11));
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  EXPECT_EQ(opened.value().body.rekey_period, std::optional<uint32_t>(900));
+  // A key set sealed before the setting existed opens with the default.
+  auto old = open_keyset_with_user_key(sample_file(), key_of(0x11));
+  ASSERT_TRUE(old.ok()) << old.error().message();
+  EXPECT_EQ(old.value().body.rekey_period_or_default(), kDefaultRekeyPeriod);
+
+  const testkit::KeySetMaker m = testkit::KeySetMaker::coordinator();
+  KeySetBody next = coordinator_body();
+  next.rekey_period = 0;
+  auto update = open_update(m.update(4, next, UpdateKind::kAddressBook), m.host_key);
+  ASSERT_TRUE(update.ok()) << update.error().message();
+  EXPECT_EQ(update.value().body.rekey_period, std::optional<uint32_t>(0));
 }
 
 TEST(KeySetBody, FilterRulesTravelInUpdatePackages) {

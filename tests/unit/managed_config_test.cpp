@@ -88,6 +88,8 @@ const BadManaged kBadManaged[] = {
      "[host]\nid = \"0x0001000a\"\npassword_file = \"pw\"\n\n[[peer]]\nid = \"0x0001000b\"\nkey_file = "
      "\"/nonexistent\"\nallowed_prefixes = []\n",
      3, "host.password_file", "no host.keyset"},
+    {"rekey_period_with_keyset", "[host]\nkeyset = \"ks\"\nrekey_period = 600\n", 3, "host.rekey_period",
+     "`cordon admin network set --rekey-period`"},
     {"empty_keyset", "[host]\nkeyset = \"\"\n", 2, "host.keyset", "is empty"},
     {"keyset_not_a_string", "[host]\nkeyset = 1\n", 2, "host.keyset", "expected a string"},
 };
@@ -235,6 +237,27 @@ TEST(ManagedNodeTest, AReachLimitBecomesThePeersReach) {
   EXPECT_EQ(c->reach, std::vector<Prefix>{testkit::prefix("192.168.3.0/25")});
 }
 
+// The network's rekey period (core/keys/keyset.hpp, tag 3) is every
+// peer's; a key set without it gives the default, whatever the config's
+// host.rekey_period held before.
+TEST(ManagedNodeTest, TheKeySetsRekeyPeriodIsEveryPeers) {
+  KeySetMaker maker = KeySetMaker::three_hosts();
+  DaemonConfig config;
+  config.rekey_period_ns = 5 * kNsPerSecond;
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  ASSERT_EQ(config.node.peers.size(), 2u);
+  for (const PeerConfig& p : config.node.peers) EXPECT_EQ(p.rekey_period_ns, 3600 * kNsPerSecond);
+  EXPECT_EQ(config.rekey_period_ns, 3600 * kNsPerSecond);
+
+  maker.body.rekey_period = 600;
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  for (const PeerConfig& p : config.node.peers) EXPECT_EQ(p.rekey_period_ns, 600 * kNsPerSecond);
+
+  maker.body.rekey_period = 0;  // off
+  apply_managed_node(config, managed_node(opened_keyset(maker)));
+  for (const PeerConfig& p : config.node.peers) EXPECT_EQ(p.rekey_period_ns, 0);
+}
+
 // docs/gateways.md, "Precedence": the administrator's rules, then the
 // config's own; a central rule names peers by host ID.
 TEST(ManagedNodeTest, CentralRulesComeBeforeLocalOnes) {
@@ -326,6 +349,7 @@ TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
   EXPECT_EQ(unlocked->keys.version, 2u);
   ASSERT_EQ(fresh.node.peers.size(), 1u);
   EXPECT_EQ(fresh.node.peers[0].id, HostId{0x0001000b});
+  EXPECT_EQ(fresh.node.peers[0].rekey_period_ns, 3600 * kNsPerSecond);
 
   // A key set the kept user key does not open changes nothing.
   ManagedKeySet wrong{testkit::filled_key(0x99), 2, "alice"};
@@ -334,6 +358,25 @@ TEST_F(ManagedUnlockTest, ReloadOpensAnUpdatedKeySetWithTheUserKey) {
   ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(untouched.node.peers.empty());
   EXPECT_EQ(wrong.version, 2u);
+}
+
+// An update that brings a new rekey period: the reloaded peers have it
+// (Node::reconfigure hands it to each link's running rekey session).
+TEST_F(ManagedUnlockTest, ReloadTakesTheUpdatedRekeyPeriod) {
+  config_.password_file = dir_.write("pw", maker_.password);
+  ManagedUnlock unlocked = unlock_managed(config_);
+  ASSERT_TRUE(unlocked.ok()) << unlocked.error();
+  EXPECT_EQ(config_.node.peers[0].rekey_period_ns, 3600 * kNsPerSecond);
+
+  keys::KeySetBody next = maker_.body;
+  next.rekey_period = 120;
+  auto applied = KeysetStore(*config_.keyset).apply_update(maker_.update(2, next), maker_.password, "2.update");
+  ASSERT_TRUE(applied) << applied.error().message;
+  DaemonConfig fresh;
+  ManagedReload reloaded = reload_managed(fresh, *config_.keyset, unlocked->keys);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error();
+  ASSERT_EQ(fresh.node.peers.size(), 2u);
+  for (const PeerConfig& p : fresh.node.peers) EXPECT_EQ(p.rekey_period_ns, 120 * kNsPerSecond);
 }
 
 // ---------------------------------------------------------------------------

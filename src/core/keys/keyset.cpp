@@ -221,6 +221,17 @@ Status<std::string> check_served(const KeySetBody& body) {
 
 constexpr uint8_t kRulesSection = 1;
 constexpr uint8_t kReachSection = 2;
+constexpr uint8_t kSettingsSection = 3;
+constexpr uint8_t kRekeyPeriodSetting = 1;  // the network settings (keyset.hpp, tag 3)
+constexpr size_t kSettingSize = 1 + 4;      // setting id | value
+
+Status<std::string> check_settings(const KeySetBody& body) {
+  if (body.rekey_period && !rekey_period_allowed(*body.rekey_period)) {
+    return "network settings: rekey period " + std::to_string(*body.rekey_period) + " is out of range; it must be " +
+           rekey_period_range();
+  }
+  return Ok{};
+}
 
 Status<std::string> check_reach(const KeySetBody& body) {
   if (body.reach.size() > kMaxReachLimits) return cordon::fail("reach limits: more than 65535 peers");
@@ -252,6 +263,16 @@ Status<std::string> check_rules(const KeySetBody& body) {
     }
   }
   return Ok{};
+}
+
+// Tag 3: only settings that are set; the section is left out when none is.
+void write_settings(wire::ByteWriter& w, const KeySetBody& body) {
+  if (!body.rekey_period) return;
+  w.u8(kSettingsSection);
+  w.u32(static_cast<uint32_t>(1 + kSettingSize));
+  w.u8(1);
+  w.u8(kRekeyPeriodSetting);
+  w.u32(*body.rekey_period);
 }
 
 void write_body(wire::ByteWriter& w, const KeySetBody& body) {
@@ -295,6 +316,7 @@ void write_body(wire::ByteWriter& w, const KeySetBody& body) {
       for (const Prefix& p : r.prefixes) write_network_prefix(w, p);
     }
   }
+  write_settings(w, body);
 }
 
 wire::ParseStatus read_links(wire::ByteReader& in, KeySetBody& body) {
@@ -378,6 +400,37 @@ wire::ParseStatus read_reach(wire::ByteReader& in, KeySetBody& body) {
   return Ok{};
 }
 
+// The network settings section's content (keyset.hpp, tag 3): each
+// setting once, each known, each in range.
+wire::ParseStatus read_settings(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u8();
+  if (!count) return in.truncated("network setting count");
+  if (*count == 0) return in.bad_field("network setting count 0 (a body without settings has no settings section)");
+  for (size_t i = 0; i < *count; ++i) {
+    const std::string where = "network setting " + std::to_string(i);
+    const auto id = in.u8();
+    const auto value = in.u32();
+    if (!id || !value) return in.truncated(where);
+    if (*id != kRekeyPeriodSetting) {
+      return in.bad_field(where + ": unknown setting " + std::to_string(*id) +
+                          " (made by a newer Cordon? upgrade this host)");
+    }
+    if (body.rekey_period) return in.bad_field(where + ": rekey period appears twice");
+    body.rekey_period = *value;
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the network settings");
+  if (auto settings = check_settings(body); !settings) return in.bad_field(settings.error());
+  return Ok{};
+}
+
+wire::ParseStatus read_section(uint8_t tag, wire::ByteReader& in, KeySetBody& body) {
+  switch (tag) {
+    case kRulesSection: return read_rules(in, body);
+    case kReachSection: return read_reach(in, body);
+    default: return read_settings(in, body);
+  }
+}
+
 // The sections after the served links (keyset.hpp): each once, in tag
 // order, its content exactly its length.
 wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
@@ -387,7 +440,7 @@ wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
     const auto length = in.u32();
     if (!tag || !length) return in.truncated("section header");
     const std::string where = "section " + std::to_string(*tag);
-    if (*tag != kRulesSection && *tag != kReachSection) {
+    if (*tag != kRulesSection && *tag != kReachSection && *tag != kSettingsSection) {
       return in.bad_field(where + ": unknown (made by a newer Cordon? upgrade this host)");
     }
     if (*tag <= previous) return in.bad_field(where + ": twice, or out of order");
@@ -396,7 +449,7 @@ wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
     const auto content = in.bytes(*length);
     if (!content) return in.truncated(where);
     wire::ByteReader section(*content);
-    auto read = *tag == kRulesSection ? read_rules(section, body) : read_reach(section, body);
+    auto read = read_section(*tag, section, body);
     if (!read) {
       // Offsets inside the section, named as such.
       wire::ParseError err = read.error();
@@ -480,6 +533,10 @@ std::string KeySetFailure::message() const {
   return "the " + noun + " was refused";
 }
 
+std::string rekey_period_range() {
+  return "0 (off) or " + std::to_string(kMinRekeyPeriod) + " to " + std::to_string(kMaxRekeyPeriod) + " seconds";
+}
+
 Result<Ok> check_same_host(HostId expected, HostId got, KeyFile file) {
   if (expected == got) return Ok{};
   const std::string detail = "made for " + got.to_string() + ", this host is " + expected.to_string();
@@ -509,6 +566,7 @@ Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file) {
   if (auto served = check_served(body); !served) return fail(KeySetError::kBadField, file, served.error());
   if (auto rules = check_rules(body); !rules) return fail(KeySetError::kBadField, file, rules.error());
   if (auto reach = check_reach(body); !reach) return fail(KeySetError::kBadField, file, reach.error());
+  if (auto settings = check_settings(body); !settings) return fail(KeySetError::kBadField, file, settings.error());
   wire::ByteWriter sizing;
   write_body(sizing, body);
   crypto::SecretBytes out(sizing.size());

@@ -52,6 +52,10 @@
 //   tag 2, reach limits:
 //     limit count 2 | (peer host id 4 | prefix count 1 |
 //                      (family 1 (4|6) | address 4|16 | length 1) * prefix count) * limit count
+//   tag 3, network settings:
+//     setting count 1 | (setting id 1 | value 4) * setting count
+//     setting 1, rekey period: seconds between rekeys of every link,
+//       0 (off) or kMinRekeyPeriod..kMaxRekeyPeriod
 //
 // The served section (docs/protocol.md, "Served links") lists, in a
 // coordinator's key set, each client it serves as registry and the hosts
@@ -78,6 +82,16 @@
 // for each peer the administrator limits, the prefixes of this gateway's
 // tunneled subnets it may reach (possibly none). A peer not listed reaches
 // them all.
+//
+// The network settings are the administrator's settings for the whole
+// network (docs/administration.md, "Network settings"), each at most once;
+// an unknown setting is refused like an unknown section. The rekey period
+// (docs/protocol.md, "Rekey exchange") is set for every link of the host.
+// A body without the setting, such as one written before it existed, has
+// the default, kDefaultRekeyPeriod; the administrator writes the setting
+// only when the network's period is not the default, so that hosts running
+// a Cordon from before it keep reading key sets of networks that keep the
+// default.
 //
 // Nothing here draws randomness or makes system calls: salts and nonces are
 // arguments (callers use os::random_bytes, a fresh value for every seal).
@@ -196,12 +210,28 @@ struct ReachLimit {
 constexpr size_t kMaxReachLimits = 65535;
 constexpr size_t kMaxReachPrefixes = 255;
 
+// The network's rekey period, in seconds (tag 3, setting 1). The default
+// is the P³ functional specification's rekey_wait; the bounds keep a typo
+// from rekeying every second or once a year.
+constexpr uint32_t kDefaultRekeyPeriod = 3600;
+constexpr uint32_t kMinRekeyPeriod = 60;
+constexpr uint32_t kMaxRekeyPeriod = 86400;
+constexpr bool rekey_period_allowed(int64_t seconds) {
+  return seconds == 0 || (seconds >= kMinRekeyPeriod && seconds <= kMaxRekeyPeriod);
+}
+// "0 (off) or 60 to 86400 seconds", for messages.
+std::string rekey_period_range();
+
 struct KeySetBody {
   AddressBook book;
   std::vector<LinkKeyEntry> links;   // at most one per peer
   std::vector<ServedClient> served;  // empty unless entry 0 is a coordinator
   std::vector<FilterRuleEntry> rules;  // in the order they apply
   std::vector<ReachLimit> reach;       // a gateway's limited peers, each once
+  // The network's rekey period in seconds; nullopt: the body has none
+  // (kDefaultRekeyPeriod applies).
+  std::optional<uint32_t> rekey_period;
+  uint32_t rekey_period_or_default() const { return rekey_period.value_or(kDefaultRekeyPeriod); }
   const LinkKeyEntry* link_to(HostId peer) const;
   // The served entry of `client`, or nullptr if this host does not serve it.
   // A linear scan: callers that look up per datagram build their own index.
@@ -218,9 +248,11 @@ struct KeySetBody {
 // than kMaxFilterRules rules, an empty rule or one longer than
 // kMaxFilterRuleSize, an unknown rule kind; a reach limit for a host ID
 // with network or host number 0, for a peer twice, with more than
-// kMaxReachPrefixes prefixes or one that is not a network prefix; and when decoding, an unknown
+// kMaxReachPrefixes prefixes or one that is not a network prefix; a rekey
+// period that rekey_period_allowed() refuses; and when decoding, an unknown
 // section tag, a section twice or out of order, a section whose content
-// does not fill its length exactly, an empty section.
+// does not fill its length exactly, an empty section, a network setting
+// that is unknown or appears twice, or none.
 Result<crypto::SecretBytes> encode_body(const KeySetBody& body, KeyFile file = KeyFile::kKeySet);
 // The inverse; every byte must be used (kTrailingBytes otherwise).
 Result<KeySetBody> decode_body(std::span<const std::byte> plaintext, KeyFile file = KeyFile::kKeySet);
