@@ -292,8 +292,8 @@ RekeyStatusView rekey_status(const PeerEntry& e) {
   v.done = session->counters().done;
   v.failed = session->counters().failed;
   v.refused = session->counters().refused;
-  if (session->arrays().params().size > 0) {
-    v.arrays = {session->arrays().view(wire::ArrayKind::kData), session->arrays().view(wire::ArrayKind::kControl)};
+  if (const link::KeyArrays* arrays = session->arrays(); arrays && arrays->params().size > 0) {
+    v.arrays = {arrays->view(wire::ArrayKind::kData), arrays->view(wire::ArrayKind::kControl)};
   }
   return v;
 }

@@ -302,6 +302,20 @@ struct Rounds {
   bool agree() { return master.current() == other.current() && mring.held[master.current()] == oring.held[other.current()]; }
 };
 
+// A link without arrays (every link but a site link) allocates none: a
+// coordinator's clients do not pay for them.
+TEST(KeyArrays, ALinkWithoutArraysHoldsNone) {
+  RekeySession::Params p{true, kMaster, kOther, kNsPerSecond};
+  RekeySession plain(p, chain0(), seeded(1), at(0));
+  EXPECT_EQ(plain.arrays(), nullptr);
+  RekeyOut out;
+  EXPECT_FALSE(plain.renew_arrays(kBothArrays, at(0), out));
+  EXPECT_EQ(plain.arrays(), nullptr);
+  p.arrays = params(16);
+  RekeySession site(p, chain0(), seeded(1), at(0));
+  EXPECT_NE(site.arrays(), nullptr);
+}
+
 TEST(KeyArrays, RoundsNameArrayEntriesOnceArraysAreDeliveredAndAgreeEveryTime) {
   Rounds r;
   for (int64_t t = 0; t < 200; ++t) {
@@ -325,7 +339,7 @@ TEST(KeyArrays, AnOfferForArraysTheOtherSideLacksFallsBackAndRenews) {
   ASSERT_GT(r.indexed, 0);
   for (const auto kind : {wire::ArrayKind::kData, wire::ArrayKind::kControl}) {
     RekeyOut ignored;
-    r.other.receive(wire::KeyArrayFlush{kind, r.master.arrays().view(kind).id}, at(5), r.oring, ignored);
+    r.other.receive(wire::KeyArrayFlush{kind, r.master.arrays()->view(kind).id}, at(5), r.oring, ignored);
   }
   const uint64_t done = r.master.counters().done;
   const int carried = r.carried;
@@ -335,7 +349,7 @@ TEST(KeyArrays, AnOfferForArraysTheOtherSideLacksFallsBackAndRenews) {
   EXPECT_EQ(r.carried, carried + 1) << "the retry carried its material";
   EXPECT_TRUE(r.agree());
   for (int64_t t = 6; t < 10; ++t) r.step(t);
-  EXPECT_NE(r.other.arrays().view(wire::ArrayKind::kData).id, 0u) << "new arrays delivered";
+  EXPECT_NE(r.other.arrays()->view(wire::ArrayKind::kData).id, 0u) << "new arrays delivered";
   EXPECT_TRUE(r.agree());
 }
 

@@ -69,7 +69,12 @@ RekeySession::RekeySession(Params params, crypto::SecretBytes chain_start, Rando
       chain_start_(chain_start),
       secret_(std::move(chain_start)),
       random_(std::move(random)),
-      arrays_(params.arrays, params.key_master) {}
+      arrays_(params.arrays.size > 0 ? std::make_unique<KeyArrays>(params.arrays, params.key_master) : nullptr) {}
+
+KeyArrays& RekeySession::arrays_in_use() {
+  if (!arrays_) arrays_ = std::make_unique<KeyArrays>(params_.arrays, params_.key_master);
+  return *arrays_;
+}
 
 void RekeySession::peer_heard(const Now& now) {
   if (heard_) return;
@@ -89,18 +94,18 @@ void RekeySession::set_period(int64_t period_ns, const Now& now) {
 
 void RekeySession::set_arrays(KeyArrayParams params, const Now& now, RekeyOut& out) {
   params_.arrays = params;
-  arrays_.set_params(params, now, out.messages);
+  if (arrays_ || params.size > 0) arrays_in_use().set_params(params, now, out.messages);
 }
 
 bool RekeySession::renew_arrays(uint8_t kinds, const Now& now, RekeyOut& out) {
   if (!params_.key_master || params_.arrays.size == 0) return false;
-  arrays_.renew(kinds, now, out.messages);
+  arrays_in_use().renew(kinds, now, out.messages);
   return true;
 }
 
 bool RekeySession::flush_arrays(uint8_t kinds, bool renew, const Now& now, RekeyOut& out) {
   if (!params_.key_master || params_.arrays.size == 0) return false;
-  arrays_.flush(kinds, renew, now, out.messages);
+  arrays_in_use().flush(kinds, renew, now, out.messages);
   return true;
 }
 
@@ -109,7 +114,7 @@ int64_t RekeySession::next_rekey_mono_ns() const { return params_.key_master ? n
 int64_t RekeySession::next_deadline() const {
   int64_t d = std::min(retransmit_at_, previous_until_);
   if (params_.key_master && phase_ == Phase::kIdle) d = std::min(d, next_rekey_at_);
-  if (secure_) d = std::min(d, arrays_.next_deadline());
+  if (secure_ && arrays_) d = std::min(d, arrays_->next_deadline());
   return d;
 }
 
@@ -144,7 +149,7 @@ void RekeySession::send_offer(const Now& now, RekeyOut& out) {
   wire::RekeyOffer offer;
   offer.generation = next_;
   offer.share = ephemeral_->public_value();
-  if (auto pick = arrays_.take()) {
+  if (auto pick = arrays_ ? arrays_->take() : std::nullopt) {
     // An entry of each key array in place of carried material.
     offer.kind = wire::RekeyOffer::Kind::kArrayIndex;
     offer.data_array = pick->data_array;
@@ -163,6 +168,10 @@ void RekeySession::send_offer(const Now& now, RekeyOut& out) {
   last_sent_ = offer;
   out.messages.push_back(offer);
   crypto::wipe(std::span(offer.material));
+}
+
+void RekeySession::resend(RekeyOut& out) const {
+  std::visit([&](const auto& m) { out.messages.push_back(m); }, *last_sent_);
 }
 
 void RekeySession::attempt_failed(RekeyReason why, const Now& now, RekeyOut& out) {
@@ -197,7 +206,7 @@ void RekeySession::on_status(const wire::RekeyStatus& m, const Now& now, KeyRing
   // a flush's effect): both go, new ones follow, and the next attempt
   // carries its material (key_array.hpp).
   if (m.code == wire::RekeyStatus::Code::kNoArray && params_.arrays.size > 0) {
-    arrays_.flush(kBothArrays, true, now, out.messages);
+    arrays_in_use().flush(kBothArrays, true, now, out.messages);
   }
   if (m.code != wire::RekeyStatus::Code::kOk) return attempt_failed(reason_of(m.code), now, out);
   const auto shared = ephemeral_->agree(m.share);
@@ -243,7 +252,7 @@ void RekeySession::on_offer(const wire::RekeyOffer& m, const Now& now, KeyRing& 
   if (params_.key_master) return refuse(RekeyReason::kNotKeyMaster, m.generation, out);
   // A retransmitted offer whose status was lost: the same answer again.
   if (phase_ == Phase::kAnswered && m.generation == next_ && m.share == answered_share_ && last_sent_) {
-    out.messages.push_back(*last_sent_);
+    resend(out);
     return;
   }
   if (m.generation == current_ && phase_ == Phase::kIdle) return;  // a late copy of the offer already done
@@ -257,7 +266,7 @@ void RekeySession::on_offer(const wire::RekeyOffer& m, const Now& now, KeyRing& 
   // The material: carried, or an entry of each key array (wiped as taken).
   std::optional<crypto::SecretBytes> from_arrays;
   if (m.kind == wire::RekeyOffer::Kind::kArrayIndex) {
-    from_arrays = arrays_.use(m);
+    if (arrays_) from_arrays = arrays_->use(m);
     if (!from_arrays) return answer(wire::RekeyStatus::Code::kNoArray);
   }
   const std::span<const std::byte> material =
@@ -285,7 +294,7 @@ void RekeySession::on_switch(const wire::RekeySwitch& m, const Now& now, KeyRing
   // Our switched was lost: the same answer again.
   if (phase_ == Phase::kIdle && m.generation == current_ && last_sent_ &&
       std::holds_alternative<wire::RekeySwitched>(*last_sent_)) {
-    out.messages.push_back(*last_sent_);
+    resend(out);
     return;
   }
   if (phase_ != Phase::kAnswered || m.generation != next_) return refuse(RekeyReason::kOutOfOrder, m.generation, out);
@@ -344,7 +353,7 @@ void RekeySession::receive(const wire::ChannelMessage& m, const Now& now, KeyRin
                  [&](const wire::HeartbeatAck&) {},
                  [&](const wire::SessionShutdown&) {},
                  [&](const auto& array_message) {
-                   if (!arrays_.receive(array_message, now, secure_, out.messages)) {
+                   if (!arrays_in_use().receive(array_message, now, secure_, out.messages)) {
                      refuse(RekeyReason::kNotKeyMaster, current_, out);
                    }
                  },
@@ -379,7 +388,7 @@ void RekeySession::peer_datagram_in_zero(uint64_t counter, const Now& now, KeyRi
   phase_ = Phase::kIdle;
   retransmit_at_ = kNever;
   peer_left_zero_ = UINT64_MAX;
-  arrays_.reset();  // the peer lost its arrays with its generations
+  if (arrays_) arrays_->reset();  // the peer lost its arrays with its generations
   secure_ = false;
   out.events.push_back({RekeyEvent::Kind::kReset, 0, RekeyReason::kPeerRestarted});
   // Back off generation 0 at once: it is the one the link key alone opens.
@@ -401,11 +410,11 @@ void RekeySession::tick(const Now& now, uint64_t sent, uint64_t received, KeyRin
       // doubles up to kRekeySwitchRetransmitMaxNs (a peer that is gone).
       const unsigned over = retransmits_ > kRekeyRetransmits ? retransmits_ - kRekeyRetransmits : 0;
       const int64_t wait = std::min(kRekeyRetransmitNs << std::min(over, 5u), kRekeySwitchRetransmitMaxNs);
-      out.messages.push_back(*last_sent_);
+      resend(out);
       retransmit_at_ = now.mono_ns + wait;
     }
   }
-  arrays_.tick(now, secure_, random_, out.messages);
+  if (arrays_) arrays_->tick(now, secure_, random_, out.messages);
   const bool over = sent - sent_base_ >= params_.volume_limit || received - received_base_ >= params_.volume_limit;
   if (params_.key_master) {
     if (phase_ == Phase::kIdle && (now.mono_ns >= next_rekey_at_ || over)) {

@@ -40,9 +40,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/crypto/aead.hpp"
@@ -146,7 +148,8 @@ class RekeySession {
   // of kDataArray and kControlArray).
   bool renew_arrays(uint8_t kinds, const Now& now, RekeyOut& out);
   bool flush_arrays(uint8_t kinds, bool renew, const Now& now, RekeyOut& out);
-  const KeyArrays& arrays() const { return arrays_; }
+  // Null until arrays are configured or the key master sends one.
+  const KeyArrays* arrays() const { return arrays_.get(); }
 
   // Timers. `sent` and `received` count the datagrams sealed to and opened
   // from the peer since the session began (the volume limit).
@@ -216,7 +219,12 @@ class RekeySession {
   crypto::SecretBytes material_;                // the key master's, until the status
   crypto::SecretBytes next_secret_;             // the other side's S_next, until the switch
   wire::Share answered_share_{};                // the other side: the offer it answered
-  std::optional<wire::ChannelMessage> last_sent_;  // repeated on retransmit or duplicate
+  // Repeated on retransmit or duplicate. Only the four exchange messages,
+  // so not as large as a wire::ChannelMessage, whose key array chunk holds
+  // 512 bytes (docs/design.md, "Coordinator memory").
+  using ExchangeMessage = std::variant<wire::RekeyOffer, wire::RekeyStatus, wire::RekeySwitch, wire::RekeySwitched>;
+  std::optional<ExchangeMessage> last_sent_;
+  void resend(RekeyOut& out) const;
   unsigned retransmits_ = 0;
   unsigned attempts_ = 0;
   int64_t retransmit_at_ = INT64_MAX;
@@ -236,7 +244,11 @@ class RekeySession {
   bool volume_pending_ = false;
   std::optional<int64_t> last_rekey_real_ns_;
   RekeyCounters counters_;
-  KeyArrays arrays_;
+  // Allocated only where arrays are used (a site link): about 1.2 KiB of
+  // bookkeeping that every other link, a coordinator's thousands of
+  // clients among them, goes without (docs/design.md, "Coordinator memory").
+  std::unique_ptr<KeyArrays> arrays_;
+  KeyArrays& arrays_in_use();
   // Both sides have left generation 0 since the session began or was
   // reset: key arrays may travel (key_array.hpp).
   bool secure_ = false;
