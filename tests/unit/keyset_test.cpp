@@ -616,7 +616,7 @@ TEST(KeySetBody, FilterRulesRefusals) {
       {"section longer than the body", "01" "00000010" "0001", "section 1"},
       {"short section header", "01" "0000", "section header"},
       {"empty section", "01" "00000000", "section 1: empty"},
-      {"unknown section", "04" "00000001" "00", "section 4: unknown"},
+      {"unknown section", "05" "00000001" "00", "section 5: unknown"},
       {"section twice", one_rule + one_rule, "section 1: twice, or out of order"},
   });
   KeySetBody body = sample_body();
@@ -722,7 +722,7 @@ TEST(KeySetBody, RekeyPeriodRefusals) {
        "network settings: rekey period 59 is out of range; it must be 0 (off) or 60 to 86400 seconds"},
       {"above the range", settings("01" "01" "00015181"), "rekey period 86401 is out of range"},
       {"twice", settings("02" "01" "00000258" "01" "00000258"), "network setting 1: rekey period appears twice"},
-      {"unknown setting", settings("01" "02" "00000258"), "network setting 0: unknown setting 2"},
+      {"unknown setting", settings("01" "04" "00000258"), "network setting 0: unknown setting 4"},
       {"short setting", settings("01" "01" "0258"), "section 3: network setting 0"},
       {"content past the settings", settings("01" "01" "00000258" "00"), "after the network settings"},
       {"reach after settings", settings("01" "01" "00000258") + section("02", "0001" "0001000b" "00"),
@@ -739,6 +739,37 @@ TEST(KeySetBody, RekeyPeriodRefusals) {
   EXPECT_FALSE(rekey_period_allowed(1));
   EXPECT_TRUE(rekey_period_allowed(0));
   EXPECT_TRUE(rekey_period_allowed(86400));
+}
+
+// Settings 2 and 3 and section 4 (docs/couriers.md): the administration
+// host and courier, the revoked hosts.
+TEST(KeySetBody, AdministrationRouteAndRevokedHosts) {
+  KeySetBody body = sample_body();
+  body.admin_host = HostId{0x00010005};
+  body.admin_courier = HostId{0x00010001};
+  body.revoked = {HostId{0x00010007}, HostId{0x00010009}};
+  expect_round_trip_ending_with(body, "03" "0000000b" "02" "02" "00010005" "03" "00010001"
+                                      "04" "0000000c" "00000002" "00010007" "00010009");
+  auto decoded = decode_body(encode_body(body).value().view());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  EXPECT_EQ(decoded.value().admin_host, body.admin_host);
+  EXPECT_EQ(decoded.value().admin_courier, body.admin_courier);
+  EXPECT_EQ(decoded.value().revoked, body.revoked);
+
+  const auto settings = [](std::string_view content) { return section("03", content); };
+  expect_tails_refused({
+      {"host without courier", settings("01" "02" "00010005"), "come together"},
+      {"host twice", settings("03" "02" "00010005" "02" "00010005" "03" "00010001"), "administration host appears twice"},
+      {"host number 0", settings("02" "02" "00010000" "03" "00010001"), "network or host number 0"},
+      {"revoked count 0", section("04", "00000000"), "revoked host count 0"},
+      {"revoked out of order", section("04", "00000002" "00010009" "00010007"), "out of order or repeated"},
+      {"revoked repeated", section("04", "00000002" "00010009" "00010009"), "out of order or repeated"},
+      {"revoked count past the end", section("04", "00000003" "00010009"), "revoked host count"},
+      {"revoked before settings", section("04", "00000001" "00010009") + settings("01" "01" "00000258"),
+       "section 3: twice, or out of order"},
+  });
+  body.revoked = {HostId{0x00010009}, HostId{0x00010007}};
+  EXPECT_FALSE(encode_body(body).ok());
 }
 
 TEST(KeySetBody, RekeyPeriodTravelsInKeySetsAndUpdatePackages) {

@@ -288,3 +288,20 @@ bool hkdf_sha256(std::span<const std::byte> ikm, std::span<const std::byte> salt
 }
 
 }  // namespace cordon::crypto
+
+namespace cordon::crypto {
+
+bool hmac_sha256(std::span<const std::byte> key, std::span<const std::byte> data,
+                 std::span<std::byte, kHmacSize> out) {
+  if (key.empty()) return false;
+  char digest[] = "SHA256";
+  size_t written = 0;
+  // EVP_Q_mac fetches HMAC for each call: fine for receipts, which are a
+  // handful per update (never per packet).
+  const unsigned char* result = EVP_Q_mac(nullptr, "HMAC", nullptr, digest, nullptr, key.data(), key.size(),
+                                          reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                                          reinterpret_cast<unsigned char*>(out.data()), out.size(), &written);
+  return result != nullptr && written == kHmacSize;
+}
+
+}  // namespace cordon::crypto

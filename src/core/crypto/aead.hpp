@@ -75,4 +75,11 @@ class Aead {
 bool hkdf_sha256(std::span<const std::byte> ikm, std::span<const std::byte> salt,
                  std::span<const std::byte> info, std::span<std::byte> out);
 
+// HMAC-SHA256 (RFC 2104) of `data` under `key` (not empty) into `out` (32
+// bytes). Returns false on OpenSSL failure. Compare tags with
+// constant_time_equal (secret.hpp).
+constexpr size_t kHmacSize = 32;
+bool hmac_sha256(std::span<const std::byte> key, std::span<const std::byte> data,
+                 std::span<std::byte, kHmacSize> out);
+
 }  // namespace cordon::crypto

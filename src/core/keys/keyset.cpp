@@ -222,13 +222,30 @@ Status<std::string> check_served(const KeySetBody& body) {
 constexpr uint8_t kRulesSection = 1;
 constexpr uint8_t kReachSection = 2;
 constexpr uint8_t kSettingsSection = 3;
+constexpr uint8_t kRevokedSection = 4;
 constexpr uint8_t kRekeyPeriodSetting = 1;  // the network settings (keyset.hpp, tag 3)
+constexpr uint8_t kAdminHostSetting = 2;
+constexpr uint8_t kAdminCourierSetting = 3;
 constexpr size_t kSettingSize = 1 + 4;      // setting id | value
 
 Status<std::string> check_settings(const KeySetBody& body) {
   if (body.rekey_period && !rekey_period_allowed(*body.rekey_period)) {
     return "network settings: rekey period " + std::to_string(*body.rekey_period) + " is out of range; it must be " +
            rekey_period_range();
+  }
+  if (body.admin_host.has_value() != body.admin_courier.has_value()) {
+    return cordon::fail("network settings: the administration host and its courier come together (one is missing)");
+  }
+  if (body.admin_host && (!valid_host(*body.admin_host) || !valid_host(*body.admin_courier))) {
+    return cordon::fail("network settings: administration host or courier has network or host number 0");
+  }
+  if (body.revoked.size() > kMaxRevokedHosts) return cordon::fail("revoked hosts: more than 1048576");
+  for (size_t i = 0; i < body.revoked.size(); ++i) {
+    if (!valid_host(body.revoked[i])) return "revoked host " + std::to_string(i) + ": network or host number 0";
+    if (i > 0 && body.revoked[i].value <= body.revoked[i - 1].value) {
+      return "revoked host " + std::to_string(i) + " (" + body.revoked[i].to_string() +
+             "): out of order or repeated";
+    }
   }
   return Ok{};
 }
@@ -267,12 +284,25 @@ Status<std::string> check_rules(const KeySetBody& body) {
 
 // Tag 3: only settings that are set; the section is left out when none is.
 void write_settings(wire::ByteWriter& w, const KeySetBody& body) {
-  if (!body.rekey_period) return;
-  w.u8(kSettingsSection);
-  w.u32(static_cast<uint32_t>(1 + kSettingSize));
-  w.u8(1);
-  w.u8(kRekeyPeriodSetting);
-  w.u32(*body.rekey_period);
+  std::vector<std::pair<uint8_t, uint32_t>> settings;
+  if (body.rekey_period) settings.emplace_back(kRekeyPeriodSetting, *body.rekey_period);
+  if (body.admin_host) settings.emplace_back(kAdminHostSetting, body.admin_host->value);
+  if (body.admin_courier) settings.emplace_back(kAdminCourierSetting, body.admin_courier->value);
+  if (!settings.empty()) {
+    w.u8(kSettingsSection);
+    w.u32(static_cast<uint32_t>(1 + kSettingSize * settings.size()));
+    w.u8(static_cast<uint8_t>(settings.size()));
+    for (const auto& [id, value] : settings) {
+      w.u8(id);
+      w.u32(value);
+    }
+  }
+  // Tag 4 follows tag 3 (sections are in increasing tag order).
+  if (body.revoked.empty()) return;
+  w.u8(kRevokedSection);
+  w.u32(static_cast<uint32_t>(4 + 4 * body.revoked.size()));
+  w.u32(static_cast<uint32_t>(body.revoked.size()));
+  for (HostId id : body.revoked) w.u32(id.value);
 }
 
 void write_body(wire::ByteWriter& w, const KeySetBody& body) {
@@ -411,14 +441,38 @@ wire::ParseStatus read_settings(wire::ByteReader& in, KeySetBody& body) {
     const auto id = in.u8();
     const auto value = in.u32();
     if (!id || !value) return in.truncated(where);
-    if (*id != kRekeyPeriodSetting) {
+    if (*id == kRekeyPeriodSetting) {
+      if (body.rekey_period) return in.bad_field(where + ": rekey period appears twice");
+      body.rekey_period = *value;
+    } else if (*id == kAdminHostSetting) {
+      if (body.admin_host) return in.bad_field(where + ": administration host appears twice");
+      body.admin_host = HostId{*value};
+    } else if (*id == kAdminCourierSetting) {
+      if (body.admin_courier) return in.bad_field(where + ": administration courier appears twice");
+      body.admin_courier = HostId{*value};
+    } else {
       return in.bad_field(where + ": unknown setting " + std::to_string(*id) +
                           " (made by a newer Cordon? upgrade this host)");
     }
-    if (body.rekey_period) return in.bad_field(where + ": rekey period appears twice");
-    body.rekey_period = *value;
   }
   if (!in.at_end()) return in.trailing_bytes("after the network settings");
+  if (auto settings = check_settings(body); !settings) return in.bad_field(settings.error());
+  return Ok{};
+}
+
+// Tag 4: the revoked hosts, increasing.
+wire::ParseStatus read_revoked(wire::ByteReader& in, KeySetBody& body) {
+  const auto count = in.u32();
+  if (!count) return in.truncated("revoked host count");
+  if (*count == 0) return in.bad_field("revoked host count 0 (a body without revoked hosts has no such section)");
+  if (*count > kMaxRevokedHosts || *count > in.remaining() / 4) return in.bad_field("revoked host count");
+  body.revoked.reserve(*count);
+  for (size_t i = 0; i < *count; ++i) {
+    const auto id = in.u32();
+    if (!id) return in.truncated("revoked host " + std::to_string(i));
+    body.revoked.push_back(HostId{*id});
+  }
+  if (!in.at_end()) return in.trailing_bytes("after the revoked hosts");
   if (auto settings = check_settings(body); !settings) return in.bad_field(settings.error());
   return Ok{};
 }
@@ -427,7 +481,8 @@ wire::ParseStatus read_section(uint8_t tag, wire::ByteReader& in, KeySetBody& bo
   switch (tag) {
     case kRulesSection: return read_rules(in, body);
     case kReachSection: return read_reach(in, body);
-    default: return read_settings(in, body);
+    case kSettingsSection: return read_settings(in, body);
+    default: return read_revoked(in, body);
   }
 }
 
@@ -440,7 +495,7 @@ wire::ParseStatus read_sections(wire::ByteReader& in, KeySetBody& body) {
     const auto length = in.u32();
     if (!tag || !length) return in.truncated("section header");
     const std::string where = "section " + std::to_string(*tag);
-    if (*tag != kRulesSection && *tag != kReachSection && *tag != kSettingsSection) {
+    if (*tag != kRulesSection && *tag != kReachSection && *tag != kSettingsSection && *tag != kRevokedSection) {
       return in.bad_field(where + ": unknown (made by a newer Cordon? upgrade this host)");
     }
     if (*tag <= previous) return in.bad_field(where + ": twice, or out of order");

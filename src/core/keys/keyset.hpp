@@ -56,6 +56,16 @@
 //     setting count 1 | (setting id 1 | value 4) * setting count
 //     setting 1, rekey period: seconds between rekeys of every link,
 //       0 (off) or kMinRekeyPeriod..kMaxRekeyPeriod
+//     setting 2, administration host: the host ID of the host the
+//       administrator's updates come from (docs/couriers.md)
+//     setting 3, administration courier: the courier that host's updates
+//       leave through, and its receipts arrive through (the administration
+//       host itself when it is a coordinator)
+//   tag 4, revoked hosts (a coordinator's key set):
+//     count 4 | host id 4 * count, in increasing order: hosts removed as
+//     compromised, which the coordinator refuses outright (registry, relay,
+//     TCP tunnel) and counts under `revoked_host` (docs/couriers.md,
+//     "Revocation")
 //
 // The served section (docs/protocol.md, "Served links") lists, in a
 // coordinator's key set, each client it serves as registry and the hosts
@@ -128,6 +138,7 @@ constexpr size_t kMaxServedClients = 65535;  // served count is 2 bytes
 constexpr size_t kMaxServedPeers = 65535;    // and so is each peer count
 constexpr size_t kMaxFilterRules = 65535;    // rule count is 2 bytes
 constexpr size_t kMaxFilterRuleSize = 1024;  // bytes of one rule's text, at least 1
+constexpr size_t kMaxRevokedHosts = 1u << 20;  // far above any network's compromised hosts
 
 // AAD labels (the last AAD byte): a piece sealed for one place cannot be
 // moved to another. kUpdateHostKey: update_package.hpp, format 2.
@@ -232,6 +243,11 @@ struct KeySetBody {
   // (kDefaultRekeyPeriod applies).
   std::optional<uint32_t> rekey_period;
   uint32_t rekey_period_or_default() const { return rekey_period.value_or(kDefaultRekeyPeriod); }
+  // Settings 2 and 3: where updates come from and receipts go
+  // (docs/couriers.md); both set or neither.
+  std::optional<HostId> admin_host;
+  std::optional<HostId> admin_courier;
+  std::vector<HostId> revoked;  // section 4, increasing, no duplicates
   const LinkKeyEntry* link_to(HostId peer) const;
   // The served entry of `client`, or nullptr if this host does not serve it.
   // A linear scan: callers that look up per datagram build their own index.
@@ -249,7 +265,10 @@ struct KeySetBody {
 // kMaxFilterRuleSize, an unknown rule kind; a reach limit for a host ID
 // with network or host number 0, for a peer twice, with more than
 // kMaxReachPrefixes prefixes or one that is not a network prefix; a rekey
-// period that rekey_period_allowed() refuses; and when decoding, an unknown
+// period that rekey_period_allowed() refuses; an administration host
+// without an administration courier or the reverse, either with network or
+// host number 0; revoked hosts out of order, repeated or with number 0,
+// more than kMaxRevokedHosts; and when decoding, an unknown
 // section tag, a section twice or out of order, a section whose content
 // does not fill its length exactly, an empty section, a network setting
 // that is unknown or appears twice, or none.
