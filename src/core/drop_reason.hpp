@@ -50,7 +50,7 @@ namespace cordon {
   X(kRelaySource, "relay_source", "a client's relayed datagram names another source")   \
   X(kMisrouted, "misrouted", "relayed datagram for another host reached a client")        \
   /* restarts and replays (docs/protocol.md, "Replay protection") */                     \
-  X(kOldControl, "old_control", "probe, status report or direct probe ack not live: nothing answered or moved") \
+  X(kOldControl, "old_control", "probe, status report, direct probe ack or courier message not live: nothing answered or moved") \
   X(kUnmatchedAck, "unmatched_ack", "probe ack or status ack for nothing this host sent and still waits for") \
   X(kUnlinkedRelay, "unlinked_relay", "a served client's relayed datagram to a host it has no link with") \
   X(kNotRegistry, "not_registry", "host records from a coordinator that is not this client's registry")

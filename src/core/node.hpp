@@ -124,8 +124,17 @@ struct SessionLogEvent {
   int64_t wait_ns = 0;      // session_retry: the wait that ended with this try
 };
 
+// A courier message from a peer (docs/couriers.md), for the daemon's
+// courier (courier/courier.hpp). Only live ones are handed out: one that
+// came before this start, replayed, is dropped as `old_control`.
+struct CourierMessage {
+  HostId peer;
+  std::vector<std::byte> body;
+};
+
 struct TickResult {
   std::vector<Outgoing> datagrams;
+  std::vector<CourierMessage> courier;
   // The TCP tunnels this node wants open now, listed on every tick while
   // wanted; the caller connects the missing ones (then stream_opened), and
   // closes the ones no longer listed. When the node stops listing a target
@@ -210,6 +219,12 @@ class Node {
   // False when `peer` has no session. Control thread.
   enum class SessionCommand : uint8_t { kShutdown, kStart };
   bool session_command(HostId peer, SessionCommand command, const Now& now);
+
+  // A courier message to `peer` over its link (docs/couriers.md): sealed
+  // now, sent with the next tick's datagrams. False when `peer` is not a
+  // peer, has no path now, or `body` is empty or longer than
+  // wire::kMaxCourierBody. Control thread.
+  bool send_courier(HostId peer, std::span<const std::byte> body, const Now& now);
 
   NodeStatus status() const;
   HostId self() const;

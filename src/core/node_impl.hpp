@@ -346,6 +346,7 @@ struct Node::Impl final : coord::NodeLink {
   void send_channel(const Snapshot& s, const Now& now, const PeerEntry& e, const wire::ChannelMessage& m);
   // Site-link sessions (node_session.cpp; link/session.hpp). Control thread.
   std::vector<SessionLogEvent> session_events;  // handed out by the next tick
+  std::vector<CourierMessage> courier_in;       // likewise
   int64_t session_check_mono_ns = INT64_MIN;
   uint32_t heartbeat_sequence = 0;
   void ensure_session(const PeerEntry& e, const Now& now);
@@ -409,6 +410,8 @@ struct Node::Impl final : coord::NodeLink {
   void update_relay_routes(std::span<const coord::RelayRoutes::Change> changes, bool replace) override;
   RelayCounters relay_counters() const override;
   void fill_mesh_status(const Snapshot& s, NodeStatus& out) const;
+  // A courier message the control thread took from the inbox (node_mesh.cpp).
+  void take_courier(const Snapshot& s, const InboxItem& item, std::vector<std::byte> body);
   void fill_mesh_peer_status(const Snapshot& s, const PeerEntry& e, PeerStatus& out) const;
 };
 

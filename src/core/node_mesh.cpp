@@ -58,6 +58,25 @@ void Node::Impl::send_control(const Snapshot& s, const Now& now, HostId to, cons
   control_out.push_back(Outgoing{*dest, std::vector<std::byte>(datagram->begin(), datagram->end())});
 }
 
+void Node::Impl::take_courier(const Snapshot& s, const InboxItem& item, std::vector<std::byte> body) {
+  const PeerEntry* from = s.find(item.peer);
+  if (!from) return;  // the peer went away in a reload
+  // Replayed from before this start: the courier never sees it.
+  if (!item.live) return from->peer->stats().drops.add(DropReason::kOldControl);
+  courier_in.push_back(CourierMessage{item.peer, std::move(body)});
+}
+
+bool Node::send_courier(HostId peer, std::span<const std::byte> body, const Now& now) {
+  Impl& impl = *impl_;
+  const Snapshot* s = impl.snapshot();
+  const PeerEntry* entry = s->find(peer);
+  if (!entry || body.empty() || body.size() > wire::kMaxCourierBody) return false;
+  if (!impl.path_to(*s, *entry->peer).first_hop) return false;
+  impl.send_control(*s, now, peer, wire::CourierData{std::vector<std::byte>(body.begin(), body.end())},
+                    coord::Via::path());
+  return true;
+}
+
 void Node::Impl::update_relay_routes(std::span<const coord::RelayRoutes::Change> changes, bool replace) {
   set_relay_routes(replace ? RelayRoutes().with(changes) : relay_routes()->with(changes));
 }

@@ -144,6 +144,10 @@ TickResult Node::tick(const Now& now) {
     coord::Role& role = impl.role(*s);
     for (InboxItem& item : impl.take_inbox()) {
       if (item.kind == InboxItem::Kind::kControl) {
+        if (auto* courier = std::get_if<wire::CourierData>(&item.message)) {
+          impl.take_courier(*s, item, std::move(courier->body));
+          continue;
+        }
         coord::handle_control(impl, role, *s, item, now);
       } else {
         impl.handle_channel(*s, item, now);
@@ -172,6 +176,8 @@ TickResult Node::tick(const Now& now) {
   impl.rekey_events.clear();
   result.session_events = std::move(impl.session_events);
   impl.session_events.clear();
+  result.courier = std::move(impl.courier_in);
+  impl.courier_in.clear();
   const int64_t receive_floor_next = *impl.receive_floors_offered_mono_ns + kReceiveFloorIntervalNs;
   result.next_deadline_mono_ns =
       std::min({impl.keepalive_check_mono_ns, impl.floor_check_mono_ns, mesh_next, receive_floor_next});

@@ -165,6 +165,16 @@ bool read_body(Cursor& c, ProbeAck& m) {
 
 bool read_body(Cursor&, ReportRequest&) { return true; }
 
+bool read_body(Cursor& c, CourierData& m) {
+  const auto length = c.in.u16();
+  if (!length) return c.fail(ControlError::kTruncated);
+  if (*length == 0 || *length > kMaxCourierBody) return c.fail(ControlError::kBadField);
+  const auto body = c.in.bytes(*length);
+  if (!body) return c.fail(ControlError::kTruncated);
+  if (c.keep) m.body.assign(body->begin(), body->end());
+  return true;
+}
+
 template <typename M>
 std::optional<ControlMessage> read_as(Cursor& c) {
   M m;
@@ -186,9 +196,11 @@ std::optional<ControlMessage> read_message(Cursor& c, uint8_t type) {
       return read_as<ProbeAck>(c);
     case ControlType::kReportRequest:
       return read_as<ReportRequest>(c);
+    case ControlType::kCourier:
+      return read_as<CourierData>(c);
   }
-  // 0x00 (the keepalive, which the node handles before calling us) and
-  // 0x07..0xff land here.
+  // 0x00 (the keepalive, which the node handles before calling us), 0x07
+  // (the channel envelope, likewise) and 0x09..0xff land here.
   c.fail(ControlError::kUnknownType);
   return std::nullopt;
 }
@@ -226,6 +238,7 @@ bool valid(const HostRecords& m) {
 bool valid(const Probe&) { return true; }
 bool valid(const ProbeAck& m) { return valid_endpoint(m.observed); }
 bool valid(const ReportRequest&) { return true; }
+bool valid(const CourierData& m) { return !m.body.empty() && m.body.size() <= kMaxCourierBody; }
 
 size_t endpoint_size(const std::optional<Endpoint>& e) {
   if (!e) return kEndpointNoneSize;
@@ -282,12 +295,18 @@ void write_body(ByteWriter& w, const ProbeAck& m) {
 
 void write_body(ByteWriter&, const ReportRequest&) {}
 
+void write_body(ByteWriter& w, const CourierData& m) {
+  w.u16(static_cast<uint16_t>(m.body.size()));
+  w.bytes(m.body);
+}
+
 ControlType type_of(const StatusReport&) { return ControlType::kStatusReport; }
 ControlType type_of(const StatusAck&) { return ControlType::kStatusAck; }
 ControlType type_of(const HostRecords&) { return ControlType::kHostRecords; }
 ControlType type_of(const Probe&) { return ControlType::kProbe; }
 ControlType type_of(const ProbeAck&) { return ControlType::kProbeAck; }
 ControlType type_of(const ReportRequest&) { return ControlType::kReportRequest; }
+ControlType type_of(const CourierData&) { return ControlType::kCourier; }
 
 void write_message(ByteWriter& w, const ControlMessage& message) {
   std::visit(

@@ -11,6 +11,10 @@
 //   0x04 probe           probe id 8                                client <-> peer
 //   0x05 probe ack       probe id 8 | endpoint                     peer -> client
 //   0x06 report request  (nothing)                                 registry -> client
+//   0x08 courier         length 2 | body (length)                  any linked hosts
+//
+//   (0x07 is the control channel's envelope, wire/channel.hpp.) The body of
+//   a courier message is courier/message.hpp's, parsed by the courier.
 //
 //   endpoint  family 1 (0 none | 4 | 6) | address 4|16 | port 2    (family 0: no more bytes)
 //   record    host id 4 | state 1 | metric 1 | coordinator 4 | age 4
@@ -46,6 +50,7 @@ enum class ControlType : uint8_t {
   kProbe = 0x04,
   kProbeAck = 0x05,
   kReportRequest = 0x06,
+  kCourier = 0x08,
 };
 
 constexpr size_t kMaxControlSize = 1200;    // bytes of plaintext, type byte and padding included
@@ -103,7 +108,14 @@ struct ReportRequest {
   friend bool operator==(const ReportRequest&, const ReportRequest&) = default;
 };
 
-using ControlMessage = std::variant<StatusReport, StatusAck, HostRecords, Probe, ProbeAck, ReportRequest>;
+// A courier message (docs/couriers.md), carried for the courier service.
+constexpr size_t kMaxCourierBody = 1196;  // kMaxControlSize - type 1 - length 2 - 1 spare
+struct CourierData {
+  std::vector<std::byte> body;  // 1..kMaxCourierBody bytes
+  friend bool operator==(const CourierData&, const CourierData&) = default;
+};
+
+using ControlMessage = std::variant<StatusReport, StatusAck, HostRecords, Probe, ProbeAck, ReportRequest, CourierData>;
 
 enum class ControlError : uint8_t {
   kTruncated,    // the message ends inside a field
