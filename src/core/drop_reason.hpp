@@ -17,6 +17,7 @@ namespace cordon {
   X(kTooShort, "too_short", "datagram shorter than header and tag")                      \
   X(kBadHeader, "bad_header", "unknown format (2 or 3), or a malformed relayed datagram") \
   X(kUnknownPeer, "unknown_peer", "no link with the sender host number")                \
+  X(kRevokedHost, "revoked_host", "from or to a host removed as compromised (docs/couriers.md)") \
   X(kSuiteMismatch, "suite_mismatch", "sender uses another AEAD suite than configured") \
   X(kUnknownGeneration, "unknown_generation", "key generation not held")                \
   X(kRetiredGeneration, "retired_generation", "counter at or after the peer's switch away from this generation") \

@@ -49,6 +49,12 @@ std::unique_ptr<const Snapshot> Node::Impl::build(NodeConfig config, const Now& 
   s->mesh = std::move(config.mesh);
   s->tunneled_subnets = config.tunneled_subnets;
   s->size_classes = config.size_classes;
+  for (HostId id : config.revoked) {
+    s->revoked_ids.push_back(id.value);
+    s->revoked_numbers.push_back(id.host());
+  }
+  std::sort(s->revoked_ids.begin(), s->revoked_ids.end());
+  std::sort(s->revoked_numbers.begin(), s->revoked_numbers.end());
   for (const IpAddress& a : config.tunnel_addresses) {
     std::optional<IpAddress>& slot = a.is_v4() ? s->tunnel_v4 : s->tunnel_v6;
     if (!slot) slot = a;

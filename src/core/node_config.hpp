@@ -113,6 +113,10 @@ struct NodeConfig {
   // The LAN prefixes this host tunnels (a gateway): a peer with a `reach`
   // list sends to, and receives from, addresses inside them only within it.
   std::vector<Prefix> tunneled_subnets;
+  // Hosts removed as compromised (key-set section 4, a coordinator's):
+  // their datagrams, and relayed datagrams from or to them, are refused as
+  // `revoked_host` (docs/couriers.md, "Revocation").
+  std::vector<HostId> revoked;
   // Size classes (wire/size_classes.hpp): datagram sizes on a direct path,
   // ascending, each at least wire::kMinSizeClass; empty: off. Every datagram
   // this host seals is padded up to the smallest class that holds it.

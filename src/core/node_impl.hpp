@@ -74,6 +74,14 @@ struct Snapshot {
   // A coordinator's served links (mesh.served) for the relay's check:
   // served client -> the hosts it is linked with, sorted.
   std::unordered_map<uint32_t, std::vector<uint32_t>> served_links;
+  // NodeConfig::revoked, sorted: whole IDs (relay) and host numbers (the
+  // header names the sender by number).
+  std::vector<uint32_t> revoked_ids;
+  std::vector<uint16_t> revoked_numbers;
+  bool revoked(HostId id) const { return std::binary_search(revoked_ids.begin(), revoked_ids.end(), id.value); }
+  bool revoked_number(uint16_t number) const {
+    return std::binary_search(revoked_numbers.begin(), revoked_numbers.end(), number);
+  }
 
   // False when `e` is limited to a reach list and `address`, inside one of
   // this host's tunneled subnets, is outside it (docs/gateways.md, "Reach").

@@ -18,7 +18,9 @@ void Node::Impl::receive_relayed(unsigned worker, const Now& now, const Snapshot
   auto parts = wire::split_relayed(slot.data);
   if (!parts) return drop(slot, DropReason::kTooShort, drops);
   const auto it = s.by_sender_host.find(hop.sender_host);
-  if (it == s.by_sender_host.end()) return drop(slot, DropReason::kUnknownPeer, drops);
+  if (it == s.by_sender_host.end()) {
+    return drop(slot, s.revoked_number(hop.sender_host) ? DropReason::kRevokedHost : DropReason::kUnknownPeer, drops);
+  }
   const AuthResult auth = authenticate(worker, now, s, hop, it->second, parts->aad, parts->routing, parts->tag);
   if (!auth.peer) return drop(slot, *auth.failure, auth.failed_peer->stats().drops);
   link::Peer& hop_peer = *auth.peer;
@@ -76,6 +78,9 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
                          const wire::RelayedParts& parts, const wire::RoutingBlock& routing, RxSlot& slot) {
   link::PeerStats& hop_stats = hop_peer.stats();
   if (routing.hops == 0) return drop(slot, DropReason::kHopLimit, hop_stats.drops);
+  if (s.revoked(routing.source) || s.revoked(routing.destination)) {
+    return drop(slot, DropReason::kRevokedHost, hop_stats.drops);
+  }
   const PeerEntry* from = s.find(hop_peer.id());
   // A client relays only its own traffic; coordinators pass on others'.
   if (from && from->role != keys::Role::kCoordinator && routing.source != hop_peer.id()) {

@@ -61,7 +61,9 @@ void Node::Impl::receive(unsigned worker, const Now& now, const Snapshot& s, RxS
   const wire::Header& h = *parsed.header;
   if (h.format == wire::Format::kRelayed) return receive_relayed(worker, now, s, h, slot);
   const auto it = s.by_sender_host.find(h.sender_host);
-  if (it == s.by_sender_host.end()) return drop(slot, DropReason::kUnknownPeer, drops);
+  if (it == s.by_sender_host.end()) {
+    return drop(slot, s.revoked_number(h.sender_host) ? DropReason::kRevokedHost : DropReason::kUnknownPeer, drops);
+  }
 
   const auto aad = slot.data.first(wire::kHeaderSize);
   const auto body = slot.data.subspan(wire::kHeaderSize, slot.data.size() - wire::kOverhead);

@@ -27,10 +27,10 @@ constexpr std::array<std::string_view, 4> kTopKeys = {"host", "peer", "filter", 
 constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
 constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
-constexpr std::array<std::string_view, 22> kHostKeys = {
+constexpr std::array<std::string_view, 23> kHostKeys = {
     "id",          "interface", "addresses", "mtu",            "listen_port", "listen_address", "state_dir",
     "time_window", "workers",   "offloads",  "log_level", "control_socket", "keyset",      "password_file",
-    "rekey_period", "size_classes",
+    "rekey_period", "size_classes", "courier_spool_limit",
     // managed mode: the mesh's timers (docs/protocol.md, "Coordinators" -> "Timers")
     "keepalive", "status_interval", "poll_period", "exchange_interval", "tcp_fallback", "tcp_port"};
 constexpr std::array<std::string_view, 8> kPeerKeys = {"id",    "name",      "endpoint",    "key_file",
@@ -396,6 +396,12 @@ void Reader::read_host(const toml::table& host, DaemonConfig& config) {
   }
 
   parse_mesh_timers(host, config);
+
+  // docs/couriers.md, "The spool": per host, far above the largest package.
+  if (auto limit = get_integer(host, "courier_spool_limit", "host.courier_spool_limit", 1, 4096,
+                               " MiB (what a courier holds for one host)")) {
+    config.courier_spool_limit = static_cast<uint64_t>(*limit);
+  }
 
   if (auto workers = get_integer(host, "workers", "host.workers", 0, kMaxWorkers, " (0: one per CPU)")) {
     config.workers = static_cast<unsigned>(*workers);

@@ -136,6 +136,19 @@ struct DaemonConfig {
   std::optional<std::string> keyset;
   std::optional<std::string> password_file;
   bool managed() const { return keyset.has_value(); }
+  // Managed mode: the courier's view of the key set (docs/couriers.md,
+  // "Who is who"); filled by apply_managed_node.
+  struct CourierRoute {
+    std::optional<HostId> own_courier;    // a client's courier
+    std::optional<HostId> admin_host;     // network settings 2 and 3
+    std::optional<HostId> admin_courier;
+    std::vector<HostId> served;           // clients whose courier this host is
+    std::vector<HostId> coordinators;     // peers that are coordinators
+    uint64_t installed = 0;               // the key-set version
+  };
+  CourierRoute courier;
+  // host.courier_spool_limit, in MiB: what a courier holds for one host.
+  uint64_t courier_spool_limit = 64;
 
   // Manual mode: the host ID and the peers from the file. Managed mode: only
   // the time window; the rest is filled in from the key set (managed.hpp).

@@ -17,6 +17,12 @@
 //   client -> daemon   {"command":"sitelink","action":"shutdown","group":"east"}\n
 //   daemon -> client   {"sessions":[{"peer":"0x00010002","name":"remote 1","ok":true,...}]} or {"error":"..."}
 //
+//   client -> daemon   {"command":"courier","action":"send","dir":"/tmp/..."}\n
+//   daemon -> client   {"accepted":[...],"refused":[...]}  (docs/couriers.md, "Control commands")
+//
+// "courier" is known to a daemon in managed mode; its actions are send,
+// reports and status.
+//
 // "sitelink" is known to a daemon started by `cordon sitelink` only; its
 // actions are status, rekey, shutdown, start (on "peer", "group" or
 // "all": true) and return (a secondary: back from its backup primary).
@@ -104,6 +110,7 @@ struct ControlCommands {
   std::function<nlohmann::json()> reload;  // may be empty: "reload" is then refused
   std::function<nlohmann::json(const nlohmann::json&)> rekey;  // may be empty
   std::function<nlohmann::json(const nlohmann::json&)> sitelink;  // site links only (site_link.hpp)
+  std::function<nlohmann::json(const nlohmann::json&)> courier;   // managed mode (courier_service.hpp)
 };
 nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands);
 // Status only (kept for callers that serve no reload).

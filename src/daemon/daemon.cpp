@@ -19,6 +19,7 @@
 #include "daemon/offload_status.hpp"
 #include "daemon/control.hpp"
 #include "daemon/counter_keeper.hpp"
+#include "daemon/courier_service.hpp"
 #include "daemon/file_store.hpp"
 #include "daemon/forwarding.hpp"
 #include "daemon/local_endpoints.hpp"
@@ -147,6 +148,7 @@ class Daemon {
   StreamOutbox::Batch outbox_batch_;  // the control thread's side of the outbox
   std::unique_ptr<TcpTunnel> tunnel_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<CourierService> courier_;  // managed mode (docs/couriers.md)
   bool lanes_ = false;     // the sockets are picked by lane (underlay.hpp)
   std::string lanes_off_;  // why not
   ActivityLog activity_;
@@ -155,7 +157,11 @@ class Daemon {
   int64_t next_tick_ns_ = 0;
   int64_t next_activity_ns_ = 0;
   int64_t next_local_check_ns_ = 0;
+  int64_t next_courier_ns_ = 0;
   bool floor_failing_ = false;
+
+  void start_courier(const Now& now);
+  void run_courier(const Now& now, std::vector<CourierMessage>* received);
 };
 
 cordon::Status<std::string> Daemon::start() {
@@ -271,6 +277,7 @@ cordon::Status<std::string> Daemon::start() {
   next_tick_ns_ = first.next_deadline_mono_ns;
   next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
 
+  start_courier(now);
   pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu, outbox_, *control_wake_);
   if (auto started = pool_->start(*worker_died_); !started) return "start workers: " + started.error().message();
 
@@ -294,14 +301,16 @@ int Daemon::loop() {
     // at the next deadline.
     if (tunnel_->take_tick_request()) next_tick_ns_ = now.mono_ns;
     if (now.mono_ns >= next_tick_ns_ || node_->control_pending()) tick(now);
+    if (courier_ && now.mono_ns >= next_courier_ns_) run_courier(now, nullptr);
     if (now.mono_ns >= next_activity_ns_) {
       activity_.report(node_->status(), *pool_,
                        offload_status(config_.offloads, interface_->device(), sockets_, *pool_));
       tunnel_->report_activity();
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
+    const int64_t courier_wake = courier_ ? next_courier_ns_ : now.mono_ns + kMaxSleepNs;
     const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_,
-                                   tunnel_->next_deadline_ns(), now.mono_ns + kMaxSleepNs});
+                                   tunnel_->next_deadline_ns(), courier_wake, now.mono_ns + kMaxSleepNs});
     // Round up so that the deadline has passed when we wake.
     const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now.mono_ns + kNsPerMs - 1) / kNsPerMs));
 
@@ -383,10 +392,37 @@ void Daemon::tick(const Now& now) {
   log_rekey_events(result.rekey_events);
   send(result.datagrams);
   tunnel_->reconcile(result.tcp_targets, now);
+  if (courier_ && !result.courier.empty()) run_courier(now, &result.courier);
   if (config_.site) {
     log_session_events(result.session_events, *config_.site);
     if (wants_failover(result.session_events, *config_.site)) switch_primary(now, true);
   }
+}
+
+// Managed mode: the courier (docs/couriers.md). A spool that cannot be
+// opened leaves the daemon running without one, said loudly: tunnels
+// matter more than updates, which can still be carried by hand.
+void Daemon::start_courier(const Now& now) {
+  if (!managed_) return;
+  CourierService::Wiring wiring{*node_, *config_.keyset, managed_->user_key, [this](uint64_t version) {
+                                  auto done = reload(os::now(), fmt::format("courier update version {}", version));
+                                  return done ? std::string() : done.error();
+                                }};
+  auto started = CourierService::start(std::move(wiring), config_, config_.node.boot_random, now);
+  if (!started) {
+    spdlog::error("courier off: {}; updates must be applied by hand (`cordon update apply`)", started.error());
+    return;
+  }
+  courier_ = std::move(started.value());
+  next_courier_ns_ = now.mono_ns;
+}
+
+// What the node received for the courier, then its timers; whatever it
+// handed the node leaves with an immediate node tick.
+void Daemon::run_courier(const Now& now, std::vector<CourierMessage>* received) {
+  if (received) courier_->receive(*received, now);
+  next_courier_ns_ = courier_->tick(now);
+  if (courier_->take_sent()) next_tick_ns_ = now.mono_ns;
 }
 
 void Daemon::switch_primary(const Now& now, bool to_backup) {
@@ -597,6 +633,9 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   forget_keys(kept);
   node_->reconfigure(std::move(next.node), now);
   config_.node = std::move(kept);
+  config_.courier = std::move(next.courier);
+  config_.courier_spool_limit = next.courier_spool_limit;
+  if (courier_) courier_->reconfigure(config_, now);
   const uint16_t tcp_port = tunnel_->listen_port();
   configure_tunnel(now);
 
@@ -635,7 +674,9 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
     context.workers = workers_status(lanes_, lanes_off_, *pool_);
     if (firewall_) context.open = firewall_->status();
-    return status_to_json(node_->status(), context);
+    nlohmann::json document = status_to_json(node_->status(), context);
+    if (courier_) document["courier"] = courier_->status_json();
+    return document;
   };
   commands.reload = [this]() -> nlohmann::json {
     ReloadOutcome outcome = reload(os::now(), "control command reload");
@@ -657,6 +698,14 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     return {{"rekey", id->to_string()}};
   };
   if (config_.site) commands.sitelink = [this](const nlohmann::json& r) { return answer_sitelink(r); };
+  if (courier_) {
+    commands.courier = [this](const nlohmann::json& r) {
+      const Now now = os::now();
+      nlohmann::json reply = courier_->answer(r, now);
+      next_courier_ns_ = now.mono_ns;  // what was handed over leaves at once
+      return reply;
+    };
+  }
   return dispatch_command(request, commands);
 }
 

@@ -44,6 +44,17 @@ ManagedNode managed_node(const keys::OpenedKeySet& keyset) {
     out.role = self.role;
     out.registry = self.registry;
     out.rendezvous = self.rendezvous;
+    if (self.role == keys::Role::kClient && self.courier.value != 0) out.courier.own_courier = self.courier;
+  }
+  out.courier.admin_host = keyset.body.admin_host;
+  out.courier.admin_courier = keyset.body.admin_courier;
+  out.courier.installed = keyset.header.version;
+  out.revoked = keyset.body.revoked;
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].courier == out.self) out.courier.served.push_back(entries[i].id);
+    if (entries[i].role == keys::Role::kCoordinator && keyset.body.link_to(entries[i].id) != nullptr) {
+      out.courier.coordinators.push_back(entries[i].id);
+    }
   }
 
   // A prefix routes to one peer, and a datagram names its sender by host
@@ -131,6 +142,8 @@ void apply_managed_node(DaemonConfig& config, ManagedNode node) {
   config.node.mesh.served = std::move(node.served);
   config.central_rules = std::move(node.rules);
   config.central_open_rules = std::move(node.open_rules);
+  config.courier = std::move(node.courier);
+  config.node.revoked = std::move(node.revoked);
 }
 
 ManagedUnlock unlock_managed(DaemonConfig& config) {

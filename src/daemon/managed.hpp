@@ -52,6 +52,8 @@ struct ManagedNode {
   int64_t rekey_period_ns = kDefaultRekeyPeriodNs;  // every peer's: the network's, from the key set
   std::vector<DaemonConfig::CentralRule> rules;       // the administrator's protected-traffic rules
   std::vector<DaemonConfig::CentralRule> open_rules;  // and open-traffic rules
+  DaemonConfig::CourierRoute courier;                  // docs/couriers.md
+  std::vector<HostId> revoked;                         // key-set section 4
   // Entries skipped, e.g. a peer without a link key; each one logged.
   std::vector<std::string> warnings;
 };

@@ -382,6 +382,20 @@ std::string open_section(const json& status) {
   return out + render_table(rows);
 }
 
+// "courier: 2 items held (3.1 KiB), key set version 4; stored 12, forwarded 10,
+// applied 3, refused 0": the courier's spool and counters (docs/couriers.md).
+std::string courier_line(const json& status) {
+  const auto c = status.find("courier");
+  if (c == status.end() || !c->is_object()) return "";
+  const json& counters = (*c)["counters"];
+  const size_t held = (*c)["items"].size();
+  return fmt::format("courier: {} item{} held ({} B), key set version {}; stored {}, forwarded {}, applied {}, "
+                     "superseded {}, refused {} in and {} out\n",
+                     held, held == 1 ? "" : "s", number(*c, "bytes"), number(*c, "installed"),
+                     number(counters, "stored"), number(counters, "forwarded"), number(counters, "applied"),
+                     number(counters, "superseded"), number(counters, "refused_in"), number(counters, "refused_out"));
+}
+
 }  // namespace
 
 std::string format_status(const json& status, int64_t now_unix) {
@@ -392,6 +406,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   if (mesh) out += host_lines(status);
   out += offloads_line(status);
   out += workers_line(status);
+  out += courier_line(status);
   out += fmt::format("drops not tied to a peer: {}\n", drops(status));
 
   auto peers = status.find("peers");
