@@ -482,6 +482,8 @@ DeliveryReport Admin::delivery_status(const std::optional<CourierReports>& repor
   for (const CourierReports::Report& r : reports->reports) {
     ++(r.kind == CourierReports::Report::Kind::kReceipt ? report.receipts : report.notices);
   }
+  // Nothing to record: a query, no audit row.
+  if (reports->reports.empty()) return run_query(db_, batch_, [&] { return finish(read_status(db_, reports, {})); });
   const std::string args = fmt::format("receipts={} notices={}", report.receipts, report.notices);
   return run_command(db_, batch_, "updates status", args, [&] {
     const int64_t now = now_seconds();

@@ -1003,8 +1003,9 @@ struct SocketOpts {
 
 // `updates send` and `updates build --send` (docs/administration.md,
 // "Delivery by couriers"): hands every built, unsent package to the
-// daemon's courier through its control socket.
-int send_packages(Admin& a, const std::string& socket) {
+// daemon's courier through its control socket. Returns what became of
+// each, and whether all were sent.
+std::pair<std::vector<SentPackage>, bool> send_packages(Admin& a, const std::string& socket) {
   const admin::SendBatch batch = a.unsent_packages();
   for (const admin::OutgoingPackage& p : batch.unroutable) {
     fmt::print(stderr,
@@ -1012,22 +1013,22 @@ int send_packages(Admin& a, const std::string& socket) {
                "--courier COORDINATOR`, then `updates build`), or carry it by hand\n",
                p.host.to_string(), p.host_name, p.version, p.host.to_string());
   }
-  if (batch.packages.empty()) {
-    if (state().json) {
-      print_json(nlohmann::json::array());
-    } else {
-      fmt::print("no packages to send\n");
-    }
-    return kExitOk;
-  }
+  if (batch.packages.empty()) return {{}, true};
   const admin::SendDirectory dir(batch.packages, admin::default_send_parent());
   const daemon::ControlReply reply = daemon::control_request(socket, admin::send_request(dir.path()));
   const size_t count = batch.packages.size();
-  if (!reply) {
+  if (!reply && reply.error().no_daemon) {
     throw AdminError(fmt::format(
         "{}; the {} package(s) stay unsent. Start the daemon of the administration host {} here (`cordon up`), or "
         "name its socket with -i IFACE or -s SOCKET, then run `cordon admin updates send`",
         reply.error().message, count, batch.admin_host.to_string()));
+  }
+  if (!reply) {
+    // The daemon answered and refused, or the exchange failed.
+    throw AdminError(fmt::format("{} (on {}); the {} package(s) stay unsent: fix what the daemon says (it takes "
+                                 "packages only when its key set names it the administration host {}), then run "
+                                 "`cordon admin updates send`",
+                                 reply.error().message, socket, count, batch.admin_host.to_string()));
   }
   admin::SendReply answer;
   try {
@@ -1051,8 +1052,18 @@ int send_packages(Admin& a, const std::string& socket) {
     all_sent = all_sent && row.state == "sent";
     rows.push_back(std::move(row));
   }
-  print_list(rows, format_sent);
-  return all_sent ? kExitOk : kExitError;
+  return {std::move(rows), all_sent};
+}
+
+void print_sent(const std::vector<SentPackage>& rows) {
+  if (rows.empty()) return fmt::print("no packages to send\n");
+  fmt::print("{}", format_sent(rows));
+}
+
+nlohmann::json sent_json(const std::vector<SentPackage>& rows) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const SentPackage& row : rows) j.push_back(to_json(row));
+  return j;
 }
 
 void add_update_commands(CLI::App* admin_app) {
@@ -1087,7 +1098,13 @@ void add_update_commands(CLI::App* admin_app) {
           return kExitOk;
         }
         if (!state().json) fmt::print("{}", format_build(r));
-        return send_packages(a, o->socket.path());
+        const auto [rows, all_sent] = send_packages(a, o->socket.path());
+        if (state().json) {
+          print_json(nlohmann::json{{"build", to_json(r)}, {"sent", sent_json(rows)}});
+        } else {
+          print_sent(rows);
+        }
+        return all_sent ? kExitOk : kExitError;
       });
     };
   }
@@ -1100,7 +1117,13 @@ void add_update_commands(CLI::App* admin_app) {
     l.run = [o, name = l.name] {
       return guarded(name, [&] {
         Admin a = open_db();
-        return send_packages(a, o->path());
+        const auto [rows, all_sent] = send_packages(a, o->path());
+        if (state().json) {
+          print_json(sent_json(rows));
+        } else {
+          print_sent(rows);
+        }
+        return all_sent ? kExitOk : kExitError;
       });
     };
   }
