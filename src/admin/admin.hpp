@@ -1,7 +1,7 @@
 // The administrator's facade over the network database: every `cordon admin`
 // command is one call here, one transaction (database.hpp), one audit row.
 // The CLI (src/cli/admin_*.cpp) and bench/admin_scale.cpp use only this
-// header.
+// header, and delivery.hpp for the control requests of couriers.
 //
 // Hosts are named by ID (0xNNNNHHHH) or name wherever a HostRef is taken.
 // Errors are AdminError with a one-line message that names the host, field

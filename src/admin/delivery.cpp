@@ -19,9 +19,9 @@
 #include "admin/delivery.hpp"
 
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
