@@ -1,7 +1,7 @@
 // The administrator's facade over the network database: every `cordon admin`
 // command is one call here, one transaction (database.hpp), one audit row.
 // The CLI (src/cli/admin_*.cpp) and bench/admin_scale.cpp use only this
-// header.
+// header, and delivery.hpp for the control requests of couriers.
 //
 // Hosts are named by ID (0xNNNNHHHH) or name wherever a HostRef is taken.
 // Errors are AdminError with a one-line message that names the host, field
@@ -44,6 +44,12 @@ struct NetworkInfo {
   int64_t created_at = 0;  // Unix seconds
   int64_t schema_version = 0;
   int64_t rekey_period = keys::kDefaultRekeyPeriod;  // seconds; 0 = off
+  // The administration host (docs/couriers.md), if designated, and its
+  // courier: 0 when the host is a client without one (then key sets carry
+  // neither).
+  std::optional<HostId> admin_host;
+  std::string admin_host_name;
+  HostId admin_courier;
   int64_t hosts = 0, coordinators = 0, users = 0, groups = 0, links = 0, dirty_hosts = 0;
 };
 
@@ -53,6 +59,7 @@ struct RekeyPeriodChange {
   int64_t previous = 0, current = 0;
   int64_t dirty_hosts = 0;
 };
+
 
 // ---- Hosts ----------------------------------------------------------------
 
@@ -72,6 +79,7 @@ struct HostSpec {
   std::vector<Endpoint> endpoints;
   CoordinatorChoice coordinators;
   std::vector<Prefix> subnets;  // tunneled subnets: coordinators (gateways) only
+  bool admin_host = false;      // designate it the administration host (set_admin_host)
 };
 
 struct HostChange {
@@ -181,8 +189,9 @@ struct ReachInfo {
 struct LinkInfo {
   HostId a, b;
   std::string a_name, b_name;
-  // Why the link exists: "manual", "coordinator", "group G-H"; a link is
-  // removed when nothing asks for it any more.
+  // Why the link exists: "manual", "coordinator", "courier" (the
+  // administration courier and another coordinator), "group G-H"; a link
+  // is removed when nothing asks for it any more.
   std::vector<std::string> reasons;
   int64_t created_at = 0;
   std::optional<int64_t> rotated_at;
@@ -195,6 +204,16 @@ struct LinkChange {
   // `link add` on a pair already linked for another reason: which reason,
   // and that no key was made (the link is now also an explicit one).
   std::optional<std::string> already_linked;
+};
+
+// `network set --admin-host`: the administration host before and after,
+// the administration courier now (0: none), how many hosts now wait for an
+// update, and the courier links made or dropped.
+struct AdminHostChange {
+  std::optional<HostId> previous, current;
+  HostId courier;
+  int64_t dirty_hosts = 0;
+  LinkChange links;
 };
 
 // ---- Keys, exports, updates -------------------------------------------------
@@ -227,8 +246,10 @@ struct BuiltPackage {
   uint64_t version = 0;
   DirtyKind kind = DirtyKind::kNone;
   bool new_host_key = false;
+  bool urgent = false;  // a revocation: couriers forward it first (dirty.hpp)
+  HostId via;           // its courier; the host itself for a coordinator; 0: a client without one
   size_t peers = 0;
-  std::string path;
+  std::string path;     // empty when no --out directory was given
 };
 
 struct BuildResult {
@@ -243,6 +264,98 @@ struct PendingUpdate {
   std::string host_name;
   DirtyKind kind = DirtyKind::kNone;
   bool exported = false;
+  bool urgent = false;
+};
+
+// ---- Delivery by couriers (delivery.hpp; docs/administration.md, "Delivery
+// by couriers") ----------------------------------------------------------------
+
+// A built package not yet handed to the administration host's daemon.
+struct OutgoingPackage {
+  HostId host;
+  std::string host_name;
+  uint64_t version = 0;
+  DirtyKind kind = DirtyKind::kNone;
+  bool new_host_key = false;
+  bool urgent = false;
+  HostId via;
+  std::vector<std::byte> package;
+  std::string file_name() const;  // "0xNNNNHHHH-vVERSION.update", as `updates build --out` names it
+};
+
+struct SendBatch {
+  HostId admin_host, admin_courier;
+  // Urgent packages first, then by host and version (a package that
+  // replaces the host key before the later ones of its host).
+  std::vector<OutgoingPackage> packages;
+  // Packages for a client without a courier: nothing can hand them over.
+  std::vector<OutgoingPackage> unroutable;
+};
+
+// What the administration host's daemon holds (its "reports" answer,
+// docs/couriers.md, "Control commands"), parsed but not yet believed.
+struct CourierReports {
+  struct Report {
+    enum class Kind : uint8_t { kReceipt, kNotice } kind = Kind::kReceipt;
+    HostId subject;
+    uint64_t version = 0;
+    std::vector<std::byte> payload;  // a receipt's bytes (core/courier/item.hpp)
+    HostId courier;                  // a notice's courier
+    std::string state;               // a notice's: "held" or "refused"
+    std::string reason;              // a notice's refusal reason
+  };
+  struct Outbox {
+    HostId dest;
+    std::string kind;  // "package", ...
+    uint64_t version = 0;
+    HostId next_hop;
+    std::string state;
+  };
+  HostId self;
+  std::optional<HostId> admin_host;
+  std::vector<Report> reports;
+  std::vector<Outbox> outbox;
+};
+
+enum class DeliveryState : uint8_t {
+  kBuilt,             // not yet handed to the administration host's daemon
+  kWaiting,           // in that daemon's outbox (next_hop)
+  kInTransit,         // handed over; nothing heard since
+  kHeld,              // a courier's notice: it holds the package (courier)
+  kApplied,           // the host's verified receipt: applied, or already applied
+  kFailed,            // the host's verified receipt: refused (reason)
+  kRefusedByCourier,  // a courier's notice: refused (courier, reason)
+};
+std::string_view delivery_state_name(DeliveryState state);  // "built", "waiting", "in_transit", ...
+
+// One built package and what is known of its way.
+struct DeliveryStatus {
+  HostId host;
+  std::string host_name;
+  uint64_t version = 0;
+  DirtyKind kind = DirtyKind::kNone;
+  bool new_host_key = false;
+  bool urgent = false;
+  HostId via;
+  DeliveryState state = DeliveryState::kBuilt;
+  HostId next_hop;                // kWaiting
+  HostId courier;                 // kHeld, kRefusedByCourier
+  uint64_t confirmed_version = 0;  // kApplied: the version the host has installed
+  int64_t confirmed_at = 0;        // kApplied, kFailed: the host's time
+  std::string reason;              // kFailed, kRefusedByCourier
+  int64_t built_at = 0;
+  std::optional<int64_t> sent_at;
+  // A receipt for this host did not verify under its host key: counted,
+  // shown, never believed.
+  bool unverified_receipt = false;
+};
+
+struct DeliveryReport {
+  std::vector<DeliveryStatus> packages;  // by host, then version
+  bool daemon_answered = false;
+  size_t receipts = 0, notices = 0;  // in the daemon's answer
+  size_t unverified_receipts = 0;    // receipts not believed
+  size_t applied = 0, pending = 0, failed = 0;
 };
 
 struct AuditEntry {
@@ -294,6 +407,13 @@ class Admin {
   // package carries it (core/keys/keyset.hpp, tag 3); the same value
   // changes nothing.
   RekeyPeriodChange set_rekey_period(int64_t seconds);
+  // `network set --admin-host`: designates the administration host (an ID
+  // or name; nullopt: none). A client without a courier is refused. A new
+  // host or courier marks every host for an address-book update (key sets
+  // carry both) and links the administration courier with every other
+  // coordinator (reason "courier"); designating the same host changes
+  // nothing.
+  AdminHostChange set_admin_host(const std::optional<std::string>& ref);
   // `network export`: a consistent copy of the database sealed under a key
   // derived from `password` (Argon2id, chosen-password cost); 0600, atomic.
   void export_backup(const std::string& out_file, std::string_view password);
@@ -379,7 +499,21 @@ class Admin {
   RecoveryResult recover_network(const std::string& out_dir);
 
   std::vector<PendingUpdate> pending_updates();
+  // One package per dirty host, stored in the database for `updates send`
+  // (deliveries) and, when `out_dir` is not empty, written there too.
   BuildResult build_updates(const std::string& out_dir);
+
+  // `updates send`: the built packages not yet handed over, with the
+  // administration host and courier. Refused when no administration host
+  // is designated, or it is a client without a courier.
+  SendBatch unsent_packages();
+  // The daemon took these (host, version) packages: marks them sent.
+  void mark_sent(const std::vector<std::pair<HostId, uint64_t>>& accepted, const std::string& socket);
+  // `updates status`: records what `reports` (nullopt: the daemon did not
+  // answer) says, believing a receipt only when its tag verifies under the
+  // host's current host key, and returns the state of every package kept.
+  // Recording is idempotent; a receipt recorded stays recorded.
+  DeliveryReport delivery_status(const std::optional<CourierReports>& reports);
 
   std::vector<AuditEntry> audit_log(int64_t limit);
 

@@ -33,6 +33,8 @@ struct Database::Cache {
   bool keys_retired = false;
   // No host number below this is free (0: unknown); see host_number_floor().
   int64_t host_number_floor = 0;
+  // Dirty marks made now also mark the hosts urgent; see urgent_marks().
+  bool urgent_marks = false;
 };
 
 namespace {
@@ -219,6 +221,9 @@ void Database::forget_retired_keys() { cache_->keys_retired = false; }
 
 int64_t Database::host_number_floor() const { return cache_->host_number_floor; }
 void Database::set_host_number_floor(int64_t floor) { cache_->host_number_floor = floor; }
+
+bool Database::urgent_marks() const { return cache_->urgent_marks; }
+void Database::set_urgent_marks(bool on) { cache_->urgent_marks = on; }
 
 void Database::fail(int rc, std::string_view what) const {
   const int primary = rc & 0xff;

@@ -91,6 +91,11 @@ class Database {
   int64_t host_number_floor() const;
   void set_host_number_floor(int64_t floor);
 
+  // While on, every dirty mark also marks its host urgent (dirty.hpp,
+  // UrgentMarks): the command under way is a revocation.
+  bool urgent_marks() const;
+  void set_urgent_marks(bool on);
+
  private:
   Database(sqlite3* db, std::string path);
   void watch_key_retirement();

@@ -23,6 +23,12 @@
 // knows of others (its own links, and so its keys, are unchanged). When the
 // coordinator is an end of the changed link itself, the link's own "keys"
 // mark wins.
+// Urgent marks (docs/couriers.md, item flag "urgent"): a revocation (a
+// host compromised; a link, a group membership or a user removed; a user
+// key rotated) marks every host it dirties urgent too, so that couriers
+// forward its package ahead of routine items. The command opens an
+// UrgentMarks scope around its work; every mark made inside sets
+// hosts.urgent as well.
 // `updates build` turns each mark into one package and clears it.
 #pragma once
 
@@ -56,5 +62,21 @@ void mark_registry_dirty(Database& db, HostId client, DirtyKind kind);
 void mark_peer_registries_dirty(Database& db, HostId host, DirtyKind kind);
 // Marks every host of the network (key rotation of everything).
 void mark_all_dirty(Database& db, DirtyKind kind);
+// Marks every coordinator (a network setting only coordinators carry: the
+// revoked hosts).
+void mark_coordinators_dirty(Database& db, DirtyKind kind);
+
+// While one is alive, every mark above also marks its host urgent.
+class UrgentMarks {
+ public:
+  explicit UrgentMarks(Database& db);
+  ~UrgentMarks();
+  UrgentMarks(const UrgentMarks&) = delete;
+  UrgentMarks& operator=(const UrgentMarks&) = delete;
+
+ private:
+  Database& db_;
+  bool previous_;
+};
 
 }  // namespace cordon::admin

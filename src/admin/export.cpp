@@ -72,7 +72,8 @@ std::vector<std::byte> seal(const UserKeys& u, uint64_t version, const crypto::S
 
 void record_export(Database& db, HostId host, uint64_t version) {
   db.cached(
-        "UPDATE hosts SET keyset_version = ?1, dirty = CASE WHEN exported = 0 THEN 0 ELSE dirty END, exported = 1 "
+        "UPDATE hosts SET keyset_version = ?1, dirty = CASE WHEN exported = 0 THEN 0 ELSE dirty END, "
+        "urgent = CASE WHEN exported = 0 THEN 0 ELSE urgent END, exported = 1 "
         "WHERE id = ?2")
       .bind(1, static_cast<int64_t>(version))
       .bind(2, sql_id(host))

@@ -55,6 +55,7 @@ void Admin::add_group(const std::string& name) {
 
 LinkChange Admin::remove_group(const std::string& name) {
   return run_command(db_, batch_, "group remove", "name=" + name, [&] {
+    const UrgentMarks urgent(db_);  // memberships removed: a revocation (dirty.hpp)
     const int64_t group = resolve_group(db_, name);
     std::set<std::pair<HostId, HostId>> pairs;
     for (int64_t other : linked_groups(db_, group)) {
@@ -95,6 +96,7 @@ LinkChange Admin::add_member(const std::string& group_name, const std::string& h
 
 LinkChange Admin::remove_member(const std::string& group_name, const std::string& host_ref) {
   return run_command(db_, batch_, "group member remove", fmt::format("group={} host={}", group_name, host_ref), [&] {
+    const UrgentMarks urgent(db_);  // a revocation (dirty.hpp)
     const int64_t group = resolve_group(db_, group_name);
     const HostId host = resolve_host(db_, host_ref);
     const auto pairs = membership_pairs(db_, group, host);

@@ -241,6 +241,7 @@ void store_coordinators(Database& db, HostId id, const Coordinators& c) {
 std::string describe_spec(const HostSpec& spec) {
   std::string out = fmt::format("name={} role={}", spec.name, keys::role_name(spec.role));
   if (spec.id) out += " id=" + spec.id->to_string();
+  if (spec.admin_host) out += " admin-host";
   for (const Endpoint& e : spec.endpoints) out += " endpoint=" + e.to_string();
   if (spec.coordinators.coordinator) out += " coordinator=" + *spec.coordinators.coordinator;
   if (spec.coordinators.registry) out += " registry=" + *spec.coordinators.registry;
@@ -347,6 +348,16 @@ HostInfo Admin::add_host(const HostSpec& spec) {
     // "Concepts"; `link remove` refuses to drop that link).
     LinkChange change;
     for (HostId c : distinct_coordinators(coords)) ensure_link(db_, id, c, false, change);
+    const std::optional<AdminRoute> route = load_admin_route(db_);
+    if (spec.admin_host) {
+      check_admin_host_candidate(db_, id, "--admin-host");
+      db_.cached("UPDATE network SET admin_host = ?1 WHERE id = 1").bind(1, sql_id(id)).run();
+      sync_admin_route(db_, route, change);
+    } else if (route && spec.role == Role::kCoordinator) {
+      // A new coordinator is linked with the administration courier (the
+      // whole reconciliation is not needed: no link loses a reason).
+      ensure_link(db_, route->courier, id, false, change);
+    }
     return load_host(db_, network_, id);
   });
 }
@@ -355,6 +366,7 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
   return run_command(db_, batch_, "host set", describe_change(ref, change), [&] {
     const HostId id = resolve_host(db_, ref);
     const HostInfo before = load_host(db_, network_, id);
+    const std::optional<AdminRoute> route_before = load_admin_route(db_);
     DirtyKind self_kind = DirtyKind::kNone;   // this host's own update
     DirtyKind peers_kind = DirtyKind::kNone;  // its peers' (their address books list it)
     auto touch = [](DirtyKind& k, DirtyKind v) { k = std::max(k, v); };
@@ -434,6 +446,14 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
       for (HostId c : distinct_coordinators(old_coords)) reconcile_link(db_, id, c, links);
     }
 
+    // The administration host needs a courier when it is a client; a role
+    // or courier change may move the administration courier, and a role
+    // change adds or drops a coordinator to link it with.
+    if (role != before.role || coords.courier != old_coords.courier) {
+      if (load_admin_host(db_) == id) check_admin_host_candidate(db_, id, "host set");
+      sync_admin_route(db_, route_before, links);
+    }
+
     mark_dirty(db_, id, self_kind);
     mark_peers_dirty(db_, id, peers_kind);
     return load_host(db_, network_, id);
@@ -444,6 +464,12 @@ void Admin::remove_host(const std::string& ref) {
   run_command(db_, batch_, "host remove", "host=" + ref, [&] {
     const HostId id = resolve_host(db_, ref);
     refuse_if_serving(db_, id, "remove");
+    if (load_admin_host(db_) == id) {
+      throw AdminError(fmt::format(
+          "cannot remove {}: it is the administration host; designate another first (`cordon admin network set "
+          "--admin-host HOST`, or `none`)",
+          host_label(db_, id)));
+    }
     // Peers lose the link and its key: a removed host is a keys change
     // for them (dirty.hpp).
     mark_peers_dirty(db_, id, DirtyKind::kKeys);
@@ -458,8 +484,11 @@ void Admin::remove_host(const std::string& ref) {
 
 std::vector<HostId> Admin::compromise_host(const std::string& ref) {
   return run_command(db_, batch_, "host compromise", "host=" + ref, [&] {
+    // Every host this dirties gets its package ahead of routine ones.
+    const UrgentMarks urgent(db_);
     const HostId id = resolve_host(db_, ref);
     const std::vector<HostId> peers = linked_hosts(db_, id);
+    const std::optional<AdminRoute> route_before = load_admin_route(db_);
     // Before its registry column and links change: the served links of its
     // registry and of its peers' registries lose it (dirty.hpp).
     mark_peer_registries_dirty(db_, id, DirtyKind::kAddressBook);
@@ -488,6 +517,12 @@ std::vector<HostId> Admin::compromise_host(const std::string& ref) {
         .bind(3, now_seconds())
         .run();
     db_.cached("DELETE FROM hosts WHERE id = ?1").bind(1, sql_id(id)).run();
+    // Every coordinator's key set lists the revoked hosts (core/keys/keyset.hpp,
+    // section 4), which it then refuses outright. The administration host
+    // (network.admin_host: SET NULL) or courier may have gone with it.
+    mark_coordinators_dirty(db_, DirtyKind::kAddressBook);
+    LinkChange links;
+    sync_admin_route(db_, route_before, links);
     return peers;
   });
 }

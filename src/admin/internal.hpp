@@ -81,6 +81,40 @@ std::vector<std::string> link_reasons(Database& db, HostId a, HostId b);
 // The hosts `host` is linked with.
 std::vector<HostId> linked_hosts(Database& db, HostId host);
 
+// ---- The administration host (admin_host.cpp) ------------------------------
+
+// The administration host and its courier (docs/couriers.md, "Who is who").
+struct AdminRoute {
+  HostId host;
+  HostId courier;  // the host itself when it is a coordinator
+};
+// network.admin_host, if one is designated.
+std::optional<HostId> load_admin_host(Database& db);
+// Both, when a host is designated and has a courier (a client whose courier
+// was removed as compromised has none): what key sets carry as network
+// settings 2 and 3; nullopt otherwise, and key sets carry neither.
+std::optional<AdminRoute> load_admin_route(Database& db);
+// Refuses a host that cannot be the administration host: a client without
+// a courier. `what` names the option ("--admin-host").
+void check_admin_host_candidate(Database& db, HostId host, std::string_view what);
+// Whether the pair is the administration courier and another coordinator
+// (the reason "courier" of link_reasons).
+bool courier_requires(Database& db, HostId a, HostId b);
+// Links the administration courier with every other coordinator and drops
+// the courier links nothing asks for any more.
+void reconcile_courier_links(Database& db, LinkChange& change);
+// After a command that may have moved the administration host or courier
+// (`before`: load_admin_route() at its start): if either moved, every host
+// is marked "address book" (every key set carries them); then the courier
+// links are reconciled.
+void sync_admin_route(Database& db, const std::optional<AdminRoute>& before, LinkChange& change);
+
+// ---- Deliveries (delivery.cpp) ------------------------------------------------
+
+// Stores a package `updates build` made, in its transaction, and drops the
+// host's packages it makes unneeded.
+void store_delivery(Database& db, const BuiltPackage& built, std::span<const std::byte> package);
+
 // Every host pair a group link between groups `a` and `b` asks for.
 std::vector<std::pair<HostId, HostId>> group_link_pairs(Database& db, int64_t group_a, int64_t group_b);
 

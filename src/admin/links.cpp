@@ -4,8 +4,10 @@
 // linked (the ViPNet technology description, "ViPNet hosts,
 // links and keys"; docs/design.md, "Vocabulary"). A pair is linked
 // while something asks for it (schema.cpp): an explicit `link add`, a
-// client's coordinator assignment, or a group link; every change funnels
-// through ensure_link/reconcile_link so that the three stay consistent and
+// client's coordinator assignment, the administration courier's link with
+// every other coordinator (admin_host.cpp), or a group link; every change
+// funnels through ensure_link/reconcile_link so that the four stay
+// consistent and
 // every added or dropped key marks both hosts "keys".
 #include <algorithm>
 #include <set>
@@ -50,11 +52,21 @@ void mark_served_links_changed(Database& db, HostId a, HostId b) {
   mark_registry_dirty(db, b, DirtyKind::kAddressBook);
 }
 
+// The reason "courier" as a sentence part.
+std::string courier_text(Database& db, HostId a, HostId b) {
+  const std::optional<AdminRoute> route = load_admin_route(db);
+  const HostId courier = route ? route->courier : a;
+  return fmt::format("{} is the administration courier (linked with every other coordinator, so that updates "
+                     "reach them)",
+                     host_label(db, courier == a ? a : b));
+}
+
 // A reason from link_reasons other than "manual", as a sentence part:
 // "'hub' (0x00010001) is the coordinator of 'b' (0x00010002) (...)", "the
 // group link red-blue asks for it".
 std::string reason_text(Database& db, HostId a, HostId b, const std::string& reason) {
   if (reason.starts_with("group ")) return "the group link " + reason.substr(6) + " asks for it";
+  if (reason == "courier") return courier_text(db, a, b);
   Statement& st = db.cached("SELECT 1 FROM hosts WHERE id = ?1 AND ?2 IN (registry, rendezvous, courier)");
   st.bind(1, sql_id(a)).bind(2, sql_id(b));
   const bool b_serves_a = st.step();
@@ -105,6 +117,7 @@ std::vector<std::string> link_reasons(Database& db, HostId a, HostId b) {
   if (st.step() && st.int64(0) != 0) reasons.emplace_back("manual");
   st.reset();
   if (coordinator_requires(db, lo, hi)) reasons.emplace_back("coordinator");
+  if (courier_requires(db, lo, hi)) reasons.emplace_back("courier");
   for (std::string& g : group_reasons(db, lo, hi)) reasons.push_back(std::move(g));
   return reasons;
 }
@@ -172,6 +185,7 @@ LinkChange Admin::add_link(const std::string& a, const std::string& b) {
 
 LinkChange Admin::remove_link(const std::string& a, const std::string& b) {
   return run_command(db_, batch_, "link remove", fmt::format("a={} b={}", a, b), [&] {
+    const UrgentMarks urgent(db_);  // a revocation (dirty.hpp)
     const HostId ha = resolve_host(db_, a, "link: first host");
     const HostId hb = resolve_host(db_, b, "link: second host");
     const auto [lo, hi] = ordered(ha, hb);
@@ -188,6 +202,12 @@ LinkChange Admin::remove_link(const std::string& a, const std::string& b) {
                         "linked to its coordinators); change it with `cordon admin host set CLIENT "
                         "--coordinator OTHER`",
                         describe_pair(db_, ha, hb)));
+      }
+      if (reasons.front() == "courier") {
+        throw AdminError(fmt::format(
+            "link: {} stay linked because {}; change the administration host with `cordon admin network set "
+            "--admin-host HOST` (or `none`)",
+            describe_pair(db_, ha, hb), courier_text(db_, ha, hb)));
       }
       throw AdminError(fmt::format("link: {} stay linked through {}; remove that group link or a membership",
                                    describe_pair(db_, ha, hb), reasons.front()));
@@ -214,6 +234,7 @@ LinkChange Admin::add_group_link(const std::string& group_a, const std::string& 
 
 LinkChange Admin::remove_group_link(const std::string& group_a, const std::string& group_b) {
   return run_command(db_, batch_, "link remove --groups", fmt::format("a={} b={}", group_a, group_b), [&] {
+    const UrgentMarks urgent(db_);  // a revocation (dirty.hpp)
     const auto [ga, gb] = ordered_groups(resolve_group(db_, group_a), resolve_group(db_, group_b));
     db_.cached("DELETE FROM group_links WHERE a = ?1 AND b = ?2").bind(1, ga).bind(2, gb).run();
     if (db_.changes() == 0) {
@@ -231,13 +252,15 @@ std::vector<LinkInfo> Admin::list_links() {
     Statement st = db_.prepare(
         "SELECT l.a, l.b, ha.name, hb.name, l.manual, l.created_at, l.rotated_at, "
         "EXISTS (SELECT 1 FROM hosts WHERE (id = l.a AND l.b IN (registry, rendezvous, courier)) "
-        "                               OR (id = l.b AND l.a IN (registry, rendezvous, courier))) "
+        "                               OR (id = l.b AND l.a IN (registry, rendezvous, courier))), "
+        "ha.role, hb.role "
         "FROM links l JOIN hosts ha ON ha.id = l.a JOIN hosts hb ON hb.id = l.b ORDER BY l.a, l.b");
     const bool any_group_links = [&] {
       Statement g = db_.prepare("SELECT EXISTS (SELECT 1 FROM group_links)");
       g.step();
       return g.int64(0) != 0;
     }();
+    const std::optional<AdminRoute> route = load_admin_route(db_);
     while (st.step()) {
       LinkInfo l;
       l.a = host_from_sql(st.int64(0));
@@ -248,6 +271,11 @@ std::vector<LinkInfo> Admin::list_links() {
       l.created_at = st.int64(5);
       if (!st.is_null(6)) l.rotated_at = st.int64(6);
       if (st.int64(7) != 0) l.reasons.emplace_back("coordinator");
+      const bool coordinators = st.int64(8) == static_cast<int64_t>(Role::kCoordinator) &&
+                                st.int64(9) == static_cast<int64_t>(Role::kCoordinator);
+      if (route && coordinators && (l.a == route->courier || l.b == route->courier)) {
+        l.reasons.emplace_back("courier");
+      }
       if (any_group_links) {
         for (std::string& g : group_reasons(db_, l.a, l.b)) l.reasons.push_back(std::move(g));
       }

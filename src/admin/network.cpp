@@ -142,6 +142,14 @@ NetworkInfo Admin::network_info() {
     info.groups = st.int64(4);
     info.links = st.int64(5);
     info.dirty_hosts = st.int64(6);
+    info.admin_host = load_admin_host(db_);
+    if (info.admin_host) {
+      Statement& name = db_.cached("SELECT name FROM hosts WHERE id = ?1");
+      name.bind(1, sql_id(*info.admin_host));
+      if (name.step()) info.admin_host_name = name.text(0);
+      name.reset();
+    }
+    if (const std::optional<AdminRoute> route = load_admin_route(db_)) info.admin_courier = route->courier;
     return info;
   });
 }

@@ -53,10 +53,13 @@ std::vector<NewPassword> renew_users(Database& db) {
 
 // A host with a fresh key set needs nothing older; a host without users
 // got none, and its old key set is void: it waits for `keyset export`.
+// Packages built before are sealed under the old host keys: none is sent
+// any more (deliveries).
 std::vector<std::pair<HostId, std::string>> settle_marks(Database& db) {
   db.exec(fmt::format(
-      "UPDATE hosts SET dirty = {}, exported = 1 WHERE id IN (SELECT host FROM users);"
-      "UPDATE hosts SET dirty = {}, exported = 0 WHERE id NOT IN (SELECT host FROM users)",
+      "UPDATE hosts SET dirty = {}, urgent = 0, exported = 1 WHERE id IN (SELECT host FROM users);"
+      "UPDATE hosts SET dirty = {}, urgent = 0, exported = 0 WHERE id NOT IN (SELECT host FROM users);"
+      "DELETE FROM deliveries",
       static_cast<int>(DirtyKind::kNone), static_cast<int>(DirtyKind::kKeys)));
   std::vector<std::pair<HostId, std::string>> out;
   Statement st = db.prepare("SELECT id, name FROM hosts WHERE exported = 0 ORDER BY id");

@@ -1,4 +1,5 @@
-// Schema version 1 of the network database (schema.hpp).
+// The network database schema (schema.hpp): version 1, and the migrations
+// after it, each with its notes.
 //
 // Layout notes:
 //  - hosts.id is the whole 32-bit host ID (network << 16 | number).
@@ -179,12 +180,55 @@ ALTER TABLE network ADD COLUMN rekey_period INTEGER NOT NULL DEFAULT 3600
   CHECK (rekey_period = 0 OR rekey_period BETWEEN 60 AND 86400);
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations = {{
+// Version 6: couriers (docs/couriers.md; docs/administration.md, "Delivery
+// by couriers").
+//  - network.admin_host: the administration host, whose ID (and its
+//    courier's) every key set carries; NULL: none designated. A host that
+//    is removed as compromised stops being it (SET NULL); `host remove`
+//    refuses it.
+//  - hosts.urgent: the host's next package is a revocation (a compromised
+//    host, a removed link, membership or user): couriers forward it ahead
+//    of routine items. `updates build` clears it with the dirty mark.
+//  - deliveries: the packages built and still needed, with what is known
+//    of their way: sent to the administration host's daemon (sent_at), a
+//    courier's notice (courier, courier_state, reason), the host's receipt
+//    (outcome, confirmed_version, confirmed_at, reason). Per host, only the
+//    newest package is kept, plus the newest one that replaces the host
+//    key when it is older and not confirmed (updates.cpp, delivery.cpp).
+//    via: the courier that hands it to the host (the host itself for a
+//    coordinator; NULL for a client without a courier).
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE network ADD COLUMN admin_host INTEGER REFERENCES hosts(id) ON DELETE SET NULL;
+ALTER TABLE hosts ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1));
+CREATE TABLE deliveries (
+  host               INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  version            INTEGER NOT NULL,
+  kind               INTEGER NOT NULL CHECK (kind IN (1, 2)),
+  new_host_key       INTEGER NOT NULL DEFAULT 0 CHECK (new_host_key IN (0, 1)),
+  urgent             INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1)),
+  via                INTEGER,
+  package            BLOB NOT NULL,
+  built_at           INTEGER NOT NULL,
+  sent_at            INTEGER,
+  outcome            TEXT CHECK (outcome IN ('applied', 'already_applied', 'refused')),
+  confirmed_version  INTEGER,
+  confirmed_at       INTEGER,
+  reason             TEXT,
+  courier            INTEGER,
+  courier_state      TEXT CHECK (courier_state IN ('held', 'refused')),
+  updated_at         INTEGER NOT NULL,
+  PRIMARY KEY (host, version)
+);
+CREATE INDEX deliveries_unsent ON deliveries(sent_at) WHERE sent_at IS NULL;
+)sql";
+
+constexpr std::array<Migration, 6> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
+    {6, kSchemaV6},
 }};
 
 }  // namespace

@@ -77,9 +77,7 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
     std::sort(served.peers.begin(), served.peers.end());
     s.served_[e.registry.value].push_back(std::move(served));
   }
-  s.rules_ = load_filter_rules(db);
-  s.reach_ = load_reach(db);
-  s.rekey_period_ = load_rekey_period(db);
+  s.load_settings(db);
   for (auto& [coordinator, clients] : s.served_) {
     std::sort(clients.begin(), clients.end(),
               [](const keys::ServedClient& x, const keys::ServedClient& y) { return x.client < y.client; });
@@ -119,10 +117,20 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
     s.entries_.emplace(h.value, std::move(e));
   }
   for (HostId h : subjects) s.load_served(db, h);
-  s.rules_ = load_filter_rules(db);
-  s.reach_ = load_reach(db);
-  s.rekey_period_ = load_rekey_period(db);
+  s.load_settings(db);
   return s;
+}
+
+void Snapshot::load_settings(Database& db) {
+  rules_ = load_filter_rules(db);
+  reach_ = load_reach(db);
+  rekey_period_ = load_rekey_period(db);
+  if (const std::optional<AdminRoute> route = load_admin_route(db)) {
+    admin_host_ = route->host;
+    admin_courier_ = route->courier;
+  }
+  Statement st = db.prepare("SELECT id FROM compromised_hosts ORDER BY id");
+  while (st.step()) revoked_.push_back(host_from_sql(st.int64(0)));
 }
 
 void Snapshot::load_served(Database& db, HostId coordinator) {
@@ -182,6 +190,11 @@ keys::KeySetBody Snapshot::body_for(HostId host) const {
   }
   body.rules = filter_rules_for(rules_, host);
   if (rekey_period_ != keys::kDefaultRekeyPeriod) body.rekey_period = static_cast<uint32_t>(rekey_period_);
+  body.admin_host = admin_host_;
+  body.admin_courier = admin_courier_;
+  // A coordinator refuses revoked hosts outright (registry, relay, TCP
+  // tunnel); a client never hears of them, since no address book lists them.
+  if (self->second.role == Role::kCoordinator) body.revoked = revoked_;
   return body;
 }
 

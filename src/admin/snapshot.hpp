@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -34,7 +35,10 @@ class Snapshot {
   // The filter rules for the host and its groups come last. Reach limits
   // narrow the host's copy of each gateway's subnets and, in a gateway's
   // body, list its limited peers. The network's rekey period is in every
-  // body unless it is the default (core/keys/keyset.hpp, tag 3).
+  // body unless it is the default (core/keys/keyset.hpp, tag 3), and so
+  // are the administration host and courier when designated (network
+  // settings 2 and 3). A coordinator's body lists the revoked hosts
+  // (compromised_hosts, section 4).
   keys::KeySetBody body_for(HostId host) const;
   size_t peer_count(HostId host) const;
   size_t link_count() const { return keys_.size(); }
@@ -58,6 +62,10 @@ class Snapshot {
   std::vector<StoredFilterRule> rules_;  // every rule, resolved (docs/gateways.md, "Central rules")
   std::vector<StoredReach> reach_;       // every reach limit (docs/gateways.md, "Reach")
   int64_t rekey_period_ = keys::kDefaultRekeyPeriod;  // network.rekey_period
+  std::optional<HostId> admin_host_, admin_courier_;  // load_admin_route
+  std::vector<HostId> revoked_;                       // compromised_hosts, increasing
+  // The network settings every loader reads.
+  void load_settings(Database& db);
 };
 
 }  // namespace cordon::admin

@@ -7,7 +7,11 @@
 // one wrap of it per current user; the files are staged and renamed into
 // --out, and only then does COMMIT mark them built. If the transaction
 // fails, nothing is marked built and the next build makes them again.
+// Each package is also stored in deliveries, for `updates send` (delivery.cpp),
+// with its urgent mark and the courier that hands it over; the files in
+// --out are for carrying by hand, and --out may be left out.
 #include <algorithm>
+#include <optional>
 
 #include "admin/internal.hpp"
 #include "admin/snapshot.hpp"
@@ -27,14 +31,19 @@ struct DirtyHost {
   DirtyKind kind;
   bool exported;
   uint64_t version;
+  bool urgent;
+  HostId via;  // the courier that hands its packages over (docs/couriers.md)
 };
 
 std::vector<DirtyHost> dirty_hosts(Database& db) {
   std::vector<DirtyHost> out;
-  Statement st = db.prepare("SELECT id, name, dirty, exported, keyset_version FROM hosts WHERE dirty <> 0 ORDER BY id");
+  Statement st = db.prepare(
+      "SELECT id, name, dirty, exported, keyset_version, urgent, CASE WHEN role = 2 THEN id ELSE courier END "
+      "FROM hosts WHERE dirty <> 0 ORDER BY id");
   while (st.step()) {
     out.push_back(DirtyHost{host_from_sql(st.int64(0)), st.text(1), static_cast<DirtyKind>(st.int64(2)),
-                            st.int64(3) != 0, static_cast<uint64_t>(st.int64(4))});
+                            st.int64(3) != 0, static_cast<uint64_t>(st.int64(4)), st.int64(5) != 0,
+                            st.is_null(6) ? HostId{} : host_from_sql(st.int64(6))});
   }
   return out;
 }
@@ -44,13 +53,13 @@ std::vector<DirtyHost> dirty_hosts(Database& db) {
 std::vector<PendingUpdate> Admin::pending_updates() {
   return run_query(db_, batch_, [&] {
     std::vector<PendingUpdate> out;
-    for (const DirtyHost& d : dirty_hosts(db_)) out.push_back(PendingUpdate{d.id, d.name, d.kind, d.exported});
+    for (const DirtyHost& d : dirty_hosts(db_)) out.push_back(PendingUpdate{d.id, d.name, d.kind, d.exported, d.urgent});
     return out;
   });
 }
 
 BuildResult Admin::build_updates(const std::string& out_dir) {
-  return run_command(db_, batch_, "updates build", "out=" + out_dir, [&] {
+  return run_command(db_, batch_, "updates build", out_dir.empty() ? std::string("out=none") : "out=" + out_dir, [&] {
     BuildResult result;
     std::vector<DirtyHost> build;
     for (DirtyHost& d : dirty_hosts(db_)) {
@@ -67,7 +76,8 @@ BuildResult Admin::build_updates(const std::string& out_dir) {
     for (const DirtyHost& d : build) ids.push_back(d.id);
     const Snapshot snapshot =
         build.size() > kLoadAllThreshold ? Snapshot::load_all(db_, network_) : Snapshot::load_for(db_, network_, ids);
-    StagedFiles files(out_dir);
+    std::optional<StagedFiles> files;
+    if (!out_dir.empty()) files.emplace(out_dir);
     for (const DirtyHost& d : build) {
       Statement& keys_row = db_.cached("SELECT host_key, next_host_key FROM hosts WHERE id = ?1");
       keys_row.bind(1, sql_id(d.id));
@@ -99,20 +109,26 @@ BuildResult Admin::build_updates(const std::string& out_dir) {
         throw AdminError(
             fmt::format("cannot build the update of {}: {}", host_label(db_, d.id), package.error().message()));
       }
-      const std::string path =
-          files.add(fmt::format("{}-v{}.update", d.id.to_string(), header.version), package.value());
+      BuiltPackage built{d.id,
+                         d.name,
+                         header.version,
+                         header.kind == keys::UpdateKind::kKeys ? DirtyKind::kKeys : DirtyKind::kAddressBook,
+                         header.new_host_key,
+                         d.urgent,
+                         d.via,
+                         body.links.size(),
+                         {}};
+      if (files) built.path = files->add(fmt::format("{}-v{}.update", d.id.to_string(), header.version), package.value());
       db_.cached(
-             "UPDATE hosts SET keyset_version = ?1, dirty = 0, host_key = COALESCE(next_host_key, host_key), "
-             "next_host_key = NULL WHERE id = ?2")
+             "UPDATE hosts SET keyset_version = ?1, dirty = 0, urgent = 0, "
+             "host_key = COALESCE(next_host_key, host_key), next_host_key = NULL WHERE id = ?2")
           .bind(1, static_cast<int64_t>(header.version))
           .bind(2, sql_id(d.id))
           .run();
-      result.packages.push_back(
-          BuiltPackage{d.id, d.name, header.version,
-                       header.kind == keys::UpdateKind::kKeys ? DirtyKind::kKeys : DirtyKind::kAddressBook,
-                       header.new_host_key, body.links.size(), path});
+      store_delivery(db_, built, package.value());
+      result.packages.push_back(std::move(built));
     }
-    files.publish();
+    if (files) files->publish();
     return result;
   });
 }

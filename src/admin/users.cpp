@@ -180,6 +180,7 @@ void Admin::add_user_generated(HostId host, const std::string& name) {
 
 RotateResult Admin::remove_user(const std::string& host_ref, const std::string& name) {
   return run_command(db_, batch_, "user remove", fmt::format("host={} name={}", host_ref, name), [&] {
+    const UrgentMarks urgent(db_);  // a revocation (dirty.hpp)
     const HostId host = resolve_host(db_, host_ref, "--host");
     (void)load_user(db_, host, name);
     db_.cached("DELETE FROM users WHERE host = ?1 AND name = ?2").bind(1, sql_id(host)).bind(2, name).run();
@@ -215,7 +216,10 @@ NewPassword Admin::reset_password(const std::string& host_ref, const std::string
     NewPassword out{load_user(db_, host, name), std::move(choice.generated), rotate, {}};
     // The old user key opens the current host key: replace it (and the
     // link keys it protects), delivered under the new user key.
-    if (rotate && host_exported(db_, host)) out.rotated = rotate_host_keys(db_, host);
+    if (rotate && host_exported(db_, host)) {
+      const UrgentMarks urgent(db_);  // the old user key is revoked (dirty.hpp)
+      out.rotated = rotate_host_keys(db_, host);
+    }
     return out;
   });
 }

@@ -5,6 +5,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
@@ -13,8 +14,11 @@
 #include <CLI/CLI.hpp>
 
 #include "admin/admin.hpp"
+#include "admin/delivery.hpp"
 #include "cli/admin_format.hpp"
 #include "cli/commands.hpp"
+#include "daemon/config.hpp"
+#include "daemon/control.hpp"
 #include "daemon/password_input.hpp"
 
 namespace cordon::cli {
@@ -242,15 +246,33 @@ void add_network(CLI::App* admin_app) {
     };
   }
   {
-    auto seconds = std::make_shared<int64_t>(0);
+    struct Opts {
+      int64_t seconds = 0;
+      std::string admin_host;
+      CLI::Option *seconds_opt = nullptr, *admin_host_opt = nullptr;
+    };
+    auto o = std::make_shared<Opts>();
     Leaf& l = leaf(network, "network", "set", "Change a setting of the whole network");
     // The range is checked by the facade, whose refusal names it and is audited.
-    l.command->add_option("--rekey-period", *seconds, "Seconds between rekeys of every link: 0 (off) or 60 to 86400")
-        ->required();
+    o->seconds_opt = l.command->add_option("--rekey-period", o->seconds,
+                                           "Seconds between rekeys of every link: 0 (off) or 60 to 86400");
+    o->admin_host_opt = l.command->add_option(
+        "--admin-host", o->admin_host,
+        "The administration host (ID or name), whose daemon sends the packages; `none` clears it");
     add_json(l);
-    l.run = [seconds, name = l.name] {
+    l.run = [o, name = l.name] {
+      if (o->seconds_opt->count() == 0 && o->admin_host_opt->count() == 0) {
+        fmt::print(stderr, "cordon admin {}: say what to set: --rekey-period SECONDS or --admin-host HOST\n", name);
+        return kExitUsage;
+      }
       return guarded(name, [&] {
-        print_rekey_period_change(open_db().set_rekey_period(*seconds));
+        Admin a = open_db();
+        if (o->seconds_opt->count() > 0) print_rekey_period_change(a.set_rekey_period(o->seconds));
+        if (o->admin_host_opt->count() > 0) {
+          const std::optional<std::string> ref =
+              o->admin_host == "none" ? std::nullopt : std::optional<std::string>(o->admin_host);
+          print_one(a.set_admin_host(ref), format_admin_host_change);
+        }
         return kExitOk;
       });
     };
@@ -344,6 +366,7 @@ void add_host_commands(CLI::App* admin_app) {
       CLI::Option* id_opt = nullptr;
       std::vector<std::string> endpoints, subnets;
       CoordinatorOpts coords;
+      bool admin_host = false;
     };
     auto o = std::make_shared<Opts>();
     Leaf& l = leaf(host, "host", "add", "Add a host (its host key, tunnel addresses and coordinator links)");
@@ -358,10 +381,13 @@ void add_host_commands(CLI::App* admin_app) {
         ->check(kPrefix)
         ->allow_extra_args(false);
     o->coords.add(l.command);
+    l.command->add_flag("--admin-host", o->admin_host,
+                        "Designate it the administration host (as `network set --admin-host` does)");
     add_json(l);
     l.run = [o, name = l.name] {
       return guarded(name, [&] {
         admin::HostSpec spec;
+        spec.admin_host = o->admin_host;
         spec.name = o->name;
         spec.role = *keys::parse_role(o->role);
         if (o->id_opt->count() > 0) spec.id = HostId::parse(o->id);
@@ -375,6 +401,9 @@ void add_host_commands(CLI::App* admin_app) {
         } else {
           fmt::print("added {} {} '{}', tunnel {}{}\n", keys::role_name(h.role), h.id.to_string(), h.name,
                      h.tunnel_v4 ? h.tunnel_v4->to_string() : "-", h.tunnel_v6 ? " " + h.tunnel_v6->to_string() : "");
+          if (spec.admin_host) {
+            fmt::print("it is the administration host: every host needs an update (`cordon admin updates build`)\n");
+          }
         }
         return kExitOk;
       });
@@ -954,20 +983,194 @@ void add_network_recover(CLI::App* admin_app) {
   };
 }
 
+// -i IFACE / -s SOCKET: the control socket of the administration host's
+// daemon, as `cordon update apply` names it.
+struct SocketOpts {
+  std::string interface = daemon::kDefaultInterface;
+  std::string socket;
+  CLI::Option* socket_opt = nullptr;
+
+  void add(CLI::App* c) {
+    auto* iface = c->add_option("-i,--interface", interface,
+                                "Interface of the administration host's daemon (default cordon0)");
+    socket_opt = c->add_option("-s,--socket", socket, "Control socket of the administration host's daemon");
+    iface->excludes(socket_opt);
+  }
+  std::string path() const {
+    return socket_opt->count() > 0 ? socket : std::string(daemon::kDefaultControlDir) + "/" + interface + ".sock";
+  }
+};
+
+// `updates send` and `updates build --send` (docs/administration.md,
+// "Delivery by couriers"): hands every built, unsent package to the
+// daemon's courier through its control socket. Returns what became of
+// each, and whether all were sent.
+std::pair<std::vector<SentPackage>, bool> send_packages(Admin& a, const std::string& socket) {
+  const admin::SendBatch batch = a.unsent_packages();
+  for (const admin::OutgoingPackage& p : batch.unroutable) {
+    fmt::print(stderr,
+               "note: {} '{}' version {} is for a client without a courier: give it one (`cordon admin host set {} "
+               "--courier COORDINATOR`, then `updates build`), or carry it by hand\n",
+               p.host.to_string(), p.host_name, p.version, p.host.to_string());
+  }
+  if (batch.packages.empty()) return {{}, true};
+  const admin::SendDirectory dir(batch.packages, admin::default_send_parent());
+  const daemon::ControlReply reply = daemon::control_request(socket, admin::send_request(dir.path()));
+  const size_t count = batch.packages.size();
+  if (!reply && reply.error().no_daemon) {
+    throw AdminError(fmt::format(
+        "{}; the {} package(s) stay unsent. Start the daemon of the administration host {} here (`cordon up`), or "
+        "name its socket with -i IFACE or -s SOCKET, then run `cordon admin updates send`",
+        reply.error().message, count, batch.admin_host.to_string()));
+  }
+  if (!reply) {
+    // The daemon answered and refused, or the exchange failed.
+    throw AdminError(fmt::format("{} (on {}); the {} package(s) stay unsent: fix what the daemon says (it takes "
+                                 "packages only when its key set names it the administration host {}), then run "
+                                 "`cordon admin updates send`",
+                                 reply.error().message, socket, count, batch.admin_host.to_string()));
+  }
+  admin::SendReply answer;
+  try {
+    answer = admin::parse_send_reply(*reply);
+  } catch (const AdminError& e) {
+    throw AdminError(fmt::format("{} (on {}); the {} package(s) stay unsent", e.what(), socket, count));
+  }
+  a.mark_sent(answer.accepted, socket);
+  std::vector<SentPackage> rows;
+  bool all_sent = true;
+  for (const admin::OutgoingPackage& p : batch.packages) {
+    SentPackage row{p, "not taken: the daemon did not answer for it; run `cordon admin updates send` again"};
+    if (std::find(answer.accepted.begin(), answer.accepted.end(), std::pair{p.host, p.version}) !=
+        answer.accepted.end()) {
+      row.state = "sent";
+    } else {
+      for (const auto& [file, error] : answer.refused) {
+        if (file == p.file_name()) row.state = "refused: " + error;
+      }
+    }
+    all_sent = all_sent && row.state == "sent";
+    rows.push_back(std::move(row));
+  }
+  return {std::move(rows), all_sent};
+}
+
+void print_sent(const std::vector<SentPackage>& rows) {
+  if (rows.empty()) return fmt::print("no packages to send\n");
+  fmt::print("{}", format_sent(rows));
+}
+
+nlohmann::json sent_json(const std::vector<SentPackage>& rows) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const SentPackage& row : rows) j.push_back(to_json(row));
+  return j;
+}
+
 void add_update_commands(CLI::App* admin_app) {
   CLI::App* updates = admin_app->add_subcommand("updates", "Update packages for hosts whose state changed");
   updates->require_subcommand(1);
   updates->fallthrough();
   {
-    auto out = std::make_shared<std::string>();
-    Leaf& l = leaf(updates, "updates", "build", "Write one package per host that needs one: DIR/0xNNNNHHHH-vN.update");
-    l.command->add_option("--out", *out, "Directory for the packages")->required();
+    struct Opts {
+      std::string out;
+      bool send = false;
+      SocketOpts socket;
+    };
+    auto o = std::make_shared<Opts>();
+    Leaf& l = leaf(updates, "updates", "build",
+                   "Build one package per host that needs one: DIR/0xNNNNHHHH-vN.update with --out, sent with --send");
+    l.command->add_option("--out", o->out, "Directory for the packages, to carry by hand");
+    l.command->add_flag("--send", o->send, "Then hand them to the administration host's daemon (`updates send`)");
+    o->socket.add(l.command);
     add_json(l);
-    l.run = [out, name = l.name] {
+    l.run = [o, name = l.name] {
+      if (o->out.empty() && !o->send) {
+        fmt::print(stderr, "cordon admin {}: say where the packages go: --out DIR, --send, or both\n", name);
+        return kExitUsage;
+      }
       return guarded(name, [&] {
         Admin a = open_db();
-        const admin::BuildResult r = a.build_updates(*out);
-        print_one(r, format_build);
+        // With --send and no way to send, refuse before building anything.
+        if (o->send) (void)a.unsent_packages();
+        const admin::BuildResult r = a.build_updates(o->out);
+        if (!o->send) {
+          print_one(r, format_build);
+          return kExitOk;
+        }
+        if (!state().json) fmt::print("{}", format_build(r));
+        const auto [rows, all_sent] = send_packages(a, o->socket.path());
+        if (state().json) {
+          print_json(nlohmann::json{{"build", to_json(r)}, {"sent", sent_json(rows)}});
+        } else {
+          print_sent(rows);
+        }
+        return all_sent ? kExitOk : kExitError;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<SocketOpts>();
+    Leaf& l = leaf(updates, "updates", "send",
+                   "Hand every built, unsent package to the administration host's daemon for its couriers");
+    o->add(l.command);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        const auto [rows, all_sent] = send_packages(a, o->path());
+        if (state().json) {
+          print_json(sent_json(rows));
+        } else {
+          print_sent(rows);
+        }
+        return all_sent ? kExitOk : kExitError;
+      });
+    };
+  }
+  {
+    auto o = std::make_shared<SocketOpts>();
+    Leaf& l = leaf(updates, "updates", "status",
+                   "Where each package is: receipts and notices from the administration host's daemon");
+    o->add(l.command);
+    add_json(l);
+    l.run = [o, name = l.name] {
+      return guarded(name, [&] {
+        Admin a = open_db();
+        const std::string socket = o->path();
+        std::optional<admin::CourierReports> reports;
+        std::string warning;
+        const daemon::ControlReply reply = daemon::control_request(socket, admin::reports_request());
+        if (!reply) {
+          warning = reply.error().message;
+        } else {
+          try {
+            reports = admin::parse_courier_reports(*reply);
+          } catch (const AdminError& e) {
+            warning = fmt::format("{} (on {})", e.what(), socket);
+          }
+        }
+        if (!warning.empty()) {
+          fmt::print(stderr,
+                     "warning: the administration host's daemon is not answering: {}; showing the last known states "
+                     "from the database\n",
+                     warning);
+        } else {
+          const std::optional<HostId> admin_host = a.network_info().admin_host;
+          if (admin_host && reports->self != *admin_host) {
+            fmt::print(stderr,
+                       "warning: the daemon on {} is host {}, not the administration host {}; only the receipts "
+                       "whose tags verify are believed\n",
+                       socket, reports->self.to_string(), admin_host->to_string());
+          }
+        }
+        const admin::DeliveryReport report = a.delivery_status(reports);
+        if (state().json) {
+          nlohmann::json rows = nlohmann::json::array();
+          for (const admin::DeliveryStatus& s : report.packages) rows.push_back(to_json(s));
+          print_json(rows);
+        } else {
+          fmt::print("{}", format_delivery_report(report));
+        }
         return kExitOk;
       });
     };

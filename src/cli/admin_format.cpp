@@ -48,6 +48,17 @@ std::string coordinators_text(const admin::HostInfo& h) {
                      id_or_dash(h.courier));
 }
 
+// `network show`'s "admin host" line.
+std::string admin_host_text(const admin::NetworkInfo& i) {
+  if (!i.admin_host) return "none";
+  const std::string host = fmt::format("{} '{}'", i.admin_host->to_string(), i.admin_host_name);
+  if (i.admin_courier.value == 0) {
+    return host + ", a client without a courier: updates cannot leave it (give it one with `cordon admin host set`)";
+  }
+  if (i.admin_courier == *i.admin_host) return host + " (its own courier)";
+  return fmt::format("{} (courier {})", host, i.admin_courier.to_string());
+}
+
 std::string pair_text(const std::pair<HostId, HostId>& p) {
   return fmt::format("{} - {}", p.first.to_string(), p.second.to_string());
 }
@@ -97,7 +108,9 @@ json to_json(const admin::NetworkInfo& info) {
               {"users", info.users},
               {"groups", info.groups},
               {"links", info.links},
-              {"dirty_hosts", info.dirty_hosts}};
+              {"dirty_hosts", info.dirty_hosts},
+              {"admin_host", info.admin_host ? json(info.admin_host->to_string()) : json(nullptr)},
+              {"admin_courier", id_or_null(info.admin_courier)}};
 }
 
 json to_json(const admin::HostInfo& h, bool detailed) {
@@ -194,8 +207,10 @@ json to_json(const admin::BuildResult& r) {
                             {"version", p.version},
                             {"kind", admin::dirty_kind_name(p.kind)},
                             {"new_host_key", p.new_host_key},
+                            {"urgent", p.urgent},
+                            {"via", id_or_null(p.via)},
                             {"peers", p.peers},
-                            {"path", p.path}});
+                            {"path", p.path.empty() ? json(nullptr) : json(p.path)}});
   }
   json awaiting = json::array();
   for (const auto& [id, name] : r.awaiting_keyset) awaiting.push_back(json{{"id", id.to_string()}, {"name", name}});
@@ -206,7 +221,8 @@ json to_json(const admin::PendingUpdate& p) {
   return json{{"host", p.host.to_string()},
               {"host_name", p.host_name},
               {"kind", admin::dirty_kind_name(p.kind)},
-              {"has_keyset", p.exported}};
+              {"has_keyset", p.exported},
+              {"urgent", p.urgent}};
 }
 
 json to_json(const admin::AuditEntry& e) {
@@ -225,11 +241,12 @@ std::string format_network(const admin::NetworkInfo& i) {
       "groups      {}\n"
       "links       {}\n"
       "rekey       {}\n"
+      "admin host  {}\n"
       "pending     {} host(s) need an update (`cordon admin updates build`)\n"
       "schema      version {}\n",
       i.spec.number, i.spec.number, i.spec.name, i.spec.ipv4.to_string(), i.spec.ipv6 ? i.spec.ipv6->to_string() : "-",
       format_time(i.created_at), i.hosts, i.coordinators, i.users, i.groups, i.links,
-      format_rekey_period(i.rekey_period), i.dirty_hosts, i.schema_version);
+      format_rekey_period(i.rekey_period), admin_host_text(i), i.dirty_hosts, i.schema_version);
 }
 
 std::string format_rekey_period(int64_t seconds) {
@@ -354,7 +371,7 @@ std::string format_build(const admin::BuildResult& r) {
     for (const auto& p : r.packages) {
       rows.push_back({p.host.to_string(), p.host_name, std::to_string(p.version),
                       std::string(admin::dirty_kind_name(p.kind)) + (p.new_host_key ? " +host key" : ""),
-                      std::to_string(p.peers), p.path});
+                      std::to_string(p.peers), p.path.empty() ? "-" : p.path});
     }
     out += format_table({"HOST", "NAME", "VERSION", "KIND", "PEERS", "PACKAGE"}, rows);
   } else {
@@ -382,6 +399,133 @@ std::string format_audit(const std::vector<admin::AuditEntry>& entries) {
     rows.push_back({std::to_string(e.id), format_time(e.time), e.operation, e.arguments, e.result});
   }
   return format_table({"#", "TIME", "OPERATION", "ARGUMENTS", "RESULT"}, rows);
+}
+
+json to_json(const admin::AdminHostChange& c) {
+  json out{{"admin_host", c.current ? json(c.current->to_string()) : json(nullptr)},
+           {"previous", c.previous ? json(c.previous->to_string()) : json(nullptr)},
+           {"admin_courier", id_or_null(c.courier)},
+           {"dirty_hosts", c.dirty_hosts}};
+  out["links"] = to_json(c.links);
+  return out;
+}
+
+std::string format_admin_host_change(const admin::AdminHostChange& c) {
+  if (c.current == c.previous && c.links.added.empty() && c.links.removed.empty()) {
+    return fmt::format("administration host: already {}; nothing was changed\n",
+                       c.current ? c.current->to_string() : std::string("none"));
+  }
+  std::string out;
+  if (!c.current) {
+    out = "administration host: none; key sets no longer name one";
+  } else {
+    out = fmt::format("administration host: {} (its courier {})", c.current->to_string(), id_or_dash(c.courier));
+  }
+  out += fmt::format("; {} host(s) need an update: run `cordon admin updates build` and deliver the packages\n",
+                     c.dirty_hosts);
+  for (const auto& p : c.links.added) out += "linked " + pair_text(p) + " (courier; new link key)\n";
+  for (const auto& p : c.links.removed) {
+    out += "unlinked " + pair_text(p) + " (its key leaves both hosts at the next update)\n";
+  }
+  return out;
+}
+
+json to_json(const SentPackage& s) {
+  return json{{"host", s.package.host.to_string()},
+              {"host_name", s.package.host_name},
+              {"version", s.package.version},
+              {"kind", admin::dirty_kind_name(s.package.kind)},
+              {"new_host_key", s.package.new_host_key},
+              {"urgent", s.package.urgent},
+              {"via", s.package.via.to_string()},
+              {"state", s.state}};
+}
+
+std::string format_sent(const std::vector<SentPackage>& sent) {
+  std::vector<std::vector<std::string>> rows;
+  for (const SentPackage& s : sent) {
+    const admin::OutgoingPackage& p = s.package;
+    rows.push_back({p.host.to_string(), p.host_name, std::to_string(p.version),
+                    std::string(admin::dirty_kind_name(p.kind)) + (p.new_host_key ? " +host key" : ""),
+                    p.urgent ? "yes" : "no", s.state});
+  }
+  return format_table({"HOST", "NAME", "VERSION", "KIND", "URGENT", "STATE"}, rows);
+}
+
+std::string delivery_state_text(const admin::DeliveryStatus& s) {
+  std::string text;
+  switch (s.state) {
+    case admin::DeliveryState::kBuilt:
+      text = "built";
+      break;
+    case admin::DeliveryState::kWaiting:
+      text = fmt::format("waiting at the administration host (next hop {})", id_or_dash(s.next_hop));
+      break;
+    case admin::DeliveryState::kInTransit:
+      text = "in transit";
+      break;
+    case admin::DeliveryState::kHeld:
+      text = fmt::format("held by courier {}", s.courier.to_string());
+      break;
+    case admin::DeliveryState::kApplied:
+      text = fmt::format("applied v{} at {}", s.confirmed_version, format_time(s.confirmed_at));
+      break;
+    case admin::DeliveryState::kFailed:
+      text = fmt::format("failed: {}", s.reason.empty() ? "no reason given" : s.reason);
+      break;
+    case admin::DeliveryState::kRefusedByCourier:
+      text = fmt::format("refused by courier {}: {}", s.courier.to_string(), s.reason.empty() ? "-" : s.reason);
+      break;
+  }
+  if (s.unverified_receipt) text += " (and an unverified receipt, not believed)";
+  return text;
+}
+
+json to_json(const admin::DeliveryStatus& s) {
+  json out{{"host", s.host.to_string()},
+           {"host_name", s.host_name},
+           {"version", s.version},
+           {"kind", admin::dirty_kind_name(s.kind)},
+           {"new_host_key", s.new_host_key},
+           {"urgent", s.urgent},
+           {"via", id_or_null(s.via)},
+           {"state", admin::delivery_state_name(s.state)},
+           {"text", delivery_state_text(s)},
+           {"built_at", s.built_at},
+           {"sent_at", s.sent_at ? json(*s.sent_at) : json(nullptr)},
+           {"unverified_receipt", s.unverified_receipt}};
+  if (s.state == admin::DeliveryState::kWaiting) out["next_hop"] = id_or_null(s.next_hop);
+  if (s.state == admin::DeliveryState::kHeld || s.state == admin::DeliveryState::kRefusedByCourier) {
+    out["courier"] = s.courier.to_string();
+  }
+  if (s.state == admin::DeliveryState::kApplied) {
+    out["confirmed_version"] = s.confirmed_version;
+    out["confirmed_at"] = s.confirmed_at;
+  }
+  if (s.state == admin::DeliveryState::kFailed || s.state == admin::DeliveryState::kRefusedByCourier) {
+    out["reason"] = s.reason;
+  }
+  return out;
+}
+
+std::string format_delivery_report(const admin::DeliveryReport& r) {
+  std::string out;
+  if (r.packages.empty()) {
+    out = "no packages to follow: `cordon admin updates build` keeps each package it builds\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const admin::DeliveryStatus& s : r.packages) {
+      rows.push_back({s.host.to_string(), s.host_name, std::to_string(s.version), delivery_state_text(s)});
+    }
+    out = format_table({"HOST", "NAME", "VERSION", "STATE"}, rows);
+  }
+  out += fmt::format("{} applied, {} pending, {} failed", r.applied, r.pending, r.failed);
+  if (r.unverified_receipts > 0) {
+    out += fmt::format("; {} unverified receipt(s), not believed (their tags do not verify under the host keys in "
+                       "the database)",
+                       r.unverified_receipts);
+  }
+  return out + "\n";
 }
 
 }  // namespace cordon::cli

@@ -29,6 +29,8 @@ nlohmann::json to_json(const admin::ExportedKeySet& keyset);
 nlohmann::json to_json(const admin::BuildResult& result);
 nlohmann::json to_json(const admin::PendingUpdate& pending);
 nlohmann::json to_json(const admin::AuditEntry& entry);
+nlohmann::json to_json(const admin::AdminHostChange& change);
+nlohmann::json to_json(const admin::DeliveryStatus& status);
 
 std::string format_network(const admin::NetworkInfo& info);
 std::string format_rekey_period(int64_t seconds);  // "every 3600 s", or "off" for 0
@@ -44,5 +46,20 @@ std::string format_reach_one(const admin::ReachInfo& limit);
 std::string format_build(const admin::BuildResult& result);
 std::string format_pending(const std::vector<admin::PendingUpdate>& pending);
 std::string format_audit(const std::vector<admin::AuditEntry>& entries);
+std::string format_admin_host_change(const admin::AdminHostChange& change);
+
+// `updates send`: one row per package handed to the daemon, with what it
+// said ("sent", "refused: ...", "not taken").
+struct SentPackage {
+  admin::OutgoingPackage package;
+  std::string state;
+};
+nlohmann::json to_json(const SentPackage& sent);
+std::string format_sent(const std::vector<SentPackage>& sent);
+
+// `updates status`: the STATE column of a package ("applied v3 at ...").
+std::string delivery_state_text(const admin::DeliveryStatus& status);
+// The table and its summary line ("2 applied, 1 pending, 0 failed").
+std::string format_delivery_report(const admin::DeliveryReport& report);
 
 }  // namespace cordon::cli
