@@ -256,7 +256,7 @@ TEST(ControlMessage, EmptyIsTruncated) {
 
 TEST(ControlMessage, UnknownTypesRefused) {
   for (int t = 0; t <= 0xff; ++t) {
-    if ((t >= 0x01 && t <= 0x06) || t == 0x08) continue;
+    if ((t >= 0x01 && t <= 0x06) || t == 0x09) continue;
     Bytes b = bytes_of({t});
     b.resize(32);
     const auto p = parse(b);
@@ -265,20 +265,20 @@ TEST(ControlMessage, UnknownTypesRefused) {
   }
 }
 
-// 0x08: a courier message, carried for the courier (docs/couriers.md).
+// 0x09: a courier message, carried for the courier (docs/couriers.md).
 TEST(ControlMessage, CourierDataRoundTripsAndIsChecked) {
   const CourierData data{{std::byte{1}, std::byte{2}, std::byte{3}}};
   const auto encoded = encode_control(data);
   ASSERT_TRUE(encoded.has_value());
-  EXPECT_EQ(*encoded, bytes_of({0x08, 0x00, 0x03, 1, 2, 3}));
+  EXPECT_EQ(*encoded, bytes_of({0x09, 0x00, 0x03, 1, 2, 3}));
   Bytes padded = *encoded;
   padded.resize(40);
   const auto p = parse(padded);
   ASSERT_TRUE(p.message);
   EXPECT_EQ(std::get<CourierData>(*p.message), data);
-  EXPECT_EQ(parse(bytes_of({0x08, 0x00, 0x00})).error, ControlError::kBadField);  // empty
-  EXPECT_EQ(parse(bytes_of({0x08, 0x00, 0x05, 1, 2})).error, ControlError::kTruncated);
-  EXPECT_EQ(parse(bytes_of({0x08, 0x00, 0x01, 1, 7})).error, ControlError::kBadPadding);
+  EXPECT_EQ(parse(bytes_of({0x09, 0x00, 0x00})).error, ControlError::kBadField);  // empty
+  EXPECT_EQ(parse(bytes_of({0x09, 0x00, 0x05, 1, 2})).error, ControlError::kTruncated);
+  EXPECT_EQ(parse(bytes_of({0x09, 0x00, 0x01, 1, 7})).error, ControlError::kBadPadding);
   EXPECT_FALSE(encode_control(CourierData{}).has_value());
   EXPECT_FALSE(encode_control(CourierData{std::vector<std::byte>(kMaxCourierBody + 1)}).has_value());
 }

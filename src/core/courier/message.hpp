@@ -1,6 +1,6 @@
 // Courier messages: how items move over one link (docs/couriers.md,
 // "Transport: courier messages"). They are the body of a control message
-// of type 0x08 (wire/control.hpp), so each one is already authenticated,
+// of type 0x09 (wire/control.hpp), so each one is already authenticated,
 // decrypted and replay-checked when it gets here; the parser still trusts
 // no size.
 //

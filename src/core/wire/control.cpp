@@ -200,7 +200,8 @@ std::optional<ControlMessage> read_message(Cursor& c, uint8_t type) {
       return read_as<CourierData>(c);
   }
   // 0x00 (the keepalive, which the node handles before calling us), 0x07
-  // (the channel envelope, likewise) and 0x09..0xff land here.
+  // and 0x08 (the channel envelope and the generation probe, likewise) and
+  // 0x0a..0xff land here.
   c.fail(ControlError::kUnknownType);
   return std::nullopt;
 }

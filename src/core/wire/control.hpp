@@ -11,9 +11,10 @@
 //   0x04 probe           probe id 8                                client <-> peer
 //   0x05 probe ack       probe id 8 | endpoint                     peer -> client
 //   0x06 report request  (nothing)                                 registry -> client
-//   0x08 courier         length 2 | body (length)                  any linked hosts
+//   0x09 courier         length 2 | body (length)                  any linked hosts
 //
-//   (0x07 is the control channel's envelope, wire/channel.hpp.) The body of
+//   (0x07 is the control channel's envelope, wire/channel.hpp, and 0x08 the
+//   generation probe, wire/header.hpp.) The body of
 //   a courier message is courier/message.hpp's, parsed by the courier.
 //
 //   endpoint  family 1 (0 none | 4 | 6) | address 4|16 | port 2    (family 0: no more bytes)
@@ -50,7 +51,7 @@ enum class ControlType : uint8_t {
   kProbe = 0x04,
   kProbeAck = 0x05,
   kReportRequest = 0x06,
-  kCourier = 0x08,
+  kCourier = 0x09,
 };
 
 constexpr size_t kMaxControlSize = 1200;    // bytes of plaintext, type byte and padding included
