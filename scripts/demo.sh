@@ -6,13 +6,17 @@
 # Builds a small network with `cordon admin`: one coordinator, `hub`, and two
 # clients, `a` and `b`, each behind its own NAT router. Every machine is a
 # network namespace (cordon-demo-<pid>-*); the "internet" is a bridge in one
-# more. The routers masquerade with nftables, like home routers. The demo
-# exports and installs the key sets, starts the daemons, and shows a and b
-# finding a direct path through their NATs: `cordon status` on a before and
-# after, a ping and a short iperf3 through the tunnel, and the hub's view.
-# Then the hub becomes a gateway: the administrator gives it a tunneled
-# subnet and three filter rules and builds the updates, which each host
-# applies; a LAN host behind the hub (one more namespace, no Cordon on it)
+# more. The routers masquerade with nftables, like home routers. The hub is
+# also the administration host: `cordon admin` sends updates through its
+# daemon, and couriers deliver them (docs/couriers.md). The demo exports
+# and installs the key sets, starts the daemons, then links a and b with
+# `cordon admin link add` and `updates build --send`, and shows `updates
+# status` as both clients apply it live; then a and b find a direct path
+# through their NATs: `cordon status` on a before and after, a ping and a
+# short iperf3 through the tunnel, and the hub's view. Then the hub becomes
+# a gateway: the administrator gives it a tunneled subnet and three filter
+# rules and sends the updates the same way; a LAN host behind the hub (one
+# more namespace, no Cordon on it)
 # and a ping each other, a's TCP to one port of the LAN host passes and to
 # another is dropped, and the hub's `cordon status` shows each rule's
 # counter.
@@ -45,6 +49,7 @@ declare -a PIDS=()
 # through mn_step and mn_show (shared with bench/relay.sh).
 mn_step() { step "$@"; }
 mn_show() { indent; }
+MN_LINK_LATER=1  # section 5 adds the link a-b over couriers
 # shellcheck source=lib/managed_net.sh
 . "$(dirname "$0")/lib/managed_net.sh"
 
@@ -100,13 +105,27 @@ mn_start_daemons
 ok "the daemons are up; both clients registered with the hub"
 
 # --- 5 ----------------------------------------------------------------------------
-section "5. cordon status on a, before any traffic to b"
+section "5. The administrator links a and b; couriers deliver the update"
+echo "No file is carried: the hub's daemon takes the packages and hands each one to its host."
+run_admin link add a b
+mn_step "cordon admin updates build --send -s hub.sock"
+admin updates build --send -s "$WORK/hub.sock" | indent
+all_applied() { admin updates status --json -s "$WORK/hub.sock" | grep '"state"' | grep -vq '"applied"' && return 1; return 0; }
+poll_until 30 all_applied || die "the update did not reach every host: $(admin updates status -s "$WORK/hub.sock")"
+mn_step "cordon admin updates status -s hub.sock"
+admin updates status -s "$WORK/hub.sock" | indent
+poll_until 20 bash -c "ip netns exec $PREFIX-a $CORDON status -s $WORK/a.sock | grep -qE '^$B_ID +client .* reachable'" \
+  || die "a did not learn where b is from the hub"
+ok "a and b applied the update live and confirmed it; the hub has told a where b is"
+
+# --- 6 ----------------------------------------------------------------------------
+section "6. cordon status on a, before any traffic to b"
 step "ip netns exec $PREFIX-a cordon status"
 status_of a | indent
 echo "b is $(path_row a "$B_ID" | awk '{ print $3, $4, $5 }') (the hub): the first packets to b go through the hub at once."
 
-# --- 6 ----------------------------------------------------------------------------
-section "6. Ping through the tunnel; a and b look for a direct path meanwhile"
+# --- 7 ----------------------------------------------------------------------------
+section "7. Ping through the tunnel; a and b look for a direct path meanwhile"
 step "ip netns exec $PREFIX-a ping -c 5 10.77.0.3"
 in_ns a ping -n -c 5 -i 0.3 10.77.0.3 | indent
 ping_and_check() { in_ns a ping -n -c 1 -W 1 10.77.0.3 && direct_to a "$B_ID"; }
@@ -117,14 +136,14 @@ step "ip netns exec $PREFIX-b ping -c 3 10.77.0.2"
 in_ns b ping -n -c 3 -i 0.2 10.77.0.2 | indent
 ok "IPv4 and IPv6 cross the tunnel in both directions"
 
-# --- 7 ----------------------------------------------------------------------------
-section "7. cordon status on a, after: the path to b is direct"
+# --- 8 ----------------------------------------------------------------------------
+section "8. cordon status on a, after: the path to b is direct"
 step "ip netns exec $PREFIX-a cordon status"
 status_of a | indent
 ok "a sends to b's router ($(path_row a "$B_ID" | awk '{ print $NF }')) directly: both NATs let the probes through"
 
-# --- 8 ----------------------------------------------------------------------------
-section "8. A short iperf3 run (3 s) on the direct path"
+# --- 9 ----------------------------------------------------------------------------
+section "9. A short iperf3 run (3 s) on the direct path"
 ip netns exec "$PREFIX-b" iperf3 -s -1 -B 10.77.0.3 >"$WORK/iperf3-server.log" 2>&1 &
 PIDS+=("$!")
 poll_until 10 bash -c "ip netns exec $PREFIX-b ss -Hltn 'sport = :5201' | grep -q 5201" \
@@ -133,14 +152,14 @@ step "ip netns exec $PREFIX-a iperf3 -c 10.77.0.3 -t 3"
 in_ns a iperf3 -c 10.77.0.3 -t 3 | indent
 ok "iperf3 done (bench/run.sh measures speed properly: make bench)"
 
-# --- 9 ----------------------------------------------------------------------------
-section "9. cordon status on the hub"
+# --- 10 ----------------------------------------------------------------------------
+section "10. cordon status on the hub"
 step "ip netns exec $PREFIX-hub cordon status"
 status_of hub | indent
 ok "the hub knows both clients' public endpoints; it relayed only the first packets"
 
-# --- 10 ---------------------------------------------------------------------------
-section "10. The hub becomes a gateway for a LAN whose hosts run no Cordon"
+# --- 11 ---------------------------------------------------------------------------
+section "11. The hub becomes a gateway for a LAN whose hosts run no Cordon"
 cat <<EOF
       hub $HUB_UL, and 192.168.71.1 on its LAN side
           |
@@ -163,19 +182,16 @@ run_admin host set hub --subnet 192.168.71.0/24
 run_admin filter add --host hub allow in proto icmp
 run_admin filter add --host hub allow in proto tcp dport 5201
 run_admin filter add --host hub drop in proto tcp dport 22
-mn_step "cordon admin updates build --out updates"
-admin updates build --out "$WORK/updates" | sed "s|$WORK/||" | indent
+mn_step "cordon admin updates build --send -s hub.sock"
+admin updates build --send -s "$WORK/hub.sock" | indent
 umask 022
-for name in hub a b; do
-  package=$(ls "$WORK/updates/$(id_of "$name")"-v*.update)
-  mn_step "ip netns exec $PREFIX-$name cordon update apply ${package#"$WORK/"} --password-file password-$name"
-  in_ns "$name" "$CORDON" update apply "$package" --password-file "$WORK/password-$name" \
-    --state-dir "$WORK/state-$name" -s "$WORK/$name.sock" | sed "s|$WORK/||g" | indent
-done
+poll_until 30 all_applied || die "the gateway update did not reach every host: $(admin updates status -s "$WORK/hub.sock")"
+mn_step "cordon admin updates status -s hub.sock"
+admin updates status -s "$WORK/hub.sock" | indent
 ok "the hub forwards for 192.168.71.0/24 (net.ipv4.ip_forward = $(in_ns hub cat /proc/sys/net/ipv4/ip_forward)); a and b route it into the tunnel"
 
-# --- 11 ---------------------------------------------------------------------------
-section "11. The LAN host and a reach each other through the hub's filter"
+# --- 12 ---------------------------------------------------------------------------
+section "12. The LAN host and a reach each other through the hub's filter"
 poll_until 20 in_ns lan ping -n -c 1 -W 1 10.77.0.2 || die "the LAN host does not reach a through the hub"
 step "ip netns exec $PREFIX-lan ping -c 3 10.77.0.2        # the LAN host to a"
 in_ns lan ping -n -c 3 -i 0.2 10.77.0.2 | indent
@@ -194,8 +210,8 @@ fi
 echo "    no answer in 2 s"
 ok "a and the LAN host ping each other, TCP to port 5201 passes, to port 22 never reaches the LAN host"
 
-# --- 12 ---------------------------------------------------------------------------
-section "12. cordon status on the gateway: the rules and their counters"
+# --- 13 ---------------------------------------------------------------------------
+section "13. cordon status on the gateway: the rules and their counters"
 step "ip netns exec $PREFIX-hub cordon status"
 status_of hub | indent
 echo "DECIDED: the connections each allow rule opened, the packets the drop rule dropped (a's SYNs"

@@ -128,7 +128,13 @@ void Node::Impl::deliver_payload(unsigned worker, const Now& now, const Snapshot
     // Checked here, parsed by the control thread (node_inbox.cpp).
     const auto checked = wire::check_control(body);
     if (!checked) return drop(slot, control_drop(checked.error()), st.drops);
-    return post(s, Inbox::Header{peer.id(), slot.from, via, live}, body, peer, slot);
+    // A courier message need not raise the replay window: a burst of
+    // segments spreads over the workers and arrives out of order. Dated
+    // after this start is enough; what a late repeat could carry is an item
+    // version a host applies once (docs/couriers.md).
+    const bool courier = body[0] == std::byte{static_cast<uint8_t>(wire::ControlType::kCourier)};
+    return post(s, Inbox::Header{peer.id(), slot.from, via, courier ? key.counter >= live_from : live}, body, peer,
+                slot);
   }
   const auto inner = wire::parse_inner(body);
   if (!inner) return drop(slot, DropReason::kBadInner, st.drops);

@@ -15,8 +15,10 @@ uint32_t age_seconds(int64_t now_mono_ns, int64_t then_mono_ns) {
 }  // namespace
 
 void Registry::configure(const Snapshot& s, const Now& now) {
-  if (started_mono_ns_ == 0) started_mono_ns_ = now.mono_ns;
+  const bool first = started_mono_ns_ == 0;
+  if (first) started_mono_ns_ = now.mono_ns;
   std::map<uint32_t, ClientEntry> kept;
+  auto before = std::move(links_of_);
   links_of_.clear();
   linked_to_.clear();
   for (const ServedClientConfig& c : s.mesh.served) {
@@ -27,10 +29,30 @@ void Registry::configure(const Snapshot& s, const Now& now) {
     for (HostId peer : c.peers) linked_to_[peer.value].push_back(c.client);
   }
   clients_ = std::move(kept);
+  if (!first) tell_new_links(s, now, before);
   if (next_exchange_mono_ns_ == 0) next_exchange_mono_ns_ = now.mono_ns + s.mesh.exchange_interval_ns;
   // A coordinator never relays its own traffic: every peer is direct.
   for (const PeerEntry& e : s.peers) e.peer->path_cell().update([](link::Path p) { return p.to_direct(); });
   publish_all_relay_routes();
+}
+
+// A reload that links a client with more hosts (an update delivered by a
+// courier, or applied by hand) tells it where they are at once, rather than
+// at its next status report: a link added in `cordon admin` carries
+// traffic within seconds (docs/couriers.md).
+void Registry::tell_new_links(const Snapshot& s, const Now& now,
+                              const std::unordered_map<uint32_t, std::vector<HostId>>& before) {
+  for (const auto& [client, peers] : links_of_) {
+    const PeerEntry* e = s.find(HostId{client});
+    if (!e || !e->peer->endpoint()) continue;  // it gets them with the answer to its first report
+    const auto old = before.find(client);
+    std::vector<wire::HostRecord> records;
+    for (HostId peer : peers) {
+      if (old != before.end() && std::find(old->second.begin(), old->second.end(), peer) != old->second.end()) continue;
+      if (auto r = known_record(s, peer, now)) records.push_back(std::move(*r));
+    }
+    if (!records.empty()) send_records(s, now, HostId{client}, records);
+  }
 }
 
 std::vector<HostId> Registry::neighbors(const Snapshot& s) const {

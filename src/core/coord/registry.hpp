@@ -55,6 +55,8 @@ class Registry final : public Role {
   void publish_all_relay_routes();
   void publish_changed_relay_routes();
   void send_table(const Snapshot& s, const Now& now, HostId neighbor);
+  void tell_new_links(const Snapshot& s, const Now& now,
+                      const std::unordered_map<uint32_t, std::vector<HostId>>& before);
   std::vector<HostId> neighbors(const Snapshot& s) const;
   void sweep_clients(const Snapshot& s, const Now& now);
 

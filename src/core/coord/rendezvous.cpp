@@ -41,7 +41,9 @@ bool Rendezvous::report_awaited(uint32_t seq) const {
 }
 
 void Rendezvous::configure(const Snapshot& s, const Now& now) {
-  if (started_mono_ns_ == 0) started_mono_ns_ = now.mono_ns;
+  const bool first = started_mono_ns_ == 0;
+  if (first) started_mono_ns_ = now.mono_ns;
+  bool gained = false;
   if (registry_ != s.mesh.registry) {  // a new registry has said nothing yet
     registry_ = s.mesh.registry;
     registry_ack_real_ns_ = 0;
@@ -69,10 +71,19 @@ void Rendezvous::configure(const Snapshot& s, const Now& now) {
       if (p.kind == link::PathKind::kUnset && e.fixed) return p.to_direct();
       return p.direct() ? p : link::Path::relayed(p.relay);
     });
-    if (auto it = peers_.find(e.peer->id().value); it != peers_.end()) kept.emplace(it->first, std::move(it->second));
-    else kept.emplace(e.peer->id().value, PeerState{});
+    if (auto it = peers_.find(e.peer->id().value); it != peers_.end()) {
+      kept.emplace(it->first, std::move(it->second));
+    } else {
+      kept.emplace(e.peer->id().value, PeerState{});
+      gained = true;
+    }
   }
   peers_ = std::move(kept);
+  // A reload that brought new peers (an update: docs/couriers.md) reports
+  // at once: the registry answers with where they are, so a link added in
+  // `cordon admin` carries traffic within seconds, not at the next status
+  // interval.
+  if (gained && !first && s.mesh.registry.value != 0) report_now(now.mono_ns);
   if (s.mesh.registry.value != 0 && !report_acked_) next_report_mono_ns_ = now.mono_ns;
 }
 

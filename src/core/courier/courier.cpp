@@ -89,10 +89,9 @@ Result<Ok, std::string> Courier::submit(Item item, int64_t now_ns) {
   if (item.kind != ItemKind::kPackage || !package_matches(item)) {
     return cordon::fail(std::string("not an update package whose header matches its host and version"));
   }
-  if (item.dest == config_.self) {
-    return cordon::fail(std::string("a package for the administration host itself: apply it with `cordon update apply`"));
-  }
-  const Refusal r = hold(std::move(item), now_ns);
+  // The administration host's own package is applied here, like any
+  // host's, and its receipt goes straight into the inbox.
+  const Refusal r = item.dest == config_.self ? deliver_here(item, now_ns) : hold(std::move(item), now_ns);
   if (r != Refusal::kNone) return cordon::fail(std::string(refusal_name(r)));
   return Ok{};
 }
