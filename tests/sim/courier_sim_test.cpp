@@ -275,6 +275,41 @@ TEST(CourierSim, TwentyHostsTwoCouriersLossRestartsAndOfflineHosts) {
               static_cast<unsigned long long>(c2.segments_resent));
 }
 
+// The largest package a 10,000-host network produces: a coordinator's, whose
+// address book lists every host (here 10,000 entries, about 0.4 MB), from
+// the administration host through both couriers, under 5% loss.
+TEST(CourierSim, LargestPackageOfATenThousandHostNetwork) {
+  Net net = build();
+  SimHost& admin = *net.hosts.at(kAdmin.value);
+  Item item;
+  item.kind = ItemKind::kPackage;
+  item.dest = item.subject = host_n(1);
+  item.via = courier_of(1);
+  item.version = 1;
+  item.payload = make_package(host_n(1), 1, 10'000);
+  ASSERT_GT(item.payload.size(), 300'000u);
+  ASSERT_TRUE(admin.courier->submit(std::move(item), net.now).ok());
+  admin.next_tick = net.now;
+  net.run_until(120 * kNsPerSecond);
+  for (HostId id : {kAdmin, kCourier1, kCourier2}) {
+    const CourierStatus st = net.hosts.at(id.value)->courier->status();
+    std::printf("%s: items %zu incoming %zu stored %llu forwarded %llu sent %llu resent %llu stalled %llu bad %llu\n",
+                id.to_string().c_str(), st.items.size(), st.incoming,
+                static_cast<unsigned long long>(st.counters.items_stored),
+                static_cast<unsigned long long>(st.counters.items_forwarded),
+                static_cast<unsigned long long>(st.counters.segments_sent),
+                static_cast<unsigned long long>(st.counters.segments_resent),
+                static_cast<unsigned long long>(st.counters.stalled),
+                static_cast<unsigned long long>(st.counters.bad_messages));
+    for (const auto& [k, v] : st.counters.refusals) std::printf("  refusal %s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
+  }
+  EXPECT_EQ(net.hosts.at(host_n(1).value)->installed, 1u);
+  EXPECT_EQ(net.hosts.at(host_n(1).value)->applied[1], 1);
+  bool receipt = false;
+  for (const auto& [meta, encoded] : admin.courier->inbox()) receipt |= meta.kind == ItemKind::kReceipt;
+  EXPECT_TRUE(receipt);
+}
+
 // A client may not put packages into its courier's spool: only the
 // administration host and coordinators may (docs/couriers.md).
 TEST(CourierSim, ClientCannotInjectPackages) {

@@ -35,6 +35,8 @@ constexpr size_t kWindowSegments = 16;                    // segments in flight 
 constexpr size_t kMaxTransfersPerPeer = 4;                 // outgoing, per next hop
 constexpr size_t kMaxIncomingPerPeer = 8;                  // partial items held per sending peer
 constexpr size_t kMaxIncomingBytes = 128u * 1024 * 1024;   // all partial items together
+constexpr size_t kMaxAhead = 4 * kWindowSegments;          // segments held past a gap, per transfer
+constexpr unsigned kDuplicateAcks = 3;                      // then the first missing segment goes again
 constexpr int64_t kInitialRtoNs = 300 * kNsPerMs;
 constexpr int64_t kMaxRtoNs = 5 * kNsPerSecond;
 constexpr int64_t kStallNs = 60 * kNsPerSecond;            // no progress: the transfer is given up
@@ -159,10 +161,12 @@ class Courier {
     int64_t rto_ns = kInitialRtoNs;
     int64_t resend_at = 0;
     int64_t progress_at = 0;
+    unsigned duplicate_acks = 0;
   };
   struct Incoming {
     std::vector<std::byte> data;
-    uint32_t received = 0;
+    uint32_t received = 0;                 // the contiguous prefix held
+    std::map<uint32_t, uint32_t> ahead;    // segments past it: offset -> length
     int64_t seen_at = 0;
   };
   struct Done {
@@ -204,6 +208,7 @@ class Courier {
   bool peer_ready(HostId peer, const PeerState& state, int64_t now_ns) const;
   void start_transfers(int64_t now_ns);
   void pump(uint64_t transfer, Outgoing& out, int64_t now_ns);
+  bool resend_first(uint64_t transfer, Outgoing& out, int64_t now_ns);
   void back_off(HostId peer, int64_t now_ns);
   void end_transfers_of(uint64_t item);
   bool in_transfer(uint64_t item) const;

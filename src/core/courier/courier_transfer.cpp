@@ -1,7 +1,9 @@
 // Transfers between two hops (courier.hpp; docs/couriers.md, "Transport:
 // courier messages"): an item cut into segments, a window of them in
-// flight, cumulative acknowledgements, resends from the last acknowledged
-// byte (go-back-N) with a doubling timeout.
+// flight, cumulative acknowledgements; the receiver keeps segments that
+// arrive past a gap, and the sender resends the first missing segment when
+// a doubling timeout expires or after three duplicate acknowledgements
+// (RFC 5681, section 3.2, on a smaller scale).
 #include <algorithm>
 
 #include "core/courier/courier.hpp"
@@ -65,10 +67,19 @@ void Courier::on_segment(HostId from, const Segment& segment, int64_t now_ns) {
     ++counters_.bad_messages;
     return;
   }
-  // In order only: an early segment is dropped and comes again.
+  // Segments past a gap are kept (a burst spreads over the receiver's
+  // workers and the path may reorder), up to kMaxAhead; the acknowledgement
+  // names the contiguous prefix only, so the sender resends what is missing.
   if (segment.offset == in.received) {
     std::copy(segment.data.begin(), segment.data.end(), in.data.begin() + in.received);
     in.received += static_cast<uint32_t>(segment.data.size());
+    for (auto next = in.ahead.find(in.received); next != in.ahead.end(); next = in.ahead.find(in.received)) {
+      in.received += next->second;
+      in.ahead.erase(next);
+    }
+  } else if (segment.offset > in.received && in.ahead.size() < kMaxAhead && !in.ahead.contains(segment.offset)) {
+    std::copy(segment.data.begin(), segment.data.end(), in.data.begin() + segment.offset);
+    in.ahead.emplace(segment.offset, static_cast<uint32_t>(segment.data.size()));
   }
   if (in.received < in.data.size()) {
     return answer(from, Ack{segment.transfer, in.received, AckState::kReceiving, Refusal::kNone});
@@ -101,8 +112,14 @@ void Courier::on_ack(HostId from, const Ack& ack, int64_t now_ns) {
         out.sent = std::max(out.sent, out.acked);
         out.progress_at = now_ns;
         out.rto_ns = kInitialRtoNs;
+        out.duplicate_acks = 0;
         out.resend_at = now_ns + out.rto_ns;
         pump(ack.transfer, out, now_ns);
+      } else if (ack.received == out.acked && out.sent > out.acked && ++out.duplicate_acks == kDuplicateAcks) {
+        // Later segments arrive, the first missing one does not: it went
+        // astray (the fast retransmit of RFC 5681, section 3.2).
+        out.duplicate_acks = 0;
+        resend_first(ack.transfer, out, now_ns);
       }
       return;
     case AckState::kUnknown:
@@ -205,6 +222,24 @@ void Courier::pump(uint64_t transfer, Outgoing& out, int64_t now_ns) {
   out.resend_at = now_ns + out.rto_ns;
 }
 
+// The segment at the acknowledged offset, again. False when the link has
+// no path (the peer is backed off and its transfers are gone).
+bool Courier::resend_first(uint64_t transfer, Outgoing& out, int64_t now_ns) {
+  const auto held = items_.find(out.item);
+  if (held == items_.end() || out.acked >= out.total) return true;
+  const size_t length = std::min<size_t>(kMaxSegmentData, out.total - out.acked);
+  const auto segment =
+      encode_segment(transfer, out.total, out.acked, std::span(held->second.encoded).subspan(out.acked, length));
+  if (!env_.send(out.peer, segment)) {
+    back_off(out.peer, now_ns);
+    return false;
+  }
+  ++counters_.segments_resent;
+  out.sent = std::max<uint32_t>(out.sent, out.acked + static_cast<uint32_t>(length));
+  out.resend_at = now_ns + out.rto_ns;
+  return true;
+}
+
 int64_t Courier::run_transfers(int64_t now_ns) {
   int64_t next = now_ns + kHelloIntervalNs;
   std::vector<uint64_t> stalled;
@@ -214,11 +249,10 @@ int64_t Courier::run_transfers(int64_t now_ns) {
       continue;
     }
     if (now_ns >= out.resend_at) {
-      counters_.segments_resent += (out.sent - out.acked + kMaxSegmentData - 1) / kMaxSegmentData;
-      out.sent = out.acked;
+      // Only the first missing segment: the receiver keeps what came after
+      // a gap, and its next acknowledgement says how far it got.
       out.rto_ns = std::min(out.rto_ns * 2, kMaxRtoNs);
-      pump(transfer, out, now_ns);
-      if (!out_.contains(transfer)) break;  // the peer was backed off: the map changed
+      if (!resend_first(transfer, out, now_ns)) break;  // the peer was backed off: the map changed
     }
     next = std::min(next, out.resend_at);
   }
