@@ -133,6 +133,7 @@ void SimHost::run_tick(const Now& n) {
   ticks_.push_back(TickRecord{n, r.datagrams.size(), r.persist_counter_floor, r.next_deadline_mono_ns, r.tcp_targets});
   counters_.rekey_events.insert(counters_.rekey_events.end(), r.rekey_events.begin(), r.rekey_events.end());
   counters_.session_events.insert(counters_.session_events.end(), r.session_events.begin(), r.session_events.end());
+  for (CourierMessage& m : r.courier) counters_.courier.push_back(std::move(m));
   if (r.next_deadline_mono_ns == 0) {
     next_deadline_ = kNoDeadline;
   } else if (r.next_deadline_mono_ns <= n.mono_ns) {

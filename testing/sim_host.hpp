@@ -131,6 +131,7 @@ struct SimHostCounters {
   uint64_t start_errors = 0;         // starts the counter file refused (last_error())
   std::vector<RekeyLogEvent> rekey_events;  // every tick's, over all lives
   std::vector<SessionLogEvent> session_events;  // likewise
+  std::vector<CourierMessage> courier;     // courier messages tick() handed out (docs/couriers.md)
 
   uint64_t tx_drop(DropReason r) const { return tx_drops[static_cast<size_t>(r)]; }
   uint64_t rx_drop(DropReason r) const { return rx_drops[static_cast<size_t>(r)]; }
