@@ -149,27 +149,25 @@ Refusal Courier::deliver_here(const Item& package, int64_t now_ns) {
   config_.installed = std::max(config_.installed, applied.installed);
   next_hello_ns_ = now_ns;  // the courier learns the new version at once
   if (applied.receipt && config_.admin_host && config_.admin_courier) {
-    Item receipt;
-    receipt.kind = ItemKind::kReceipt;
-    receipt.flags = package.flags & kFlagUrgent;
-    receipt.dest = *config_.admin_host;
-    receipt.via = *config_.admin_courier;
-    receipt.subject = config_.self;
-    receipt.version = package.version;
-    receipt.payload = std::move(*applied.receipt);
     // A receipt that cannot be stored is lost, not the package: the host
     // sends another when the package comes again.
-    hold(std::move(receipt), now_ns);
+    hold(to_admin(ItemKind::kReceipt, package, config_.self, std::move(*applied.receipt)), now_ns);
   }
   return Refusal::kNone;
 }
 
-uint64_t Courier::bytes_for(HostId dest) const {
-  uint64_t total = 0;
-  for (const auto& [id, held] : items_) {
-    if (held.meta.dest == dest) total += held.meta.bytes;
-  }
-  return total;
+// A receipt or notice about `package`, for the administration host (call
+// only when the key set names it and its courier).
+Item Courier::to_admin(ItemKind kind, const Item& package, HostId subject, std::vector<std::byte> payload) const {
+  Item item;
+  item.kind = kind;
+  item.flags = package.flags & kFlagUrgent;
+  item.dest = *config_.admin_host;
+  item.via = *config_.admin_courier;
+  item.subject = subject;
+  item.version = package.version;
+  item.payload = std::move(payload);
+  return item;
 }
 
 // False when the spool already holds this item or a newer one of its kind
@@ -267,15 +265,9 @@ Refusal Courier::hold(Item item, int64_t now_ns) {
 
 void Courier::notify(const Item& package, HostId courier, Notice::State state, Refusal reason, int64_t now_ns) {
   if (!config_.admin_host || !config_.admin_courier || package.kind != ItemKind::kPackage) return;
-  Item notice;
-  notice.kind = ItemKind::kNotice;
-  notice.flags = package.flags & kFlagUrgent;
-  notice.dest = *config_.admin_host;
-  notice.via = *config_.admin_courier;
-  notice.subject = package.dest;
-  notice.version = package.version;
-  notice.payload = encode_notice(Notice{courier, state, static_cast<uint8_t>(reason)});
-  hold(std::move(notice), now_ns);
+  hold(to_admin(ItemKind::kNotice, package, package.dest,
+                encode_notice(Notice{courier, state, static_cast<uint8_t>(reason)})),
+       now_ns);
 }
 
 bool Courier::in_transfer(uint64_t item) const {

@@ -196,7 +196,7 @@ class Courier {
   bool supersedes_nothing(const Item& item) const;
   void drop_superseded(const Item& item);
   void drop_confirmed(HostId host, uint64_t version);
-  uint64_t bytes_for(HostId dest) const;
+  Item to_admin(ItemKind kind, const Item& package, HostId subject, std::vector<std::byte> payload) const;
   void erase(uint64_t id);
   void notify(const Item& package, HostId courier, Notice::State state, Refusal reason, int64_t now_ns);
 
