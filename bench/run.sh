@@ -46,7 +46,12 @@
 # against one rule (about 80 s on its own). Then bench/filter_bench, in
 # process, the filter's CPU time per packet: a new connection's first
 # packet with 1 and with 1,000 + 1 rules, and a tracked connection's packet
-# with 1,000 + 1 (about 5 s).
+# with 1,000 + 1 (about 5 s). Last, bench/courier_bench, in process: a
+# change to 1,000 hosts carried by two couriers whose spools are on disk,
+# from the administration host's submit to its last verified receipt, and
+# the spool's store and load rates (about 10 s on the 2-core guest, up to
+# a minute when other work keeps its disk busy: docs/performance.md,
+# "Couriers").
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -406,6 +411,15 @@ if [ -x "$FILTER_BENCH" ]; then
   fi
 fi
 
+# --- (11) couriers: 1,000 hosts and the spool (bench/courier_bench) -------------
+# Its spools in a temporary directory under /tmp, removed when it exits.
+COURIER_BENCH=$BUILD_DIR/bench/courier_bench
+if [ -x "$COURIER_BENCH" ]; then
+  echo "bench: (11) courier_bench" >&2
+  "$COURIER_BENCH" >"$WORK/courier_bench.out" 2>"$WORK/courier_bench.err" \
+    || warn "courier_bench failed: $(tail -n 3 "$WORK/courier_bench.err")"
+fi
+
 # --- report ---------------------------------------------------------------------
 
 # metric METRIC LABEL: the measured M_<METRIC>_<LABEL>.
@@ -471,6 +485,9 @@ report() {
   fi
   if [ -s "$WORK/filter_bench.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/filter_bench.out" || true
+  fi
+  if [ -s "$WORK/courier_bench.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/courier_bench.out" || true
   fi
 }
 
