@@ -164,6 +164,9 @@ TEST(Courier, RefusesUntrustedSendersAndHostsItDoesNotServe) {
   auto ack = deliver(c, env, kClient, package(2), 1);
   EXPECT_EQ(ack->state, AckState::kRefused);
   EXPECT_EQ(ack->reason, Refusal::kUntrustedSender);
+  // Nor anything larger than a receipt: refused at the first segment.
+  ack = deliver(c, env, kClient, package(2, false, 200), 9);
+  EXPECT_EQ(ack->reason, Refusal::kTooLarge);
   // A package this courier is named for, for a host it does not serve.
   CourierConfig narrow = courier_config();
   narrow.served = {kAdmin};

@@ -35,6 +35,7 @@ constexpr size_t kWindowSegments = 16;                    // segments in flight 
 constexpr size_t kMaxTransfersPerPeer = 4;                 // outgoing, per next hop
 constexpr size_t kMaxIncomingPerPeer = 8;                  // partial items held per sending peer
 constexpr size_t kMaxIncomingBytes = 128u * 1024 * 1024;   // all partial items together
+constexpr size_t kMaxClientItem = 4096;                    // what a client may send: its receipts
 constexpr size_t kMaxAhead = 4 * kWindowSegments;          // segments held past a gap, per transfer
 constexpr unsigned kDuplicateAcks = 3;                      // then the first missing segment goes again
 constexpr int64_t kInitialRtoNs = 300 * kNsPerMs;

@@ -44,7 +44,11 @@ void Courier::on_segment(HostId from, const Segment& segment, int64_t now_ns) {
   auto it = in_.find(key);
   if (it == in_.end()) {
     if (segment.offset != 0) return answer(from, Ack{segment.transfer, 0, AckState::kUnknown, Refusal::kNone});
-    if (segment.total > kItemHeaderSize + config_.spool_host_limit) {
+    // A client sends only its own receipts (a few hundred bytes): it gets
+    // no room for more, so a compromised one cannot make a courier hold
+    // large buffers.
+    const bool trusted = is_coordinator(from) || (config_.admin_host && from == *config_.admin_host);
+    if (segment.total > kItemHeaderSize + config_.spool_host_limit || (!trusted && segment.total > kMaxClientItem)) {
       ++counters_.refused_in;
       ++counters_.refusals[std::string(refusal_name(Refusal::kTooLarge))];
       const Ack refused{segment.transfer, 0, AckState::kRefused, Refusal::kTooLarge};
