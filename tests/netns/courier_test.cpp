@@ -13,6 +13,10 @@
 //   OfflineHostAndCourierKilled: b is down while an update is sent (the
 //     status says hub2 holds it); hub2 is killed with SIGKILL and
 //     restarted; b comes back and applies the update, once.
+//   ThroughNatRouters: the coordinator topology with NAT routers
+//     (nat_topology.hpp), c1 the administration host: a link between b,
+//     behind a NAT router and served by c1, and d, served by c2, is added
+//     and sent; both apply it and reach each other.
 //   CompromiseRevokesEverywhere: `host compromise b`, built and sent: a
 //     drops its link with b, both coordinators refuse b and count it
 //     (revoked_host), and the status shows every peer confirmed.
@@ -22,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/netns/nat_topology.hpp"
 #include "tests/netns/netns_harness.hpp"
 
 namespace cordon::netns {
@@ -280,6 +285,29 @@ TEST_F(CourierTest, OfflineHostAndCourierKilled) {
   EXPECT_TRUE(wait_for_ping(*a.ns, b.tun4, deadline_in(30s)));
   // Applied once: one "applied update" line for it in b's log.
   EXPECT_EQ(count_of(b.daemon->log_text(), "courier: applied update"), 1u) << b.daemon->log_text();
+}
+
+TEST_F(CourierTest, ThroughNatRouters) {
+  CoordinatorOptions options;
+  options.c1_admin_host = true;
+  CoordinatorNetwork net(options);
+  net.wait_until_registered();
+  const std::string socket = net.c1().socket().string();
+  net.admin().checked({"link", "add", "b", "d"});
+  net.admin().checked({"updates", "build", "--send", "-s", socket});
+  json rows;
+  EXPECT_TRUE(poll_until(deadline_in(60s), [&] {
+    rows = net.admin().json({"updates", "status", "-s", socket});
+    for (const json& r : rows) {
+      if (r.value("state", "") != "applied") return false;
+    }
+    return !rows.empty();
+  }, 200ms)) << rows.dump(2);
+  // b (behind its router) and d (served by the other coordinator) reach
+  // each other over the new link.
+  EXPECT_TRUE(poll_until(deadline_in(60s), [&] { return ping_replies(net.b(), net.d().tun4(), 1) == 1; }, 200ms))
+      << net.b().status().dump(2);
+  EXPECT_GE(ping_replies(net.d(), net.b().tun4(), 3), 2);
 }
 
 TEST_F(CourierTest, CompromiseRevokesEverywhere) {

@@ -298,7 +298,9 @@ CoordinatorNetwork::CoordinatorNetwork(CoordinatorOptions options)
   rb_ = std::make_unique<NatRouter>("mesh-rb", *internet_, kRb, b().ns(), "10.201.2", options.nat, dir_.path());
 
   admin_.checked({"network", "init", "--number", "1", "--name", "nat", "--ipv4", "10.77.0.0/16"});
-  c1().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC1, ManagedHost::kPort)});
+  std::vector<std::string> c1_args = {"--role", "coordinator", "--endpoint", endpoint_text(kC1, ManagedHost::kPort)};
+  if (options.c1_admin_host) c1_args.push_back("--admin-host");
+  c1().add_to(admin_, c1_args);
   c2().add_to(admin_, {"--role", "coordinator", "--endpoint", endpoint_text(kC2, ManagedHost::kPort)});
   // Clients get no endpoint (their coordinators learn where they are),
   // except a fixed a.

@@ -178,6 +178,7 @@ class ManagedHost {
   // did not exit in time, and it is then killed).
   std::optional<int> stop();
   const fs::path& state_dir() const { return state_; }
+  const fs::path& socket() const { return socket_; }
   bool running() const { return daemon_ && daemon_->running(); }
 
   nlohmann::json status() const { return status_json(*ns_, socket_); }
@@ -230,6 +231,9 @@ struct CoordinatorOptions {
   NatKind nat = NatKind::kCone;
   bool a_fixed = false;
   MeshTimers timers = short_mesh_timers();
+  // c1 is the administration host (docs/couriers.md): `cordon admin
+  // updates send` goes through its daemon.
+  bool c1_admin_host = false;
 };
 
 class CoordinatorNetwork {
@@ -256,6 +260,7 @@ class CoordinatorNetwork {
   // Where b's datagrams to a go: a's router, or a itself when fixed.
   std::string a_public_address() const { return ra_ ? ra_->wan_address() : kA; }
   fs::path file(std::string_view name) const { return dir_ / name; }
+  const AdminDb& admin() const { return admin_; }
 
   // Every client has registered, the coordinators have exchanged routes,
   // and a knows where b and d are (it got their host records).
