@@ -10,6 +10,7 @@
 
 #include "cli/admin_commands.hpp"
 #include "cli/commands.hpp"
+#include "cli/completion.hpp"
 #include "cli/keyset_commands.hpp"
 #include "cli/sitelink_commands.hpp"
 #include "daemon/config.hpp"
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
   cli::add_keyset_commands(app);
   cli::add_admin_commands(app);
   cli::add_sitelink_commands(app);
+  cli::add_completion_command(app);
 
   try {
     app.parse(argc, argv);
@@ -118,6 +120,7 @@ int main(int argc, char** argv) {
   if (auto code = cli::dispatch_keyset_commands()) return *code;
   if (auto code = cli::dispatch_admin_commands()) return *code;
   if (auto code = cli::dispatch_sitelink_commands()) return *code;
+  if (auto code = cli::dispatch_completion_command()) return *code;
   if (genkey->parsed()) {
     return cli::run_genkey(genkey_out_opt->count() > 0 ? std::optional(genkey_out) : std::nullopt, genkey_force);
   }
