@@ -4,7 +4,7 @@ JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
                -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
-.PHONY: all deps configure build test fuzz demo bench clean
+.PHONY: all deps configure build test fuzz demo bench deb clean
 
 all: build
 
@@ -41,5 +41,14 @@ demo: build
 bench: build
 	./bench/run.sh $(BUILD)
 
+# The Debian package, built with dpkg-buildpackage from a copy of the tree
+# and checked by lintian (scripts/build-deb.sh, docs/packaging.md). It lands
+# in $(DEB_OUT)/; the last line printed is its path.
+DEB_OUT ?= build-deb
+DEB_BUILD_OPTIONS ?= parallel=$(JOBS)
+
+deb: deps
+	DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" ./scripts/build-deb.sh --out $(DEB_OUT)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_OUT)

@@ -14,6 +14,8 @@ packages=(
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
+  # make deb and its test (scripts/build-deb.sh, tests/netns/deb_test.cpp)
+  debhelper dpkg-dev fakeroot lintian help2man bash-completion
 )
 
 missing=()
