@@ -11,7 +11,9 @@
 //    stop` stops cleanly;
 //  - a unit without its config, or a managed host's unit without its
 //    password credential, fails with the reason in the journal and a
-//    non-zero exit that systemd reports; with the credential it starts.
+//    non-zero exit that systemd reports; with the credential it starts, and
+//    as a gateway with an [open] table it turns on forwarding and loads its
+//    nftables table under the unit's hardening.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -185,6 +187,9 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
   install(sd);
   testkit::KeySetMaker maker = testkit::KeySetMaker::three_hosts();
   maker.body.book.entries[1].endpoints.clear();  // nothing is sent outside the namespace
+  // A gateway with an [open] table: the hardened unit must still let it turn
+  // on forwarding (/proc/sys/net) and load table inet cordon (nftables).
+  maker.body.book.entries[0].subnets.push_back(testkit::prefix("192.168.71.0/24"));
   const fs::path sealed = dir / "a.keyset";
   const std::vector<std::byte> bytes = maker.seal(1);
   write_file(sealed, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0600);
@@ -194,7 +199,8 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
                                       (dir / "password").string(), "--state-dir", state.string()});
   ASSERT_TRUE(installed.ok()) << installed.describe();
   const std::string config =
-      "[host]\nkeyset = \"/var/lib/cordon/keyset\"\ncontrol_socket = \"/run/cordon/m.sock\"\n";
+      "[host]\nkeyset = \"/var/lib/cordon/keyset\"\ncontrol_socket = \"/run/cordon/m.sock\"\n"
+      "[open]\nrules = [\"allow proto icmp\"]\n";
   write_file(sd.etc() / "cordon/with.toml", config);
   write_file(sd.etc() / "cordon/without.toml", config);
   write_file(sd.etc() / "cordon/with.password", maker.password + "\n", 0600);
@@ -218,6 +224,10 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
   EXPECT_EQ(sd.property("cordon@with", "ActiveState"), "active");
   EXPECT_NE(find_record(sd.journal("cordon@with"), {{"CORDON_EVENT", "started"}, {"CORDON_HOST", "0x0001000a"}}),
             nullptr);
+  RunResult forwarding = run(&ns, {"sysctl", "-n", "net.ipv4.ip_forward"});
+  EXPECT_EQ(forwarding.out, "1\n") << forwarding.describe();
+  RunResult table = run(&ns, {"nft", "list", "table", "inet", "cordon"});
+  EXPECT_TRUE(table.ok()) << table.describe();
   // The state directory systemd made is private to root.
   RunResult mode = sd.run({"stat", "-c", "%a", "/var/lib/cordon"});
   EXPECT_EQ(mode.out, "700\n") << mode.describe();
