@@ -8,10 +8,12 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
+  # the systemd tests: systemd as PID 1 of a namespace, systemd-analyze, journalctl
+  systemd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
   # make deb and its test (scripts/build-deb.sh, tests/netns/deb_test.cpp)

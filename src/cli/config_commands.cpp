@@ -33,12 +33,23 @@ int run_up(const std::string& config_path, const std::optional<std::string>& log
     fmt::print(stderr, "cordon up must run as root (it creates a TUN device)\n");
     return kExitError;
   }
+  // Before the config, so that its errors reach the journal under systemd.
+  daemon::init_logging(log_level.value_or("info"));
   daemon::ConfigResult result = daemon::load_config(config_path);
   if (!result) {
-    print_errors(config_path, result.error());
+    if (!daemon::logging_to_journal()) {
+      print_errors(config_path, result.error());
+      return kExitError;
+    }
+    for (const daemon::ConfigError& e : result.error()) {
+      daemon::log_event(spdlog::level::err, daemon::LogEvent::kConfigError, "{}", e.to_string());
+    }
+    daemon::log_event(spdlog::level::err, daemon::LogEvent::kConfigError, "{}: {} error{}; not started (the unit cordon@NAME.service reads "
+                      "/etc/cordon/NAME.toml: docs/operations.md, \"systemd\")",
+                      config_path, result.error().size(), result.error().size() == 1 ? "" : "s");
     return kExitError;
   }
-  daemon::init_logging(log_level.value_or(result->log_level));
+  daemon::set_log_level(log_level.value_or(result->log_level));
   return daemon::run_daemon(std::move(*result), daemon::RunOptions{log_level, accept_new_keys});
 }
 

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.hpp"
+
 namespace cordon::daemon {
 namespace {
 
@@ -21,6 +23,20 @@ std::string drop_delta(const std::array<uint64_t, kDropReasonCount>& now,
     out += fmt::format("{}={}", drop_reason_name(static_cast<DropReason>(i)), now[i] - before[i]);
   }
   return out;
+}
+
+// CORDON_REASON of a drops record: the reason whose counter grew most.
+std::string_view top_reason(const std::array<uint64_t, kDropReasonCount>& now,
+                            const std::array<uint64_t, kDropReasonCount>& before) {
+  size_t top = kDropReasonCount;
+  uint64_t most = 0;
+  for (size_t i = 0; i < kDropReasonCount; ++i) {
+    if (now[i] > before[i] && now[i] - before[i] > most) {
+      most = now[i] - before[i];
+      top = i;
+    }
+  }
+  return top == kDropReasonCount ? std::string_view() : drop_reason_name(static_cast<DropReason>(top));
 }
 
 std::string endpoint_text(const std::optional<Endpoint>& e) { return e ? e->to_string() : "(none)"; }
@@ -98,23 +114,28 @@ void ActivityLog::report(const NodeStatus& status, WorkerPool& workers, const Of
     const std::string who = peer.name.empty() ? peer.id.to_string()
                                               : fmt::format("{} ({})", peer.id.to_string(), peer.name);
     if (!seen.heard && peer.last_rx_real_ns != 0) {
-      spdlog::info("peer {} is up: first authentic packet, endpoint {}", who, endpoint_text(peer.endpoint));
+      log_peer_event(spdlog::level::info, LogEvent::kPeerUp, peer.id, "peer {} is up: first authentic packet, endpoint {}",
+                     who, endpoint_text(peer.endpoint));
       seen.heard = true;
     } else if (!fresh && seen.heard && !(seen.endpoint == peer.endpoint)) {
-      spdlog::info("peer {} moved: endpoint {} -> {}", who, endpoint_text(seen.endpoint),
-                   endpoint_text(peer.endpoint));
+      log_peer_event(spdlog::level::info, LogEvent::kPeerMoved, peer.id, "peer {} moved: endpoint {} -> {}", who,
+                     endpoint_text(seen.endpoint), endpoint_text(peer.endpoint));
     }
     seen.endpoint = peer.endpoint;
     if (auto delta = drop_delta(peer.drops, seen.drops); !delta.empty()) {
-      spdlog::info("peer {} drops in the last {} s: {}{}", who, kActivityIntervalNs / kNsPerSecond, delta,
-                   cause_if_grew(DropReason::kAuthFailure, peer.drops, seen.drops,
-                                 samples.auth_failure_from(peer.id)));
+      log_with(spdlog::level::info,
+               LogContext{.event = log_event_name(LogEvent::kPeerDrops), .reason = top_reason(peer.drops, seen.drops),
+                          .peer = peer.id},
+               "peer {} drops in the last {} s: {}{}", who, kActivityIntervalNs / kNsPerSecond, delta,
+               cause_if_grew(DropReason::kAuthFailure, peer.drops, seen.drops, samples.auth_failure_from(peer.id)));
     }
     seen.drops = peer.drops;
   }
   if (auto delta = drop_delta(status.drops, node_drops_); !delta.empty()) {
-    spdlog::info("drops not tied to a peer in the last {} s: {}{}", kActivityIntervalNs / kNsPerSecond, delta,
-                 cause_if_grew(DropReason::kUnknownPeer, status.drops, node_drops_, samples.unknown_peer));
+    log_with(spdlog::level::info,
+             LogContext{.event = log_event_name(LogEvent::kHostDrops), .reason = top_reason(status.drops, node_drops_)},
+             "drops not tied to a peer in the last {} s: {}{}", kActivityIntervalNs / kNsPerSecond, delta,
+             cause_if_grew(DropReason::kUnknownPeer, status.drops, node_drops_, samples.unknown_peer));
   }
   node_drops_ = status.drops;
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.hpp"
+
 #include "core/keys/update_package.hpp"
 #include "daemon/keyset_store.hpp"
 #include "os/linux/files.hpp"
@@ -80,7 +82,10 @@ bool CourierService::store(uint64_t id, std::span<const std::byte> encoded) {
   }
   // Said once until it works again; the item is refused (storage_failed)
   // and its sender tries again later.
-  if (!storage_failing_) spdlog::error("courier spool {}: {}; items are refused until it can be written", spool_.dir(), error);
+  if (!storage_failing_) {
+    log_event(spdlog::level::err, LogEvent::kSpoolFailed,
+              "courier spool {}: {}; items are refused until it can be written", spool_.dir(), error);
+  }
   storage_failing_ = true;
   return false;
 }
@@ -103,25 +108,27 @@ courier::Applied CourierService::apply(const courier::Item& package) {
   auto applied = store.apply_update_with_user_key(package.payload, wiring_.user_key, source);
   if (applied) {
     receipt.installed = package.version;
-    spdlog::info("courier: applied update {}: key set version {} -> {} ({}), {} peer{}", source,
-                 applied->replaced_version, package.version, keys::update_kind_name(applied->update.kind),
-                 applied->peers, applied->peers == 1 ? "" : "s");
+    log_event(spdlog::level::info, LogEvent::kUpdateApplied, "courier: applied update {}: key set version {} -> {} ({}), {} peer{}",
+              source, applied->replaced_version, package.version, keys::update_kind_name(applied->update.kind),
+              applied->peers, applied->peers == 1 ? "" : "s");
     if (const std::string error = wiring_.adopt(package.version); !error.empty()) {
       receipt.reason = "stored, but the running daemon did not adopt it: " + error;
-      spdlog::error("courier: update {} is stored but not adopted: {}", source, error);
+      log_event(spdlog::level::err, LogEvent::kUpdateNotApplied, "courier: update {} is stored but not adopted: {}",
+                source, error);
     }
   } else if (applied.error().code == keys::KeySetError::kStaleVersion) {
     receipt.outcome = courier::Receipt::Outcome::kAlreadyApplied;
     spdlog::info("courier: update {} was applied before; acknowledged again", source);
   } else if (!applied.error().code) {
     // The file system, not the package: keep it and try again.
-    spdlog::error("courier: update {} not applied now: {}; the courier sends it again", source,
-                  applied.error().message);
+    log_event(spdlog::level::err, LogEvent::kUpdateNotApplied,
+              "courier: update {} not applied now: {}; the courier sends it again", source, applied.error().message);
     return courier::Applied{std::nullopt, courier_->config().installed, true};
   } else {
     receipt.outcome = courier::Receipt::Outcome::kRefused;
     receipt.reason = applied.error().message.substr(0, courier::kMaxReceiptReason);
-    spdlog::error("courier: update refused: {}", applied.error().message);
+    log_event(spdlog::level::err, LogEvent::kUpdateNotApplied, "courier: update refused: {}",
+              applied.error().message);
   }
   auto opened = store.open_with_user_key(wiring_.user_key);
   if (!opened) {

@@ -29,6 +29,7 @@
 #include "daemon/open_policy.hpp"
 #include "daemon/start_checks.hpp"
 #include "daemon/reload.hpp"
+#include "daemon/service_manager.hpp"
 #include "daemon/site_link.hpp"
 #include "daemon/size_classes.hpp"
 #include "daemon/status_json.hpp"
@@ -84,7 +85,8 @@ class Daemon {
 
   int run() {
     if (auto started = start(); !started) {
-      spdlog::error("{}", started.error());
+      log_event(spdlog::level::err, LogEvent::kStartFailed, "{}", started.error());
+      service_.status("start failed: " + started.error());
       return 1;
     }
     return loop();
@@ -116,6 +118,8 @@ class Daemon {
   };
   using ReloadOutcome = cordon::Result<Reloaded, std::string>;
   ReloadOutcome reload(const Now& now, std::string_view why);
+  ReloadOutcome apply_reload(const Now& now, std::string_view why);
+  std::string ready_status() const;  // STATUS= for systemd
   nlohmann::json answer(const nlohmann::json& request);
   // Site links: move a secondary to its backup primary or back (a reload
   // with the other one active), and the "sitelink" control command.
@@ -152,6 +156,7 @@ class Daemon {
   bool lanes_ = false;     // the sockets are picked by lane (underlay.hpp)
   std::string lanes_off_;  // why not
   ActivityLog activity_;
+  ServiceManager service_;  // systemd's Type=notify (service_manager.hpp)
   LocalEndpointTracker local_endpoints_;
 
   int64_t next_tick_ns_ = 0;
@@ -179,6 +184,7 @@ cordon::Status<std::string> Daemon::start() {
   auto ready = check_start(config_, options_.accept_new_keys);
   if (!ready) return ready.error();
   managed_ = std::move(ready->managed);
+  set_log_host(config_.node.self);  // known now, in managed mode from the key set
   counters_.emplace(std::move(ready->counters));
   CounterKeeper::Start floors = std::move(ready->floors);
 
@@ -283,11 +289,12 @@ cordon::Status<std::string> Daemon::start() {
 
   std::string addresses;
   for (const Prefix& a : config_.addresses) addresses += " " + a.to_string();
-  spdlog::info("cordon up: host {} on {} (mtu {}, addresses{}), UDP port {}, {} workers, {} peers, control socket {}",
-               config_.node.self.to_string(), config_.interface, config_.mtu,
-               addresses.empty() ? " none" : addresses, port_, workers_, config_.node.peers.size(),
-               config_.control_socket);
+  log_event(spdlog::level::info, LogEvent::kStarted,
+            "cordon up: host {} on {} (mtu {}, addresses{}), UDP port {}, {} workers, {} peers, control socket {}",
+            config_.node.self.to_string(), config_.interface, config_.mtu, addresses.empty() ? " none" : addresses,
+            port_, workers_, config_.node.peers.size(), config_.control_socket);
   activity_.started(offload_status(config_.offloads, interface_->device(), sockets_, *pool_));
+  service_.ready(ready_status());
   return Ok{};
 }
 
@@ -309,8 +316,10 @@ int Daemon::loop() {
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
     const int64_t courier_wake = courier_ ? next_courier_ns_ : now.mono_ns + kMaxSleepNs;
+    const int64_t watchdog_wake = service_.watchdog(now.mono_ns);
     const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_,
-                                   tunnel_->next_deadline_ns(), courier_wake, now.mono_ns + kMaxSleepNs});
+                                   tunnel_->next_deadline_ns(), courier_wake, watchdog_wake,
+                                   now.mono_ns + kMaxSleepNs});
     // Round up so that the deadline has passed when we wake.
     const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now.mono_ns + kNsPerMs - 1) / kNsPerMs));
 
@@ -327,8 +336,9 @@ int Daemon::loop() {
           if (signal.value() == SIGHUP) {
             reload(os::now(), "SIGHUP");
           } else {
-            spdlog::info("signal {}: stopping; interface {} goes away", signal.value() == SIGINT ? "SIGINT" : "SIGTERM",
-                         config_.interface);
+            service_.stopping();
+            log_event(spdlog::level::info, LogEvent::kStopping, "signal {}: stopping; interface {} goes away",
+                      signal.value() == SIGINT ? "SIGINT" : "SIGTERM", config_.interface);
             pool_->stop();
             tunnel_->close_all(os::now());
             store_last_receive_floors();
@@ -344,7 +354,8 @@ int Daemon::loop() {
       } else if (ready[i] == worker_died_->fd()) {
         pool_->stop();
         tunnel_->close_all(os::now());
-        spdlog::error("{}; stopping", pool_->failure().value_or("a worker stopped"));
+        log_event(spdlog::level::err, LogEvent::kWorkerFailed, "{}; stopping",
+                  pool_->failure().value_or("a worker stopped"));
         return 1;
       } else {
         tunnel_->handle(ready[i], os::now());  // a TCP tunnel listener or stream
@@ -380,11 +391,17 @@ void Daemon::tick(const Now& now) {
     if (auto stored = counters_->store(); !stored) {
       // Until it is stored, sealing stops with `nonce_reservation`: tell the
       // operator once, and try again soon.
-      if (!floor_failing_) spdlog::error("{}; sending stops until the floor can be stored", stored.error());
+      if (!floor_failing_) {
+        log_event(spdlog::level::err, LogEvent::kFloorStoreFailed, "{}; sending stops until the floor can be stored",
+                  stored.error());
+      }
       floor_failing_ = true;
       next_tick_ns_ = std::min(next_tick_ns_, now.mono_ns + kFloorRetryNs);
     } else {
-      if (floor_failing_) spdlog::info("counter floor stored again in {}; sending resumes", counters_->path());
+      if (floor_failing_) {
+        log_event(spdlog::level::info, LogEvent::kFloorStored, "counter floor stored again in {}; sending resumes",
+                  counters_->path());
+      }
       floor_failing_ = false;
       node_->counter_floor_persisted(floor);
     }
@@ -410,7 +427,8 @@ void Daemon::start_courier(const Now& now) {
                                 }};
   auto started = CourierService::start(std::move(wiring), config_, config_.node.boot_random, now);
   if (!started) {
-    spdlog::error("courier off: {}; updates must be applied by hand (`cordon update apply`)", started.error());
+    log_event(spdlog::level::err, LogEvent::kCourierOff,
+              "courier off: {}; updates must be applied by hand (`cordon update apply`)", started.error());
     return;
   }
   courier_ = std::move(started.value());
@@ -430,11 +448,12 @@ void Daemon::switch_primary(const Now& now, bool to_backup) {
   const char* why = to_backup ? "failover to the backup primary" : "return to the primary";
   if (auto done = reload(now, why); !done) {
     config_.site->on_backup = !to_backup;
-    spdlog::error("site link: {} failed; {}", why, done.error());
+    log_event(spdlog::level::err, LogEvent::kFailoverFailed, "site link: {} failed; {}", why, done.error());
     return;
   }
-  spdlog::warn("site link: {}: now using {}", why,
-               (to_backup ? config_.site->backup : config_.site->primary).value_or(HostId{}).to_string());
+  const HostId now_using = (to_backup ? config_.site->backup : config_.site->primary).value_or(HostId{});
+  log_peer_event(spdlog::level::warn, LogEvent::kFailover, now_using, "site link: {}: now using {}", why,
+                 now_using.to_string());
 }
 
 // Every rekey and key-generation event, with its reason code
@@ -444,8 +463,9 @@ void Daemon::log_rekey_events(const std::vector<RekeyLogEvent>& events) {
   for (const RekeyLogEvent& e : events) {
     const bool trouble = e.event == "rekey_failed" || e.event == "rekey_attempt_failed" ||
                          e.event == "rekey_message_refused" || e.event == "rekey_reset";
-    spdlog::log(trouble ? spdlog::level::warn : spdlog::level::debug, "peer {}: {} generation {} reason={}",
-                e.peer.to_string(), e.event, e.generation, e.reason);
+    log_with(trouble ? spdlog::level::warn : spdlog::level::debug,
+             LogContext{.event = e.event, .reason = e.reason, .peer = e.peer}, "peer {}: {} generation {} reason={}",
+             e.peer.to_string(), e.event, e.generation, e.reason);
   }
 }
 
@@ -491,7 +511,8 @@ void Daemon::configure_tunnel(const Now& now) {
   // loudly and go on (clients behind a UDP block cannot reach it until the
   // port is freed and cordon restarted).
   if (auto listening = tunnel_->listen(config_.listen_address, config_.node.mesh.tcp_port); !listening) {
-    spdlog::error("tcp tunnel off: {} (host.tcp_port in {})", listening.error().message(), config_.path);
+    log_event(spdlog::level::err, LogEvent::kTcpTunnelOff, "tcp tunnel off: {} (host.tcp_port in {})",
+              listening.error().message(), config_.path);
     return;
   }
   spdlog::info("tcp tunnel: listening on TCP port {}", tunnel_->listen_port());
@@ -536,7 +557,7 @@ cordon::Status<std::string> Daemon::configure_firewall(const DaemonConfig& confi
 
 void Daemon::stop_firewall() {
   if (!firewall_) return;
-  if (auto stopped = firewall_->stop(); !stopped) spdlog::error("{}", stopped.error());
+  if (auto stopped = firewall_->stop(); !stopped) log_event(spdlog::level::err, LogEvent::kFirewallError, "{}", stopped.error());
   firewall_.reset();
 }
 
@@ -544,7 +565,8 @@ void Daemon::check_local_endpoints(const Now& now) {
   next_local_check_ns_ = now.mono_ns + kLocalEndpointsCheckNs;
   auto listed = os::interface_addresses();
   if (!listed) {
-    spdlog::warn("cannot list this host's addresses: {}", listed.error().message());
+    log_event(spdlog::level::warn, LogEvent::kAddressesUnknown, "cannot list this host's addresses: {}",
+              listed.error().message());
     return;
   }
   const LocalEndpointRules rules{config_.interface, config_.listen_address, port_};
@@ -559,13 +581,27 @@ void Daemon::check_local_endpoints(const Now& now) {
   next_tick_ns_ = now.mono_ns;  // the registry hears of a change at once (docs/protocol.md, "Registry")
 }
 
+// Every reload tells systemd it runs (RELOADING=1) and that it ended
+// (READY=1), whatever its outcome (service_manager.hpp).
 Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
+  service_.reloading();
+  ReloadOutcome outcome = apply_reload(now, why);
+  service_.ready(ready_status());
+  return outcome;
+}
+
+std::string Daemon::ready_status() const {
+  return fmt::format("host {} on {}: {} peers, UDP port {}", config_.node.self.to_string(), config_.interface,
+                     config_.node.peers.size(), port_);
+}
+
+Daemon::ReloadOutcome Daemon::apply_reload(const Now& now, std::string_view why) {
   spdlog::info("{}: reloading {}{}", why, config_.path, managed_ ? " and key set " + *config_.keyset : "");
   ConfigResult result = config_.site ? load_site_daemon_config(config_.path, config_.site->role, config_.site->on_backup)
                                      : load_config(config_.path);
   if (!result) {
-    for (const ConfigError& e : result.error()) spdlog::error("{}", e.to_string());
-    spdlog::error("reload failed with {} error{}; the running configuration stays", result.error().size(),
+    for (const ConfigError& e : result.error()) log_event(spdlog::level::err, LogEvent::kReloadFailed, "{}", e.to_string());
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload failed with {} error{}; the running configuration stays", result.error().size(),
                   result.error().size() == 1 ? "" : "s");
     // The control client sees no log: give it the first error too.
     return cordon::fail(fmt::format("reload failed with {} error{} (first: {}); the running configuration stays",
@@ -579,7 +615,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     std::string error = fmt::format("reload failed: {} no longer has host.keyset; switching from managed to manual "
                                     "mode needs a restart; the running configuration stays",
                                     config_.path);
-    spdlog::error("{}", error);
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "{}", error);
     return cordon::fail(std::move(error));
   }
   if (!managed_ && next.managed()) {
@@ -587,7 +623,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
                                     "needs a restart (the key set must be unlocked); the running configuration "
                                     "stays",
                                     config_.path);
-    spdlog::error("{}", error);
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "{}", error);
     return cordon::fail(std::move(error));
   }
   std::optional<uint64_t> version;
@@ -597,7 +633,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     // host.keyset is a restart-only change, logged below).
     ManagedReload reloaded = reload_managed(next, *config_.keyset, *managed_);
     if (!reloaded) {
-      spdlog::error("reload failed: {}; the running configuration stays", reloaded.error());
+      log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload failed: {}; the running configuration stays", reloaded.error());
       return cordon::fail("reload failed: " + reloaded.error() + "; the running configuration stays");
     }
     for (const std::string& warning : reloaded.value()) spdlog::warn("{}", warning);
@@ -605,7 +641,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   }
   if (auto admitted = counters_->admit_reload(next.node); !admitted) {
     if (managed_) managed_->version = running_version;
-    spdlog::error("reload failed: {}; the running configuration stays", admitted.error());
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload failed: {}; the running configuration stays", admitted.error());
     return cordon::fail("reload failed: " + admitted.error() + "; the running configuration stays");
   }
   for (const std::string& change : restart_only_changes(config_, next)) spdlog::warn("{}", change);
@@ -615,7 +651,7 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   next.node.tunnel_addresses = tunnel_addresses(config_.addresses);
   if (auto firewall = configure_firewall(next); !firewall) {
     if (managed_) managed_->version = running_version;
-    spdlog::error("reload failed: {}; the running configuration and table inet cordon stay", firewall.error());
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload failed: {}; the running configuration and table inet cordon stay", firewall.error());
     return cordon::fail("reload failed: " + firewall.error() +
                         "; the running configuration and table inet cordon stay");
   }
@@ -643,10 +679,10 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
   log_forwarding(forwarding_->apply(config_.tunneled_subnets));
   // A role change opened or closed the TCP tunnel: the table follows.
   if (firewall_ && tunnel_->listen_port() != tcp_port) {
-    if (auto again = configure_firewall(config_); !again) spdlog::error("reload: {}", again.error());
+    if (auto again = configure_firewall(config_); !again) log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload: {}", again.error());
   }
   for (const std::string& failure : interface_->sync_routes(peer_routes(config_.node))) {
-    spdlog::error("reload: {}", failure);
+    log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload: {}", failure);
   }
   if (!options_.log_level && next.log_level != config_.log_level) {
     set_log_level(next.log_level);
@@ -654,9 +690,9 @@ Daemon::ReloadOutcome Daemon::reload(const Now& now, std::string_view why) {
     config_.log_level = next.log_level;
   }
   if (version) {
-    spdlog::info("reloaded {}: key set version {}, {} peers", config_.path, *version, config_.node.peers.size());
+    log_event(spdlog::level::info, LogEvent::kReloaded, "reloaded {}: key set version {}, {} peers", config_.path, *version, config_.node.peers.size());
   } else {
-    spdlog::info("reloaded {}: {} peers", config_.path, config_.node.peers.size());
+    log_event(spdlog::level::info, LogEvent::kReloaded, "reloaded {}: {} peers", config_.path, config_.node.peers.size());
   }
   next_tick_ns_ = now.mono_ns;  // new peers may need a keepalive or the floor right away
   return Reloaded{config_.node.peers.size(), version};

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -181,12 +182,26 @@ std::optional<std::string> credential_password_path() {
   if (dir == nullptr || *dir == '\0') return std::nullopt;
   std::string path = (std::filesystem::path(dir) / kPasswordCredential).string();
   if (::access(path.c_str(), F_OK) != 0) return std::nullopt;
+  // The unit's fallback (SetCredential=cordon-password:-) when its
+  // LoadCredential= file is missing: no password was given.
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) == 1 && !ec) {
+    std::ifstream in(path, std::ios::binary);
+    if (in.get() == '-') return std::nullopt;
+  }
   return path;
 }
 
 PasswordResult read_password_terminal(std::string_view prompt) {
   os::Fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
   if (!tty.valid()) {
+    // $INVOCATION_ID: started by systemd (systemd.exec(5)), which passed
+    // no credential: the unit's LoadCredential= found no file.
+    if (std::getenv("INVOCATION_ID") != nullptr) {
+      return fail("started by systemd without the credential cordon-password: write the key set's password to "
+                  "/etc/cordon/NAME.password (mode 0600), which the unit cordon@NAME.service loads with "
+                  "LoadCredential= (docs/operations.md, \"systemd\")");
+    }
     return fail("no terminal and no --password-file: give --password-file FILE or a systemd credential "
                 "($CREDENTIALS_DIRECTORY/cordon-password)");
   }

@@ -41,7 +41,10 @@ PasswordResult read_password_file(const std::string& path);
 PasswordResult decode_password_file(std::span<const std::byte> content, const std::string& path);
 
 // $CREDENTIALS_DIRECTORY/cordon-password when the variable is set and the
-// file exists; nullopt otherwise.
+// file exists; nullopt otherwise, and also when the file holds only "-":
+// the unit cordon@.service sets that (SetCredential=) for a host without a
+// password file, because systemd 252 refuses to start a unit whose
+// LoadCredential= file is missing.
 std::optional<std::string> credential_password_path();
 
 // Reads one line from the controlling terminal (/dev/tty) with echo off,

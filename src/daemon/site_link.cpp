@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.hpp"
+
 #include "daemon/keyfile.hpp"
 
 namespace cordon::daemon {
@@ -128,13 +130,14 @@ ConfigResult load_site_daemon_config(const std::string& path, SiteRole role, boo
 void log_session_events(const std::vector<SessionLogEvent>& events, const SiteSettings& site) {
   for (const SessionLogEvent& e : events) {
     const std::string who = peer_label(e.peer, site);
+    const LogContext context{.event = e.event, .reason = e.reason, .peer = e.peer};
     if (e.event == "session_lost") {
-      spdlog::error("site link to {}: {} reason={}; connections through it are ended{}", who, e.event, e.reason,
-                    site.role == SiteRole::kSecondary ? "; retrying in 5 s" : "");
+      log_with(spdlog::level::err, context, "site link to {}: {} reason={}; connections through it are ended{}", who,
+               e.event, e.reason, site.role == SiteRole::kSecondary ? "; retrying in 5 s" : "");
     } else if (e.event == "session_retry") {
-      spdlog::warn("site link to {}: {} after {} s", who, e.event, e.wait_ns / kNsPerSecond);
+      log_with(spdlog::level::warn, context, "site link to {}: {} after {} s", who, e.event, e.wait_ns / kNsPerSecond);
     } else {
-      spdlog::info("site link to {}: {} reason={}", who, e.event, e.reason);
+      log_with(spdlog::level::info, context, "site link to {}: {} reason={}", who, e.event, e.reason);
     }
   }
 }

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "tests/common/temp_dir.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control.hpp"
@@ -435,19 +437,17 @@ TEST(PasswordInputTest, SystemdCredentialIsUsedWhenNoFileIsGiven) {
   EXPECT_EQ(text_of(*r), "credential-pass");
 }
 
-// Without a controlling terminal (a new session has none), the error says
-// which other sources exist.
-TEST(PasswordInputTest, NoTerminalNamesTheAlternatives) {
+// Runs `body` in a child in a new session (so without a controlling
+// terminal) and returns what it wrote.
+std::string in_session_without_terminal(const std::function<std::string()>& body) {
   int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
+  if (::pipe(pipe_fds) != 0) return "pipe failed";
   const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  if (child < 0) return "fork failed";
   if (child == 0) {
     ::close(pipe_fds[0]);
     ::setsid();
-    ::unsetenv("CREDENTIALS_DIRECTORY");
-    PasswordResult r = read_password(PasswordRequest{});
-    const std::string out = r ? "unexpected password" : r.error();
+    const std::string out = body();
     (void)!::write(pipe_fds[1], out.data(), out.size());
     ::_exit(0);
   }
@@ -458,8 +458,36 @@ TEST(PasswordInputTest, NoTerminalNamesTheAlternatives) {
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(child, &status, 0);
+  return message;
+}
+
+// Without a controlling terminal, the error says which other sources exist.
+TEST(PasswordInputTest, NoTerminalNamesTheAlternatives) {
+  const std::string message = in_session_without_terminal([] {
+    ::unsetenv("CREDENTIALS_DIRECTORY");
+    ::unsetenv("INVOCATION_ID");
+    PasswordResult r = read_password(PasswordRequest{});
+    return r ? std::string("unexpected password") : r.error();
+  });
   EXPECT_NE(message.find("no terminal and no --password-file"), std::string::npos) << message;
   EXPECT_NE(message.find("systemd credential"), std::string::npos) << message;
+}
+
+// Under systemd, the unit's fallback credential "-" (its password file is
+// missing) counts as no password, and the error says which file to write.
+TEST(PasswordInputTest, UnitFallbackCredentialSaysWhichFileToWrite) {
+  TempDir dir;
+  dir.write(kPasswordCredential, "-");
+  const std::string message = in_session_without_terminal([&] {
+    ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
+    ::setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", 1);
+    const bool skipped = !credential_password_path().has_value();
+    PasswordResult r = read_password(PasswordRequest{});
+    return std::string(skipped ? "skipped " : "used ") + (r ? "unexpected password" : r.error());
+  });
+  EXPECT_TRUE(message.starts_with("skipped ")) << message;
+  EXPECT_NE(message.find("without the credential cordon-password"), std::string::npos) << message;
+  EXPECT_NE(message.find("/etc/cordon/NAME.password"), std::string::npos) << message;
 }
 
 // ---------------------------------------------------------------------------
