@@ -57,7 +57,13 @@ if [ -n "$PREBUILT" ]; then
   # the build tree already, no dbgsym package for it.
   export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noautodbgsym"
 fi
-if command -v ccache >/dev/null; then export CORDON_CCACHE=1; fi
+if command -v ccache >/dev/null; then
+  export CORDON_CCACHE=1
+  # debhelper (compat 13) gives the build a HOME of its own, under debian/,
+  # which would put ccache's cache there and lose it with the copy.
+  CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir)}
+  export CCACHE_DIR
+fi
 
 echo "build-deb: dpkg-buildpackage -b -us -uc in $src${PREBUILT:+ (packaging $PREBUILT)}"
 (cd "$src" && dpkg-buildpackage -b -us -uc) >"$OUT/build.log" 2>&1 ||
