@@ -17,7 +17,7 @@ packages=(
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
   # make deb and its test (scripts/build-deb.sh, tests/netns/deb_test.cpp)
-  debhelper dpkg-dev fakeroot lintian help2man bash-completion
+  debhelper dpkg-dev fakeroot lintian help2man bash-completion man-db
 )
 
 missing=()

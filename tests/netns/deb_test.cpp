@@ -8,9 +8,6 @@
 // accepts its units, and what remove and purge leave behind.
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "tests/netns/netns_harness.hpp"
