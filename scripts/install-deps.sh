@@ -10,12 +10,16 @@ packages=(
   libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # [metrics]: the HTTP server (docs/metrics.md)
+  libcpp-httplib-dev
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
   # the systemd tests: systemd as PID 1 of a namespace, systemd-analyze, journalctl
   systemd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
+  # promtool, which the metrics tests run (`promtool check metrics`)
+  prometheus
 )
 
 missing=()
