@@ -35,7 +35,8 @@ std::string bind_failure(const Endpoint& listen, int err) {
 
 }  // namespace
 
-cordon::Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::open(const DaemonConfig& config) {
+cordon::Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::open(
+    const DaemonConfig& config, std::chrono::milliseconds scrape_timeout) {
   if (!config.metrics) return std::unique_ptr<MetricsServer>();
   auto wake = os::EventFd::create();
   if (!wake) return cordon::fail("metrics: " + wake.error().message());
@@ -57,13 +58,18 @@ cordon::Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::open(
     return std::unique_ptr<MetricsServer>();
   }
   const int64_t started = os::now().real_ns / kNsPerSecond;
-  std::unique_ptr<MetricsServer> out(new MetricsServer(std::move(server), std::move(wake.value()), started));
+  std::unique_ptr<MetricsServer> out(
+      new MetricsServer(std::move(server), std::move(wake.value()), started, scrape_timeout));
   spdlog::info("metrics: serving GET /metrics on http://{}", listen.to_string());
   return out;
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<httplib::Server> server, os::EventFd wake, int64_t start_time_seconds)
-    : server_(std::move(server)), wake_(std::move(wake)), start_time_seconds_(start_time_seconds) {
+MetricsServer::MetricsServer(std::unique_ptr<httplib::Server> server, os::EventFd wake, int64_t start_time_seconds,
+                             std::chrono::milliseconds scrape_timeout)
+    : server_(std::move(server)),
+      wake_(std::move(wake)),
+      start_time_seconds_(start_time_seconds),
+      scrape_timeout_(scrape_timeout) {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     std::optional<std::string> text = scrape();
     if (!text) {
@@ -102,7 +108,7 @@ std::optional<std::string> MetricsServer::scrape() {
     waiting_.push_back(answer);
   }
   wake_.notify();
-  if (text.wait_for(kScrapeTimeout) != std::future_status::ready) return std::nullopt;
+  if (text.wait_for(scrape_timeout_) != std::future_status::ready) return std::nullopt;
   return text.get();
 }
 

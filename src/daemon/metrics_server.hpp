@@ -36,13 +36,14 @@ class MetricsServer {
  public:
   // How long a scrape waits for the control thread before it gets 503:
   // well under Prometheus's default scrape timeout of 10 s.
-  static constexpr std::chrono::seconds kScrapeTimeout{5};
+  static constexpr std::chrono::milliseconds kScrapeTimeout{5000};
 
   // config.metrics: binds its address now and serves from a new thread.
   // Null when [metrics] is off, or when the address cannot be bound and
   // `optional` is set (the error is logged). The error names the address
-  // and the file and says what to do.
-  static cordon::Result<std::unique_ptr<MetricsServer>, std::string> open(const DaemonConfig& config);
+  // and the file and says what to do. Tests shorten `scrape_timeout`.
+  static cordon::Result<std::unique_ptr<MetricsServer>, std::string> open(
+      const DaemonConfig& config, std::chrono::milliseconds scrape_timeout = kScrapeTimeout);
   ~MetricsServer();  // stops serving; scrapes still waiting get 503
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
@@ -55,13 +56,15 @@ class MetricsServer {
 
  private:
   using Answer = std::promise<std::optional<std::string>>;  // nullopt: 503
-  MetricsServer(std::unique_ptr<httplib::Server> server, os::EventFd wake, int64_t start_time_seconds);
+  MetricsServer(std::unique_ptr<httplib::Server> server, os::EventFd wake, int64_t start_time_seconds,
+                std::chrono::milliseconds scrape_timeout);
   // HTTP thread: queues a scrape and waits for its text.
   std::optional<std::string> scrape();
 
   std::unique_ptr<httplib::Server> server_;
   os::EventFd wake_;
   int64_t start_time_seconds_ = 0;
+  std::chrono::milliseconds scrape_timeout_;
   Mutex mutex_;
   std::vector<std::shared_ptr<Answer>> waiting_ CORDON_GUARDED_BY(mutex_);
   bool stopping_ CORDON_GUARDED_BY(mutex_) = false;
