@@ -70,7 +70,9 @@ const Json& field(const Json& j, std::string_view key) {
   const auto it = j.find(key);
   return it == j.end() ? kNull : *it;
 }
-uint64_t u64(const Json& j) { return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0) ? j.get<uint64_t>() : 0; }
+uint64_t u64(const Json& j) {
+  return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0) ? j.get<uint64_t>() : 0;
+}
 uint64_t u64(const Json& j, std::string_view key) { return u64(field(j, key)); }
 std::string str(const Json& j, std::string_view key) {
   const Json& v = field(j, key);
@@ -96,8 +98,10 @@ struct PeerCounter {
   const char* help;
 };
 constexpr std::array<PeerCounter, 8> kPeerCounters = {{
-    {"cordon_peer_receive_bytes_total", "rx_bytes", "Inner IP bytes received from the peer and delivered to the tunnel."},
-    {"cordon_peer_receive_packets_total", "rx_packets", "Inner IP packets received from the peer and delivered to the tunnel."},
+    {"cordon_peer_receive_bytes_total", "rx_bytes",
+     "Inner IP bytes received from the peer and delivered to the tunnel."},
+    {"cordon_peer_receive_packets_total", "rx_packets",
+     "Inner IP packets received from the peer and delivered to the tunnel."},
     {"cordon_peer_transmit_bytes_total", "tx_bytes", "Inner IP bytes sent to the peer."},
     {"cordon_peer_transmit_packets_total", "tx_packets", "Inner IP packets sent to the peer."},
     {"cordon_peer_keepalives_received_total", "keepalives_received", "Keepalives received from the peer."},
@@ -146,7 +150,8 @@ void render_peers(Writer& w, const Json& status) {
     described.emplace_back("role", str(peer, "role"));
     described.emplace_back("suite", str(peer, "suite"));
     w.sample(info, described, "1");
-    for (size_t i = 0; i < kPeerCounters.size(); ++i) w.sample(*counters[i], id, num(u64(peer, kPeerCounters[i].field)));
+    for (size_t i = 0; i < kPeerCounters.size(); ++i)
+      w.sample(*counters[i], id, num(u64(peer, kPeerCounters[i].field)));
     const Json& d = field(peer, "drops");
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       const std::string reason(drop_reason_name(static_cast<DropReason>(r)));
@@ -230,8 +235,7 @@ void render_data_path(Writer& w, const Json& status) {
   const Json& coalesced = field(o, "coalesced");
   counter(w, "cordon_offload_coalesced_packets_total", "Packets written to the TUN device inside coalesced writes.",
           u64(coalesced, "packets"));
-  counter(w, "cordon_offload_coalesced_writes_total", "Coalesced writes to the TUN device.",
-          u64(coalesced, "writes"));
+  counter(w, "cordon_offload_coalesced_writes_total", "Coalesced writes to the TUN device.", u64(coalesced, "writes"));
   const Json& queue = field(status, "control_queue");
   gauge(w, "cordon_control_queue_messages",
         "Control messages the workers queued that the control thread has not taken yet.", num(u64(queue, "queued")));
@@ -245,10 +249,9 @@ void render_mesh(Writer& w, const Json& status) {
   const bool coordinator = str(status, "role") == "coordinator";
   if (coordinator) {
     static constexpr std::array<std::string_view, 3> kStates = {"reachable", "unreachable", "unknown"};
-    Family& clients = w.family("cordon_registered_clients", "gauge",
-                               "Clients this coordinator serves as registry, by state.");
-    Family& routes = w.family("cordon_coordinator_routes", "gauge",
-                              "Routes to other coordinators' clients, by state.");
+    Family& clients =
+        w.family("cordon_registered_clients", "gauge", "Clients this coordinator serves as registry, by state.");
+    Family& routes = w.family("cordon_coordinator_routes", "gauge", "Routes to other coordinators' clients, by state.");
     for (std::string_view state : kStates) {
       uint64_t c = 0, r = 0;
       for (const Json& client : list(status, "clients")) c += str(client, "state") == state ? 1 : 0;
@@ -265,8 +268,9 @@ void render_mesh(Writer& w, const Json& status) {
         flag(status, "tcp") ? "1" : "0");
   const Json& t = field(status, "tcp_tunnel");
   if (!t.is_object()) return;
-  Family& streams = w.family("cordon_tcp_tunnel_streams", "gauge",
-                             "The TCP tunnel listener's streams: pending (no authentic datagram yet) and authenticated.");
+  Family& streams =
+      w.family("cordon_tcp_tunnel_streams", "gauge",
+               "The TCP tunnel listener's streams: pending (no authentic datagram yet) and authenticated.");
   for (const char* state : {"pending", "authenticated"}) w.sample(streams, {{"state", state}}, num(u64(t, state)));
   Family& evicted = w.family("cordon_tcp_tunnel_evicted_total", "counter",
                              "Pending TCP tunnel streams evicted by a newer connection, by reason.");
@@ -312,7 +316,8 @@ void render_filter(Writer& w, const Json& status) {
 void render_courier(Writer& w, const Json& status) {
   const Json& c = field(status, "courier");
   if (!c.is_object()) return;
-  gauge(w, "cordon_courier_items", "Items the courier holds in its spool.", num(static_cast<uint64_t>(list(c, "items").size())));
+  gauge(w, "cordon_courier_items", "Items the courier holds in its spool.",
+        num(static_cast<uint64_t>(list(c, "items").size())));
   gauge(w, "cordon_courier_held_bytes", "Bytes of the items the courier holds.", num(u64(c, "bytes")));
   gauge(w, "cordon_courier_keyset_version", "The key set version installed on this host.", num(u64(c, "installed")));
   const Json& n = field(c, "counters");
@@ -322,8 +327,7 @@ void render_courier(Writer& w, const Json& status) {
           u64(n, "applied"));
   counter(w, "cordon_courier_items_superseded_total", "Items dropped for a newer one, or one the host confirmed.",
           u64(n, "superseded"));
-  counter(w, "cordon_courier_items_duplicate_total", "Items this hop already held or passed on.",
-          u64(n, "duplicates"));
+  counter(w, "cordon_courier_items_duplicate_total", "Items this hop already held or passed on.", u64(n, "duplicates"));
   Family& refused = w.family("cordon_courier_items_refused_total", "counter",
                              "Items refused: by this host (in) or by the next hop (out).");
   w.sample(refused, {{"direction", "in"}}, num(u64(n, "refused_in")));

@@ -19,8 +19,8 @@ namespace cordon::daemon {
 
 // What the document does not hold.
 struct MetricsContext {
-  std::string version;              // cordon_info{version}
-  int64_t start_time_seconds = 0;   // cordon_start_time_seconds (Unix)
+  std::string version;                      // cordon_info{version}
+  int64_t start_time_seconds = 0;           // cordon_start_time_seconds (Unix)
   std::optional<os::ProcessStats> process;  // none: the process_* metrics are left out
 };
 

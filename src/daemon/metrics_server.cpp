@@ -48,13 +48,15 @@ cordon::Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::open(
   if (!server->bind_to_port(listen.address.to_string(), listen.port)) {
     const std::string failure = bind_failure(listen, errno);
     if (!config.metrics->optional) {
-      return cordon::fail(fmt::format("{}; free that address, or choose another [metrics] listen in {}, or set "
-                                      "[metrics] optional = true to start without metrics",
-                                      failure, config.path));
+      return cordon::fail(
+          fmt::format("{}; free that address, or choose another [metrics] listen in {}, or set "
+                      "[metrics] optional = true to start without metrics",
+                      failure, config.path));
     }
-    spdlog::error("{}; running without metrics ([metrics] optional = true in {}); free the address and restart to "
-                  "have them",
-                  failure, config.path);
+    spdlog::error(
+        "{}; running without metrics ([metrics] optional = true in {}); free the address and restart to "
+        "have them",
+        failure, config.path);
     return std::unique_ptr<MetricsServer>();
   }
   const int64_t started = os::now().real_ns / kNsPerSecond;

@@ -69,7 +69,7 @@ class MetricsServer {
   std::vector<std::shared_ptr<Answer>> waiting_ CORDON_GUARDED_BY(mutex_);
   bool stopping_ CORDON_GUARDED_BY(mutex_) = false;
   std::atomic<bool> listened_{false};  // listen_after_bind returned
-  std::thread thread_;  // runs server_->listen_after_bind()
+  std::thread thread_;                 // runs server_->listen_after_bind()
 };
 
 }  // namespace cordon::daemon

@@ -111,13 +111,15 @@ TEST_F(MetricsTest, LiveScrapePassesPromtoolAndCountsTraffic) {
   // bytes of data) from A to B.
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(ping_once(pair.a(), CordonPair::kTunB4));
   double tx = 0, rx = 0, rx_packets = 0;
-  EXPECT_TRUE(poll_until(deadline_in(10s), [&] {
-    tx = sample(get(pair.a(), "/metrics").body, a_tx).value_or(0);
-    const std::string text = get(pair.b(), "/metrics").body;
-    rx = sample(text, b_rx).value_or(0);
-    rx_packets = sample(text, b_rx_packets).value_or(0);
-    return tx >= *tx0 + 3 && rx_packets >= *rx_packets0 + 3 && rx >= *rx0 + 3 * 84;
-  })) << "A sent " << tx << " (was " << *tx0 << "), B received " << rx_packets << " packets (was " << *rx_packets0
+  EXPECT_TRUE(poll_until(deadline_in(10s),
+                         [&] {
+                           tx = sample(get(pair.a(), "/metrics").body, a_tx).value_or(0);
+                           const std::string text = get(pair.b(), "/metrics").body;
+                           rx = sample(text, b_rx).value_or(0);
+                           rx_packets = sample(text, b_rx_packets).value_or(0);
+                           return tx >= *tx0 + 3 && rx_packets >= *rx_packets0 + 3 && rx >= *rx0 + 3 * 84;
+                         }))
+      << "A sent " << tx << " (was " << *tx0 << "), B received " << rx_packets << " packets (was " << *rx_packets0
       << ") and " << rx << " bytes (was " << *rx0 << ")";
 
   // The live text of the other daemon, after traffic, passes as well.
@@ -158,8 +160,8 @@ TEST_F(MetricsTest, AddressInUseStopsTheStartUnlessOptional) {
 
   pair.spec_a().extra = kMetricsTable;
   pair.rewrite_config_a();
-  Process refused(&pair.a(), {cordon_bin().string(), "up", "-c", pair.config_a().string()},
-                  pair.file("refused.log"), "daemon A with the metrics port taken");
+  Process refused(&pair.a(), {cordon_bin().string(), "up", "-c", pair.config_a().string()}, pair.file("refused.log"),
+                  "daemon A with the metrics port taken");
   ASSERT_TRUE(refused.wait_exit(deadline_in(20s)).has_value()) << "the daemon kept running:\n" << refused.log_text();
   EXPECT_EQ(refused.exit_code(), 1) << refused.log_text();
   const std::string log = refused.log_text();

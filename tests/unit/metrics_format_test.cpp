@@ -194,9 +194,7 @@ TEST(MetricsFormatTest, LabelValuesAreEscaped) {
   Json doc = small_document();
   doc["peers"][0]["name"] = "site \"b\"\\east\nline";
   const std::string text = render_metrics(doc, small_context());
-  EXPECT_TRUE(has_line(text,
-                       R"(cordon_peer_roams_total{peer="0x0001000b",name="site \"b\"\\east\nline"} 5)"))
-      << text;
+  EXPECT_TRUE(has_line(text, R"(cordon_peer_roams_total{peer="0x0001000b",name="site \"b\"\\east\nline"} 5)")) << text;
 }
 
 TEST(MetricsFormatTest, ProcessMetricsAreTheStandardOnes) {
@@ -249,8 +247,8 @@ Json rich_document() {
     c.state = p.reachability;
     s.clients.push_back(c);
   }
-  s.routes.push_back(RouteStatus{HostId{0x00010009}, HostId{0x00010005}, HostId{0x00010005}, 1,
-                                 Reachability::kReachable});
+  s.routes.push_back(
+      RouteStatus{HostId{0x00010009}, HostId{0x00010005}, HostId{0x00010005}, 1, Reachability::kReachable});
   StatusContext context{"cordon0", 51820, 1765000100LL * kNsPerSecond};
   context.tcp_port = 443;
   context.tcp_streams = 2;
@@ -350,7 +348,9 @@ TEST(MetricsFormatTest, GrafanaDashboardUsesOnlyRenderedMetrics) {
     for (size_t at = dashboard.find(prefix); at != std::string::npos; at = dashboard.find(prefix, at + 1)) {
       if (at > 0 && (std::isalnum(static_cast<unsigned char>(dashboard[at - 1])) || dashboard[at - 1] == '_')) continue;
       size_t end = at;
-      while (end < dashboard.size() && (std::isalnum(static_cast<unsigned char>(dashboard[end])) || dashboard[end] == '_')) ++end;
+      while (end < dashboard.size() &&
+             (std::isalnum(static_cast<unsigned char>(dashboard[end])) || dashboard[end] == '_'))
+        ++end;
       const std::string name = dashboard.substr(at, end - at);
       EXPECT_TRUE(families.contains(name)) << name << " is in the dashboard but not rendered";
       ++used;
@@ -414,14 +414,21 @@ TEST_F(MetricsConfigTest, MalformedInputNamesFileLineAndField) {
     const char* expected;
   };
   for (const Case& c : {
-           Case{"[metrics]\nlisten = \"localhost:9462\"\n", ":10:10: metrics.listen: \"localhost:9462\" is not an address and port"},
-           Case{"[metrics]\nlisten = \"127.0.0.1\"\n", ":10:10: metrics.listen: \"127.0.0.1\" is not an address and port"},
-           Case{"[metrics]\nlisten = \"::1:9462\"\n", ":10:10: metrics.listen: \"::1:9462\" is not an address and port; write e.g. \"127.0.0.1:9462\" or \"[::1]:9462\""},
-           Case{"[metrics]\nlisten = \"127.0.0.1:0\"\n", ":10:10: metrics.listen: \"127.0.0.1:0\" is not an address and port"},
+           Case{"[metrics]\nlisten = \"localhost:9462\"\n",
+                ":10:10: metrics.listen: \"localhost:9462\" is not an address and port"},
+           Case{"[metrics]\nlisten = \"127.0.0.1\"\n",
+                ":10:10: metrics.listen: \"127.0.0.1\" is not an address and port"},
+           Case{"[metrics]\nlisten = \"::1:9462\"\n",
+                ":10:10: metrics.listen: \"::1:9462\" is not an address and port; write e.g. \"127.0.0.1:9462\" or "
+                "\"[::1]:9462\""},
+           Case{"[metrics]\nlisten = \"127.0.0.1:0\"\n",
+                ":10:10: metrics.listen: \"127.0.0.1:0\" is not an address and port"},
            Case{"[metrics]\nlisten = 9462\n", ":10:10: metrics.listen: expected a string, found an integer"},
-           Case{"[metrics]\nlisten = \"127.0.0.1:9462\"\noptional = \"yes\"\n", ":11:12: metrics.optional: expected true or false, found a string"},
+           Case{"[metrics]\nlisten = \"127.0.0.1:9462\"\noptional = \"yes\"\n",
+                ":11:12: metrics.optional: expected true or false, found a string"},
            Case{"[metrics]\nlisen = \"127.0.0.1:9462\"\n", ":10:1: metrics.lisen: unknown key; did you mean `listen`?"},
-           Case{"[metrics]\nlisten = \"[::1]9462\"\n", ":10:10: metrics.listen: \"[::1]9462\" is not an address and port"},
+           Case{"[metrics]\nlisten = \"[::1]9462\"\n",
+                ":10:10: metrics.listen: \"[::1]9462\" is not an address and port"},
        }) {
     auto r = load(c.table);
     ASSERT_FALSE(r.ok()) << c.table;
@@ -468,7 +475,7 @@ TEST(MetricsProcessStatsTest, ReadsSensibleValuesForThisProcess) {
   const int64_t now = static_cast<int64_t>(::time(nullptr));
   EXPECT_GT(stats->resident_bytes, 1u << 20);  // a gtest binary holds more than 1 MiB
   EXPECT_GE(stats->virtual_bytes, stats->resident_bytes);
-  EXPECT_GE(stats->open_fds, 3u);              // stdin, stdout, stderr
+  EXPECT_GE(stats->open_fds, 3u);  // stdin, stdout, stderr
   EXPECT_GE(stats->max_fds, stats->open_fds);
   EXPECT_GE(stats->cpu_seconds, 0.0);
   EXPECT_LE(stats->start_time_seconds, static_cast<double>(now) + 1);

@@ -14,12 +14,12 @@
 namespace cordon::os {
 
 struct ProcessStats {
-  double cpu_seconds = 0;          // user + system time (proc(5), /proc/self/stat utime + stime)
-  uint64_t resident_bytes = 0;     // rss pages times the page size
-  uint64_t virtual_bytes = 0;      // vsize
-  uint64_t open_fds = 0;           // entries of /proc/self/fd
-  uint64_t max_fds = 0;            // RLIMIT_NOFILE, the soft limit
-  double start_time_seconds = 0;   // Unix time: /proc/stat btime + starttime
+  double cpu_seconds = 0;         // user + system time (proc(5), /proc/self/stat utime + stime)
+  uint64_t resident_bytes = 0;    // rss pages times the page size
+  uint64_t virtual_bytes = 0;     // vsize
+  uint64_t open_fds = 0;          // entries of /proc/self/fd
+  uint64_t max_fds = 0;           // RLIMIT_NOFILE, the soft limit
+  double start_time_seconds = 0;  // Unix time: /proc/stat btime + starttime
 };
 
 // Reads them now. Fails only if /proc is not mounted or unreadable.
