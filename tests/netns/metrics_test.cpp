@@ -1,7 +1,9 @@
 // [metrics] on real kernels (docs/metrics.md): two daemons serve GET
 // /metrics on loopback inside their namespaces; the live text passes
 // promtool, and the peer counters follow the traffic. A metrics address
-// that is taken stops the start, unless [metrics] optional = true.
+// that is taken stops the start, unless [metrics] optional = true. A
+// coordinator's live text has its registry, and [metrics] added by a reload
+// waits for a restart.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "tests/netns/nat_topology.hpp"
 #include "tests/netns/netns_harness.hpp"
 
 namespace cordon::netns {
@@ -174,6 +177,43 @@ TEST_F(MetricsTest, AddressInUseStopsTheStartUnlessOptional) {
   EXPECT_TRUE(pair.wait_for_tunnel(deadline_in(20s))) << pair.daemon_a().log_text();
   EXPECT_NE(pair.daemon_a().log_text().find("running without metrics"), std::string::npos)
       << pair.daemon_a().log_text();
+}
+
+// A coordinator of a managed network (nat_topology.hpp): [metrics] added
+// by a reload is reported as needing a restart and serves nothing; after
+// the restart the live text has the registry, the relay and the courier,
+// and passes promtool.
+TEST_F(MetricsTest, CoordinatorAfterARestartShowsItsRegistry) {
+  CoordinatorNetwork n(CoordinatorOptions{});
+  n.wait_until_registered();
+  ManagedHost& c1 = n.c1();
+  c1.write_config(short_mesh_timers(), std::string("\n") + kMetricsTable);
+  c1.reload();
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] {
+    return file_contains(c1.log(), "[metrics] changed (off -> 127.0.0.1:9462) and needs a restart");
+  })) << read_file(c1.log());
+  EXPECT_EQ(get(c1.ns(), "/metrics").status, 0) << "a reload opened the metrics port";
+
+  c1.stop();
+  c1.start();
+  const std::string reachable = "cordon_registered_clients{state=\"reachable\"}";
+  std::string text;
+  // a and b report to c1 within the status interval (10 s here).
+  EXPECT_TRUE(poll_until(deadline_in(40s), [&] {
+    text = get(c1.ns(), "/metrics").body;
+    return sample(text, reachable).value_or(0) == 2;
+  })) << text;
+  EXPECT_NE(text.find("cordon_info{host=\"" + c1.id() + "\",interface=\"cordon0\",role=\"coordinator\""),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(sample(text, "cordon_relay_packets_total").has_value()) << text;
+  EXPECT_TRUE(sample(text, "cordon_courier_keyset_version").value_or(0) >= 1) << text;
+  EXPECT_TRUE(sample(text, peer_series("cordon_peer_receive_packets_total", n.a().id().c_str(), "a")).has_value())
+      << text;
+  TempDir dir("metrics-coordinator");
+  const auto [code, said] = promtool(dir, text, "c1.prom");
+  EXPECT_EQ(code, 0) << said;
+  EXPECT_EQ(said, "");
 }
 
 }  // namespace
