@@ -131,6 +131,21 @@ TEST(MetricsServerTest, AScrapeIsAnsweredByTheControlThread) {
   EXPECT_EQ(documents, 1);
 }
 
+// "[::1]:PORT" binds the IPv6 loopback (the port the kernel gave out on
+// 127.0.0.1 is free there too in practice; a clash fails the test loudly).
+TEST(MetricsServerTest, ListensOnIpv6Loopback) {
+  const uint16_t port = free_port();
+  DaemonConfig config = config_on(port);
+  config.metrics->listen = *Endpoint::parse("[::1]:" + std::to_string(port));
+  auto server = MetricsServer::open(config);
+  ASSERT_TRUE(server.ok()) << server.error();
+  ASSERT_TRUE(server.value());
+  httplib::Client client("::1", port);
+  auto result = client.Get("/nothing-here");
+  ASSERT_TRUE(result) << "no answer on [::1]:" << port;
+  EXPECT_EQ(result->status, 404);
+}
+
 TEST(MetricsServerTest, OtherPathsAre404WithoutWakingTheControlThread) {
   const uint16_t port = free_port();
   auto server = MetricsServer::open(config_on(port));
