@@ -1,7 +1,7 @@
 // GET /metrics: the status document rendered in the Prometheus text
 // exposition format, version 0.0.4 (the Prometheus documentation
 // "Exposition formats", "Text-based format"). docs/metrics.md lists every
-// metric; docs/design.md, decision 13, says why this is a pure function of
+// metric; docs/design.md, decision 14, says why this is a pure function of
 // the document `cordon status --json` prints: the two can never disagree,
 // and tests feed it known documents.
 #pragma once

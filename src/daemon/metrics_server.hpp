@@ -1,5 +1,5 @@
 // [metrics]: GET /metrics over HTTP (cpp-httplib), in a thread of its own
-// (docs/metrics.md; docs/design.md, decision 13).
+// (docs/metrics.md; docs/design.md, decision 14).
 //
 // The control thread owns every piece of state the metrics show, so a
 // scrape does not read any of it. The HTTP handler queues a request and
