@@ -10,6 +10,8 @@ packages=(
   libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # [metrics]: the HTTP server (docs/metrics.md)
+  libcpp-httplib-dev
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
   # the systemd tests: systemd as PID 1 of a namespace, systemd-analyze, journalctl
@@ -18,6 +20,8 @@ packages=(
   python3
   # make deb and its test (scripts/build-deb.sh, tests/netns/deb_test.cpp)
   debhelper dpkg-dev fakeroot lintian help2man bash-completion man-db
+  # promtool, which the metrics tests run (`promtool check metrics`)
+  prometheus
 )
 
 missing=()

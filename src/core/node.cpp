@@ -250,6 +250,8 @@ NodeStatus Node::status() const {
   out.drops = impl_->drops.snapshot();
   out.counter_floor = impl_->confirmed_floor.load(std::memory_order_relaxed);
   out.filter = filter_status(*s, impl_->conntrack.get());
+  out.control_queued = impl_->inbox.queued();
+  out.control_queue_limit = kMaxInbox;
   return out;
 }
 

@@ -180,6 +180,10 @@ class Inbox {
   // that fail to parse (none: post's caller checked them) are counted.
   std::vector<InboxItem> take(DropCounters& drops);
   bool pending() const { return pending_.load(std::memory_order_acquire); }
+  // Messages posted and not taken yet, for `cordon status` and metrics
+  // (docs/metrics.md): a gauge of the backlog that `control_backlog` drops
+  // guard. Any thread; a relaxed read, so a moment's value.
+  size_t queued() const { return queued_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -208,6 +212,7 @@ class Inbox {
   unsigned filling_ CORDON_GUARDED_BY(lock_) = 0;
   Buffer buffers_[2];  // buffers_[filling_] under lock_; the other, the control thread's
   std::atomic<bool> pending_{false};
+  std::atomic<uint32_t> queued_{0};  // buffers_[filling_].entries.size(), written under lock_
 };
 
 // Counter-floor tunables (docs/protocol.md, "Nonce uniqueness").

@@ -57,6 +57,7 @@ bool Inbox::post(const Header& h, std::span<const std::byte> bytes, size_t share
   if (!bytes.empty()) std::memcpy(b.bytes.data() + b.used_bytes, bytes.data(), bytes.size());  // empty: an event (kHeard, ...)
   b.entries.push_back(Entry{h, static_cast<uint32_t>(b.used_bytes), static_cast<uint32_t>(bytes.size())});
   b.used_bytes += bytes.size();
+  queued_.store(static_cast<uint32_t>(b.entries.size()), std::memory_order_relaxed);
   pending_.store(true, std::memory_order_release);
   return true;
 }
@@ -68,6 +69,7 @@ std::vector<InboxItem> Inbox::take(DropCounters& drops) {
     taken = filling_;
     filling_ = 1 - filling_;
     pending_.store(false, std::memory_order_relaxed);
+    queued_.store(0, std::memory_order_relaxed);
   }
   // Outside the lock: workers now fill the other buffer.
   Buffer& b = buffers_[taken];

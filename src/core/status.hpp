@@ -133,6 +133,9 @@ struct NodeStatus {
   std::array<uint64_t, kDropReasonCount> drops{};  // drops not attributable to a peer
   uint64_t counter_floor = 0;                       // persisted nonce reservation, in counter units
   FilterStatus filter;
+  // The control inbox (docs/architecture.md): messages workers queued that
+  // the control thread has not taken yet, and how many it holds at most.
+  size_t control_queued = 0, control_queue_limit = 0;
 };
 
 }  // namespace cordon

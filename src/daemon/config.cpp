@@ -23,7 +23,8 @@ using namespace std::string_view_literals;
 
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
-constexpr std::array<std::string_view, 4> kTopKeys = {"host", "peer", "filter", "open"};
+constexpr std::array<std::string_view, 5> kTopKeys = {"host", "peer", "filter", "open", "metrics"};
+constexpr std::array<std::string_view, 2> kMetricsKeys = {"listen", "optional"};
 constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
 constexpr int64_t kMaxConnectionsLimit = 16 * 1024 * 1024;
@@ -146,6 +147,7 @@ class Reader {
   void read_host(const toml::table& host, DaemonConfig& config);
   void read_filter(const toml::node& filter, DaemonConfig& config);
   void read_open(const toml::node& open, DaemonConfig& config);
+  void read_metrics(const toml::node& metrics, DaemonConfig& config);
   // The node as the table [name], or nullptr with the error recorded.
   const toml::table* section(const toml::node& node, std::string_view name);
   template <typename T, typename Parse>
@@ -670,6 +672,27 @@ void Reader::read_open(const toml::node& node, DaemonConfig& config) {
   read_open_list<os::PortForward>(*open, "forward_ports", parse_port_forward, out.forward_ports);
 }
 
+// [metrics] (docs/configuration.md, "[metrics]"): an address and port, as a
+// peer's endpoint is written, so that "[::1]:9462" is unambiguous. Host
+// names are not resolved, and port 0 would bind a port nobody can scrape.
+void Reader::read_metrics(const toml::node& node, DaemonConfig& config) {
+  const toml::table* metrics = section(node, "metrics");
+  if (!metrics) return;
+  check_keys(*metrics, "metrics.", kMetricsKeys);
+  const std::optional<bool> optional = get_boolean(*metrics, "optional", "metrics.optional");
+  const std::optional<std::string> text = get_string(*metrics, "listen", "metrics.listen");
+  if (!text) return;
+  const auto endpoint = Endpoint::parse(*text);
+  if (!endpoint || endpoint->port == 0) {
+    error(metrics->get("listen")->source(), "metrics.listen",
+          fmt::format("\"{}\" is not an address and port; write e.g. \"127.0.0.1:9462\" or \"[::1]:9462\" (host "
+                      "names are not resolved; the port is 1 to 65535)",
+                      *text));
+    return;
+  }
+  config.metrics = MetricsConfig{*endpoint, optional.value_or(false)};
+}
+
 ConfigResult Reader::read(const toml::table& root) {
   DaemonConfig config;
   config.path = path_;
@@ -688,6 +711,7 @@ ConfigResult Reader::read(const toml::table& root) {
 
   if (const toml::node* filter = root.get("filter")) read_filter(*filter, config);
   if (const toml::node* open = root.get("open")) read_open(*open, config);
+  if (const toml::node* metrics = root.get("metrics")) read_metrics(*metrics, config);
 
   const toml::node* peers = root.get("peer");
   if (managed_) {

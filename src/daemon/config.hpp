@@ -37,6 +37,10 @@
 //   snat = ["oif eth0 from 192.168.71.0/24"]             # masquerade, or `to ADDRESS`
 //   forward_ports = ["proto tcp dport 8080 to 192.168.71.10:80 iif eth0"]
 //
+//   [metrics]                         # Prometheus metrics (docs/metrics.md); off without it
+//   listen = "127.0.0.1:9462"         # ADDR:PORT, IPv6 as "[::1]:9462"; read at start
+//   optional = false                  # true: a port that cannot be bound is logged, not fatal
+//
 // Relative paths (key_file, state_dir, control_socket, keyset,
 // password_file) are relative to the config file's directory. Unknown keys
 // are errors, so typos are caught.
@@ -109,6 +113,13 @@ struct SiteSettings {
   bool on_backup = false;         // secondary: the backup primary is in use
 };
 
+// [metrics]: where the daemon serves GET /metrics (docs/metrics.md).
+struct MetricsConfig {
+  Endpoint listen;        // a TCP address and port; port 0 is refused
+  bool optional = false;  // a failed bind is logged and the daemon runs on
+  bool operator==(const MetricsConfig&) const = default;
+};
+
 struct DaemonConfig {
   std::string path;  // the config file, as given; reloads read it again
 
@@ -177,6 +188,9 @@ struct DaemonConfig {
   // from both).
   std::optional<OpenConfig> open;
   bool open_firewall() const { return open.has_value() || !central_open_rules.empty(); }
+
+  // [metrics]: none without the table or its `listen` key (off by default).
+  std::optional<MetricsConfig> metrics;
 
   // A site link (`cordon sitelink`): the file is a site-link file, and
   // reloads read it as one.

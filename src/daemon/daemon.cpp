@@ -25,6 +25,7 @@
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
+#include "daemon/metrics_server.hpp"
 #include "daemon/open_firewall.hpp"
 #include "daemon/open_policy.hpp"
 #include "daemon/start_checks.hpp"
@@ -121,6 +122,8 @@ class Daemon {
   ReloadOutcome apply_reload(const Now& now, std::string_view why);
   std::string ready_status() const;  // STATUS= for systemd
   nlohmann::json answer(const nlohmann::json& request);
+  // The document `cordon status --json` prints, and metrics are rendered from.
+  nlohmann::json status_document(const Now& now);
   // Site links: move a secondary to its backup primary or back (a reload
   // with the other one active), and the "sitelink" control command.
   void switch_primary(const Now& now, bool to_backup);
@@ -142,6 +145,7 @@ class Daemon {
   std::optional<os::Poller> poller_;
   std::optional<CounterKeeper> counters_;
   std::optional<ControlServer> control_;
+  std::unique_ptr<MetricsServer> metrics_;  // [metrics]: GET /metrics; null when off
   std::optional<Forwarding> forwarding_;  // after the interface goes, forwarding is restored
   std::optional<OpenFirewall> firewall_;  // [open]: table inet cordon, deleted when the daemon stops
   std::optional<TunnelInterface> interface_;
@@ -236,6 +240,16 @@ cordon::Status<std::string> Daemon::start() {
   poller_.emplace(std::move(poller.value()));
   for (int fd : {signals_->fd(), control_->fd(), worker_died_->fd(), control_wake_->fd()}) {
     if (auto added = poller_->add_readable(fd); !added) return added.error().message();
+  }
+
+  // [metrics] (docs/metrics.md): a scrape wakes this thread for a status
+  // document; an address that cannot be bound stops the start unless
+  // `optional` is set.
+  auto metrics = MetricsServer::open(config_);
+  if (!metrics) return metrics.error();
+  metrics_ = std::move(metrics.value());
+  if (metrics_) {
+    if (auto added = poller_->add_readable(metrics_->wake_fd()); !added) return added.error().message();
   }
 
   // Probe IDs and report sequence numbers start from it (core/node_config.hpp).
@@ -351,6 +365,8 @@ int Daemon::loop() {
         control_->serve_pending([this](const nlohmann::json& request) { return answer(request); });
       } else if (ready[i] == control_wake_->fd()) {
         on_wake(os::now());
+      } else if (metrics_ && ready[i] == metrics_->wake_fd()) {
+        metrics_->serve_pending([this] { return status_document(os::now()); });
       } else if (ready[i] == worker_died_->fd()) {
         pool_->stop();
         tunnel_->close_all(os::now());
@@ -698,22 +714,23 @@ Daemon::ReloadOutcome Daemon::apply_reload(const Now& now, std::string_view why)
   return Reloaded{config_.node.peers.size(), version};
 }
 
+nlohmann::json Daemon::status_document(const Now& now) {
+  StatusContext context{config_.interface, port_, now.real_ns};
+  context.now_mono_ns = now.mono_ns;
+  context.tcp_port = tunnel_->listen_port();
+  context.tcp_streams = tunnel_->open_streams();
+  context.tcp_tunnel = tunnel_->stats();
+  context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
+  context.workers = workers_status(lanes_, lanes_off_, *pool_);
+  if (firewall_) context.open = firewall_->status();
+  nlohmann::json document = status_to_json(node_->status(), context);
+  if (courier_) document["courier"] = courier_->status_json();
+  return document;
+}
+
 nlohmann::json Daemon::answer(const nlohmann::json& request) {
   ControlCommands commands;
-  commands.status = [this] {
-    const Now now = os::now();
-    StatusContext context{config_.interface, port_, now.real_ns};
-    context.now_mono_ns = now.mono_ns;
-    context.tcp_port = tunnel_->listen_port();
-    context.tcp_streams = tunnel_->open_streams();
-    context.tcp_tunnel = tunnel_->stats();
-    context.offloads = offload_status(config_.offloads, interface_->device(), sockets_, *pool_);
-    context.workers = workers_status(lanes_, lanes_off_, *pool_);
-    if (firewall_) context.open = firewall_->status();
-    nlohmann::json document = status_to_json(node_->status(), context);
-    if (courier_) document["courier"] = courier_->status_json();
-    return document;
-  };
+  commands.status = [this] { return status_document(os::now()); };
   commands.reload = [this]() -> nlohmann::json {
     ReloadOutcome outcome = reload(os::now(), "control command reload");
     if (!outcome) return {{"error", outcome.error()}};

@@ -21,6 +21,12 @@ void compare(std::vector<std::string>& out, const char* field, const T& before, 
                             before, after));
 }
 
+// [metrics] is bound once, at start (docs/configuration.md, "[metrics]").
+std::string metrics_text(const std::optional<MetricsConfig>& m) {
+  if (!m) return "off";
+  return m->listen.to_string() + (m->optional ? ", optional" : "");
+}
+
 }  // namespace
 
 std::vector<std::string> restart_only_changes(const DaemonConfig& running, const DaemonConfig& next) {
@@ -37,6 +43,7 @@ std::vector<std::string> restart_only_changes(const DaemonConfig& running, const
   compare(out, "host.control_socket", running.control_socket, next.control_socket);
   compare(out, "host.keyset", running.keyset.value_or("(none)"), next.keyset.value_or("(none)"));
   compare(out, "host.tcp_port", running.node.mesh.tcp_port, next.node.mesh.tcp_port);
+  compare(out, "[metrics]", metrics_text(running.metrics), metrics_text(next.metrics));
   return out;
 }
 

@@ -4,7 +4,7 @@
 // Live: peers (added, removed, new keys, endpoints, prefixes, suites,
 // keepalives), the time window and the log level; routes follow the peers'
 // prefixes. Everything the daemon set up at start (interface, addresses,
-// MTU, port, workers, paths) needs a restart; a reload logs each such
+// MTU, port, workers, paths, [metrics]) needs a restart; a reload logs each such
 // change and keeps the running value.
 //
 // Managed mode (host.keyset) reloads the installed key set as well: its

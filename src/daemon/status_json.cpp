@@ -283,6 +283,7 @@ nlohmann::json status_to_json(const NodeStatus& status, const StatusContext& con
       {"drops", drops_to_json(status.drops)},
       {"filter", filter_to_json(status.filter)},
       {"open", open_to_json(context.open)},
+      {"control_queue", {{"queued", status.control_queued}, {"limit", status.control_queue_limit}}},
   };
 }
 

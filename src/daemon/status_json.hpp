@@ -47,7 +47,10 @@
 //        "counters": {"spoofed_protected", "spoofed_lan", "input_dropped",
 //            "forward_dropped": {"packets", "bytes"}},
 //        "rules": [{"number", "counter" ("open_rule_N"), "text",
-//            "packets", "bytes"}]}}
+//            "packets", "bytes"}]},
+//    "control_queue": {"queued": control messages the workers queued that
+//        the control thread has not taken yet, "limit": the most it holds
+//        (beyond it they are dropped as control_backlog)}}
 //
 // "clients", "routes" and "relay" are a coordinator's (docs/protocol.md,
 // "Registry", "Routing between coordinators", "Relayed datagrams"); a

@@ -488,6 +488,7 @@ std::string render_config(const NodeSpec& s) {
     if (!p.suite.empty()) o << "suite = " << toml_string(p.suite) << "\n";
     if (p.keepalive >= 0) o << "keepalive = " << p.keepalive << "\n";
   }
+  if (!s.extra.empty()) o << "\n" << s.extra;
   return o.str();
 }
 
@@ -893,6 +894,8 @@ CordonPair::CordonPair(PairOptions options) : options_(std::move(options)) {
   spec_a_.peers.back().endpoint = endpoint_text(b_underlay(), kPort);
   spec_b_ = node(kIdB, kTunB4, kTunB6, "b");
   spec_b_.peers.push_back(peer(kIdA, kTunA4, kTunA6, "site-a", key));  // no endpoint: learnt
+  spec_a_.extra = options_.extra_a;
+  spec_b_.extra = options_.extra_b;
 
   config_a_ = file("a.toml");
   config_b_ = file("b.toml");

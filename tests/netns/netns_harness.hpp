@@ -229,6 +229,7 @@ struct NodeSpec {
   int rekey_period = -1;         // host.rekey_period in seconds; -1: the default
   std::string size_classes;      // host.size_classes; empty: the default (off)
   std::vector<PeerSpec> peers;
+  std::string extra;             // appended to the file as is, e.g. a [metrics] table
 };
 
 // Writes `offloads` when the spec sets it or the environment forces it:
@@ -318,6 +319,7 @@ struct PairOptions {
   unsigned workers = 0;          // both daemons' `workers`; 0: the default
   int rekey_period = -1;         // both daemons' `rekey_period`; -1: the default
   std::string size_classes;      // both daemons' `size_classes`; empty: the default (off)
+  std::string extra_a, extra_b;  // NodeSpec::extra of A and of B
 };
 
 class CordonPair {

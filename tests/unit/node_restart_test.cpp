@@ -239,8 +239,15 @@ TEST(ControlInbox, EachPeerGetsAFairShare) {
   auto from_a = testing::forge_direct(key(7), kA, kB, request, base);
   EXPECT_EQ(receive(*b, now, kEa, from_a).verdict, Verdict::kControl);
   EXPECT_EQ(peer_drops(*b, kA, DropReason::kControlBacklog), 0u);
+  // The queue's length, for metrics: X's share and A's message (and the
+  // event of each peer's first authentic datagram, which takes no share).
+  const NodeStatus queued = b->status();
+  EXPECT_GE(queued.control_queued, share + 1);
+  EXPECT_LE(queued.control_queued, share + 3);
+  EXPECT_EQ(queued.control_queue_limit, kMaxInbox);
   // Handled: the share is free again.
   b->tick(now);
+  EXPECT_EQ(b->status().control_queued, 0u);
   auto again = testing::forge_direct(key(9), kX, kB, request, base + 3 * kMaxInbox);
   EXPECT_EQ(receive(*b, now, kEa, again).verdict, Verdict::kControl);
 }
