@@ -12,9 +12,9 @@
 //  - a unit without its config, or a managed host's unit without its
 //    password credential, fails with the reason in the journal and a
 //    non-zero exit that systemd reports; with the credential it starts, and
-//    as a coordinator and gateway with an [open] table it locks its memory,
-//    listens on TCP port 443, turns on forwarding and loads its nftables
-//    table under the unit's hardening.
+//    as a coordinator and gateway with an [open] table and metrics it locks
+//    its memory, listens on TCP port 443, turns on forwarding, loads its
+//    nftables table and serves /metrics under the unit's hardening.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -202,7 +202,7 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
   ASSERT_TRUE(installed.ok()) << installed.describe();
   const std::string config =
       "[host]\nkeyset = \"/var/lib/cordon/keyset\"\ncontrol_socket = \"/run/cordon/m.sock\"\n"
-      "[open]\nrules = [\"allow proto icmp\"]\n";
+      "[open]\nrules = [\"allow proto icmp\"]\n[metrics]\nlisten = \"127.0.0.1:9462\"\n";
   write_file(sd.etc() / "cordon/with.toml", config);
   write_file(sd.etc() / "cordon/without.toml", config);
   write_file(sd.etc() / "cordon/with.password", maker.password + "\n", 0600);
@@ -232,6 +232,12 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
   EXPECT_TRUE(table.ok()) << table.describe();
   EXPECT_TRUE(wait_for_tcp_listener(ns, 443, deadline_in(5s)))
       << sd.run({"journalctl", "--no-pager", "-u", "cordon@with"}).out;
+  // Metrics, process ones included (/proc/self under ProtectProc=invisible).
+  RunResult scrape = run(&ns, {"bash", "-c",
+                               "exec 3<>/dev/tcp/127.0.0.1/9462 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && "
+                               "cat <&3"});
+  EXPECT_NE(scrape.out.find("cordon_info{host=\"0x0001000a\""), std::string::npos) << scrape.describe();
+  EXPECT_NE(scrape.out.find("\nprocess_resident_memory_bytes "), std::string::npos) << scrape.describe();
   // Memory locked: no warning that link keys may be swapped out.
   for (const nlohmann::json& r : sd.journal("cordon@with")) {
     EXPECT_EQ(r.value("MESSAGE", "").find("swapped out"), std::string::npos) << r.dump();
