@@ -55,6 +55,17 @@ std::optional<double> exposure(const std::string& text) {
   return std::stod(m[1]);
 }
 
+// A unit whose start failed: systemd reports an exit code, and the journal
+// holds an error record of `event` whose message contains `text`.
+void expect_failed_with(const SystemdInstance& sd, const std::string& unit, const std::string& event,
+                        const std::string& text) {
+  EXPECT_EQ(sd.property(unit, "Result"), "exit-code");
+  const auto records = sd.journal(unit);
+  const nlohmann::json* error = find_record(records, {{"CORDON_EVENT", event}, {"PRIORITY", "3"}});
+  ASSERT_NE(error, nullptr) << sd.run({"journalctl", "--no-pager", "-u", unit}).out;
+  EXPECT_NE((*error)["MESSAGE"].get<std::string>().find(text), std::string::npos) << (*error)["MESSAGE"];
+}
+
 TEST_F(SystemdTest, UnitVerifiesAndKeepsItsExposureScore) {
   TempDir dir("sd-verify");
   // verify checks that ExecStart= exists: point it at the binary under test.
@@ -170,13 +181,8 @@ TEST_F(SystemdTest, UnitWithoutItsConfigFailsWithTheReasonInTheJournal) {
   RunResult started = sd.run({"systemctl", "start", "cordon@missing"});
   EXPECT_FALSE(started.ok()) << started.describe();
   EXPECT_EQ(sd.property("cordon@missing", "ActiveState"), "failed");
-  EXPECT_EQ(sd.property("cordon@missing", "Result"), "exit-code");
   EXPECT_EQ(sd.property("cordon@missing", "ExecMainStatus"), "1");
-  const auto records = sd.journal("cordon@missing");
-  const nlohmann::json* error = find_record(records, {{"CORDON_EVENT", "config_error"}, {"PRIORITY", "3"}});
-  ASSERT_NE(error, nullptr) << sd.run({"journalctl", "--no-pager", "-u", "cordon@missing"}).out;
-  EXPECT_NE((*error)["MESSAGE"].get<std::string>().find("/etc/cordon/missing.toml"), std::string::npos)
-      << (*error)["MESSAGE"];
+  expect_failed_with(sd, "cordon@missing", "config_error", "/etc/cordon/missing.toml");
 }
 
 // A managed host: its key set unlocks with the password that the unit loads
@@ -212,14 +218,8 @@ TEST_F(SystemdTest, ManagedHostUnlocksWithItsCredentialAndFailsClearlyWithout) {
 
   RunResult without = sd.run({"systemctl", "start", "cordon@without"});
   EXPECT_FALSE(without.ok()) << without.describe();
-  EXPECT_EQ(sd.property("cordon@without", "Result"), "exit-code");
   EXPECT_NE(sd.property("cordon@without", "ExecMainStatus"), "0");
-  const auto records = sd.journal("cordon@without");
-  const nlohmann::json* refused = find_record(records, {{"CORDON_EVENT", "start_failed"}, {"PRIORITY", "3"}});
-  ASSERT_NE(refused, nullptr) << sd.run({"journalctl", "--no-pager", "-u", "cordon@without"}).out;
-  EXPECT_NE((*refused)["MESSAGE"].get<std::string>().find("without the credential cordon-password"),
-            std::string::npos)
-      << (*refused)["MESSAGE"];
+  expect_failed_with(sd, "cordon@without", "start_failed", "without the credential cordon-password");
 
   RunResult with = sd.run({"systemctl", "start", "cordon@with"});
   ASSERT_TRUE(with.ok()) << with.describe() << sd.run({"journalctl", "--no-pager", "-u", "cordon@with"}).out;
