@@ -17,6 +17,7 @@
 #include "admin/delivery.hpp"
 #include "cli/admin_format.hpp"
 #include "cli/commands.hpp"
+#include "cli/console_command.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control.hpp"
 #include "daemon/password_input.hpp"
@@ -1209,6 +1210,7 @@ void add_admin_commands(CLI::App& app) {
   add_keyset_export(s.admin);
   add_update_commands(s.admin);
   add_audit(s.admin);
+  add_console_commands(s.admin, s.db);
 }
 
 std::optional<int> dispatch_admin_commands() {
@@ -1220,6 +1222,7 @@ std::optional<int> dispatch_admin_commands() {
   for (const Leaf& l : s.leaves) {
     if (l.command->parsed()) return l.run();
   }
+  if (auto console = dispatch_console_commands()) return *console;
   return kExitUsage;
 }
 
