@@ -246,7 +246,7 @@ echo "    log in as demo, password $(cat "$WORK/console-password")"
 if [ "$KEEP" = 1 ]; then
   printf '\n%sThe network and the console keep running (KEEP=1): open https://127.0.0.1:%s/ in a browser here.%s\n' \
     "$BOLD" "$CONSOLE_PORT" "$RESET"
-  echo "Press Ctrl-C to stop everything and remove it."
+  echo "Press Ctrl-C (or run: kill $$) to stop everything and remove it."
   trap 'exit 0' INT TERM  # Ctrl-C is how a kept demo ends, not a failure
   while :; do sleep 1; done
 fi

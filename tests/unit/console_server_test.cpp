@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "admin/console/accounts.hpp"
@@ -15,6 +19,7 @@
 #include "admin/console/server.hpp"
 #include "admin/console/server_impl.hpp"
 #include "admin/console/view.hpp"
+#include "daemon/control.hpp"
 #include "tests/unit/admin_fixture.hpp"
 
 namespace cordon::admin::console {
@@ -22,6 +27,43 @@ namespace {
 
 using json = nlohmann::json;
 using test::TempDir;
+
+// The administration host's daemon as far as the console sees it: a real
+// control socket answering "courier"/"network" with `answer`.
+class FakeDaemon {
+ public:
+  FakeDaemon(const std::string& path, json answer) : answer_(std::move(answer)) {
+    auto server = daemon::ControlServer::open(path);
+    if (!server) throw std::runtime_error(server.error().message());
+    server_.emplace(std::move(server.value()));
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{server_->fd(), POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0) server_->serve_pending([this](const json& request) { return reply(request); });
+      }
+    });
+  }
+  ~FakeDaemon() {
+    stop_ = true;
+    thread_.join();
+  }
+  void set_answer(json answer) {
+    std::lock_guard lock(mutex_);
+    answer_ = std::move(answer);
+  }
+
+ private:
+  json reply(const json& request) {
+    std::lock_guard lock(mutex_);
+    if (request.value("command", "") == "courier" && request.value("action", "") == "network") return answer_;
+    return {{"error", "not served by this test"}};
+  }
+  std::mutex mutex_;
+  json answer_;
+  std::optional<daemon::ControlServer> server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 class ConsoleServerTest : public ::testing::Test {
  protected:
@@ -36,7 +78,7 @@ class ConsoleServerTest : public ::testing::Test {
     ConsoleOptions o;
     o.db_path = db_;
     o.listen_host = "127.0.0.1";
-    o.socket = dir_.file("no-daemon.sock");
+    o.socket = dir_.file("adm.sock");
     o.clock = [] { return int64_t{1'800'000'000}; };  // the rate limit's delays never run out
     o.certificate = console_certificate(std::nullopt, std::nullopt, db_, "127.0.0.1");
     server_ = ConsoleServer::open(o);
@@ -83,6 +125,38 @@ TEST_F(ConsoleServerTest, MapStateWithoutDaemonIsAllUnknownWithAReason) {
   for (const json& h : j["hosts"]) EXPECT_EQ(h["state"], "unknown") << h.dump();
   ASSERT_EQ(j["links"].size(), 2u) << "alpha-hub and beta-hub";
   for (const json& l : j["links"]) EXPECT_EQ(l["path"], "unknown");
+}
+
+// hub 0x00010001 reports alpha 0x00010002 reachable over TCP and beta
+// 0x00010003 as given.
+json network_answer(const char* beta_state) {
+  return {{"self", "0x00010002"},
+          {"now", 1800000000},
+          {"coordinators",
+           {{{"host", "0x00010001"},
+             {"stale", false},
+             {"links", json::array()},
+             {"clients",
+              {{{"host", "0x00010002"}, {"state", "reachable"}, {"transport", "tcp"}, {"peers", json::array()}},
+               {{"host", "0x00010003"}, {"state", beta_state}, {"transport", "udp"}, {"peers", json::array()}}}}}}}};
+}
+
+TEST_F(ConsoleServerTest, MapStateFollowsTheDaemonsAnswer) {
+  FakeDaemon daemon(dir_.file("adm.sock"), network_answer("reachable"));
+  auto states = [&] {
+    const json j = json::parse(client_->Get("/api/state")->body);
+    EXPECT_TRUE(j["live"]["answered"].get<bool>()) << j["live"].dump();
+    std::map<std::string, std::string> out;
+    for (const json& h : j["hosts"]) out[h["name"]] = h["state"];
+    for (const json& l : j["links"]) out[l["a_name"].get<std::string>() + "-" + l["b_name"].get<std::string>()] = l["path"];
+    return out;
+  };
+  using M = std::map<std::string, std::string>;
+  EXPECT_EQ(states(), (M{{"hub", "reachable"}, {"alpha", "reachable"}, {"beta", "reachable"},
+                         {"hub-alpha", "tcp"}, {"hub-beta", "direct"}}));
+  daemon.set_answer(network_answer("unreachable"));
+  EXPECT_EQ(states(), (M{{"hub", "reachable"}, {"alpha", "reachable"}, {"beta", "unreachable"},
+                         {"hub-alpha", "tcp"}, {"hub-beta", "none"}}));
 }
 
 TEST_F(ConsoleServerTest, PageAndPinnedD3AreServed) {
