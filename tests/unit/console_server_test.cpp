@@ -213,6 +213,23 @@ TEST_F(ConsoleServerTest, LoginThenAddLinkIsAuditedLikeTheCli) {
   EXPECT_EQ(r->status, 403);
 }
 
+TEST_F(ConsoleServerTest, SendUpdatesRefusedLikeTheCliWithoutAnAdministrationHost) {
+  const auto [cookie, csrf] = login();
+  auto r = post("/api/updates/send", json::object(), {{"Cookie", cookie}, {kCsrfHeader, csrf}});
+  EXPECT_EQ(r->status, 400) << r->body;
+  std::string cli_error;
+  try {
+    Admin::open(db_).unsent_packages();
+  } catch (const AdminError& e) {
+    cli_error = e.what();
+  }
+  EXPECT_FALSE(cli_error.empty());
+  EXPECT_EQ(json::parse(r->body)["error"], cli_error);
+  EXPECT_EQ(audit().back().operation, "console updates send");
+  EXPECT_EQ(audit().back().result, "refused: " + cli_error);
+  EXPECT_TRUE(Admin::open(db_).pending_updates().size() > 0) << "nothing was built";
+}
+
 TEST_F(ConsoleServerTest, WrongPasswordsAreAuditedThenRateLimited) {
   for (int i = 0; i < kFreeFailures; ++i) {
     auto r = post("/api/login", {{"user", "root-admin"}, {"password", "wrong password"}});
@@ -315,9 +332,11 @@ TEST(ConsoleView, NodesAndEdgesColouredByLiveState) {
   ASSERT_EQ(j["links"].size(), 1u);
   EXPECT_EQ(j["links"][0]["path"], "tcp");
   EXPECT_EQ(j["links"][0]["reasons"][0], "coordinator");
+  a.add_host(test::client("alphabet", "gw"));
   const json h = host_json(a, "alpha", live, DeliveryReport{});
   EXPECT_EQ(h["links"].size(), 1u);
-  EXPECT_FALSE(h["audit"].empty()) << "host add named it";
+  ASSERT_EQ(h["audit"].size(), 1u) << h["audit"].dump();
+  EXPECT_EQ(h["audit"][0]["arguments"], "name=alpha role=client coordinator=gw") << "not alphabet's";
 }
 
 TEST(ConsoleCookie, ValueByName) {

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <set>
+#include <string_view>
 
 namespace cordon::admin::console {
 namespace {
@@ -66,6 +67,20 @@ json link_edge(const LinkInfo& l, const LiveState& live) {
           {"reasons", l.reasons},
           {"created_at", l.created_at},
           {"path", path_name(live.path_of(l.a, l.b))}};
+}
+
+bool names_host(std::string_view arguments, const HostInfo& h) {
+  const std::string id = h.id.to_string();
+  size_t at = 0;
+  while (at < arguments.size()) {
+    size_t end = arguments.find(' ', at);
+    if (end == std::string_view::npos) end = arguments.size();
+    std::string_view word = arguments.substr(at, end - at);
+    if (const size_t eq = word.find('='); eq != std::string_view::npos) word.remove_prefix(eq + 1);
+    if (word == id || word == h.name) return true;
+    at = end + 1;
+  }
+  return false;
 }
 
 json live_json(const LiveState& live) {
@@ -160,14 +175,12 @@ json host_json(Admin& admin, const std::string& ref, const LiveState& live, cons
     if (s.host == h.id) updates.push_back(delivery_json(s));
   }
   j["updates"] = std::move(updates);
-  // The audit rows that name the host, by ID or by name (as typed).
+  // The audit rows that name the host, by ID or by name, as a whole value
+  // of an argument ("a=alpha", "host=0x00010002").
   json audit = json::array();
   const std::vector<AuditEntry> rows = admin.audit_log(kAuditRows);
   for (auto it = rows.rbegin(); it != rows.rend() && audit.size() < kHostAuditRows; ++it) {
-    const std::string& a = it->arguments;
-    const bool names_it = a.find(h.id.to_string()) != std::string::npos || a.find("=" + h.name) != std::string::npos ||
-                          a.find(" " + h.name) != std::string::npos;
-    if (names_it) audit.push_back(audit_json(*it));
+    if (names_host(it->arguments, h)) audit.push_back(audit_json(*it));
   }
   j["audit"] = std::move(audit);
   return j;
