@@ -4,7 +4,8 @@
 // console (`cordon admin console`) on loopback beside it, and headless
 // Chromium driven over WebDriver (webdriver.hpp).
 //
-//   MapLoginAddLinkAudit: the map shows every host; a wrong password is
+//   MapLoginAddLinkAudit: the map shows every host, and a host's details
+//     when it is clicked; a wrong password is
 //     refused; after logging in, a link alpha-beta is added from the page,
 //     and the audit log has the CLI's row and the row naming the console
 //     user, also in the page's audit list.
@@ -205,6 +206,15 @@ TEST_F(ConsoleTest, MapLoginAddLinkAudit) {
   const json edges = browser.execute("return document.querySelectorAll('#map line.edge').length;");
   EXPECT_EQ(edges.get<int>(), 3) << "alpha, beta and adm with their coordinator hub";
   shot(browser, "map.png");
+
+  // A host's details: click it on the map.
+  browser.click("#map g.node[data-name=alpha] .shape");
+  ASSERT_TRUE(poll_until(deadline_in(30s), [&] {
+    const std::string details = text_of(browser, "#details");
+    return details.find("alpha") != std::string::npos && details.find("Recent audit events") != std::string::npos;
+  })) << text_of(browser, "#details");
+  EXPECT_NE(text_of(browser, "#details").find("hub"), std::string::npos) << "its link with hub";
+  shot(browser, "host-details.png");
 
   // A wrong password is refused and audited.
   browser.type("#login-user", kConsoleUser);
