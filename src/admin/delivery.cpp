@@ -84,22 +84,6 @@ void refuse_error_answer(const json& reply, std::string_view answer) {
   }
 }
 
-std::optional<std::vector<std::byte>> from_hex(std::string_view text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::vector<std::byte> out(text.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::byte>((hi << 4) | lo);
-  }
-  return out;
-}
 
 // ---- The table -------------------------------------------------------------
 
@@ -205,14 +189,6 @@ bool record_notice(Database& db, const CourierReports::Report& n, int64_t now) {
   return db.changes() > 0;
 }
 
-std::optional<crypto::SecretBytes> current_host_key(Database& db, HostId host) {
-  Statement& st = db.cached("SELECT host_key FROM hosts WHERE id = ?1");
-  st.bind(1, sql_id(host));
-  std::optional<crypto::SecretBytes> key;
-  if (st.step()) key.emplace(st.blob(0));
-  st.reset();
-  return key;
-}
 
 // The state of each kept package, from the table and the daemon's outbox.
 std::vector<DeliveryStatus> read_status(Database& db, const std::optional<CourierReports>& reports,
@@ -270,6 +246,32 @@ std::vector<DeliveryStatus> read_status(Database& db, const std::optional<Courie
 }
 
 }  // namespace
+
+std::optional<std::vector<std::byte>> from_hex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<std::byte> out(text.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::byte>((hi << 4) | lo);
+  }
+  return out;
+}
+
+std::optional<crypto::SecretBytes> current_host_key(Database& db, HostId host) {
+  Statement& st = db.cached("SELECT host_key FROM hosts WHERE id = ?1");
+  st.bind(1, sql_id(host));
+  std::optional<crypto::SecretBytes> key;
+  if (st.step()) key.emplace(st.blob(0));
+  st.reset();
+  return key;
+}
 
 // ---- Requests, the send directory, answers ----------------------------------
 

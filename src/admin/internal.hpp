@@ -39,6 +39,13 @@ std::array<std::byte, N> random_array() {
 inline int64_t sql_id(HostId id) { return static_cast<int64_t>(id.value); }
 inline HostId host_from_sql(int64_t v) { return HostId{static_cast<uint32_t>(v)}; }
 
+// Hex text (either case) to bytes; nullopt when it is not hex. The daemon's
+// control answers carry receipts and status reports so (delivery.cpp).
+std::optional<std::vector<std::byte>> from_hex(std::string_view text);
+// A host's current host key, which tags its receipts and status reports;
+// nullopt for a host not in the database.
+std::optional<crypto::SecretBytes> current_host_key(Database& db, HostId host);
+
 // Resolves "0xNNNNHHHH" or a host name to an existing host. `what` names the
 // argument in the error ("--coordinator", "first host of the link").
 HostId resolve_host(Database& db, std::string_view ref, std::string_view what = "host");

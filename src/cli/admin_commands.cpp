@@ -15,12 +15,14 @@
 
 #include "admin/admin.hpp"
 #include "admin/delivery.hpp"
+#include "admin/live_status.hpp"
 #include "cli/admin_format.hpp"
 #include "cli/commands.hpp"
 #include "cli/console_command.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control.hpp"
 #include "daemon/password_input.hpp"
+#include "os/linux/clock.hpp"
 
 namespace cordon::cli {
 namespace {
@@ -1191,6 +1193,32 @@ void add_audit(CLI::App* admin_app) {
   l.run = list_command(l.name, [limit](Admin a) { return a.audit_log(*limit); }, format_audit);
 }
 
+// `cordon admin status` (docs/administration.md, "Live status"): the
+// coordinators' reports the administration host's daemon keeps, checked
+// and joined with the database.
+void add_live_status(CLI::App* admin_app) {
+  auto o = std::make_shared<SocketOpts>();
+  Leaf& l = leaf(admin_app, "", "status", "Show the live state of the network, as the coordinators report it");
+  o->add(l.command);
+  add_json(l);
+  l.run = [o, name = l.name] {
+    return guarded(name, [&] {
+      Admin a = open_db();
+      const std::string socket = o->path();
+      const daemon::ControlReply reply = daemon::control_request(socket, admin::network_request());
+      const std::string error = reply ? "" : reply.error().message;
+      const admin::LiveStatus live = admin::live_status(
+          a, reply ? std::optional<nlohmann::json>(*reply) : std::nullopt, error, os::now().real_ns / kNsPerSecond);
+      if (state().json) {
+        print_json(admin::live_status_json(live));
+      } else {
+        fmt::print("{}", admin::format_live_status(live));
+      }
+      return kExitOk;
+    });
+  };
+}
+
 }  // namespace
 
 void add_admin_commands(CLI::App& app) {
@@ -1210,6 +1238,7 @@ void add_admin_commands(CLI::App& app) {
   add_keyset_export(s.admin);
   add_update_commands(s.admin);
   add_audit(s.admin);
+  add_live_status(s.admin);
   add_console_commands(s.admin, s.db);
 }
 

@@ -214,6 +214,7 @@ PeerStatus peer_status(const Snapshot& s, const Node::Impl& impl, const PeerEntr
   out.keepalives_received = st.keepalives_received.load(std::memory_order_relaxed);
   out.roams = st.roams.load(std::memory_order_relaxed);
   out.failovers = st.failovers.load(std::memory_order_relaxed);
+  out.relayed_packets = st.relayed.load(std::memory_order_relaxed);
   out.drops = st.drops.snapshot();
   impl.fill_mesh_peer_status(s, e, out);
   out.rekey = rekey_status(e);

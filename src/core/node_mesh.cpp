@@ -100,14 +100,8 @@ void Node::Impl::fill_mesh_status(const Snapshot& s, NodeStatus& out) const {
 void Node::Impl::fill_mesh_peer_status(const Snapshot& s, const PeerEntry& e, PeerStatus& out) const {
   out.role = e.role;
   const link::Hop p = path_to(s, *e.peer);
-  if (!p.first_hop) {
-    out.path = PathKind::kNone;
-  } else if (p.first_hop == e.peer.get()) {
-    out.path = p.to.is_udp() ? PathKind::kDirect : PathKind::kTcp;
-  } else {
-    out.path = p.to.is_udp() ? PathKind::kRelayed : PathKind::kTcp;
-    out.via = p.first_hop->id();
-  }
+  out.path = coord::path_kind(p, *e.peer);
+  if (p.first_hop && p.first_hop != e.peer.get()) out.via = p.first_hop->id();
   rendezvous->fill_peer_status(e, out);
   registry->fill_peer_status(e, out);
 }

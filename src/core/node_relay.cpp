@@ -118,6 +118,7 @@ void Node::Impl::forward(unsigned worker, const Now& now, const Snapshot& s, lin
     return drop(slot, sealed.error(), next->stats().drops);
   }
   relayed[worker].add(slot.data.size());
+  hop_stats.relayed.fetch_add(1, std::memory_order_relaxed);
   slot.to = *to;
   slot.wire = slot.data;
   slot.verdict = Verdict::kForward;

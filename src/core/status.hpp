@@ -71,6 +71,7 @@ struct PeerStatus {
   uint64_t keepalives_sent = 0, keepalives_received = 0;
   uint64_t roams = 0;  // times the endpoint moved
   uint64_t failovers = 0;  // times a direct path was given up for the relay
+  uint64_t relayed_packets = 0;  // a coordinator: datagrams from this peer it relayed on
   std::array<uint64_t, kDropReasonCount> drops{};
   // Key generations (docs/protocol.md, "Rekey exchange").
   RekeyStatusView rekey;
@@ -86,6 +87,9 @@ struct RegisteredClient {
   std::vector<Endpoint> local_endpoints;
   int64_t last_heard_real_ns = 0;
   bool tcp = false;  // reached over the TCP tunnel
+  // The client's paths to its peers, as its last path report said
+  // (docs/protocol.md, "Path reports").
+  std::vector<std::pair<HostId, PathKind>> peer_paths;
 };
 
 // A route to another coordinator's client (docs/protocol.md, "Routing

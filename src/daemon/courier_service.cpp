@@ -58,6 +58,7 @@ cordon::Result<std::unique_ptr<CourierService>, std::string> CourierService::sta
 }
 
 void CourierService::reconfigure(const DaemonConfig& config, const Now& now) {
+  host_key_.reset();  // an update may have replaced it
   courier_->reconfigure(courier_config(config), now.mono_ns);
 }
 
@@ -146,7 +147,8 @@ nlohmann::json CourierService::answer(const nlohmann::json& request, const Now& 
   if (name == "send") return send_packages(request, now);
   if (name == "reports") return reports();
   if (name == "status") return status_json();
-  return {{"error", "unknown courier action; use send, reports or status"}};
+  if (name == "network") return network();
+  return {{"error", "unknown courier action; use send, reports, status or network"}};
 }
 
 // docs/couriers.md, "Control commands": the packages of `dir`, as its
@@ -215,7 +217,7 @@ nlohmann::json CourierService::reports() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [meta, encoded] : courier_->inbox()) {
     auto item = courier::parse_item(encoded);
-    if (!item) continue;
+    if (!item || meta.kind == courier::ItemKind::kStatus) continue;  // `network` answers those
     nlohmann::json r = {{"kind", courier::item_kind_name(meta.kind)},
                         {"subject", meta.subject.to_string()},
                         {"version", meta.version}};
@@ -240,6 +242,23 @@ nlohmann::json CourierService::reports() const {
   }
   out["outbox"] = std::move(outbox);
   return out;
+}
+
+// docs/couriers.md, "Control commands": the newest status report of each
+// coordinator, as received; `cordon admin status` checks their tags.
+nlohmann::json CourierService::network() const {
+  const courier::CourierConfig& config = courier_->config();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [meta, encoded] : courier_->inbox()) {
+    if (meta.kind != courier::ItemKind::kStatus) continue;
+    auto item = courier::parse_item(encoded);
+    if (!item) continue;
+    list.push_back({{"coordinator", meta.subject.to_string()}, {"version", meta.version}, {"payload", hex_of(item->payload)}});
+  }
+  return {{"self", config.self.to_string()},
+          {"admin_host", ids(config.admin_host)},
+          {"now", now_.real_ns / kNsPerSecond},
+          {"reports", std::move(list)}};
 }
 
 nlohmann::json CourierService::status_json() const {

@@ -19,12 +19,16 @@
 #include <nlohmann/json.hpp>
 
 #include "core/courier/courier.hpp"
+#include "core/courier/status_report.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/node.hpp"
 #include "daemon/config.hpp"
 #include "daemon/courier_spool.hpp"
 
 namespace cordon::daemon {
+
+constexpr int64_t kStatusCheckNs = 5 * kNsPerSecond;
+constexpr int64_t kStatusReportNs = 60 * kNsPerSecond;
 
 courier::CourierConfig courier_config(const DaemonConfig& config);
 
@@ -57,6 +61,17 @@ class CourierService final : public courier::Environment {
   nlohmann::json answer(const nlohmann::json& request, const Now& now);
   nlohmann::json status_json() const;
 
+  // A coordinator whose key set names the administration host sends it a
+  // status report (core/courier/status_report.hpp) when what its registry
+  // says changed, checked every kStatusCheckNs, and at least every
+  // kStatusReportNs (docs/administration.md, "Live status"). True when
+  // this host sends reports at all: the daemon then calls report_status
+  // with its node status at the deadline status_due() gives.
+  bool reports_status() const;
+  int64_t status_due() const { return next_status_ns_; }
+  // True when a report was handed to the courier (it leaves at once).
+  bool report_status(const NodeStatus& status, const Now& now);
+
   // courier::Environment
   bool store(uint64_t id, std::span<const std::byte> encoded) override;
   void erase(uint64_t id) override;
@@ -67,6 +82,8 @@ class CourierService final : public courier::Environment {
   CourierService(Wiring wiring, CourierSpool spool) : wiring_(std::move(wiring)), spool_(std::move(spool)) {}
   nlohmann::json send_packages(const nlohmann::json& request, const Now& now);
   nlohmann::json reports() const;
+  nlohmann::json network() const;
+  const crypto::SecretBytes* host_key();
 
   Wiring wiring_;
   CourierSpool spool_;
@@ -74,6 +91,12 @@ class CourierService final : public courier::Environment {
   Now now_{};  // of the call under way, for the environment's callbacks
   bool sent_ = false;
   bool storage_failing_ = false;
+  // Status reports (courier_status.cpp).
+  std::optional<crypto::SecretBytes> host_key_;  // read from the key set at the first report
+  std::optional<courier::StatusReport> last_report_;
+  int64_t last_report_mono_ns_ = 0;
+  uint64_t last_report_version_ = 0;
+  int64_t next_status_ns_ = 0;
 };
 
 }  // namespace cordon::daemon

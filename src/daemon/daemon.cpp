@@ -322,6 +322,10 @@ int Daemon::loop() {
     // at the next deadline.
     if (tunnel_->take_tick_request()) next_tick_ns_ = now.mono_ns;
     if (now.mono_ns >= next_tick_ns_ || node_->control_pending()) tick(now);
+    if (courier_ && courier_->reports_status() && now.mono_ns >= courier_->status_due() &&
+        courier_->report_status(node_->status(), now)) {
+      next_courier_ns_ = now.mono_ns;  // the report leaves now
+    }
     if (courier_ && now.mono_ns >= next_courier_ns_) run_courier(now, nullptr);
     if (now.mono_ns >= next_activity_ns_) {
       activity_.report(node_->status(), *pool_,
@@ -329,7 +333,8 @@ int Daemon::loop() {
       tunnel_->report_activity();
       next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
     }
-    const int64_t courier_wake = courier_ ? next_courier_ns_ : now.mono_ns + kMaxSleepNs;
+    int64_t courier_wake = courier_ ? next_courier_ns_ : now.mono_ns + kMaxSleepNs;
+    if (courier_ && courier_->reports_status()) courier_wake = std::min(courier_wake, courier_->status_due());
     const int64_t watchdog_wake = service_.watchdog(now.mono_ns);
     const int64_t wake = std::min({next_tick_ns_, next_activity_ns_, next_local_check_ns_,
                                    tunnel_->next_deadline_ns(), courier_wake, watchdog_wake,

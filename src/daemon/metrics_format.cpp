@@ -97,7 +97,7 @@ struct PeerCounter {
   const char* field;
   const char* help;
 };
-constexpr std::array<PeerCounter, 8> kPeerCounters = {{
+constexpr std::array<PeerCounter, 9> kPeerCounters = {{
     {"cordon_peer_receive_bytes_total", "rx_bytes",
      "Inner IP bytes received from the peer and delivered to the tunnel."},
     {"cordon_peer_receive_packets_total", "rx_packets",
@@ -108,6 +108,8 @@ constexpr std::array<PeerCounter, 8> kPeerCounters = {{
     {"cordon_peer_keepalives_sent_total", "keepalives_sent", "Keepalives sent to the peer."},
     {"cordon_peer_roams_total", "roams", "Times the peer's endpoint moved."},
     {"cordon_peer_failovers_total", "failovers", "Times a direct path to the peer was given up for the relay."},
+    {"cordon_peer_relayed_packets_total", "relayed_packets",
+     "Datagrams from the peer this coordinator relayed on to another host."},
 }};
 
 // An enum as one series per value, 1 for the current one and 0 for the

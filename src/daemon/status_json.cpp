@@ -153,6 +153,7 @@ nlohmann::json peer_to_json(const PeerStatus& peer, const StatusContext& context
       {"keepalives_received", peer.keepalives_received},
       {"roams", peer.roams},
       {"failovers", peer.failovers},
+      {"relayed_packets", peer.relayed_packets},
       {"drops", drops_to_json(peer.drops)},
       {"role", std::string(keys::role_name(peer.role))},
       {"path", std::string(path_kind_name(peer.path))},

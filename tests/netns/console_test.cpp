@@ -9,6 +9,12 @@
 //     refused; after logging in, a link alpha-beta is added from the page,
 //     and the audit log has the CLI's row and the row naming the console
 //     user, also in the page's audit list.
+//   HostTurnsUnreachable: with the coordinator's status reports reaching
+//     the administration host (docs/couriers.md, "Status reports"), every
+//     host turns reachable on the map; beta's daemon is stopped and beta
+//     turns unreachable, without a reload. The hub's registry gives up on a
+//     silent client after 8 s (poll_period) and the clients report every
+//     5 s, as in courier_test, so that this takes seconds, not minutes.
 //
 // Screenshots go to BUILD/test-artifacts/console/ (their paths are printed).
 #include <cstdio>
@@ -37,6 +43,7 @@ struct Host {
   std::unique_ptr<Namespace> ns;
   std::string id;
   fs::path state, password, config, socket, log;
+  std::string extra_config;  // more [host] keys
   std::unique_ptr<Process> daemon;
 };
 
@@ -121,7 +128,8 @@ class ConsoleNetwork {
       write_file(h->config, "[host]\nkeyset = \"" + (h->state / "keyset").string() + "\"\npassword_file = \"" +
                                 h->password.string() + "\"\ninterface = \"cordon0\"\nlisten_port = " +
                                 std::to_string(kPort) + "\nstate_dir = \"" + h->state.string() +
-                                "\"\ncontrol_socket = \"" + h->socket.string() + "\"\nlog_level = \"info\"\n");
+                                "\"\ncontrol_socket = \"" + h->socket.string() + "\"\nlog_level = \"info\"\n" +
+                                h->extra_config);
       start(*h);
     }
     const fs::path pw = dir_ / "console-password";
@@ -177,6 +185,16 @@ json map_nodes(Browser& b) {
 std::string text_of(Browser& b, const std::string& css) {
   return b.execute("var e = document.querySelector('" + css + "'); return e && !e.hidden ? e.textContent : '';")
       .get<std::string>();
+}
+
+bool wait_for_states(Browser& b, const std::map<std::string, std::string>& want, json* seen) {
+  return poll_until(deadline_in(120s), [&] {
+    *seen = map_nodes(b);
+    for (const auto& [name, state] : want) {
+      if (!seen->contains(name) || (*seen)[name] != state) return false;
+    }
+    return true;
+  }, 500ms);
 }
 
 // A picture of the page once the map's force layout has come to rest.
@@ -264,6 +282,28 @@ TEST_F(ConsoleTest, MapLoginAddLinkAudit) {
   ASSERT_TRUE(poll_until(deadline_in(30s), [&] {
     return browser.execute("return document.querySelectorAll('#map line.edge').length;").get<int>() == 4;
   }));
+}
+
+TEST_F(ConsoleTest, HostTurnsUnreachable) {
+  ConsoleNetwork net;
+  net.host("hub").extra_config = "poll_period = 8\n";
+  for (const char* c : {"adm", "alpha", "beta"}) net.host(c).extra_config = "keepalive = 2\nstatus_interval = 5\n";
+  net.bring_up();
+  const std::string url = net.start_console();
+  Browser browser(net.dir(), deadline_in(60s));
+  browser.open(url);
+
+  json seen;
+  ASSERT_TRUE(wait_for_states(browser, {{"hub", "reachable"}, {"adm", "reachable"}, {"alpha", "reachable"},
+                                        {"beta", "reachable"}},
+                              &seen))
+      << "map: " << seen.dump() << "\nbanner: " << text_of(browser, "#banner");
+  shot(browser, "map-live.png");
+
+  net.host("beta").daemon.reset();  // stopped: SIGTERM
+  ASSERT_TRUE(wait_for_states(browser, {{"beta", "unreachable"}, {"alpha", "reachable"}}, &seen))
+      << "map: " << seen.dump() << "\nbanner: " << text_of(browser, "#banner");
+  shot(browser, "map-unreachable.png");
 }
 
 }  // namespace

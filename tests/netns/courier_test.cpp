@@ -17,6 +17,10 @@
 //     (nat_topology.hpp), c1 the administration host: a link between b,
 //     behind a NAT router and served by c1, and d, served by c2, is added
 //     and sent; both apply it and reach each other.
+//   LiveStatusFollowsTheHosts: with short registry timers, `cordon admin
+//     status` on adm shows every host reachable as the coordinators
+//     report it, a's path to b once they are linked, and b unreachable
+//     soon after its daemon stops.
 //   CompromiseRevokesEverywhere: `host compromise b`, built and sent: a
 //     drops its link with b, both coordinators refuse b and count it
 //     (revoked_host), and the status shows every peer confirmed.
@@ -43,6 +47,7 @@ struct Host {
   std::unique_ptr<Namespace> ns;
   std::string id, tun4;
   fs::path state, password, config, socket, log;
+  std::string extra_config;  // more [host] keys
   std::unique_ptr<Process> daemon;
   std::string underlay() const { return Lan::v4(lan_index); }
 };
@@ -129,7 +134,8 @@ class CourierNetwork {
       write_file(h->config, "[host]\nkeyset = \"" + (h->state / "keyset").string() + "\"\npassword_file = \"" +
                                 h->password.string() + "\"\ninterface = \"cordon0\"\nlisten_port = " +
                                 std::to_string(kPort) + "\nstate_dir = \"" + h->state.string() +
-                                "\"\ncontrol_socket = \"" + h->socket.string() + "\"\nlog_level = \"info\"\n");
+                                "\"\ncontrol_socket = \"" + h->socket.string() + "\"\nlog_level = \"info\"\n" +
+                                h->extra_config);
       start(*h);
     }
   }
@@ -251,6 +257,62 @@ TEST_F(CourierTest, LinkAddedReachesBothHostsWithoutCarrying) {
   const int expected = seqs.back() - seqs.front() + 1;
   // The last request may still be in flight when ping stops.
   EXPECT_GE(static_cast<int>(seqs.size()), expected - 1) << "pings to hub were lost during the update\n" << log;
+}
+
+// The host's entry in `admin status --json`.
+const json* live_host(const json& status, const Host& h) {
+  if (!status.contains("hosts") || !status["hosts"].is_array()) return nullptr;
+  for (const json& e : status["hosts"]) {
+    if (e.value("host", "") == h.id) return &e;
+  }
+  return nullptr;
+}
+
+std::string live_state(const json& status, const Host& h) {
+  const json* e = live_host(status, h);
+  return e ? e->value("state", "") : "";
+}
+
+TEST_F(CourierTest, LiveStatusFollowsTheHosts) {
+  CourierNetwork net;
+  // Registries judge a client silent after 8 s; clients keep them hearing.
+  for (const char* c : {"hub", "hub2"}) net.host(c).extra_config = "poll_period = 8\n";
+  for (const char* c : {"adm", "a", "b"}) net.host(c).extra_config = "keepalive = 2\nstatus_interval = 5\n";
+  net.bring_up();
+  Host& a = net.host("a");
+  Host& b = net.host("b");
+  const std::string socket = net.host("adm").socket.string();
+  ASSERT_TRUE(net.admin({"link", "add", "a", "b"}).ok());
+  net.build_and_send();
+  ASSERT_TRUE(wait_for_ping(*a.ns, b.tun4, deadline_in(30s))) << net.courier_story();
+
+  json live;
+  const bool all_seen = poll_until(deadline_in(40s), [&] {
+    live = net.admin_json({"status", "-s", socket});
+    for (const char* name : {"hub", "hub2", "adm", "a", "b"}) {
+      if (live_state(live, net.host(name)) != "reachable") return false;
+    }
+    const json* entry = live_host(live, a);
+    for (const json& p : entry->value("peers", json::array())) {
+      if (p.value("host", "") == b.id && p.value("path", "") != "none") return true;
+    }
+    return false;
+  }, 500ms);
+  ASSERT_TRUE(all_seen) << live.dump(2) << "\n" << net.courier_story();
+  EXPECT_EQ(live["coordinators"].size(), 2u) << live.dump(2);
+  EXPECT_TRUE(live["problems"].empty()) << live.dump(2);
+  EXPECT_EQ(live_host(live, b)->value("reported_by", ""), "hub2") << live.dump(2);
+
+  b.daemon.reset();  // stopped: hub2 stops hearing from it
+  const bool gone = poll_until(deadline_in(45s), [&] {
+    live = net.admin_json({"status", "-s", socket});
+    return live_state(live, b) == "unreachable";
+  }, 500ms);
+  EXPECT_TRUE(gone) << live.dump(2) << "\n" << net.courier_story();
+  EXPECT_EQ(live_state(live, a), "reachable") << live.dump(2);
+  const RunResult text = net.admin({"status", "-s", socket});
+  ASSERT_TRUE(text.ok()) << text.describe();
+  EXPECT_NE(text.out.find("unreachable"), std::string::npos) << text.out;
 }
 
 TEST_F(CourierTest, OfflineHostAndCourierKilled) {

@@ -85,7 +85,7 @@ TEST(MeshSecurity, MalformedControlMessagesAreCounted) {
   Fixture f;
   const auto key = SimMesh::link_key(f.a, f.c);
   f.inject(kA, kC, forge_direct(key, f.a, f.c, bytes({0x01, 0x00, 0x00}), f.counter()));          // truncated report
-  f.inject(kA, kC, forge_direct(key, f.a, f.c, bytes({0x0a, 0x00}), f.counter()));                // unknown type
+  f.inject(kA, kC, forge_direct(key, f.a, f.c, bytes({0x0b, 0x00}), f.counter()));                // unknown type
   f.inject(kA, kC, forge_direct(key, f.a, f.c, std::vector<std::byte>(1300, std::byte{0x06}), f.counter()));  // oversized
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kBadControl), 2u);
   EXPECT_EQ(f.drops_at(f.c, f.a, DropReason::kUnknownControl), 1u);

@@ -83,6 +83,10 @@ TEST(MeshSim, FirstPacketsGoThroughTheCoordinatorAtOnce) {
   EXPECT_EQ(t.at_a, t.seq_b);
   EXPECT_EQ(t.view(t.a, t.b).path, PathKind::kRelayed);
   EXPECT_EQ(t.view(t.a, t.b).via, t.c);
+  // The coordinator counts what it relayed for each (the administrator's
+  // live status, docs/couriers.md "Status reports").
+  EXPECT_GT(t.view(t.c, t.a).relayed_packets, 0u);
+  EXPECT_GT(t.view(t.c, t.b).relayed_packets, 0u);
 }
 
 struct NatCase {
@@ -100,6 +104,11 @@ TEST_P(MeshNatPairs, PathMatchesWhatTheNatsAllow) {
   ASSERT_TRUE(t.traffic(30));
   EXPECT_EQ(t.view(t.a, t.b).path, nc.expected) << path_kind_name(t.view(t.a, t.b).path);
   EXPECT_EQ(t.view(t.b, t.a).path, nc.expected) << path_kind_name(t.view(t.b, t.a).path);
+  // The registry knows the path too, from the clients' path reports.
+  for (const RegisteredClient& rc : t.mesh.host(t.c).node().status().clients) {
+    ASSERT_EQ(rc.peer_paths.size(), 1u) << rc.id.to_string();
+    EXPECT_EQ(rc.peer_paths[0].second, nc.expected) << rc.id.to_string();
+  }
   // Either way, traffic flowed: at most the packets of the last moment are in flight.
   EXPECT_GE(t.at_b + 2, t.seq_a);
   EXPECT_GE(t.at_a + 2, t.seq_b);

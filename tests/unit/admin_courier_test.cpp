@@ -12,8 +12,10 @@
 #include <fmt/format.h>
 
 #include "admin/delivery.hpp"
+#include "admin/live_status.hpp"
 #include "admin/schema.hpp"
 #include "core/courier/item.hpp"
+#include "core/courier/status_report.hpp"
 #include "tests/unit/admin_fixture.hpp"
 
 namespace cordon::admin::test {
@@ -624,6 +626,106 @@ TEST_F(AdminCourierTest, MalformedReportsAreRefusedByField) {
   EXPECT_TRUE(parse_courier_reports(later).reports.empty());
   EXPECT_EQ(reports_request(), (json{{"command", "courier"}, {"action", "reports"}}));
   EXPECT_EQ(send_request("/tmp/d"), (json{{"command", "courier"}, {"action", "send"}, {"dir", "/tmp/d"}}));
+}
+
+
+// `cordon admin status` (admin/live_status.hpp): what the coordinators'
+// reports say, believed only when their tags verify.
+class LiveStatusTest : public AdminCourierTest {
+ protected:
+  static constexpr int64_t kNow = 1'800'000'000;
+
+  json report_entry(HostId coordinator, const crypto::SecretBytes& key, int64_t time_s,
+                    std::vector<courier::ClientState> clients) {
+    courier::StatusReport r;
+    r.coordinator = coordinator;
+    r.time_s = time_s;
+    r.relay_packets = 12;
+    r.clients = std::move(clients);
+    const auto sealed = courier::seal_status_report(r, key);
+    EXPECT_TRUE(sealed);
+    return json{{"coordinator", coordinator.to_string()}, {"version", time_s * 1000}, {"payload", hex(*sealed)}};
+  }
+
+  courier::ClientState client_state(HostId host, Reachability state, std::vector<courier::PeerPath> peers = {}) {
+    courier::ClientState c;
+    c.host = host;
+    c.state = state;
+    c.last_heard_s = kNow - 3;
+    c.public_endpoint = Endpoint::parse("198.51.100.7:40000");
+    c.peers = std::move(peers);
+    return c;
+  }
+
+  const LiveHost& host(const LiveStatus& s, HostId id) {
+    for (const LiveHost& h : s.hosts)
+      if (h.id == id) return h;
+    ADD_FAILURE() << "no host " << id.to_string();
+    return s.hosts.front();
+  }
+};
+
+TEST_F(LiveStatusTest, BelievesOnlyReportsThatVerify) {
+  const json reply = {
+      {"self", hub.to_string()},
+      {"now", kNow},
+      {"reports",
+       json::array({report_entry(hub, host_key(hub), kNow - 10,
+                                 {client_state(x, Reachability::kReachable, {{y, PathKind::kDirect}}),
+                                  client_state(y, Reachability::kUnreachable)}),
+                    // hub2's report, tagged under another host's key: forged.
+                    report_entry(hub2, host_key(x), kNow - 10, {client_state(z, Reachability::kReachable)})})}};
+  const LiveStatus s = live_status(a(), reply, "", 0);
+  EXPECT_EQ(s.now_s, kNow);
+  ASSERT_EQ(s.reports.size(), 1u);
+  ASSERT_EQ(s.problems.size(), 1u);
+  EXPECT_NE(s.problems[0].find("hub2"), std::string::npos) << s.problems[0];
+  EXPECT_NE(s.problems[0].find("does not verify"), std::string::npos) << s.problems[0];
+  EXPECT_EQ(host(s, hub).state, Reachability::kReachable);
+  EXPECT_EQ(host(s, x).state, Reachability::kReachable);
+  ASSERT_EQ(host(s, x).peers.size(), 1u);
+  EXPECT_EQ(host(s, x).peers[0].path, PathKind::kDirect);
+  EXPECT_EQ(host(s, y).state, Reachability::kUnreachable);
+  EXPECT_EQ(host(s, z).state, Reachability::kUnknown);
+  EXPECT_EQ(host(s, hub2).state, Reachability::kUnknown);
+
+  const json j = live_status_json(s);
+  EXPECT_EQ(j["coordinators"][0]["name"], "hub");
+  EXPECT_EQ(j["coordinators"][0]["clients"][0]["peers"][0]["name"], "y");
+  EXPECT_EQ(j["coordinators"][0]["clients"][0]["peers"][0]["path"], "direct");
+  EXPECT_EQ(j["coordinators"][0]["relay"]["packets"], 12);
+  EXPECT_EQ(j["daemon_error"], nullptr);
+  const std::string text = format_live_status(s);
+  EXPECT_NE(text.find("5 hosts: 2 reachable, 1 unreachable, 2 unknown"), std::string::npos) << text;
+  EXPECT_NE(text.find("y direct"), std::string::npos) << text;
+}
+
+TEST_F(LiveStatusTest, AStaleReportMakesItsCoordinatorUnreachableAndItsClientsUnknown) {
+  const json reply = {{"now", kNow},
+                      {"reports", json::array({report_entry(hub, host_key(hub), kNow - kStaleReportSeconds - 1,
+                                                            {client_state(x, Reachability::kReachable)})})}};
+  const LiveStatus s = live_status(a(), reply, "", 0);
+  ASSERT_EQ(s.reports.size(), 1u);
+  EXPECT_TRUE(s.reports[0].stale);
+  EXPECT_EQ(host(s, hub).state, Reachability::kUnreachable);
+  EXPECT_EQ(host(s, x).state, Reachability::kUnknown);
+  EXPECT_NE(format_live_status(s).find("stale"), std::string::npos);
+}
+
+TEST_F(LiveStatusTest, NoDaemonShowsTheDatabaseWithTheReason) {
+  const LiveStatus s = live_status(a(), std::nullopt, "cannot connect to /run/cordon/cordon0.sock", kNow);
+  EXPECT_EQ(s.hosts.size(), 5u);
+  for (const LiveHost& h : s.hosts) EXPECT_EQ(h.state, Reachability::kUnknown);
+  EXPECT_EQ(live_status_json(s)["daemon_error"], "cannot connect to /run/cordon/cordon0.sock");
+  EXPECT_NE(format_live_status(s).find("warning: no live state: cannot connect"), std::string::npos);
+  // A daemon that refuses, and answers that are not reports.
+  EXPECT_NE(live_status(a(), json{{"error", "unknown courier action"}}, "", kNow).daemon_error.find("refused"),
+            std::string::npos);
+  const LiveStatus odd = live_status(
+      a(), json{{"reports", json::array({json{{"coordinator", "nonsense"}}, json{{"coordinator", "0x00090009"}, {"payload", "00"}}})}},
+      "", kNow);
+  EXPECT_EQ(odd.problems.size(), 2u);
+  EXPECT_TRUE(odd.reports.empty());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// The live-state parser (src/admin/console/live_state.hpp): the
-// coordinators' reports as the administration host's daemon answers
-// {"command":"courier","action":"network"}, and every malformed variant.
+// The live-state reader (src/admin/console/live_state.hpp): the
+// coordinators' reports as admin::live_status_json writes them, and every
+// malformed variant.
 #include "admin/console/live_state.hpp"
 
 #include <gtest/gtest.h>
@@ -66,9 +66,12 @@ TEST(ConsoleLiveState, ReachableFromAnyCoordinatorWins) {
 }
 
 TEST(ConsoleLiveState, NoAnswerSaysWhy) {
-  LiveState live = parse_live_state(json::parse(R"({"error":"unknown action 'network'"})"));
+  LiveState live = parse_live_state(
+      json::parse(R"({"daemon_error":"the daemon refused: unknown action 'network'","problems":["a forged tag"],
+                      "coordinators":[]})"));
   EXPECT_FALSE(live.answered);
   EXPECT_NE(live.why.find("unknown action 'network'"), std::string::npos);
+  EXPECT_EQ(live.problems, std::vector<std::string>{"a forged tag"});
   live = parse_live_state(json::array());
   EXPECT_FALSE(live.answered);
   EXPECT_FALSE(live.why.empty());
@@ -96,9 +99,9 @@ TEST(ConsoleLiveState, MalformedPartsAreUnknownNotErrors) {
 }
 
 TEST(ConsoleLiveState, NoDaemonOnTheSocket) {
-  const LiveState live = fetch_live_state("/nonexistent/cordon-console-test.sock");
-  EXPECT_FALSE(live.answered);
-  EXPECT_FALSE(live.why.empty());
+  std::string error;
+  EXPECT_FALSE(ask_network("/nonexistent/cordon-console-test.sock", &error));
+  EXPECT_FALSE(error.empty());
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 // map is drawn from.
 #include <httplib.h>
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include "admin/console/server.hpp"
 #include "admin/console/server_impl.hpp"
 #include "admin/console/view.hpp"
+#include "core/courier/status_report.hpp"
 #include "daemon/control.hpp"
 #include "tests/unit/admin_fixture.hpp"
 
@@ -127,25 +130,42 @@ TEST_F(ConsoleServerTest, MapStateWithoutDaemonIsAllUnknownWithAReason) {
   for (const json& l : j["links"]) EXPECT_EQ(l["path"], "unknown");
 }
 
-// hub 0x00010001 reports alpha 0x00010002 reachable over TCP and beta
-// 0x00010003 as given.
-json network_answer(const char* beta_state) {
+// hub's status report, sealed under its host key as a coordinator seals it
+// (core/courier/status_report.hpp), in the daemon's "network" answer: alpha
+// reachable over TCP, beta as given.
+// `signer`: whose host key tags it (a forgery when not hub's).
+json network_answer(Admin& a, Reachability beta, const char* signer = "0x00010001") {
+  const HostId hub = *HostId::parse("0x00010001");
+  Statement st = a.database().prepare("SELECT host_key FROM hosts WHERE id = ?1");
+  st.bind(1, static_cast<int64_t>(HostId::parse(signer)->value));
+  EXPECT_TRUE(st.step());
+  const crypto::SecretBytes key(st.blob(0));
+  courier::StatusReport r;
+  r.coordinator = hub;
+  r.time_s = 1'800'000'000;
+  courier::ClientState alpha, b;
+  alpha.host = *HostId::parse("0x00010002");
+  alpha.state = Reachability::kReachable;
+  alpha.tcp = true;
+  b.host = *HostId::parse("0x00010003");
+  b.state = beta;
+  r.clients = {alpha, b};
+  const auto sealed = courier::seal_status_report(r, key);
+  EXPECT_TRUE(sealed);
+  std::string hex;
+  for (std::byte x : *sealed) hex += fmt::format("{:02x}", static_cast<unsigned>(x));
   return {{"self", "0x00010002"},
-          {"now", 1800000000},
-          {"coordinators",
-           {{{"host", "0x00010001"},
-             {"stale", false},
-             {"links", json::array()},
-             {"clients",
-              {{{"host", "0x00010002"}, {"state", "reachable"}, {"transport", "tcp"}, {"peers", json::array()}},
-               {{"host", "0x00010003"}, {"state", beta_state}, {"transport", "udp"}, {"peers", json::array()}}}}}}}};
+          {"now", r.time_s + 5},
+          {"reports", {{{"coordinator", hub.to_string()}, {"version", r.time_s * 1000}, {"payload", hex}}}}};
 }
 
-TEST_F(ConsoleServerTest, MapStateFollowsTheDaemonsAnswer) {
-  FakeDaemon daemon(dir_.file("adm.sock"), network_answer("reachable"));
+TEST_F(ConsoleServerTest, MapStateFollowsTheCoordinatorsReports) {
+  Admin a = Admin::open(db_);
+  FakeDaemon daemon(dir_.file("adm.sock"), network_answer(a, Reachability::kReachable));
   auto states = [&] {
     const json j = json::parse(client_->Get("/api/state")->body);
     EXPECT_TRUE(j["live"]["answered"].get<bool>()) << j["live"].dump();
+    EXPECT_TRUE(j["live"]["problems"].empty()) << j["live"].dump();
     std::map<std::string, std::string> out;
     for (const json& h : j["hosts"]) out[h["name"]] = h["state"];
     for (const json& l : j["links"]) out[l["a_name"].get<std::string>() + "-" + l["b_name"].get<std::string>()] = l["path"];
@@ -154,9 +174,18 @@ TEST_F(ConsoleServerTest, MapStateFollowsTheDaemonsAnswer) {
   using M = std::map<std::string, std::string>;
   EXPECT_EQ(states(), (M{{"hub", "reachable"}, {"alpha", "reachable"}, {"beta", "reachable"},
                          {"hub-alpha", "tcp"}, {"hub-beta", "direct"}}));
-  daemon.set_answer(network_answer("unreachable"));
+  daemon.set_answer(network_answer(a, Reachability::kUnreachable));
   EXPECT_EQ(states(), (M{{"hub", "reachable"}, {"alpha", "reachable"}, {"beta", "unreachable"},
                          {"hub-alpha", "tcp"}, {"hub-beta", "none"}}));
+}
+
+TEST_F(ConsoleServerTest, ForgedReportIsSetAsideAndSaidSo) {
+  Admin a = Admin::open(db_);
+  json answer = network_answer(a, Reachability::kReachable, "0x00010002");  // tagged under alpha's key
+  FakeDaemon daemon(dir_.file("adm.sock"), answer);
+  const json j = json::parse(client_->Get("/api/state")->body);
+  EXPECT_FALSE(j["live"]["problems"].empty()) << j["live"].dump();
+  for (const json& h : j["hosts"]) EXPECT_EQ(h["state"], "unknown") << h.dump();
 }
 
 TEST_F(ConsoleServerTest, PageAndPinnedD3AreServed) {

@@ -91,6 +91,8 @@ std::vector<ControlMessage> samples() {
       ProbeAck{8, ep("[::1]:2")},
       ProbeAck{9, std::nullopt},
       ReportRequest{},
+      PathReport{},
+      PathReport{{{HostId{0x00010003}, 1}, {HostId{0x00010004}, 2}, {HostId{0x00010005}, 3}, {HostId{0x00010006}, 0}}},
   };
 }
 
@@ -256,7 +258,7 @@ TEST(ControlMessage, EmptyIsTruncated) {
 
 TEST(ControlMessage, UnknownTypesRefused) {
   for (int t = 0; t <= 0xff; ++t) {
-    if ((t >= 0x01 && t <= 0x06) || t == 0x09) continue;
+    if ((t >= 0x01 && t <= 0x06) || t == 0x09 || t == 0x0a) continue;
     Bytes b = bytes_of({t});
     b.resize(32);
     const auto p = parse(b);
@@ -281,6 +283,21 @@ TEST(ControlMessage, CourierDataRoundTripsAndIsChecked) {
   EXPECT_EQ(parse(bytes_of({0x09, 0x00, 0x01, 1, 7})).error, ControlError::kBadPadding);
   EXPECT_FALSE(encode_control(CourierData{}).has_value());
   EXPECT_FALSE(encode_control(CourierData{std::vector<std::byte>(kMaxCourierBody + 1)}).has_value());
+}
+
+// 0x0a: a client's paths to its peers (docs/protocol.md, "Path reports").
+TEST(ControlMessage, PathReportIsChecked) {
+  EXPECT_EQ(encode(PathReport{{{HostId{0x00010003}, 2}}}), bytes_of({0x0a, 0x00, 0x01, 0x00, 0x01, 0x00, 0x03, 0x02}));
+  EXPECT_EQ(parse(bytes_of({0x0a, 0x00, 0x01, 0x00, 0x01, 0x00, 0x03, 0x04})).error, ControlError::kBadField);  // path 4
+  EXPECT_EQ(parse(bytes_of({0x0a, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01})).error, ControlError::kBadField);  // host 0
+  EXPECT_EQ(parse(bytes_of({0x0a, 0x00, 0x02, 0x00, 0x01, 0x00, 0x03, 0x01})).error, ControlError::kTruncated);
+  Bytes many = bytes_of({0x0a, 0x00, static_cast<int>(kMaxPathEntries + 1)});
+  EXPECT_EQ(parse(many).error, ControlError::kBadField);
+  PathReport full;
+  for (uint32_t i = 0; i < kMaxPathEntries; ++i) full.paths.emplace_back(HostId{0x00010001 + i}, 1);
+  EXPECT_LE(encode(full).size(), kMaxControlSize);
+  full.paths.emplace_back(HostId{0x00020001}, 1);
+  EXPECT_FALSE(encode_control(full).has_value());
 }
 
 void expect_bad_field(const Bytes& b, const char* what) {

@@ -48,7 +48,7 @@ TEST(CourierItem, Refusals) {
   bad[0] = std::byte{2};
   EXPECT_EQ(parse_item(bad).error(), ItemError::kUnsupportedFormat);
   bad = good;
-  bad[1] = std::byte{4};  // kind
+  bad[1] = std::byte{5};  // kind
   EXPECT_EQ(parse_item(bad).error(), ItemError::kBadField);
   bad = good;
   bad[2] = std::byte{0x04};  // unknown flag

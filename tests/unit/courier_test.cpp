@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/courier/status_report.hpp"
 #include "core/keys/update_package.hpp"
 #include "daemon/courier_spool.hpp"
 #include "tests/common/temp_dir.hpp"
@@ -243,6 +244,62 @@ TEST(Courier, SendsToAClientOnlyAfterItsHello) {
 }
 
 // ---- the spool on disk -----------------------------------------------------
+
+// A coordinator's status report (status_report.hpp) as an item of kind 4.
+Item status_item(HostId coordinator, uint64_t version) {
+  StatusReport report;
+  report.coordinator = coordinator;
+  report.time_s = static_cast<int64_t>(version / 1000);
+  Item item;
+  item.kind = ItemKind::kStatus;
+  item.dest = kAdmin;
+  item.via = kSelf;
+  item.subject = coordinator;
+  item.version = version;
+  item.payload = *seal_status_report(report, key22());
+  return item;
+}
+
+std::vector<uint64_t> status_versions(const Courier& c) {
+  std::vector<uint64_t> out;
+  for (const HeldItem& m : c.status().items)
+    if (m.kind == ItemKind::kStatus) out.push_back(m.version);
+  return out;
+}
+
+TEST(CourierStatus, NewestReportOfEachCoordinatorIsKept) {
+  Env env;
+  Courier c(courier_config(), env, 1, {}, 0);
+  EXPECT_EQ(deliver(c, env, kOther, status_item(kOther, 10'000), 1)->state, AckState::kStored);
+  EXPECT_EQ(deliver(c, env, kOther, status_item(kOther, 20'000), 2)->state, AckState::kStored);
+  EXPECT_EQ(status_versions(c), std::vector<uint64_t>{20'000});
+  // An older one arriving late changes nothing.
+  EXPECT_EQ(deliver(c, env, kOther, status_item(kOther, 15'000), 3)->state, AckState::kStored);
+  EXPECT_EQ(status_versions(c), std::vector<uint64_t>{20'000});
+  // This courier's own report travels beside it, to the same host.
+  ASSERT_TRUE(c.report_status(status_item(kSelf, 30'000).payload, 30'000, 0));
+  EXPECT_EQ(status_versions(c).size(), 2u);
+  for (const HeldItem& m : c.status().items) EXPECT_EQ(m.next_hop, kAdmin);
+  EXPECT_EQ(env.disk.size(), 2u);
+}
+
+TEST(CourierStatus, OnlyCoordinatorsReportAndOnlyAboutThemselves) {
+  Env env;
+  Courier c(courier_config(), env, 1, {}, 0);
+  auto ack = deliver(c, env, kClient, status_item(kClient, 10'000), 1);
+  EXPECT_EQ(ack->reason, Refusal::kUntrustedSender);
+  // The item names one coordinator, the report inside another.
+  Item lying = status_item(kSelf, 10'000);
+  lying.subject = kOther;
+  ack = deliver(c, env, kOther, lying, 2);
+  EXPECT_EQ(ack->reason, Refusal::kMalformed);
+  EXPECT_TRUE(status_versions(c).empty());
+  // A client does not make reports.
+  CourierConfig client = courier_config();
+  client.coordinator = false;
+  Courier k(client, env, 3, {}, 0);
+  EXPECT_FALSE(k.report_status(status_item(kSelf, 1).payload, 1, 0));
+}
 
 TEST(CourierSpool, StoresLoadsAndSetsAsideBadFiles) {
   testkit::TempDir dir("spool");

@@ -48,9 +48,11 @@ std::string session_cookie(const std::string& id) {
 }  // namespace
 
 void ConsoleServer::Impl::get_state(httplib::Response& res) {
-  const LiveState live = fetch_live_state(options.socket);
+  std::string error;
+  const std::optional<json> reply = ask_network(options.socket, &error);
   answer(res, [&] {
     daemon::MutexLock lock(admin_mutex);
+    const LiveState live = live_state(*admin, reply, error, now());
     json j = state_json(*admin, live);
     j["live"]["socket"] = options.socket;
     send_json(res, 200, j);
@@ -67,9 +69,11 @@ void ConsoleServer::Impl::get_lists(httplib::Response& res) {
 void ConsoleServer::Impl::get_host(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.get_param_value("id");
   if (id.empty()) return send_error(res, 400, "say which host: /api/host?id=0xNNNNHHHH");
-  const LiveState live = fetch_live_state(options.socket);
+  std::string error;
+  const std::optional<json> reply = ask_network(options.socket, &error);
   answer(res, [&] {
     daemon::MutexLock lock(admin_mutex);
+    const LiveState live = live_state(*admin, reply, error, now());
     // The states last recorded: asking the daemon records its receipts and
     // audits that (as `updates status` does), which the Updates tab does.
     send_json(res, 200, host_json(*admin, id, live, admin->delivery_status(std::nullopt)));

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/live_status.hpp"
 #include "daemon/control.hpp"
 
 namespace cordon::admin::console {
@@ -136,45 +137,46 @@ PathKind LiveState::path_of(HostId a, HostId b) const {
   return it == paths.end() ? PathKind::kUnknown : it->second;
 }
 
-json network_request() { return {{"command", "courier"}, {"action", "network"}}; }
-
-LiveState parse_live_state(const json& answer) {
+LiveState parse_live_state(const json& status) {
   LiveState out;
-  if (!answer.is_object()) {
-    out.why = "the daemon's answer is not a JSON object";
+  if (!status.is_object()) {
+    out.why = "the live status is not a JSON object";
     return out;
   }
-  if (answer.contains("error")) {
-    out.why = "the daemon answered: " + (answer["error"].is_string() ? answer["error"].get<std::string>()
-                                                                     : answer["error"].dump());
+  for (const json& p : array_of(status, "problems")) {
+    if (p.is_string()) out.problems.push_back(p.get<std::string>());
+  }
+  if (const std::string error = text_of(status, "daemon_error"); !error.empty()) {
+    out.why = error;
     return out;
   }
-  if (!answer.contains("coordinators") || !answer["coordinators"].is_array()) {
-    out.why = "the daemon's answer has no \"coordinators\" list";
+  if (!status.contains("coordinators") || !status["coordinators"].is_array()) {
+    out.why = "the live status has no \"coordinators\" list";
     return out;
   }
   out.answered = true;
-  out.self = host_of(answer, "self");
-  out.now = int_of(answer, "now").value_or(0);
+  out.self = host_of(status, "self");
+  out.now = int_of(status, "now").value_or(0);
   // Coordinators' own reports first: they decide the coordinators' states.
-  for (const json& c : answer["coordinators"]) {
+  for (const json& c : status["coordinators"]) {
     if (const auto id = host_of(c, "host")) {
       const bool stale = c.contains("stale") && c["stale"].is_boolean() && c["stale"].get<bool>();
       out.hosts[*id].state = stale ? HostState::kUnreachable : HostState::kReachable;
     }
   }
-  for (const json& c : answer["coordinators"]) parse_coordinator(out, c);
+  for (const json& c : status["coordinators"]) parse_coordinator(out, c);
   return out;
 }
 
-LiveState fetch_live_state(const std::string& socket) {
-  const daemon::ControlReply reply = daemon::control_request(socket, network_request());
-  if (!reply) {
-    LiveState out;
-    out.why = reply.error().message;
-    return out;
-  }
-  return parse_live_state(*reply);
+std::optional<json> ask_network(const std::string& socket, std::string* error) {
+  const daemon::ControlReply reply = daemon::control_request(socket, admin::network_request());
+  if (reply) return *reply;
+  *error = reply.error().message;
+  return std::nullopt;
+}
+
+LiveState live_state(Admin& admin, const std::optional<json>& reply, const std::string& error, int64_t now) {
+  return parse_live_state(admin::live_status_json(admin::live_status(admin, reply, error, now)));
 }
 
 }  // namespace cordon::admin::console

@@ -1,10 +1,12 @@
-// The network's live state as the administration host's daemon reports it
-// (its control command {"command":"courier","action":"network"}: what the
-// coordinators last reported, docs/console.md, "The map"), reduced to what
-// the map colours: each host's state and each host pair's path.
+// The network's live state as the map colours it: each host's state and
+// each host pair's path. It comes from the coordinators' status reports
+// that the administration host's daemon keeps (its control command
+// {"command":"courier","action":"network"}), checked under each
+// coordinator's host key by admin::live_status (admin/live_status.hpp;
+// docs/console.md, "The map"), then read from live_status_json.
 //
-// The parser trusts nothing about the shape: a missing or mistyped field
-// leaves that host or pair "unknown", and an answer that is not an object
+// The reader trusts nothing about the shape: a missing or mistyped field
+// leaves that host or pair "unknown", and a document that is not an object
 // counts as no answer.
 #pragma once
 
@@ -13,9 +15,11 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "admin/admin.hpp"
 #include "core/types.hpp"
 
 namespace cordon::admin::console {
@@ -39,6 +43,7 @@ struct HostLive {
 struct LiveState {
   bool answered = false;
   std::string why;  // when not answered: the reason, for the banner
+  std::vector<std::string> problems;  // reports set aside (admin::LiveStatus::problems)
   std::optional<HostId> self;
   int64_t now = 0;
   std::map<HostId, HostLive> hosts;
@@ -48,11 +53,15 @@ struct LiveState {
   PathKind path_of(HostId a, HostId b) const;
 };
 
-// {"command":"courier","action":"network"}
-nlohmann::json network_request();
-// The daemon's answer (or an {"error":...} answer) -> the live state.
-LiveState parse_live_state(const nlohmann::json& answer);
-// Asks the daemon on `socket`; on no answer, why (for the banner).
-LiveState fetch_live_state(const std::string& socket);
+// admin::live_status_json's document -> the live state.
+LiveState parse_live_state(const nlohmann::json& status);
+
+// The daemon's answer to admin::network_request() on `socket`, or nullopt
+// with *error saying why there is none. No database access: call it
+// without holding the console's database lock.
+std::optional<nlohmann::json> ask_network(const std::string& socket, std::string* error);
+// The reports in `reply` checked against the database, as the map's state.
+LiveState live_state(Admin& admin, const std::optional<nlohmann::json>& reply, const std::string& error,
+                     int64_t now);
 
 }  // namespace cordon::admin::console

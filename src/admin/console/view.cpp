@@ -86,6 +86,7 @@ bool names_host(std::string_view arguments, const HostInfo& h) {
 json live_json(const LiveState& live) {
   return {{"answered", live.answered},
           {"why", live.why},
+          {"problems", live.problems},
           {"self", live.self ? json(live.self->to_string()) : json(nullptr)},
           {"now", live.now}};
 }

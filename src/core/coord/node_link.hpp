@@ -31,6 +31,13 @@ struct Via {
   static Via through(HostId coordinator) { return Via{Kind::kRelay, {}, coordinator}; }
 };
 
+// What a hop says about a peer's path (core/status.hpp, PathKind).
+inline PathKind path_kind(const link::Hop& hop, const link::Peer& peer) {
+  if (!hop.first_hop) return PathKind::kNone;
+  if (hop.first_hop == &peer) return hop.to.is_udp() ? PathKind::kDirect : PathKind::kTcp;
+  return hop.to.is_udp() ? PathKind::kRelayed : PathKind::kTcp;
+}
+
 class NodeLink {
  public:
   // Seals control message `m` for peer `to` on the control thread's AEAD

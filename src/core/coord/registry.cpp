@@ -99,6 +99,16 @@ void Registry::handle(const Snapshot& s, const InboxItem& item, const Now& now) 
     if (!item.live) return drops.add(DropReason::kOldControl);
     return take_report(s, item, *report, now);
   }
+  if (const auto* paths = std::get_if<wire::PathReport>(&item.message)) {
+    const auto client = clients_.find(item.peer.value);
+    if (client == clients_.end()) return drops.add(DropReason::kUnlinkedRecord);
+    if (!item.live) return drops.add(DropReason::kOldControl);
+    client->second.peer_paths.clear();
+    for (const auto& [peer, path] : paths->paths) {
+      client->second.peer_paths.emplace_back(peer, static_cast<PathKind>(path));
+    }
+    return;
+  }
   if (const auto* records = std::get_if<wire::HostRecords>(&item.message)) {
     if (!from_coordinator) return drops.add(DropReason::kNotCoordinator);
     return take_records(s, item, *records, now);
@@ -345,6 +355,7 @@ void Registry::fill_status(const Snapshot& s, NodeStatus& out) const {
     rc.public_endpoint = c.public_endpoint;
     rc.local_endpoints = c.local;
     rc.last_heard_real_ns = c.last_heard_real_ns;
+    rc.peer_paths = c.peer_paths;
     out.clients.push_back(std::move(rc));
   }
   for (const Route* r : routes_.all_best()) {

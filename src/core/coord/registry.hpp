@@ -44,6 +44,7 @@ class Registry final : public Role {
     int64_t last_heard_mono_ns = 0;
     int64_t last_heard_real_ns = 0;
     int64_t last_request_mono_ns = 0;
+    std::vector<std::pair<HostId, PathKind>> peer_paths;  // its last path report
   };
   void take_report(const Snapshot& s, const InboxItem& item, const wire::StatusReport& m, const Now& now);
   void take_records(const Snapshot& s, const InboxItem& item, const wire::HostRecords& m, const Now& now);

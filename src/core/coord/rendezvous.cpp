@@ -106,6 +106,26 @@ void Rendezvous::set_local_endpoints(std::vector<Endpoint> endpoints, const Now&
 void Rendezvous::send_report(const Snapshot& s, const Now& now) {
   wire::StatusReport r{++report_seq_, local_};
   link_.send_control(s, now, s.mesh.registry, r, Via::path());
+  send_paths(s, now, path_report(s));
+}
+
+void Rendezvous::send_paths(const Snapshot& s, const Now& now, wire::PathReport paths) {
+  link_.send_control(s, now, s.mesh.registry, paths, Via::path());
+  sent_paths_ = std::move(paths);
+  next_path_check_mono_ns_ = now.mono_ns + kPathCheckNs;
+}
+
+// The paths to this client's peers, for the administrator's view
+// (wire/control.hpp, PathReport).
+wire::PathReport Rendezvous::path_report(const Snapshot& s) const {
+  wire::PathReport out;
+  for (const PeerEntry& e : s.peers) {
+    if (out.paths.size() == wire::kMaxPathEntries) break;
+    if (e.role == keys::Role::kCoordinator) continue;
+    out.paths.emplace_back(e.peer->id(), static_cast<uint8_t>(path_kind(link_.path_to(s, *e.peer), *e.peer)));
+  }
+  std::sort(out.paths.begin(), out.paths.end(), [](const auto& a, const auto& b) { return a.first.value < b.first.value; });
+  return out;
 }
 
 void Rendezvous::handle(const Snapshot& s, const InboxItem& item, const Now& now) {
@@ -118,7 +138,7 @@ void Rendezvous::handle(const Snapshot& s, const InboxItem& item, const Now& now
           const auto sent = take_probe(item.peer, m.probe_id);
           if (!sent) return drops.add(DropReason::kUnmatchedAck);
           probe_ack(s, item, *sent, now);
-        } else if constexpr (std::is_same_v<T, wire::StatusReport>) {
+        } else if constexpr (std::is_same_v<T, wire::StatusReport> || std::is_same_v<T, wire::PathReport>) {
           drops.add(DropReason::kNotCoordinator);  // only coordinators take reports
         } else if (!from_coordinator) {
           drops.add(DropReason::kNotCoordinator);
@@ -420,6 +440,11 @@ int64_t Rendezvous::tick(const Snapshot& s, const Now& now, TickResult& out) {
     send_report(s, now);
     next_report_mono_ns_ = now.mono_ns + report_retry_ns_;
     report_retry_ns_ = std::min(report_retry_ns_ * 2, kReportRetryMaxNs);
+  }
+  // A path that changed is told at once, not at the next report.
+  if (s.mesh.registry.value != 0 && now.mono_ns >= next_path_check_mono_ns_) {
+    next_path_check_mono_ns_ = now.mono_ns + kPathCheckNs;
+    if (wire::PathReport paths = path_report(s); paths != sent_paths_) send_paths(s, now, std::move(paths));
   }
   if (const PeerEntry* r = s.find(s.mesh.registry)) {
     // Judged as the registry judges its clients: unheard for the poll period.

@@ -30,6 +30,7 @@ constexpr int64_t kReportRetryMaxNs = 30 * kNsPerSecond;
 constexpr int64_t kUdpCheckNs = 25 * kNsPerSecond;       // a UDP reply is expected this often
 constexpr int64_t kUdpRetryNs = 5 * kNsPerSecond;        // probe again when one got no reply
 constexpr int64_t kUdpRetryOnTcpNs = 10 * kNsPerSecond;  // docs/protocol.md, "TCP tunnel"
+constexpr int64_t kPathCheckNs = 5 * kNsPerSecond;     // a changed path is reported within this
 constexpr int64_t kProbeFastNs = 2 * kNsPerSecond;
 constexpr int64_t kProbeFastSpanNs = 10 * kNsPerSecond;
 constexpr int64_t kProbeSlowNs = 25 * kNsPerSecond;
@@ -96,6 +97,8 @@ class Rendezvous final : public Role {
   void fall_back(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now);
   void probe_round(const Snapshot& s, const PeerEntry& e, PeerState& st, const Now& now, bool direct_only);
   void send_report(const Snapshot& s, const Now& now);
+  wire::PathReport path_report(const Snapshot& s) const;
+  void send_paths(const Snapshot& s, const Now& now, wire::PathReport paths);
   void report_now(int64_t at_mono_ns);  // a report is due then, with the retry gap reset
   void rendezvous_tick(const Snapshot& s, const Now& now, TickResult& out);
   void go_direct(const PeerEntry& e, PeerState& st, const Endpoint& to, const Now& now);
@@ -113,6 +116,10 @@ class Rendezvous final : public Role {
   // Reports since the last ack carry report_first_unacked_..report_seq_; an
   // ack of any of them is awaited (docs/protocol.md, "Registry").
   uint32_t report_seq_ = 0;
+  // Path reports (wire/control.hpp): the last one sent, and when to look
+  // for a change.
+  wire::PathReport sent_paths_;
+  int64_t next_path_check_mono_ns_ = 0;
   uint32_t report_first_unacked_ = 0;
   bool report_acked_ = false;
   // The registry's own reachability (docs/coordinators.md, "What `cordon

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/courier/status_report.hpp"
 #include "core/keys/update_package.hpp"
 
 namespace cordon::courier {
@@ -96,9 +97,22 @@ Result<Ok, std::string> Courier::submit(Item item, int64_t now_ns) {
   return Ok{};
 }
 
+bool Courier::report_status(std::vector<std::byte> payload, uint64_t time_ms, int64_t now_ns) {
+  if (!config_.coordinator || !config_.admin_host || !config_.admin_courier) return false;
+  Item item;
+  item.kind = ItemKind::kStatus;
+  item.dest = *config_.admin_host;
+  item.via = *config_.admin_courier;
+  item.subject = config_.self;
+  item.version = time_ms;
+  item.payload = std::move(payload);
+  return hold(std::move(item), now_ns) == Refusal::kNone;
+}
+
 // Who may hand this host an item (docs/couriers.md, "The path of an
 // update"): packages come from the administration host or a coordinator;
-// a client's receipts only about itself; notices only from coordinators.
+// a client's receipts only about itself; notices and status reports only
+// from coordinators.
 Refusal Courier::admit(HostId from, const Item& item) const {
   const bool from_admin = config_.admin_host && from == *config_.admin_host;
   const bool from_coordinator = is_coordinator(from);
@@ -116,8 +130,12 @@ Refusal Courier::admit(HostId from, const Item& item) const {
     case ItemKind::kNotice:
       if (!from_coordinator) return Refusal::kUntrustedSender;
       break;
+    case ItemKind::kStatus:
+      if (!from_coordinator) return Refusal::kUntrustedSender;
+      if (status_report_host(item.payload) != item.subject) return Refusal::kMalformed;
+      break;
   }
-  // Receipts and notices end at the administration host.
+  // Receipts, notices and status reports end at the administration host.
   if (item.dest == config_.self && (!config_.admin_host || *config_.admin_host != config_.self)) {
     return Refusal::kNotServed;
   }

@@ -135,6 +135,12 @@ class Courier {
   // Stored before it returns; an error names the reason.
   Result<Ok, std::string> submit(Item item, int64_t now_ns);
 
+  // A coordinator: its status report (status_report.hpp), sealed, made at
+  // `time_ms` (Unix milliseconds), for the administration host. Replaces
+  // the report held before. False when the key set names no
+  // administration host or the spool cannot store it.
+  bool report_status(std::vector<std::byte> payload, uint64_t time_ms, int64_t now_ns);
+
   // A courier message from an authenticated peer.
   void receive(HostId from, std::span<const std::byte> message, int64_t now_ns);
 

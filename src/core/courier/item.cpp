@@ -1,6 +1,6 @@
 #include "core/courier/item.hpp"
 
-#include "core/crypto/aead.hpp"
+#include "core/courier/host_tag.hpp"
 #include "core/wire/byte_io.hpp"
 
 namespace cordon::courier {
@@ -12,17 +12,6 @@ constexpr size_t kReceiptFixed = 4 + 8 + 8 + 1 + 8 + 2;
 constexpr std::string_view kReceiptInfo = "cordon courier receipt";
 
 bool valid_host(HostId id) { return id.network() != 0 && id.host() != 0; }
-
-// HKDF-SHA256 of the host key, bound to the host ID (item.hpp, receipt).
-std::optional<crypto::SecretBytes> receipt_key(const crypto::SecretBytes& host_key, HostId host) {
-  std::vector<std::byte> info(kReceiptInfo.size() + 4);
-  for (size_t i = 0; i < kReceiptInfo.size(); ++i) info[i] = static_cast<std::byte>(kReceiptInfo[i]);
-  wire::ByteWriter w(std::span(info).subspan(kReceiptInfo.size()));
-  w.u32(host.value);
-  crypto::SecretBytes key(32);
-  if (!crypto::hkdf_sha256(host_key.view(), {}, info, key.mutable_view())) return std::nullopt;
-  return key;
-}
 
 std::vector<std::byte> receipt_body(const Receipt& r) {
   std::vector<std::byte> out(kReceiptFixed + r.reason.size());
@@ -66,6 +55,7 @@ std::string_view item_kind_name(ItemKind kind) {
     case ItemKind::kPackage: return "package";
     case ItemKind::kReceipt: return "receipt";
     case ItemKind::kNotice: return "notice";
+    case ItemKind::kStatus: return "status";
   }
   return "unknown";
 }
@@ -117,7 +107,7 @@ Result<Item, ItemError> parse_item(std::span<const std::byte> bytes) {
   if (!length) return fail(format && *format != kItemFormat ? ItemError::kUnsupportedFormat : ItemError::kTruncated);
   if (*format != kItemFormat) return fail(ItemError::kUnsupportedFormat);
   Item item;
-  if (*kind < 1 || *kind > 3 || (*flags & ~kKnownFlags) != 0) return fail(ItemError::kBadField);
+  if (*kind < 1 || *kind > 4 || (*flags & ~kKnownFlags) != 0) return fail(ItemError::kBadField);
   item.kind = static_cast<ItemKind>(*kind);
   item.flags = *flags;
   item.dest = HostId{*dest};
@@ -157,13 +147,7 @@ std::optional<Notice> parse_notice(std::span<const std::byte> payload) {
 
 std::optional<std::vector<std::byte>> seal_receipt(const Receipt& receipt, const crypto::SecretBytes& host_key) {
   if (receipt.reason.size() > kMaxReceiptReason || !valid_host(receipt.host)) return std::nullopt;
-  const auto key = receipt_key(host_key, receipt.host);
-  if (!key) return std::nullopt;
-  std::vector<std::byte> out = receipt_body(receipt);
-  std::array<std::byte, kReceiptTagSize> tag{};
-  if (!crypto::hmac_sha256(key->view(), out, tag)) return std::nullopt;
-  out.insert(out.end(), tag.begin(), tag.end());
-  return out;
+  return append_host_tag(receipt_body(receipt), host_key, kReceiptInfo, receipt.host);
 }
 
 std::optional<HostId> receipt_host(std::span<const std::byte> payload) {
@@ -175,14 +159,8 @@ std::optional<HostId> receipt_host(std::span<const std::byte> payload) {
 
 std::optional<Receipt> verify_receipt(std::span<const std::byte> payload, const crypto::SecretBytes& host_key) {
   if (payload.size() < kReceiptFixed + kReceiptTagSize) return std::nullopt;
-  const auto body = payload.first(payload.size() - kReceiptTagSize);
-  auto r = parse_receipt_body(body);
-  if (!r) return std::nullopt;
-  const auto key = receipt_key(host_key, r->host);
-  if (!key) return std::nullopt;
-  std::array<std::byte, kReceiptTagSize> tag{};
-  if (!crypto::hmac_sha256(key->view(), body, tag)) return std::nullopt;
-  if (!crypto::constant_time_equal(tag, payload.last(kReceiptTagSize))) return std::nullopt;
+  auto r = parse_receipt_body(payload.first(payload.size() - kReceiptTagSize));
+  if (!r || !host_tag_valid(payload, host_key, kReceiptInfo, r->host)) return std::nullopt;
   return r;
 }
 

@@ -1,7 +1,8 @@
 // Courier items: the unit that couriers store and forward
 // (docs/couriers.md, "Items"). An item is an update package on its way to
-// a host, a host's receipt on its way back to the administration host, or
-// a courier's notice about a package it holds or refused.
+// a host, a host's receipt on its way back to the administration host, a
+// courier's notice about a package it holds or refused, or a coordinator's
+// status report.
 //
 // Encoding (big-endian), the same on the wire (inside a transfer) and in
 // the spool (daemon/courier_spool.hpp):
@@ -16,6 +17,10 @@
 //            3 notice:  payload = courier 4 | state 1 | reason 1, from the
 //                       courier that holds (state 1) or refused (state 2)
 //                       package `version` for host `subject`
+//            4 status:  payload = a coordinator's status report
+//                       (status_report.hpp) from coordinator `subject`;
+//                       version = when it was made, in Unix milliseconds,
+//                       so that a newer one supersedes it on every hop
 //   flags    bit 0: the package replaces the host key (a host that misses
 //                   it cannot open later packages; docs/administration.md,
 //                   "Missed packages")
@@ -65,8 +70,8 @@ constexpr size_t kMaxItemPayload = 256u * 1024 * 1024;
 constexpr size_t kMaxReceiptReason = 512;
 constexpr size_t kReceiptTagSize = 32;
 
-enum class ItemKind : uint8_t { kPackage = 1, kReceipt = 2, kNotice = 3 };
-std::string_view item_kind_name(ItemKind kind);  // "package", "receipt", "notice"
+enum class ItemKind : uint8_t { kPackage = 1, kReceipt = 2, kNotice = 3, kStatus = 4 };
+std::string_view item_kind_name(ItemKind kind);  // "package", "receipt", "notice", "status"
 
 constexpr uint8_t kFlagNewHostKey = 0x01;
 constexpr uint8_t kFlagUrgent = 0x02;

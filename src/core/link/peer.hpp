@@ -33,6 +33,8 @@ struct PeerStats {
   std::atomic<uint64_t> rx_bytes{0}, rx_packets{0}, tx_bytes{0}, tx_packets{0};
   std::atomic<uint64_t> keepalives_sent{0}, keepalives_received{0}, roams{0};
   std::atomic<uint64_t> failovers{0};  // times a direct path was given up for the relay
+  // A coordinator: datagrams this peer sent that it relayed on to another host.
+  std::atomic<uint64_t> relayed{0};
   DropCounters drops;
 };
 

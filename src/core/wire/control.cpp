@@ -175,6 +175,21 @@ bool read_body(Cursor& c, CourierData& m) {
   return true;
 }
 
+bool read_body(Cursor& c, PathReport& m) {
+  const auto count = c.in.u16();
+  if (!count) return c.fail(ControlError::kTruncated);
+  if (*count > kMaxPathEntries) return c.fail(ControlError::kBadField);
+  for (size_t i = 0; i < *count; ++i) {
+    HostId host;
+    if (!read_host_id(c, host)) return false;
+    const auto path = c.in.u8();
+    if (!path) return c.fail(ControlError::kTruncated);
+    if (*path > 3) return c.fail(ControlError::kBadField);
+    if (c.keep) m.paths.emplace_back(host, *path);
+  }
+  return true;
+}
+
 template <typename M>
 std::optional<ControlMessage> read_as(Cursor& c) {
   M m;
@@ -198,10 +213,12 @@ std::optional<ControlMessage> read_message(Cursor& c, uint8_t type) {
       return read_as<ReportRequest>(c);
     case ControlType::kCourier:
       return read_as<CourierData>(c);
+    case ControlType::kPathReport:
+      return read_as<PathReport>(c);
   }
   // 0x00 (the keepalive, which the node handles before calling us), 0x07
   // and 0x08 (the channel envelope and the generation probe, likewise) and
-  // 0x0a..0xff land here.
+  // 0x0b..0xff land here.
   c.fail(ControlError::kUnknownType);
   return std::nullopt;
 }
@@ -240,6 +257,10 @@ bool valid(const Probe&) { return true; }
 bool valid(const ProbeAck& m) { return valid_endpoint(m.observed); }
 bool valid(const ReportRequest&) { return true; }
 bool valid(const CourierData& m) { return !m.body.empty() && m.body.size() <= kMaxCourierBody; }
+bool valid(const PathReport& m) {
+  return m.paths.size() <= kMaxPathEntries &&
+         std::all_of(m.paths.begin(), m.paths.end(), [](const auto& p) { return valid_host_id(p.first) && p.second <= 3; });
+}
 
 size_t endpoint_size(const std::optional<Endpoint>& e) {
   if (!e) return kEndpointNoneSize;
@@ -301,6 +322,14 @@ void write_body(ByteWriter& w, const CourierData& m) {
   w.bytes(m.body);
 }
 
+void write_body(ByteWriter& w, const PathReport& m) {
+  w.u16(static_cast<uint16_t>(m.paths.size()));
+  for (const auto& [host, path] : m.paths) {
+    w.u32(host.value);
+    w.u8(path);
+  }
+}
+
 ControlType type_of(const StatusReport&) { return ControlType::kStatusReport; }
 ControlType type_of(const StatusAck&) { return ControlType::kStatusAck; }
 ControlType type_of(const HostRecords&) { return ControlType::kHostRecords; }
@@ -308,6 +337,7 @@ ControlType type_of(const Probe&) { return ControlType::kProbe; }
 ControlType type_of(const ProbeAck&) { return ControlType::kProbeAck; }
 ControlType type_of(const ReportRequest&) { return ControlType::kReportRequest; }
 ControlType type_of(const CourierData&) { return ControlType::kCourier; }
+ControlType type_of(const PathReport&) { return ControlType::kPathReport; }
 
 void write_message(ByteWriter& w, const ControlMessage& message) {
   std::visit(

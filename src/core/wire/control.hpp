@@ -12,12 +12,14 @@
 //   0x05 probe ack       probe id 8 | endpoint                     peer -> client
 //   0x06 report request  (nothing)                                 registry -> client
 //   0x09 courier         length 2 | body (length)                  any linked hosts
+//   0x0a path report     count 2 | (host id 4 | path 1) * count     client -> registry
 //
 //   (0x07 is the control channel's envelope, wire/channel.hpp, and 0x08 the
 //   generation probe, wire/header.hpp.) The body of
 //   a courier message is courier/message.hpp's, parsed by the courier.
 //
 //   endpoint  family 1 (0 none | 4 | 6) | address 4|16 | port 2    (family 0: no more bytes)
+//   path      0 none | 1 direct | 2 relayed | 3 tcp (PathKind, core/status.hpp)
 //   record    host id 4 | state 1 | metric 1 | coordinator 4 | age 4
 //             | public endpoint | count 1 | local endpoint * count
 //
@@ -52,6 +54,7 @@ enum class ControlType : uint8_t {
   kProbeAck = 0x05,
   kReportRequest = 0x06,
   kCourier = 0x09,
+  kPathReport = 0x0a,
 };
 
 constexpr size_t kMaxControlSize = 1200;    // bytes of plaintext, type byte and padding included
@@ -116,7 +119,18 @@ struct CourierData {
   friend bool operator==(const CourierData&, const CourierData&) = default;
 };
 
-using ControlMessage = std::variant<StatusReport, StatusAck, HostRecords, Probe, ProbeAck, ReportRequest, CourierData>;
+// A client's paths to its peers, sent to its registry with each status
+// report, so that the administrator's live status can tell direct links
+// from relayed ones (docs/protocol.md, "Path reports"). A client with more
+// peers than fit reports the first kMaxPathEntries in host ID order.
+constexpr size_t kMaxPathEntries = (kMaxControlSize - 1 - 2) / 5;  // 239
+struct PathReport {
+  std::vector<std::pair<HostId, uint8_t>> paths;  // peer, PathKind value 0..3
+  friend bool operator==(const PathReport&, const PathReport&) = default;
+};
+
+using ControlMessage =
+    std::variant<StatusReport, StatusAck, HostRecords, Probe, ProbeAck, ReportRequest, CourierData, PathReport>;
 
 enum class ControlError : uint8_t {
   kTruncated,    // the message ends inside a field

@@ -134,10 +134,11 @@
   }
 
   function banner(live) {
-    var b = $("banner");
-    b.hidden = live.answered;
-    b.textContent = live.answered ? "" :
+    var b = $("banner"), text = live.answered ? "" :
       "Live state unavailable, every host shown as unknown: " + live.why + " (socket " + live.socket + ")";
+    if (live.problems.length) text += (text ? "; " : "") + "reports set aside: " + live.problems.join("; ");
+    b.hidden = !text;
+    b.textContent = text;
   }
 
   function poll() {
