@@ -163,7 +163,7 @@ void add_console_user(CLI::App* admin_app, const std::string& db) {
       return guarded("console-user remove", [&] {
         admin::Admin a = admin::Admin::open(db);
         console::remove_account(a, db, *name);
-        fmt::print("console administrator '{}' removed; their open sessions end when the console restarts\n", *name);
+        fmt::print("console administrator '{}' removed; their console sessions can no longer change anything\n", *name);
         return kExitOk;
       });
     }});

@@ -259,6 +259,16 @@ TEST_F(ConsoleServerTest, SendUpdatesRefusedLikeTheCliWithoutAnAdministrationHos
   EXPECT_TRUE(Admin::open(db_).pending_updates().size() > 0) << "nothing was built";
 }
 
+TEST_F(ConsoleServerTest, RemovedAccountCanNoLongerWrite) {
+  const auto [cookie, csrf] = login();
+  Admin a = Admin::open(db_);
+  remove_account(a, db_, "root-admin");
+  auto r = post("/api/link/add", {{"a", "alpha"}, {"b", "beta"}}, {{"Cookie", cookie}, {kCsrfHeader, csrf}});
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(json::parse(r->body)["error"].get<std::string>().find("was removed"), std::string::npos);
+  EXPECT_TRUE(json::parse(client_->Get("/api/session", {{"Cookie", cookie}})->body)["user"].is_null());
+}
+
 TEST_F(ConsoleServerTest, WrongPasswordsAreAuditedThenRateLimited) {
   for (int i = 0; i < kFreeFailures; ++i) {
     auto r = post("/api/login", {{"user", "root-admin"}, {"password", "wrong password"}});

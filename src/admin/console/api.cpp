@@ -1,5 +1,7 @@
 // The console's JSON endpoints (server.hpp): reads for everyone who can
 // reach the console, writes for a logged-in console administrator.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "admin/console/accounts.hpp"
@@ -142,6 +144,11 @@ void ConsoleServer::Impl::post_write(const httplib::Request& req, httplib::Respo
     return send_error(res, 403,
                       fmt::format("the session has expired, or the {} header is missing or wrong: log in again",
                                   kCsrfHeader));
+  }
+  const std::vector<std::string> accounts = list_accounts(options.db_path);
+  if (std::find(accounts.begin(), accounts.end(), s->user) == accounts.end()) {
+    sessions.remove(id);
+    return send_error(res, 403, fmt::format("the console account '{}' was removed: log in with another", s->user));
   }
   const json body = json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
   if (!body.is_object()) return send_error(res, 400, "the request body is not a JSON object");
