@@ -35,8 +35,9 @@ fuzz: configure
 	cmake --build $(BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
 	./scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
+# KEEP=1 leaves the network and its web console running until Ctrl-C.
 demo: build
-	./scripts/demo.sh $(BUILD)
+	KEEP=$(KEEP) ./scripts/demo.sh $(BUILD)
 
 bench: build
 	./bench/run.sh $(BUILD)

@@ -19,8 +19,15 @@
 # more namespace, no Cordon on it)
 # and a ping each other, a's TCP to one port of the LAN host passes and to
 # another is dropped, and the hub's `cordon status` shows each rule's
-# counter.
-# Everything is removed on exit. Only addresses inside the namespaces are used.
+# counter. Last, the web console (docs/console.md) starts beside the
+# administrator's database and the demo prints its address, its
+# certificate's fingerprint and a console login.
+#
+# With KEEP=1 (`make demo KEEP=1`) the demo then waits, the network and the
+# console running, until Ctrl-C; open the printed address in a browser on
+# this machine to see the map. CONSOLE_PORT (default 8443) moves the console.
+# Everything is removed on exit. Only addresses inside the namespaces and
+# loopback are used.
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -38,6 +45,8 @@ indent()  { sed 's/^/    /'; }
 
 [ "$(id -u)" -eq 0 ] || die "the demo needs root (network namespaces, TUN devices, nftables); try: sudo $0 $BUILD_DIR"
 [ -n "$CORDON" ] && [ -x "$CORDON" ] || die "no cordon binary at $BUILD_DIR/src/cli/cordon; run 'make build' first"
+KEEP=${KEEP:-0}
+CONSOLE_PORT=${CONSOLE_PORT:-8443}
 for tool in ip ping iperf3 ss nft; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found; run ./scripts/install-deps.sh"
 done
@@ -218,3 +227,26 @@ echo "DECIDED: the connections each allow rule opened, the packets the drop rule
 echo "to port 22; also in a's DROPS as filtered). The LAN host's pings to a leave the hub (direction"
 echo "out), match no rule and pass; their replies pass as part of the tracked connection."
 ok "the gateway's filter decided what entered its LAN, rule by rule"
+
+# --- 14 ---------------------------------------------------------------------------
+section "14. The web console: the network map in a browser"
+echo "A console administrator (not a network user: a name and a password for the console's changes):"
+umask 077
+head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/console-password"
+run_admin console-user add demo --password-file "$WORK/console-password"
+mn_step "cordon admin console --listen 127.0.0.1:$CONSOLE_PORT -s hub.sock &"
+"$CORDON" admin --db "$WORK/admin.db" console --listen "127.0.0.1:$CONSOLE_PORT" -s "$WORK/hub.sock" \
+  >"$WORK/console.log" 2>&1 &
+PIDS+=("$!")
+umask 022
+poll_until 10 grep -q '^console: https://' "$WORK/console.log" || die "the console did not start: $(cat "$WORK/console.log")"
+indent <"$WORK/console.log"
+ok "the console serves https://127.0.0.1:$CONSOLE_PORT/ (self-signed: compare the fingerprint above with the browser's)"
+echo "    log in as demo, password $(cat "$WORK/console-password")"
+if [ "$KEEP" = 1 ]; then
+  printf '\n%sThe network and the console keep running (KEEP=1): open https://127.0.0.1:%s/ in a browser here.%s\n' \
+    "$BOLD" "$CONSOLE_PORT" "$RESET"
+  echo "Press Ctrl-C (or run: kill $$) to stop everything and remove it."
+  trap 'exit 0' INT TERM  # Ctrl-C is how a kept demo ends, not a failure
+  while :; do sleep 1; done
+fi

@@ -10,8 +10,12 @@ packages=(
   libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # [metrics]: the HTTP server (docs/metrics.md)
+  # [metrics] and the web console: the HTTP server (docs/metrics.md, docs/console.md)
   libcpp-httplib-dev
+  # the web console's map layout, built into the binary (docs/console.md)
+  libjs-d3
+  # the console's browser test (tests/netns/console_test.cpp): headless Chromium over WebDriver
+  chromium chromium-driver
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
   # the systemd tests: systemd as PID 1 of a namespace, systemd-analyze, journalctl

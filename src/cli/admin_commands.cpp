@@ -18,6 +18,7 @@
 #include "admin/live_status.hpp"
 #include "cli/admin_format.hpp"
 #include "cli/commands.hpp"
+#include "cli/console_command.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control.hpp"
 #include "daemon/password_input.hpp"
@@ -1238,6 +1239,7 @@ void add_admin_commands(CLI::App& app) {
   add_update_commands(s.admin);
   add_audit(s.admin);
   add_live_status(s.admin);
+  add_console_commands(s.admin, s.db);
 }
 
 std::optional<int> dispatch_admin_commands() {
@@ -1249,6 +1251,7 @@ std::optional<int> dispatch_admin_commands() {
   for (const Leaf& l : s.leaves) {
     if (l.command->parsed()) return l.run();
   }
+  if (auto console = dispatch_console_commands()) return *console;
   return kExitUsage;
 }
 
