@@ -2,7 +2,14 @@
 // "PostgreSQL"): URIs and their messages, the schema version table, two
 // administrators at once, a server that goes away, `network migrate`, and
 // backups of a PostgreSQL database.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -61,6 +68,89 @@ void populate(Admin& a, const TempDir& dir) {
   a.set_admin_host(std::string("hub"));
   (void)a.build_updates(dir.file("updates"));
 }
+
+// A unix-socket relay in front of the test server that, once armed, passes
+// the next COMMIT on to the server, waits for the server's answer (the
+// transaction is then committed), and closes both connections instead of
+// passing the answer back: the client loses its connection during COMMIT
+// with the change applied.
+class CommitCutter {
+ public:
+  CommitCutter(const std::string& dir, const std::string& server_socket) : server_(server_socket) {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = dir + "/.s.PGSQL.5432";
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listener_, 8) != 0) {
+      ADD_FAILURE() << "cannot listen on " << path;
+    }
+    accepter_ = std::thread([this] { accept_loop(); });
+  }
+  ~CommitCutter() {
+    ::shutdown(listener_, SHUT_RDWR);
+    accepter_.join();
+    ::close(listener_);
+    for (std::thread& t : relays_) t.join();
+  }
+  void arm() { armed_ = true; }
+  bool cut() const { return cut_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int server = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, server_.c_str(), sizeof(addr.sun_path) - 1);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      relays_.emplace_back([this, client, server] { relay(client, server); });
+    }
+  }
+  // Until either side closes; both descriptors are closed on return.
+  void relay(int client, int server) {
+    char buf[65536];
+    bool committing = false;
+    for (;;) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) break;
+      if (fds[0].revents != 0) {
+        const ssize_t n = ::read(client, buf, sizeof(buf));
+        if (n <= 0) break;
+        // A simple-query COMMIT: 'Q', its length, "COMMIT" and a NUL.
+        if (armed_ && std::string_view(buf, static_cast<size_t>(n)).find(std::string_view("COMMIT\0", 7)) !=
+                          std::string_view::npos) {
+          committing = true;
+        }
+        if (::write(server, buf, static_cast<size_t>(n)) != n) break;
+      }
+      if (fds[1].revents != 0) {
+        const ssize_t n = ::read(server, buf, sizeof(buf));
+        if (n <= 0) break;
+        if (committing) {  // the server's answer to COMMIT: swallowed
+          armed_ = false;
+          cut_ = true;
+          break;
+        }
+        if (::write(client, buf, static_cast<size_t>(n)) != n) break;
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  std::string server_;
+  int listener_ = -1;
+  std::thread accepter_;
+  std::vector<std::thread> relays_;
+  std::atomic<bool> armed_{false}, cut_{false};
+};
 
 class PostgresTest : public ::testing::Test {
  protected:
@@ -198,6 +288,23 @@ TEST_F(PostgresTest, AConnectionLostDuringCommitIsSettledByAskingTheServer) {
   EXPECT_TRUE(a.list_groups().empty());
   a.add_group("g");
   EXPECT_EQ(a.list_groups().size(), 1u);
+}
+
+// The connection breaks after the server committed but before its answer
+// arrived: the server says the transaction committed, so the command
+// succeeded, once, and says so by returning normally.
+TEST_F(PostgresTest, ACommitWhoseAnswerIsLostIsKnownToHaveCommitted) {
+  (void)Admin::init(uri, test_network());
+  CommitCutter cutter(dir.path().string(), pg::server().dir() + "/.s.PGSQL.5432");
+  const std::string name = uri.substr(uri.find("@/") + 2, uri.find('?') - uri.find("@/") - 2);
+  Admin a = Admin::open("postgresql://cordon@/" + name + "?host=" + dir.path().string());
+  cutter.arm();
+  a.add_group("g");
+  EXPECT_TRUE(cutter.cut());
+  ASSERT_EQ(a.list_groups().size(), 1u);
+  int rows = 0;
+  for (const AuditEntry& e : a.audit_log(0)) rows += e.operation == "group add";
+  EXPECT_EQ(rows, 1);  // one row: the command was neither lost nor repeated
 }
 
 TEST_F(PostgresTest, AServerThatIsDownIsNamedWithWhatToDo) {

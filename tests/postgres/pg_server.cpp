@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,6 +64,10 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& dir, const 
     ::dup2(fd, 2);
   }
   if (nobody != nullptr && (::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0)) ::_exit(126);
+  // A test binary that dies without its TearDown (a crash, SIGKILL) takes
+  // its server with it: SIGQUIT is PostgreSQL's immediate shutdown. Set
+  // after setuid, which clears it.
+  if (::prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0 || ::getppid() == 1) ::_exit(126);
   if (::chdir(dir.c_str()) != 0) ::_exit(126);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
