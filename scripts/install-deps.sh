@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libssl-dev libsodium-dev libsqlite3-dev libfmt-dev libspdlog-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev libnftables-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # [metrics] and the web console: the HTTP server (docs/metrics.md, docs/console.md)
@@ -26,6 +26,8 @@ packages=(
   debhelper dpkg-dev fakeroot lintian help2man bash-completion man-db
   # promtool, which the metrics tests run (`promtool check metrics`)
   prometheus
+  # the admin tests' private PostgreSQL server (tests/postgres/pg_server.hpp)
+  postgresql
 )
 
 missing=()

@@ -358,6 +358,12 @@ struct DeliveryReport {
   size_t applied = 0, pending = 0, failed = 0;
 };
 
+// `network migrate`: where the network went, and the rows copied per table.
+struct MigrationResult {
+  std::string target;  // the URI without its password
+  std::vector<std::pair<std::string, int64_t>> rows;
+};
+
 struct AuditEntry {
   int64_t id = 0;
   int64_t time = 0;
@@ -374,7 +380,8 @@ class Admin {
   // Every other command: opens an existing database.
   static Admin open(const std::string& path);
   // `network import`: decrypts a backup into a new database file at `path`
-  // (refuses an existing file).
+  // (refuses an existing file), or into an empty PostgreSQL database when
+  // `path` is a postgresql:// URI.
   static NetworkInfo import_backup(const std::string& backup_file, const std::string& path, std::string_view password);
 
   Admin(Admin&&) noexcept;
@@ -414,6 +421,10 @@ class Admin {
   // coordinator (reason "courier"); designating the same host changes
   // nothing.
   AdminHostChange set_admin_host(const std::optional<std::string>& ref);
+  // `network migrate --to URI`: copies this SQLite database into the empty
+  // PostgreSQL database `uri` in one transaction (every table, the audit
+  // log, and an audit row for the migration on both sides).
+  MigrationResult migrate_to(const std::string& uri);
   // `network export`: a consistent copy of the database sealed under a key
   // derived from `password` (Argon2id, chosen-password cost); 0600, atomic.
   void export_backup(const std::string& out_file, std::string_view password);
@@ -519,6 +530,8 @@ class Admin {
 
  private:
   explicit Admin(Database db);
+  static NetworkInfo import_into_postgres(const crypto::SecretBytes& image, const std::string& backup_file,
+                                          const std::string& uri);
   friend class Batch;
   friend struct Command;
 

@@ -1,6 +1,8 @@
 // The audit log (audit.hpp).
 #include "admin/audit.hpp"
 
+#include <limits>
+
 #include "admin/admin.hpp"
 #include "admin/database.hpp"
 #include "admin/internal.hpp"
@@ -19,7 +21,7 @@ void record_audit(Database& db, std::string_view operation, std::string_view arg
 void record_refusal(Database& db, std::string_view operation, std::string_view arguments,
                     std::string_view message) noexcept {
   try {
-    if (sqlite3_get_autocommit(db.handle()) == 0) return;  // still inside someone's transaction
+    if (db.in_transaction()) return;  // still inside someone's transaction
     Transaction tx(db, Transaction::Kind::kWrite);
     record_audit(db, operation, arguments, std::string("refused: ") + std::string(message));
     tx.commit();
@@ -32,8 +34,8 @@ std::vector<AuditEntry> read_audit(Database& db, int64_t limit) {
   std::vector<AuditEntry> out;
   Statement st = db.prepare(
       "SELECT id, time, operation, arguments, result FROM "
-      "(SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id");
-  st.bind(1, limit > 0 ? limit : int64_t{-1});
+      "(SELECT * FROM audit ORDER BY id DESC LIMIT ?1) AS newest ORDER BY id");
+  st.bind(1, limit > 0 ? limit : std::numeric_limits<int64_t>::max());
   while (st.step()) {
     out.push_back(AuditEntry{st.int64(0), st.int64(1), st.text(2), st.text(3), st.text(4)});
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "admin/copy.hpp"
 #include "admin/internal.hpp"
 #include "admin/schema.hpp"
 #include "admin/staged_files.hpp"
@@ -45,13 +46,22 @@ crypto::SecretBytes derive_key(std::string_view password, const keys::Salt& salt
 
 }  // namespace
 
-crypto::SecretBytes snapshot_database(Database& db) {
+namespace {
+
+// The image of an SQLite connection's database.
+crypto::SecretBytes image_of(sqlite3* source, const std::string& name) {
   MemoryDb mem;
-  sqlite3_backup* backup = sqlite3_backup_init(mem.db, "main", db.handle(), "main");
+  sqlite3_backup* backup = sqlite3_backup_init(mem.db, "main", source, "main");
   if (backup == nullptr) throw AdminError(std::string("cannot start the backup: ") + sqlite3_errmsg(mem.db));
   const int rc = sqlite3_backup_step(backup, -1);
   sqlite3_backup_finish(backup);
-  if (rc != SQLITE_DONE) db.fail(rc, "backup");
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+    throw DatabaseLocked(
+        fmt::format("network database {} is locked by another `cordon admin` command; wait for it to "
+                    "finish and run this command again",
+                    name));
+  }
+  if (rc != SQLITE_DONE) throw AdminError(fmt::format("network database {}: backup failed: {}", name, sqlite3_errstr(rc)));
   sqlite3_int64 size = 0;
   unsigned char* data = sqlite3_serialize(mem.db, "main", &size, 0);
   if (data == nullptr) throw AdminError("cannot serialise the database for the backup (out of memory?)");
@@ -68,6 +78,22 @@ crypto::SecretBytes snapshot_database(Database& db) {
   crypto::wipe(std::span<std::byte>(reinterpret_cast<std::byte*>(data), static_cast<size_t>(size)));
   sqlite3_free(data);
   return image;
+}
+
+}  // namespace
+
+crypto::SecretBytes snapshot_database(Database& db) {
+  if (db.backend() == Backend::kSqlite) return image_of(db.handle(), db.path());
+  // A PostgreSQL database: its rows, from one snapshot, copied into an
+  // SQLite database in memory, whose image is the backup's plaintext as for
+  // an SQLite database (docs/administration.md, "PostgreSQL").
+  Database mem = Database::open_memory();
+  Transaction read(db, Transaction::Kind::kRead);
+  Transaction write(mem, Transaction::Kind::kMigration);
+  (void)copy_tables(db, mem);
+  write.commit();
+  read.commit();
+  return image_of(mem.handle(), db.path());
 }
 
 std::vector<std::byte> seal_backup(const crypto::SecretBytes& image, std::string_view password) {
@@ -175,6 +201,30 @@ uint16_t check_image(const crypto::SecretBytes& image) {
   return static_cast<uint16_t>(std::stoul(*number));
 }
 
+// `network import --db postgresql://...`: the image, brought up to date in
+// memory, copied into an empty PostgreSQL database in one transaction.
+NetworkInfo Admin::import_into_postgres(const crypto::SecretBytes& image, const std::string& backup_file,
+                                        const std::string& uri) {
+  Database mem = Database::open_memory();
+  const auto size = static_cast<sqlite3_int64>(image.size());
+  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(static_cast<sqlite3_uint64>(size)));
+  if (buf == nullptr) throw AdminError("out of memory while restoring the backup");
+  std::memcpy(buf, image.view().data(), image.size());
+  if (sqlite3_deserialize(mem.handle(), "main", buf, size, size,
+                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
+    throw AdminError("the backup does not hold an SQLite database");
+  }
+  mem.exec("PRAGMA journal_mode=MEMORY");  // the image may say WAL, which an in-memory database cannot keep
+  {
+    Transaction tx(mem, Transaction::Kind::kMigration);
+    mem.apply_migrations();
+    tx.commit();
+  }
+  Database target = Database::open(uri, Database::Mode::kCreateEmpty);
+  (void)copy_network(mem, target, "network import", "from=" + backup_file);
+  return Admin::open(uri).network_info();
+}
+
 void Admin::export_backup(const std::string& out_file, std::string_view password) {
   const std::string args = "out=" + out_file;
   if (batch_ != nullptr) throw AdminError("`network export` cannot run inside a batch; commit the batch first");
@@ -198,7 +248,7 @@ void Admin::export_backup(const std::string& out_file, std::string_view password
 NetworkInfo Admin::import_backup(const std::string& backup_file, const std::string& path, std::string_view password) {
   (void)os::init_crypto();
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
+  if (!is_postgres_uri(path) && std::filesystem::exists(path, ec)) {
     throw AdminError(
         fmt::format("{} already exists; `network import` never overwrites a network database (move it "
                     "away or pass another --db)",
@@ -214,6 +264,7 @@ NetworkInfo Admin::import_backup(const std::string& backup_file, const std::stri
     throw AdminError(fmt::format("{}: {}", backup_file, e.what()));
   }
   (void)check_image(image);
+  if (is_postgres_uri(path)) return import_into_postgres(image, backup_file, path);
 
   // Write the image next to its final name, then link(2) it into place:
   // link fails if the name exists, so an existing database is never

@@ -1,6 +1,8 @@
-// The network database: one SQLite file, opened in WAL mode with foreign
-// keys and secure_delete on, a versioned schema (PRAGMA user_version, schema.cpp) and one
-// transaction per admin command.
+// The network database: one SQLite file (opened in WAL mode with foreign
+// keys and secure_delete on) or one PostgreSQL database, a versioned schema
+// (schema.cpp) and one transaction per admin command. The two backends
+// (connection.hpp) run the same SQL: the PostgreSQL one translates
+// SQLite's dialect in one place (postgres_dialect.hpp).
 //
 // The administrator tool is control plane, not data path, so its errors are
 // C++ exceptions (AdminError) carrying the one-line message the user sees;
@@ -18,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cordon::admin {
 
@@ -35,59 +38,91 @@ class DatabaseLocked : public AdminError {
 };
 
 // How long a command waits for another `cordon admin` holding the write lock
-// before it gives up (short: the other command may be interactive).
+// before it gives up (short: the other command may be interactive). The
+// same bound holds on both backends (docs/administration.md, "PostgreSQL").
 constexpr int kBusyTimeoutMs = 200;
 
+// Where the network database lives: an SQLite file, or a PostgreSQL
+// database named by a libpq URI (postgresql://... or postgres://...).
+enum class Backend { kSqlite, kPostgres };
+bool is_postgres_uri(std::string_view where);
+// What messages call the database --db names: the path, or the PostgreSQL
+// URI without its password.
+std::string database_name(const std::string& db);
+
+// The kind of a column value, for copying rows between backends.
+enum class ValueKind { kNull, kInteger, kText, kBlob };
+
+enum class TxKind {
+  kWrite,      // a command: the write lock (SQLite BEGIN IMMEDIATE)
+  kRead,       // a query: a snapshot
+  kMigration,  // schema migrations and `network migrate`: the write lock, no crash hook
+};
+
 class Statement;
+namespace detail {
+class Connection;
+class Cursor;
+}  // namespace detail
 
 class Database {
  public:
   enum class Mode {
     kOpenExisting,  // every command but `network init`
     kCreate,        // `network init` and `network import`: the file must not exist
+    kCreateEmpty,   // `network migrate`: like kCreate, but no schema yet (apply_migrations)
   };
 
-  // Opens the database file; kCreate makes it with mode 0600 (umask 077
-  // while SQLite creates it and its -wal/-shm companions). An existing file
-  // that group or others can access is refused. Brings the schema up to
-  // date (migrations run in their own BEGIN IMMEDIATE transaction) and
-  // refuses a schema version newer than this program knows.
-  static Database open(const std::string& path, Mode mode);
+  // Opens the database: an SQLite file, or a PostgreSQL database when
+  // `where` is a postgresql:// URI (docs/administration.md, "PostgreSQL").
+  // SQLite: kCreate makes the file with mode 0600 (umask 077 while SQLite
+  // creates it and its -wal/-shm companions); an existing file that group
+  // or others can access is refused. PostgreSQL: kCreate needs a database
+  // without Cordon's tables. Brings the schema up to date (migrations run
+  // in their own write transaction) and refuses a schema version newer
+  // than this program knows.
+  static Database open(const std::string& where, Mode mode);
+  // A private in-memory SQLite database with the latest schema: the
+  // image a backup of a PostgreSQL database is made from (backup.cpp).
+  static Database open_memory();
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;
   ~Database();
 
+  Backend backend() const;
+  // The SQLite file, or the PostgreSQL URI without its password: what
+  // messages name.
   const std::string& path() const { return path_; }
-  sqlite3* handle() const { return db_; }
+  // The SQLite connection (nullptr on PostgreSQL): backups and tests.
+  sqlite3* handle() const;
 
-  // Runs one or more statements without results.
+  // Runs one or more statements without results or parameters.
   void exec(std::string_view sql);
   // Prepares a statement; statements used in loops are cached by SQL text.
   Statement prepare(std::string_view sql) const;
   Statement& cached(const char* sql);
 
   int64_t user_version();
-  int64_t last_insert_rowid() const;
   int changes() const;
+  bool in_transaction() const;
 
-  // Throws AdminError with `what` plus SQLite's message; names the lock
-  // holder when the code is SQLITE_BUSY.
-  [[noreturn]] void fail(int rc, std::string_view what) const;
-
-  // Retired keys (a deleted row, an overwritten key column; TEMP triggers
-  // set the mark) must not linger in the WAL or in free pages. After a
-  // write commit that retired one, Transaction::commit truncates the WAL
-  // (PRAGMA wal_checkpoint(TRUNCATE)); secure_delete zeroes the freed
-  // space. False when a reader blocked the checkpoint (the mark stays).
-  bool truncate_wal_if_keys_retired();
-  void forget_retired_keys();
+  // Inside a kMigration transaction on a kCreateEmpty database: creates
+  // the schema (`network migrate`).
+  void apply_migrations();
+  // Rows of `table` were copied in with their ids: ids made later continue
+  // above them.
+  void after_copy(std::string_view table);
+  // `network init` failed: removes what open(kCreate) made, so that the
+  // next init works.
+  void discard() noexcept;
 
   // No host number below the floor is free (0: not known). Set by
   // next_host_number (addressing.hpp) inside a write transaction, so that
   // adding many hosts in one batch does not count the hosts each time;
   // cleared when a transaction begins or ends and when a host row is
-  // deleted (a TEMP trigger), the only ways a lower number becomes free.
+  // deleted (the backend sees to it), the only ways a lower number becomes
+  // free.
   int64_t host_number_floor() const;
   void set_host_number_floor(int64_t floor);
 
@@ -97,17 +132,21 @@ class Database {
   void set_urgent_marks(bool on);
 
  private:
-  Database(sqlite3* db, std::string path);
-  void watch_key_retirement();
+  friend class Statement;
+  friend class Transaction;
+  Database(std::unique_ptr<detail::Connection> conn, std::string path);
+  static Database bring_up_to_date(Database db, Mode mode);
+  void quiesce();
   struct Cache;
 
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<detail::Connection> conn_;
   std::string path_;
   std::unique_ptr<Cache> cache_;
 };
 
-// A prepared statement (RAII over sqlite3_stmt). Binding indexes start at 1,
-// column indexes at 0, as in the SQLite C API.
+// A prepared statement. Binding indexes start at 1, column indexes at 0, as
+// in the SQLite C API; the SQL is SQLite's, which the PostgreSQL backend
+// translates (postgres_dialect.hpp).
 class Statement {
  public:
   Statement(const Database& db, std::string_view sql);
@@ -118,10 +157,13 @@ class Statement {
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, std::string_view text);
   Statement& bind_blob(int index, std::span<const std::byte> blob);
-  Statement& bind_null(int index);
+  // `kind`: what the value would be if it were there. PostgreSQL needs a
+  // parameter's type where the SQL does not say it (`?1 IS NULL OR ...`).
+  Statement& bind_null(int index, ValueKind kind = ValueKind::kNull);
   template <typename T>
   Statement& bind(int index, const std::optional<T>& value) {
-    return value ? bind(index, *value) : bind_null(index);
+    if (value) return bind(index, *value);
+    return bind_null(index, std::is_integral_v<T> ? ValueKind::kInteger : ValueKind::kText);
   }
 
   // Steps once: true while there is a row. Throws on error.
@@ -131,25 +173,25 @@ class Statement {
   // Resets and clears bindings so that a cached statement can be reused.
   void reset();
 
-  bool is_null(int column) const;
+  int columns() const;
+  std::string column_name(int column) const;
+  ValueKind kind(int column) const;
+  bool is_null(int column) const { return kind(column) == ValueKind::kNull; }
   int64_t int64(int column) const;
   std::string text(int column) const;
   std::span<const std::byte> blob(int column) const;  // valid until the next step/reset
 
  private:
-  const Database* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
+  std::unique_ptr<detail::Cursor> cursor_;
 };
 
-// BEGIN IMMEDIATE (write) or BEGIN (read snapshot) ... COMMIT; rolls back in
-// the destructor unless committed.
+// A write transaction (the write lock), or a read snapshot; rolls back in
+// the destructor unless committed. SQLite: BEGIN IMMEDIATE or BEGIN.
+// PostgreSQL: an advisory lock, then BEGIN ISOLATION LEVEL SERIALIZABLE; or
+// BEGIN ISOLATION LEVEL REPEATABLE READ (docs/design.md, decision 17).
 class Transaction {
  public:
-  enum class Kind {
-    kWrite,      // a command: BEGIN IMMEDIATE
-    kRead,       // a query: BEGIN (a snapshot; WAL readers never wait)
-    kMigration,  // schema migrations: BEGIN IMMEDIATE, no crash hook
-  };
+  using Kind = TxKind;
   Transaction(Database& db, Kind kind);
   ~Transaction();
   Transaction(const Transaction&) = delete;

@@ -400,8 +400,12 @@ CourierReports parse_courier_reports(const json& reply) {
 void store_delivery(Database& db, const BuiltPackage& built, std::span<const std::byte> package) {
   const int64_t now = now_seconds();
   db.cached(
-        "INSERT OR REPLACE INTO deliveries (host, version, kind, new_host_key, urgent, via, package, built_at, "
-        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")
+        "INSERT INTO deliveries (host, version, kind, new_host_key, urgent, via, package, built_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (host, version) DO UPDATE SET "
+        "kind = excluded.kind, new_host_key = excluded.new_host_key, urgent = excluded.urgent, via = excluded.via, "
+        "package = excluded.package, built_at = excluded.built_at, updated_at = excluded.updated_at, "
+        "sent_at = NULL, outcome = NULL, confirmed_version = NULL, confirmed_at = NULL, reason = NULL, "
+        "courier = NULL, courier_state = NULL")
       .bind(1, sql_id(built.host))
       .bind(2, static_cast<int64_t>(built.version))
       .bind(3, static_cast<int64_t>(built.kind))

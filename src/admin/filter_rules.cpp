@@ -264,17 +264,18 @@ FilterRuleInfo Admin::add_filter_rule(const FilterTarget& target, const std::str
     }
     check_rule_text(db_, text, traffic);
     const int64_t position = new_position(db_, before, traffic);
-    db_.cached(
+    Statement& insert = db_.cached(
            "INSERT INTO filter_rules (position, host, group_id, rule, created_at, kind) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(1, position)
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+    insert.bind(1, position)
         .bind(2, host)
         .bind(3, group)
         .bind(4, text)
         .bind(5, now_seconds())
         .bind(6, std::string_view(filter_traffic_name(traffic)))
-        .run();
-    const int64_t number = db_.last_insert_rowid();
+        .step();
+    const int64_t number = insert.int64(0);
+    insert.reset();
     for (HostId h : target_hosts(db_, host, group)) mark_dirty(db_, h, DirtyKind::kAddressBook);
     Statement st = db_.prepare(std::string(kRuleSelect) + "WHERE r.id = ?1");
     st.bind(1, number);

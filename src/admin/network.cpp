@@ -90,7 +90,7 @@ int64_t load_rekey_period(Database& db) {
 Admin Admin::init(const std::string& path, const NetworkSpec& spec) {
   check_network_spec(spec);
   (void)os::init_crypto();
-  prepare_parent_directory(path);
+  if (!is_postgres_uri(path)) prepare_parent_directory(path);
   Admin admin(Database::open(path, Database::Mode::kCreate));
   try {
     const std::string args = fmt::format("number={} name={} ipv4={}{}", spec.number, spec.name, spec.ipv4.to_string(),
@@ -106,8 +106,7 @@ Admin Admin::init(const std::string& path, const NetworkSpec& spec) {
     });
   } catch (...) {
     // Don't leave a half-made database behind: the next `init` must work.
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
+    admin.db_.discard();
     throw;
   }
   admin.network_ = spec;

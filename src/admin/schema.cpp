@@ -231,7 +231,14 @@ constexpr std::array<Migration, 6> kMigrations = {{
     {6, kSchemaV6},
 }};
 
+constexpr std::array<const char*, 14> kTables = {
+    "hosts", "network", "endpoints", "subnets", "users", "host_groups", "group_members", "group_links",
+    "links", "compromised_hosts", "audit", "filter_rules", "reach", "deliveries",
+};
+
 }  // namespace
+
+std::span<const char* const> schema_tables() { return kTables; }
 
 std::span<const Migration> migrations() { return kMigrations; }
 

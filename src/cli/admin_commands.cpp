@@ -17,6 +17,7 @@
 #include "admin/delivery.hpp"
 #include "admin/live_status.hpp"
 #include "cli/admin_format.hpp"
+#include "cli/admin_migrate.hpp"
 #include "cli/commands.hpp"
 #include "cli/console_command.hpp"
 #include "daemon/config.hpp"
@@ -230,7 +231,8 @@ void add_network(CLI::App* admin_app) {
         if (state().json) {
           print_json(to_json(info));
         } else {
-          fmt::print("network {} '{}' created in {} (tunnel addresses from {}{})\n", spec.number, spec.name, state().db,
+          fmt::print("network {} '{}' created in {} (tunnel addresses from {}{})\n", spec.number, spec.name,
+                     a.database().path(),
                      spec.ipv4.to_string(), spec.ipv6 ? " and " + spec.ipv6->to_string() : "");
         }
         return kExitOk;
@@ -319,12 +321,20 @@ void add_network(CLI::App* admin_app) {
           print_json(to_json(info));
         } else {
           fmt::print("restored network {} '{}' ({} hosts, {} links) into {}\n", info.spec.number, info.spec.name,
-                     info.hosts, info.links, state().db);
+                     info.hosts, info.links, admin::database_name(state().db));
         }
         return kExitOk;
       });
     };
   }
+}
+
+// ---- network migrate (admin_migrate.cpp) ------------------------------------------
+
+void add_network_migrate_leaf(CLI::App* network) {
+  Leaf& l = leaf(network, "network", "migrate", "Copy this SQLite network database into an empty PostgreSQL database");
+  add_json(l);
+  l.run = add_network_migrate(l.command, state().db, state().json);
 }
 
 // ---- host -------------------------------------------------------------------------
@@ -1225,8 +1235,10 @@ void add_admin_commands(CLI::App& app) {
   State& s = state();
   s.admin = app.add_subcommand("admin", "Administer a network: hosts, users, groups, links, keys, key sets, updates");
   s.admin->require_subcommand(1);
-  s.admin->add_option("--db", s.db, "Network database (default /var/lib/cordon/admin.db)");
+  s.admin->add_option("--db", s.db,
+                      "Network database: a file (default /var/lib/cordon/admin.db) or a postgresql:// URI");
   add_network(s.admin);
+  add_network_migrate_leaf(s.admin->get_subcommand("network"));
   add_network_recover(s.admin);
   add_host_commands(s.admin);
   add_user_commands(s.admin);

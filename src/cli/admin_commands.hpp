@@ -1,11 +1,12 @@
 // `cordon admin …`: the administrator's commands over the network database
 // (src/admin/admin.hpp). Global option --db PATH (default
-// /var/lib/cordon/admin.db); --json on list/show and on most changes.
+// /var/lib/cordon/admin.db) or --db postgresql://URI; --json on list/show and on most changes.
 //
 //   admin network init --number N --name NAME --ipv4 PREFIX [--ipv6 PREFIX]
 //   admin network show
 //   admin network export --out FILE [--password-file F]
 //   admin network import FILE [--password-file F]
+//   admin network migrate --to postgresql://...
 //   admin host add --name NAME --role client|coordinator [--id 0xNNNNHHHH] [--endpoint ADDR:PORT]...
 //                  [--coordinator H] [--registry H] [--rendezvous H] [--courier H] [--subnet PREFIX]...
 //   admin host set H [--name N] [--role R] [--endpoint E]... [--clear-endpoints] [--coordinator H] ...

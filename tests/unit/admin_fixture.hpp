@@ -1,9 +1,13 @@
 // Shared set-up for the admin unit tests (tests/unit/admin_*_test.cpp): a
 // private temporary directory, a fresh network database in it, and helpers
 // to read back what the admin wrote (key sets, packages, table contents).
+//
+// The suites that use no SQLite-only feature are compiled twice: into
+// unit_tests on SQLite files, and with CORDON_ADMIN_TEST_POSTGRES into
+// admin_postgres_tests, where each test's database is a fresh one on the
+// binary's private PostgreSQL server (tests/postgres/pg_server.hpp).
 #pragma once
 
-#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -19,6 +23,9 @@
 #include "admin/admin.hpp"
 #include "core/keys/keyset.hpp"
 #include "core/keys/update_package.hpp"
+#ifdef CORDON_ADMIN_TEST_POSTGRES
+#include "postgres/pg_server.hpp"
+#endif
 
 namespace cordon::admin::test {
 
@@ -82,20 +89,31 @@ inline std::string content_dump(Database& db) {
   for (const char* table : {"network", "hosts", "endpoints", "subnets", "users", "host_groups", "group_members",
                             "group_links", "links", "compromised_hosts", "filter_rules"}) {
     out += std::string("[") + table + "]\n";
-    sqlite3_stmt* st = nullptr;
-    const std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1, 2";
-    if (sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return out + "error\n";
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        const auto* t = sqlite3_column_text(st, c);
-        out += t != nullptr ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st, c)) : "NULL";
-        out += "|";
-      }
+    Statement st = db.prepare(std::string("SELECT * FROM ") + table + " ORDER BY 1, 2");
+    while (st.step()) {
+      for (int c = 0; c < st.columns(); ++c) out += (st.is_null(c) ? "NULL" : st.text(c)) + "|";
       out += "\n";
     }
-    sqlite3_finalize(st);
   }
   return out;
+}
+
+// A database for one test: a file in `dir`, or a fresh PostgreSQL database.
+inline std::string test_database(const TempDir& dir) {
+#ifdef CORDON_ADMIN_TEST_POSTGRES
+  (void)dir;
+  return pg::fresh_database();
+#else
+  return dir.file("admin.db");
+#endif
+}
+
+inline void drop_test_database(const std::string& db) {
+#ifdef CORDON_ADMIN_TEST_POSTGRES
+  pg::drop_database(db);
+#else
+  (void)db;
+#endif
 }
 
 // A fixture with a fresh network: 10.77.0.0/24 and fd77::/64, network 1.
@@ -103,8 +121,12 @@ class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir.path().empty());
-    db_path = dir.file("admin.db");
+    db_path = test_database(dir);
     admin.emplace(Admin::init(db_path, test_network()));
+  }
+  void TearDown() override {
+    admin.reset();
+    drop_test_database(db_path);
   }
   Admin& a() { return *admin; }
   std::string dump() { return content_dump(admin->database()); }
