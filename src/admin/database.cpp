@@ -135,6 +135,10 @@ Statement& Database::cached(const char* sql) {
   return it->second;
 }
 
+void Database::reset_cached() {
+  for (auto& [sql, st] : cache_->statements) st.reset();
+}
+
 int64_t Database::user_version() { return conn_->schema_version(); }
 int Database::changes() const { return conn_->changes(); }
 bool Database::in_transaction() const { return conn_->in_transaction(); }
@@ -192,6 +196,7 @@ Transaction::Transaction(Database& db, Kind kind) : db_(db), kind_(kind) {
 
 Transaction::~Transaction() {
   if (!open_) return;
+  db_.reset_cached();
   db_.conn_->rollback(kind_);
   db_.set_host_number_floor(0);  // the hosts added since BEGIN are gone
 }
@@ -199,6 +204,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   const char* crash = std::getenv("CORDON_ADMIN_TEST_CRASH");
   if (kind_ == Kind::kWrite && crash != nullptr && std::strcmp(crash, "before-commit") == 0) ::raise(SIGKILL);
+  db_.reset_cached();  // no statement keeps a snapshot past its transaction
   db_.conn_->commit(kind_, [this] { db_.quiesce(); });
   open_ = false;
   db_.set_host_number_floor(0);

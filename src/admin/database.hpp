@@ -102,6 +102,10 @@ class Database {
   // Prepares a statement; statements used in loops are cached by SQL text.
   Statement prepare(std::string_view sql) const;
   Statement& cached(const char* sql);
+  // Resets every cached statement. A statement left stepped holds a read
+  // snapshot in SQLite: a long-running process (the console) would see
+  // nothing newer and could not write. Transactions call it when they end.
+  void reset_cached();
 
   int64_t user_version();
   int changes() const;

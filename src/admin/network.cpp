@@ -59,18 +59,25 @@ Admin::~Admin() = default;
 HostId Admin::host_id(uint16_t number) const { return HostId{(uint32_t{network_.number} << 16) | number}; }
 
 NetworkSpec load_network(Database& db) {
+  // Read, then reset at once: a cached statement left stepped would hold
+  // its read snapshot, and a long-running console would neither see other
+  // administrators' changes nor be able to write after them.
   Statement& st = db.cached("SELECT number, name, ipv4, ipv6 FROM network WHERE id = 1");
   if (!st.step()) {
+    st.reset();
     throw AdminError(fmt::format("network database {} has no network yet; run `cordon admin network init`", db.path()));
   }
   NetworkSpec spec;
   spec.number = static_cast<uint16_t>(st.int64(0));
   spec.name = st.text(1);
-  const auto v4 = Prefix::parse(st.text(2));
+  const std::string ipv4 = st.text(2);
+  const std::optional<std::string> ipv6 = st.is_null(3) ? std::nullopt : std::optional(st.text(3));
+  st.reset();
+  const auto v4 = Prefix::parse(ipv4);
   if (!v4) throw AdminError(fmt::format("network database {}: network.ipv4 is damaged", db.path()));
   spec.ipv4 = *v4;
-  if (!st.is_null(3)) {
-    const auto v6 = Prefix::parse(st.text(3));
+  if (ipv6) {
+    const auto v6 = Prefix::parse(*ipv6);
     if (!v6) throw AdminError(fmt::format("network database {}: network.ipv6 is damaged", db.path()));
     spec.ipv6 = *v6;
   }

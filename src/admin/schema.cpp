@@ -222,18 +222,32 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_unsent ON deliveries(sent_at) WHERE sent_at IS NULL;
 )sql";
 
-constexpr std::array<Migration, 6> kMigrations = {{
+// Version 7: console administrators (docs/console.md, "Logging in"): who
+// may change the network from `cordon admin console`. A name and its
+// Argon2id hash (libsodium crypto_pwhash_str); they are not the network's
+// users, who own user keys. In the database, so that every administrator
+// sharing it (and its replicas) sees the same accounts.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE console_accounts (
+  name        TEXT PRIMARY KEY,
+  hash        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 7> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
     {6, kSchemaV6},
+    {7, kSchemaV7},
 }};
 
-constexpr std::array<const char*, 14> kTables = {
-    "hosts", "network", "endpoints", "subnets", "users", "host_groups", "group_members", "group_links",
-    "links", "compromised_hosts", "audit", "filter_rules", "reach", "deliveries",
+constexpr std::array<const char*, 15> kTables = {
+    "hosts",       "network", "endpoints",    "subnets", "users",      "host_groups",      "group_members",
+    "group_links", "links",   "compromised_hosts", "audit", "filter_rules", "reach", "deliveries", "console_accounts",
 };
 
 }  // namespace

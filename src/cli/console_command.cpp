@@ -90,7 +90,7 @@ void add_console(CLI::App* admin_app, const std::string& db) {
   CLI::App* c = admin_app->add_subcommand("console", "Serve the web console (HTTPS): the network map, lists, changes");
   c->fallthrough();
   c->add_option("--listen", o->listen, "ADDR:PORT to serve HTTPS on (port 0: any free port)")->required();
-  auto* cert = c->add_option("--cert", o->cert, "PEM certificate (default: a self-signed one kept beside --db)");
+  auto* cert = c->add_option("--cert", o->cert, "PEM certificate (default: a self-signed one kept beside --db, or in /var/lib/cordon for PostgreSQL)");
   auto* key = c->add_option("--key", o->key, "PEM private key of --cert, private to its owner");
   cert->needs(key);
   key->needs(cert);
@@ -116,7 +116,8 @@ void add_console(CLI::App* admin_app, const std::string& db) {
       fmt::print("console: certificate {} ({}), SHA-256 fingerprint {}\n", opts.certificate.cert,
                  own ? "given" : (opts.certificate.generated ? "self-signed, made now" : "self-signed, kept"),
                  opts.certificate.fingerprint);
-      fmt::print("console: live state from {}; accounts in {}\n", opts.socket, console::accounts_path(db));
+      fmt::print("console: live state from {}; console administrators: `cordon admin console-user list`\n",
+                 opts.socket);
       std::fflush(stdout);
       return serve(*server);
     });
@@ -148,7 +149,7 @@ void add_console_user(CLI::App* admin_app, const std::string& db) {
         daemon::PasswordResult password = daemon::read_password(request);
         if (!password) throw admin::AdminError(password.error());
         admin::Admin a = admin::Admin::open(db);
-        console::add_account(a, db, o->name, keys::as_text(*password));
+        console::add_account(a, o->name, keys::as_text(*password));
         fmt::print("console administrator '{}' added (argon2id); log in at the console to change things\n", o->name);
         return kExitOk;
       });
@@ -162,7 +163,7 @@ void add_console_user(CLI::App* admin_app, const std::string& db) {
     commands().push_back({c, "console-user remove", [name, &db] {
       return guarded("console-user remove", [&] {
         admin::Admin a = admin::Admin::open(db);
-        console::remove_account(a, db, *name);
+        console::remove_account(a, *name);
         fmt::print("console administrator '{}' removed; their console sessions can no longer change anything\n", *name);
         return kExitOk;
       });
@@ -173,7 +174,8 @@ void add_console_user(CLI::App* admin_app, const std::string& db) {
     c->fallthrough();
     commands().push_back({c, "console-user list", [&db] {
       return guarded("console-user list", [&] {
-        for (const std::string& n : console::list_accounts(db)) fmt::print("{}\n", n);
+        admin::Admin a = admin::Admin::open(db);
+        for (const std::string& n : console::list_accounts(a)) fmt::print("{}\n", n);
         return kExitOk;
       });
     }});

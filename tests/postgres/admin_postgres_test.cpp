@@ -67,6 +67,9 @@ void populate(Admin& a, const TempDir& dir) {
   a.export_keyset("road", std::nullopt, dir.file("road.keyset"));
   a.set_admin_host(std::string("hub"));
   (void)a.build_updates(dir.file("updates"));
+  // A console administrator (admin/console/accounts.hpp), as its table row.
+  a.database().exec("INSERT INTO console_accounts (name, hash, created_at) "
+                    "VALUES ('ops', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', 1)");
 }
 
 // A unix-socket relay in front of the test server that, once armed, passes

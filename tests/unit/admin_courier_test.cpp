@@ -128,8 +128,9 @@ class AdminCourierTest : public AdminTest {
 
 // ---- Schema ------------------------------------------------------------------------
 
-// A database of schema version 5 opens, migrates to version 6 and gains
-// the courier columns and table, empty.
+// A database of schema version 5 opens, migrates to the latest version
+// and gains the courier columns and table (version 6), and the console
+// accounts (version 7), empty.
 TEST(AdminCourierMigration, Version5DatabaseMigrates) {
   TempDir dir;
   const std::string path = dir.file("v5.db");
@@ -153,13 +154,15 @@ TEST(AdminCourierMigration, Version5DatabaseMigrates) {
   ::chmod(path.c_str(), 0600);
   Admin admin = Admin::open(path);
   NetworkInfo info = admin.network_info();
-  EXPECT_EQ(info.schema_version, 6);
-  EXPECT_EQ(latest_schema_version(), 6);
+  EXPECT_EQ(info.schema_version, 7);
+  EXPECT_EQ(latest_schema_version(), 7);
   EXPECT_FALSE(info.admin_host.has_value());
-  Statement st = admin.database().prepare("SELECT urgent, (SELECT COUNT(*) FROM deliveries) FROM hosts");
+  Statement st = admin.database().prepare(
+      "SELECT urgent, (SELECT COUNT(*) FROM deliveries), (SELECT COUNT(*) FROM console_accounts) FROM hosts");
   ASSERT_TRUE(st.step());
   EXPECT_EQ(st.int64(0), 0);
   EXPECT_EQ(st.int64(1), 0);
+  EXPECT_EQ(st.int64(2), 0);
   st.reset();
   admin.set_admin_host("hub");
   info = admin.network_info();

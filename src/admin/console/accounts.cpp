@@ -5,59 +5,24 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <map>
 #include <span>
 
 #include <fmt/format.h>
 
 #include "admin/audit.hpp"
+#include "admin/console/server_impl.hpp"
 #include "admin/console/session.hpp"
 #include "core/crypto/secret.hpp"
 #include "core/keys/password.hpp"
-#include "os/linux/files.hpp"
 
 namespace cordon::admin::console {
 namespace {
-
-using Accounts = std::map<std::string, std::string>;  // name -> crypto_pwhash_str
 
 void check_name(const std::string& name) {
   const bool ok = !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
   });
   if (!ok) throw AdminError(fmt::format("console-user: name '{}' must be 1 to 32 of A-Z a-z 0-9 . _ -", name));
-}
-
-Accounts read_accounts(const std::string& path) {
-  Accounts out;
-  if (!std::filesystem::exists(path)) return out;
-  auto text = os::read_private_file(path);
-  if (!text) throw AdminError(fmt::format("console accounts: {}", text.error().message()));
-  size_t line_no = 0;
-  for (size_t at = 0; at < text->size();) {
-    size_t end = text->find('\n', at);
-    if (end == std::string::npos) end = text->size();
-    const std::string line = text->substr(at, end - at);
-    at = end + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    const size_t space = line.find(' ');
-    if (space == std::string::npos || line.compare(space + 1, 10, "$argon2id$") != 0) {
-      throw AdminError(fmt::format("{} line {}: expected NAME $argon2id$...; fix or remove the line", path, line_no));
-    }
-    out[line.substr(0, space)] = line.substr(space + 1);
-  }
-  crypto::wipe(std::as_writable_bytes(std::span(text->data(), text->size())));
-  return out;
-}
-
-void write_accounts(const std::string& path, const Accounts& accounts) {
-  std::string text;
-  for (const auto& [name, hash] : accounts) text += name + " " + hash + "\n";
-  if (auto st = os::write_file_atomic(path, text, 0600); !st) {
-    throw AdminError(fmt::format("console accounts: {}; nothing was changed", st.error().message()));
-  }
 }
 
 // A hash no password matches in practice, for unknown names.
@@ -76,10 +41,6 @@ const std::string& decoy_hash() {
 
 }  // namespace
 
-std::string accounts_path(const std::string& db_path) {
-  return (std::filesystem::path(db_path).parent_path() / "console-users").string();
-}
-
 void record_console_audit(Admin& admin, std::string_view operation, std::string_view arguments,
                           std::string_view result) noexcept {
   try {
@@ -91,14 +52,37 @@ void record_console_audit(Admin& admin, std::string_view operation, std::string_
   }
 }
 
-void add_account(Admin& admin, const std::string& db_path, const std::string& name, std::string_view password) {
-  const std::string args = "name=" + name;
+namespace {
+
+// Runs `change` and its audit row in one write transaction; a refusal is
+// audited after the rollback (admin/audit.hpp, record_refusal).
+template <typename Change>
+void audited(Admin& admin, std::string_view operation, const std::string& args, Change change) {
   try {
+    Transaction tx(admin.database(), Transaction::Kind::kWrite);
+    change(admin.database());
+    record_audit(admin.database(), operation, args, "ok");
+    tx.commit();
+  } catch (const AdminError& e) {
+    record_refusal(admin.database(), operation, args, e.what());
+    throw;
+  }
+}
+
+std::optional<std::string> hash_of(Database& db, const std::string& name) {
+  Statement st = db.prepare("SELECT hash FROM console_accounts WHERE name = ?1");
+  st.bind(1, name);
+  if (!st.step()) return std::nullopt;
+  return st.text(0);
+}
+
+}  // namespace
+
+void add_account(Admin& admin, const std::string& name, std::string_view password) {
+  audited(admin, "console-user add", "name=" + name, [&](Database& db) {
     check_name(name);
     if (auto bad = keys::check_password_length(password); !bad) throw AdminError("password: " + bad.error());
-    const std::string path = accounts_path(db_path);
-    Accounts accounts = read_accounts(path);
-    if (accounts.contains(name)) {
+    if (hash_of(db, name)) {
       throw AdminError(fmt::format("console-user: '{}' exists; remove it first to give it a new password", name));
     }
     char hash[crypto_pwhash_STRBYTES];
@@ -106,43 +90,48 @@ void add_account(Admin& admin, const std::string& db_path, const std::string& na
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
       throw AdminError("console-user: out of memory for Argon2id (64 MiB); nothing was changed");
     }
-    accounts[name] = hash;
-    write_accounts(path, accounts);
-  } catch (const AdminError& e) {
-    record_console_audit(admin, "console-user add", args, std::string("refused: ") + e.what());
-    throw;
-  }
-  record_console_audit(admin, "console-user add", args, "ok");
+    db.prepare("INSERT INTO console_accounts (name, hash, created_at) VALUES (?1, ?2, ?3)")
+        .bind(1, name)
+        .bind(2, std::string_view(hash))
+        .bind(3, unix_now())
+        .run();
+  });
 }
 
-void remove_account(Admin& admin, const std::string& db_path, const std::string& name) {
-  const std::string args = "name=" + name;
-  try {
-    const std::string path = accounts_path(db_path);
-    Accounts accounts = read_accounts(path);
-    if (accounts.erase(name) == 0) {
+void remove_account(Admin& admin, const std::string& name) {
+  audited(admin, "console-user remove", "name=" + name, [&](Database& db) {
+    db.prepare("DELETE FROM console_accounts WHERE name = ?1").bind(1, name).run();
+    if (db.changes() == 0) {
       throw AdminError(fmt::format("console-user: no account '{}'; see `cordon admin console-user list`", name));
     }
-    write_accounts(path, accounts);
-  } catch (const AdminError& e) {
-    record_console_audit(admin, "console-user remove", args, std::string("refused: ") + e.what());
-    throw;
-  }
-  record_console_audit(admin, "console-user remove", args, "ok");
+  });
 }
 
-std::vector<std::string> list_accounts(const std::string& db_path) {
+// Reads run in a read transaction of their own: a fresh snapshot, so that
+// a long-running console sees an account another administrator just
+// added or removed.
+std::vector<std::string> list_accounts(Admin& admin) {
   std::vector<std::string> out;
-  for (const auto& [name, hash] : read_accounts(accounts_path(db_path))) out.push_back(name);
+  Transaction tx(admin.database(), Transaction::Kind::kRead);
+  {
+    Statement st = admin.database().prepare("SELECT name FROM console_accounts ORDER BY name");
+    while (st.step()) out.push_back(st.text(0));
+  }
+  tx.commit();
   return out;
 }
 
-bool verify_account(const std::string& db_path, const std::string& name, std::string_view password) {
-  const Accounts accounts = read_accounts(accounts_path(db_path));
-  const auto it = accounts.find(name);
-  const std::string& hash = it != accounts.end() ? it->second : decoy_hash();
-  const bool match = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-  return match && it != accounts.end();
+std::optional<std::string> account_hash(Admin& admin, const std::string& name) {
+  Transaction tx(admin.database(), Transaction::Kind::kRead);
+  std::optional<std::string> hash = hash_of(admin.database(), name);
+  tx.commit();
+  return hash;
+}
+
+bool verify_password(const std::optional<std::string>& hash, std::string_view password) {
+  const std::string& h = hash ? *hash : decoy_hash();
+  const bool match = crypto_pwhash_str_verify(h.c_str(), password.data(), password.size()) == 0;
+  return match && hash.has_value();
 }
 
 }  // namespace cordon::admin::console

@@ -116,7 +116,13 @@ void ConsoleServer::Impl::post_login(const httplib::Request& req, httplib::Respo
     return send_error(res, 429, fmt::format("too many wrong passwords; try again in {} s", wait));
   }
   const std::string_view text = keys::as_text(password);
-  const bool ok = verify_account(options.db_path, user, text);
+  std::optional<std::string> hash;
+  {
+    daemon::MutexLock lock(admin_mutex);
+    hash = account_hash(*admin, user);
+  }
+  // Argon2id runs without the database held: other requests go on.
+  const bool ok = verify_password(hash, text);
   const std::string args = fmt::format("user={} from={}", user, from);
   daemon::MutexLock lock(admin_mutex);
   if (!ok) {
@@ -145,14 +151,13 @@ void ConsoleServer::Impl::post_write(const httplib::Request& req, httplib::Respo
                       fmt::format("the session has expired, or the {} header is missing or wrong: log in again",
                                   kCsrfHeader));
   }
-  const std::vector<std::string> accounts = list_accounts(options.db_path);
-  if (std::find(accounts.begin(), accounts.end(), s->user) == accounts.end()) {
-    sessions.remove(id);
-    return send_error(res, 403, fmt::format("the console account '{}' was removed: log in with another", s->user));
-  }
   const json body = json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
   if (!body.is_object()) return send_error(res, 400, "the request body is not a JSON object");
   daemon::MutexLock lock(admin_mutex);
+  if (!account_hash(*admin, s->user)) {
+    sessions.remove(id);
+    return send_error(res, 403, fmt::format("the console account '{}' was removed: log in with another", s->user));
+  }
   Admin& a = *admin;
   std::string operation = "console " + action, args = "user=" + s->user;
   try {

@@ -141,7 +141,11 @@ CertificateFiles console_certificate(const std::optional<std::string>& cert, con
     out.cert = *cert;
     out.key = *key;
   } else {
-    const std::filesystem::path dir = std::filesystem::path(db_path).parent_path();
+    // A PostgreSQL database has no directory of its own on this machine:
+    // the pair goes to Cordon's state directory instead.
+    std::filesystem::path dir = is_postgres_uri(db_path) ? std::filesystem::path(kConsoleStateDir)
+                                                         : std::filesystem::path(db_path).parent_path();
+    if (dir.empty()) dir = ".";
     out.cert = (dir / "console-cert.pem").string();
     out.key = (dir / "console-key.pem").string();
     if (!std::filesystem::exists(out.cert) || !std::filesystem::exists(out.key)) {

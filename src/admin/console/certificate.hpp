@@ -1,8 +1,8 @@
 // The console's TLS certificate (docs/console.md, "Certificate"): the
 // administrator's own (--cert FILE --key FILE; a key file that group or
 // others can access is refused), or a self-signed one that the console
-// makes once and keeps next to the network database: console-cert.pem and
-// console-key.pem, both mode 0600, written atomically, reused at every
+// makes once and keeps next to the network database (in kConsoleStateDir
+// for a PostgreSQL one): console-cert.pem and console-key.pem, both mode 0600, written atomically, reused at every
 // start. Its SHA-256 fingerprint is printed so that the administrator can
 // compare it with what the browser shows.
 //
@@ -17,6 +17,9 @@
 #include <string>
 
 namespace cordon::admin::console {
+
+// Where the self-signed pair is kept when the database is PostgreSQL.
+constexpr const char* kConsoleStateDir = "/var/lib/cordon";
 
 struct CertificateFiles {
   std::string cert, key;
