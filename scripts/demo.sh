@@ -19,7 +19,8 @@
 # more namespace, no Cordon on it)
 # and a ping each other, a's TCP to one port of the LAN host passes and to
 # another is dropped, and the hub's `cordon status` shows each rule's
-# counter. Last, the web console (docs/console.md) starts beside the
+# counter. `cordon admin status` shows the live view the hub reports.
+# Last, the web console (docs/console.md) starts beside the
 # administrator's database and the demo prints its address, its
 # certificate's fingerprint and a console login.
 #
@@ -229,7 +230,15 @@ echo "out), match no rule and pass; their replies pass as part of the tracked co
 ok "the gateway's filter decided what entered its LAN, rule by rule"
 
 # --- 14 ---------------------------------------------------------------------------
-section "14. The web console: the network map in a browser"
+section "14. The administrator's live view: what the coordinators report"
+live_ok() { admin status -s "$WORK/hub.sock" | grep -q ' 0 unreachable, 0 unknown;'; }
+poll_until 20 live_ok || die "the live view does not show every host reachable: $(admin status -s "$WORK/hub.sock")"
+mn_step "cordon admin status -s hub.sock"
+admin status -s "$WORK/hub.sock" | indent
+ok "the hub reports every client it serves, with its endpoint and its paths, to the administration host"
+
+# --- 15 ---------------------------------------------------------------------------
+section "15. The web console: the network map in a browser"
 echo "A console administrator (not a network user: a name and a password for the console's changes):"
 umask 077
 head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/console-password"
