@@ -130,8 +130,8 @@ std::string format_live_status(const LiveStatus& status) {
     reachable += h.state == Reachability::kReachable;
     unreachable += h.state == Reachability::kUnreachable;
   }
-  out += fmt::format("{} hosts: {} reachable, {} unreachable, {} unknown; {} coordinator report{}\n",
-                     status.hosts.size(), reachable, unreachable, status.hosts.size() - reachable - unreachable,
+  out += fmt::format("{} host{}: {} reachable, {} unreachable, {} unknown; {} coordinator report{}\n",
+                     status.hosts.size(), status.hosts.size() == 1 ? "" : "s", reachable, unreachable, status.hosts.size() - reachable - unreachable,
                      status.reports.size(), status.reports.size() == 1 ? "" : "s");
   if (!status.reports.empty()) {
     out += fmt::format("\n{:<16} {:<10} {:>7} {:>14} {:>10}\n", "COORDINATOR", "REPORT", "CLIENTS", "RELAYED",

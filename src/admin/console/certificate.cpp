@@ -146,6 +146,13 @@ CertificateFiles console_certificate(const std::optional<std::string>& cert, con
     std::filesystem::path dir = is_postgres_uri(db_path) ? std::filesystem::path(kConsoleStateDir)
                                                          : std::filesystem::path(db_path).parent_path();
     if (dir.empty()) dir = ".";
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+      // Cordon's state directory on a machine that never ran the daemon.
+      std::filesystem::create_directories(dir, ec);
+      if (ec) throw AdminError(fmt::format("console certificate: cannot create {}: {}", dir.string(), ec.message()));
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
     out.cert = (dir / "console-cert.pem").string();
     out.key = (dir / "console-key.pem").string();
     if (!std::filesystem::exists(out.cert) || !std::filesystem::exists(out.key)) {
