@@ -59,6 +59,7 @@ cordon::Result<std::unique_ptr<CourierService>, std::string> CourierService::sta
 
 void CourierService::reconfigure(const DaemonConfig& config, const Now& now) {
   host_key_.reset();  // an update may have replaced it
+  host_key_failed_ = false;
   courier_->reconfigure(courier_config(config), now.mono_ns);
 }
 

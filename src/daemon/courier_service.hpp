@@ -93,6 +93,7 @@ class CourierService final : public courier::Environment {
   bool storage_failing_ = false;
   // Status reports (courier_status.cpp).
   std::optional<crypto::SecretBytes> host_key_;  // read from the key set at the first report
+  bool host_key_failed_ = false;                 // and said so, once
   std::optional<courier::StatusReport> last_report_;
   int64_t last_report_mono_ns_ = 0;
   uint64_t last_report_version_ = 0;

@@ -20,9 +20,15 @@ const crypto::SecretBytes* CourierService::host_key() {
   const KeysetStore store(wiring_.keyset_path);
   auto opened = store.open_with_user_key(wiring_.user_key);
   if (!opened) {
-    spdlog::error("courier: no status report for the administration host: {}", opened.error().message);
+    // Said once, not at every 5 s check; a reload (reconfigure) tries anew.
+    if (!host_key_failed_) {
+      spdlog::error("courier: no status reports for the administration host until the key set opens: {}",
+                    opened.error().message);
+    }
+    host_key_failed_ = true;
     return nullptr;
   }
+  host_key_failed_ = false;
   host_key_ = std::move(opened->host_key);
   return &*host_key_;
 }
