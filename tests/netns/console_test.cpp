@@ -118,18 +118,7 @@ class ConsoleNetwork {
     for (auto& h : hosts_) {
       const fs::path out = dir_ / (h->name + ".keyset");
       admin_json({"keyset", "export", "--host", h->name, "--out", out.string()});
-      fs::create_directories(h->state);
-      fs::permissions(h->state, fs::perms::owner_all);
-      RunResult installed = run(h->ns.get(), {cordon_bin().string(), "keyset", "install", out.string(),
-                                              "--password-file", h->password.string(), "--state-dir",
-                                              h->state.string()},
-                                60s);
-      if (!installed.ok()) throw std::runtime_error(installed.describe());
-      write_file(h->config, "[host]\nkeyset = \"" + (h->state / "keyset").string() + "\"\npassword_file = \"" +
-                                h->password.string() + "\"\ninterface = \"cordon0\"\nlisten_port = " +
-                                std::to_string(kPort) + "\nstate_dir = \"" + h->state.string() +
-                                "\"\ncontrol_socket = \"" + h->socket.string() + "\"\nlog_level = \"info\"\n" +
-                                h->extra_config);
+      install_managed_host(*h->ns, files(*h, out), kPort, h->extra_config);
       start(*h);
     }
     const fs::path pw = dir_ / "console-password";
@@ -138,15 +127,11 @@ class ConsoleNetwork {
     if (!added.ok()) throw std::runtime_error(added.describe());
   }
 
-  void start(Host& h) {
-    h.daemon = std::make_unique<Process>(
-        h.ns.get(), std::vector<std::string>{cordon_bin().string(), "up", "-c", h.config.string()}, h.log,
-        "daemon " + h.name);
-    std::string why;
-    if (!wait_for_daemon(*h.ns, h.socket, "cordon0", *h.daemon, deadline_in(60s), &why)) {
-      throw std::runtime_error(why + "\n" + h.daemon->log_text());
-    }
+  static ManagedHostFiles files(const Host& h, const fs::path& keyset = {}) {
+    return ManagedHostFiles{keyset, h.password, h.state, h.config, h.socket};
   }
+
+  void start(Host& h) { h.daemon = start_managed_daemon(*h.ns, files(h), h.log, h.name); }
 
   // Starts the console on a free loopback port; returns its URL.
   std::string start_console() {

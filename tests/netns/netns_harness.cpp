@@ -941,4 +941,29 @@ void CordonPair::start(std::unique_ptr<Process>& slot, Namespace& ns, const fs::
 
 bool CordonPair::wait_for_tunnel(Deadline deadline) { return wait_for_ping(*ns_a_, kTunB4, deadline); }
 
+void install_managed_host(const Namespace& ns, const ManagedHostFiles& f, uint16_t port, const std::string& extra) {
+  fs::create_directories(f.state);
+  fs::permissions(f.state, fs::perms::owner_all);
+  RunResult installed = run(&ns, {cordon_bin().string(), "keyset", "install", f.keyset.string(), "--password-file",
+                                  f.password.string(), "--state-dir", f.state.string()},
+                            60s);
+  if (!installed.ok()) throw std::runtime_error(installed.describe());
+  write_file(f.config, "[host]\nkeyset = \"" + (f.state / "keyset").string() + "\"\npassword_file = \"" +
+                           f.password.string() + "\"\ninterface = \"cordon0\"\nlisten_port = " +
+                           std::to_string(port) + "\nstate_dir = \"" + f.state.string() + "\"\ncontrol_socket = \"" +
+                           f.socket.string() + "\"\nlog_level = \"info\"\n" + extra);
+}
+
+std::unique_ptr<Process> start_managed_daemon(const Namespace& ns, const ManagedHostFiles& f, const fs::path& log,
+                                              const std::string& name) {
+  auto daemon = std::make_unique<Process>(&ns, std::vector<std::string>{cordon_bin().string(), "up", "-c",
+                                                                        f.config.string()},
+                                          log, "daemon " + name);
+  std::string why;
+  if (!wait_for_daemon(ns, f.socket, "cordon0", *daemon, deadline_in(60s), &why)) {
+    throw std::runtime_error(why + "\n" + daemon->log_text());
+  }
+  return daemon;
+}
+
 }  // namespace cordon::netns

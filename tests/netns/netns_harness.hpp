@@ -387,4 +387,18 @@ class CordonPair {
 bool wait_for_daemon(const Namespace& ns, const fs::path& control_socket, const std::string& iface,
                      Process& daemon, Deadline deadline, std::string* why);
 
+// A host of a managed test network (the courier and console tests): its
+// exported key set is installed in `state` with its password file, and
+// its config written (interface cordon0, `port`, `socket`, plus `extra`
+// [host] keys). Throws with the install's output if it fails.
+struct ManagedHostFiles {
+  fs::path keyset, password, state, config, socket;
+};
+void install_managed_host(const Namespace& ns, const ManagedHostFiles& files, uint16_t port,
+                          const std::string& extra = "");
+// Starts `cordon up -c config` in `ns` and waits until it serves; throws
+// with its log if it does not.
+std::unique_ptr<Process> start_managed_daemon(const Namespace& ns, const ManagedHostFiles& files,
+                                              const fs::path& log, const std::string& name);
+
 }  // namespace cordon::netns
