@@ -1,4 +1,4 @@
-// Proposal strings and the choice between two proposal lists
+// ProposalSpec strings and the choice between two proposal lists
 // (core/ipsec/proposal.hpp; RFC 7296 section 2.7).
 #include "core/ipsec/proposal.hpp"
 
@@ -7,11 +7,11 @@
 namespace cordon::ipsec {
 namespace {
 
-Proposal ike(std::string_view text) { return parse_proposal(text, ProtocolId::kIke).value(); }
-Proposal esp(std::string_view text) { return parse_proposal(text, ProtocolId::kEsp).value(); }
+ProposalSpec ike(std::string_view text) { return parse_proposal(text, ProtocolId::kIke).value(); }
+ProposalSpec esp(std::string_view text) { return parse_proposal(text, ProtocolId::kEsp).value(); }
 
 TEST(IpsecProposal, ParsesStrongSwanStrings) {
-  const Proposal p = ike("aes256gcm16-prfsha256-ecp256");
+  const ProposalSpec p = ike("aes256gcm16-prfsha256-ecp256");
   ASSERT_EQ(p.encryption.size(), 1u);
   EXPECT_EQ(p.encryption[0], (Encryption{EncrId::kAesGcm16, 256}));
   EXPECT_TRUE(p.integrity.empty());
@@ -19,12 +19,12 @@ TEST(IpsecProposal, ParsesStrongSwanStrings) {
   EXPECT_EQ(p.dh, std::vector<DhGroup>{DhGroup::kEcp256});
 
   // A CBC IKE proposal without a PRF takes the integrity algorithm's.
-  const Proposal cbc = ike("aes128-sha384-modp2048");
+  const ProposalSpec cbc = ike("aes128-sha384-modp2048");
   EXPECT_EQ(cbc.encryption[0], (Encryption{EncrId::kAesCbc, 128}));
   EXPECT_EQ(cbc.integrity, std::vector<IntegId>{IntegId::kHmacSha384_192});
   EXPECT_EQ(cbc.prf, std::vector<PrfId>{PrfId::kHmacSha384});
 
-  const Proposal e = esp("chacha20poly1305-x25519-esn");
+  const ProposalSpec e = esp("chacha20poly1305-x25519-esn");
   EXPECT_EQ(e.dh, std::vector<DhGroup>{DhGroup::kCurve25519});
   EXPECT_EQ(e.esn, std::vector<EsnId>{EsnId::kYes});
   EXPECT_EQ(proposal_name(e), "chacha20poly1305-x25519-esn");
@@ -59,8 +59,8 @@ TEST(IpsecProposal, RefusesWithAReason) {
 }
 
 TEST(IpsecProposal, ResponderTakesItsOwnPreference) {
-  const std::vector<Proposal> ours = {ike("aes256gcm16-prfsha256-x25519-ecp256"), ike("aes128-sha256-modp2048")};
-  const std::vector<Proposal> theirs = {ike("aes128-sha256-modp2048"), ike("aes256gcm16-prfsha256-ecp256")};
+  const std::vector<ProposalSpec> ours = {ike("aes256gcm16-prfsha256-x25519-ecp256"), ike("aes128-sha256-modp2048")};
+  const std::vector<ProposalSpec> theirs = {ike("aes128-sha256-modp2048"), ike("aes256gcm16-prfsha256-ecp256")};
   const auto s = select_proposal(ours, theirs);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->their_index, 1u);
@@ -70,26 +70,26 @@ TEST(IpsecProposal, ResponderTakesItsOwnPreference) {
 }
 
 TEST(IpsecProposal, NoCommonTransformIsNoProposalChosen) {
-  const std::vector<Proposal> ours = {ike("aes256gcm16-prfsha256-ecp256")};
-  const std::vector<Proposal> theirs = {ike("aes256gcm16-prfsha256-modp2048"), ike("aes256-sha256-ecp256")};
+  const std::vector<ProposalSpec> ours = {ike("aes256gcm16-prfsha256-ecp256")};
+  const std::vector<ProposalSpec> theirs = {ike("aes256gcm16-prfsha256-modp2048"), ike("aes256-sha256-ecp256")};
   EXPECT_FALSE(select_proposal(ours, theirs));
   EXPECT_EQ(proposals_name(theirs), "aes256gcm16-prfsha256-modp2048, aes256-sha256-prfsha256-ecp256");
   // PFS on one side only is a mismatch too.
-  const std::vector<Proposal> pfs = {esp("aes256gcm16-ecp256")};
-  const std::vector<Proposal> none = {esp("aes256gcm16")};
+  const std::vector<ProposalSpec> pfs = {esp("aes256gcm16-ecp256")};
+  const std::vector<ProposalSpec> none = {esp("aes256gcm16")};
   EXPECT_FALSE(select_proposal(pfs, none));
 }
 
 TEST(IpsecProposal, MissingEsnMeansNoEsn) {
-  const std::vector<Proposal> ours = {esp("aes128gcm16-esn-noesn")};
-  const std::vector<Proposal> theirs = {esp("aes128gcm16")};
+  const std::vector<ProposalSpec> ours = {esp("aes128gcm16-esn-noesn")};
+  const std::vector<ProposalSpec> theirs = {esp("aes128gcm16")};
   const auto s = select_proposal(ours, theirs);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->chosen.esn, EsnId::kNo);
 }
 
 TEST(IpsecProposal, InitiatorChecksTheAnswer) {
-  const std::vector<Proposal> offered = {ike("aes256gcm16-aes128gcm16-prfsha256-ecp256-x25519")};
+  const std::vector<ProposalSpec> offered = {ike("aes256gcm16-aes128gcm16-prfsha256-ecp256-x25519")};
   const auto ok = accept_answer(offered, ike("aes128gcm16-prfsha256-x25519"));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->encryption.key_bits, 128);

@@ -97,7 +97,7 @@ std::string keyword_help(ProtocolId protocol) {
   return help;
 }
 
-Result<Ok, std::string> check_complete(const Proposal& p, std::string_view text) {
+Result<Ok, std::string> check_complete(const ProposalSpec& p, std::string_view text) {
   const bool any_combined = std::any_of(p.encryption.begin(), p.encryption.end(),
                                         [](const Encryption& e) { return e.combined(); });
   const bool any_plain = std::any_of(p.encryption.begin(), p.encryption.end(),
@@ -148,7 +148,7 @@ bool choose(const std::vector<T>& ours, const std::vector<T>& theirs, T& out) {
   return true;
 }
 
-std::optional<Chosen> match(const Proposal& ours, const Proposal& theirs) {
+std::optional<Chosen> match(const ProposalSpec& ours, const ProposalSpec& theirs) {
   if (ours.protocol != theirs.protocol) return std::nullopt;
   Chosen c;
   if (!choose(ours.encryption, theirs.encryption, c.encryption)) return std::nullopt;
@@ -165,8 +165,8 @@ std::optional<Chosen> match(const Proposal& ours, const Proposal& theirs) {
 
 }  // namespace
 
-Result<Proposal, std::string> parse_proposal(std::string_view text, ProtocolId protocol) {
-  Proposal p;
+Result<ProposalSpec, std::string> parse_proposal(std::string_view text, ProtocolId protocol) {
+  ProposalSpec p;
   p.protocol = protocol;
   if (text.empty()) return fail(std::string("an empty proposal; write e.g. \"aes256gcm16-prfsha256-ecp256\""));
   size_t start = 0;
@@ -205,7 +205,7 @@ Result<Proposal, std::string> parse_proposal(std::string_view text, ProtocolId p
   return p;
 }
 
-std::vector<Proposal> default_ike_proposals() {
+std::vector<ProposalSpec> default_ike_proposals() {
   return {
       *parse_proposal("aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-x25519-ecp256-ecp384-modp2048",
                       ProtocolId::kIke),
@@ -213,15 +213,15 @@ std::vector<Proposal> default_ike_proposals() {
   };
 }
 
-std::vector<Proposal> default_esp_proposals() {
+std::vector<ProposalSpec> default_esp_proposals() {
   return {
       *parse_proposal("aes256gcm16-aes128gcm16-chacha20poly1305-noesn-esn", ProtocolId::kEsp),
       *parse_proposal("aes256-aes128-sha256-sha384-noesn-esn", ProtocolId::kEsp),
   };
 }
 
-std::optional<Selection> select_proposal(std::span<const Proposal> ours, std::span<const Proposal> theirs) {
-  for (const Proposal& mine : ours) {
+std::optional<Selection> select_proposal(std::span<const ProposalSpec> ours, std::span<const ProposalSpec> theirs) {
+  for (const ProposalSpec& mine : ours) {
     for (size_t i = 0; i < theirs.size(); ++i) {
       if (auto chosen = match(mine, theirs[i])) return Selection{*chosen, i};
     }
@@ -229,14 +229,14 @@ std::optional<Selection> select_proposal(std::span<const Proposal> ours, std::sp
   return std::nullopt;
 }
 
-std::optional<Chosen> accept_answer(std::span<const Proposal> offered, const Proposal& answer) {
+std::optional<Chosen> accept_answer(std::span<const ProposalSpec> offered, const ProposalSpec& answer) {
   // RFC 7296 section 3.3: the accepted proposal holds one transform of each
   // type present; more than one is a protocol error.
   if (answer.encryption.size() > 1 || answer.integrity.size() > 1 || answer.prf.size() > 1 || answer.dh.size() > 1 ||
       answer.esn.size() > 1) {
     return std::nullopt;
   }
-  for (const Proposal& mine : offered) {
+  for (const ProposalSpec& mine : offered) {
     auto chosen = match(mine, answer);
     if (!chosen) continue;
     // Every type the answer names must have matched: match() already fails
@@ -246,7 +246,7 @@ std::optional<Chosen> accept_answer(std::span<const Proposal> offered, const Pro
   return std::nullopt;
 }
 
-std::string proposal_name(const Proposal& p) {
+std::string proposal_name(const ProposalSpec& p) {
   std::vector<std::string_view> words;
   for (const auto& e : p.encryption) words.push_back(encryption_name(e));
   for (IntegId v : p.integrity) words.push_back(name_of(kIntegrity, v));
@@ -256,14 +256,14 @@ std::string proposal_name(const Proposal& p) {
   return fmt::format("{}", fmt::join(words, "-"));
 }
 
-std::string proposals_name(std::span<const Proposal> proposals) {
+std::string proposals_name(std::span<const ProposalSpec> proposals) {
   std::vector<std::string> names;
-  for (const Proposal& p : proposals) names.push_back(proposal_name(p));
+  for (const ProposalSpec& p : proposals) names.push_back(proposal_name(p));
   return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
 }
 
 std::string chosen_name(const Chosen& c, ProtocolId protocol) {
-  Proposal p;
+  ProposalSpec p;
   p.protocol = protocol;
   if (protocol != ProtocolId::kAh) p.encryption = {c.encryption};
   if (c.integrity != IntegId::kNone) p.integrity = {c.integrity};

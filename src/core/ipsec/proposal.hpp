@@ -40,14 +40,14 @@ struct Encryption {
 // One proposal: the acceptable algorithms of each transform type, in order
 // of preference. An empty list means the type is absent (an ESP proposal
 // has no PRF; an ESP proposal without DH groups asks for no PFS).
-struct Proposal {
+struct ProposalSpec {
   ProtocolId protocol = ProtocolId::kIke;
   std::vector<Encryption> encryption;
   std::vector<IntegId> integrity;
   std::vector<PrfId> prf;
   std::vector<DhGroup> dh;
   std::vector<EsnId> esn;
-  friend bool operator==(const Proposal&, const Proposal&) = default;
+  friend bool operator==(const ProposalSpec&, const ProposalSpec&) = default;
 };
 
 // What negotiation settled on: one transform of each type.
@@ -63,12 +63,12 @@ struct Chosen {
 
 // Parses one proposal string of `protocol` (kIke, kEsp or kAh). The error
 // says which keyword is wrong and what would be accepted.
-Result<Proposal, std::string> parse_proposal(std::string_view text, ProtocolId protocol);
+Result<ProposalSpec, std::string> parse_proposal(std::string_view text, ProtocolId protocol);
 
 // The defaults when a connection names none: what strongSwan 5.9 and common
 // hardware gateways accept, strongest first.
-std::vector<Proposal> default_ike_proposals();
-std::vector<Proposal> default_esp_proposals();
+std::vector<ProposalSpec> default_ike_proposals();
+std::vector<ProposalSpec> default_esp_proposals();
 
 // The responder's choice (RFC 7296 section 2.7): the first of `ours` (our
 // preference order) that shares at least one transform of every type with
@@ -79,16 +79,16 @@ struct Selection {
   Chosen chosen;
   size_t their_index = 0;
 };
-std::optional<Selection> select_proposal(std::span<const Proposal> ours, std::span<const Proposal> theirs);
+std::optional<Selection> select_proposal(std::span<const ProposalSpec> ours, std::span<const ProposalSpec> theirs);
 
 // The initiator's check of the responder's answer: the one proposal it sent
 // back must hold exactly one transform of each type, each of them offered.
-std::optional<Chosen> accept_answer(std::span<const Proposal> offered, const Proposal& answer);
+std::optional<Chosen> accept_answer(std::span<const ProposalSpec> offered, const ProposalSpec& answer);
 
 // "aes256gcm16-prfsha256-ecp256": the strongSwan-style name, for logs
 // (a NO_PROPOSAL_CHOSEN line names both sides' proposals).
-std::string proposal_name(const Proposal& proposal);
-std::string proposals_name(std::span<const Proposal> proposals);  // joined with ", "
+std::string proposal_name(const ProposalSpec& proposal);
+std::string proposals_name(std::span<const ProposalSpec> proposals);  // joined with ", "
 std::string chosen_name(const Chosen& chosen, ProtocolId protocol);
 
 }  // namespace cordon::ipsec
