@@ -154,7 +154,13 @@ std::optional<Chosen> match(const ProposalSpec& ours, const ProposalSpec& theirs
   if (!choose(ours.encryption, theirs.encryption, c.encryption)) return std::nullopt;
   if (!choose(ours.integrity, theirs.integrity, c.integrity)) return std::nullopt;
   if (!choose(ours.prf, theirs.prf, c.prf)) return std::nullopt;
-  if (!choose(ours.dh, theirs.dh, c.dh)) return std::nullopt;
+  // A child proposal without DH groups asks for no PFS: the same as one
+  // listing NONE (RFC 7296 section 3.3.2).
+  const std::vector<DhGroup> no_pfs = {DhGroup::kNone};
+  const bool child = ours.protocol != ProtocolId::kIke;
+  if (!choose(child && ours.dh.empty() ? no_pfs : ours.dh, child && theirs.dh.empty() ? no_pfs : theirs.dh, c.dh)) {
+    return std::nullopt;
+  }
   const std::vector<EsnId> no_esn = {EsnId::kNo};
   if (!choose(ours.esn.empty() ? no_esn : ours.esn, theirs.esn.empty() ? no_esn : theirs.esn, c.esn)) {
     return std::nullopt;
@@ -251,7 +257,9 @@ std::string proposal_name(const ProposalSpec& p) {
   for (const auto& e : p.encryption) words.push_back(encryption_name(e));
   for (IntegId v : p.integrity) words.push_back(name_of(kIntegrity, v));
   for (PrfId v : p.prf) words.push_back(name_of(kPrf, v));
-  for (DhGroup v : p.dh) words.push_back(name_of(kDh, v));
+  for (DhGroup v : p.dh) {
+    if (v != DhGroup::kNone) words.push_back(name_of(kDh, v));
+  }
   for (EsnId v : p.esn) words.push_back(name_of(kEsn, v));
   return fmt::format("{}", fmt::join(words, "-"));
 }
