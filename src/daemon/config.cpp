@@ -13,11 +13,12 @@
 #include <toml++/toml.h>
 
 #include "core/crypto/aead.hpp"
+#include "daemon/config_reader.hpp"
 #include "daemon/keyfile.hpp"
 #include "daemon/size_classes.hpp"
 
 namespace cordon::daemon {
-namespace {
+namespace config_detail {
 
 using namespace std::string_view_literals;
 
@@ -108,69 +109,6 @@ bool valid_interface_name(std::string_view name) {
   });
 }
 
-class Reader {
- public:
-  explicit Reader(std::string path) : path_(std::move(path)) {
-    dir_ = std::filesystem::path(path_).parent_path();
-  }
-
-  ConfigResult read(const toml::table& root);
-
- private:
-  // Records an error at `region` (the offending value, or the table that
-  // lacks a key).
-  void error(const toml::source_region& region, std::string field, std::string message) {
-    errors_.push_back(ConfigError{path_, region.begin.line, region.begin.column, std::move(field), std::move(message)});
-  }
-
-  void check_keys(const toml::table& table, std::string_view prefix, std::span<const std::string_view> known);
-
-  // Typed getters. Each returns nullptr/nullopt when the key is absent (no
-  // error unless `required`) or has the wrong type (error recorded).
-  const toml::node* find(const toml::table& table, std::string_view key, const std::string& field, bool required,
-                         std::string_view missing_hint);
-  std::optional<std::string> get_string(const toml::table& table, std::string_view key, const std::string& field,
-                                        bool required = false, std::string_view missing_hint = {});
-  std::optional<int64_t> get_integer(const toml::table& table, std::string_view key, const std::string& field,
-                                     int64_t min, int64_t max, std::string_view unit);
-  std::optional<bool> get_boolean(const toml::table& table, std::string_view key, const std::string& field);
-  // An array of strings; each string is handed to `each` with its region.
-  template <typename F>
-  bool get_string_array(const toml::table& table, std::string_view key, const std::string& field, bool required,
-                        std::string_view missing_hint, F each);
-
-  std::string resolve(const std::string& path) const {
-    if (path.empty() || path.front() == '/') return path;
-    return (dir_ / path).lexically_normal().string();
-  }
-
-  void read_host(const toml::table& host, DaemonConfig& config);
-  void read_filter(const toml::node& filter, DaemonConfig& config);
-  void read_open(const toml::node& open, DaemonConfig& config);
-  void read_metrics(const toml::node& metrics, DaemonConfig& config);
-  // The node as the table [name], or nullptr with the error recorded.
-  const toml::table* section(const toml::node& node, std::string_view name);
-  template <typename T, typename Parse>
-  void read_open_list(const toml::table& open, std::string_view key, Parse parse, std::vector<OpenEntry<T>>& out);
-  void parse_mesh_timers(const toml::table& host, DaemonConfig& config);
-  void read_managed(const toml::table& host, DaemonConfig& config);
-  void refuse_peers_in_managed_mode(const toml::node& peers);
-  void read_peers(const toml::node& peers, DaemonConfig& config);
-  std::optional<PeerConfig> read_peer(const toml::table& peer, size_t index, HostId self);
-
-  std::string path_;
-  std::filesystem::path dir_;
-  std::vector<ConfigError> errors_;
-  // [host] has a `keyset` key: managed mode, even if its value is bad (so
-  // that a typo there does not also bring manual mode's "id missing").
-  bool managed_ = false;
-
-  struct SeenPeer {
-    uint32_t line;
-  };
-  std::map<uint32_t, SeenPeer> peer_ids_;                  // host ID -> where first defined
-  std::map<std::string, std::pair<std::string, uint32_t>> prefix_owner_;  // prefix -> (peer field, line)
-};
 
 void Reader::check_keys(const toml::table& table, std::string_view prefix, std::span<const std::string_view> known) {
   for (auto&& [key, value] : table) {
@@ -237,27 +175,6 @@ std::optional<bool> Reader::get_boolean(const toml::table& table, std::string_vi
   return node->as_boolean()->get();
 }
 
-template <typename F>
-bool Reader::get_string_array(const toml::table& table, std::string_view key, const std::string& field,
-                              bool required, std::string_view missing_hint, F each) {
-  const toml::node* node = find(table, key, field, required, missing_hint);
-  if (!node) return false;
-  const toml::array* array = node->as_array();
-  if (!array) {
-    error(node->source(), field,
-          fmt::format("expected an array of strings, found {}; write [\"...\", \"...\"]", type_name(*node)));
-    return false;
-  }
-  for (const toml::node& item : *array) {
-    if (!item.is_string()) {
-      error(item.source(), field, fmt::format("expected a string, found {}; put each entry in double quotes",
-                                              type_name(item)));
-      continue;
-    }
-    each(std::string(item.as_string()->get()), item.source());
-  }
-  return true;
-}
 
 // The mesh's timers (docs/protocol.md, "Coordinators" -> "Timers"). In
 // seconds; the bounds keep a typo from making a host silent for a year.
@@ -741,7 +658,9 @@ ConfigResult Reader::read(const toml::table& root) {
   return config;
 }
 
-}  // namespace
+}  // namespace config_detail
+
+using config_detail::Reader;
 
 cordon::Result<Ok, ConfigError> resolve_filter(DaemonConfig& config) {
   const auto resolve = [&](std::string_view name) -> std::optional<std::vector<uint32_t>> {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/crypto/secret.hpp"
@@ -30,6 +31,12 @@ struct Identity {
   std::string text;             // as written, for logs
   friend bool operator==(const Identity& a, const Identity& b) { return a.type == b.type && a.data == b.data && a.any == b.any; }
 };
+
+// "%any", an address, a DN ("CN=gw, O=Example", encoded by OpenSSL), an
+// email address ("user@example.org") or a name ("gw.example.org", or
+// "@gw" to force a name). nullopt for an empty text or a DN OpenSSL
+// refuses.
+std::optional<Identity> parse_identity(std::string_view text);
 
 enum class AuthKind : uint8_t { kPsk, kPubkey };
 
@@ -84,6 +91,12 @@ struct ConnectionConfig {
   int64_t dpd_delay_ns = kDefaultDpdDelayNs;   // liveness check when idle; 0: off
   DpdAction dpd_action = DpdAction::kClear;
   bool fragmentation = true;              // RFC 7383: offered and used when the peer supports it
+  // Always ESP in UDP on 4500, NAT or not (RFC 3948), as strongSwan's
+  // `encap = yes`: for peers whose ESP can only run encapsulated.
+  bool force_encapsulation = false;
+  // Remote-access client side: ask the peer for a virtual address in
+  // IKE_AUTH (section 3.15), as swanctl.conf's `vips = 0.0.0.0`.
+  bool request_virtual_ip = false;
   std::vector<std::string> pools;         // remote-access: virtual addresses handed out (section 3.15)
   std::vector<ChildConfig> children;
 };
