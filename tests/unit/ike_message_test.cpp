@@ -390,6 +390,13 @@ TEST(IkeMessage, ParsesStrongswansIkeSaInitRequest) {
                                                       NotifyType::kFragmentationSupported,
                                                       NotifyType::kSignatureHashAlgorithms,
                                                       NotifyType::kRedirectSupported}));
+  const auto* nat = find_notify(m->payloads, NotifyType::kNatDetectionDestinationIp);
+  ASSERT_NE(nat, nullptr);
+  EXPECT_EQ(nat->data.size(), 20u);  // RFC 7296 section 2.23: a SHA-1 hash
+  EXPECT_EQ(find_notify(m->payloads, NotifyType::kCookie), nullptr);
+  ASSERT_NE(find_payload<KePayload>(m->payloads), nullptr);
+  EXPECT_EQ(find_payload<KePayload>(m->payloads)->group, DhGroup::kEcp256);
+  EXPECT_EQ(find_payload<AuthPayload>(m->payloads), nullptr);
   EXPECT_EQ(std::get<VendorIdPayload>(m->payloads[8].body).data, hex("882fe56d6fd20dbc2251613b2ebe5beb"));
   // strongSwan encodes exactly as this builder does.
   EXPECT_EQ(serialized(*m), bytes);

@@ -76,6 +76,14 @@ Result<std::vector<Payload>, IkeParseError> walk_chain(uint8_t first, std::span<
 
 }  // namespace
 
+const NotifyPayload* find_notify(std::span<const Payload> payloads, NotifyType type) {
+  for (const Payload& p : payloads) {
+    const auto* n = std::get_if<NotifyPayload>(&p.body);
+    if (n != nullptr && n->type == type) return n;
+  }
+  return nullptr;
+}
+
 Result<RawIkeHeader, IkeParseError> parse_ike_header(std::span<const std::byte> datagram) {
   wire::ByteReader r(datagram);
   RawIkeHeader raw;

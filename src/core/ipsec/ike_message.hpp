@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "core/ipsec/ike_constants.hpp"
@@ -57,9 +58,9 @@ namespace cordon::ipsec {
 // A UDP datagram carries at most 65535 bytes; IKE over TCP (RFC 8229) is
 // not supported, so no message is larger.
 constexpr size_t kMaxIkeMessageSize = 65535;
-// Far above what any exchange needs (strongSwan's IKE_SA_INIT request
-// carries about ten, an IKE_AUTH with certificates about twenty), low
-// enough that a chain of empty payloads costs little to refuse.
+// Far above what an exchange needs (strongSwan's IKE_SA_INIT request
+// carries 9, tests/unit/ike_strongswan_capture.hpp), low enough that a
+// chain of empty payloads costs little to refuse.
 constexpr size_t kMaxPayloads = 128;
 
 struct IkeHeader {
@@ -90,6 +91,20 @@ struct IkeMessage {
   std::vector<Payload> payloads;  // in the order received; unknown non-critical ones left out
   friend bool operator==(const IkeMessage&, const IkeMessage&) = default;
 };
+
+// The first payload of type T in `payloads` (a parsed message's, or an SK
+// payload's inner chain), or nullptr.
+template <typename T>
+const T* find_payload(std::span<const Payload> payloads) {
+  for (const Payload& p : payloads) {
+    if (const T* body = std::get_if<T>(&p.body)) return body;
+  }
+  return nullptr;
+}
+
+// The first Notify of this type, or nullptr (e.g. NAT_DETECTION_SOURCE_IP,
+// COOKIE, INVALID_KE_PAYLOAD).
+const NotifyPayload* find_notify(std::span<const Payload> payloads, NotifyType type);
 
 // Reads the first kIkeHeaderSize bytes; fails only when they are missing.
 Result<RawIkeHeader, IkeParseError> parse_ike_header(std::span<const std::byte> datagram);
