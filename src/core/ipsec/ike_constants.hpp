@@ -164,6 +164,9 @@ enum class NotifyType : uint16_t {
   kEspTfcPaddingNotSupported = 16394,
   kNonFirstFragmentsAlso = 16395,
   kMobikeSupported = 16396,
+  kMultipleAuthSupported = 16404,      // RFC 4739 section 3.1
+  kRedirectSupported = 16406,          // RFC 5685 section 3.1
+  kChildlessIkev2Supported = 16418,    // RFC 6023 section 3
   kFragmentationSupported = 16430,     // RFC 7383 section 2.3
   kSignatureHashAlgorithms = 16431,    // RFC 7427 section 4
 };
