@@ -143,6 +143,11 @@ TEST(IpsecDh, ModpRefusesValuesOutOfRange) {
     ASSERT_FALSE(out.ok());
     EXPECT_EQ(out.error(), DhError::kPeerValueOutOfRange);
   }
+  // p-2 is in range but outside the subgroup of order q (it is not a
+  // square mod p, as p = 7 mod 8): OpenSSL's own check refuses it.
+  auto outside = key->agree(modp_prime_plus(-2));
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.error(), DhError::kPeerValueOutOfRange);
   auto short_value = key->agree(Bytes(255, std::byte{2}));
   ASSERT_FALSE(short_value.ok());
   EXPECT_EQ(short_value.error(), DhError::kBadPeerLength);
