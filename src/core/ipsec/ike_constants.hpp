@@ -131,6 +131,16 @@ enum class AuthMethod : uint8_t {
   kDigitalSignature = 14,
 };
 
+// RFC 7427 section 7, "IKEv2 Hash Algorithms" (the SIGNATURE_HASH_ALGORITHMS
+// notify's 2-octet values); RFC 8420 section 2 for kIdentity (Ed25519).
+enum class SignatureHash : uint16_t {
+  kSha1 = 1,
+  kSha256 = 2,
+  kSha384 = 3,
+  kSha512 = 4,
+  kIdentity = 5,
+};
+
 // RFC 7296 section 3.10.1, Notify Message Type: errors below 16384, status
 // from 16384; RFC 7383 for fragmentation, RFC 7427 for hash algorithms.
 enum class NotifyType : uint16_t {
