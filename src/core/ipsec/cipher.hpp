@@ -52,6 +52,42 @@ struct CipherSpec {
 // combination is not offered and not accepted).
 bool supported(const CipherSpec& spec);
 
+// The key and ICV sizes of an integrity transform (RFC 4868 section 2.1:
+// the key is as long as the hash output, the ICV is half of it); 0 for kNone
+// and for an unknown transform.
+size_t integrity_key_size(IntegId integ);
+size_t integrity_icv_size(IntegId integ);
+
+// An integrity transform alone: HMAC-SHA-256-128, -384-192 or -512-256
+// (RFC 4868 section 2). It is the ICV of AES-CBC in ESP (used by Cipher)
+// and of AH (RFC 4302 section 3.3.3), which authenticates data that is not
+// contiguous (an IP header with its mutable fields zeroed, then the rest),
+// hence the list of parts. One keyed OpenSSL context per Integrity, reused
+// for every message. Not thread-safe.
+class Integrity {
+ public:
+  // nullopt for kNone, an unknown transform or a key of the wrong length.
+  static std::optional<Integrity> create(IntegId integ, std::span<const std::byte> key);
+  Integrity(Integrity&&) noexcept;
+  Integrity& operator=(Integrity&&) noexcept;
+  ~Integrity();
+
+  IntegId id() const { return id_; }
+  size_t icv_size() const { return integrity_icv_size(id_); }
+
+  // The truncated HMAC of the concatenated parts into `icv` (icv_size()
+  // bytes). False on OpenSSL failure or a wrong `icv` length.
+  bool compute(std::span<const std::span<const std::byte>> parts, std::span<std::byte> icv);
+  // Recomputes and compares in constant time (CRYPTO_memcmp).
+  bool verify(std::span<const std::span<const std::byte>> parts, std::span<const std::byte> icv);
+
+ private:
+  struct Impl;
+  Integrity(IntegId id, std::unique_ptr<Impl> impl);
+  IntegId id_;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Cipher {
  public:
   // nullopt when the spec is unsupported or a key has the wrong length.
@@ -78,6 +114,10 @@ class Cipher {
   // a wrong length.
   bool seal(std::span<const std::byte> aad, std::span<const std::byte> iv, std::span<std::byte> inout,
             std::span<std::byte> icv, std::span<const std::byte> icv_suffix = {});
+  // Combined mode takes no icv_suffix (ESP puts the high half of an
+  // extended sequence number inside the aad instead, RFC 4106 section 5,
+  // RFC 7634 section 3): seal and open return false when one is given.
+  //
   // Verifies the ICV in constant time, then decrypts `inout` in place. False
   // if the ICV does not verify or a length is wrong; `inout` is then
   // unspecified.
