@@ -1,0 +1,287 @@
+// The IKE state machines (core/ipsec/ike_sa.hpp, gateway.hpp) between two
+// Cordon gateways on a lossless wire (testing/ike_pair.hpp): the initial
+// exchanges, refusals, CREATE_CHILD_SA, INFORMATIONAL, cookies, NAT
+// traversal and fragmentation. Loss, duplication and reordering are the
+// simulations' (tests/sim/ike_sim_test.cpp).
+#include <gtest/gtest.h>
+
+#include "core/ipsec/gateway.hpp"
+#include "testing/ike_pair.hpp"
+#include "tests/unit/ike_sa_fixture.hpp"
+
+namespace cordon::ipsec {
+namespace {
+
+using testing::IkePair;
+using namespace ike_fixture;
+
+constexpr int64_t kMinute = 60 * kNsPerSecond;
+
+TEST(IkeSa, PskSiteToSiteComesUpWithMirroredChildren) {
+  IkePair pair(site_a(), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.children_paired());
+  const ChildSaInstall& c = pair.children_a().begin()->second;
+  EXPECT_EQ(c.child, "net");
+  EXPECT_EQ(c.chosen.encryption.id, EncrId::kAesGcm16);
+  EXPECT_EQ(c.local_ts, selectors("10.1.0.0/24"));
+  EXPECT_EQ(c.remote_ts, selectors("10.2.0.0/24"));
+  EXPECT_FALSE(c.udp_encapsulation);
+  EXPECT_TRUE(pair.logged("ike_established"));
+  ASSERT_EQ(pair.a().list().size(), 1u);
+  EXPECT_EQ(pair.a().list().front().state, IkeState::kEstablished);
+  EXPECT_EQ(pair.b().list().front().remote_identity, "a.example");
+}
+
+TEST(IkeSa, EveryIkeSuiteAndGroupNegotiates) {
+  for (const char* ike : {"aes128gcm16-prfsha256-x25519", "aes256-sha256-modp2048", "aes128-sha384-ecp384",
+                          "chacha20poly1305-prfsha512-ecp256"}) {
+    for (const char* esp : {"aes256gcm16", "aes128-sha256", "chacha20poly1305-esn"}) {
+      IkePair pair(site_a(ike, esp), site_b(ike, esp));
+      pair.start();
+      EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; },
+                                 kMinute))
+          << ike << " / " << esp;
+      EXPECT_TRUE(pair.children_paired()) << ike << " / " << esp;
+    }
+  }
+}
+
+TEST(IkeSa, ProposalMismatchIsNoProposalChosenNamingBothSides) {
+  IkePair pair(site_a("aes256gcm16-prfsha256-ecp256"), site_b("aes128-sha256-modp2048"));
+  pair.start();
+  EXPECT_TRUE(pair.run_until([&] { return pair.logged("no_proposal_chosen"); }, kMinute));
+  bool named = false;
+  for (const IkeLogEvent& e : pair.events_b().log) {
+    if (e.event == "no_proposal_chosen") {
+      named = e.detail.find("aes256gcm16-prfsha256-ecp256") != std::string::npos &&
+              e.detail.find("aes128-sha256-prfsha256-modp2048") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(named);
+  pair.run_for(kMinute);
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.a().list().empty());  // the initiator gave up at once
+}
+
+TEST(IkeSa, WrongDhGroupIsRetriedWithTheOneAskedFor) {
+  // A proposes x25519 first; B only takes ecp256: INVALID_KE_PAYLOAD, then success.
+  IkePair pair(site_a("aes256gcm16-prfsha256-x25519-ecp256"), site_b("aes256gcm16-prfsha256-ecp256"));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.logged("invalid_ke_payload"));
+  EXPECT_TRUE(pair.children_paired());
+}
+
+TEST(IkeSa, WrongPreSharedKeyIsAuthenticationFailedWithTheIdentity) {
+  GatewayConfig b = site_b();
+  b.connections[0].remote.psk = secret("not the same secret at all");
+  b.connections[0].local.psk = secret("not the same secret at all");
+  IkePair pair(site_a(), std::move(b));
+  pair.start();
+  EXPECT_TRUE(pair.run_until([&] { return pair.logged("authentication_failed"); }, kMinute));
+  bool named = false;
+  for (const IkeLogEvent& e : pair.events_b().log) {
+    if (e.event == "authentication_failed") named = e.detail.find("a.example") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
+  pair.run_for(kMinute);
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.children_b().empty());
+}
+
+TEST(IkeSa, ChildRekeyIsMakeBeforeBreak) {
+  GatewayConfig a = site_a();
+  a.connections[0].children[0].rekey_time_ns = 10 * kMinute;
+  a.connections[0].children[0].proposals = {*parse_proposal("aes256gcm16-ecp256", ProtocolId::kEsp)};
+  GatewayConfig b = site_b();
+  b.connections[0].children[0].proposals = a.connections[0].children[0].proposals;
+  IkePair pair(std::move(a), std::move(b));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  const uint32_t first = pair.children_a().begin()->first;
+  // At the rekey the new SA is installed before the old is removed: for a
+  // moment both are there, then only the new one.
+  bool overlap = false;
+  ASSERT_TRUE(pair.run_until(
+      [&] {
+        overlap = overlap || pair.children_a().size() == 2;
+        return pair.children_a().size() == 1 && pair.children_a().begin()->first != first &&
+               pair.children_b().size() == 1;
+      },
+      20 * kMinute));
+  EXPECT_TRUE(overlap);
+  EXPECT_TRUE(pair.children_paired());
+  EXPECT_TRUE(pair.logged("child_rekeyed"));
+  EXPECT_EQ(pair.a().list().front().counters.child_rekeys, 1u);
+}
+
+TEST(IkeSa, IkeRekeyKeepsTheChildren) {
+  GatewayConfig a = site_a();
+  a.connections[0].rekey_time_ns = 10 * kMinute;
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  const uint64_t old_spi = pair.a().list().front().spi_i;
+  const auto children = pair.children_a();
+  ASSERT_TRUE(pair.run_until(
+      [&] {
+        const auto l = pair.a().list();
+        return l.size() == 1 && l.front().spi_i != old_spi && l.front().state == IkeState::kEstablished &&
+               pair.b().list().size() == 1;
+      },
+      20 * kMinute));
+  EXPECT_TRUE(pair.logged("ike_rekeyed"));
+  EXPECT_EQ(pair.children_a().size(), children.size());
+  EXPECT_EQ(pair.children_a().begin()->first, children.begin()->first);  // untouched
+  EXPECT_TRUE(pair.children_paired());
+  // The new IKE SA works: a child rekey goes through it.
+  pair.a().child_limit_reached(pair.children_a().begin()->first, pair.clock().now(), pair.events_a());
+  EXPECT_TRUE(pair.run_until([&] { return pair.logged("child_rekeyed"); }, kMinute));
+}
+
+TEST(IkeSa, DownDeletesBothSides) {
+  IkePair pair(site_a(), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  ASSERT_TRUE(pair.a().down("site", pair.clock().now(), pair.events_a()).ok());
+  ASSERT_TRUE(pair.run_until([&] { return pair.a().list().empty() && pair.b().list().empty(); }, kMinute));
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.children_b().empty());
+  EXPECT_FALSE(pair.a().down("site", pair.clock().now(), pair.events_a()).ok());
+  const auto unknown = pair.a().up("nosuch", pair.clock().now(), pair.events_a());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().find("nosuch"), std::string::npos);
+}
+
+TEST(IkeSa, DeadPeerIsClearedAndRestarted) {
+  GatewayConfig a = site_a();
+  a.connections[0].dpd_delay_ns = 30 * kNsPerSecond;
+  a.connections[0].dpd_action = DpdAction::kRestart;
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  pair.set_blocked(true);
+  ASSERT_TRUE(pair.run_until([&] { return pair.logged("peer_dead"); }, 10 * kMinute));
+  EXPECT_TRUE(pair.children_a().empty());
+  pair.set_blocked(false);
+  // B still holds the old SA until its own liveness check fails; A's new
+  // one comes up beside it with INITIAL_CONTACT.
+  EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+}
+
+TEST(IkeSa, CookiesEngageUnderLoad) {
+  GatewayConfig b = site_b();
+  b.cookie_threshold = 0;  // every IKE_SA_INIT must bring a cookie
+  IkePair pair(site_a(), std::move(b));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.logged("cookie_requested"));
+  EXPECT_EQ(pair.b().drops(IkeDrop::kCookieRequired), 1u);
+  EXPECT_TRUE(pair.children_paired());
+}
+
+TEST(IkeSa, NatIsDetectedAndEverythingFloatsTo4500) {
+  GatewayConfig b = site_b();
+  b.connections[0].remote_addrs.clear();  // the peer comes from the NAT's address
+  testing::IkeWire wire;
+  wire.nat_in_front_of_a = true;
+  IkePair pair(site_a(), std::move(b), wire);
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.children_a().begin()->second.udp_encapsulation);
+  const ChildSaInstall& at_b = pair.children_b().begin()->second;
+  EXPECT_TRUE(at_b.udp_encapsulation);
+  EXPECT_EQ(at_b.remote.address, *IpAddress::parse(IkePair::kNatAddress));
+  EXPECT_NE(at_b.remote.port, kNatTraversalPort);  // the NAT's port, not A's
+}
+
+TEST(IkeSa, ForcedEncapsulationFloatsWithoutNat) {
+  GatewayConfig a = site_a();
+  a.connections[0].force_encapsulation = true;
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_b().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.children_a().begin()->second.udp_encapsulation);
+  EXPECT_TRUE(pair.children_b().begin()->second.udp_encapsulation);
+}
+
+TEST(IkeSa, SelectorsAreNarrowedToWhatTheResponderAllows) {
+  GatewayConfig a = site_a();
+  a.connections[0].children[0].remote_ts = selectors("10.2.0.0/16");  // wider than B gives
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  EXPECT_EQ(pair.children_a().begin()->second.remote_ts, selectors("10.2.0.0/24"));
+  EXPECT_TRUE(pair.children_paired());
+}
+
+TEST(IkeSa, DisjointSelectorsAreTsUnacceptableButTheIkeSaStays) {
+  GatewayConfig a = site_a();
+  a.connections[0].children[0].remote_ts = selectors("10.9.0.0/24");
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.logged("child_failed"); }, kMinute));
+  EXPECT_TRUE(pair.logged("ts_unacceptable"));
+  EXPECT_TRUE(pair.children_a().empty());
+  ASSERT_EQ(pair.a().list().size(), 1u);
+  EXPECT_EQ(pair.a().list().front().state, IkeState::kEstablished);  // section 1.2
+}
+
+TEST(IkeSa, RemoteAccessClientGetsAnAddressFromThePool) {
+  GatewayConfig a = site_a();
+  a.connections[0].request_virtual_ip = true;
+  GatewayConfig b = site_b();
+  PoolConfig pool;
+  pool.name = "rw";
+  pool.addresses = *Prefix::parse("10.3.7.0/24");
+  pool.dns = {*IpAddress::parse("10.2.0.53")};
+  b.pools = {pool};
+  b.connections[0].pools = {"rw"};
+  b.connections[0].children[0].remote_ts.clear();  // the client's address
+  IkePair pair(std::move(a), std::move(b));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute))
+      << pair.log_text();
+  const ChildSaInstall& at_b = pair.children_b().begin()->second;
+  ASSERT_TRUE(at_b.virtual_ip);
+  EXPECT_EQ(*at_b.virtual_ip, *IpAddress::parse("10.3.7.1"));
+  EXPECT_EQ(at_b.remote_ts, selectors("10.3.7.1/32"));
+  EXPECT_TRUE(pair.children_paired());
+}
+
+TEST(IkeSa, CertificatesWithEveryKeyTypeAuthenticate) {
+  for (const KeyKind kind : {KeyKind::kEcdsa, KeyKind::kRsa, KeyKind::kEd25519}) {
+    const Pki pki = make_pki(kind);
+    IkePair pair(with_certificates(site_a(), pki, "a.example", "b.example"),
+                 with_certificates(site_b(), pki, "b.example", "a.example"));
+    pair.start();
+    EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute))
+        << static_cast<int>(kind);
+    EXPECT_TRUE(pair.children_paired());
+  }
+}
+
+TEST(IkeSa, UntrustedCertificateIsRefused) {
+  const Pki ours = make_pki(KeyKind::kEcdsa);
+  const Pki other = make_pki(KeyKind::kEcdsa);
+  GatewayConfig b = with_certificates(site_b(), ours, "b.example", "a.example");
+  IkePair pair(with_certificates(site_a(), other, "a.example", "b.example"), std::move(b));
+  pair.start();
+  EXPECT_TRUE(pair.run_until([&] { return pair.logged("authentication_failed"); }, kMinute));
+  EXPECT_TRUE(pair.children_b().empty());
+}
+
+TEST(IkeSa, LargeCertificateExchangesAreFragmented) {
+  const Pki pki = make_pki(KeyKind::kRsa);  // an RSA chain does not fit 1280 bytes
+  IkePair pair(with_certificates(site_a(), pki, "a.example", "b.example"),
+               with_certificates(site_b(), pki, "b.example", "a.example"));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_b().size() == 1; }, kMinute));
+  EXPECT_GT(pair.largest_datagram(), 0u);
+  EXPECT_LE(pair.largest_datagram(), kFragmentSize);
+}
+
+}  // namespace
+}  // namespace cordon::ipsec
