@@ -2,6 +2,9 @@
 // shared-key MIC against a second computation with OpenSSL's HMAC() in the
 // test (RFC 7296 section 2.15), and signature round trips for every key type
 // with the AlgorithmIdentifiers of RFC 7427 appendix A.
+#include <openssl/core_names.h>
+#include <openssl/rsa.h>
+
 #include <gtest/gtest.h>
 
 #include "core/ipsec/ike_auth.hpp"
@@ -114,6 +117,52 @@ TEST(IkeAuth, EcdsaAndEd25519RoundTrip) {
   expect_round_trip(ed, {AuthMethod::kDigitalSignature, SignatureHash::kIdentity, false});
   expect_round_trip(p256, {AuthMethod::kEcdsaP256, SignatureHash::kSha256, false});
   expect_round_trip(p384, {AuthMethod::kEcdsaP384, SignatureHash::kSha384, false});
+}
+
+// Method 14 AUTH data signed straight with OpenSSL: RSASSA-PSS with SHA-384
+// and a 20-byte salt, as another implementation may choose.
+Bytes foreign_pss_auth(EVP_PKEY* key, const Bytes& octets) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  EVP_DigestSignInit(ctx, &pctx, EVP_sha384(), nullptr, key);
+  EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384());
+  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 20);
+  unsigned char aid[128];
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid)),
+                         OSSL_PARAM_construct_end()};
+  EVP_PKEY_CTX_get_params(pctx, params);
+  size_t len = 0;
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(octets.data()), octets.size());
+  Bytes sig(len);
+  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                 reinterpret_cast<const unsigned char*>(octets.data()), octets.size());
+  EVP_MD_CTX_free(ctx);
+  Bytes out{static_cast<std::byte>(params[0].return_size)};
+  out.insert(out.end(), reinterpret_cast<std::byte*>(aid), reinterpret_cast<std::byte*>(aid) + params[0].return_size);
+  out.insert(out.end(), sig.begin(), sig.begin() + static_cast<long>(len));
+  return out;
+}
+
+TEST(IkeAuth, PssParametersAreReadFromTheAlgorithmIdentifier) {
+  auto generated = generate_key(TestKey::kRsa);
+  auto pub = PublicKey::from_pem(test::public_pem(generated.get()));
+  auto priv = PrivateKey::from_pem(test::private_pem(generated.get()));
+  ASSERT_TRUE(pub.ok() && priv.ok());
+  const Bytes foreign = foreign_pss_auth(generated.get(), kMessage);
+  EXPECT_TRUE(verify_auth(*pub, AuthMethod::kDigitalSignature, foreign, kMessage, kAll).ok());
+  // The same signature under Cordon's own PSS AlgorithmIdentifier (salt 48
+  // for SHA-384) does not verify: the salt length is taken from the data.
+  auto own = sign_auth(*priv, {AuthMethod::kDigitalSignature, SignatureHash::kSha384, true}, kMessage);
+  ASSERT_TRUE(own.ok());
+  const size_t own_header = 1 + static_cast<size_t>((*own)[0]);
+  const size_t foreign_header = 1 + static_cast<size_t>(foreign[0]);
+  ASSERT_NE(Bytes(own->begin(), own->begin() + own_header), Bytes(foreign.begin(), foreign.begin() + foreign_header));
+  Bytes mixed(own->begin(), own->begin() + own_header);
+  mixed.insert(mixed.end(), foreign.begin() + foreign_header, foreign.end());
+  auto status = verify_auth(*pub, AuthMethod::kDigitalSignature, mixed, kMessage, kAll);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error(), AuthError::kAuthenticationFailed);
 }
 
 TEST(IkeAuth, Method14CarriesRfc7427AlgorithmIdentifiers) {

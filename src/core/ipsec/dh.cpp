@@ -2,6 +2,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 
 #include <array>
@@ -109,6 +110,17 @@ Result<KeyAndPublic, DhError> x25519_key(Octets random) {
   return KeyAndPublic{std::move(key), std::move(pub)};
 }
 
+// The error for a peer value that OpenSSL refused. The errors OpenSSL
+// queued are answered by this one and cleared.
+DhError peer_refused(DhGroup group) {
+  ERR_clear_error();
+  switch (group) {
+    case DhGroup::kModp2048: return DhError::kPeerValueOutOfRange;
+    case DhGroup::kCurve25519: return DhError::kPeerLowOrder;
+    default: return DhError::kPeerPointNotOnCurve;
+  }
+}
+
 // The peer's KE data as an OpenSSL key, after the checks of RFC 6989.
 Result<ossl::Pkey, DhError> peer_key(DhGroup group, Octets data) {
   if (data.size() != dh_public_size(group)) return DhError::kBadPeerLength;
@@ -144,21 +156,13 @@ Result<ossl::Pkey, DhError> peer_key(DhGroup group, Octets data) {
   if (!point) return DhError::kOpenSsl;
   if (EC_POINT_oct2point(curve.get(), point.get(), u8(encoded), encoded.size(), nullptr) != 1 ||
       EC_POINT_is_on_curve(curve.get(), point.get(), nullptr) != 1) {
-    return DhError::kPeerPointNotOnCurve;
+    return peer_refused(group);
   }
   if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve_name(group), 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded.data(), encoded.size()) != 1) {
     return DhError::kOpenSsl;
   }
   return pkey_from("EC", bld.get(), EVP_PKEY_PUBLIC_KEY);
-}
-
-DhError peer_refused(DhGroup group) {
-  switch (group) {
-    case DhGroup::kModp2048: return DhError::kPeerValueOutOfRange;
-    case DhGroup::kCurve25519: return DhError::kPeerLowOrder;
-    default: return DhError::kPeerPointNotOnCurve;
-  }
 }
 
 size_t secret_size(DhGroup group) {

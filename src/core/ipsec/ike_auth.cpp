@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -198,7 +199,10 @@ struct LoadedKey {
 
 Result<LoadedKey, AuthError> load_key(Octets bytes, bool pem, bool is_private) {
   auto key = read_key(bytes, pem, is_private);
-  if (!key) return key.error();
+  if (!key) {
+    ERR_clear_error();  // bad input is answered here, not left for later callers
+    return key.error();
+  }
   auto type = key_type_of(key->get());
   if (!type) return type.error();
   return LoadedKey{*type, std::move(*key)};
@@ -445,8 +449,10 @@ Result<std::vector<std::byte>, AuthError> sign_auth(const PrivateKey& key, const
   return out;
 }
 
-Status<AuthError> verify_auth(const PublicKey& key, AuthMethod method, Octets auth_data, Octets octets,
-                              std::span<const SignatureHash> accepted) {
+namespace {
+
+Status<AuthError> verify_any(const PublicKey& key, AuthMethod method, Octets auth_data, Octets octets,
+                             std::span<const SignatureHash> accepted) {
   EVP_PKEY* pkey = key.impl().key.get();
   if (method != AuthMethod::kDigitalSignature) {
     auto scheme = legacy_scheme(method, key.type());
@@ -468,6 +474,16 @@ Status<AuthError> verify_auth(const PublicKey& key, AuthMethod method, Octets au
   auto scheme = scheme_of(alg.get(), key.type(), accepted);
   if (!scheme) return scheme.error();
   return raw_verify(pkey, *scheme, octets, auth_data.subspan(1 + id_len));
+}
+
+}  // namespace
+
+Status<AuthError> verify_auth(const PublicKey& key, AuthMethod method, Octets auth_data, Octets octets,
+                              std::span<const SignatureHash> accepted) {
+  auto status = verify_any(key, method, auth_data, octets, accepted);
+  // A peer's bad signature leaves OpenSSL errors queued; they are answered here.
+  if (!status) ERR_clear_error();
+  return status;
 }
 
 std::vector<std::byte> signature_hashes_notify_data(std::span<const SignatureHash> hashes) {

@@ -72,6 +72,12 @@ int forgive_missing_crl(int ok, X509_STORE_CTX* ctx) {
   return ok;
 }
 
+// Bad input is answered with our error; OpenSSL's queued ones are cleared.
+CertError bad_encoding() {
+  ERR_clear_error();
+  return CertError::kBadEncoding;
+}
+
 // Whether a list of concatenated 20-byte hashes holds `hash`.
 bool contains_hash(Octets list, Octets hash) {
   for (size_t i = 0; i + kCertReqHashSize <= list.size(); i += kCertReqHashSize) {
@@ -109,7 +115,7 @@ Certificate::~Certificate() = default;
 Result<Certificate, CertError> Certificate::from_der(Octets der) {
   const unsigned char* p = u8(der);
   ossl::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!cert || p != u8(der) + der.size()) return CertError::kBadEncoding;
+  if (!cert || p != u8(der) + der.size()) return bad_encoding();
   return Certificate(std::make_shared<Impl>(Impl{std::move(cert)}));
 }
 
@@ -117,7 +123,7 @@ Result<Certificate, CertError> Certificate::from_pem(Octets pem) {
   Bio bio = memory_bio(pem);
   if (!bio) return CertError::kOpenSsl;
   ossl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!cert) return CertError::kBadEncoding;
+  if (!cert) return bad_encoding();
   return Certificate(std::make_shared<Impl>(Impl{std::move(cert)}));
 }
 
@@ -164,7 +170,7 @@ Crl::~Crl() = default;
 Result<Crl, CertError> Crl::from_der(Octets der) {
   const unsigned char* p = u8(der);
   ossl::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
-  if (!crl || p != u8(der) + der.size()) return CertError::kBadEncoding;
+  if (!crl || p != u8(der) + der.size()) return bad_encoding();
   return Crl(std::make_shared<Impl>(Impl{std::move(crl)}));
 }
 
@@ -172,7 +178,7 @@ Result<Crl, CertError> Crl::from_pem(Octets pem) {
   Bio bio = memory_bio(pem);
   if (!bio) return CertError::kOpenSsl;
   ossl::X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!crl) return CertError::kBadEncoding;
+  if (!crl) return bad_encoding();
   return Crl(std::make_shared<Impl>(Impl{std::move(crl)}));
 }
 
