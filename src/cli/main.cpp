@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/completion.hpp"
 #include "cli/keyset_commands.hpp"
+#include "cli/ipsec_commands.hpp"
 #include "cli/sitelink_commands.hpp"
 #include "daemon/config.hpp"
 
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
   cli::add_keyset_commands(app);
   cli::add_admin_commands(app);
   cli::add_sitelink_commands(app);
+  cli::add_ipsec_commands(app);
   cli::add_completion_command(app);
 
   try {
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   if (auto code = cli::dispatch_keyset_commands()) return *code;
   if (auto code = cli::dispatch_admin_commands()) return *code;
   if (auto code = cli::dispatch_sitelink_commands()) return *code;
+  if (auto code = cli::dispatch_ipsec_commands()) return *code;
   if (auto code = cli::dispatch_completion_command()) return *code;
   if (genkey->parsed()) {
     return cli::run_genkey(genkey_out_opt->count() > 0 ? std::optional(genkey_out) : std::nullopt, genkey_force);

@@ -24,7 +24,7 @@ using namespace std::string_view_literals;
 
 // The keys each table may hold. A key not listed here is an error, so a typo
 // such as `lisen_port` is caught instead of silently using the default.
-constexpr std::array<std::string_view, 5> kTopKeys = {"host", "peer", "filter", "open", "metrics"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"host", "peer", "filter", "open", "metrics", "ipsec"};
 constexpr std::array<std::string_view, 2> kMetricsKeys = {"listen", "optional"};
 constexpr std::array<std::string_view, 4> kOpenKeys = {"rules", "lans", "snat", "forward_ports"};
 constexpr std::array<std::string_view, 2> kFilterKeys = {"rules", "max_connections"};
@@ -629,6 +629,7 @@ ConfigResult Reader::read(const toml::table& root) {
   if (const toml::node* filter = root.get("filter")) read_filter(*filter, config);
   if (const toml::node* open = root.get("open")) read_open(*open, config);
   if (const toml::node* metrics = root.get("metrics")) read_metrics(*metrics, config);
+  if (const toml::node* ipsec = root.get("ipsec")) read_ipsec(*ipsec, config);
 
   const toml::node* peers = root.get("peer");
   if (managed_) {

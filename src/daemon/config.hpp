@@ -41,6 +41,13 @@
 //   listen = "127.0.0.1:9462"         # ADDR:PORT, IPv6 as "[::1]:9462"; read at start
 //   optional = false                  # true: a port that cannot be bound is logged, not fatal
 //
+//   [ipsec]                           # the IPsec gateway (docs/ipsec.md); off without it
+//   interface = "cordon-ipsec0"       # TUN device for traffic to and from IPsec peers
+//   listen_address = "0.0.0.0"        # IKE on UDP 500 and 4500
+//   [ipsec.connections.NAME]          # as strongSwan's swanctl.conf: local, remote, children
+//   [ipsec.pools.NAME]                # virtual addresses for remote-access clients
+//   [[ipsec.sa]]                      # manually keyed SAs
+//
 // Relative paths (key_file, state_dir, control_socket, keyset,
 // password_file) are relative to the config file's directory. Unknown keys
 // are errors, so typos are caught.
@@ -67,6 +74,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/ipsec/connection.hpp"
 #include "core/node_config.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
@@ -111,6 +119,18 @@ struct SiteSettings {
   std::optional<HostId> primary;  // secondary: its primary
   std::optional<HostId> backup;   // secondary: its backup primary, if any
   bool on_backup = false;         // secondary: the backup primary is in use
+};
+
+// [ipsec]: the IPsec gateway (docs/ipsec.md). IKE listens on 500 and 4500
+// of `listen_address`; traffic to and from IPsec peers passes the TUN
+// device `interface`, to which the daemon routes each CHILD_SA's remote
+// selectors.
+constexpr const char* kDefaultIpsecInterface = "cordon-ipsec0";
+struct IpsecSettings {
+  std::string interface = kDefaultIpsecInterface;
+  IpAddress listen_address = IpAddress::v4(0);
+  unsigned mtu = 1400;  // 1500 minus outer IP, UDP, ESP header, IV, padding and ICV, rounded down
+  ipsec::GatewayConfig gateway;
 };
 
 // [metrics]: where the daemon serves GET /metrics (docs/metrics.md).
@@ -188,6 +208,9 @@ struct DaemonConfig {
   // from both).
   std::optional<OpenConfig> open;
   bool open_firewall() const { return open.has_value() || !central_open_rules.empty(); }
+
+  // [ipsec]: none without the table (off by default).
+  std::optional<IpsecSettings> ipsec;
 
   // [metrics]: none without the table or its `listen` key (off by default).
   std::optional<MetricsConfig> metrics;

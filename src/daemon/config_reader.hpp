@@ -1,5 +1,6 @@
 // The TOML reader behind config.hpp, shared by the files that read its
-// tables. Not for use outside the config parser.
+// tables: config.cpp ([host], [[peer]], [filter], [open], [metrics]) and
+// ipsec_config.cpp ([ipsec]). Not for use outside the config parser.
 #pragma once
 
 #include <filesystem>
@@ -65,6 +66,22 @@ class Reader {
   void read_filter(const toml::node& filter, DaemonConfig& config);
   void read_open(const toml::node& open, DaemonConfig& config);
   void read_metrics(const toml::node& metrics, DaemonConfig& config);
+  // [ipsec] (ipsec_config.cpp; docs/ipsec.md, "Configuration").
+  void read_ipsec(const toml::node& ipsec, DaemonConfig& config);
+  void read_ipsec_pools(const toml::node& pools, ipsec::GatewayConfig& gateway);
+  void read_ipsec_connection(const std::string& name, const toml::node& node, ipsec::GatewayConfig& gateway);
+  void read_ipsec_auth(const toml::table& conn, std::string_view side, const std::string& field,
+                       ipsec::AuthConfig& out, bool local);
+  void read_ipsec_child(const std::string& name, const toml::node& node, const std::string& field,
+                        ipsec::ConnectionConfig& conn);
+  void read_ipsec_manual(const toml::node& sas, ipsec::GatewayConfig& gateway);
+  std::vector<ipsec::TrafficSelector> read_selectors(const toml::table& table, std::string_view key,
+                                                     const std::string& field);
+  std::vector<ipsec::ProposalSpec> read_proposals(const toml::table& table, std::string_view key,
+                                                  const std::string& field, ipsec::ProtocolId protocol);
+  std::vector<IpAddress> read_addresses(const toml::table& table, std::string_view key, const std::string& field);
+  std::optional<crypto::SecretBytes> read_psk(const std::string& path, const toml::source_region& where,
+                                              const std::string& field);
   // The node as the table [name], or nullptr with the error recorded.
   const toml::table* section(const toml::node& node, std::string_view name);
   template <typename T, typename Parse>

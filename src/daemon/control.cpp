@@ -218,18 +218,21 @@ nlohmann::json dispatch_command(const nlohmann::json& request, const ControlComm
   if (*command == "rekey" && commands.rekey) return commands.rekey(request);
   if (*command == "sitelink" && commands.sitelink) return commands.sitelink(request);
   if (*command == "courier" && commands.courier) return commands.courier(request);
+  if (*command == "ipsec" && commands.ipsec) return commands.ipsec(request);
   std::string known = "status";
   if (commands.reload) known += ", reload";
   if (commands.rekey) known += ", rekey";
   if (commands.sitelink) known += ", sitelink";
   if (commands.courier) known += ", courier";
+  if (commands.ipsec) known += ", ipsec";
   if (*command == "courier") known += " (courier only on a daemon in managed mode: host.keyset)";
   if (*command == "sitelink") known += " (sitelink only on a daemon started by `cordon sitelink`)";
+  if (*command == "ipsec") known += " (ipsec only on a daemon whose config has an [ipsec] table)";
   return {{"error", fmt::format("unknown command {}; the daemon knows: {}", command->dump(), known)}};
 }
 
 nlohmann::json dispatch_command(const nlohmann::json& request, const std::function<nlohmann::json()>& status) {
-  return dispatch_command(request, ControlCommands{status, nullptr, nullptr, nullptr, nullptr});
+  return dispatch_command(request, ControlCommands{status, nullptr, nullptr, nullptr, nullptr, nullptr});
 }
 
 }  // namespace cordon::daemon

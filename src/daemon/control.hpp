@@ -111,6 +111,7 @@ struct ControlCommands {
   std::function<nlohmann::json(const nlohmann::json&)> rekey;  // may be empty
   std::function<nlohmann::json(const nlohmann::json&)> sitelink;  // site links only (site_link.hpp)
   std::function<nlohmann::json(const nlohmann::json&)> courier;   // managed mode (courier_service.hpp)
+  std::function<nlohmann::json(const nlohmann::json&)> ipsec;     // [ipsec] (ipsec_service.hpp)
 };
 nlohmann::json dispatch_command(const nlohmann::json& request, const ControlCommands& commands);
 // Status only (kept for callers that serve no reload).

@@ -22,6 +22,7 @@
 #include "daemon/courier_service.hpp"
 #include "daemon/file_store.hpp"
 #include "daemon/forwarding.hpp"
+#include "daemon/ipsec_service.hpp"
 #include "daemon/local_endpoints.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/managed.hpp"
@@ -78,6 +79,28 @@ std::vector<IpAddress> tunnel_addresses(const std::vector<Prefix>& addresses) {
 
 void forget_keys(NodeConfig& config) {
   for (PeerConfig& peer : config.peers) peer.link_key.wipe();
+}
+
+// What IP forwarding must be on for: the subnets this host tunnels, and
+// the IPsec children's remote selectors and address pools (the kernel
+// forwards between the IPsec device, the LAN and Cordon's tunnel).
+std::vector<Prefix> forwarded_prefixes(const DaemonConfig& config) {
+  std::vector<Prefix> out = config.tunneled_subnets;
+  if (!config.ipsec) return out;
+  for (const ipsec::ConnectionConfig& c : config.ipsec->gateway.connections) {
+    for (const ipsec::ChildConfig& child : c.children) {
+      for (const ipsec::TrafficSelector& ts : child.remote_ts) {
+        for (const Prefix& p : ipsec::selector_prefixes(ts)) out.push_back(p);
+      }
+    }
+  }
+  for (const ipsec::PoolConfig& pool : config.ipsec->gateway.pools) out.push_back(pool.addresses);
+  for (const ipsec::ManualSaConfig& sa : config.ipsec->gateway.manual_sas) {
+    for (const ipsec::TrafficSelector& ts : sa.remote_ts) {
+      for (const Prefix& p : ipsec::selector_prefixes(ts)) out.push_back(p);
+    }
+  }
+  return out;
 }
 
 class Daemon {
@@ -155,6 +178,7 @@ class Daemon {
   StreamOutbox outbox_;
   StreamOutbox::Batch outbox_batch_;  // the control thread's side of the outbox
   std::unique_ptr<TcpTunnel> tunnel_;
+  std::unique_ptr<IpsecService> ipsec_;  // [ipsec]: the IPsec gateway's thread
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<CourierService> courier_;  // managed mode (docs/couriers.md)
   bool lanes_ = false;     // the sockets are picked by lane (underlay.hpp)
@@ -212,7 +236,7 @@ cordon::Status<std::string> Daemon::start() {
   // A gateway forwards between its LAN interfaces and the tunnel; a start
   // after a crash restores what the crashed run changed (forwarding.hpp).
   forwarding_.emplace(Forwarding::Switches{os::read_sysctl, os::write_sysctl}, system_files(), config_.state_dir);
-  log_forwarding(forwarding_->apply(config_.tunneled_subnets));
+  log_forwarding(forwarding_->apply(forwarded_prefixes(config_)));
 
   UnderlayResult underlay = open_underlay(config_.listen_address, config_.listen_port, workers_, config_.path);
   if (!underlay) return underlay.error();
@@ -298,6 +322,14 @@ cordon::Status<std::string> Daemon::start() {
   next_activity_ns_ = now.mono_ns + kActivityIntervalNs;
 
   start_courier(now);
+  if (config_.ipsec) {
+    auto ipsec = IpsecService::start(*config_.ipsec);
+    if (!ipsec) return ipsec.error();
+    ipsec_ = std::move(*ipsec);
+    spdlog::info("IPsec gateway on {} ports 500 and 4500, device {}, {} connection(s)",
+                 config_.ipsec->listen_address.to_string(), config_.ipsec->interface,
+                 config_.ipsec->gateway.connections.size());
+  }
   pool_ = std::make_unique<WorkerPool>(*node_, interface_->device(), sockets_, config_.mtu, outbox_, *control_wake_);
   if (auto started = pool_->start(*worker_died_); !started) return "start workers: " + started.error().message();
 
@@ -697,7 +729,14 @@ Daemon::ReloadOutcome Daemon::apply_reload(const Now& now, std::string_view why)
   configure_tunnel(now);
 
   config_.tunneled_subnets = std::move(next.tunneled_subnets);
-  log_forwarding(forwarding_->apply(config_.tunneled_subnets));
+  if (ipsec_ && next.ipsec) {
+    const nlohmann::json applied = ipsec_->reconfigure(*next.ipsec);
+    if (applied.contains("error")) log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload: IPsec: {}", applied["error"].get<std::string>());
+    config_.ipsec = std::move(next.ipsec);
+  } else if (static_cast<bool>(ipsec_) != next.ipsec.has_value()) {
+    spdlog::warn("reload: [ipsec] was {}; restart the daemon for that", ipsec_ ? "removed" : "added");
+  }
+  log_forwarding(forwarding_->apply(forwarded_prefixes(config_)));
   // A role change opened or closed the TCP tunnel: the table follows.
   if (firewall_ && tunnel_->listen_port() != tcp_port) {
     if (auto again = configure_firewall(config_); !again) log_event(spdlog::level::err, LogEvent::kReloadFailed, "reload: {}", again.error());
@@ -730,6 +769,7 @@ nlohmann::json Daemon::status_document(const Now& now) {
   if (firewall_) context.open = firewall_->status();
   nlohmann::json document = status_to_json(node_->status(), context);
   if (courier_) document["courier"] = courier_->status_json();
+  if (ipsec_) document["ipsec"] = ipsec_->command({{"object", "status"}});
   return document;
 }
 
@@ -756,6 +796,9 @@ nlohmann::json Daemon::answer(const nlohmann::json& request) {
     return {{"rekey", id->to_string()}};
   };
   if (config_.site) commands.sitelink = [this](const nlohmann::json& r) { return answer_sitelink(r); };
+  if (ipsec_) {
+    commands.ipsec = [this](const nlohmann::json& r) { return ipsec_->command(r); };
+  }
   if (courier_) {
     commands.courier = [this](const nlohmann::json& r) {
       const Now now = os::now();

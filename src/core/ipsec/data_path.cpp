@@ -119,6 +119,14 @@ void DataPath::switch_to(uint32_t inbound_spi) {
   spd_ = std::move(next);
 }
 
+void DataPath::drop_policies(uint64_t outbound_id) {
+  Spd next;
+  for (const Policy& p : spd_.policies()) {
+    if (!(p.action == PolicyAction::kProtect && p.child_id == outbound_id)) next.add(p);
+  }
+  spd_ = std::move(next);
+}
+
 void DataPath::remove(uint32_t inbound_spi) {
   auto it = children_.find(inbound_spi);
   if (it == children_.end()) return;
@@ -131,11 +139,7 @@ void DataPath::remove(uint32_t inbound_spi) {
   if (out_id) {
     sad_.remove_outbound(out_id);
     by_outbound_.erase(out_id);
-    Spd next;
-    for (const Policy& p : spd_.policies()) {
-      if (!(p.action == PolicyAction::kProtect && p.child_id == out_id)) next.add(p);
-    }
-    spd_ = std::move(next);
+    drop_policies(out_id);
   }
   children_.erase(it);
 }
@@ -180,6 +184,21 @@ bool DataPath::install_manual(const ManualSaConfig& m) {
   by_outbound_[out_id] = kManualOutbound | m.spi;
   add_child_policies(out_id, m.local_ts, m.remote_ts);
   return true;
+}
+
+void DataPath::remove_manual(uint32_t spi, bool inbound) {
+  if (inbound) {
+    auto it = children_.find(spi);
+    if (it != children_.end() && it->second.manual) remove(spi);
+    return;
+  }
+  auto it = children_.find(kManualOutbound | spi);
+  if (it == children_.end()) return;
+  const uint64_t out_id = it->second.outbound_id;
+  sad_.remove_outbound(out_id);
+  by_outbound_.erase(out_id);
+  drop_policies(out_id);
+  children_.erase(it);
 }
 
 size_t DataPath::add_policy(const Policy& policy) {

@@ -76,11 +76,15 @@ class DataPath {
   // outbound. False when the key does not fit the cipher.
   bool install_manual(const ManualSaConfig& sa);
 
+  // Removes a manually keyed SA (and, outbound, its policies).
+  void remove_manual(uint32_t spi, bool inbound);
+
   // Operator policies (`cordon ipsec policy add|remove`), ahead of the
-  // ones CHILD_SAs install.
+  // ones CHILD_SAs install: positions 0 to operator_policies() - 1.
   size_t add_policy(const Policy& policy);
   bool remove_policy(size_t position);
   const std::vector<Policy>& policies() const { return spd_.policies(); }
+  size_t operator_policies() const { return operator_policies_; }
 
   // An IP packet in buffer[offset, offset + length), with kEspHeadroom
   // (or kAhHeadroom) before and kEspTailroom after it.
@@ -111,6 +115,7 @@ class DataPath {
     bool rekey_reported = false;
   };
   void switch_to(uint32_t inbound_spi);
+  void drop_policies(uint64_t outbound_id);
   void add_child_policies(uint64_t outbound_id, const std::vector<TrafficSelector>& local,
                           const std::vector<TrafficSelector>& remote);
   Result<SealedPacket, SealDrop> refuse(SealDrop d) {

@@ -1,0 +1,552 @@
+#include "daemon/ipsec_service.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/ipsec/manual_sa.hpp"
+#include "core/ipsec/udp_encap.hpp"
+#include "os/linux/clock.hpp"
+#include "os/linux/random.hpp"
+
+namespace cordon::daemon {
+namespace {
+
+constexpr size_t kTunBatch = 32;
+constexpr size_t kHeadroom = std::max(ipsec::kEspHeadroom, ipsec::kAhHeadroom);
+constexpr size_t kUdpBatch = 32;
+constexpr size_t kUdpSlot = 65536;  // an unfragmented IKE message may be this large
+constexpr int64_t kMaxWaitMs = 1000;
+constexpr auto kCommandTimeout = std::chrono::seconds(5);
+
+std::string hex32(uint32_t v) { return fmt::format("{:08x}", v); }
+
+nlohmann::json sa_json(const ipsec::SaDescription& d) {
+  nlohmann::json drops = nlohmann::json::object();
+  for (size_t i = 0; i < ipsec::kEspDropCount; ++i) {
+    if (d.counters.drops[i]) drops[std::string(ipsec::esp_drop_name(static_cast<ipsec::EspDrop>(i)))] = d.counters.drops[i];
+  }
+  return {{"spi", hex32(d.spi)},
+          {"protocol", std::string(ipsec::security_protocol_name(d.protocol))},
+          {"mode", std::string(ipsec::sa_mode_name(d.mode))},
+          {"cipher", d.cipher},
+          {"esn", d.esn},
+          {"sequence", d.sequence},
+          {"packets", d.counters.packets},
+          {"bytes", d.counters.bytes},
+          {"drops", drops}};
+}
+
+}  // namespace
+
+IpsecService::IpsecService(const IpsecSettings& settings) : settings_(settings) {}
+
+cordon::Result<std::unique_ptr<IpsecService>, std::string> IpsecService::start(const IpsecSettings& settings) {
+  std::unique_ptr<IpsecService> service(new IpsecService(settings));
+  if (auto opened = service->open(); !opened) return fail(std::move(opened.error()));
+  service->thread_ = std::thread([s = service.get()] { s->run(); });
+  return service;
+}
+
+cordon::Status<std::string> IpsecService::open() {
+  auto tun = os::TunDevice::open(settings_.interface, 1, false);
+  if (!tun) {
+    return fail(fmt::format("ipsec.interface {}: {}; check that /dev/net/tun exists and the name is free",
+                            settings_.interface, tun.error().message()));
+  }
+  tun_.emplace(std::move(*tun));
+  auto nl = os::Netlink::open();
+  if (!nl) return fail(fmt::format("IPsec: rtnetlink: {}", nl.error().message()));
+  netlink_.emplace(std::move(*nl));
+  if (auto s = netlink_->set_mtu(tun_->ifindex(), settings_.mtu); !s) {
+    return fail(fmt::format("ipsec.mtu {}: {}", settings_.mtu, s.error().message()));
+  }
+  if (auto s = netlink_->set_up(tun_->ifindex(), true); !s) {
+    return fail(fmt::format("ipsec.interface {}: {}", settings_.interface, s.error().message()));
+  }
+  for (auto [port, socket] : {std::pair{ipsec::kIkePort, &ike_}, std::pair{ipsec::kNatTraversalPort, &natt_}}) {
+    auto bound = os::UdpSocket::bind(settings_.listen_address, port, false);
+    if (!bound) {
+      return fail(fmt::format("ipsec.listen_address {} port {}: {}; is another IKE daemon (charon) running?",
+                              settings_.listen_address.to_string(), port, bound.error().message()));
+    }
+    socket->emplace(std::move(*bound));
+  }
+  // Raw ESP and AH need CAP_NET_RAW; without them only UDP encapsulation
+  // works, which the log says once.
+  auto esp = os::RawIpSocket::open(ipsec::kIpProtoEsp);
+  auto ah = os::RawIpSocket::open(ipsec::kIpProtoAh);
+  auto raw = os::RawIpSocket::open(255);
+  if (esp && ah && raw) {
+    raw_esp_.emplace(std::move(*esp));
+    raw_ah_.emplace(std::move(*ah));
+    raw_send_.emplace(std::move(*raw));
+  } else {
+    spdlog::warn("ipsec: raw ESP and AH are off ({}); only ESP in UDP on port 4500 is used",
+                 esp ? (ah ? raw.error().message() : ah.error().message()) : esp.error().message());
+  }
+  auto poller = os::Poller::create();
+  auto wake = os::EventFd::create();
+  if (!poller || !wake) return fail(std::string("IPsec: cannot create the poller"));
+  poller_.emplace(std::move(*poller));
+  wake_.emplace(std::move(*wake));
+  for (int fd : {tun_->queue_fd(0), ike_->fd(), natt_->fd(), wake_->fd()}) {
+    if (auto s = poller_->add_readable(fd); !s) return fail(fmt::format("IPsec: epoll: {}", s.error().message()));
+  }
+  if (raw_esp_) {
+    poller_->add_readable(raw_esp_->fd());
+    poller_->add_readable(raw_ah_->fd());
+  }
+  tun_buffer_.resize(kTunBatch * (kHeadroom + settings_.mtu + ipsec::kEspTailroom));
+  receive_buffer_.resize(kUdpBatch * kUdpSlot);
+  batch_.resize(kUdpBatch);
+  const Now now = os::now();
+  gateway_ = std::make_unique<ipsec::Gateway>(
+      std::make_shared<const ipsec::GatewayConfig>(settings_.gateway),
+      [](std::span<std::byte> out) { return os::random_bytes(out).ok(); }, now);
+  for (const ipsec::ManualSaConfig& sa : settings_.gateway.manual_sas) {
+    if (sa.inbound && !gateway_->reserve_spi(sa.spi)) {
+      return fail(fmt::format("ipsec.sa {}: inbound SPI {:08x} is used twice", sa.name, sa.spi));
+    }
+    if (!data_.install_manual(sa)) {
+      return fail(fmt::format("ipsec.sa {}: the SA could not be built (check encryption and key_file)", sa.name));
+    }
+    if (!sa.inbound) {
+      for (const auto& ts : sa.remote_ts) {
+        for (const Prefix& p : ipsec::selector_prefixes(ts)) {
+          if (routes_[p.to_string()]++ == 0) netlink_->add_route(tun_->ifindex(), p);
+        }
+      }
+    }
+  }
+  ipsec::IkeEvents events;
+  gateway_->start(now, events);
+  handle(events, now);
+  return Ok{};
+}
+
+IpsecService::~IpsecService() {
+  stop_ = true;
+  if (wake_) wake_->notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void IpsecService::run() {
+  std::array<int, 8> ready{};
+  int64_t next_ns = 0;
+  while (!stop_) {
+    Now now = os::now();
+    const int64_t wait_ms = std::clamp<int64_t>((next_ns - now.mono_ns) / kNsPerMs + 1, 0, kMaxWaitMs);
+    auto n = poller_->wait(static_cast<int>(wait_ms), ready);
+    if (!n) {
+      spdlog::error("ipsec: {}", n.error().message());
+      continue;
+    }
+    now = os::now();
+    for (size_t i = 0; i < *n; ++i) {
+      const int fd = ready[i];
+      if (fd == tun_->queue_fd(0)) {
+        on_tun(now);
+      } else if (fd == ike_->fd()) {
+        on_udp(*ike_, ipsec::kIkePort, now);
+      } else if (fd == natt_->fd()) {
+        on_udp(*natt_, ipsec::kNatTraversalPort, now);
+      } else if (raw_esp_ && fd == raw_esp_->fd()) {
+        on_raw(*raw_esp_, false, now);
+      } else if (raw_ah_ && fd == raw_ah_->fd()) {
+        on_raw(*raw_ah_, true, now);
+      } else if (fd == wake_->fd()) {
+        wake_->drain();
+        serve_requests(now);
+      }
+    }
+    ipsec::IkeEvents events;
+    for (uint32_t spi : data_.take_rekey_needed()) gateway_->child_limit_reached(spi, now, events);
+    next_ns = gateway_->tick(now, events);
+    handle(events, now);
+  }
+  // Leaving: tell the peers (best effort, one attempt).
+  ipsec::IkeEvents events;
+  const Now now = os::now();
+  for (const ipsec::IkeSaInfo& sa : gateway_->list()) (void)gateway_->down(sa.connection, now, events);
+  handle(events, now);
+}
+
+void IpsecService::on_tun(const Now& now) {
+  const size_t slot = kHeadroom + settings_.mtu + ipsec::kEspTailroom;
+  std::array<std::span<std::byte>, kTunBatch> buffers;
+  std::array<size_t, kTunBatch> sizes{};
+  for (size_t i = 0; i < kTunBatch; ++i) buffers[i] = std::span(tun_buffer_).subspan(i * slot, slot);
+  auto read = tun_->queue(0).read(buffers, sizes, kHeadroom);
+  if (!read) return;
+  for (size_t i = 0; i < *read; ++i) {
+    auto sealed = data_.seal(buffers[i], kHeadroom, sizes[i]);
+    if (sealed) send_sealed(*sealed);
+  }
+  (void)now;
+}
+
+void IpsecService::send_sealed(const ipsec::SealedPacket& sealed) {
+  if (sealed.udp_encapsulation) {
+    os::Datagram d{std::span(const_cast<std::byte*>(sealed.packet.data()), sealed.packet.size()), sealed.packet.size(),
+                   sealed.to, false};
+    if (!natt_->send(std::span(&d, 1))) ++send_errors_;
+    return;
+  }
+  if (!raw_send_) {
+    ++send_errors_;
+    return;
+  }
+  // ESP: the kernel writes the IP header (protocol 50). AH: the SA wrote
+  // a whole IP packet.
+  const bool whole = sealed.protocol == ipsec::ProtocolId::kAh;
+  auto& socket = whole ? *raw_send_ : *raw_esp_;
+  if (!socket.send(sealed.packet, sealed.to.address)) ++send_errors_;
+}
+
+void IpsecService::deliver(std::span<const std::byte> inner) {
+  if (!tun_->queue(0).write(inner)) ++tun_write_errors_;
+}
+
+void IpsecService::on_udp(os::UdpSocket& socket, uint16_t port, const Now& now) {
+  for (size_t i = 0; i < kUdpBatch; ++i) {
+    batch_[i].data = std::span(receive_buffer_).subspan(i * kUdpSlot, kUdpSlot);
+  }
+  auto n = socket.receive(batch_);
+  if (!n) return;
+  ipsec::IkeEvents events;
+  const Endpoint local{settings_.listen_address, port, 0};
+  for (size_t i = 0; i < *n; ++i) {
+    const os::Datagram& d = batch_[i];
+    if (d.truncated) continue;
+    const auto payload = d.data.first(d.length);
+    if (port == ipsec::kIkePort) {
+      gateway_->receive(now, local, d.peer, payload, events);
+      continue;
+    }
+    const ipsec::UdpEncapClass c = ipsec::classify_udp_encap(payload);
+    if (c.kind == ipsec::UdpEncapKind::kIke) {
+      gateway_->receive(now, local, d.peer, c.payload, events);
+    } else if (c.kind == ipsec::UdpEncapKind::kEsp) {
+      auto inner = data_.open_esp(d.data.first(d.length), 0);
+      if (inner) deliver(*inner);
+    }
+  }
+  handle(events, now);
+}
+
+void IpsecService::on_raw(os::RawIpSocket& socket, bool ah, const Now& now) {
+  auto buffer = std::span(receive_buffer_).first(kUdpSlot);
+  for (int i = 0; i < static_cast<int>(kUdpBatch); ++i) {
+    auto got = socket.receive(buffer);
+    if (!got || got->length == 0) return;
+    if (got->length > buffer.size() || got->length < 20) continue;
+    auto packet = buffer.first(got->length);
+    const size_t header = (static_cast<uint8_t>(packet[0]) & 0x0f) * 4;
+    if (header < 20 || header > packet.size()) continue;
+    auto inner = ah ? data_.open_ah(packet) : data_.open_esp(packet, header);
+    if (inner) deliver(*inner);
+  }
+  (void)now;
+}
+
+void IpsecService::route(const ipsec::ChildSaInstall& child, bool add) {
+  if (add) {
+    if (child.mode != ipsec::ChildMode::kTunnel) return;
+    std::vector<Prefix> mine;
+    for (const auto& ts : child.remote_ts) {
+      for (const Prefix& p : ipsec::selector_prefixes(ts)) {
+        mine.push_back(p);
+        if (routes_[p.to_string()]++ > 0) continue;
+        if (auto s = netlink_->add_route(tun_->ifindex(), p); !s && s.error().err != EEXIST) {
+          spdlog::warn("ipsec: route {} via {}: {}", p.to_string(), settings_.interface, s.error().message());
+        }
+      }
+    }
+    child_routes_[child.inbound_spi] = std::move(mine);
+    return;
+  }
+}
+
+void IpsecService::handle(ipsec::IkeEvents& events, const Now& now) {
+  for (const ipsec::IkeDatagram& d : events.send) {
+    os::UdpSocket& socket = d.local_port == ipsec::kNatTraversalPort ? *natt_ : *ike_;
+    os::Datagram out{std::span(const_cast<std::byte*>(d.payload.data()), d.payload.size()), d.payload.size(), d.remote,
+                     false};
+    if (!socket.send(std::span(&out, 1))) ++send_errors_;
+  }
+  for (const ipsec::ChildSaInstall& c : events.child_up) {
+    if (!data_.install(c)) {
+      spdlog::error("ipsec: connection {} child {}: its SAs could not be built", c.connection, c.child);
+      continue;
+    }
+    route(c, true);
+  }
+  for (uint32_t spi : events.child_down) {
+    data_.remove(spi);
+    auto it = child_routes_.find(spi);
+    if (it == child_routes_.end()) continue;
+    for (const Prefix& p : it->second) {
+      if (--routes_[p.to_string()] == 0) {
+        routes_.erase(p.to_string());
+        (void)netlink_->delete_route(tun_->ifindex(), p);
+      }
+    }
+    child_routes_.erase(it);
+  }
+  for (const ipsec::IkeLogEvent& e : events.log) {
+    if (e.warning) {
+      spdlog::warn("ipsec {} connection={} {}", e.event, e.connection, e.detail);
+    } else {
+      spdlog::info("ipsec {} connection={} {}", e.event, e.connection, e.detail);
+    }
+  }
+  events = {};
+  (void)now;
+}
+
+nlohmann::json IpsecService::command(const nlohmann::json& request) {
+  auto r = std::make_unique<Request>();
+  r->body = request;
+  auto future = r->reply.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    requests_.push_back(std::move(r));
+  }
+  wake_->notify();
+  if (future.wait_for(kCommandTimeout) != std::future_status::ready) {
+    return {{"error", "the IPsec thread did not answer within 5 s"}};
+  }
+  return future.get();
+}
+
+void IpsecService::serve_requests(const Now& now) {
+  std::vector<std::unique_ptr<Request>> todo;
+  {
+    std::lock_guard lock(mutex_);
+    todo.swap(requests_);
+  }
+  for (auto& r : todo) r->reply.set_value(answer(r->body, now));
+}
+
+nlohmann::json IpsecService::status_json() const {
+  nlohmann::json connections = nlohmann::json::array();
+  for (const ipsec::IkeSaInfo& sa : gateway_->list()) {
+    connections.push_back({{"connection", sa.connection},
+                           {"state", std::string(ipsec::ike_state_name(sa.state))},
+                           {"remote", sa.remote.to_string()},
+                           {"remote_id", sa.remote_identity},
+                           {"initiator", sa.initiator},
+                           {"spi_i", fmt::format("{:016x}", sa.spi_i)},
+                           {"spi_r", fmt::format("{:016x}", sa.spi_r)},
+                           {"proposal", sa.proposal},
+                           {"rekeys", sa.counters.ike_rekeys},
+                           {"child_rekeys", sa.counters.child_rekeys},
+                           {"retransmits", sa.counters.retransmits},
+                           {"dropped", sa.counters.dropped}});
+  }
+  nlohmann::json children = nlohmann::json::array();
+  for (const ipsec::ChildSaView& v : data_.list()) {
+    nlohmann::json c = {{"connection", v.connection}, {"child", v.child}, {"remote", v.remote.to_string()},
+                        {"udp_encapsulation", v.udp_encapsulation}, {"manual", v.manual}};
+    if (v.inbound.spi != 0) c["inbound"] = sa_json(v.inbound);
+    if (v.outbound) c["outbound"] = sa_json(*v.outbound);
+    children.push_back(std::move(c));
+  }
+  nlohmann::json drops = nlohmann::json::object();
+  for (size_t i = 0; i < static_cast<size_t>(ipsec::SealDrop::kCount); ++i) {
+    const auto d = static_cast<ipsec::SealDrop>(i);
+    if (data_.drops(d)) drops[std::string(ipsec::seal_drop_name(d))] = data_.drops(d);
+  }
+  for (size_t i = 0; i < static_cast<size_t>(ipsec::IkeDrop::kCount); ++i) {
+    const auto d = static_cast<ipsec::IkeDrop>(i);
+    if (gateway_->drops(d)) drops[std::string(ipsec::ike_drop_name(d))] = gateway_->drops(d);
+  }
+  for (size_t i = 0; i < ipsec::kEspDropCount; ++i) {
+    if (data_.receive_drops()[i]) {
+      drops[std::string(ipsec::esp_drop_name(static_cast<ipsec::EspDrop>(i)))] = data_.receive_drops()[i];
+    }
+  }
+  if (tun_write_errors_) drops["tun_write_errors"] = tun_write_errors_;
+  if (send_errors_) drops["send_errors"] = send_errors_;
+  return {{"interface", settings_.interface}, {"ike_sas", connections}, {"child_sas", children},
+          {"half_open", gateway_->half_open()}, {"drops", drops}};
+}
+
+}  // namespace cordon::daemon
+
+namespace cordon::daemon {
+namespace {
+
+std::string text_field(const nlohmann::json& j, const char* key, std::string fallback = {}) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+std::vector<std::string> list_field(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> out;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+nlohmann::json policy_json(size_t position, const ipsec::Policy& p) {
+  return {{"position", position},
+          {"direction", p.direction == ipsec::Direction::kOut ? "out" : "in"},
+          {"action", std::string(ipsec::policy_action_name(p.action))},
+          {"local", ipsec::selector_text(p.local)},
+          {"remote", ipsec::selector_text(p.remote)}};
+}
+
+}  // namespace
+
+nlohmann::json IpsecService::answer(const nlohmann::json& request, const Now& now) {
+  const std::string object = text_field(request, "object", "status");
+  const std::string action = text_field(request, "action", "list");
+  ipsec::IkeEvents events;
+  nlohmann::json reply;
+  if (object == "status" || (object == "sa" && action == "list")) {
+    reply = status_json();
+  } else if (object == "connection") {
+    const std::string name = text_field(request, "name");
+    if (action == "list") {
+      nlohmann::json configured = nlohmann::json::array();
+      for (const ipsec::ConnectionConfig& c : gateway_->config().connections) {
+        nlohmann::json remote = nlohmann::json::array();
+        for (const IpAddress& a : c.remote_addrs) remote.push_back(a.to_string());
+        configured.push_back({{"name", c.name}, {"remote_addrs", remote}, {"children", c.children.size()}});
+      }
+      reply = status_json();
+      reply["connections"] = configured;
+    } else if (action == "up" || action == "down") {
+      auto done = action == "up" ? gateway_->up(name, now, events) : gateway_->down(name, now, events);
+      reply = done ? nlohmann::json{{"ok", true}} : nlohmann::json{{"error", done.error()}};
+    } else {
+      reply = {{"error", fmt::format("unknown connection action \"{}\"; use list, up or down", action)}};
+    }
+  } else if (object == "sa") {
+    reply = answer_sa(request, action);
+  } else if (object == "policy") {
+    reply = answer_policy(request, action);
+  } else if (object == "reconfigure") {
+    reply = apply_settings(now, events);
+  } else {
+    reply = {{"error", fmt::format("unknown ipsec object \"{}\"; use status, connection, sa or policy", object)}};
+  }
+  handle(events, now);
+  return reply;
+}
+
+nlohmann::json IpsecService::answer_sa(const nlohmann::json& request, const std::string& action) {
+  if (action == "add") {
+    ipsec::ManualSaFields f;
+    f.name = text_field(request, "name", "manual");
+    f.spi = text_field(request, "spi");
+    f.direction = text_field(request, "direction");
+    f.protocol = text_field(request, "protocol", "esp");
+    f.mode = text_field(request, "mode", "tunnel");
+    f.encryption = text_field(request, "encryption");
+    f.key_hex = text_field(request, "key");
+    f.local = text_field(request, "local");
+    f.remote = text_field(request, "remote");
+    f.local_ts = list_field(request, "local_ts");
+    f.remote_ts = list_field(request, "remote_ts");
+    auto sa = ipsec::build_manual_sa(f);
+    crypto::wipe(std::as_writable_bytes(std::span(f.key_hex.data(), f.key_hex.size())));
+    if (!sa) return {{"error", fmt::format("{}: {}", sa.error().field, sa.error().message)}};
+    if (sa->inbound && !gateway_->reserve_spi(sa->spi)) {
+      return {{"error", fmt::format("inbound SPI {:08x} is in use; choose another", sa->spi)}};
+    }
+    if (!data_.install_manual(*sa)) return {{"error", "the SA could not be built; check encryption and the key"}};
+    spdlog::info("ipsec manual_sa_added name={} spi={:08x} {}", sa->name, sa->spi, sa->inbound ? "in" : "out");
+    return {{"ok", true}};
+  }
+  if (action == "remove") {
+    const std::string spi_text = text_field(request, "spi");
+    auto bytes = spi_text.size() > 2 && spi_text.size() <= 10 && spi_text.substr(0, 2) == "0x"
+                     ? ipsec::decode_hex(std::string(10 - spi_text.size(), '0') + spi_text.substr(2))
+                     : std::nullopt;
+    if (!bytes) return {{"error", fmt::format("\"{}\": give the SPI as 0x and up to 8 hex digits", spi_text)}};
+    uint32_t spi = 0;
+    for (std::byte b : *bytes) spi = spi << 8 | static_cast<uint8_t>(b);
+    for (const ipsec::ChildSaView& v : data_.list()) {
+      const bool match = v.inbound.spi == spi || (v.outbound && v.outbound->spi == spi);
+      if (!match) continue;
+      if (!v.manual) {
+        return {{"error", fmt::format("SA {:08x} belongs to connection {}; use `cordon ipsec connection down {}`",
+                                      spi, v.connection, v.connection)}};
+      }
+      data_.remove_manual(spi, v.inbound.spi == spi);
+      return {{"ok", true}};
+    }
+    return {{"error", fmt::format("no SA has SPI {:08x}; `cordon ipsec sa list` shows them", spi)}};
+  }
+  return {{"error", fmt::format("unknown sa action \"{}\"; use list, add or remove", action)}};
+}
+
+nlohmann::json IpsecService::answer_policy(const nlohmann::json& request, const std::string& action) {
+  if (action == "list") {
+    nlohmann::json out = nlohmann::json::array();
+    const auto& policies = data_.policies();
+    for (size_t i = 0; i < policies.size(); ++i) out.push_back(policy_json(i, policies[i]));
+    return {{"policies", out}, {"operator_policies", data_.operator_policies()}};
+  }
+  if (action == "add") {
+    ipsec::Policy p;
+    auto local = ipsec::parse_selector(text_field(request, "local"));
+    auto remote = ipsec::parse_selector(text_field(request, "remote"));
+    if (!local || !remote) return {{"error", "local and remote must be addresses or CIDR prefixes"}};
+    const std::string act = text_field(request, "policy_action");
+    if (act != "bypass" && act != "discard") {
+      return {{"error", fmt::format("\"{}\": an operator policy is bypass or discard (protect entries come from SAs)", act)}};
+    }
+    p.local = *local;
+    p.remote = *remote;
+    p.action = act == "bypass" ? ipsec::PolicyAction::kBypass : ipsec::PolicyAction::kDiscard;
+    p.direction = ipsec::Direction::kOut;
+    const size_t at = data_.add_policy(p);
+    return {{"ok", true}, {"position", at}};
+  }
+  if (action == "remove") {
+    const auto it = request.find("position");
+    if (it == request.end() || !it->is_number_unsigned() || !data_.remove_policy(it->get<size_t>())) {
+      return {{"error", "give the position of an operator policy (`cordon ipsec policy list` shows them)"}};
+    }
+    return {{"ok", true}};
+  }
+  return {{"error", fmt::format("unknown policy action \"{}\"; use list, add or remove", action)}};
+}
+
+nlohmann::json IpsecService::reconfigure(const IpsecSettings& settings) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_settings_ = settings;
+  }
+  return command({{"object", "reconfigure"}});
+}
+
+// On the IPsec thread: connections and pools are swapped (gateway.hpp says
+// what happens to their SAs); manual SAs are replaced by the new file's.
+nlohmann::json IpsecService::apply_settings(const Now& now, ipsec::IkeEvents& events) {
+  std::optional<IpsecSettings> next;
+  {
+    std::lock_guard lock(mutex_);
+    next.swap(pending_settings_);
+  }
+  if (!next) return {{"ok", true}};
+  for (const ipsec::ManualSaConfig& sa : settings_.gateway.manual_sas) data_.remove_manual(sa.spi, sa.inbound);
+  for (const ipsec::ManualSaConfig& sa : next->gateway.manual_sas) {
+    if (sa.inbound) gateway_->reserve_spi(sa.spi);
+    if (!data_.install_manual(sa)) spdlog::error("ipsec: manual SA {} could not be built", sa.name);
+  }
+  gateway_->reconfigure(std::make_shared<const ipsec::GatewayConfig>(next->gateway), now, events);
+  settings_.gateway = std::move(next->gateway);
+  return {{"ok", true}, {"connections", settings_.gateway.connections.size()}};
+}
+
+}  // namespace cordon::daemon
