@@ -75,6 +75,10 @@ void IkePair::deliver(InFlight d) {
   ipsec::Gateway& to = d.to_b ? *b_ : *a_;
   std::span<const std::byte> message = d.payload;
   // The daemon strips the non-ESP marker on port 4500 (RFC 3948 section 2.2).
+  if (d.to.port == ipsec::kNatTraversalPort && message.size() == 1 && message[0] == std::byte{0xff}) {
+    if (d.to_b) ++keepalives_to_b_;
+    return;
+  }
   if (d.to.port == ipsec::kNatTraversalPort) {
     if (message.size() < 4 || std::any_of(message.begin(), message.begin() + 4, [](std::byte b) { return b != std::byte{0}; })) {
       return;

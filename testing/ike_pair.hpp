@@ -63,6 +63,8 @@ class IkePair {
   size_t datagrams_sent() const { return sent_; }
   // The largest UDP payload either side sent.
   size_t largest_datagram() const { return largest_; }
+  // NAT keepalives (RFC 3948 section 4) delivered to B.
+  size_t keepalives_to_b() const { return keepalives_to_b_; }
 
  private:
   struct InFlight {
@@ -86,6 +88,7 @@ class IkePair {
   bool blocked_ = false;
   size_t sent_ = 0;
   size_t largest_ = 0;
+  size_t keepalives_to_b_ = 0;
 };
 
 }  // namespace cordon::testing

@@ -129,7 +129,11 @@ constexpr const char* kDefaultIpsecInterface = "cordon-ipsec0";
 struct IpsecSettings {
   std::string interface = kDefaultIpsecInterface;
   IpAddress listen_address = IpAddress::v4(0);
-  unsigned mtu = 1400;  // 1500 minus outer IP, UDP, ESP header, IV, padding and ICV, rounded down
+  // 1500 minus the largest ESP overhead: outer IPv6 (40), UDP (8), ESP
+  // header (8), a CBC IV (16), padding (15), trailer (2) and a SHA-512 ICV
+  // (32) = 121, rounded down. The kernel answers a larger DF packet routed
+  // into the device with ICMP "fragmentation needed" or "packet too big".
+  unsigned mtu = 1376;
   ipsec::GatewayConfig gateway;
 };
 

@@ -166,9 +166,12 @@ TEST(IkeSa, DeadPeerIsClearedAndRestarted) {
   ASSERT_TRUE(pair.run_until([&] { return pair.logged("peer_dead"); }, 10 * kMinute));
   EXPECT_TRUE(pair.children_a().empty());
   pair.set_blocked(false);
-  // B still holds the old SA until its own liveness check fails; A's new
-  // one comes up beside it with INITIAL_CONTACT.
-  EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  // B still holds the old SA (it runs no liveness check here); A's new one
+  // comes with INITIAL_CONTACT, and B drops the stale one (section 2.4).
+  EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  EXPECT_TRUE(pair.logged("ike_replaced"));
+  EXPECT_EQ(pair.b().list().size(), 1u);
+  EXPECT_TRUE(pair.children_paired());
 }
 
 TEST(IkeSa, CookiesEngageUnderLoad) {
@@ -195,6 +198,9 @@ TEST(IkeSa, NatIsDetectedAndEverythingFloatsTo4500) {
   EXPECT_TRUE(at_b.udp_encapsulation);
   EXPECT_EQ(at_b.remote.address, *IpAddress::parse(IkePair::kNatAddress));
   EXPECT_NE(at_b.remote.port, kNatTraversalPort);  // the NAT's port, not A's
+  // A, behind the NAT, keeps its mapping alive; B (not behind one) does not.
+  pair.run_for(kMinute);
+  EXPECT_GE(pair.keepalives_to_b(), 2u);
 }
 
 TEST(IkeSa, ForcedEncapsulationFloatsWithoutNat) {

@@ -168,7 +168,33 @@ void Gateway::receive(const Now& now, Endpoint local, Endpoint remote, std::span
     return;
   }
   it->second->receive(m, bytes, remote, local.port, now, context_, events);
+  settle(now, events);
+}
+
+// After any call into the IKE SAs: rekeyed SAs join the table, stale ones
+// leave it, and the inbound SPIs of removed children are free again.
+void Gateway::settle(const Now& now, IkeEvents& events) {
   adopt_successors();
+  drop_replaced(events);
+  for (const uint32_t spi : events.child_down) inbound_spis_.erase(spi);
+  reap(now, events);
+}
+
+// Section 2.4: a peer that sends INITIAL_CONTACT has no other IKE SA with
+// us; ours with the same connection and identity are stale.
+void Gateway::drop_replaced(IkeEvents& events) {
+  for (const uint64_t fresh : events.initial_contact) {
+    auto it = sas_.find(fresh);
+    if (it == sas_.end()) continue;
+    const IkeSa& sa = *it->second;
+    for (auto& [spi, other] : sas_) {
+      if (spi == fresh || other->state() == IkeState::kClosed) continue;
+      if (other->connection_name() == sa.connection_name() && other->remote_identity() == sa.remote_identity()) {
+        other->abandon(events);
+      }
+    }
+  }
+  events.initial_contact.clear();
 }
 
 void Gateway::respond(const Now& now, Endpoint local, Endpoint remote, const IkeMessage& message,
@@ -284,8 +310,9 @@ void Gateway::reap(const Now& now, IkeEvents& events) {
     }
     // Section 2.4: a dead peer's connection is started again when the
     // administrator asked for it.
-    if (sa.died() && sa.initiator()) {
-      if (auto conn = connection(sa.connection_name()); conn && conn->dpd_action == DpdAction::kRestart) {
+    if (sa.died()) {
+      if (auto conn = connection(sa.connection_name());
+          conn && conn->dpd_action == DpdAction::kRestart && !conn->remote_addrs.empty()) {
         restarts_.push_back(Restart{conn->name, now.mono_ns + kRestartDelayNs});
         events.note(conn->name, "restart_scheduled", "the peer is dead; initiating again in 5 s");
       }
@@ -303,9 +330,7 @@ int64_t Gateway::tick(const Now& now, IkeEvents& events) {
   }
   int64_t next = cookie_rotated_ns_ + kCookieSecretLifetimeNs;
   for (auto& [spi, sa] : sas_) next = std::min(next, sa->tick(now, context_, events));
-  adopt_successors();
-  for (const uint32_t spi : events.child_down) inbound_spis_.erase(spi);
-  reap(now, events);
+  settle(now, events);
   for (auto it = restarts_.begin(); it != restarts_.end();) {
     if (now.mono_ns < it->at_ns) {
       next = std::min(next, it->at_ns);
@@ -330,6 +355,7 @@ Result<Ok, std::string> Gateway::up(const std::string& name, const Now& now, Ike
     }
   }
   initiate(conn, now, events);
+  settle(now, events);
   return Ok{};
 }
 
@@ -341,6 +367,7 @@ Result<Ok, std::string> Gateway::down(const std::string& name, const Now& now, I
     any = true;
   }
   std::erase_if(restarts_, [&](const Restart& r) { return r.connection == name; });
+  settle(now, events);
   if (!any) return fail(fmt::format("connection \"{}\" has no IKE SA to close", name));
   return Ok{};
 }
@@ -350,6 +377,7 @@ void Gateway::child_limit_reached(uint32_t inbound_spi, const Now& now, IkeEvent
     const auto children = sa->children();
     if (std::find(children.begin(), children.end(), inbound_spi) != children.end()) {
       sa->child_limit_reached(inbound_spi, now, context_, events);
+      settle(now, events);
       return;
     }
   }

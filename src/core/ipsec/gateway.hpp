@@ -103,6 +103,8 @@ class Gateway {
                           std::vector<std::byte> data, IkeEvents& events);
   void initiate(const std::shared_ptr<const ConnectionConfig>& conn, const Now& now, IkeEvents& events);
   void adopt_successors();
+  void drop_replaced(IkeEvents& events);
+  void settle(const Now& now, IkeEvents& events);
   void reap(const Now& now, IkeEvents& events);
   uint64_t our_spi(const IkeSa& sa) const { return sa.initiator() ? sa.spi_i() : sa.spi_r(); }
   std::optional<IpAddress> lease(const std::string& pool, const Identity& peer);

@@ -213,11 +213,18 @@ bool send_response(IkeSa::State& s, ExchangeType type, uint32_t message_id, std:
 }
 
 std::optional<std::vector<Payload>> unprotect(IkeSa::State& s, const IkeMessage& message,
-                                              std::span<const std::byte> raw) {
+                                              std::span<const std::byte> raw, uint8_t* critical) {
+  auto chain_of = [&](PayloadType first, std::span<const std::byte> inner) -> std::optional<std::vector<Payload>> {
+    auto chain = parse_payload_chain(first, inner, message.header.role());
+    if (chain) return std::move(*chain);
+    if (critical && chain.error().kind == IkeParseError::Kind::kUnsupportedCritical) {
+      *critical = chain.error().payload_type;
+    }
+    return std::nullopt;
+  };
   if (!s.in_cipher || message.payloads.empty()) return std::nullopt;
   const Payload& last = message.payloads.back();
   const SkLayout layout = layout_of(*s.in_cipher);
-  const MessageRole role = message.header.role();
   auto open = [&](std::span<const std::byte> body, size_t aad_end) -> std::optional<std::vector<std::byte>> {
     auto parts = split_encrypted_body(body, layout);
     if (!parts || aad_end > raw.size()) return std::nullopt;
@@ -230,9 +237,7 @@ std::optional<std::vector<Payload>> unprotect(IkeSa::State& s, const IkeMessage&
   if (const auto* sk = std::get_if<EncryptedPayload>(&last.body)) {
     auto inner = open(sk->body, sk->offset + kGenericPayloadHeaderSize);
     if (!inner) return std::nullopt;
-    auto chain = parse_payload_chain(sk->first_inner, *inner, role);
-    if (!chain) return std::nullopt;
-    return std::move(*chain);
+    return chain_of(sk->first_inner, *inner);
   }
   const auto* skf = std::get_if<EncryptedFragmentPayload>(&last.body);
   if (!skf) return std::nullopt;
@@ -253,14 +258,13 @@ std::optional<std::vector<Payload>> unprotect(IkeSa::State& s, const IkeMessage&
   for (auto& [number, bytes] : r.pieces) whole.insert(whole.end(), bytes.begin(), bytes.end());
   const PayloadType first = r.first;
   s.reassembly.reset();
-  auto chain = parse_payload_chain(first, whole, role);
-  if (!chain) return std::nullopt;
-  return std::move(*chain);
+  return chain_of(first, whole);
 }
 
 void established(IkeSa::State& s, const Now& now, IkeEvents& events) {
   s.state = IkeState::kEstablished;
   s.established_ns = now.mono_ns;
+  s.next_keepalive_ns = now.mono_ns + kNatKeepaliveNs;
   if (s.conn->rekey_time_ns > 0) s.rekey_at_ns = now.mono_ns + s.conn->rekey_time_ns;
   events.note(s.name(), "ike_established",
               fmt::format("{} {} as {}, {}", s.remote.to_string(), s.peer_id.text,
@@ -346,8 +350,8 @@ namespace {
 // fragment of one still incomplete.
 std::optional<std::vector<Payload>> accept_protected(IkeSa::State& s, const IkeMessage& message,
                                                      std::span<const std::byte> raw, Endpoint from,
-                                                     uint16_t local_port, const Now& now) {
-  auto payloads = ike::unprotect(s, message, raw);
+                                                     uint16_t local_port, const Now& now, uint8_t* critical = nullptr) {
+  auto payloads = ike::unprotect(s, message, raw, critical);
   if (!payloads) {
     if (!s.reassembly) ++s.counters.dropped;
     return std::nullopt;
@@ -404,8 +408,19 @@ void receive_request(IkeSa::State& s, const IkeMessage& message, std::span<const
     ++s.counters.dropped;
     return;
   }
-  auto payloads = accept_protected(s, message, raw, from, local_port, now);
-  if (!payloads) return;
+  uint8_t critical = 0;
+  auto payloads = accept_protected(s, message, raw, from, local_port, now, &critical);
+  if (!payloads) {
+    // Section 2.5: an authentic request with an unknown critical payload
+    // is answered with UNSUPPORTED_CRITICAL_PAYLOAD naming it.
+    if (critical != 0) {
+      ++s.expected_request_id;
+      std::vector<Payload> out;
+      out.push_back(ike::notify(NotifyType::kUnsupportedCriticalPayload, {static_cast<std::byte>(critical)}));
+      ike::send_response(s, h.exchange, h.message_id, std::move(out), events);
+    }
+    return;
+  }
   ++s.expected_request_id;
   switch (h.exchange) {
     case ExchangeType::kIkeAuth:
@@ -461,6 +476,10 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
     ike::fail(s, "half_open_timeout", "no IKE_AUTH within 30 s", events);
     return kFar;
   }
+  if (s.state == IkeState::kEstablished && s.nat_t && s.behind_nat_local && now.mono_ns >= s.next_keepalive_ns) {
+    events.send.push_back(IkeDatagram{kNatTraversalPort, s.remote, {std::byte{0xff}}});
+    s.next_keepalive_ns = now.mono_ns + kNatKeepaliveNs;
+  }
   if (s.state == IkeState::kEstablished) {
     const bool queued = std::any_of(s.queue.begin(), s.queue.end(), [](const QueuedRequest& q) {
       return q.kind == QueuedRequest::Kind::kLiveness;
@@ -492,6 +511,7 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
       next = std::min(next, std::max(now.mono_ns + 1, s.last_heard_ns + s.conn->dpd_delay_ns));
     }
     if (s.rekey_at_ns > 0) next = std::min(next, s.rekey_at_ns);
+    if (s.nat_t && s.behind_nat_local) next = std::min(next, s.next_keepalive_ns);
     for (const auto& [spi, child] : s.children) {
       if (child.rekey_at_ns > 0) next = std::min(next, child.rekey_at_ns);
     }
@@ -518,6 +538,15 @@ void IkeSa::child_limit_reached(uint32_t inbound_spi, const Now& now, IkeContext
 void IkeSa::rekey_ike(const Now& now, IkeContext& context, IkeEvents& events) {
   s_->queue.push_back(QueuedRequest{QueuedRequest::Kind::kRekeyIke});
   ike::start_next_request(*s_, now, context, events);
+}
+
+void IkeSa::abandon(IkeEvents& events) {
+  for (const auto& [spi, child] : s_->children) events.child_down.push_back(spi);
+  s_->children.clear();
+  s_->outstanding.reset();
+  s_->queue.clear();
+  s_->state = IkeState::kClosed;
+  events.note(s_->name(), "ike_replaced", fmt::format("{}: the peer made contact anew (INITIAL_CONTACT)", s_->remote.to_string()));
 }
 
 void IkeSa::close(const Now& now, IkeContext& context, IkeEvents& events) {

@@ -25,7 +25,10 @@
 //   liveness    nothing heard for dpd_delay: an empty INFORMATIONAL (2.4);
 //   rekey       IKE_SA at rekey_time, each CHILD_SA at its rekey_time or
 //               byte/packet limit (sections 2.8, 1.3.2, 1.3.3);
-//   half-open   a responder's SA with no IKE_AUTH within 30 s is dropped.
+//   half-open   a responder's SA with no IKE_AUTH within 30 s is dropped;
+//   keepalive   behind a NAT, a one-byte NAT keepalive to the peer's 4500
+//               every 20 s, so the mapping outlives quiet periods
+//               (RFC 3948 section 4; strongSwan's keep_alive default).
 #pragma once
 
 #include <cstdint>
@@ -56,7 +59,7 @@ constexpr int kRetransmitTries = 5;
 constexpr int64_t kHalfOpenTimeoutNs = 30'000'000'000;
 constexpr size_t kNonceSize = 32;          // section 2.10: at least half the PRF's key size
 constexpr size_t kFragmentSize = 1280;     // RFC 7383 section 2.5.1: fits any IPv6 path
-constexpr uint16_t kDefaultNatKeepaliveS = 20;  // RFC 3948 section 4: strongSwan sends every 20 s
+constexpr int64_t kNatKeepaliveNs = 20'000'000'000;
 
 enum class IkeState : uint8_t { kInitSent, kAuthWait, kAuthSent, kEstablished, kDeleting, kClosed };
 std::string_view ike_state_name(IkeState state);
@@ -107,6 +110,9 @@ struct IkeLogEvent {
 
 struct IkeEvents {
   std::vector<IkeDatagram> send;
+  // IKE SAs (by our SPI) whose peer sent INITIAL_CONTACT: the gateway drops
+  // every other IKE SA with the same connection and identity (section 2.4).
+  std::vector<uint64_t> initial_contact;
   std::vector<ChildSaInstall> child_up;
   std::vector<uint32_t> child_down;  // inbound SPIs to remove
   std::vector<IkeLogEvent> log;
@@ -162,6 +168,9 @@ class IkeSa {
   void rekey_child(uint32_t inbound_spi, const Now& now, IkeContext& context, IkeEvents& events);
   void rekey_ike(const Now& now, IkeContext& context, IkeEvents& events);
   void close(const Now& now, IkeContext& context, IkeEvents& events);
+  // Drops the SA and its children without telling the peer, which has
+  // forgotten them (INITIAL_CONTACT, section 2.4).
+  void abandon(IkeEvents& events);
 
   // The data path saw traffic on a child (so DPD need not probe), or hit a
   // child's soft limit (rekey now).

@@ -377,6 +377,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
   s.peer_wants_certificate = ike::find<CertReqPayload>(payloads) != nullptr;
   if (ike::find_notify(payloads, NotifyType::kInitialContact)) {
     events.note(s.name(), "initial_contact", fmt::format("{} ({})", who, s.remote.to_string()));
+    events.initial_contact.push_back(s.spi_r);
   }
   const auto [type, data] = own_identity(s);
   std::vector<Payload> out;

@@ -122,6 +122,7 @@ struct IkeSa::State {
 
   std::map<uint32_t, ChildSa> children;  // by inbound SPI
   int64_t created_ns = 0, established_ns = 0, last_heard_ns = 0, rekey_at_ns = 0;
+  int64_t next_keepalive_ns = 0;  // behind a NAT: the next NAT keepalive (RFC 3948 section 4)
   IkeSaCounters counters;
   bool dead = false;  // closed after retransmissions went unanswered (section 2.4)
   std::unique_ptr<IkeSa> successor;
@@ -164,8 +165,10 @@ bool make_ike_ciphers(IkeSa::State& s);
 // The payloads of an SK-protected message, decrypted; nullopt when the ICV
 // fails or the content is malformed (counted as dropped). For fragments,
 // nullopt until the last one arrives.
+// `critical` receives the type of an unknown payload with the critical
+// bit inside a message that decrypted (section 2.5).
 std::optional<std::vector<Payload>> unprotect(IkeSa::State& s, const IkeMessage& message,
-                                              std::span<const std::byte> raw);
+                                              std::span<const std::byte> raw, uint8_t* critical = nullptr);
 
 // Finds the first payload of type T.
 template <typename T>
