@@ -33,6 +33,7 @@ class AntiReplay {
   // One word more than the window: clearing a whole word on advance must
   // never clear a bit still inside the window (RFC 6479 section 2).
   static constexpr uint64_t kWords = kWindow / 64 + 1;
+  static_assert(kWindow >= 1024 && kWindow % 64 == 0, "a window of whole words, at least 1,024 packets");
 
   enum class Verdict : uint8_t { kFresh, kReplay, kTooOld };
   struct Judgement {

@@ -46,6 +46,15 @@ Authenticated authenticated(bool combined, bool esn, uint32_t spi, uint64_t sequ
 // 4-byte boundary.
 size_t pad_unit(const Cipher& cipher) { return std::max<size_t>(cipher.block_size(), 4); }
 
+// Padding 1, 2, 3, ... then Pad Length and Next Header (RFC 4303 section
+// 2.4); `trailer` is exactly their length.
+void write_trailer(std::span<std::byte> trailer, uint8_t next_header) {
+  const size_t pad = trailer.size() - kEspTrailerSize;
+  for (size_t i = 0; i < pad; ++i) trailer[i] = static_cast<std::byte>(i + 1);
+  trailer[pad] = static_cast<std::byte>(pad);
+  trailer[pad + 1] = static_cast<std::byte>(next_header);
+}
+
 }  // namespace
 
 SaState sa_state(const SaLimits& limits, const SaCounters& c) {
@@ -122,9 +131,10 @@ Result<std::span<std::byte>, EspDrop> OutboundEspSa::seal(std::span<std::byte> b
   const size_t unit = pad_unit(cipher_);
   const size_t encrypted = (payload_len + kEspTrailerSize + unit - 1) / unit * unit;
   const size_t pad = encrypted - payload_len - kEspTrailerSize;
-  const size_t grown = inner_len + kEspHeaderSize + iv_size + pad + kEspTrailerSize + icv_size;
+  const size_t total = header_len + kEspHeaderSize + iv_size + encrypted + icv_size;
+  const bool fits_length_field = header_len == 0 || total - (h->version == 6 ? ip::kIpv6Header : 0) <= 0xffff;
   if (inner_offset < kEspHeaderSize + iv_size || buffer.size() - payload_offset < encrypted + icv_size ||
-      (header_len > 0 && grown - (h->version == 6 ? ip::kIpv6Header : 0) > 0xffff)) {
+      !fits_length_field) {
     return refuse(EspDrop::kNoRoom);
   }
 
@@ -133,10 +143,7 @@ Result<std::span<std::byte>, EspDrop> OutboundEspSa::seal(std::span<std::byte> b
   if (header_len > 0) std::memmove(&buffer[packet_offset], &buffer[inner_offset], header_len);
   const size_t esp_offset = packet_offset + header_len;
 
-  std::byte* trailer = &buffer[payload_offset + payload_len];
-  for (size_t i = 0; i < pad; ++i) trailer[i] = static_cast<std::byte>(i + 1);  // RFC 4303 section 2.4
-  trailer[pad] = static_cast<std::byte>(pad);
-  trailer[pad + 1] = static_cast<std::byte>(next_header);
+  write_trailer(buffer.subspan(payload_offset + payload_len, pad + kEspTrailerSize), next_header);
 
   ip::store32(&buffer[esp_offset], spi_);
   ip::store32(&buffer[esp_offset + 4], static_cast<uint32_t>(sequence));
@@ -147,7 +154,6 @@ Result<std::span<std::byte>, EspDrop> OutboundEspSa::seal(std::span<std::byte> b
                     buffer.subspan(payload_offset + encrypted, icv_size), a.suffix_span())) {
     return refuse(EspDrop::kCryptoError);
   }
-  const size_t total = header_len + kEspHeaderSize + iv_size + encrypted + icv_size;
   const auto packet = buffer.subspan(packet_offset, total);
   if (header_len > 0) ip::rewrite(packet, *h, kProtoEsp, total);
   return done(packet, inner_len);
