@@ -215,7 +215,7 @@ void Gateway::respond(const Now& now, Endpoint local, Endpoint remote, const Ike
   // Section 2.6: under load, only a peer that echoes our cookie (and so
   // owns its address) costs us a key exchange.
   if (half_open() >= config_->cookie_threshold && !cookie_ok(message, remote, now)) {
-    const bool sent_one = ike::find_notify(message.payloads, NotifyType::kCookie) != nullptr;
+    const bool sent_one = find_notify(message.payloads, NotifyType::kCookie) != nullptr;
     ++drops_[static_cast<size_t>(sent_one ? IkeDrop::kBadCookie : IkeDrop::kCookieRequired)];
     answer_unprotected(message, local, remote, NotifyType::kCookie, cookie_for(message, remote, cookie_version_),
                        events);
@@ -224,7 +224,7 @@ void Gateway::respond(const Now& now, Endpoint local, Endpoint remote, const Ike
   // The first candidate whose proposals fit answers; IKE_AUTH may still
   // move to another candidate once the peer's identity is known.
   std::shared_ptr<const ConnectionConfig> chosen = candidates.front();
-  if (const auto* sa = ike::find<SaPayload>(message.payloads)) {
+  if (const auto* sa = find_payload<SaPayload>(message.payloads)) {
     for (const auto& c : candidates) {
       if (select_from_wire(c->proposals, sa->proposals)) {
         chosen = c;
@@ -241,7 +241,7 @@ std::vector<std::byte> Gateway::cookie_for(const IkeMessage& message, const Endp
   // Section 2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>),
   // here an HMAC keyed by the secret.
   std::vector<std::byte> input;
-  if (const auto* nonce = ike::find<NoncePayload>(message.payloads)) {
+  if (const auto* nonce = find_payload<NoncePayload>(message.payloads)) {
     input.insert(input.end(), nonce->data.begin(), nonce->data.end());
   }
   input.insert(input.end(), reinterpret_cast<const std::byte*>(remote.address.bytes.data()),
@@ -257,7 +257,7 @@ std::vector<std::byte> Gateway::cookie_for(const IkeMessage& message, const Endp
 
 bool Gateway::cookie_ok(const IkeMessage& message, const Endpoint& remote, const Now& now) const {
   (void)now;
-  const NotifyPayload* n = ike::find_notify(message.payloads, NotifyType::kCookie);
+  const NotifyPayload* n = find_notify(message.payloads, NotifyType::kCookie);
   if (!n || n->data.size() != kCookieSize) return false;
   const auto version = static_cast<uint8_t>(n->data[0]);
   if (version != cookie_version_ && version != static_cast<uint8_t>(cookie_version_ - 1)) return false;

@@ -249,11 +249,11 @@ void answer_error(IkeSa::State& s, uint32_t message_id, NotifyType type, IkeEven
 
 void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Payload> payloads, const Now& now,
                      IkeContext& context, IkeEvents& events) {
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* nonce = ike::find<NoncePayload>(payloads);
-  const auto* ke = ike::find<KePayload>(payloads);
-  const auto* tsi = ike::find<TsiPayload>(payloads);
-  const auto* tsr = ike::find<TsrPayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* nonce = find_payload<NoncePayload>(payloads);
+  const auto* ke = find_payload<KePayload>(payloads);
+  const auto* tsi = find_payload<TsiPayload>(payloads);
+  const auto* tsr = find_payload<TsrPayload>(payloads);
   if (s.state != IkeState::kEstablished) {
     answer_error(s, message_id, NotifyType::kTemporaryFailure, events);
     return;
@@ -272,7 +272,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
   }
   uint32_t rekeyed = 0;
   const ChildConfig* child = nullptr;
-  if (const NotifyPayload* rekey = ike::find_notify(payloads, NotifyType::kRekeySa)) {
+  if (const NotifyPayload* rekey = find_notify(payloads, NotifyType::kRekeySa)) {
     // Section 1.3.3: REKEY_SA names the SA being replaced by the SPI the
     // peer receives on: our outbound SPI.
     const auto spi = spi_of(rekey->spi);
@@ -377,11 +377,11 @@ void consume_response(IkeSa::State& s, Exchange& exchange, std::span<const Paylo
     if (old != s.children.end() && child.rekey_time_ns > 0) old->second.rekey_at_ns = now.mono_ns + 10 * kNsPerSecond;
     return;
   }
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* nonce = ike::find<NoncePayload>(payloads);
-  const auto* ke = ike::find<KePayload>(payloads);
-  const auto* tsi = ike::find<TsiPayload>(payloads);
-  const auto* tsr = ike::find<TsrPayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* nonce = find_payload<NoncePayload>(payloads);
+  const auto* ke = find_payload<KePayload>(payloads);
+  const auto* tsi = find_payload<TsiPayload>(payloads);
+  const auto* tsr = find_payload<TsrPayload>(payloads);
   std::optional<Chosen> chosen;
   std::optional<uint32_t> outbound;
   if (sa && sa->proposals.size() == 1) {

@@ -120,9 +120,9 @@ void answer_ike_rekey(IkeSa::State& s, uint32_t message_id, const SaPayload& sa,
 
 void finish_ike_rekey(IkeSa::State& s, IkeRekeyExchange& exchange, std::span<const Payload> payloads,
                       const Now& now, IkeEvents& events) {
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* nonce = ike::find<NoncePayload>(payloads);
-  const auto* ke = ike::find<KePayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* nonce = find_payload<NoncePayload>(payloads);
+  const auto* ke = find_payload<KePayload>(payloads);
   if (const NotifyPayload* error = ike::find_error(payloads)) {
     events.note(s.name(), "ike_rekey_failed", fmt::format("the peer answered {}", ike::notify_name(error->type)), true);
     if (s.conn->rekey_time_ns > 0) s.rekey_at_ns = now.mono_ns + 10 * kNsPerSecond;

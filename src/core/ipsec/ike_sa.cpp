@@ -53,12 +53,6 @@ std::optional<DhKey> new_dh(DhGroup group, IkeContext& context) {
   return std::move(*key);
 }
 
-const NotifyPayload* find_notify(std::span<const Payload> payloads, NotifyType type) {
-  for (const Payload& p : payloads) {
-    if (const auto* n = std::get_if<NotifyPayload>(&p.body); n && n->type == type) return n;
-  }
-  return nullptr;
-}
 
 const NotifyPayload* find_error(std::span<const Payload> payloads) {
   for (const Payload& p : payloads) {

@@ -216,9 +216,9 @@ const ConnectionConfig* choose_connection(const IkeSa::State& s, IdType id_type,
 // with the error notify alone.
 void answer_child(IkeSa::State& s, std::span<const Payload> payloads, std::vector<Payload>& out, const Now& now,
                   IkeContext& context, IkeEvents& events) {
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* tsi = ike::find<TsiPayload>(payloads);
-  const auto* tsr = ike::find<TsrPayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* tsi = find_payload<TsiPayload>(payloads);
+  const auto* tsr = find_payload<TsrPayload>(payloads);
   if (!sa || !tsi || !tsr) return;  // childless (RFC 6023): nothing to answer
   const ChildConfig* child = ike_child::match_child(s, tsi->selectors, tsr->selectors);
   if (!child) {
@@ -237,7 +237,7 @@ void answer_child(IkeSa::State& s, std::span<const Payload> payloads, std::vecto
     std::erase_if(p.transforms, [](const Transform& t) { return t.type == TransformType::kDhGroup; });
   }
   auto selection = select_from_wire(ours, offered);
-  const bool transport = ike::find_notify(payloads, NotifyType::kUseTransportMode) != nullptr;
+  const bool transport = find_notify(payloads, NotifyType::kUseTransportMode) != nullptr;
   if (!selection) {
     events.note(s.name(), "no_proposal_chosen",
                 fmt::format("child {}: {} offered nothing of {}", child->name, s.remote.to_string(),
@@ -343,8 +343,8 @@ void send_request(IkeSa::State& s, const ChildConfig* child, const Now& now, Ike
 
 void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Payload> payloads, const Now& now,
                      IkeContext& context, IkeEvents& events) {
-  const auto* idi = ike::find<IdiPayload>(payloads);
-  const auto* auth = ike::find<AuthPayload>(payloads);
+  const auto* idi = find_payload<IdiPayload>(payloads);
+  const auto* auth = find_payload<AuthPayload>(payloads);
   auto refuse = [&](std::string why) {
     std::vector<Payload> out;
     out.push_back(ike::notify(NotifyType::kAuthenticationFailed));
@@ -356,7 +356,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
     return;
   }
   const std::string who = id_text(idi->id_type, idi->data);
-  if (const auto* hashes = ike::find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) (void)hashes;
+  if (const auto* hashes = find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) (void)hashes;
   const ConnectionConfig* conn = choose_connection(s, idi->id_type, idi->data, *auth);
   if (!conn) {
     refuse(fmt::format("no connection accepts the identity {} with this authentication", who));
@@ -374,8 +374,8 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
   s.peer_id.type = idi->id_type;
   s.peer_id.data = idi->data;
   s.peer_id.text = who;
-  s.peer_wants_certificate = ike::find<CertReqPayload>(payloads) != nullptr;
-  if (ike::find_notify(payloads, NotifyType::kInitialContact)) {
+  s.peer_wants_certificate = find_payload<CertReqPayload>(payloads) != nullptr;
+  if (find_notify(payloads, NotifyType::kInitialContact)) {
     events.note(s.name(), "initial_contact", fmt::format("{} ({})", who, s.remote.to_string()));
     events.initial_contact.push_back(s.spi_r);
   }
@@ -389,7 +389,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
     return;
   }
   out.push_back(Payload{std::move(*own), false});
-  if (const auto* cp = ike::find<ConfigPayload>(payloads)) {
+  if (const auto* cp = find_payload<ConfigPayload>(payloads)) {
     if (auto reply = answer_configuration(s, *cp, context)) {
       out.push_back(Payload{std::move(*reply), false});
     } else {
@@ -407,8 +407,8 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
 void consume_response(IkeSa::State& s, AuthExchange& exchange, std::span<const Payload> payloads, const Now& now,
                       IkeContext& context, IkeEvents& events) {
   (void)context;
-  const auto* idr = ike::find<IdrPayload>(payloads);
-  const auto* auth = ike::find<AuthPayload>(payloads);
+  const auto* idr = find_payload<IdrPayload>(payloads);
+  const auto* auth = find_payload<AuthPayload>(payloads);
   if (!idr || !auth) {
     const NotifyPayload* error = ike::find_error(payloads);
     ike::fail(s, error && error->type == NotifyType::kAuthenticationFailed ? "authentication_failed" : "ike_failed",
@@ -441,9 +441,9 @@ void consume_response(IkeSa::State& s, AuthExchange& exchange, std::span<const P
                 true);
     return;
   }
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* tsi = ike::find<TsiPayload>(payloads);
-  const auto* tsr = ike::find<TsrPayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* tsi = find_payload<TsiPayload>(payloads);
+  const auto* tsr = find_payload<TsrPayload>(payloads);
   std::optional<Chosen> chosen;
   std::optional<uint32_t> outbound;
   if (sa && sa->proposals.size() == 1) {

@@ -155,7 +155,7 @@ void consume_response(IkeSa::State& s, InitExchange& exchange, const IkeMessage&
                       std::span<const std::byte> raw, const Now& now, IkeContext& context, IkeEvents& events) {
   const auto& payloads = message.payloads;
   // Section 2.6: the responder wants a cookie; send again with it.
-  if (const NotifyPayload* cookie = ike::find_notify(payloads, NotifyType::kCookie)) {
+  if (const NotifyPayload* cookie = find_notify(payloads, NotifyType::kCookie)) {
     if (!s.cookie.empty() && s.cookie == cookie->data) return;  // the same cookie twice: wait and retransmit
     s.cookie = cookie->data;
     events.note(s.name(), "cookie_requested", s.remote.to_string());
@@ -163,7 +163,7 @@ void consume_response(IkeSa::State& s, InitExchange& exchange, const IkeMessage&
     return;
   }
   // Section 1.2: the responder wants another DH group.
-  if (const NotifyPayload* ke = ike::find_notify(payloads, NotifyType::kInvalidKePayload)) {
+  if (const NotifyPayload* ke = find_notify(payloads, NotifyType::kInvalidKePayload)) {
     const DhGroup wanted =
         ke->data.size() == 2 ? static_cast<DhGroup>(static_cast<uint16_t>(ke->data[0]) << 8 | static_cast<uint16_t>(ke->data[1]))
                              : DhGroup::kNone;
@@ -182,9 +182,9 @@ void consume_response(IkeSa::State& s, InitExchange& exchange, const IkeMessage&
               fmt::format("the peer answered {}; we proposed {}", ike::notify_name(error->type), ours), events);
     return;
   }
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* ke = ike::find<KePayload>(payloads);
-  const auto* nonce = ike::find<NoncePayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* ke = find_payload<KePayload>(payloads);
+  const auto* nonce = find_payload<NoncePayload>(payloads);
   if (!sa || !ke || !nonce || sa->proposals.size() != 1 || message.header.spi_r == 0) {
     ++s.counters.dropped;
     return;  // section 2.21.1: a malformed response is ignored; retransmission goes on
@@ -203,8 +203,8 @@ void consume_response(IkeSa::State& s, InitExchange& exchange, const IkeMessage&
   s.spi_r = message.header.spi_r;
   s.nonce_r = nonce->data;
   s.init_response.assign(raw.begin(), raw.end());
-  s.peer_fragmentation = ike::find_notify(payloads, NotifyType::kFragmentationSupported) != nullptr;
-  if (const NotifyPayload* hashes = ike::find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) {
+  s.peer_fragmentation = find_notify(payloads, NotifyType::kFragmentationSupported) != nullptr;
+  if (const NotifyPayload* hashes = find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) {
     if (auto parsed = parse_signature_hashes_notify(hashes->data)) s.peer_hashes = std::move(*parsed);
   }
   for (const Payload& p : payloads) {
@@ -276,9 +276,9 @@ std::unique_ptr<IkeSa> IkeSa::respond(std::shared_ptr<const ConnectionConfig> co
                                       const IkeMessage& request, std::span<const std::byte> raw, Endpoint local,
                                       Endpoint remote, const Now& now, IkeContext& context, IkeEvents& events) {
   const auto& payloads = request.payloads;
-  const auto* sa = ike::find<SaPayload>(payloads);
-  const auto* ke = ike::find<KePayload>(payloads);
-  const auto* nonce = ike::find<NoncePayload>(payloads);
+  const auto* sa = find_payload<SaPayload>(payloads);
+  const auto* ke = find_payload<KePayload>(payloads);
+  const auto* nonce = find_payload<NoncePayload>(payloads);
   const uint16_t port = local.port;
   if (!sa || !ke || !nonce) {
     events.note(connection->name, "malformed_request", fmt::format("{}: IKE_SA_INIT without SA, KE or Nonce",
@@ -327,8 +327,8 @@ std::unique_ptr<IkeSa> IkeSa::respond(std::shared_ptr<const ConnectionConfig> co
   s.nonce_r = ike::new_nonce(context);
   s.init_request.assign(raw.begin(), raw.end());
   s.expected_request_id = 1;
-  s.peer_fragmentation = ike::find_notify(payloads, NotifyType::kFragmentationSupported) != nullptr;
-  if (const NotifyPayload* hashes = ike::find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) {
+  s.peer_fragmentation = find_notify(payloads, NotifyType::kFragmentationSupported) != nullptr;
+  if (const NotifyPayload* hashes = find_notify(payloads, NotifyType::kSignatureHashAlgorithms)) {
     if (auto parsed = parse_signature_hashes_notify(hashes->data)) s.peer_hashes = std::move(*parsed);
   }
   std::unique_ptr<IkeSa> result(new IkeSa(std::move(state)));

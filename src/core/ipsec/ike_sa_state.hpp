@@ -170,16 +170,6 @@ bool make_ike_ciphers(IkeSa::State& s);
 std::optional<std::vector<Payload>> unprotect(IkeSa::State& s, const IkeMessage& message,
                                               std::span<const std::byte> raw, uint8_t* critical = nullptr);
 
-// Finds the first payload of type T.
-template <typename T>
-const T* find(std::span<const Payload> payloads) {
-  for (const Payload& p : payloads) {
-    if (const T* t = std::get_if<T>(&p.body)) return t;
-  }
-  return nullptr;
-}
-// Finds the first Notify of `type`.
-const NotifyPayload* find_notify(std::span<const Payload> payloads, NotifyType type);
 // The first Notify of an error type (below 16384, section 3.10.1), if any.
 const NotifyPayload* find_error(std::span<const Payload> payloads);
 Payload notify(NotifyType type, std::vector<std::byte> data = {}, ProtocolId protocol = ProtocolId::kNone,
