@@ -396,6 +396,34 @@ std::string courier_line(const json& status) {
                      number(counters, "superseded"), number(counters, "refused_in"), number(counters, "refused_out"));
 }
 
+// The IPsec gateway (docs/ipsec.md): one line per IKE SA, one per
+// CHILD_SA with both directions' SPIs and counters, and its drops.
+std::string ipsec_lines(const json& status) {
+  const auto g = status.find("ipsec");
+  if (g == status.end() || !g->is_object()) return "";
+  const json& ikes = (*g)["ike_sas"];
+  const json& children = (*g)["child_sas"];
+  std::string out = fmt::format("ipsec: {} IKE SA{}, {} CHILD SA{} on {}\n", ikes.size(), ikes.size() == 1 ? "" : "s",
+                                children.size(), children.size() == 1 ? "" : "s", text(*g, "interface"));
+  for (const json& i : ikes) {
+    out += fmt::format("  ike {} {} {} ({}) {}, rekeys {}, child rekeys {}\n", text(i, "connection"), text(i, "state"),
+                       text(i, "remote"), text(i, "remote_id"), text(i, "proposal"), number(i, "rekeys"),
+                       number(i, "child_rekeys"));
+  }
+  for (const json& c : children) {
+    auto side = [&](const char* key) -> std::string {
+      const auto it = c.find(key);
+      if (it == c.end()) return "-";
+      return fmt::format("{} {} pkts {} B", text(*it, "spi"), number(*it, "packets"), number(*it, "bytes"));
+    };
+    out += fmt::format("  child {}/{} {}: in {}, out {}\n", text(c, "connection"), text(c, "child"), text(c, "remote"),
+                       side("inbound"), side("outbound"));
+  }
+  const auto d = g->find("drops");
+  if (d != g->end() && d->is_object() && !d->empty()) out += fmt::format("  drops: {}\n", d->dump());
+  return out;
+}
+
 }  // namespace
 
 std::string format_status(const json& status, int64_t now_unix) {
@@ -407,6 +435,7 @@ std::string format_status(const json& status, int64_t now_unix) {
   out += offloads_line(status);
   out += workers_line(status);
   out += courier_line(status);
+  out += ipsec_lines(status);
   out += fmt::format("drops not tied to a peer: {}\n", drops(status));
 
   auto peers = status.find("peers");

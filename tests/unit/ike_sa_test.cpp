@@ -117,6 +117,20 @@ TEST(IkeSa, ChildRekeyIsMakeBeforeBreak) {
   EXPECT_EQ(pair.a().list().front().counters.child_rekeys, 1u);
 }
 
+TEST(IkeSa, TheResponderCanRekeyTooAndKeysStayMirrored) {
+  IkePair pair(site_a(), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  // B answered IKE_AUTH; now B starts the CREATE_CHILD_SA: its nonce is
+  // Ni and its outbound keys are the i-to-r ones (section 2.17).
+  const uint32_t at_b = pair.children_b().begin()->first;
+  pair.b().child_limit_reached(at_b, pair.clock().now(), pair.events_b());
+  ASSERT_TRUE(pair.run_until(
+      [&] { return pair.children_b().size() == 1 && pair.children_b().begin()->first != at_b && pair.children_a().size() == 1; },
+      kMinute));
+  EXPECT_TRUE(pair.children_paired());
+}
+
 TEST(IkeSa, IkeRekeyKeepsTheChildren) {
   GatewayConfig a = site_a();
   a.connections[0].rekey_time_ns = 10 * kMinute;

@@ -47,7 +47,7 @@ struct AuthConfig {
   crypto::SecretBytes psk;               // kPsk: the shared secret (both sides use the same)
   std::vector<std::byte> certificate;    // local kPubkey: our certificate (DER)
   std::vector<std::vector<std::byte>> intermediates;  // local: sent after it (DER)
-  crypto::SecretBytes private_key;       // local kPubkey: PKCS#8 DER
+  crypto::SecretBytes private_key;       // local kPubkey: PEM or DER (PKCS#8 or traditional)
   std::vector<std::vector<std::byte>> ca_certificates;  // remote kPubkey: trust anchors (DER)
   std::vector<std::vector<std::byte>> crls;             // remote: revocation lists (DER)
 };

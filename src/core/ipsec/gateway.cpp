@@ -199,9 +199,14 @@ void Gateway::drop_replaced(IkeEvents& events) {
 
 void Gateway::respond(const Now& now, Endpoint local, Endpoint remote, const IkeMessage& message,
                       std::span<const std::byte> raw, IkeEvents& events) {
+  // A socket on the wildcard address does not say which of ours the peer
+  // sent to: then any connection's local_addrs match, and the chosen one's
+  // own address stands for ours (NAT detection and default selectors).
+  const bool wildcard = std::all_of(local.address.bytes.begin(), local.address.bytes.end(),
+                                    [](uint8_t b) { return b == 0; });
   std::vector<std::shared_ptr<const ConnectionConfig>> candidates;
   for (const auto& c : connections_) {
-    if (address_listed(c->local_addrs, local.address) && address_listed(c->remote_addrs, remote.address)) {
+    if ((wildcard || address_listed(c->local_addrs, local.address)) && address_listed(c->remote_addrs, remote.address)) {
       candidates.push_back(c);
     }
   }
@@ -228,6 +233,14 @@ void Gateway::respond(const Now& now, Endpoint local, Endpoint remote, const Ike
     for (const auto& c : candidates) {
       if (select_from_wire(c->proposals, sa->proposals)) {
         chosen = c;
+        break;
+      }
+    }
+  }
+  if (wildcard) {
+    for (const IpAddress& a : chosen->local_addrs) {
+      if (a.family == remote.address.family) {
+        local.address = a;
         break;
       }
     }

@@ -149,8 +149,9 @@ bool install(IkeSa::State& s, const ChildConfig& child, const Chosen& chosen, ui
   in.protocol = child.protocol;
   in.mode = child.mode;
   in.chosen = chosen;
-  // Section 2.17: the initiator's outbound keys are the i-to-r ones.
-  const bool i = s.initiator;
+  // Section 2.17: the outbound keys of whoever started this exchange are
+  // the i-to-r ones (for IKE_AUTH, the IKE SA's initiator).
+  const bool i = exchange_initiator;
   in.outbound_encryption = i ? keys->encryption_i_to_r : keys->encryption_r_to_i;
   in.outbound_integrity = i ? keys->integrity_i_to_r : keys->integrity_r_to_i;
   in.inbound_encryption = i ? keys->encryption_r_to_i : keys->encryption_i_to_r;

@@ -79,7 +79,8 @@ std::optional<AuthPayload> make_auth(const IkeSa::State& s, std::span<const std:
     if (!mic) return std::nullopt;
     return AuthPayload{AuthMethod::kSharedKeyMic, std::move(*mic)};
   }
-  auto key = PrivateKey::from_der(local.private_key.view());
+  auto key = PrivateKey::from_pem(local.private_key.view());
+  if (!key) key = PrivateKey::from_der(local.private_key.view());
   if (!key) return std::nullopt;
   auto choice = choose_signature(*key, s.peer_hashes, false);
   if (!choice) return std::nullopt;
