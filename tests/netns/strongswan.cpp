@@ -52,6 +52,7 @@ void StrongSwan::write_strongswan_conf() const {
                            "    log {\n"
                            "      path = " + log_.string() + "\n"
                            "      time_format = %H:%M:%S\n"
+                           "      flush_line = yes\n"
                            "      default = 1\n"
                            "      ike = 2\n"
                            "      cfg = 2\n"
