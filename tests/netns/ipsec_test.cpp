@@ -65,6 +65,7 @@ struct Tunnel {
   std::string pool;  // a pool CIDR handed to the remote access client
   // strongSwan only
   bool swan_virtual_ip = false;
+  std::string swan_psk = kPsk;  // the secret in swanctl.conf
   std::string swan_ike_rekey_time = "0";  // let the tests trigger rekeys
 };
 
@@ -121,7 +122,7 @@ std::string render_swanctl(const Tunnel& t) {
        "      }\n    }\n  }\n}\n";
   if (t.cordon.auth == "psk") {
     o += "secrets {\n  ike-cordon {\n    id-1 = " + t.cordon.id + "\n    id-2 = " + t.swan.id +
-         "\n    secret = \"" + kPsk + "\"\n  }\n}\n";
+         "\n    secret = \"" + t.swan_psk + "\"\n  }\n}\n";
   }
   return o;
 }
@@ -437,6 +438,7 @@ struct RekeyPlan {
   bool cordon_initiates = false;  // who sets up the IKE SA
   bool swan_rekeys_child = false;  // swanctl --rekey --child
   bool swan_rekeys_ike = false;    // swanctl --rekey --ike
+  bool cordon_rekeys = true;       // Cordon's child rekey_time = 5 s (else 0: never)
   int pings = 2500;                // at 10 ms: about 25 to 40 s here
 };
 
@@ -444,7 +446,7 @@ void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
   Sites sites(tag);
   Tunnel t;
   t.esp_proposal = "aes256gcm16-ecp256";
-  t.child_rekey_time = 5;  // Cordon's own rekeys, every 5 s
+  t.child_rekey_time = plan.cordon_rekeys ? 5 : 0;
   if (plan.cordon_initiates) t.start_action = "start";
   sites.start(t);
   if (!plan.cordon_initiates) {
@@ -472,7 +474,7 @@ void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
         << "the IKE SA rekey did not complete";
   }
   // Cordon's own rekeys: strongSwan answers its CREATE_CHILD_SA requests.
-  EXPECT_TRUE(poll_until(deadline_in(20s), [&] {
+  if (plan.cordon_rekeys) EXPECT_TRUE(poll_until(deadline_in(20s), [&] {
     return file_contains(sites.swan().log_path(), "parsed CREATE_CHILD_SA request") &&
            sites.cordon_events("child_rekeyed") >= child_rekeys0 + 3;
   })) << "Cordon did not rekey by its rekey_time";
@@ -510,6 +512,29 @@ TEST_F(IpsecTest, RekeyWithoutLoss) {
 // rekeys, with PFS, every 5 s under a 10 ms ping.
 TEST_F(IpsecTest, RekeyByCordonWithoutLoss) {
   expect_rekeys_without_loss("ipsec-rekey-co", {.cordon_initiates = true, .pings = 1500});
+}
+
+// And strongSwan, which set up the IKE SA, rekeys a CHILD_SA with PFS and
+// then the IKE SA; Cordon only answers.
+TEST_F(IpsecTest, RekeyByStrongSwanWithoutLoss) {
+  expect_rekeys_without_loss("ipsec-rekey-ss",
+                             {.swan_rekeys_child = true, .swan_rekeys_ike = true, .cordon_rekeys = false, .pings = 1000});
+}
+
+// A pre-shared key that differs is refused: the tunnel must not come up,
+// and Cordon names the reason (docs/ipsec.md, "Log events").
+TEST_F(IpsecTest, WrongPreSharedKeyIsRefused) {
+  Sites sites("ipsec-badpsk");
+  Tunnel t;
+  t.swan_psk = std::string(kPsk).replace(0, 4, "0000");
+  sites.start(t);
+  RunResult up = sites.swan().initiate_child("net");
+  EXPECT_FALSE(up.ok()) << up.describe();
+  EXPECT_NE(up.out.find("AUTHENTICATION_FAILED"), std::string::npos) << up.describe();
+  EXPECT_TRUE(poll_until(deadline_in(10s), [&] { return sites.cordon_events("authentication_failed") >= 1; }))
+      << sites.cordon().log_text();
+  EXPECT_FALSE(ping_once(sites.lan_b(), kLanAHost));
+  EXPECT_FALSE(find_child(sites.cordon_list("sa")).is_object());
 }
 
 // (f) dpd_delay = 2, dpd_action = "restart": when charon dies, Cordon's
