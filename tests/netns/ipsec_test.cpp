@@ -60,6 +60,7 @@ struct Tunnel {
   bool set_listen_address = true;
   std::string start_action = "none";
   int child_rekey_time = -1;  // -1: the default
+  int ike_rekey_time = -1;    // -1: the default
   int dpd_delay = -1;
   std::string dpd_action;
   std::string pool;  // a pool CIDR handed to the remote access client
@@ -80,6 +81,7 @@ std::string render_cordon_ipsec(const Tunnel& t, const fs::path& psk_file) {
       "local_addrs = " + toml_list(t.cordon.addr) + "\n"
       "remote_addrs = " + toml_list(t.cordon_knows_swan_addr ? t.swan.addr : "") + "\n"
       "proposals = [\"" + t.ike_proposal + "\"]\n";
+  if (t.ike_rekey_time >= 0) o += "rekey_time = " + std::to_string(t.ike_rekey_time) + "\n";
   if (t.dpd_delay >= 0) o += "dpd_delay = " + std::to_string(t.dpd_delay) + "\n";
   if (!t.dpd_action.empty()) o += "dpd_action = \"" + t.dpd_action + "\"\n";
   if (!t.pool.empty()) o += "pools = [\"rw\"]\n";
@@ -439,6 +441,7 @@ struct RekeyPlan {
   bool swan_rekeys_child = false;  // swanctl --rekey --child
   bool swan_rekeys_ike = false;    // swanctl --rekey --ike
   bool cordon_rekeys = true;       // Cordon's child rekey_time = 5 s (else 0: never)
+  bool cordon_rekeys_ike = false;  // Cordon's IKE rekey_time = 7 s
   int pings = 2500;                // at 10 ms: about 25 to 40 s here
 };
 
@@ -447,6 +450,7 @@ void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
   Tunnel t;
   t.esp_proposal = "aes256gcm16-ecp256";
   t.child_rekey_time = plan.cordon_rekeys ? 5 : 0;
+  if (plan.cordon_rekeys_ike) t.ike_rekey_time = 7;
   if (plan.cordon_initiates) t.start_action = "start";
   sites.start(t);
   if (!plan.cordon_initiates) {
@@ -479,6 +483,10 @@ void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
            sites.cordon_events("child_rekeyed") >= child_rekeys0 + 3;
   })) << "Cordon did not rekey by its rekey_time";
 
+  if (plan.cordon_rekeys_ike) {
+    EXPECT_TRUE(poll_until(deadline_in(30s), [&] { return sites.cordon_events("ike_rekeyed") >= ike_rekeys0 + 2; }))
+        << "Cordon did not rekey its IKE SA by its rekey_time";
+  }
   ASSERT_TRUE(ping.wait_exit(deadline_in(120s))) << "ping did not finish";
   const std::optional<PingStats> stats = parse_ping_stats(ping.log_text());
   ASSERT_TRUE(stats) << ping.log_text();
@@ -512,6 +520,13 @@ TEST_F(IpsecTest, RekeyWithoutLoss) {
 // rekeys, with PFS, every 5 s under a 10 ms ping.
 TEST_F(IpsecTest, RekeyByCordonWithoutLoss) {
   expect_rekeys_without_loss("ipsec-rekey-co", {.cordon_initiates = true, .pings = 1500});
+}
+
+// Cordon also rekeys the IKE SA by its own rekey_time (every 7 s) between
+// its CHILD_SA rekeys.
+TEST_F(IpsecTest, IkeAndChildRekeysByCordonWithoutLoss) {
+  expect_rekeys_without_loss("ipsec-rekey-coike",
+                             {.cordon_initiates = true, .cordon_rekeys_ike = true, .pings = 2000});
 }
 
 // And strongSwan, which set up the IKE SA, rekeys a CHILD_SA with PFS and
