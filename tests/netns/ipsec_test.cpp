@@ -532,8 +532,8 @@ TEST_F(IpsecTest, IkeAndChildRekeysByCordonWithoutLoss) {
 // And strongSwan, which set up the IKE SA, rekeys a CHILD_SA with PFS and
 // then the IKE SA; Cordon only answers.
 TEST_F(IpsecTest, RekeyByStrongSwanWithoutLoss) {
-  expect_rekeys_without_loss("ipsec-rekey-ss",
-                             {.swan_rekeys_child = true, .swan_rekeys_ike = true, .cordon_rekeys = false, .pings = 1000});
+  expect_rekeys_without_loss(
+      "ipsec-rekey-ss", {.swan_rekeys_child = true, .swan_rekeys_ike = true, .cordon_rekeys = false, .pings = 1000});
 }
 
 // A pre-shared key that differs is refused: the tunnel must not come up,
