@@ -18,6 +18,10 @@ packages=(
   chromium chromium-driver
   # netns tests, demo and bench
   iproute2 iputils-ping iperf3 nftables tcpdump wireguard-go wireguard-tools fastd
+  # the IPsec tests' peer (tests/netns/strongswan.hpp): charon with user-space ESP
+  # (kernel-libipsec), swanctl, the plugins they load, and openssl for the test PKI
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+  libstrongswan-standard-plugins openssl
   # the systemd tests: systemd as PID 1 of a namespace, systemd-analyze, journalctl
   systemd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
