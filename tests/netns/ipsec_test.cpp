@@ -314,13 +314,6 @@ TEST_F(IpsecTest, PskStrongSwanInitiates) {
 // With listen_address left at 0.0.0.0 (the default) and local_addrs set,
 // as docs/ipsec.md advises, Cordon must still answer strongSwan.
 TEST_F(IpsecTest, ResponderOnTheDefaultListenAddress) {
-  // Skipped until fixed: the IPsec service passes listen_address (0.0.0.0)
-  // as the local endpoint of every received datagram instead of the
-  // datagram's destination address (IP_PKTINFO), so Gateway::respond finds
-  // no connection whose local_addrs lists it: the log says "ipsec
-  // no_connection ... IKE_SA_INIT from 10.99.0.2:500 to 0.0.0.0:500" and
-  // strongSwan gets NO_PROPOSAL_CHOSEN.
-  GTEST_SKIP() << "Cordon answers NO_PROPOSAL_CHOSEN on the default listen_address (a known bug)";
   Sites sites("ipsec-anyaddr");
   Tunnel t;
   t.set_listen_address = false;
@@ -359,15 +352,6 @@ class IpsecCertTest : public NetnsTest, public ::testing::WithParamInterface<Cer
 
 TEST_P(IpsecCertTest, CertificatesEcdsaAndRsa) {
   const CertCase c = GetParam();
-  if (c.cordon_signs) {
-    // Skipped until fixed: the config keeps the key file's PEM text
-    // (ipsec_config.cpp, read_ipsec_auth: out.private_key = the file's
-    // text) but make_auth (ike_sa_auth.cpp) reads it with
-    // PrivateKey::from_der, which fails; Cordon answers IKE_AUTH with
-    // AUTHENTICATION_FAILED and logs "our AUTH payload could not be made
-    // (check the key and certificate)", for ECDSA and RSA alike.
-    GTEST_SKIP() << "Cordon cannot sign with its configured key (a known bug)";
-  }
   Sites sites(std::string("ipsec-") + std::string(key_type_name(c.type)) + (c.gcm ? "-gcm" : "-cbc") +
               (c.cordon_signs ? "-both" : "-peer"));
   const fs::path pki = sites.dir() / "pki";
@@ -504,20 +488,14 @@ void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
 // The full plan: strongSwan sets up the IKE SA and rekeys a CHILD_SA and the
 // IKE SA; Cordon rekeys its CHILD_SA every 5 s.
 TEST_F(IpsecTest, RekeyWithoutLoss) {
-  // Skipped until fixed: CHILD_SA keys are split by the IKE SA's role, not
-  // by the role in the CREATE_CHILD_SA exchange (ike_child.cpp, install():
-  // `const bool i = s.initiator;` where RFC 7296 section 2.17 takes the
-  // exchange's initiator, whose nonce is Ni). Whenever the side that did not
-  // set up the IKE SA starts a rekey, each end seals with the key the other
-  // expects for the opposite direction: charon logs "ESP decryption or ICV
-  // verification failed" for every packet until the next rekey from the
-  // other side. Measured: 2500 sent, 296 received.
-  GTEST_SKIP() << "CHILD_SA keys after a rekey by the IKE responder do not match strongSwan's (a known bug)";
+  // Both ends rekey: Cordon's rekey_time and strongSwan's `swanctl
+  // --rekey`, so CREATE_CHILD_SA runs in both directions (RFC 7296 section
+  // 2.17: the keys follow the exchange's initiator).
   expect_rekeys_without_loss("ipsec-rekey", {.swan_rekeys_child = true, .swan_rekeys_ike = true});
 }
 
-// What passes today: Cordon sets up the IKE SA and is the only side that
-// rekeys, with PFS, every 5 s under a 10 ms ping.
+// Cordon sets up the IKE SA and is the only side that rekeys, with PFS,
+// every 5 s under a 10 ms ping.
 TEST_F(IpsecTest, RekeyByCordonWithoutLoss) {
   expect_rekeys_without_loss("ipsec-rekey-co", {.cordon_initiates = true, .pings = 1500});
 }
