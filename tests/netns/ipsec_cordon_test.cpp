@@ -45,32 +45,38 @@ class IpsecHost {
   fs::path socket() const { return dir_ / "control.sock"; }
   fs::path log() const { return dir_ / "daemon.log"; }
 
-  // Writes the host config: a dummy peer (the daemon wants one in manual
-  // mode) and `ipsec`, the [ipsec] tables as TOML.
-  void write_config(const std::string& ipsec, int tunnel_octet) {
+  // Writes the host config: `peers`, or a dummy peer (the daemon wants one
+  // in manual mode), and `ipsec`, the [ipsec] tables as TOML.
+  // Its Cordon tunnel address is NET.OCTET/24.
+  void write_config(const std::string& ipsec, int tunnel_octet, std::vector<PeerSpec> peers = {},
+                    const std::string& net = "10.77.0") {
     NodeSpec spec;
     spec.id = "0x000100" + std::to_string(10 + tunnel_octet);
-    spec.addresses = {"10.77.0." + std::to_string(tunnel_octet) + "/24"};
+    spec.addresses = {net + "." + std::to_string(tunnel_octet) + "/24"};
     spec.state_dir = dir_ / "state";
     spec.control_socket = socket();
     spec.log_level = "debug";
-    PeerSpec dummy;
-    dummy.id = "0x00010063";
-    dummy.key_file = genkey(dir_ / "dummy.key");
-    dummy.allowed_prefixes = {"10.77.0.99/32"};
-    spec.peers = {dummy};
+    if (peers.empty()) {
+      PeerSpec dummy;
+      dummy.id = "0x00010063";
+      dummy.key_file = genkey(dir_ / "dummy.key");
+      dummy.allowed_prefixes = {"10.77.0.99/32"};
+      peers = {dummy};
+    }
+    spec.peers = std::move(peers);
     spec.extra = ipsec;
     write_file(dir_ / "host.toml", render_config(spec));
   }
 
-  void start() {
+  // `ipsec`: whether the config has an [ipsec] table, whose device to wait for.
+  void start(bool ipsec = true) {
     daemon_ = std::make_unique<Process>(
         &ns_, std::vector<std::string>{cordon_bin().string(), "up", "-c", (dir_ / "host.toml").string(),
                                        "--accept-new-keys"},
         log(), ns_.name() + " daemon");
     std::string why;
     if (!wait_for_daemon(ns_, socket(), "cordon0", *daemon_, deadline_in(20s), &why)) throw std::runtime_error(why);
-    if (!poll_until(deadline_in(10s), [&] { return run(&ns_, {"ip", "link", "show", "dev", kIpsecIface}).ok(); }))
+    if (ipsec && !poll_until(deadline_in(10s), [&] { return run(&ns_, {"ip", "link", "show", "dev", kIpsecIface}).ok(); }))
       throw std::runtime_error(std::string(kIpsecIface) + " never appeared in " + ns_.name() + "\n" + daemon_->log_text());
   }
 
@@ -115,8 +121,15 @@ bool eventually_pings(const Namespace& from, const std::string& to, Deadline dea
 
 // The connection `site` between gw-a and gw-b: PSK, ESP or AH as `child`
 // says, `encap` as given; gw-a initiates at start.
+std::string ts_list(const std::vector<std::string>& nets) {
+  std::string t = "[";
+  for (const std::string& n : nets) t += (t.size() > 1 ? ", \"" : "\"") + n + "\"";
+  return t + "]";
+}
+
 std::string site_config(const std::string& self, const std::string& peer, const std::string& self_id,
-                        const std::string& peer_id, const std::string& local_net, const std::string& remote_net,
+                        const std::string& peer_id, const std::vector<std::string>& local_nets,
+                        const std::vector<std::string>& remote_nets,
                         const std::string& child_proposals, bool initiate, bool encap, const std::string& listen) {
   std::string t = "[ipsec]\n"
                   "interface = \"" + std::string(kIpsecIface) + "\"\n"
@@ -130,8 +143,8 @@ std::string site_config(const std::string& self, const std::string& peer, const 
                   "\n[ipsec.connections.site.local]\nauth = \"psk\"\nid = \"" + self_id + "\"\n"
                   "\n[ipsec.connections.site.remote]\nauth = \"psk\"\nid = \"" + peer_id + "\"\n"
                   "\n[ipsec.connections.site.children.net]\n"
-                  "local_ts = [\"" + local_net + "\"]\n"
-                  "remote_ts = [\"" + remote_net + "\"]\n" + child_proposals + "\n";
+                  "local_ts = " + ts_list(local_nets) + "\n"
+                  "remote_ts = " + ts_list(remote_nets) + "\n" + child_proposals + "\n";
   if (initiate) t += "start_action = \"start\"\n";
   return t;
 }
@@ -145,7 +158,9 @@ struct SiteToSite {
 
   // `any_address`: listen on 0.0.0.0 (the default) rather than the WAN
   // address, with local_addrs naming it, as docs/ipsec.md shows.
-  SiteToSite(const std::string& tag, const std::string& child_proposals, bool encap, bool any_address = false)
+  // `nets_a`: the selectors on gw-a's side (its LAN, and more).
+  SiteToSite(const std::string& tag, const std::string& child_proposals, bool encap, bool any_address = false,
+             const std::vector<std::string>& nets_a = {"10.1.0.0/24"})
       : dir("netns-" + tag),
         gw_a(tag + "-gwa", dir),
         gw_b(tag + "-gwb", dir),
@@ -159,12 +174,16 @@ struct SiteToSite {
     attach_lan(net_a, gw_a, lan_a, "10.1.0");
     attach_lan(net_b, gw_b, lan_b, "10.2.0");
     for (IpsecHost* gw : {&gw_a, &gw_b}) write_file(gw->dir() / "site.psk", kPsk, 0600);
-    gw_a.write_config(site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", "10.1.0.0/24",
-                                  "10.2.0.0/24", child_proposals, true, encap, any_address ? "0.0.0.0" : kWanA),
-                      1);
-    gw_b.write_config(site_config(kWanB, kWanA, "gw-b.example.org", "gw-a.example.org", "10.2.0.0/24",
-                                  "10.1.0.0/24", child_proposals, false, encap, any_address ? "0.0.0.0" : kWanB),
-                      2);
+    gw_a.write_config(ipsec_a(child_proposals, encap, any_address, nets_a), 1);
+    gw_b.write_config(site_config(kWanB, kWanA, "gw-b.example.org", "gw-a.example.org", {"10.2.0.0/24"}, nets_a,
+                                  child_proposals, false, encap, any_address ? "0.0.0.0" : kWanB),
+                      2, {}, "10.78.0");  // not gw-a's tunnel subnet: it may be among gw-a's selectors
+  }
+
+  static std::string ipsec_a(const std::string& child_proposals, bool encap, bool any_address,
+                             const std::vector<std::string>& nets_a) {
+    return site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", nets_a, {"10.2.0.0/24"},
+                       child_proposals, true, encap, any_address ? "0.0.0.0" : kWanA);
   }
 
   std::string logs() const { return "gw-a:\n" + gw_a.log_text() + "\ngw-b:\n" + gw_b.log_text(); }
@@ -369,6 +388,55 @@ TEST_F(IpsecCordonTest, ManualKeyingAgainstScapy) {
   }
   check_against_scapy(s, cbc, "AES-CBC");
   EXPECT_TRUE(s.gw_a.running()) << s.logs();
+}
+
+// ---------------------------------------------------------------------------
+// Cordon's tunnel into IPsec: a Cordon client (manual mode, one [[peer]]
+// link to gw-a) reaches lan-b behind gw-b, so its packets are opened by
+// gw-a's Cordon tunnel, routed by gw-a's kernel into cordon-ipsec0, sealed
+// in ESP to gw-b, and the replies come the same way back
+// (docs/ipsec.md, "How traffic flows"). The CHILD_SA's selectors on gw-a's
+// side hold its LAN and the Cordon tunnel's addresses.
+//
+//   client 203.0.113.3 (tunnel 10.77.0.3) ~~ Cordon ~~ gw-a (tunnel 10.77.0.1) == IPsec == gw-b -- lan-b
+TEST_F(IpsecCordonTest, ReEncryptionThroughCordon) {
+  const std::vector<std::string> nets_a = {"10.1.0.0/24", "10.77.0.0/24"};
+  SiteToSite s("isc-re", "esp_proposals = [\"aes256gcm16\"]", false, false, nets_a);
+  IpsecHost client("isc-re-cl", s.dir);
+  s.wan.attach(client.ns(), "ul0", "203.0.113.3/24");
+  const fs::path link_key = genkey(s.dir / "link.key");
+
+  PeerSpec to_client;
+  to_client.id = "0x00010013";
+  to_client.key_file = link_key;
+  to_client.allowed_prefixes = {"10.77.0.3/32"};
+  s.gw_a.write_config(SiteToSite::ipsec_a("esp_proposals = [\"aes256gcm16\"]", false, false, nets_a), 1, {to_client});
+  PeerSpec to_gw;
+  to_gw.id = "0x00010011";
+  to_gw.key_file = link_key;
+  to_gw.endpoint = endpoint_text(kWanA, CordonPair::kPort);
+  to_gw.allowed_prefixes = {"10.77.0.1/32", "10.2.0.0/24"};
+  client.write_config("", 3, {to_gw});
+
+  s.gw_b.start();
+  s.gw_a.start();
+  client.start(false);
+  ASSERT_TRUE(eventually_pings(client.ns(), "10.77.0.1", deadline_in(30s))) << "the Cordon link never came up\n"
+                                                                             << client.log_text() << s.logs();
+  ASSERT_TRUE(eventually_pings(s.lan_a, "10.2.0.10", deadline_in(30s))) << "the IPsec tunnel never came up\n" << s.logs();
+  ASSERT_TRUE(eventually_pings(client.ns(), "10.2.0.10", deadline_in(20s)))
+      << "the client never reached lan-b through gw-a and the IPsec tunnel\n" << client.log_text() << s.logs();
+  RunResult five = run(&client.ns(), {"ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", "10.2.0.10"}, 30s);
+  EXPECT_NE(five.out.find("5 received"), std::string::npos) << five.describe() << s.logs();
+  // lan-b's host reaches the client too: gw-b seals for 10.77.0.0/24.
+  RunResult back = run(&s.lan_b, {"ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "10.77.0.3"}, 30s);
+  EXPECT_NE(back.out.find("3 received"), std::string::npos) << back.describe() << s.logs();
+
+  const nlohmann::json list = s.gw_a.sa_list();
+  const auto& children = list.value("child_sas", nlohmann::json::array());
+  ASSERT_EQ(children.size(), 1u) << list.dump(2);
+  EXPECT_GE(sa_packets(children[0], "outbound"), 9u) << list.dump(2);
+  EXPECT_GE(sa_packets(children[0], "inbound"), 9u) << list.dump(2);
 }
 
 }  // namespace
