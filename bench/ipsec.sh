@@ -14,8 +14,8 @@
 # aes256gcm16-prfsha256-x25519, ESP aes256gcm16:
 #   ipsec       two Cordon daemons, `encap = true` (ESP in UDP 4500)
 #   ipsec_raw   two Cordon daemons, `encap = false` (raw ESP, IP protocol 50)
-#   strongswan  two charon daemons with kernel-libipsec (ESP in UDP: libipsec
-#               sends ESP only encapsulated), each with a private /run
+#   strongswan  two charon daemons with kernel-libipsec, `encap = yes` (ESP in
+#               UDP 4500), each with a private /run
 # In each of ROUNDS rounds (3; IPSEC_ROUNDS=N overrides) each tunnel is
 # started afresh and measured with iperf3 TCP, 1 stream, TCP_SECONDS (5) s,
 # lana -> lanb (receiver bits/s); figures are the medians of the rounds.
@@ -30,7 +30,8 @@
 # the machine's CPUs.
 # Prints key=value lines on stdout; progress and failures on stderr. Exits
 # 1 if a measurement failed (its figure is nan). IPSEC_KEEP=1 keeps the
-# temp dir (daemon logs, iperf3 JSON).
+# temp dir (daemon logs, iperf3 JSON); IPSEC_LOG_LEVEL=info (or debug)
+# sets the Cordon daemons' log_level (default warn).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
