@@ -51,7 +51,10 @@
 # from the administration host's submit to its last verified receipt, and
 # the spool's store and load rates (about 10 s on the 2-core guest, up to
 # a minute when other work keeps its disk busy: docs/performance.md,
-# "Couriers").
+# "Couriers"). Last, bench/ipsec.sh: TCP through a Cordon IPsec tunnel
+# between two Cordon gateways (ESP in UDP and raw ESP) against strongSwan's
+# user-space IPsec, and IKE_SA + CHILD_SA setups per second a Cordon
+# responder completes (about 2 minutes).
 #
 # Output: a table, then key=value lines (also written to
 # bench/results/latest.txt).
@@ -420,6 +423,14 @@ if [ -x "$COURIER_BENCH" ]; then
     || warn "courier_bench failed: $(tail -n 3 "$WORK/courier_bench.err")"
 fi
 
+# --- (12) the IPsec gateway against strongSwan (bench/ipsec.sh) ----------------
+# Its own namespaces (cordon-ipsec-<pid>-*), torn down before it returns.
+if [ -x "$CORDON_BIN" ]; then
+  echo "bench: (12) ipsec" >&2
+  "$REPO/bench/ipsec.sh" "$BUILD_DIR" >"$WORK/ipsec.out" 2>"$WORK/ipsec.err" \
+    || warn "ipsec failed: $(grep -E '^ipsec: (error|WARNING):' "$WORK/ipsec.err" | tail -n 3)"
+fi
+
 # --- report ---------------------------------------------------------------------
 
 # metric METRIC LABEL: the measured M_<METRIC>_<LABEL>.
@@ -488,6 +499,9 @@ report() {
   fi
   if [ -s "$WORK/courier_bench.out" ]; then
     grep -E '^[a-z0-9_]+=' "$WORK/courier_bench.out" || true
+  fi
+  if [ -s "$WORK/ipsec.out" ]; then
+    grep -E '^[a-z0-9_]+=' "$WORK/ipsec.out" || true
   fi
 }
 

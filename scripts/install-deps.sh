@@ -26,6 +26,8 @@ packages=(
   systemd
   # the docs walkthrough test (tests/netns/doc_walkthrough.py)
   python3
+  # ESP sealed and opened by an independent implementation (tests/netns/scapy_esp.py)
+  python3-scapy
   # make deb and its test (scripts/build-deb.sh, tests/netns/deb_test.cpp)
   debhelper dpkg-dev fakeroot lintian help2man bash-completion man-db
   # promtool, which the metrics tests run (`promtool check metrics`)
