@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -116,7 +117,7 @@ cordon::Status<std::string> IpsecService::open() {
     if (!sa.inbound) {
       for (const auto& ts : sa.remote_ts) {
         for (const Prefix& p : ipsec::selector_prefixes(ts)) {
-          if (routes_[p.to_string()]++ == 0) netlink_->add_route(tun_->ifindex(), p);
+          if (routes_[p.to_string()]++ == 0) add_route(p);
         }
       }
     }
@@ -170,7 +171,9 @@ void IpsecService::run() {
   // Leaving: tell the peers (best effort, one attempt).
   ipsec::IkeEvents events;
   const Now now = os::now();
-  for (const ipsec::IkeSaInfo& sa : gateway_->list()) (void)gateway_->down(sa.connection, now, events);
+  std::set<std::string> names;
+  for (const ipsec::IkeSaInfo& sa : gateway_->list()) names.insert(sa.connection);
+  for (const std::string& name : names) (void)gateway_->down(name, now, events);
   handle(events, now);
 }
 
@@ -252,6 +255,21 @@ void IpsecService::on_raw(os::RawIpSocket& socket, bool ah, const Now& now) {
   (void)now;
 }
 
+// A route for `p` through the IPsec device. One that exists already (the
+// same prefix routed elsewhere, such as a directly connected LAN) keeps
+// the traffic away from the device, which the log says.
+void IpsecService::add_route(const Prefix& p) {
+  auto s = netlink_->add_route(tun_->ifindex(), p);
+  if (s) return;
+  if (s.error().err == EEXIST) {
+    spdlog::warn("ipsec: {} is already routed elsewhere, so its traffic does not enter {}; narrow the remote "
+                 "selectors or remove the other route",
+                 p.to_string(), settings_.interface);
+    return;
+  }
+  spdlog::warn("ipsec: route {} via {}: {}", p.to_string(), settings_.interface, s.error().message());
+}
+
 void IpsecService::route(const ipsec::ChildSaInstall& child, bool add) {
   if (add) {
     if (child.mode != ipsec::ChildMode::kTunnel) return;
@@ -260,9 +278,7 @@ void IpsecService::route(const ipsec::ChildSaInstall& child, bool add) {
       for (const Prefix& p : ipsec::selector_prefixes(ts)) {
         mine.push_back(p);
         if (routes_[p.to_string()]++ > 0) continue;
-        if (auto s = netlink_->add_route(tun_->ifindex(), p); !s && s.error().err != EEXIST) {
-          spdlog::warn("ipsec: route {} via {}: {}", p.to_string(), settings_.interface, s.error().message());
-        }
+        add_route(p);
       }
     }
     child_routes_[child.inbound_spi] = std::move(mine);

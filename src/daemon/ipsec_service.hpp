@@ -69,6 +69,7 @@ class IpsecService {
   void send_sealed(const ipsec::SealedPacket& sealed);
   void handle(ipsec::IkeEvents& events, const Now& now);
   void route(const ipsec::ChildSaInstall& child, bool add);
+  void add_route(const Prefix& p);
   void serve_requests(const Now& now);
   nlohmann::json answer(const nlohmann::json& request, const Now& now);
   nlohmann::json answer_sa(const nlohmann::json& request, const std::string& action);

@@ -250,18 +250,10 @@ TEST_F(IpsecCordonTest, CordonToCordonAh) {
 
 // The documented configuration: IKE on 0.0.0.0 (listen_address's default)
 // and local_addrs naming this end's address (docs/ipsec.md,
-// "Configuration"). Known to fail: IpsecService::on_udp hands the gateway
-// listen_address, 0.0.0.0, as the local address of every IKE datagram, so
-// the responder finds no connection whose local_addrs holds it ("ipsec
-// no_connection ... IKE_SA_INIT from 203.0.113.1:500 to 0.0.0.0:500: no
-// connection accepts this peer"), and NAT detection (RFC 7296 section
-// 2.23) would hash 0.0.0.0 instead of the address the peer sent to. The
-// datagram's destination address (IP_PKTINFO) is the local address.
-// Set CORDON_TEST_KNOWN_BUGS=1 to run it.
+// "Configuration"): the responder matches the connection by its
+// local_addrs and hashes that address for NAT detection (RFC 7296 section
+// 2.23), so no NAT is seen and ESP goes raw.
 TEST_F(IpsecCordonTest, ResponderOnTheAnyAddressMatchesLocalAddrs) {
-  const char* known = std::getenv("CORDON_TEST_KNOWN_BUGS");
-  if (known == nullptr || std::string(known) != "1")
-    GTEST_SKIP() << "known bug: IKE on 0.0.0.0 takes 0.0.0.0 as the local address (CORDON_TEST_KNOWN_BUGS=1 runs it)";
   SiteToSite s("isc-any", "esp_proposals = [\"aes256gcm16\"]", false, true);
   check_site_to_site(s, 50, "esp");
 }

@@ -375,7 +375,9 @@ Result<Ok, std::string> Gateway::up(const std::string& name, const Now& now, Ike
 Result<Ok, std::string> Gateway::down(const std::string& name, const Now& now, IkeEvents& events) {
   bool any = false;
   for (auto& [spi, sa] : sas_) {
-    if (sa->connection_name() != name || sa->state() == IkeState::kClosed) continue;
+    if (sa->connection_name() != name || sa->state() == IkeState::kClosed || sa->state() == IkeState::kDeleting) {
+      continue;
+    }
     sa->close(now, context_, events);
     any = true;
   }

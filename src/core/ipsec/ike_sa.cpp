@@ -545,6 +545,7 @@ void IkeSa::abandon(IkeEvents& events) {
 
 void IkeSa::close(const Now& now, IkeContext& context, IkeEvents& events) {
   State& s = *s_;
+  if (s.state == IkeState::kDeleting || s.state == IkeState::kClosed) return;  // already on its way
   if (s.state != IkeState::kEstablished) {
     ike::fail(s, "ike_closed", "closed before it was established", events);
     return;
