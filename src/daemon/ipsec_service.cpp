@@ -64,6 +64,9 @@ cordon::Status<std::string> IpsecService::open() {
   if (auto s = netlink_->set_mtu(tun_->ifindex(), settings_.mtu); !s) {
     return fail(fmt::format("ipsec.mtu {}: {}", settings_.mtu, s.error().message()));
   }
+  // No link-local address: the device would send its own router
+  // solicitations into the SPD, which has no policy for them.
+  (void)netlink_->disable_ipv6_address_generation(tun_->ifindex());
   if (auto s = netlink_->set_up(tun_->ifindex(), true); !s) {
     return fail(fmt::format("ipsec.interface {}: {}", settings_.interface, s.error().message()));
   }

@@ -271,6 +271,26 @@ TEST(IkeSa, RemoteAccessClientGetsAnAddressFromThePool) {
   EXPECT_TRUE(pair.children_paired());
 }
 
+TEST(IkeSa, AnEmptyPoolIsInternalAddressFailureWithoutAChild) {
+  GatewayConfig a = site_a();
+  a.connections[0].request_virtual_ip = true;
+  GatewayConfig b = site_b();
+  PoolConfig pool;
+  pool.name = "rw";
+  pool.addresses = *Prefix::parse("10.3.7.0/31");  // no usable host address
+  b.pools = {pool};
+  b.connections[0].pools = {"rw"};
+  b.connections[0].children[0].remote_ts.clear();
+  IkePair pair(std::move(a), std::move(b));
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.logged("internal_address_failure"); }, kMinute)) << pair.log_text();
+  pair.run_for(kMinute);
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.children_b().empty());
+  ASSERT_EQ(pair.b().list().size(), 1u);
+  EXPECT_EQ(pair.b().list().front().state, IkeState::kEstablished);  // section 3.15.4
+}
+
 TEST(IkeSa, CertificatesWithEveryKeyTypeAuthenticate) {
   for (const KeyKind kind : {KeyKind::kEcdsa, KeyKind::kRsa, KeyKind::kEd25519}) {
     const Pki pki = make_pki(kind);

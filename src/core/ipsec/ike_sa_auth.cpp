@@ -390,15 +390,22 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
     return;
   }
   out.push_back(Payload{std::move(*own), false});
+  bool address_failed = false;
   if (const auto* cp = find_payload<ConfigPayload>(payloads)) {
     if (auto reply = answer_configuration(s, *cp, context)) {
       out.push_back(Payload{std::move(*reply), false});
     } else {
-      // Section 3.15.4: no address to give.
+      // Section 3.15.4: no address to give; the IKE SA is still made, but
+      // not the CHILD_SA that was to carry that address's traffic.
       out.push_back(ike::notify(NotifyType::kInternalAddressFailure));
+      events.note(s.name(), "internal_address_failure",
+                  fmt::format("{} ({}) asked for an address; no pool of this connection has one", who,
+                              s.remote.to_string()),
+                  true);
+      address_failed = true;
     }
   }
-  answer_child(s, payloads, out, now, context, events);
+  if (!address_failed) answer_child(s, payloads, out, now, context, events);
   ike::established(s, now, events);
   if (!ike::send_response(s, ExchangeType::kIkeAuth, message_id, std::move(out), events)) {
     ike::fail(s, "ike_failed", "could not build the IKE_AUTH response", events);
