@@ -36,13 +36,22 @@ deny_cxx='(std::chrono::.*::now|std::random_device|std::thread|std::this_thread|
 'std::mutex|std::shared_mutex|std::timed_mutex|std::basic_[io]?fstream|std::basic_filebuf|std::filesystem|'\
 'std::ios_base::Init|std::cout|std::cerr|std::clog|std::cin|std::__1::|cordon::(os|daemon|admin|cli)::)'
 
+# OpenSSL's big numbers, curves, ASN.1/DER codecs, X.509 objects and memory
+# BIOs (the IPsec key exchange and certificates, core/ipsec): computations
+# on memory the caller passed. X509_verify_cert is given the time
+# (X509_VERIFY_PARAM_set_time, core/ipsec/x509.cpp), so it reads no clock;
+# only memory BIOs are used (BIO_new_mem_buf), never files. pow (libm)
+# computes the IKE retransmission back-off.
 allow_c='^(EVP_.*|OSSL_PARAM_.*|HKDF.*|CRYPTO_memcmp|OPENSSL_cleanse|ERR_.*|crypto_aead_.*|crypto_pwhash.*|'\
+'BN_.*|EC_GROUP_.*|EC_POINT_.*|ECDSA_SIG_.*|ASN1_.*|OBJ_.*|OPENSSL_sk_.*|CRYPTO_free|RSA_PSS_PARAMS_.*|'\
+'X509_.*|X509V3_.*|d2i_.*|i2d_.*|PEM_read_bio_.*|BIO_new_mem_buf|BIO_free_all|BIO_free|pow|'\
 'crypto_kdf_.*|crypto_generichash.*|crypto_shorthash.*|sodium_memcmp|sodium_memzero|sodium_is_zero|'\
 'memcpy|memmove|memset|memcmp|memchr|bcmp|strlen|strcmp|strncmp|strchr|strnlen|inet_ntop|inet_pton|'\
 '__cxa_.*|_Unwind_.*|__gxx_personality_v0|__dso_handle|__libc_single_threaded|__stack_chk_fail|'\
 '__assert_fail|abort|__tls_get_addr)$'
 # libstdc++ internals and the C++ runtime, demangled.
-allow_cxx='^(std::|__gnu_cxx::|operator new|operator delete|vtable for __cxxabiv1::|typeinfo for |vtable for std::)'
+# fmt (Debian's libfmt) builds the core's log and error texts: pure formatting.
+allow_cxx='^(std::|__gnu_cxx::|operator new|operator delete|vtable for __cxxabiv1::|typeinfo for |vtable for std::|fmt::)'
 
 status=0
 for sym in $external; do

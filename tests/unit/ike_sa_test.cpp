@@ -222,7 +222,7 @@ TEST(IkeSa, ForcedEncapsulationFloatsWithoutNat) {
   a.connections[0].force_encapsulation = true;
   IkePair pair(std::move(a), site_b());
   pair.start();
-  ASSERT_TRUE(pair.run_until([&] { return pair.children_b().size() == 1; }, kMinute));
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
   EXPECT_TRUE(pair.children_a().begin()->second.udp_encapsulation);
   EXPECT_TRUE(pair.children_b().begin()->second.udp_encapsulation);
 }
