@@ -9,30 +9,9 @@
 
 #include "core/ipsec/ike_payloads.hpp"
 #include "core/wire/byte_io.hpp"
+#include "tests/unit/ipsec_test_bytes.hpp"  // Bytes, hex()
 
 namespace cordon::ipsec::test {
-
-using Bytes = std::vector<std::byte>;
-
-// Bytes from hex digits; spaces and '|' (field separators in the tests'
-// layouts) are ignored.
-inline Bytes hex(std::string_view text) {
-  Bytes out;
-  int high = -1;
-  for (char c : text) {
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (v < 0) continue;
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<std::byte>(high << 4 | v));
-      high = -1;
-    }
-  }
-  return out;
-}
 
 inline Bytes text_bytes(std::string_view s) {
   Bytes out;
