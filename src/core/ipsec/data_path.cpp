@@ -5,6 +5,16 @@
 namespace cordon::ipsec {
 namespace {
 
+// The outer header of tunnel-mode AH, which AH authenticates (RFC 4302
+// section 3.1).
+TunnelEndpoints tunnel_of(const IpAddress& local, const IpAddress& remote) {
+  TunnelEndpoints t;
+  t.version = local.is_v4() ? 4 : 6;
+  std::copy(local.bytes.begin(), local.bytes.end(), t.local.begin());
+  std::copy(remote.bytes.begin(), remote.bytes.end(), t.remote.begin());
+  return t;
+}
+
 SaMode mode_of(ChildMode m) { return m == ChildMode::kTransport ? SaMode::kTransport : SaMode::kTunnel; }
 
 // Section 5.2 of RFC 4301, step 4: an inbound packet must fit the SA's
@@ -66,10 +76,7 @@ bool DataPath::install(const ChildSaInstall& c) {
     auto in = Integrity::create(c.chosen.integrity, c.inbound_integrity.view());
     auto out = Integrity::create(c.chosen.integrity, c.outbound_integrity.view());
     if (!in || !out) return false;
-    TunnelEndpoints tunnel;
-    tunnel.version = c.local.address.is_v4() ? 4 : 6;
-    std::copy(c.local.address.bytes.begin(), c.local.address.bytes.end(), tunnel.local.begin());
-    std::copy(c.remote.address.bytes.begin(), c.remote.address.bytes.end(), tunnel.remote.begin());
+    const TunnelEndpoints tunnel = tunnel_of(c.local.address, c.remote.address);
     sad_.insert(InboundAhSa(c.inbound_spi, std::move(*in), esn, mode_of(c.mode), limits,
                             selector_check(c.local_ts, c.remote_ts)),
                 peer, out_id);
@@ -170,10 +177,7 @@ bool DataPath::install_manual(const ManualSaConfig& m) {
   const uint64_t out_id = next_outbound_id_++;
   if (m.protocol == ProtocolId::kAh) {
     auto integ = Integrity::create(m.cipher.integ, m.integrity_key.view());
-    TunnelEndpoints tunnel;
-    tunnel.version = m.local.is_v4() ? 4 : 6;
-    std::copy(m.local.bytes.begin(), m.local.bytes.end(), tunnel.local.begin());
-    std::copy(m.remote.bytes.begin(), m.remote.bytes.end(), tunnel.remote.begin());
+    const TunnelEndpoints tunnel = tunnel_of(m.local, m.remote);
     if (!integ || !sad_.insert(OutboundAhSa(m.spi, std::move(*integ), false, mode, tunnel), m.name, out_id)) return false;
   } else {
     auto cipher = Cipher::create(m.cipher, m.encryption_key.view(), m.integrity_key.view());
