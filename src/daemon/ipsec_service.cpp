@@ -487,12 +487,9 @@ nlohmann::json IpsecService::answer_sa(const nlohmann::json& request, const std:
   }
   if (action == "remove") {
     const std::string spi_text = text_field(request, "spi");
-    auto bytes = spi_text.size() > 2 && spi_text.size() <= 10 && spi_text.substr(0, 2) == "0x"
-                     ? ipsec::decode_hex(std::string(10 - spi_text.size(), '0') + spi_text.substr(2))
-                     : std::nullopt;
-    if (!bytes) return {{"error", fmt::format("\"{}\": give the SPI as 0x and up to 8 hex digits", spi_text)}};
-    uint32_t spi = 0;
-    for (std::byte b : *bytes) spi = spi << 8 | static_cast<uint8_t>(b);
+    const auto parsed = ipsec::parse_spi(spi_text);
+    if (!parsed) return {{"error", fmt::format("\"{}\": give the SPI as 0x and up to 8 hex digits", spi_text)}};
+    const uint32_t spi = *parsed;
     for (const ipsec::ChildSaView& v : data_.list()) {
       const bool match = v.inbound.spi == spi || (v.outbound && v.outbound->spi == spi);
       if (!match) continue;

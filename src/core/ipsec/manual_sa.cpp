@@ -38,18 +38,21 @@ std::optional<std::vector<std::byte>> decode_hex(std::string_view text) {
   return out;
 }
 
+std::optional<uint32_t> parse_spi(std::string_view text) {
+  if (text.size() <= 2 || text.size() > 10 || text.substr(0, 2) != "0x") return std::nullopt;
+  auto bytes = decode_hex(std::string(10 - text.size(), '0') + std::string(text.substr(2)));
+  if (!bytes) return std::nullopt;
+  uint32_t spi = 0;
+  for (std::byte b : *bytes) spi = spi << 8 | static_cast<uint8_t>(b);
+  return spi;
+}
+
 Result<ManualSaConfig, FieldError> build_manual_sa(const ManualSaFields& f) {
   ManualSaConfig sa;
   sa.name = f.name;
-  const std::string_view spi = f.spi;
-  std::optional<std::vector<std::byte>> spi_bytes;
-  if (spi.size() > 2 && spi.size() <= 10 && spi.substr(0, 2) == "0x") {
-    spi_bytes = decode_hex(std::string(10 - spi.size(), '0') + std::string(spi.substr(2)));
-  }
-  if (spi_bytes) {
-    for (std::byte b : *spi_bytes) sa.spi = sa.spi << 8 | static_cast<uint8_t>(b);
-  }
-  if (!spi_bytes || sa.spi < 256) {
+  const auto spi = parse_spi(f.spi);
+  sa.spi = spi.value_or(0);
+  if (sa.spi < 256) {
     return FieldError{"spi", fmt::format("\"{}\": write 0x and up to 8 hex digits, at least 0x100 (RFC 4303 section 2.1)", f.spi)};
   }
   if (f.direction != "in" && f.direction != "out") {

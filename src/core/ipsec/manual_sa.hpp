@@ -16,7 +16,10 @@
 //   local_ts, remote_ts  selectors (default: the ends themselves)
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ipsec/connection.hpp"
@@ -45,6 +48,9 @@ struct FieldError {
 };
 
 Result<ManualSaConfig, FieldError> build_manual_sa(const ManualSaFields& fields);
+
+// "0x1000": 0x and 1 to 8 hex digits; nullopt otherwise (no range check).
+std::optional<uint32_t> parse_spi(std::string_view text);
 
 // Decodes hex digits (an even number of them); nullopt otherwise.
 std::optional<std::vector<std::byte>> decode_hex(std::string_view text);
