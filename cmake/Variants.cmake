@@ -1,13 +1,21 @@
-# Cordon builds its portable code in up to four variants from the same sources:
+# Cordon builds its portable code in up to three variants from the same sources:
 #   plain  - the product and its tests
-#   asan   - AddressSanitizer + UBSan, for the unit and simulation tiers
+#   asan   - AddressSanitizer + UBSan, for the unit and simulation tiers and
+#            the fuzz targets
 #   tsan   - ThreadSanitizer, for the unit tests that run threads
-#   fuzz   - libFuzzer instrumentation + ASan/UBSan, for the fuzz targets
-# cordon_library(NAME SOURCES ... DEPS ... VARIANTS plain asan fuzz) makes
-# NAME, NAME_asan and NAME_fuzz as asked; a dependency named in DEPS resolves
-# to the same variant of that library. Every library with an asan variant
-# also gets a tsan one, left out of `all`: it is built only when a tsan test
-# links it, so the tsan variant costs nothing until a test asks for it.
+# cordon_library(NAME SOURCES ... DEPS ... VARIANTS plain asan) makes NAME
+# and NAME_asan as asked; a dependency named in DEPS resolves to the same
+# variant of that library. Every library with an asan variant also gets a
+# tsan one, left out of `all`: it is built only when a tsan test links it,
+# so the tsan variant costs nothing until a test asks for it.
+#
+# One library build serves both the ASan tests and the fuzz targets: the
+# asan variant of a library is also compiled with libFuzzer's coverage
+# instrumentation (-fsanitize=fuzzer-no-link). A test executable that is
+# not a fuzzer links it with the sanitizer runtime's no-op coverage hooks;
+# a fuzz target (variant "fuzz", which names the asan libraries) links
+# libFuzzer, which reads them. Compiling the libraries once for both saves
+# a fourth build of the core, the OS layer and the daemon in `make test`.
 
 set(CORDON_WARNINGS -Wall -Wextra -Werror -Wthread-safety -Wno-unused-parameter)
 set(CORDON_ASAN_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
@@ -39,9 +47,13 @@ endfunction()
 
 # Internal deps (cordon_*) follow the variant; everything else is linked as is.
 function(cordon_link_deps target variant)
+  set(lib_variant ${variant})
+  if(variant STREQUAL "fuzz")
+    set(lib_variant asan)  # see the top of this file
+  endif()
   foreach(dep ${ARGN})
     if(dep MATCHES "^cordon_")
-      cordon_variant_name(d ${dep} ${variant})
+      cordon_variant_name(d ${dep} ${lib_variant})
       target_link_libraries(${target} PUBLIC ${d})
     else()
       target_link_libraries(${target} PUBLIC ${dep})
@@ -58,6 +70,9 @@ function(cordon_library name)
   if(NOT ARG_VARIANTS)
     set(ARG_VARIANTS plain)
   endif()
+  if("fuzz" IN_LIST ARG_VARIANTS)
+    message(FATAL_ERROR "${name}: the fuzz targets link the asan variant; ask for VARIANTS plain asan")
+  endif()
   if("asan" IN_LIST ARG_VARIANTS)
     list(APPEND ARG_VARIANTS tsan)
   endif()
@@ -69,7 +84,11 @@ function(cordon_library name)
       add_library(${t} STATIC ${ARG_SOURCES})
     endif()
     target_include_directories(${t} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR} ${ARG_INCLUDES})
-    cordon_apply_variant(${t} ${v})
+    if(v STREQUAL "asan")
+      cordon_apply_variant(${t} fuzz)  # asan + coverage: see the top of this file
+    else()
+      cordon_apply_variant(${t} ${v})
+    endif()
     cordon_link_deps(${t} ${v} ${ARG_DEPS})
   endforeach()
 endfunction()

@@ -134,6 +134,9 @@ struct IpsecSettings {
   // (32) = 121, rounded down. The kernel answers a larger DF packet routed
   // into the device with ICMP "fragmentation needed" or "packet too big".
   unsigned mtu = 1376;
+  // The daemon's `offloads` setting: TUN TSO/GRO and UDP GSO/GRO for the
+  // IPsec device and port 4500 too (docs/design.md, "Offloads").
+  bool offloads = true;
   ipsec::GatewayConfig gateway;
 };
 

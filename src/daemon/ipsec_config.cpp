@@ -17,8 +17,9 @@ namespace {
 
 constexpr std::array<std::string_view, 7> kIpsecKeys = {"interface", "listen_address", "mtu", "cookie_threshold",
                                                        "connections", "pools", "sa"};
-constexpr std::array<std::string_view, 15> kConnectionKeys = {
+constexpr std::array<std::string_view, 17> kConnectionKeys = {
     "local_addrs", "remote_addrs", "remote_port", "proposals", "rekey_time", "dpd_delay", "dpd_action",
+    "retransmit_timeout", "retransmit_tries",
     "fragmentation", "encap", "virtual_ip", "pools", "psk_file", "local", "remote", "children"};
 constexpr std::array<std::string_view, 6> kAuthKeys = {"auth", "id", "cert", "key", "cacerts", "crls"};
 constexpr std::array<std::string_view, 9> kChildKeys = {"local_ts", "remote_ts", "esp_proposals", "ah_proposals",
@@ -48,6 +49,7 @@ void Reader::read_ipsec(const toml::node& node, DaemonConfig& config) {
   if (!ipsec) return;
   check_keys(*ipsec, "ipsec.", kIpsecKeys);
   IpsecSettings& out = config.ipsec.emplace();
+  out.offloads = config.offloads;  // [host] is read first
   if (auto name = get_string(*ipsec, "interface", "ipsec.interface")) {
     if (name->empty() || name->size() > 15) {
       error(ipsec->get("interface")->source(), "ipsec.interface", "not a device name; use 1 to 15 characters");
@@ -363,6 +365,12 @@ void Reader::read_ipsec_connection(const std::string& name, const toml::node& no
     c.rekey_time_ns = *v * kNsPerSecond;
   }
   if (auto v = get_integer(*t, "dpd_delay", field + ".dpd_delay", 0, 3600, " seconds")) c.dpd_delay_ns = *v * kNsPerSecond;
+  if (auto v = get_integer(*t, "retransmit_timeout", field + ".retransmit_timeout", 1, 60, " seconds")) {
+    c.retransmit_timeout_ns = *v * kNsPerSecond;
+  }
+  if (auto v = get_integer(*t, "retransmit_tries", field + ".retransmit_tries", 1, 20, "")) {
+    c.retransmit_tries = static_cast<int>(*v);
+  }
   if (auto action = get_string(*t, "dpd_action", field + ".dpd_action")) {
     if (*action == "restart") {
       c.dpd_action = ipsec::DpdAction::kRestart;

@@ -15,10 +15,12 @@
 namespace cordon::daemon {
 namespace {
 
-constexpr size_t kTunBatch = 32;
 constexpr size_t kHeadroom = std::max(ipsec::kEspHeadroom, ipsec::kAhHeadroom);
 constexpr size_t kUdpBatch = 32;
 constexpr size_t kUdpSlot = 65536;  // an unfragmented IKE message may be this large
+constexpr size_t kLargestDatagram = 65527;  // UDP over IPv6: 65,535 - 8
+// Rounds of on_tun before the thread looks at its sockets again.
+constexpr int kTunRounds = 4;
 constexpr int64_t kMaxWaitMs = 1000;
 constexpr auto kCommandTimeout = std::chrono::seconds(5);
 
@@ -52,7 +54,7 @@ cordon::Result<std::unique_ptr<IpsecService>, std::string> IpsecService::start(c
 }
 
 cordon::Status<std::string> IpsecService::open() {
-  auto tun = os::TunDevice::open(settings_.interface, 1, false);
+  auto tun = os::TunDevice::open(settings_.interface, 1, settings_.offloads);
   if (!tun) {
     return fail(fmt::format("ipsec.interface {}: {}; check that /dev/net/tun exists and the name is free",
                             settings_.interface, tun.error().message()));
@@ -78,19 +80,11 @@ cordon::Status<std::string> IpsecService::open() {
     }
     socket->emplace(std::move(*bound));
   }
-  // Raw ESP and AH need CAP_NET_RAW; without them only UDP encapsulation
-  // works, which the log says once.
-  auto esp = os::RawIpSocket::open(ipsec::kIpProtoEsp);
-  auto ah = os::RawIpSocket::open(ipsec::kIpProtoAh);
-  auto raw = os::RawIpSocket::open(255);
-  if (esp && ah && raw) {
-    raw_esp_.emplace(std::move(*esp));
-    raw_ah_.emplace(std::move(*ah));
-    raw_send_.emplace(std::move(*raw));
-  } else {
-    spdlog::warn("ipsec: raw ESP and AH are off ({}); only ESP in UDP on port 4500 is used",
-                 esp ? (ah ? raw.error().message() : ah.error().message()) : esp.error().message());
-  }
+  // ESP in UDP leaves in GSO messages and arrives in GRO ones, where the
+  // kernel has them (docs/design.md, "Offloads").
+  if (settings_.offloads) natt_->enable_offloads(kLargestDatagram);
+  open_raw(false);
+  open_raw(true);
   auto poller = os::Poller::create();
   auto wake = os::EventFd::create();
   if (!poller || !wake) return fail(std::string("IPsec: cannot create the poller"));
@@ -99,13 +93,16 @@ cordon::Status<std::string> IpsecService::open() {
   for (int fd : {tun_->queue_fd(0), ike_->fd(), natt_->fd(), wake_->fd()}) {
     if (auto s = poller_->add_readable(fd); !s) return fail(fmt::format("IPsec: epoll: {}", s.error().message()));
   }
-  if (raw_esp_) {
-    poller_->add_readable(raw_esp_->fd());
-    poller_->add_readable(raw_ah_->fd());
+  for (const RawSockets& r : raw_) {
+    if (!r.esp) continue;
+    for (int fd : {r.esp->fd(), r.ah->fd()}) {
+      if (auto s = poller_->add_readable(fd); !s) return fail(fmt::format("IPsec: epoll: {}", s.error().message()));
+    }
   }
-  tun_buffer_.resize(kTunBatch * (kHeadroom + settings_.mtu + ipsec::kEspTailroom));
+  tun_io_.emplace(tun_->queue(0), settings_.mtu, kHeadroom, ipsec::kEspTailroom);
   receive_buffer_.resize(kUdpBatch * kUdpSlot);
-  batch_.resize(kUdpBatch);
+  batch_.resize(natt_->offloads().gro ? os::UdpSocket::kMaxCoalescedBatch : kUdpBatch);
+  outgoing_.reserve(IpsecTun::kSlots);
   const Now now = os::now();
   gateway_ = std::make_unique<ipsec::Gateway>(
       std::make_shared<const ipsec::GatewayConfig>(settings_.gateway),
@@ -157,13 +154,14 @@ void IpsecService::run() {
         on_udp(*ike_, ipsec::kIkePort, now);
       } else if (fd == natt_->fd()) {
         on_udp(*natt_, ipsec::kNatTraversalPort, now);
-      } else if (raw_esp_ && fd == raw_esp_->fd()) {
-        on_raw(*raw_esp_, false, now);
-      } else if (raw_ah_ && fd == raw_ah_->fd()) {
-        on_raw(*raw_ah_, true, now);
       } else if (fd == wake_->fd()) {
         wake_->drain();
         serve_requests(now);
+      } else {
+        for (RawSockets& r : raw_) {
+          if (r.esp && fd == r.esp->fd()) on_raw(*r.esp, false, now);
+          if (r.ah && fd == r.ah->fd()) on_raw(*r.ah, true, now);
+        }
       }
     }
     ipsec::IkeEvents events;
@@ -180,47 +178,67 @@ void IpsecService::run() {
   handle(events, now);
 }
 
+// Each round seals up to IpsecTun::kSlots inner packets in place and sends
+// the ESP-in-UDP ones together, so that the kernel can pack those to one
+// peer into one GSO message.
 void IpsecService::on_tun(const Now& now) {
-  const size_t slot = kHeadroom + settings_.mtu + ipsec::kEspTailroom;
-  std::array<std::span<std::byte>, kTunBatch> buffers;
-  std::array<size_t, kTunBatch> sizes{};
-  for (size_t i = 0; i < kTunBatch; ++i) buffers[i] = std::span(tun_buffer_).subspan(i * slot, slot);
-  auto read = tun_->queue(0).read(buffers, sizes, kHeadroom);
-  if (!read) return;
-  for (size_t i = 0; i < *read; ++i) {
-    auto sealed = data_.seal(buffers[i], kHeadroom, sizes[i]);
-    if (sealed) send_sealed(*sealed);
+  for (int round = 0; round < kTunRounds; ++round) {
+    const size_t n = tun_io_->read();
+    for (size_t i = 0; i < n; ++i) {
+      auto sealed = data_.seal(tun_io_->slot(i), tun_io_->headroom(), tun_io_->length(i));
+      if (sealed) send_sealed(*sealed);
+    }
+    send_encapsulated();
+    if (n < IpsecTun::kSlots && !tun_io_->pending()) break;
   }
   (void)now;
 }
 
+void IpsecService::send_encapsulated() {
+  std::span<const os::Datagram> left(outgoing_);
+  while (!left.empty()) {
+    auto sent = natt_->send(left);
+    // A failed datagram is counted and skipped; a full send buffer after
+    // the socket's bounded wait drops the rest of the batch.
+    const size_t k = sent ? sent.value() : 1;
+    if (!sent) ++send_errors_;
+    if (sent && k == 0) {
+      send_errors_ += left.size();
+      break;
+    }
+    left = left.subspan(std::min(k, left.size()));
+  }
+  outgoing_.clear();
+}
+
 void IpsecService::send_sealed(const ipsec::SealedPacket& sealed) {
   if (sealed.udp_encapsulation) {
-    os::Datagram d{std::span(const_cast<std::byte*>(sealed.packet.data()), sealed.packet.size()), sealed.packet.size(),
-                   sealed.to, false};
-    if (!natt_->send(std::span(&d, 1))) ++send_errors_;
+    outgoing_.push_back(os::Datagram{sealed.packet, sealed.packet.size(), sealed.to, false});
     return;
   }
-  if (!raw_send_) {
+  RawSockets& raw = raw_[sealed.to.address.is_v4() ? 0 : 1];
+  if (!raw.send) {
     ++send_errors_;
     return;
   }
   // ESP: the kernel writes the IP header (protocol 50). AH: the SA wrote
   // a whole IP packet.
   const bool whole = sealed.protocol == ipsec::ProtocolId::kAh;
-  auto& socket = whole ? *raw_send_ : *raw_esp_;
+  auto& socket = whole ? *raw.send : *raw.esp;
   if (!socket.send(sealed.packet, sealed.to.address)) ++send_errors_;
 }
 
-void IpsecService::deliver(std::span<const std::byte> inner) {
-  if (!tun_->queue(0).write(inner)) ++tun_write_errors_;
-}
+// Opened packets of one receive batch are written at its end, coalesced
+// per flow (IpsecTun::flush).
+void IpsecService::deliver(std::span<const std::byte> inner) { tun_io_->write(inner); }
 
 void IpsecService::on_udp(os::UdpSocket& socket, uint16_t port, const Now& now) {
   for (size_t i = 0; i < kUdpBatch; ++i) {
     batch_[i].data = std::span(receive_buffer_).subspan(i * kUdpSlot, kUdpSlot);
   }
-  auto n = socket.receive(batch_);
+  // With UDP GRO the socket points the entries at its own buffers.
+  const bool coalesced = &socket == &*natt_ && socket.offloads().gro;
+  auto n = socket.receive(coalesced ? std::span(batch_) : std::span(batch_).first(kUdpBatch));
   if (!n) return;
   ipsec::IkeEvents events;
   const Endpoint local{settings_.listen_address, port, 0};
@@ -240,22 +258,45 @@ void IpsecService::on_udp(os::UdpSocket& socket, uint16_t port, const Now& now) 
       if (inner) deliver(*inner);
     }
   }
+  tun_io_->flush();
   handle(events, now);
 }
 
 void IpsecService::on_raw(os::RawIpSocket& socket, bool ah, const Now& now) {
-  auto buffer = std::span(receive_buffer_).first(kUdpSlot);
-  for (int i = 0; i < static_cast<int>(kUdpBatch); ++i) {
+  // A slot per packet: the opened packets stay valid until the flush.
+  for (size_t i = 0; i < kUdpBatch; ++i) {
+    auto buffer = std::span(receive_buffer_).subspan(i * kUdpSlot, kUdpSlot);
     auto got = socket.receive(buffer);
-    if (!got || got->length == 0) return;
+    if (!got || got->length == 0) break;
     if (got->length > buffer.size() || got->length < 20) continue;
     auto packet = buffer.first(got->length);
-    const size_t header = (static_cast<uint8_t>(packet[0]) & 0x0f) * 4;
+    // IPv4 with its own header; IPv6 with the one the socket rebuilt.
+    const bool v6 = (static_cast<uint8_t>(packet[0]) >> 4) == 6;
+    const size_t header = v6 ? os::RawIpSocket::kIpv6Header : (static_cast<uint8_t>(packet[0]) & 0x0f) * 4u;
     if (header < 20 || header > packet.size()) continue;
     auto inner = ah ? data_.open_ah(packet) : data_.open_esp(packet, header);
     if (inner) deliver(*inner);
   }
+  tun_io_->flush();
   (void)now;
+}
+
+// Raw ESP and AH of one family need CAP_NET_RAW (and, for IPv6, a kernel
+// with IPv6); without them that family uses ESP in UDP only, which the
+// log says once.
+void IpsecService::open_raw(bool v6) {
+  auto esp = os::RawIpSocket::open(ipsec::kIpProtoEsp, v6);
+  auto ah = os::RawIpSocket::open(ipsec::kIpProtoAh, v6);
+  auto raw = os::RawIpSocket::open(255, v6);
+  if (esp && ah && raw) {
+    RawSockets& r = raw_[v6 ? 1 : 0];
+    r.esp.emplace(std::move(*esp));
+    r.ah.emplace(std::move(*ah));
+    r.send.emplace(std::move(*raw));
+    return;
+  }
+  spdlog::warn("ipsec: raw ESP and AH over {} are off ({}); only ESP in UDP on port 4500 is used", v6 ? "IPv6" : "IPv4",
+               esp ? (ah ? raw.error().message() : ah.error().message()) : esp.error().message());
 }
 
 // A route for `p` through the IPsec device. One that exists already (the
@@ -388,10 +429,19 @@ nlohmann::json IpsecService::status_json() const {
       drops[std::string(ipsec::esp_drop_name(static_cast<ipsec::EspDrop>(i)))] = data_.receive_drops()[i];
     }
   }
-  if (tun_write_errors_) drops["tun_write_errors"] = tun_write_errors_;
+  const IpsecTunCounters& tun = tun_io_->counters();
+  if (tun.write_errors) drops["tun_write_errors"] = tun.write_errors;
+  if (tun.split_drops) drops["split_drops"] = tun.split_drops;
   if (send_errors_) drops["send_errors"] = send_errors_;
+  const os::UdpOffloads udp = natt_->offloads();
+  const nlohmann::json offloads = {{"tun", tun_io_->offloads()},      {"udp_gso", udp.gso},
+                                   {"udp_gro", udp.gro},              {"super_packets", tun.super_packets},
+                                   {"segments", tun.segments},        {"coalesced", tun.coalesced},
+                                   {"coalesced_writes", tun.coalesced_writes}, {"gso_messages", udp.gso_messages},
+                                   {"gso_datagrams", udp.gso_datagrams}, {"gro_messages", udp.gro_messages},
+                                   {"gro_datagrams", udp.gro_datagrams}};
   return {{"interface", settings_.interface}, {"ike_sas", connections}, {"child_sas", children},
-          {"half_open", gateway_->half_open()}, {"drops", drops}};
+          {"half_open", gateway_->half_open()}, {"drops", drops}, {"offloads", offloads}};
 }
 
 }  // namespace cordon::daemon

@@ -35,6 +35,7 @@
 #include "core/ipsec/data_path.hpp"
 #include "core/ipsec/gateway.hpp"
 #include "daemon/config.hpp"
+#include "daemon/ipsec_tun.hpp"
 #include "os/linux/netlink.hpp"
 #include "os/linux/poller.hpp"
 #include "os/linux/raw_ip.hpp"
@@ -64,9 +65,11 @@ class IpsecService {
   void run();
   void on_tun(const Now& now);
   void on_udp(os::UdpSocket& socket, uint16_t port, const Now& now);
+  void open_raw(bool v6);
   void on_raw(os::RawIpSocket& socket, bool ah, const Now& now);
   void deliver(std::span<const std::byte> inner);
   void send_sealed(const ipsec::SealedPacket& sealed);
+  void send_encapsulated();
   void handle(ipsec::IkeEvents& events, const Now& now);
   void route(const ipsec::ChildSaInstall& child, bool add);
   void add_route(const Prefix& p);
@@ -85,7 +88,12 @@ class IpsecService {
   IpsecSettings settings_;
   std::optional<os::TunDevice> tun_;
   std::optional<os::UdpSocket> ike_, natt_;
-  std::optional<os::RawIpSocket> raw_esp_, raw_ah_, raw_send_;
+  // Raw ESP and AH of one family: receive ESP, receive AH, send whole
+  // packets (AH); ESP is sent on `esp`, behind a header the kernel writes.
+  struct RawSockets {
+    std::optional<os::RawIpSocket> esp, ah, send;
+  };
+  std::array<RawSockets, 2> raw_;  // [0] IPv4, [1] IPv6
   std::optional<os::Poller> poller_;
   std::optional<os::EventFd> wake_;
   std::optional<os::Netlink> netlink_;
@@ -93,10 +101,11 @@ class IpsecService {
   ipsec::DataPath data_;
   std::map<std::string, int> routes_;  // prefix text -> CHILD_SAs that want it
   std::map<uint32_t, std::vector<Prefix>> child_routes_;  // inbound SPI -> its routes
-  std::vector<std::byte> tun_buffer_;
+  std::optional<IpsecTun> tun_io_;
   std::vector<std::byte> receive_buffer_;
-  std::vector<os::Datagram> batch_;
-  uint64_t tun_write_errors_ = 0, send_errors_ = 0;
+  std::vector<os::Datagram> batch_;     // received: kUdpBatch, or with UDP GRO kMaxCoalescedBatch
+  std::vector<os::Datagram> outgoing_;  // ESP in UDP sealed in one on_tun round, sent together (UDP GSO)
+  uint64_t send_errors_ = 0;
 
   std::mutex mutex_;
   std::vector<std::unique_ptr<Request>> requests_;  // guarded by mutex_

@@ -108,6 +108,10 @@ MASKS = [
     # How many workers there are, and what each carried, follows the
     # machine's CPUs: the line is there, its contents are the machine's.
     (re.compile(r"^workers: .*"), "workers: <per worker>"),
+    # A key-generation row's NEXT REKEY is "-" while a round is under way
+    # (docs/administration.md, "Pass traffic") and a time once it is done.
+    (re.compile(r"^(0x[0-9a-f]{8}\s+\d+\s+(?:peer|this host)\s+\w+\s+(?:\d+ \w+ ago|just now|never))"
+                r"\s+(?:-|now|in \d+ (?:s|min|h|d))(?=\s)"), r"\1 <when>"),
     (re.compile(r"just now|never|\d+ (s|min|h|d) ago"), "<age>"),
     # Key generations: where a rekey round stands, and when the next one
     # comes, depend on the moment `cordon status` runs.

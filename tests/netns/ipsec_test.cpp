@@ -63,6 +63,8 @@ struct Tunnel {
   int ike_rekey_time = -1;    // -1: the default
   int dpd_delay = -1;
   std::string dpd_action;
+  int retransmit_timeout = -1;
+  int retransmit_tries = -1;
   std::string pool;  // a pool CIDR handed to the remote access client
   // strongSwan only
   bool swan_virtual_ip = false;
@@ -84,6 +86,8 @@ std::string render_cordon_ipsec(const Tunnel& t, const fs::path& psk_file) {
   if (t.ike_rekey_time >= 0) o += "rekey_time = " + std::to_string(t.ike_rekey_time) + "\n";
   if (t.dpd_delay >= 0) o += "dpd_delay = " + std::to_string(t.dpd_delay) + "\n";
   if (!t.dpd_action.empty()) o += "dpd_action = \"" + t.dpd_action + "\"\n";
+  if (t.retransmit_timeout >= 0) o += "retransmit_timeout = " + std::to_string(t.retransmit_timeout) + "\n";
+  if (t.retransmit_tries >= 0) o += "retransmit_tries = " + std::to_string(t.retransmit_tries) + "\n";
   if (!t.pool.empty()) o += "pools = [\"rw\"]\n";
   if (t.cordon.auth == "psk") o += "psk_file = \"" + psk_file.string() + "\"\n";
   o += "\n[ipsec.connections.site-b.local]\nauth = \"" + t.cordon.auth + "\"\nid = \"" + t.cordon.id + "\"\n";
@@ -424,17 +428,17 @@ struct RekeyPlan {
   bool cordon_initiates = false;  // who sets up the IKE SA
   bool swan_rekeys_child = false;  // swanctl --rekey --child
   bool swan_rekeys_ike = false;    // swanctl --rekey --ike
-  bool cordon_rekeys = true;       // Cordon's child rekey_time = 5 s (else 0: never)
-  bool cordon_rekeys_ike = false;  // Cordon's IKE rekey_time = 7 s
-  int pings = 2500;                // at 10 ms: about 25 to 40 s here
+  bool cordon_rekeys = true;       // Cordon's child rekey_time = 2 s (else 0: never)
+  bool cordon_rekeys_ike = false;  // Cordon's IKE rekey_time = 3 s
+  int pings = 1200;                // at 10 ms: about 12 to 20 s here
 };
 
 void expect_rekeys_without_loss(const std::string& tag, const RekeyPlan& plan) {
   Sites sites(tag);
   Tunnel t;
   t.esp_proposal = "aes256gcm16-ecp256";
-  t.child_rekey_time = plan.cordon_rekeys ? 5 : 0;
-  if (plan.cordon_rekeys_ike) t.ike_rekey_time = 7;
+  t.child_rekey_time = plan.cordon_rekeys ? 2 : 0;
+  if (plan.cordon_rekeys_ike) t.ike_rekey_time = 3;
   if (plan.cordon_initiates) t.start_action = "start";
   sites.start(t);
   if (!plan.cordon_initiates) {
@@ -495,23 +499,23 @@ TEST_F(IpsecTest, RekeyWithoutLoss) {
 }
 
 // Cordon sets up the IKE SA and is the only side that rekeys, with PFS,
-// every 5 s under a 10 ms ping.
+// every 2 s under a 10 ms ping.
 TEST_F(IpsecTest, RekeyByCordonWithoutLoss) {
-  expect_rekeys_without_loss("ipsec-rekey-co", {.cordon_initiates = true, .pings = 1500});
+  expect_rekeys_without_loss("ipsec-rekey-co", {.cordon_initiates = true, .pings = 800});
 }
 
-// Cordon also rekeys the IKE SA by its own rekey_time (every 7 s) between
+// Cordon also rekeys the IKE SA by its own rekey_time (every 3 s) between
 // its CHILD_SA rekeys.
 TEST_F(IpsecTest, IkeAndChildRekeysByCordonWithoutLoss) {
   expect_rekeys_without_loss("ipsec-rekey-coike",
-                             {.cordon_initiates = true, .cordon_rekeys_ike = true, .pings = 2000});
+                             {.cordon_initiates = true, .cordon_rekeys_ike = true, .pings = 1000});
 }
 
 // And strongSwan, which set up the IKE SA, rekeys a CHILD_SA with PFS and
 // then the IKE SA; Cordon only answers.
 TEST_F(IpsecTest, RekeyByStrongSwanWithoutLoss) {
   expect_rekeys_without_loss(
-      "ipsec-rekey-ss", {.swan_rekeys_child = true, .swan_rekeys_ike = true, .cordon_rekeys = false, .pings = 1000});
+      "ipsec-rekey-ss", {.swan_rekeys_child = true, .swan_rekeys_ike = true, .cordon_rekeys = false, .pings = 600});
 }
 
 // A pre-shared key that differs is refused: the tunnel must not come up,
@@ -530,24 +534,27 @@ TEST_F(IpsecTest, WrongPreSharedKeyIsRefused) {
   EXPECT_FALSE(find_child(sites.cordon_list("sa")).is_object());
 }
 
-// (f) dpd_delay = 2, dpd_action = "restart": when charon dies, Cordon's
-// liveness checks go unanswered and its CHILD_SA goes; when charon comes
-// back with the same config, Cordon brings the tunnel up again.
+// (f) dpd_delay = 2, dpd_action = "restart", retransmit_timeout = 1,
+// retransmit_tries = 3: when charon dies, Cordon's liveness checks go
+// unanswered and its CHILD_SA goes; when charon comes back with the same
+// config, Cordon brings the tunnel up again.
 TEST_F(IpsecTest, DeadPeerDetection) {
   Sites sites("ipsec-dpd");
   Tunnel t;
   t.start_action = "start";
   t.dpd_delay = 2;
   t.dpd_action = "restart";
+  t.retransmit_timeout = 1;
+  t.retransmit_tries = 3;
   sites.start(t);
   ASSERT_TRUE(wait_for_ping(sites.lan_a(), kLanBHost, deadline_in(30s))) << sites.swan().list_sas();
 
   sites.swan().kill();
   const auto killed = Clock::now();
   // RFC 7296 section 2.4: the peer is dead after the retransmissions of a
-  // liveness check go unanswered (Cordon: 4 s, then x1.8 each time; about
-  // 90 s here).
-  ASSERT_TRUE(poll_until(deadline_in(240s), [&] {
+  // liveness check go unanswered (here 1 s, then x1.8 each time, three
+  // sends: about 6 s after the 2 s of silence).
+  ASSERT_TRUE(poll_until(deadline_in(60s), [&] {
     const json list = sites.cordon_list("connection");
     return list.is_object() && !find_child(list).is_object();
   }, 200ms)) << sites.cordon_list("connection").dump(2);

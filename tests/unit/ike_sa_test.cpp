@@ -188,6 +188,27 @@ TEST(IkeSa, DeadPeerIsClearedAndRestarted) {
   EXPECT_TRUE(pair.children_paired());
 }
 
+// retransmit_timeout 1 s and retransmit_tries 3: the liveness check that
+// starts after 5 s of silence is sent at +0, +1 and +2.8 s and the peer is
+// dead 6.04 s after the first send (section 2.4), so 6.04 to 11.04 s after
+// the link went down; the default settings would take about 90 s more.
+TEST(IkeSa, RetransmissionFollowsTheConnectionsSettings) {
+  GatewayConfig a = site_a();
+  a.connections[0].dpd_delay_ns = 5 * kNsPerSecond;
+  a.connections[0].retransmit_timeout_ns = kNsPerSecond;
+  a.connections[0].retransmit_tries = 3;
+  IkePair pair(std::move(a), site_b());
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1; }, kMinute));
+  pair.set_blocked(true);
+  const int64_t blocked_at = pair.clock().now().mono_ns;
+  ASSERT_TRUE(pair.run_until([&] { return pair.logged("peer_dead"); }, kMinute));
+  const int64_t took = pair.clock().now().mono_ns - blocked_at;
+  EXPECT_GE(took, 6 * kNsPerSecond);
+  EXPECT_LE(took, 12 * kNsPerSecond);
+  EXPECT_TRUE(pair.a().list().empty());
+}
+
 TEST(IkeSa, CookiesEngageUnderLoad) {
   GatewayConfig b = site_b();
   b.cookie_threshold = 0;  // every IKE_SA_INIT must bring a cookie

@@ -36,6 +36,8 @@ remote_addrs = ["198.51.100.2"]
 proposals = ["aes256gcm16-prfsha256-ecp256", "aes256-sha256-modp2048"]
 dpd_delay = 10
 dpd_action = "restart"
+retransmit_timeout = 2
+retransmit_tries = 3
 psk_file = "site.psk"
 pools = ["rw"]
 [ipsec.connections.site-b.local]
@@ -100,6 +102,8 @@ TEST_F(IpsecConfigTest, SiteToSiteIsRead) {
   EXPECT_EQ(c.proposals.size(), 2u);
   EXPECT_EQ(c.dpd_delay_ns, 10 * kNsPerSecond);
   EXPECT_EQ(c.dpd_action, ipsec::DpdAction::kRestart);
+  EXPECT_EQ(c.retransmit_timeout_ns, 2 * kNsPerSecond);
+  EXPECT_EQ(c.retransmit_tries, 3);
   EXPECT_EQ(c.local.psk.size(), 34u);
   EXPECT_TRUE(c.local.psk == c.remote.psk);
   EXPECT_EQ(c.remote.id.text, "gw-b.example");
@@ -165,6 +169,7 @@ INSTANTIATE_TEST_SUITE_P(
         Mistake{"BadProposal", "aes256-sha256-modp2048", "aes256-sha256-modp9999",
                 "ipsec.connections.site-b.proposals", "unknown algorithm \"modp9999\""},
         Mistake{"TypoKey", "dpd_delay", "dpd_dealy", "ipsec.connections.site-b.dpd_dealy", "did you mean `dpd_delay`"},
+        Mistake{"NoTries", "retransmit_tries = 3", "retransmit_tries = 0", "site-b.retransmit_tries", "1"},
         Mistake{"BadAction", "\"restart\"", "\"reboot\"", "dpd_action", "use \"clear\" or \"restart\""},
         Mistake{"BadSelector", "\"10.3.0.5\"", "\"10.3.0.500\"", "children.net.remote_ts", "not an address or CIDR"},
         Mistake{"NoPskFile", "psk_file = \"site.psk\"", "psk_file = \"missing.psk\"", "psk_file", "missing.psk"},

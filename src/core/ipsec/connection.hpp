@@ -65,6 +65,8 @@ enum class DpdAction : uint8_t { kClear, kRestart };
 constexpr int64_t kDefaultIkeRekeyNs = int64_t{4} * 3600 * 1'000'000'000;    // rekey_time = 4h
 constexpr int64_t kDefaultChildRekeyNs = int64_t{3600} * 1'000'000'000;      // rekey_time = 1h
 constexpr int64_t kDefaultDpdDelayNs = int64_t{30} * 1'000'000'000;          // dpd_delay = 30s
+constexpr int64_t kDefaultRetransmitTimeoutNs = int64_t{4} * 1'000'000'000;  // retransmit_timeout = 4s
+constexpr int kDefaultRetransmitTries = 5;                                   // retransmit_tries = 5
 
 struct ChildConfig {
   std::string name;
@@ -90,6 +92,11 @@ struct ConnectionConfig {
   int64_t rekey_time_ns = kDefaultIkeRekeyNs;  // IKE_SA rekey; 0: never
   int64_t dpd_delay_ns = kDefaultDpdDelayNs;   // liveness check when idle; 0: off
   DpdAction dpd_action = DpdAction::kClear;
+  // Section 2.1/2.4: a request is sent retransmit_tries times in all, the
+  // first wait retransmit_timeout, each next one 1.8 times the last; then
+  // the peer is dead. The defaults give up after about 90 s.
+  int64_t retransmit_timeout_ns = kDefaultRetransmitTimeoutNs;
+  int retransmit_tries = kDefaultRetransmitTries;
   bool fragmentation = true;              // RFC 7383: offered and used when the peer supports it
   // Always ESP in UDP on 4500, NAT or not (RFC 3948), as strongSwan's
   // `encap = yes`: for peers whose ESP can only run encapsulated.

@@ -108,9 +108,12 @@ bool make_ike_ciphers(IkeSa::State& s) {
 
 // Section 2.1: retransmission intervals grow; strongSwan's formula
 // timeout * base^try, so two gateways configured alike give up alike.
-int64_t retransmit_delay(int tries) {
-  return static_cast<int64_t>(static_cast<double>(kRetransmitTimeoutNs) * std::pow(kRetransmitBase, tries));
+int64_t retransmit_delay(const IkeSa::State& s, int tries) {
+  const int64_t timeout = s.conn ? s.conn->retransmit_timeout_ns : kDefaultRetransmitTimeoutNs;
+  return static_cast<int64_t>(static_cast<double>(timeout) * std::pow(kRetransmitBase, tries));
 }
+
+int retransmit_tries(const IkeSa::State& s) { return s.conn ? s.conn->retransmit_tries : kDefaultRetransmitTries; }
 
 namespace {
 
@@ -190,7 +193,7 @@ bool send_request(IkeSa::State& s, ExchangeType type, std::vector<Payload> paylo
   }
   ++s.next_request_id;
   transmit(s, *datagrams, events);
-  s.outstanding = Outstanding{id, type, std::move(*datagrams), 0, now.mono_ns + retransmit_delay(0),
+  s.outstanding = Outstanding{id, type, std::move(*datagrams), 0, now.mono_ns + retransmit_delay(s, 0),
                               std::move(exchange)};
   return true;
 }
@@ -456,14 +459,14 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
   if (s.state == IkeState::kClosed) return kFar;
   // Retransmission (section 2.1), then giving up (section 2.4).
   if (s.outstanding && now.mono_ns >= s.outstanding->deadline_ns) {
-    if (s.outstanding->tries + 1 >= kRetransmitTries) {
+    if (s.outstanding->tries + 1 >= ike::retransmit_tries(s)) {
       s.dead = true;
-      ike::fail(s, "peer_dead", fmt::format("no answer to {} retransmissions", kRetransmitTries), events);
+      ike::fail(s, "peer_dead", fmt::format("no answer to {} retransmissions", ike::retransmit_tries(s)), events);
       return kFar;
     }
     ++s.outstanding->tries;
     ++s.counters.retransmits;
-    s.outstanding->deadline_ns = now.mono_ns + ike::retransmit_delay(s.outstanding->tries);
+    s.outstanding->deadline_ns = now.mono_ns + ike::retransmit_delay(s, s.outstanding->tries);
     ike::transmit(s, s.outstanding->datagrams, events);
   }
   if (s.state == IkeState::kAuthWait && now.mono_ns - s.created_ns >= kHalfOpenTimeoutNs) {

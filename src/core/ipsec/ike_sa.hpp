@@ -19,9 +19,10 @@
 // the Encrypted payload (section 3.14) and fragments (RFC 7383).
 //
 // Timers (all per IKE SA; defaults in the constants below):
-//   retransmit  a request unanswered: 4 s, then x1.8 each time, 5 tries
-//               (strongSwan's retransmit_timeout/base/tries), then the SA
-//               is dead (section 2.4);
+//   retransmit  a request unanswered: retransmit_timeout (4 s), then x1.8
+//               each time, retransmit_tries (5) in all (strongSwan's
+//               retransmit_timeout/base/tries), then the SA is dead
+//               (section 2.4);
 //   liveness    nothing heard for dpd_delay: an empty INFORMATIONAL (2.4);
 //   rekey       IKE_SA at rekey_time, each CHILD_SA at its rekey_time or
 //               byte/packet limit (sections 2.8, 1.3.2, 1.3.3);
@@ -53,9 +54,7 @@
 
 namespace cordon::ipsec {
 
-constexpr int64_t kRetransmitTimeoutNs = 4'000'000'000;
 constexpr double kRetransmitBase = 1.8;
-constexpr int kRetransmitTries = 5;
 constexpr int64_t kHalfOpenTimeoutNs = 30'000'000'000;
 constexpr size_t kNonceSize = 32;          // section 2.10: at least half the PRF's key size
 constexpr size_t kFragmentSize = 1280;     // RFC 7383 section 2.5.1: fits any IPv6 path

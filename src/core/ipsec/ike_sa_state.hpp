@@ -159,7 +159,8 @@ void transmit(const IkeSa::State& s, std::span<const std::vector<std::byte>> dat
 
 // Section 2.1: the wait before retransmission number `tries` (0: the first
 // send).
-int64_t retransmit_delay(int tries);
+int64_t retransmit_delay(const IkeSa::State& s, int tries);
+int retransmit_tries(const IkeSa::State& s);
 // Builds the Cipher pair of the IKE SA from its keys.
 bool make_ike_ciphers(IkeSa::State& s);
 // The payloads of an SK-protected message, decrypted; nullopt when the ICV
