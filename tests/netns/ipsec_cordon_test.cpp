@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/netns/nat_topology.hpp"
@@ -158,9 +159,11 @@ struct SiteToSite {
 
   // `any_address`: listen on 0.0.0.0 (the default) rather than the WAN
   // address, with local_addrs naming it, as docs/ipsec.md shows.
-  // `nets_a`: the selectors on gw-a's side (its LAN, and more).
+  // `nets_a`, `nets_b`: the selectors on gw-a's side (its LAN, and more)
+  // and on gw-b's.
   SiteToSite(const std::string& tag, const std::string& child_proposals, bool encap, bool any_address = false,
-             const std::vector<std::string>& nets_a = {"10.1.0.0/24"})
+             const std::vector<std::string>& nets_a = {"10.1.0.0/24"},
+             const std::vector<std::string>& nets_b = {"10.2.0.0/24"})
       : dir("netns-" + tag),
         gw_a(tag + "-gwa", dir),
         gw_b(tag + "-gwb", dir),
@@ -174,15 +177,16 @@ struct SiteToSite {
     attach_lan(net_a, gw_a, lan_a, "10.1.0");
     attach_lan(net_b, gw_b, lan_b, "10.2.0");
     for (IpsecHost* gw : {&gw_a, &gw_b}) write_file(gw->dir() / "site.psk", kPsk, 0600);
-    gw_a.write_config(ipsec_a(child_proposals, encap, any_address, nets_a), 1);
-    gw_b.write_config(site_config(kWanB, kWanA, "gw-b.example.org", "gw-a.example.org", {"10.2.0.0/24"}, nets_a,
+    gw_a.write_config(ipsec_a(child_proposals, encap, any_address, nets_a, nets_b), 1);
+    gw_b.write_config(site_config(kWanB, kWanA, "gw-b.example.org", "gw-a.example.org", nets_b, nets_a,
                                   child_proposals, false, encap, any_address ? "0.0.0.0" : kWanB),
                       2, {}, "10.78.0");  // not gw-a's tunnel subnet: it may be among gw-a's selectors
   }
 
   static std::string ipsec_a(const std::string& child_proposals, bool encap, bool any_address,
-                             const std::vector<std::string>& nets_a) {
-    return site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", nets_a, {"10.2.0.0/24"},
+                             const std::vector<std::string>& nets_a,
+                             const std::vector<std::string>& nets_b = {"10.2.0.0/24"}) {
+    return site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", nets_a, nets_b,
                        child_proposals, true, encap, any_address ? "0.0.0.0" : kWanA);
   }
 
@@ -256,6 +260,78 @@ TEST_F(IpsecCordonTest, CordonToCordonAh) {
 TEST_F(IpsecCordonTest, ResponderOnTheAnyAddressMatchesLocalAddrs) {
   SiteToSite s("isc-any", "esp_proposals = [\"aes256gcm16\"]", false, true);
   check_site_to_site(s, 50, "esp");
+}
+
+// Transport mode (RFC 4303 section 3.1.1) between the gateways' own WAN
+// addresses: the CHILD_SA's selectors are those two addresses, and the
+// ESP packets keep the original IP header. The daemon routes nothing for a
+// transport-mode child (docs/ipsec.md, "How traffic flows"), so each
+// gateway routes ICMP to the other into the IPsec device with a policy
+// rule; IKE and the ESP packets themselves take the WAN.
+TEST_F(IpsecCordonTest, TransportModeBetweenGateways) {
+  SiteToSite s("isc-tr", "esp_proposals = [\"aes256gcm16\"]\nmode = \"transport\"", false, false,
+               {std::string(kWanA) + "/32"}, {std::string(kWanB) + "/32"});
+  s.gw_b.start();
+  s.gw_a.start();
+  // The device has no address: `src` makes the WAN address the source,
+  // the one the selectors name.
+  for (auto [gw, self, peer] : {std::tuple{&s.gw_a, kWanA, kWanB}, std::tuple{&s.gw_b, kWanB, kWanA}}) {
+    run_checked(&gw->ns(), {"ip", "route", "add", "default", "dev", kIpsecIface, "src", self, "table", "100"}, 10s);
+    run_checked(&gw->ns(), {"ip", "rule", "add", "ipproto", "icmp", "to", peer, "lookup", "100"}, 10s);
+  }
+  std::unique_ptr<Capture> capture;
+  if (tcpdump_installed()) {
+    capture = std::make_unique<Capture>(s.wan.ns(), "br0", s.dir / "wan.pcap", s.dir / "tcpdump.log", "ip proto 50");
+  }
+  ASSERT_TRUE(eventually_pings(s.gw_a.ns(), kWanB, deadline_in(30s))) << s.logs();
+  RunResult five = run(&s.gw_a.ns(), {"ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", kWanB}, 30s);
+  EXPECT_NE(five.out.find("5 received"), std::string::npos) << five.describe() << s.logs();
+
+  for (IpsecHost* gw : {&s.gw_a, &s.gw_b}) {
+    const nlohmann::json list = gw->sa_list();
+    const auto& children = list.value("child_sas", nlohmann::json::array());
+    ASSERT_EQ(children.size(), 1u) << gw->ns().name() << ": " << list.dump(2);
+    for (const char* d : {"inbound", "outbound"}) {
+      EXPECT_EQ(children[0].value(d, nlohmann::json::object()).value("mode", ""), "transport") << list.dump(2);
+      EXPECT_GE(sa_packets(children[0], d), 6u) << list.dump(2);
+    }
+  }
+  if (capture) {
+    capture->stop();
+    EXPECT_GE(pcap_packet_count(capture->pcap()), 12u) << "ESP on the WAN";
+  }
+}
+
+// An IPv6 prefix on a gateway's LAN beside its IPv4 one: the gateway is
+// NET::1, the host NET::10 with a default route through it. No duplicate
+// address detection: the addresses are ours alone and usable at once.
+void add_lan_v6(IpsecHost& gw, Namespace& host, const std::string& net) {
+  run_checked(&gw.ns(), {"ip", "-6", "addr", "add", net + "::1/64", "dev", "lan0", "nodad"}, 10s);
+  run_checked(&host, {"ip", "-6", "addr", "add", net + "::10/64", "dev", "eth0", "nodad"}, 10s);
+  run_checked(&host, {"ip", "-6", "route", "add", "default", "via", net + "::1"}, 10s);
+}
+
+// docs/ipsec.md, "How traffic flows", for IPv6 inside the tunnel: a packet
+// larger than the IPsec device's MTU (1376 by default) is answered by the
+// gateway's kernel with ICMPv6 "packet too big" naming that MTU (RFC 8201
+// section 4), and one that fits crosses.
+TEST_F(IpsecCordonTest, PathMtuOfTheIpsecDeviceIpv6) {
+  SiteToSite s("isc-pmtu6", "esp_proposals = [\"aes256gcm16\"]", false, false, {"10.1.0.0/24", "fd01::/64"},
+               {"10.2.0.0/24", "fd02::/64"});
+  add_lan_v6(s.gw_a, s.lan_a, "fd01");
+  add_lan_v6(s.gw_b, s.lan_b, "fd02");
+  s.gw_b.start();
+  s.gw_a.start();
+  ASSERT_TRUE(eventually_pings(s.lan_a, "fd02::10", deadline_in(30s))) << s.logs();
+
+  // 1400 bytes of payload: a 1448-byte packet.
+  RunResult big = run(&s.lan_a, {"ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", "fd02::10"}, 20s);
+  EXPECT_FALSE(big.ok()) << big.describe();
+  EXPECT_NE(big.out.find("Packet too big: mtu=1376"), std::string::npos) << big.describe();
+  // 1348 bytes: fits the device.
+  RunResult fits =
+      run(&s.lan_a, {"ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1300", "fd02::10"}, 20s);
+  EXPECT_NE(fits.out.find("3 received"), std::string::npos) << fits.describe() << s.logs();
 }
 
 // ---------------------------------------------------------------------------
