@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/netns/nat_topology.hpp"
@@ -31,6 +32,9 @@ constexpr const char* kPsk = "3f1c2a9b7d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091
 constexpr const char* kIpsecIface = "cordon-ipsec0";
 constexpr const char* kWanA = "203.0.113.1";
 constexpr const char* kWanB = "203.0.113.2";
+// The WAN's IPv6 addresses, for IKE and ESP over IPv6 (SiteToSite's `v6_wan`).
+constexpr const char* kWanA6 = "fd00:203::1";
+constexpr const char* kWanB6 = "fd00:203::2";
 
 // One Cordon host in manual mode with an [ipsec] table: its namespace, its
 // files and its daemon.
@@ -158,9 +162,12 @@ struct SiteToSite {
 
   // `any_address`: listen on 0.0.0.0 (the default) rather than the WAN
   // address, with local_addrs naming it, as docs/ipsec.md shows.
-  // `nets_a`: the selectors on gw-a's side (its LAN, and more).
+  // `nets_a`, `nets_b`: the selectors on gw-a's side (its LAN, and more)
+  // and on gw-b's. `v6_wan`: the gateways speak IKE and ESP over the
+  // WAN's IPv6 addresses (listening on "::" with `any_address`).
   SiteToSite(const std::string& tag, const std::string& child_proposals, bool encap, bool any_address = false,
-             const std::vector<std::string>& nets_a = {"10.1.0.0/24"})
+             const std::vector<std::string>& nets_a = {"10.1.0.0/24"},
+             const std::vector<std::string>& nets_b = {"10.2.0.0/24"}, bool v6_wan = false)
       : dir("netns-" + tag),
         gw_a(tag + "-gwa", dir),
         gw_b(tag + "-gwb", dir),
@@ -173,17 +180,20 @@ struct SiteToSite {
     wan.attach(gw_b.ns(), "ul0", std::string(kWanB) + "/24");
     attach_lan(net_a, gw_a, lan_a, "10.1.0");
     attach_lan(net_b, gw_b, lan_b, "10.2.0");
+    std::string a = kWanA, b = kWanB, any = "0.0.0.0";
+    if (v6_wan) {
+      // nodad: usable at once (RFC 4862, section 5.4), so the daemons can bind them.
+      run_checked(&gw_a.ns(), {"ip", "-6", "addr", "add", std::string(kWanA6) + "/64", "dev", "ul0", "nodad"}, 10s);
+      run_checked(&gw_b.ns(), {"ip", "-6", "addr", "add", std::string(kWanB6) + "/64", "dev", "ul0", "nodad"}, 10s);
+      a = kWanA6, b = kWanB6, any = "::";
+    }
     for (IpsecHost* gw : {&gw_a, &gw_b}) write_file(gw->dir() / "site.psk", kPsk, 0600);
-    gw_a.write_config(ipsec_a(child_proposals, encap, any_address, nets_a), 1);
-    gw_b.write_config(site_config(kWanB, kWanA, "gw-b.example.org", "gw-a.example.org", {"10.2.0.0/24"}, nets_a,
-                                  child_proposals, false, encap, any_address ? "0.0.0.0" : kWanB),
+    gw_a.write_config(site_config(a, b, "gw-a.example.org", "gw-b.example.org", nets_a, nets_b, child_proposals, true,
+                                  encap, any_address ? any : a),
+                      1);
+    gw_b.write_config(site_config(b, a, "gw-b.example.org", "gw-a.example.org", nets_b, nets_a, child_proposals,
+                                  false, encap, any_address ? any : b),
                       2, {}, "10.78.0");  // not gw-a's tunnel subnet: it may be among gw-a's selectors
-  }
-
-  static std::string ipsec_a(const std::string& child_proposals, bool encap, bool any_address,
-                             const std::vector<std::string>& nets_a) {
-    return site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", nets_a, {"10.2.0.0/24"},
-                       child_proposals, true, encap, any_address ? "0.0.0.0" : kWanA);
   }
 
   std::string logs() const { return "gw-a:\n" + gw_a.log_text() + "\ngw-b:\n" + gw_b.log_text(); }
@@ -197,14 +207,24 @@ uint64_t sa_packets(const nlohmann::json& child, const char* direction) {
 bool tcpdump_installed() { return run(nullptr, {"tcpdump", "--version"}, 10s).ok(); }
 
 // Brings the tunnel up, pings both ways, and checks the CHILD_SA's counters
-// and that the WAN carries IP protocol `ip_proto` (50 ESP, 51 AH).
-void check_site_to_site(SiteToSite& s, int ip_proto, const std::string& protocol_name) {
+// and that the WAN carries what `wan` says: IP protocol `ip_proto` (50
+// ESP, 51 AH) over IPv4 or IPv6, or ESP in UDP on port 4500.
+struct WanCarries {
+  bool v6 = false;
+  bool udp = false;
+  std::string filter(int ip_proto) const {
+    if (udp) return std::string(v6 ? "ip6" : "ip") + " and udp port 4500";
+    return std::string(v6 ? "ip6" : "ip") + " proto " + std::to_string(ip_proto);
+  }
+};
+
+void check_site_to_site(SiteToSite& s, int ip_proto, const std::string& protocol_name, WanCarries wan = {}) {
   s.gw_b.start();
   s.gw_a.start();
   std::unique_ptr<Capture> capture;
   if (tcpdump_installed()) {
     capture = std::make_unique<Capture>(s.wan.ns(), "br0", s.dir / "wan.pcap", s.dir / "tcpdump.log",
-                                        "ip proto " + std::to_string(ip_proto));
+                                        wan.filter(ip_proto));
   }
   ASSERT_TRUE(eventually_pings(s.lan_a, "10.2.0.10", deadline_in(30s))) << "lan-a never reached lan-b\n" << s.logs();
   RunResult five = run(&s.lan_a, {"ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", "10.2.0.10"}, 30s);
@@ -217,8 +237,12 @@ void check_site_to_site(SiteToSite& s, int ip_proto, const std::string& protocol
     const auto& children = list.value("child_sas", nlohmann::json::array());
     ASSERT_EQ(children.size(), 1u) << gw->ns().name() << ": " << list.dump(2);
     const nlohmann::json& child = children[0];
-    EXPECT_FALSE(child.value("udp_encapsulation", true)) << child.dump(2);
+    EXPECT_EQ(child.value("udp_encapsulation", !wan.udp), wan.udp) << child.dump(2);
     EXPECT_FALSE(child.value("manual", true)) << child.dump(2);
+    EXPECT_EQ(child.value("remote", "").find(':') != std::string::npos &&
+                  child.value("remote", "").find('.') == std::string::npos,
+              wan.v6)
+        << child.dump(2);
     EXPECT_GE(sa_packets(child, "inbound"), 9u) << child.dump(2);
     EXPECT_GE(sa_packets(child, "outbound"), 9u) << child.dump(2);
     for (const char* d : {"inbound", "outbound"}) {
@@ -230,7 +254,7 @@ void check_site_to_site(SiteToSite& s, int ip_proto, const std::string& protocol
   if (capture) {
     capture->stop();
     // 9 echo requests and 9 replies crossed the WAN at least once each.
-    EXPECT_GE(pcap_packet_count(capture->pcap()), 18u) << "protocol " << ip_proto << " on the WAN";
+    EXPECT_GE(pcap_packet_count(capture->pcap()), 18u) << wan.filter(ip_proto) << " on the WAN";
   } else {
     std::cout << "tcpdump not installed: the WAN capture is skipped\n";
   }
@@ -248,6 +272,28 @@ TEST_F(IpsecCordonTest, CordonToCordonAh) {
   check_site_to_site(s, 51, "ah");
 }
 
+// IKE and raw ESP over IPv6 between the gateways (docs/ipsec.md, "What is
+// in"): the raw IPv6 socket hands up ESP without its IPv6 header, which the
+// daemon rebuilds before opening it.
+TEST_F(IpsecCordonTest, RawEspOverIpv6) {
+  SiteToSite s("isc-esp6", "esp_proposals = [\"aes256gcm16\"]", false, false, {"10.1.0.0/24"}, {"10.2.0.0/24"}, true);
+  check_site_to_site(s, 50, "esp", {.v6 = true});
+}
+
+// AH over IPv6: its ICV covers the IPv6 header's immutable fields (RFC 4302
+// section 3.3.3.1.2), so the rebuilt header must carry them exactly.
+TEST_F(IpsecCordonTest, AhOverIpv6) {
+  SiteToSite s("isc-ah6", "ah_proposals = [\"sha256\"]", false, false, {"10.1.0.0/24"}, {"10.2.0.0/24"}, true);
+  check_site_to_site(s, 51, "ah", {.v6 = true});
+}
+
+// ESP in UDP over IPv6 with both daemons on "::", which serves IPv4 and
+// IPv6 alike.
+TEST_F(IpsecCordonTest, EspInUdpOverIpv6OnTheAnyAddress) {
+  SiteToSite s("isc-udp6", "esp_proposals = [\"aes256gcm16\"]", true, true, {"10.1.0.0/24"}, {"10.2.0.0/24"}, true);
+  check_site_to_site(s, 50, "esp", {.v6 = true, .udp = true});
+}
+
 // The documented configuration: IKE on 0.0.0.0 (listen_address's default)
 // and local_addrs naming this end's address (docs/ipsec.md,
 // "Configuration"): the responder matches the connection by its
@@ -256,6 +302,78 @@ TEST_F(IpsecCordonTest, CordonToCordonAh) {
 TEST_F(IpsecCordonTest, ResponderOnTheAnyAddressMatchesLocalAddrs) {
   SiteToSite s("isc-any", "esp_proposals = [\"aes256gcm16\"]", false, true);
   check_site_to_site(s, 50, "esp");
+}
+
+// Transport mode (RFC 4303 section 3.1.1) between the gateways' own WAN
+// addresses: the CHILD_SA's selectors are those two addresses, and the
+// ESP packets keep the original IP header. The daemon routes nothing for a
+// transport-mode child (docs/ipsec.md, "How traffic flows"), so each
+// gateway routes ICMP to the other into the IPsec device with a policy
+// rule; IKE and the ESP packets themselves take the WAN.
+TEST_F(IpsecCordonTest, TransportModeBetweenGateways) {
+  SiteToSite s("isc-tr", "esp_proposals = [\"aes256gcm16\"]\nmode = \"transport\"", false, false,
+               {std::string(kWanA) + "/32"}, {std::string(kWanB) + "/32"});
+  s.gw_b.start();
+  s.gw_a.start();
+  // The device has no address: `src` makes the WAN address the source,
+  // the one the selectors name.
+  for (auto [gw, self, peer] : {std::tuple{&s.gw_a, kWanA, kWanB}, std::tuple{&s.gw_b, kWanB, kWanA}}) {
+    run_checked(&gw->ns(), {"ip", "route", "add", "default", "dev", kIpsecIface, "src", self, "table", "100"}, 10s);
+    run_checked(&gw->ns(), {"ip", "rule", "add", "ipproto", "icmp", "to", peer, "lookup", "100"}, 10s);
+  }
+  std::unique_ptr<Capture> capture;
+  if (tcpdump_installed()) {
+    capture = std::make_unique<Capture>(s.wan.ns(), "br0", s.dir / "wan.pcap", s.dir / "tcpdump.log", "ip proto 50");
+  }
+  ASSERT_TRUE(eventually_pings(s.gw_a.ns(), kWanB, deadline_in(30s))) << s.logs();
+  RunResult five = run(&s.gw_a.ns(), {"ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", kWanB}, 30s);
+  EXPECT_NE(five.out.find("5 received"), std::string::npos) << five.describe() << s.logs();
+
+  for (IpsecHost* gw : {&s.gw_a, &s.gw_b}) {
+    const nlohmann::json list = gw->sa_list();
+    const auto& children = list.value("child_sas", nlohmann::json::array());
+    ASSERT_EQ(children.size(), 1u) << gw->ns().name() << ": " << list.dump(2);
+    for (const char* d : {"inbound", "outbound"}) {
+      EXPECT_EQ(children[0].value(d, nlohmann::json::object()).value("mode", ""), "transport") << list.dump(2);
+      EXPECT_GE(sa_packets(children[0], d), 6u) << list.dump(2);
+    }
+  }
+  if (capture) {
+    capture->stop();
+    EXPECT_GE(pcap_packet_count(capture->pcap()), 12u) << "ESP on the WAN";
+  }
+}
+
+// An IPv6 prefix on a gateway's LAN beside its IPv4 one: the gateway is
+// NET::1, the host NET::10 with a default route through it. No duplicate
+// address detection: the addresses are ours alone and usable at once.
+void add_lan_v6(IpsecHost& gw, Namespace& host, const std::string& net) {
+  run_checked(&gw.ns(), {"ip", "-6", "addr", "add", net + "::1/64", "dev", "lan0", "nodad"}, 10s);
+  run_checked(&host, {"ip", "-6", "addr", "add", net + "::10/64", "dev", "eth0", "nodad"}, 10s);
+  run_checked(&host, {"ip", "-6", "route", "add", "default", "via", net + "::1"}, 10s);
+}
+
+// docs/ipsec.md, "How traffic flows", for IPv6 inside the tunnel: a packet
+// larger than the IPsec device's MTU (1376 by default) is answered by the
+// gateway's kernel with ICMPv6 "packet too big" naming that MTU (RFC 8201
+// section 4), and one that fits crosses.
+TEST_F(IpsecCordonTest, PathMtuOfTheIpsecDeviceIpv6) {
+  SiteToSite s("isc-pmtu6", "esp_proposals = [\"aes256gcm16\"]", false, false, {"10.1.0.0/24", "fd01::/64"},
+               {"10.2.0.0/24", "fd02::/64"});
+  add_lan_v6(s.gw_a, s.lan_a, "fd01");
+  add_lan_v6(s.gw_b, s.lan_b, "fd02");
+  s.gw_b.start();
+  s.gw_a.start();
+  ASSERT_TRUE(eventually_pings(s.lan_a, "fd02::10", deadline_in(30s))) << s.logs();
+
+  // 1400 bytes of payload: a 1448-byte packet.
+  RunResult big = run(&s.lan_a, {"ping", "-n", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", "fd02::10"}, 20s);
+  EXPECT_FALSE(big.ok()) << big.describe();
+  EXPECT_NE(big.out.find("Packet too big: mtu=1376"), std::string::npos) << big.describe();
+  // 1348 bytes: fits the device.
+  RunResult fits =
+      run(&s.lan_a, {"ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1300", "fd02::10"}, 20s);
+  EXPECT_NE(fits.out.find("3 received"), std::string::npos) << fits.describe() << s.logs();
 }
 
 // ---------------------------------------------------------------------------
@@ -402,7 +520,9 @@ TEST_F(IpsecCordonTest, ReEncryptionThroughCordon) {
   to_client.id = "0x00010013";
   to_client.key_file = link_key;
   to_client.allowed_prefixes = {"10.77.0.3/32"};
-  s.gw_a.write_config(SiteToSite::ipsec_a("esp_proposals = [\"aes256gcm16\"]", false, false, nets_a), 1, {to_client});
+  s.gw_a.write_config(site_config(kWanA, kWanB, "gw-a.example.org", "gw-b.example.org", nets_a, {"10.2.0.0/24"},
+                                  "esp_proposals = [\"aes256gcm16\"]", true, false, kWanA),
+                      1, {to_client});
   PeerSpec to_gw;
   to_gw.id = "0x00010011";
   to_gw.key_file = link_key;

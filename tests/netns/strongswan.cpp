@@ -163,6 +163,23 @@ fs::path make_key(const fs::path& path, KeyType type) {
   return path;
 }
 
+// OpenSSL 3.0's `x509 -req` starts every certificate now; `openssl ca`
+// takes any window, from a database of its own in `base`.db/.
+void sign_with_validity(const fs::path& base, const TestCa& ca, const fs::path& csr, const fs::path& ext,
+                        const Validity& validity, const fs::path& out) {
+  const fs::path db = base.string() + ".db";
+  fs::create_directories(db);
+  write_file(db / "index.txt", "");
+  write_file(db / "ca.cnf", "[ca]\ndefault_ca = test\n"
+                            "[test]\ndatabase = " + (db / "index.txt").string() + "\n"
+                            "new_certs_dir = " + db.string() + "\n"
+                            "rand_serial = yes\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+                            "[any]\ncommonName = supplied\n");
+  run_checked(nullptr, {"openssl", "ca", "-batch", "-notext", "-config", (db / "ca.cnf").string(), "-cert",
+                        ca.cert.string(), "-keyfile", ca.key.string(), "-in", csr.string(), "-extfile", ext.string(),
+                        "-startdate", validity.not_before, "-enddate", validity.not_after, "-out", out.string()});
+}
+
 }  // namespace
 
 TestCa make_test_ca(const fs::path& dir, std::string_view name, KeyType type) {
@@ -174,7 +191,8 @@ TestCa make_test_ca(const fs::path& dir, std::string_view name, KeyType type) {
   return ca;
 }
 
-TestCert make_test_cert(const fs::path& dir, const TestCa& ca, std::string_view dns_name, KeyType type) {
+TestCert make_test_cert(const fs::path& dir, const TestCa& ca, std::string_view dns_name, KeyType type,
+                        const std::optional<Validity>& validity) {
   const std::string base = std::string(dns_name) + "-" + std::string(key_type_name(type));
   TestCert c{dir / (base + ".pem"), make_key(dir / (base + ".key"), type)};
   const fs::path csr = dir / (base + ".csr");
@@ -183,6 +201,10 @@ TestCert make_test_cert(const fs::path& dir, const TestCa& ca, std::string_view 
                       "\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\n");
   run_checked(nullptr, {"openssl", "req", "-new", "-key", c.key.string(), "-out", csr.string(), "-subj",
                         "/CN=" + std::string(dns_name)});
+  if (validity) {
+    sign_with_validity(dir / base, ca, csr, ext, *validity, c.cert);
+    return c;
+  }
   // Without -set_serial or -CAserial, OpenSSL 3 picks a random serial.
   run_checked(nullptr, {"openssl", "x509", "-req", "-in", csr.string(), "-CA", ca.cert.string(), "-CAkey",
                         ca.key.string(), "-days", "2", "-extfile", ext.string(), "-out", c.cert.string()});

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,8 +87,14 @@ struct TestCert {
 
 // A self-signed CA "CN=<name>" with basicConstraints CA:TRUE.
 TestCa make_test_ca(const fs::path& dir, std::string_view name, KeyType type);
+// A validity window other than "from now for two days", as `openssl ca`
+// takes it: "YYYYMMDDHHMMSSZ".
+struct Validity {
+  std::string not_before, not_after;
+};
 // An end-entity certificate "CN=<dns_name>" with subjectAltName DNS:<dns_name>,
-// signed by `ca`.
-TestCert make_test_cert(const fs::path& dir, const TestCa& ca, std::string_view dns_name, KeyType type);
+// signed by `ca`, valid from now for two days or for `validity`.
+TestCert make_test_cert(const fs::path& dir, const TestCa& ca, std::string_view dns_name, KeyType type,
+                        const std::optional<Validity>& validity = std::nullopt);
 
 }  // namespace cordon::netns

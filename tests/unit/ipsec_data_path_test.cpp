@@ -8,6 +8,7 @@
 
 #include <set>
 
+#include "core/ipsec/ip_header.hpp"
 #include "testing/ike_pair.hpp"
 #include "tests/unit/ike_sa_fixture.hpp"
 #include "tests/unit/ipsec_packets.hpp"
@@ -22,13 +23,14 @@ constexpr int64_t kMinute = 60 * kNsPerSecond;
 
 // A at 10.0.0.1, B at 10.0.0.2: the addresses of ipsec_packets.hpp.
 struct Sites {
-  Sites() : pair(config(true), config(false)) {
+  explicit Sites(ChildMode mode = ChildMode::kTunnel) : pair(config(true, mode), config(false, mode)) {
     pair.start();
     EXPECT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
     sync();
   }
-  static GatewayConfig config(bool a) {
+  static GatewayConfig config(bool a, ChildMode mode) {
     GatewayConfig g = a ? site_a() : site_b();
+    g.connections[0].children[0].mode = mode;
     g.connections[0].children[0].local_ts = selectors(a ? "10.0.0.1/32" : "10.0.0.2/32");
     g.connections[0].children[0].remote_ts = selectors(a ? "10.0.0.2/32" : "10.0.0.1/32");
     return g;
@@ -84,6 +86,29 @@ TEST(IpsecDataPath, NegotiatedChildCarriesPacketsBothWays) {
   EXPECT_EQ(list[0].inbound.counters.packets, 1u);
   ASSERT_TRUE(list[0].outbound);
   EXPECT_EQ(list[0].outbound->counters.packets, 1u);
+}
+
+// Transport mode (RFC 4303 section 3.1.1): as in tunnel mode the caller
+// gets the ESP packet alone, and the socket that sends it writes the IP
+// header; the receiver opens what a raw socket delivers, header and ESP.
+TEST(IpsecDataPath, TransportModeSealsWithoutTheIpHeader) {
+  Sites s(ChildMode::kTransport);
+  const auto packet = udp_packet(4, 200);
+  std::vector<std::byte> buffer(kAhHeadroom + packet.size() + kEspTailroom);
+  std::copy(packet.begin(), packet.end(), buffer.begin() + kAhHeadroom);
+  auto sealed = s.a.seal(buffer, kAhHeadroom, packet.size());
+  ASSERT_TRUE(sealed);
+  ASSERT_EQ(s.pair.children_a().size(), 1u);
+  EXPECT_EQ(esp_spi(sealed->packet), s.pair.children_a().begin()->second.outbound_spi);
+
+  const auto h = ip::parse_header(packet);
+  ASSERT_TRUE(h);
+  std::vector<std::byte> wire(packet.begin(), packet.begin() + static_cast<ptrdiff_t>(h->length));
+  wire.insert(wire.end(), sealed->packet.begin(), sealed->packet.end());
+  ip::rewrite(wire, *h, kIpProtoEsp, wire.size());
+  auto inner = s.b.open_esp(wire, h->length);
+  ASSERT_TRUE(inner);
+  EXPECT_TRUE(std::equal(inner->begin(), inner->end(), packet.begin(), packet.end()));
 }
 
 TEST(IpsecDataPath, PoliciesDecideBeforeSas) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/ipsec/ip_header.hpp"
+
 namespace cordon::ipsec {
 namespace {
 
@@ -243,6 +245,14 @@ Result<SealedPacket, SealDrop> DataPath::seal(std::span<std::byte> buffer, size_
   auto sealed = sa->seal(buffer, offset, length);
   if (!sealed) return refuse(SealDrop::kSa);
   out.packet = *sealed;
+  // Transport mode kept the packet's own IP header in front of ESP; the
+  // socket that sends ESP (protocol 50, or UDP 4500) writes the header, so
+  // the caller gets the ESP packet alone, as for tunnel mode.
+  if (sa->mode() == SaMode::kTransport) {
+    const auto h = ip::parse_header(out.packet);
+    if (!h) return refuse(SealDrop::kSa);
+    out.packet = out.packet.subspan(h->length);
+  }
   return out;
 }
 
