@@ -72,6 +72,22 @@ struct CoordinatorChoice {
   bool any() const { return coordinator || registry || rendezvous || courier; }
 };
 
+// An IPsec peer's subnet: a LAN behind a third-party IPsec gateway, or a
+// remote-access pool, that a coordinator's IPsec gateway reaches
+// (docs/ipsec.md, "Routing IPsec subnets from Cordon hosts"). Hosts route
+// it to that coordinator like a tunneled subnet; `peer` names the IPsec
+// connection for the administrator only and never leaves the database.
+struct IpsecSubnet {
+  Prefix prefix;
+  std::string peer;  // empty: no name given
+  // "10.50.0.0/24=branch-office", or the prefix alone without a peer.
+  std::string to_string() const;
+  // The same text back; nullopt when the part before '=' is no prefix or
+  // nothing follows '=' (the peer name is checked where it is stored).
+  static std::optional<IpsecSubnet> parse(std::string_view text);
+  friend bool operator==(const IpsecSubnet&, const IpsecSubnet&) = default;
+};
+
 struct HostSpec {
   std::string name;
   Role role = Role::kClient;
@@ -79,6 +95,7 @@ struct HostSpec {
   std::vector<Endpoint> endpoints;
   CoordinatorChoice coordinators;
   std::vector<Prefix> subnets;  // tunneled subnets: coordinators (gateways) only
+  std::vector<IpsecSubnet> ipsec_subnets;  // IPsec peers' subnets: coordinators only
   bool admin_host = false;      // designate it the administration host (set_admin_host)
 };
 
@@ -89,6 +106,7 @@ struct HostChange {
   CoordinatorChoice coordinators;
   bool clear_coordinators = false;
   std::optional<std::vector<Prefix>> subnets;  // replaces the list; empty clears it
+  std::optional<std::vector<IpsecSubnet>> ipsec_subnets;  // the same
 };
 
 struct HostInfo {
@@ -99,6 +117,7 @@ struct HostInfo {
   std::vector<Endpoint> endpoints;
   HostId registry, rendezvous, courier;  // 0 = none
   std::vector<Prefix> subnets;
+  std::vector<IpsecSubnet> ipsec_subnets;
   uint64_t keyset_version = 0;  // last version exported or built
   bool exported = false;        // a key set was exported at least once
   DirtyKind dirty = DirtyKind::kNone;

@@ -10,7 +10,9 @@
 //  - host links only ("address book"): roles, host addresses, connection
 //    parameters (Cordon: endpoints, tunnel addresses, registry/rendezvous,
 //    tunneled subnets, names); Cordon adds filter rules (a rule for the
-//    host or its groups added or removed, a group a rule names changed).
+//    host or its groups added or removed, a group a rule names changed)
+//    and IPsec subnets (docs/ipsec.md), but not an IPsec subnet's peer
+//    name, which no key set carries.
 // Every change marks the affected hosts in the same transaction as the
 // change itself; a host marked both ways is "keys" (the stronger mark wins).
 //

@@ -1,4 +1,5 @@
-// Hosts: add, set, remove, list, show, compromise (admin.hpp).
+// Hosts: add, set, remove, list, show, compromise (admin.hpp); their
+// subnets are checked and stored in subnets.cpp.
 #include <algorithm>
 #include <set>
 
@@ -81,66 +82,6 @@ void check_endpoints(const std::vector<Endpoint>& endpoints) {
   }
 }
 
-void check_subnets(const std::vector<Prefix>& subnets, Role role) {
-  if (!subnets.empty() && role != Role::kCoordinator) {
-    throw AdminError("--subnet: only a coordinator (a gateway) tunnels subnets; give the host --role coordinator");
-  }
-  if (subnets.size() > keys::kMaxSubnets) {
-    throw AdminError(fmt::format("--subnet: {} subnets; a host tunnels at most {}", subnets.size(), keys::kMaxSubnets));
-  }
-  for (const Prefix& p : subnets) {
-    if (!host_bits_zero(p)) {
-      throw AdminError(
-          fmt::format("--subnet {}: host bits are set; did you mean {}?", p.to_string(), masked(p).to_string()));
-    }
-  }
-}
-
-bool overlap(const Prefix& a, const Prefix& b) { return a.contains(b.address) || b.contains(a.address); }
-
-// A packet for an address inside two tunneled subnets, or inside a subnet
-// and the tunnel addresses, would have two places to go, so no two of them
-// overlap (docs/administration.md, `host`). `self`'s
-// own rows are left out: they are being replaced.
-void check_subnets_free(Database& db, const NetworkSpec& network, HostId self, const std::vector<Prefix>& subnets) {
-  for (size_t i = 0; i < subnets.size(); ++i) {
-    const Prefix& p = subnets[i];
-    for (const std::optional<Prefix>& tunnel : {std::optional(network.ipv4), network.ipv6}) {
-      if (tunnel && overlap(p, *tunnel)) {
-        throw AdminError(fmt::format("--subnet {}: overlaps the network's tunnel addresses {}; a tunneled subnet "
-                                     "must lie outside them",
-                                     p.to_string(), tunnel->to_string()));
-      }
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (overlap(p, subnets[j])) {
-        throw AdminError(fmt::format("--subnet {} and --subnet {} overlap; give each address range once",
-                                     subnets[j].to_string(), p.to_string()));
-      }
-    }
-  }
-  if (subnets.empty()) return;
-  Statement& st = db.cached(
-      "SELECT s.prefix, h.name, h.id FROM subnets s JOIN hosts h ON h.id = s.host WHERE s.host != ?1 "
-      "ORDER BY s.host, s.position");
-  st.bind(1, sql_id(self));
-  while (st.step()) {
-    const auto other = Prefix::parse(st.text(0));
-    if (!other) continue;
-    for (const Prefix& p : subnets) {
-      if (!overlap(p, *other)) continue;
-      const std::string name = st.text(1);
-      const HostId gateway = host_from_sql(st.int64(2));
-      st.reset();
-      throw AdminError(fmt::format("--subnet {}: overlaps {}, tunneled by gateway '{}' ({}); LAN prefixes behind "
-                                   "two gateways must not overlap (Cordon does not translate addresses between "
-                                   "them)",
-                                   p.to_string(), other->to_string(), name, gateway.to_string()));
-    }
-  }
-  st.reset();
-}
-
 void write_endpoints(Database& db, HostId id, const std::vector<Endpoint>& endpoints) {
   db.cached("DELETE FROM endpoints WHERE host = ?1").bind(1, sql_id(id)).run();
   int64_t position = 0;
@@ -149,18 +90,6 @@ void write_endpoints(Database& db, HostId id, const std::vector<Endpoint>& endpo
         .bind(1, sql_id(id))
         .bind(2, position++)
         .bind(3, e.to_string())
-        .run();
-  }
-}
-
-void write_subnets(Database& db, HostId id, const std::vector<Prefix>& subnets) {
-  db.cached("DELETE FROM subnets WHERE host = ?1").bind(1, sql_id(id)).run();
-  int64_t position = 0;
-  for (const Prefix& p : subnets) {
-    db.cached("INSERT INTO subnets (host, position, prefix) VALUES (?1, ?2, ?3)")
-        .bind(1, sql_id(id))
-        .bind(2, position++)
-        .bind(3, p.to_string())
         .run();
   }
 }
@@ -248,6 +177,7 @@ std::string describe_spec(const HostSpec& spec) {
   if (spec.coordinators.rendezvous) out += " rendezvous=" + *spec.coordinators.rendezvous;
   if (spec.coordinators.courier) out += " courier=" + *spec.coordinators.courier;
   for (const Prefix& p : spec.subnets) out += " subnet=" + p.to_string();
+  for (const IpsecSubnet& s : spec.ipsec_subnets) out += " ipsec-subnet=" + s.to_string();
   return out;
 }
 
@@ -268,29 +198,17 @@ std::string describe_change(const std::string& ref, const HostChange& c) {
     if (c.subnets->empty()) out += " subnets=none";
     for (const Prefix& p : *c.subnets) out += " subnet=" + p.to_string();
   }
+  if (c.ipsec_subnets) {
+    if (c.ipsec_subnets->empty()) out += " ipsec-subnets=none";
+    for (const IpsecSubnet& s : *c.ipsec_subnets) out += " ipsec-subnet=" + s.to_string();
+  }
   return out;
 }
 
 }  // namespace
 
 std::vector<Endpoint> load_endpoints(Database& db, HostId id) {
-  std::vector<Endpoint> out;
-  Statement& st = db.cached("SELECT endpoint FROM endpoints WHERE host = ?1 ORDER BY position");
-  st.bind(1, sql_id(id));
-  while (st.step()) {
-    if (auto e = Endpoint::parse(st.text(0))) out.push_back(*e);
-  }
-  return out;
-}
-
-std::vector<Prefix> load_subnets(Database& db, HostId id) {
-  std::vector<Prefix> out;
-  Statement& st = db.cached("SELECT prefix FROM subnets WHERE host = ?1 ORDER BY position");
-  st.bind(1, sql_id(id));
-  while (st.step()) {
-    if (auto p = Prefix::parse(st.text(0))) out.push_back(*p);
-  }
-  return out;
+  return load_parsed<Endpoint>(db, "SELECT endpoint FROM endpoints WHERE host = ?1 ORDER BY position", id);
 }
 
 HostInfo load_host(Database& db, const NetworkSpec& net, HostId id) {
@@ -303,6 +221,7 @@ HostInfo load_host(Database& db, const NetworkSpec& net, HostId id) {
   st.reset();
   h.endpoints = load_endpoints(db, id);
   h.subnets = load_subnets(db, id);
+  h.ipsec_subnets = load_ipsec_subnets(db, id);
   return h;
 }
 
@@ -312,7 +231,7 @@ HostInfo Admin::add_host(const HostSpec& spec) {
     check_name_free(db_, spec.name, std::nullopt);
     refuse_name_in_filter_rules(db_, spec.name);
     check_endpoints(spec.endpoints);
-    check_subnets(spec.subnets, spec.role);
+    check_routed_subnets(spec.subnets, spec.ipsec_subnets, spec.role);
     if (spec.role == Role::kCoordinator && spec.coordinators.any()) {
       throw AdminError(
           "--coordinator/--registry/--rendezvous/--courier: only a client has coordinators; leave them out for a "
@@ -320,7 +239,7 @@ HostInfo Admin::add_host(const HostSpec& spec) {
     }
     const Coordinators coords = apply_choice(db_, Coordinators{}, spec.coordinators);
     const HostId id = choose_id(db_, network_, spec.id);
-    check_subnets_free(db_, network_, id, spec.subnets);
+    check_routed_subnets_free(db_, network_, id, spec.subnets, spec.ipsec_subnets);
     const uint64_t v4 = allocate_offset(db_, "tunnel_v4", network_.ipv4, id.host());
     std::optional<int64_t> v6;
     if (network_.ipv6) v6 = static_cast<int64_t>(allocate_offset(db_, "tunnel_v6", *network_.ipv6, id.host()));
@@ -344,6 +263,7 @@ HostInfo Admin::add_host(const HostSpec& spec) {
         .run();
     if (!spec.endpoints.empty()) write_endpoints(db_, id, spec.endpoints);
     if (!spec.subnets.empty()) write_subnets(db_, id, spec.subnets);
+    if (!spec.ipsec_subnets.empty()) write_ipsec_subnets(db_, id, spec.ipsec_subnets);
     // A client is always linked to its coordinators (docs/administration.md,
     // "Concepts"; `link remove` refuses to drop that link).
     LinkChange change;
@@ -402,11 +322,18 @@ HostInfo Admin::set_host(const std::string& ref, const HostChange& change) {
       }
     }
 
+    // Tunneled and IPsec subnets travel together (subnets.cpp); an IPsec
+    // subnet's peer name stays in the database, so renaming it alone
+    // sends no update.
     const std::vector<Prefix> subnets = change.subnets.value_or(before.subnets);
-    check_subnets(subnets, role);
-    if (subnets != before.subnets) {
-      check_subnets_free(db_, network_, id, subnets);
-      write_subnets(db_, id, subnets);
+    const std::vector<IpsecSubnet> ipsec = change.ipsec_subnets.value_or(before.ipsec_subnets);
+    check_routed_subnets(subnets, ipsec, role);
+    if (subnets != before.subnets || ipsec != before.ipsec_subnets) {
+      check_routed_subnets_free(db_, network_, id, subnets, ipsec);
+      if (subnets != before.subnets) write_subnets(db_, id, subnets);
+      if (ipsec != before.ipsec_subnets) write_ipsec_subnets(db_, id, ipsec);
+    }
+    if (routed_prefixes(subnets, ipsec) != routed_prefixes(before.subnets, before.ipsec_subnets)) {
       touch(self_kind, DirtyKind::kAddressBook);
       touch(peers_kind, DirtyKind::kAddressBook);
     }
@@ -548,6 +475,10 @@ std::vector<HostInfo> Admin::list_hosts() {
     merge("SELECT host, prefix FROM subnets ORDER BY host, position", [](HostInfo& h, const std::string& t) {
       if (auto p = Prefix::parse(t)) h.subnets.push_back(*p);
     });
+    merge("SELECT host, prefix || COALESCE('=' || peer, '') FROM ipsec_subnets ORDER BY host, position",
+          [](HostInfo& h, const std::string& t) {
+            if (auto s = IpsecSubnet::parse(t)) h.ipsec_subnets.push_back(*s);
+          });
     return hosts;
   });
 }

@@ -68,10 +68,43 @@ NetworkSpec load_network(Database& db);
 // network.rekey_period, in seconds (network.cpp).
 int64_t load_rekey_period(Database& db);
 
+// One host's rows of a list table in position order: `sql` selects one
+// text column, bound to the host as ?1; each is parsed by T::parse, and a
+// row that does not parse is left out.
+template <typename T>
+std::vector<T> load_parsed(Database& db, const char* sql, HostId id) {
+  std::vector<T> out;
+  Statement& st = db.cached(sql);
+  st.bind(1, sql_id(id));
+  while (st.step()) {
+    if (auto item = T::parse(st.text(0))) out.push_back(*item);
+  }
+  return out;
+}
+
 // One host with its endpoints and subnets (hosts.cpp).
 HostInfo load_host(Database& db, const NetworkSpec& net, HostId id);
 std::vector<Endpoint> load_endpoints(Database& db, HostId id);
+
+// ---- Routed subnets (subnets.cpp) ---------------------------------------
+// A coordinator's tunneled subnets (`lan`) and IPsec peers' subnets
+// (`ipsec`): both are routed to it by its peers.
+
+// Only a coordinator has them, at most keys::kMaxSubnets in all, each a
+// network prefix; an IPsec subnet's peer name is 1..64 of [A-Za-z0-9._-].
+void check_routed_subnets(const std::vector<Prefix>& lan, const std::vector<IpsecSubnet>& ipsec, Role role);
+// None overlaps another of the host's own, the network's tunnel addresses,
+// or another host's tunneled or IPsec subnets (named in the error).
+void check_routed_subnets_free(Database& db, const NetworkSpec& network, HostId self, const std::vector<Prefix>& lan,
+                               const std::vector<IpsecSubnet>& ipsec);
+void write_subnets(Database& db, HostId id, const std::vector<Prefix>& subnets);
+void write_ipsec_subnets(Database& db, HostId id, const std::vector<IpsecSubnet>& subnets);
 std::vector<Prefix> load_subnets(Database& db, HostId id);
+std::vector<IpsecSubnet> load_ipsec_subnets(Database& db, HostId id);
+// What a key set lists for the host: its tunneled subnets, then the
+// prefixes of its IPsec subnets.
+std::vector<Prefix> routed_prefixes(const std::vector<Prefix>& lan, const std::vector<IpsecSubnet>& ipsec);
+std::vector<Prefix> load_routed_subnets(Database& db, HostId id);
 
 // ---- Links (links.cpp) --------------------------------------------------
 

@@ -89,6 +89,7 @@ LiveStatus live_status(Admin& admin, const std::optional<json>& reply, std::stri
     live.name = h.name;
     live.role = h.role;
     live.subnets = h.subnets;
+    live.ipsec_subnets = h.ipsec_subnets;
     names.emplace(h.id.value, h.name);
     out.hosts.push_back(std::move(live));
   }

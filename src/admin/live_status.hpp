@@ -35,6 +35,7 @@ struct LiveHost {
   std::string name;
   keys::Role role = keys::Role::kClient;
   std::vector<Prefix> subnets;  // a gateway's
+  std::vector<IpsecSubnet> ipsec_subnets;  // its IPsec peers'
   Reachability state = Reachability::kUnknown;
   std::optional<HostId> reported_by;  // the coordinator whose report says so
   bool tcp = false;

@@ -72,10 +72,13 @@ json report_json(const LiveReport& r, const Names& name) {
 json host_json(const LiveHost& h, const Names& name) {
   json subnets = json::array();
   for (const Prefix& p : h.subnets) subnets.push_back(p.to_string());
+  json ipsec = json::array();
+  for (const IpsecSubnet& s : h.ipsec_subnets) ipsec.push_back(s.to_string());
   return {{"host", h.id.to_string()},
           {"name", h.name},
           {"role", keys::role_name(h.role)},
           {"subnets", std::move(subnets)},
+          {"ipsec_subnets", std::move(ipsec)},
           {"state", reachability_name(h.state)},
           {"reported_by", h.reported_by ? json(name(*h.reported_by)) : json(nullptr)},
           {"transport", h.reported_by && h.role == keys::Role::kClient ? json(h.tcp ? "tcp" : "udp") : json(nullptr)},
@@ -150,7 +153,8 @@ std::string format_live_status(const LiveStatus& status) {
   for (const LiveHost& h : status.hosts) {
     const bool client = h.role == keys::Role::kClient;
     out += fmt::format("{:<16} {:<11} {:<11} {:<12} {:<9} {:<22} {:<10} {}\n", h.name,
-                       h.subnets.empty() ? std::string(keys::role_name(h.role)) : "gateway",
+                       h.subnets.empty() && h.ipsec_subnets.empty() ? std::string(keys::role_name(h.role))
+                                                                    : "gateway",
                        reachability_name(h.state), h.reported_by ? name(*h.reported_by) : "-",
                        client && h.reported_by ? (h.tcp ? "tcp" : "udp") : "-",
                        h.public_endpoint ? h.public_endpoint->to_string() : "-",

@@ -116,10 +116,11 @@ ReachInfo Admin::set_reach(const std::string& gateway_ref, const FilterTarget& w
                                        who.kind == FilterTarget::Kind::kHost ? "host" : "group", who.name, list);
   return run_command(db_, batch_, "reach set", args, [&] {
     const HostId gateway = resolve_host(db_, gateway_ref, "--gateway");
-    const std::vector<Prefix> subnets = load_subnets(db_, gateway);
+    // IPsec subnets are routed like tunneled ones, and limited alike.
+    const std::vector<Prefix> subnets = load_routed_subnets(db_, gateway);
     if (subnets.empty()) {
       throw AdminError(fmt::format("--gateway: {} has no tunneled subnets; give it some with `cordon admin host set "
-                                   "{} --subnet PREFIX`",
+                                   "{} --subnet PREFIX` (or --ipsec-subnet PREFIX for its IPsec peers)",
                                    host_label(db_, gateway), gateway_ref));
     }
     const Target t = resolve_target(db_, who);
@@ -132,7 +133,7 @@ ReachInfo Admin::set_reach(const std::string& gateway_ref, const FilterTarget& w
       if (within({p}, subnets).empty()) {
         std::string have;
         for (const Prefix& s : subnets) have += (have.empty() ? "" : ", ") + s.to_string();
-        throw AdminError(fmt::format("--subnet: {} is not inside a tunneled subnet of {} ({})", p.to_string(),
+        throw AdminError(fmt::format("--subnet: {} is not inside a tunneled or IPsec subnet of {} ({})", p.to_string(),
                                      host_label(db_, gateway), have));
       }
     }

@@ -235,7 +235,23 @@ CREATE TABLE console_accounts (
 );
 )sql";
 
-constexpr std::array<Migration, 7> kMigrations = {{
+// Version 8: IPsec peers' subnets (docs/ipsec.md, "Routing IPsec subnets
+// from Cordon hosts"): the prefixes a coordinator's IPsec gateway reaches,
+// which its peers route to it like its tunneled subnets, in a table of
+// their own so that what the administrator said stays apart from the
+// coordinator's LANs. peer: the IPsec connection's name, or NULL. Earlier
+// databases gain the empty table.
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE ipsec_subnets (
+  host      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  position  INTEGER NOT NULL,
+  prefix    TEXT NOT NULL,
+  peer      TEXT,
+  PRIMARY KEY (host, position)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 8> kMigrations = {{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
@@ -243,11 +259,13 @@ constexpr std::array<Migration, 7> kMigrations = {{
     {5, kSchemaV5},
     {6, kSchemaV6},
     {7, kSchemaV7},
+    {8, kSchemaV8},
 }};
 
-constexpr std::array<const char*, 15> kTables = {
-    "hosts",       "network", "endpoints",    "subnets", "users",      "host_groups",      "group_members",
-    "group_links", "links",   "compromised_hosts", "audit", "filter_rules", "reach", "deliveries", "console_accounts",
+constexpr std::array<const char*, 16> kTables = {
+    "hosts",        "network",      "endpoints", "subnets", "ipsec_subnets", "users",      "host_groups",
+    "group_members", "group_links", "links",     "compromised_hosts", "audit", "filter_rules", "reach",
+    "deliveries",   "console_accounts",
 };
 
 }  // namespace

@@ -52,8 +52,10 @@ Snapshot Snapshot::load_all(Database& db, const NetworkSpec& net) {
       if (auto e = Endpoint::parse(st.text(1))) it->second.endpoints.push_back(*e);
     }
   }
-  {
-    Statement st = db.prepare("SELECT host, prefix FROM subnets ORDER BY host, position");
+  // Tunneled subnets, then IPsec subnets, as load_routed_subnets lists them.
+  for (const char* sql : {"SELECT host, prefix FROM subnets ORDER BY host, position",
+                          "SELECT host, prefix FROM ipsec_subnets ORDER BY host, position"}) {
+    Statement st = db.prepare(sql);
     while (st.step()) {
       auto it = s.entries_.find(host_from_sql(st.int64(0)).value);
       if (it == s.entries_.end()) continue;
@@ -113,7 +115,7 @@ Snapshot Snapshot::load_for(Database& db, const NetworkSpec& net, const std::vec
     keys::AddressBookEntry e = read_entry(st, net);
     st.reset();
     e.endpoints = load_endpoints(db, h);
-    e.subnets = load_subnets(db, h);
+    e.subnets = load_routed_subnets(db, h);
     s.entries_.emplace(h.value, std::move(e));
   }
   for (HostId h : subjects) s.load_served(db, h);

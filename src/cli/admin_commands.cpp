@@ -56,6 +56,12 @@ const CLI::Validator kPrefix(
       return Prefix::parse(v) ? std::string() : "'" + v + "' is not a prefix such as 10.77.0.0/16 or fd77::/64";
     },
     "PREFIX");
+const CLI::Validator kIpsecSubnet(
+    [](std::string& v) -> std::string {
+      return admin::IpsecSubnet::parse(v) ? std::string()
+                                          : "'" + v + "' is not PREFIX or PREFIX=PEER such as 10.50.0.0/24=branch";
+    },
+    "PREFIX[=PEER]");
 const CLI::Validator kEndpoint(
     [](std::string& v) -> std::string {
       return Endpoint::parse(v) ? std::string()
@@ -377,7 +383,7 @@ void add_host_commands(CLI::App* admin_app) {
     struct Opts {
       std::string name, role, id;
       CLI::Option* id_opt = nullptr;
-      std::vector<std::string> endpoints, subnets;
+      std::vector<std::string> endpoints, subnets, ipsec_subnets;
       CoordinatorOpts coords;
       bool admin_host = false;
     };
@@ -393,6 +399,11 @@ void add_host_commands(CLI::App* admin_app) {
     l.command->add_option("--subnet", o->subnets, "Coordinator only: a tunneled subnet (repeatable)")
         ->check(kPrefix)
         ->allow_extra_args(false);
+    l.command
+        ->add_option("--ipsec-subnet", o->ipsec_subnets,
+                     "Coordinator only: a subnet its IPsec gateway reaches, PREFIX or PREFIX=PEER (repeatable)")
+        ->check(kIpsecSubnet)
+        ->allow_extra_args(false);
     o->coords.add(l.command);
     l.command->add_flag("--admin-host", o->admin_host,
                         "Designate it the administration host (as `network set --admin-host` does)");
@@ -406,6 +417,7 @@ void add_host_commands(CLI::App* admin_app) {
         if (o->id_opt->count() > 0) spec.id = HostId::parse(o->id);
         spec.endpoints = parse_all<Endpoint>(o->endpoints);
         spec.subnets = parse_all<Prefix>(o->subnets);
+        spec.ipsec_subnets = parse_all<admin::IpsecSubnet>(o->ipsec_subnets);
         spec.coordinators = o->coords.choice();
         Admin a = open_db();
         const admin::HostInfo h = a.add_host(spec);
@@ -425,13 +437,15 @@ void add_host_commands(CLI::App* admin_app) {
   {
     struct Opts {
       std::string host, name, role;
-      CLI::Option *name_opt = nullptr, *role_opt = nullptr, *endpoint_opt = nullptr, *subnet_opt = nullptr;
-      std::vector<std::string> endpoints, subnets;
-      bool clear_endpoints = false, clear_subnets = false, clear_coordinators = false;
+      CLI::Option *name_opt = nullptr, *role_opt = nullptr, *endpoint_opt = nullptr, *subnet_opt = nullptr,
+                  *ipsec_opt = nullptr;
+      std::vector<std::string> endpoints, subnets, ipsec_subnets;
+      bool clear_endpoints = false, clear_subnets = false, clear_ipsec = false, clear_coordinators = false;
       CoordinatorOpts coords;
     };
     auto o = std::make_shared<Opts>();
-    Leaf& l = leaf(host, "host", "set", "Change a host's name, role, endpoints, coordinators or subnets");
+    Leaf& l =
+        leaf(host, "host", "set", "Change a host's name, role, endpoints, coordinators, subnets or IPsec subnets");
     l.command->add_option("HOST", o->host, "Host ID or name")->required();
     o->name_opt = l.command->add_option("--name", o->name, "New name");
     o->role_opt = l.command->add_option("--role", o->role, "client or coordinator")->check(CLI::IsMember(roles));
@@ -444,6 +458,12 @@ void add_host_commands(CLI::App* admin_app) {
                         ->check(kPrefix)
                         ->allow_extra_args(false);
     l.command->add_flag("--clear-subnets", o->clear_subnets, "Remove every tunneled subnet")->excludes(o->subnet_opt);
+    o->ipsec_opt = l.command
+                       ->add_option("--ipsec-subnet", o->ipsec_subnets,
+                                    "Replace the IPsec subnets, PREFIX or PREFIX=PEER (repeatable)")
+                       ->check(kIpsecSubnet)
+                       ->allow_extra_args(false);
+    l.command->add_flag("--clear-ipsec-subnets", o->clear_ipsec, "Remove every IPsec subnet")->excludes(o->ipsec_opt);
     l.command->add_flag("--clear-coordinators", o->clear_coordinators, "Client only: remove its coordinators");
     o->coords.add(l.command);
     add_json(l);
@@ -456,6 +476,8 @@ void add_host_commands(CLI::App* admin_app) {
         if (o->clear_endpoints) change.endpoints = std::vector<Endpoint>{};
         if (o->subnet_opt->count() > 0) change.subnets = parse_all<Prefix>(o->subnets);
         if (o->clear_subnets) change.subnets = std::vector<Prefix>{};
+        if (o->ipsec_opt->count() > 0) change.ipsec_subnets = parse_all<admin::IpsecSubnet>(o->ipsec_subnets);
+        if (o->clear_ipsec) change.ipsec_subnets = std::vector<admin::IpsecSubnet>{};
         change.clear_coordinators = o->clear_coordinators;
         change.coordinators = o->coords.choice();
         Admin a = open_db();

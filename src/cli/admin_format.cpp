@@ -113,6 +113,27 @@ json to_json(const admin::NetworkInfo& info) {
               {"admin_courier", id_or_null(info.admin_courier)}};
 }
 
+namespace {
+
+// Each as {"prefix", "peer"}: the peer is null when none was named.
+json ipsec_json(const std::vector<admin::IpsecSubnet>& subnets) {
+  json out = json::array();
+  for (const admin::IpsecSubnet& s : subnets) {
+    out.push_back(json{{"prefix", s.prefix.to_string()}, {"peer", s.peer.empty() ? json(nullptr) : json(s.peer)}});
+  }
+  return out;
+}
+
+// A gateway's subnets in the host table: the tunneled ones, then the
+// IPsec ones marked "ipsec:".
+std::string subnets_text(const admin::HostInfo& h) {
+  std::string out = h.subnets.empty() ? std::string() : join(h.subnets);
+  for (const admin::IpsecSubnet& s : h.ipsec_subnets) out += (out.empty() ? "ipsec:" : ",ipsec:") + s.to_string();
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
 json to_json(const admin::HostInfo& h, bool detailed) {
   json j{{"id", h.id.to_string()},
          {"name", h.name},
@@ -124,6 +145,7 @@ json to_json(const admin::HostInfo& h, bool detailed) {
          {"rendezvous", id_or_null(h.rendezvous)},
          {"courier", id_or_null(h.courier)},
          {"subnets", string_list(h.subnets)},
+         {"ipsec_subnets", ipsec_json(h.ipsec_subnets)},
          {"keyset_version", h.keyset_version},
          {"exported", h.exported},
          {"pending_update", admin::dirty_kind_name(h.dirty)},
@@ -266,6 +288,7 @@ std::string format_host(const admin::HostInfo& h, bool detailed) {
                        id_or_dash(h.rendezvous), id_or_dash(h.courier));
   } else {
     out += fmt::format("subnets      {}\n", join(h.subnets, " "));
+    out += fmt::format("ipsec        {}\n", join(h.ipsec_subnets, " "));
   }
   if (detailed) {
     out += fmt::format("users        {}\ngroups       {}\npeers        {} ({})\n", join(h.users, " "),
@@ -282,7 +305,7 @@ std::string format_hosts(const std::vector<admin::HostInfo>& hosts) {
   for (const auto& h : hosts) {
     rows.push_back({h.id.to_string(), h.name, std::string(keys::role_name(h.role)),
                     h.tunnel_v4 ? h.tunnel_v4->to_string() : "-", h.tunnel_v6 ? h.tunnel_v6->to_string() : "-",
-                    join(h.endpoints), h.role == keys::Role::kClient ? coordinators_text(h) : join(h.subnets),
+                    join(h.endpoints), h.role == keys::Role::kClient ? coordinators_text(h) : subnets_text(h),
                     h.exported ? std::to_string(h.keyset_version) : "-", std::string(admin::dirty_kind_name(h.dirty))});
   }
   return format_table(

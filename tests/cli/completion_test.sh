@@ -79,6 +79,8 @@ $(cat "$WORK/missing")"
 # Nested levels really are walked: a command three deep and its options.
 grep -qxF -- "--name" <<<"$(offered "$WORK/cordon.bash" "-" admin host add)" || fail "admin host add --name not offered"
 grep -qxF "add" <<<"$(offered "$WORK/cordon.bash" "" admin host)" || fail "admin host add not offered"
+grep -qxF -- "--clear-ipsec-subnets" <<<"$(offered "$WORK/cordon.bash" "-" admin host set)" ||
+  fail "admin host set --clear-ipsec-subnets not offered"
 # An option's value is skipped when the path is read: after `admin --db FILE`
 # come admin's subcommands.
 grep -qxF "host" <<<"$(offered "$WORK/cordon.bash" "" admin --db x.db)" || fail "admin --db FILE: host not offered"

@@ -1,8 +1,8 @@
 // `cordon admin` through the real binary: a whole network from `network
 // init` to update packages, usage errors (exit 2), refusals (exit 1, one
-// line naming the field), a database locked by another admin process, an
-// unknown schema version, a crash right before COMMIT, and the encrypted
-// backup. These tests need no namespace; they sit in this tier because they
+// line naming the field), IPsec subnets, a database locked by another
+// admin process, an unknown schema version, a crash right before COMMIT,
+// and the encrypted backup. These tests need no namespace; they sit in this tier because they
 // drive $CORDON_BIN.
 //
 // The tests hold SQLite locks and read PRAGMAs themselves through
@@ -303,6 +303,41 @@ TEST_F(AdminCliTest, BadInputIsRefusedWithOneLineAndChangesNothing) {
 
   Network missing;
   expect_refusal(missing.admin({"host", "list"}), {"no network database", "network init"});
+}
+
+// docs/ipsec.md, "Routing IPsec subnets from Cordon hosts": --ipsec-subnet
+// on `host add` and `host set`, how `host list` and `host show` mark them,
+// their JSON, the refusals (a client; a value that is no PREFIX[=PEER];
+// --clear-ipsec-subnets together with --ipsec-subnet) and the clearing.
+TEST_F(AdminCliTest, IpsecSubnetsAreDeclaredShownAndCleared) {
+  Network net;
+  net.init();
+  net.ok({"host", "add", "--name", "gw", "--role", "coordinator", "--subnet", "192.168.71.0/24", "--ipsec-subnet",
+          "10.50.0.0/24=branch"});
+  net.ok({"host", "add", "--name", "road", "--role", "client", "--coordinator", "gw"});
+  const RunResult set = net.ok({"host", "set", "gw", "--ipsec-subnet", "10.50.0.0/24=branch", "--ipsec-subnet",
+                                "10.3.7.0/24"});
+  EXPECT_NE(set.out.find("subnets      192.168.71.0/24\nipsec        10.50.0.0/24=branch 10.3.7.0/24\n"),
+            std::string::npos)
+      << set.out;
+  EXPECT_NE(net.ok({"host", "list"}).out.find("192.168.71.0/24,ipsec:10.50.0.0/24=branch,ipsec:10.3.7.0/24"),
+            std::string::npos);
+  const json gw = net.ok_json({"host", "show", "gw"});
+  EXPECT_EQ(gw["ipsec_subnets"], json::parse(R"([{"prefix": "10.50.0.0/24", "peer": "branch"},
+                                                 {"prefix": "10.3.7.0/24", "peer": null}])"));
+  EXPECT_EQ(gw["subnets"], json::array({"192.168.71.0/24"}));
+
+  const std::string before = net.state();
+  expect_refusal(net.admin({"host", "set", "road", "--ipsec-subnet", "10.60.0.0/24"}),
+                 {"--ipsec-subnet", "only a coordinator"});
+  EXPECT_EQ(net.admin({"host", "set", "gw", "--ipsec-subnet", "branch"}).exit_code, 2);
+  EXPECT_EQ(net.admin({"host", "set", "gw", "--ipsec-subnet", "10.60.0.0/24", "--clear-ipsec-subnets"}).exit_code, 2);
+  const std::string after = net.state();
+  EXPECT_EQ(after.substr(0, after.rfind('\n', after.size() - 2)),
+            before.substr(0, before.rfind('\n', before.size() - 2)));
+
+  EXPECT_NE(net.ok({"host", "set", "gw", "--clear-ipsec-subnets"}).out.find("ipsec        -\n"), std::string::npos);
+  EXPECT_EQ(net.ok_json({"host", "show", "gw"})["ipsec_subnets"], json::array());
 }
 
 // docs/administration.md, "Network settings": `network set --rekey-period`

@@ -50,6 +50,9 @@ void populate(Admin& a, const TempDir& dir) {
   a.add_host(coordinator("hub"));
   HostSpec gw = coordinator("gw");
   gw.subnets.push_back(*Prefix::parse("192.168.71.0/24"));
+  // One IPsec subnet with a peer name, one without (a NULL to copy).
+  gw.ipsec_subnets = {IpsecSubnet{*Prefix::parse("10.50.0.0/24"), "branch"},
+                      IpsecSubnet{*Prefix::parse("10.3.7.0/24"), ""}};
   a.add_host(gw);
   a.add_host(client("road", "hub"));
   a.add_host(client("gone", "hub"));
@@ -178,6 +181,25 @@ TEST_F(PostgresTest, AnOlderProgramRefusesANewerSchema) {
   pg::query(uri, "UPDATE cordon_schema SET version = 99");
   expect_refused([&] { Admin::open(uri); },
                  {"schema version 99, newer than this cordon understands", "use the cordon release that wrote it"});
+}
+
+// A database of schema version 7 (before IPsec subnets) is upgraded on
+// open: its tunneled subnets stay, and the new table takes IPsec subnets.
+TEST_F(PostgresTest, AVersion7DatabaseGainsIpsecSubnetsWithoutLoss) {
+  {
+    Admin a = Admin::init(uri, test_network());
+    HostSpec gw = coordinator("gw");
+    gw.subnets = {*Prefix::parse("192.168.71.0/24")};
+    a.add_host(gw);
+  }
+  pg::query(uri, "DROP TABLE ipsec_subnets; UPDATE cordon_schema SET version = 7");
+  Admin a = Admin::open(uri);
+  EXPECT_EQ(pg::query(uri, "SELECT version FROM cordon_schema"), std::to_string(latest_schema_version()));
+  EXPECT_EQ(a.show_host("gw").subnets, std::vector<Prefix>{*Prefix::parse("192.168.71.0/24")});
+  HostChange change;
+  change.ipsec_subnets = std::vector<IpsecSubnet>{IpsecSubnet{*Prefix::parse("10.50.0.0/24"), "branch"}};
+  EXPECT_EQ(a.set_host("gw", change).ipsec_subnets, change.ipsec_subnets);
+  EXPECT_EQ(pg::query(uri, "SELECT prefix || ' ' || peer FROM ipsec_subnets"), "10.50.0.0/24 branch");
 }
 
 TEST_F(PostgresTest, ADatabaseWithoutTheNetworkIsNotACordonDatabase) {

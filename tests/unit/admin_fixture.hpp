@@ -86,8 +86,8 @@ inline HostSpec coordinator(const std::string& name) {
 // Every table but the audit log, as text: "nothing changed" compares two dumps.
 inline std::string content_dump(Database& db) {
   std::string out;
-  for (const char* table : {"network", "hosts", "endpoints", "subnets", "users", "host_groups", "group_members",
-                            "group_links", "links", "compromised_hosts", "filter_rules"}) {
+  for (const char* table : {"network", "hosts", "endpoints", "subnets", "ipsec_subnets", "users", "host_groups",
+                            "group_members", "group_links", "links", "compromised_hosts", "filter_rules"}) {
     out += std::string("[") + table + "]\n";
     Statement st = db.prepare(std::string("SELECT * FROM ") + table + " ORDER BY 1, 2");
     while (st.step()) {
@@ -143,6 +143,16 @@ class AdminTest : public ::testing::Test {
     auto opened = keys::open_keyset(read_bytes(path), password);
     EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message());
     return std::move(opened.value());
+  }
+
+  // `gateway`'s subnets as `host`'s key set lists them.
+  std::vector<Prefix> subnets_seen_by(const std::string& host, const std::string& password, HostId gateway) {
+    const auto opened = export_and_open(host, password);
+    for (const auto& e : opened.body.book.entries) {
+      if (e.id == gateway) return e.subnets;
+    }
+    ADD_FAILURE() << host << " has no entry for " << gateway.to_string();
+    return {};
   }
 
   TempDir dir;

@@ -28,12 +28,7 @@ class AdminReachTest : public AdminTest {
   }
   // The gateway's subnets as `host`'s key set lists them.
   std::vector<Prefix> seen_by(const std::string& host, const std::string& password) {
-    const auto opened = export_and_open(host, password);
-    for (const auto& e : opened.body.book.entries) {
-      if (e.id == gw) return e.subnets;
-    }
-    ADD_FAILURE() << host << " has no entry for gw";
-    return {};
+    return subnets_seen_by(host, password, gw);
   }
   std::vector<keys::ReachLimit> gateway_limits() { return export_and_open("gw", pw_gw).body.reach; }
   HostId gw, road, desk;
@@ -93,8 +88,9 @@ TEST_F(AdminReachTest, BadLimitsAreRefusedAndNothingChanges) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"outside the subnets", "gw", kRoad, {pfx("10.0.0.0/24")}, "10.0.0.0/24 is not inside a tunneled subnet"},
-      {"wider than a subnet", "gw", kRoad, {pfx("192.168.0.0/16")}, "is not inside a tunneled subnet"},
+      {"outside the subnets", "gw", kRoad, {pfx("10.0.0.0/24")},
+       "10.0.0.0/24 is not inside a tunneled or IPsec subnet"},
+      {"wider than a subnet", "gw", kRoad, {pfx("192.168.0.0/16")}, "is not inside a tunneled or IPsec subnet"},
       {"host bits", "gw", kRoad, {pfx("192.168.71.1/24")}, "has bits set after the prefix length"},
       {"no prefix", "gw", kRoad, {}, "name at least one prefix"},
       {"not a gateway", "road", FilterTarget{FilterTarget::Kind::kHost, "desk"}, {pfx("192.168.71.0/24")},

@@ -359,6 +359,7 @@ TEST(ConsoleView, NodesAndEdgesColouredByLiveState) {
   Admin a = Admin::init(db, test::test_network());
   HostSpec gw = test::coordinator("gw");
   gw.subnets.push_back(*Prefix::parse("192.168.50.0/24"));
+  gw.ipsec_subnets.push_back(IpsecSubnet{*Prefix::parse("10.50.0.0/24"), "branch"});
   const HostInfo hub = a.add_host(gw);
   const HostInfo c = a.add_host(test::client("alpha", "gw"));
   LiveState live;
@@ -371,6 +372,8 @@ TEST(ConsoleView, NodesAndEdgesColouredByLiveState) {
   EXPECT_EQ(j["hosts"][0]["name"], "gw");
   EXPECT_TRUE(j["hosts"][0]["gateway"].get<bool>());
   EXPECT_EQ(j["hosts"][0]["subnets"][0], "192.168.50.0/24");
+  EXPECT_EQ(j["hosts"][0]["ipsec_subnets"], json::array({"10.50.0.0/24=branch"}));
+  EXPECT_EQ(j["hosts"][1]["ipsec_subnets"], json::array());
   EXPECT_EQ(j["hosts"][0]["state"], "reachable");
   EXPECT_EQ(j["hosts"][1]["state"], "unreachable");
   EXPECT_EQ(j["hosts"][1]["registry"], hub.id.to_string());

@@ -129,7 +129,9 @@
       .attr("data-id", function (d) { return d.id; }).attr("data-name", function (d) { return d.name; })
       .attr("data-state", function (d) { return d.state; });
     n.select("text.label").text(function (d) { return d.name + (d.admin_host ? " (admin)" : ""); });
-    n.select("text.subnet-text").text(function (d) { return d.subnets.join(" "); });
+    n.select("text.subnet-text").text(function (d) {
+      return d.subnets.concat(d.ipsec_subnets.map(function (s) { return "ipsec:" + s; })).join(" ");
+    });
     n.select(".shape title").text(function (d) { return d.id + " " + nodeKind(d) + " " + d.state; });
   }
 
@@ -167,7 +169,8 @@
       var html = "<h3>" + esc(h.name) + " " + esc(h.id) + "</h3>" + kv([
         ["role", nodeKind(h)], ["state", h.state], ["tunnel address", h.tunnel_v4], ["endpoints", h.endpoints.join(" ")],
         ["public endpoint", h.public_endpoint], ["transport", h.transport], ["last heard", fmtTime(h.last_heard)],
-        ["subnets", h.subnets.join(" ")], ["groups", h.groups.join(" ")], ["users", h.users.join(" ")],
+        ["subnets", h.subnets.join(" ")], ["IPsec subnets", h.ipsec_subnets.join(" ")],
+        ["groups", h.groups.join(" ")], ["users", h.users.join(" ")],
         ["update due", h.update_due], ["key set version", h.keyset_version]]);
       html += "<h4>Links</h4>" + kv(h.links.map(function (l) {
         var peer = l.a === h.id ? l.b_name + " " + l.b : l.a_name + " " + l.a;
@@ -181,7 +184,8 @@
 
   // ---- lists ----
   var columns = {
-    hosts: ["id", "name", "role", "state", "tunnel_v4", "endpoints", "subnets", "groups", "update_due"],
+    hosts: ["id", "name", "role", "state", "tunnel_v4", "endpoints", "subnets", "ipsec_subnets", "groups",
+            "update_due"],
     users: ["host", "host_name", "name", "password", "created_at"],
     groups: ["name", "members", "linked_groups"],
     links: ["a", "a_name", "b", "b_name", "reasons", "created_at"],
