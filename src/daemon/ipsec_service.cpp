@@ -1,6 +1,7 @@
 #include "daemon/ipsec_service.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <set>
 
@@ -22,6 +23,10 @@ constexpr size_t kLargestDatagram = 65527;  // UDP over IPv6: 65,535 - 8
 // Rounds of on_tun before the thread looks at its sockets again.
 constexpr int kTunRounds = 4;
 constexpr int64_t kMaxWaitMs = 1000;
+// The metric of the unreachable routes that stand in for a tunnel while
+// its CHILD_SA is down (guard_routes): above any route an administrator or
+// the IPsec device adds (0 by default), so it only answers when they are gone.
+constexpr uint32_t kGuardMetric = 4000;
 constexpr auto kCommandTimeout = std::chrono::seconds(5);
 
 std::string hex32(uint32_t v) { return fmt::format("{:08x}", v); }
@@ -122,6 +127,7 @@ cordon::Status<std::string> IpsecService::open() {
       }
     }
   }
+  guard_routes(settings_.gateway);
   ipsec::IkeEvents events;
   gateway_->start(now, events);
   handle(events, now);
@@ -176,6 +182,7 @@ void IpsecService::run() {
   for (const ipsec::IkeSaInfo& sa : gateway_->list()) names.insert(sa.connection);
   for (const std::string& name : names) (void)gateway_->down(name, now, events);
   handle(events, now);
+  guard_routes(ipsec::GatewayConfig{});
 }
 
 // Each round seals up to IpsecTun::kSlots inner packets in place and sends
@@ -297,6 +304,50 @@ void IpsecService::open_raw(bool v6) {
   }
   spdlog::warn("ipsec: raw ESP and AH over {} are off ({}); only ESP in UDP on port 4500 is used", v6 ? "IPv6" : "IPv4",
                esp ? (ah ? raw.error().message() : ah.error().message()) : esp.error().message());
+}
+
+// Every configured tunnel-mode child's remote selectors get an unreachable
+// route of low priority for as long as the connection is configured, so
+// that while its CHILD_SA is down (not yet up, rekey failed, peer dead),
+// packets for the peer's subnets are refused with ICMP "unreachable"
+// instead of leaving in the clear by the host's default route. The
+// CHILD_SA's own route through the IPsec device wins while it is up. A
+// prefix that holds a peer's address is not guarded (IKE must reach the
+// peer), and neither are the selectors of remote-access clients, which
+// are known only when they connect. `config` empty: all are removed.
+void IpsecService::guard_routes(const ipsec::GatewayConfig& config) {
+  std::map<std::string, Prefix> wanted;
+  for (const ipsec::ConnectionConfig& c : config.connections) {
+    for (const ipsec::ChildConfig& child : c.children) {
+      if (child.mode != ipsec::ChildMode::kTunnel) continue;
+      for (const auto& ts : child.remote_ts) {
+        for (const Prefix& p : ipsec::selector_prefixes(ts)) {
+          const bool holds_peer = std::any_of(c.remote_addrs.begin(), c.remote_addrs.end(),
+                                              [&](const IpAddress& a) { return p.contains(a); });
+          if (!holds_peer && p.length > 0) wanted.emplace(p.to_string(), p);
+        }
+      }
+    }
+  }
+  for (auto it = guards_.begin(); it != guards_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (auto s = netlink_->delete_unreachable_route(it->second, kGuardMetric); !s && s.error().err != ESRCH) {
+      spdlog::warn("ipsec: {}", s.error().message());
+    }
+    it = guards_.erase(it);
+  }
+  for (const auto& [text, p] : wanted) {
+    if (guards_.contains(text)) continue;
+    if (auto s = netlink_->add_unreachable_route(p, kGuardMetric); !s) {
+      spdlog::warn("ipsec: {}; while its CHILD_SA is down, traffic for it follows the host's other routes",
+                   s.error().message());
+      continue;
+    }
+    guards_.emplace(text, p);
+  }
 }
 
 // A route for `p` through the IPsec device. One that exists already (the
@@ -611,6 +662,7 @@ nlohmann::json IpsecService::apply_settings(const Now& now, ipsec::IkeEvents& ev
     if (!data_.install_manual(sa)) spdlog::error("ipsec: manual SA {} could not be built", sa.name);
   }
   gateway_->reconfigure(std::make_shared<const ipsec::GatewayConfig>(next->gateway), now, events);
+  guard_routes(next->gateway);
   settings_.gateway = std::move(next->gateway);
   return {{"ok", true}, {"connections", settings_.gateway.connections.size()}};
 }

@@ -73,6 +73,7 @@ class IpsecService {
   void handle(ipsec::IkeEvents& events, const Now& now);
   void route(const ipsec::ChildSaInstall& child, bool add);
   void add_route(const Prefix& p);
+  void guard_routes(const ipsec::GatewayConfig& config);
   void serve_requests(const Now& now);
   nlohmann::json answer(const nlohmann::json& request, const Now& now);
   nlohmann::json answer_sa(const nlohmann::json& request, const std::string& action);
@@ -101,6 +102,7 @@ class IpsecService {
   ipsec::DataPath data_;
   std::map<std::string, int> routes_;  // prefix text -> CHILD_SAs that want it
   std::map<uint32_t, std::vector<Prefix>> child_routes_;  // inbound SPI -> its routes
+  std::map<std::string, Prefix> guards_;  // prefix text -> its unreachable route (guard_routes)
   std::optional<IpsecTun> tun_io_;
   std::vector<std::byte> receive_buffer_;
   std::vector<os::Datagram> batch_;     // received: kUdpBatch, or with UDP GRO kMaxCoalescedBatch

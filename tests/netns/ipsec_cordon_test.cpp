@@ -85,6 +85,7 @@ class IpsecHost {
   }
 
   std::string log_text() const { return daemon_ ? daemon_->log_text() : std::string(); }
+  void stop() { daemon_.reset(); }
   bool running() { return daemon_ && daemon_->running(); }
 
   // `cordon ipsec sa list --json`; an empty object when it fails.
@@ -270,6 +271,37 @@ TEST_F(IpsecCordonTest, CordonToCordonIke) {
 TEST_F(IpsecCordonTest, CordonToCordonAh) {
   SiteToSite s("isc-ah", "ah_proposals = [\"sha256\"]", false);
   check_site_to_site(s, 51, "ah");
+}
+
+// While a child's CHILD_SA is down, its remote selectors have an
+// unreachable route of low priority (docs/ipsec.md, "How traffic flows"):
+// gw-a has a default route across the WAN, yet a LAN packet for the
+// peer's subnet is refused with ICMP "unreachable" rather than sent there
+// in the clear. The CHILD_SA's route wins once it is up, and the guard
+// goes when the daemon stops.
+TEST_F(IpsecCordonTest, SubnetsOfADownTunnelAreUnreachableNotLeaked) {
+  SiteToSite s("isc-guard", "esp_proposals = [\"aes256gcm16\"]", false);
+  run_checked(&s.gw_a.ns(), {"ip", "route", "add", "default", "via", kWanB}, 10s);
+  s.gw_a.start();
+  const auto guard = [&] {
+    return run(&s.gw_a.ns(), {"ip", "route", "show", "type", "unreachable"}, 10s).out;
+  };
+  EXPECT_NE(guard().find("10.2.0.0/24"), std::string::npos) << guard();
+  std::unique_ptr<Capture> capture;
+  if (tcpdump_installed()) {
+    capture = std::make_unique<Capture>(s.wan.ns(), "br0", s.dir / "wan.pcap", s.dir / "tcpdump.log",
+                                        "icmp and host 10.2.0.10");
+  }
+  RunResult refused = run(&s.lan_a, {"ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "10.2.0.10"}, 30s);
+  EXPECT_NE(refused.out.find("Unreachable"), std::string::npos) << refused.describe();
+  if (capture) {
+    capture->stop();
+    EXPECT_EQ(pcap_packet_count(capture->pcap()), 0u) << "cleartext ICMP to the peer's subnet on the WAN";
+  }
+  s.gw_b.start();
+  EXPECT_TRUE(eventually_pings(s.lan_a, "10.2.0.10", deadline_in(30s))) << s.logs();
+  s.gw_a.stop();
+  EXPECT_EQ(guard().find("10.2.0.0/24"), std::string::npos) << guard();
 }
 
 // IKE and raw ESP over IPv6 between the gateways (docs/ipsec.md, "What is

@@ -291,6 +291,22 @@ Status Netlink::delete_route(int ifindex, const Prefix& dst) {
   return impl_->run(nlh, "delete route " + describe(dst) + on_link(ifindex));
 }
 
+Status Netlink::add_unreachable_route(const Prefix& dst, uint32_t metric) {
+  nlmsghdr* nlh = impl_->begin(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  put_route_header(nlh, dst, RT_SCOPE_UNIVERSE)->rtm_type = RTN_UNREACHABLE;
+  put_address(nlh, RTA_DST, dst.address);
+  mnl_attr_put_u32(nlh, RTA_PRIORITY, metric);
+  return impl_->run(nlh, "add unreachable route " + describe(dst), EEXIST);
+}
+
+Status Netlink::delete_unreachable_route(const Prefix& dst, uint32_t metric) {
+  nlmsghdr* nlh = impl_->begin(RTM_DELROUTE, 0);
+  put_route_header(nlh, dst, RT_SCOPE_NOWHERE)->rtm_type = RTN_UNREACHABLE;
+  put_address(nlh, RTA_DST, dst.address);
+  mnl_attr_put_u32(nlh, RTA_PRIORITY, metric);
+  return impl_->run(nlh, "delete unreachable route " + describe(dst));
+}
+
 Status Netlink::delete_link(int ifindex) {
   nlmsghdr* nlh = impl_->begin(RTM_DELLINK, 0);
   put_link_header(nlh, ifindex);

@@ -33,6 +33,13 @@ class Netlink {
   // caller should report: traffic for `dst` would not enter the tunnel.
   Status add_route(int ifindex, const Prefix& dst);
   Status delete_route(int ifindex, const Prefix& dst);
+  // An "unreachable" route for `dst` at `metric` (rtnetlink(7),
+  // RTN_UNREACHABLE): with a larger metric than any usual route, it only
+  // answers while no other route for `dst` exists, so packets for `dst`
+  // are refused (ICMP unreachable) rather than routed elsewhere. EEXIST
+  // (the same route already there) is fine.
+  Status add_unreachable_route(const Prefix& dst, uint32_t metric);
+  Status delete_unreachable_route(const Prefix& dst, uint32_t metric);
   Status delete_link(int ifindex);
 
  private:
