@@ -70,6 +70,16 @@ std::vector<std::byte> reply_of(std::vector<std::byte> p) {
   return p;
 }
 
+testing::IkeWire reordering_wire(uint64_t seed, int loss_percent, int duplicate_percent, int64_t latency_ns) {
+  testing::IkeWire wire;
+  wire.loss_percent = loss_percent;
+  wire.duplicate_percent = duplicate_percent;
+  wire.reorder = true;
+  wire.latency_ns = latency_ns;
+  wire.seed = seed;
+  return wire;
+}
+
 // Brings the pair's CHILD_SA up, then for 30 simulated minutes sends a
 // packet each way every second through data paths that follow what IKE
 // installs and removes. Counts what got through and what did not.
@@ -97,12 +107,7 @@ Carried run_half_an_hour(testing::IkePair& pair, uint64_t seed) {
 
 TEST(IkeSim, LossyWireStillBringsUpRekeysAndDeletes) {
   for (uint64_t seed = 1; seed <= 12; ++seed) {
-    testing::IkeWire wire;
-    wire.loss_percent = 15;
-    wire.duplicate_percent = 10;
-    wire.reorder = true;
-    wire.seed = seed;
-    testing::IkePair pair(config(true), config(false), wire);
+    testing::IkePair pair(config(true), config(false), reordering_wire(seed, 15, 10, 0));
     const Carried n = run_half_an_hour(pair, seed);
     EXPECT_EQ(n.lost, 0u) << "seed " << seed << ": " << n.carried << " carried\n" << pair.log_text();
     const auto sas = pair.a().list();
@@ -124,16 +129,10 @@ TEST(IkeSim, SimultaneousIkeRekeysUnderLossLoseNothing) {
   constexpr int64_t kLatency = 30 * kNsPerMs;
   size_t collisions = 0;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
-    testing::IkeWire wire;
-    wire.loss_percent = 10;
-    wire.duplicate_percent = 5;
-    wire.reorder = true;
-    wire.latency_ns = kLatency;
-    wire.seed = seed;
     GatewayConfig ga = config(true), gb = config(false);
     ga.connections[0].rekey_time_ns = 5 * kMinute;
     gb.connections[0].rekey_time_ns = 5 * kMinute;
-    testing::IkePair pair(std::move(ga), std::move(gb), wire);
+    testing::IkePair pair(std::move(ga), std::move(gb), reordering_wire(seed, 10, 5, kLatency));
     const Carried n = run_half_an_hour(pair, seed);
     EXPECT_EQ(n.lost, 0u) << "seed " << seed << ": " << n.carried << " carried\n" << pair.log_text();
     EXPECT_EQ(n.carried, 2u * 30 * 60) << "seed " << seed;

@@ -271,6 +271,33 @@ TEST(IkeSa, SimultaneousIkeRekeysKeepOneIkeSaAndEveryChild) {
   }
 }
 
+TEST(IkeSa, ThePeerClosingDuringOurIkeRekeyLeavesNoIkeSa) {
+  GatewayConfig a = site_a();
+  a.connections[0].rekey_time_ns = 10 * kMinute;
+  testing::IkeWire wire;
+  wire.latency_ns = 20 * kNsPerMs;
+  IkePair pair(std::move(a), site_b(), wire);
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  bool sent = false;
+  pair.set_fault([&](bool from_a, std::span<const std::byte> m) {
+    sent = sent || rekey_message(from_a, m) == Message::kRequestOfA;
+    return 1;
+  });
+  ASSERT_TRUE(pair.run_until([&] { return sent; }, 20 * kMinute));
+  // A's rekey request is on the wire when B deletes the IKE SA: B refuses
+  // the rekey (section 2.25.2), A drops it on the delete, and nothing stays.
+  ASSERT_TRUE(pair.b().down("site", pair.clock().now(), pair.events_b()).ok());
+  ASSERT_TRUE(pair.run_until([&] { return pair.a().list().empty() && pair.b().list().empty(); }, 5 * kMinute))
+      << pair.log_text();
+  pair.run_for(5 * kMinute);
+  EXPECT_TRUE(pair.a().list().empty());
+  EXPECT_TRUE(pair.b().list().empty());
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.children_b().empty());
+  EXPECT_FALSE(pair.logged("peer_dead"));
+}
+
 TEST(IkeSa, DownDeletesBothSides) {
   IkePair pair(site_a(), site_b());
   pair.start();
