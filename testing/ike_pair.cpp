@@ -17,13 +17,16 @@ bool keys_mirror(const ipsec::ChildSaInstall& x, const ipsec::ChildSaInstall& y)
 }  // namespace
 
 IkePair::IkePair(ipsec::GatewayConfig a, ipsec::GatewayConfig b, IkeWire wire) : rng_(wire.seed), wire_(wire) {
-  auto random = [this](std::span<std::byte> out) {
-    for (std::byte& x : out) x = static_cast<std::byte>(rng_());
-    return true;
+  auto random = [this](bool side_a) {
+    return [this, side_a](std::span<std::byte> out) {
+      for (std::byte& x : out) x = static_cast<std::byte>(rng_());
+      if (random_hook_) random_hook_(side_a, out);
+      return true;
+    };
   };
-  a_ = std::make_unique<ipsec::Gateway>(std::make_shared<const ipsec::GatewayConfig>(std::move(a)), random,
+  a_ = std::make_unique<ipsec::Gateway>(std::make_shared<const ipsec::GatewayConfig>(std::move(a)), random(true),
                                         clock_.now());
-  b_ = std::make_unique<ipsec::Gateway>(std::make_shared<const ipsec::GatewayConfig>(std::move(b)), random,
+  b_ = std::make_unique<ipsec::Gateway>(std::make_shared<const ipsec::GatewayConfig>(std::move(b)), random(false),
                                         clock_.now());
 }
 
@@ -40,6 +43,7 @@ void IkePair::collect(bool from_a) {
   for (ipsec::ChildSaInstall& c : ev.child_up) children[c.inbound_spi] = std::move(c);
   ev.child_up.clear();
   for (uint32_t spi : ev.child_down) children.erase(spi);
+  removed_ += ev.child_down.size();
   ev.child_down.clear();
   const IpAddress own = address(from_a ? kAddressA : kAddressB);
   for (ipsec::IkeDatagram& d : ev.send) {
@@ -62,13 +66,46 @@ void IkePair::collect(bool from_a) {
       }
     }
     f.payload = std::move(d.payload);
-    if (blocked_) continue;
-    const int roll = static_cast<int>(rng_() % 100);
-    if (roll < wire_.loss_percent) continue;
-    if (roll < wire_.loss_percent + wire_.duplicate_percent) flight_.push_back(f);
-    flight_.push_back(std::move(f));
+    send(std::move(f), from_a);
   }
   ev.send.clear();
+}
+
+void IkePair::send(InFlight f, bool from_a) {
+  if (blocked_) return;
+  int copies = 1;
+  if (fault_) {
+    std::span<const std::byte> message = f.payload;
+    if (f.to.port == ipsec::kNatTraversalPort && message.size() >= 4) message = message.subspan(4);
+    copies = fault_(from_a, message);
+  }
+  const int roll = static_cast<int>(rng_() % 100);
+  if (roll < wire_.loss_percent) return;
+  if (roll < wire_.loss_percent + wire_.duplicate_percent) ++copies;
+  for (int i = 0; i < copies; ++i) {
+    if (wire_.latency_ns > 0) {
+      const int64_t jitter = wire_.reorder ? static_cast<int64_t>(rng_() % static_cast<uint64_t>(wire_.latency_ns)) : 0;
+      f.due_ns = clock_.mono_ns() + wire_.latency_ns + jitter;
+    }
+    flight_.push_back(f);
+  }
+}
+
+std::optional<size_t> IkePair::next_arrival() {
+  if (flight_.empty()) return std::nullopt;
+  if (wire_.latency_ns == 0) return wire_.reorder ? rng_() % flight_.size() : 0;
+  size_t first = 0;
+  for (size_t i = 1; i < flight_.size(); ++i) {
+    if (flight_[i].due_ns < flight_[first].due_ns) first = i;
+  }
+  if (flight_[first].due_ns > clock_.mono_ns()) return std::nullopt;
+  return first;
+}
+
+int64_t IkePair::earliest_arrival() const {
+  int64_t first = INT64_MAX;
+  for (const InFlight& f : flight_) first = std::min(first, f.due_ns);
+  return first;
 }
 
 void IkePair::deliver(InFlight d) {
@@ -106,19 +143,22 @@ bool IkePair::run_until(const std::function<bool()>& done, int64_t limit_ns) {
   const int64_t end = clock_.mono_ns() + limit_ns;
   for (;;) {
     tick_both();
-    while (!flight_.empty()) {
-      size_t pick = wire_.reorder ? rng_() % flight_.size() : 0;
-      InFlight d = std::move(flight_[pick]);
-      flight_.erase(flight_.begin() + static_cast<ptrdiff_t>(pick));
-      clock_.advance(kNsPerMs);  // one millisecond on the wire
+    while (const auto pick = next_arrival()) {
+      InFlight d = std::move(flight_[*pick]);
+      flight_.erase(flight_.begin() + static_cast<ptrdiff_t>(*pick));
+      if (wire_.latency_ns == 0) clock_.advance(kNsPerMs);  // one millisecond on the wire
       deliver(std::move(d));
       if (done()) return true;
     }
     if (done()) return true;
-    const int64_t next = std::min(a_->tick(clock_.now(), events_a_), b_->tick(clock_.now(), events_b_));
+    int64_t next = std::min(a_->tick(clock_.now(), events_a_), b_->tick(clock_.now(), events_b_));
     collect(true);
     collect(false);
-    if (!flight_.empty()) continue;
+    if (wire_.latency_ns == 0 && !flight_.empty()) continue;
+    if (wire_.latency_ns > 0) {
+      if (earliest_arrival() <= clock_.mono_ns()) continue;
+      next = std::min(next, earliest_arrival());
+    }
     if (next >= end || clock_.mono_ns() >= end) {
       clock_.advance_to(end);
       return done();

@@ -10,6 +10,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <random>
 #include <vector>
 
@@ -22,6 +24,11 @@ struct IkeWire {
   int loss_percent = 0;       // each datagram is lost with this chance
   int duplicate_percent = 0;  // ... or delivered twice
   bool reorder = false;       // in-flight datagrams are delivered in random order
+  // 0: each datagram takes one millisecond, delivered before any timer
+  // fires. Otherwise each takes this long (plus up to as much again when
+  // reordering), and timers fire meanwhile, so both ends can start an
+  // exchange before either hears of the other's.
+  int64_t latency_ns = 0;
   bool nat_in_front_of_a = false;  // A's address and port are rewritten (a NAPT)
   uint64_t seed = 1;
 };
@@ -49,6 +56,15 @@ class IkePair {
   bool run_until(const std::function<bool()>& done, int64_t limit_ns);
   // Everything from now on is lost (a dead peer), or delivered again.
   void set_blocked(bool blocked) { blocked_ = blocked; }
+  // Decides the fate of each datagram before the wire's own loss: how many
+  // copies go out (0: lost, 2: duplicated). `message` is the IKE message
+  // without the non-ESP marker.
+  using Fault = std::function<int(bool from_a, std::span<const std::byte> message)>;
+  void set_fault(Fault fault) { fault_ = std::move(fault); }
+  // Sees (and may change) every random draw of one side after it is made,
+  // for tests that need an order between nonces.
+  using RandomHook = std::function<void(bool a, std::span<std::byte> drawn)>;
+  void set_random_hook(RandomHook hook) { random_hook_ = std::move(hook); }
 
   // The CHILD_SAs each side has installed and not removed, by inbound SPI.
   const std::map<uint32_t, ipsec::ChildSaInstall>& children_a() const { return children_a_; }
@@ -65,6 +81,8 @@ class IkePair {
   size_t largest_datagram() const { return largest_; }
   // NAT keepalives (RFC 3948 section 4) delivered to B.
   size_t keepalives_to_b() const { return keepalives_to_b_; }
+  // How many CHILD_SAs either side has removed (child_down) so far.
+  size_t children_removed() const { return removed_; }
 
  private:
   struct InFlight {
@@ -72,10 +90,15 @@ class IkePair {
     Endpoint from;  // as the receiver sees it
     Endpoint to;
     std::vector<std::byte> payload;
+    int64_t due_ns = 0;  // with latency: when it arrives
   };
   void collect(bool from_a);
+  void send(InFlight f, bool from_a);
   void deliver(InFlight d);
   void tick_both();
+  // The in-flight datagram to deliver next, if one has arrived by now.
+  std::optional<size_t> next_arrival();
+  int64_t earliest_arrival() const;
 
   ManualClock clock_;
   std::mt19937_64 rng_;
@@ -86,6 +109,9 @@ class IkePair {
   std::map<uint32_t, ipsec::ChildSaInstall> children_a_, children_b_;
   std::map<uint16_t, uint16_t> nat_ports_;  // A's port -> its port on the NAT
   bool blocked_ = false;
+  Fault fault_;
+  RandomHook random_hook_;
+  size_t removed_ = 0;
   size_t sent_ = 0;
   size_t largest_ = 0;
   size_t keepalives_to_b_ = 0;

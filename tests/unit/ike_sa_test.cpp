@@ -1,9 +1,12 @@
 // The IKE state machines (core/ipsec/ike_sa.hpp, gateway.hpp) between two
 // Cordon gateways on a lossless wire (testing/ike_pair.hpp): the initial
 // exchanges, refusals, CREATE_CHILD_SA, INFORMATIONAL, cookies, NAT
-// traversal and fragmentation. Loss, duplication and reordering are the
-// simulations' (tests/sim/ike_sim_test.cpp).
+// traversal and fragmentation. Random loss, duplication and reordering are
+// the simulations' (tests/sim/ike_sim_test.cpp); simultaneous IKE SA rekeys
+// lose or duplicate one chosen message here.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "core/ipsec/gateway.hpp"
 #include "testing/ike_pair.hpp"
@@ -153,6 +156,146 @@ TEST(IkeSa, IkeRekeyKeepsTheChildren) {
   // The new IKE SA works: a child rekey goes through it.
   pair.a().child_limit_reached(pair.children_a().begin()->first, pair.clock().now(), pair.events_a());
   EXPECT_TRUE(pair.run_until([&] { return pair.logged("child_rekeyed"); }, kMinute));
+}
+
+// Simultaneous IKE SA rekeys (RFC 7296 section 2.8.2). A's exchange is A's
+// request and B's answer; B's exchange the other two messages.
+enum class Message { kRequestOfA, kAnswerOfB, kRequestOfB, kAnswerOfA };
+enum class Fault { kNone, kLost, kDuplicated };
+
+struct NonceOrder {
+  const char* lowest;
+  // The first byte of each nonce, as each side draws them: its own
+  // request's, then its answer's.
+  uint8_t a_request, a_answer, b_request, b_answer;
+  bool lowest_in_exchange_of_a;
+};
+constexpr NonceOrder kNonceOrders[] = {
+    {"Ni of A's exchange", 0x10, 0x80, 0x70, 0x60, true},
+    {"Nr of A's exchange", 0x80, 0x70, 0x60, 0x10, true},
+    {"Ni of B's exchange", 0x70, 0x80, 0x10, 0x60, false},
+    {"Nr of B's exchange", 0x60, 0x10, 0x80, 0x70, false},
+};
+
+std::optional<Message> rekey_message(bool from_a, std::span<const std::byte> m) {
+  if (m.size() < kIkeHeaderSize || m[18] != static_cast<std::byte>(ExchangeType::kCreateChildSa)) return std::nullopt;
+  const bool response = (m[19] & std::byte{0x20}) != std::byte{0};
+  if (from_a) return response ? Message::kAnswerOfA : Message::kRequestOfA;
+  return response ? Message::kAnswerOfB : Message::kRequestOfB;
+}
+
+std::string case_name(const NonceOrder& order, Message message, Fault fault) {
+  static const char* kMessages[] = {"A's request", "B's answer", "B's request", "A's answer"};
+  const char* what = fault == Fault::kNone ? "nothing" : fault == Fault::kLost ? "lost" : "duplicated";
+  return std::string("lowest nonce: ") + order.lowest + "; " +
+         (fault == Fault::kNone ? std::string("no fault") : std::string(kMessages[static_cast<int>(message)]) + " " + what);
+}
+
+void simultaneous_ike_rekey(const NonceOrder& order, Message message, Fault fault) {
+  SCOPED_TRACE(case_name(order, message, fault));
+  // Each datagram takes 20 ms, and A's timer fires 10 ms after B's request
+  // left: both requests are in flight together.
+  constexpr int64_t kLatency = 20 * kNsPerMs;
+  GatewayConfig a = site_a(), b = site_b();
+  b.connections[0].rekey_time_ns = 10 * kMinute;
+  a.connections[0].rekey_time_ns = 10 * kMinute - kLatency / 2;
+  testing::IkeWire wire;
+  wire.latency_ns = kLatency;
+  IkePair pair(std::move(a), std::move(b), wire);
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  const uint64_t old_spi = pair.a().list().front().spi_i;
+  std::set<uint32_t> children_a, children_b;
+  for (const auto& [spi, c] : pair.children_a()) children_a.insert(spi);
+  for (const auto& [spi, c] : pair.children_b()) children_b.insert(spi);
+
+  // From here on, each side's nonces start with the bytes of the case.
+  std::vector<uint8_t> firsts_a = {order.a_request, order.a_answer}, firsts_b = {order.b_request, order.b_answer};
+  pair.set_random_hook([&](bool side_a, std::span<std::byte> drawn) {
+    auto& firsts = side_a ? firsts_a : firsts_b;
+    if (drawn.size() != kNonceSize || firsts.empty()) return;
+    drawn[0] = static_cast<std::byte>(firsts.front());
+    firsts.erase(firsts.begin());
+  });
+  bool struck = false;
+  pair.set_fault([&](bool from_a, std::span<const std::byte> m) {
+    if (fault == Fault::kNone || struck || rekey_message(from_a, m) != message) return 1;
+    struck = true;  // the first copy only; retransmissions go through
+    return fault == Fault::kLost ? 0 : 2;
+  });
+
+  auto settled = [&] {
+    const auto la = pair.a().list(), lb = pair.b().list();
+    return la.size() == 1 && lb.size() == 1 && la.front().spi_i != old_spi &&
+           la.front().state == IkeState::kEstablished && lb.front().state == IkeState::kEstablished &&
+           la.front().spi_i == lb.front().spi_i && la.front().spi_r == lb.front().spi_r;
+  };
+  ASSERT_TRUE(pair.run_until(settled, 16 * kMinute)) << pair.log_text();
+  EXPECT_TRUE(pair.logged("ike_rekey_collision")) << pair.log_text();
+  if (fault != Fault::kNone) EXPECT_TRUE(struck);
+  // Nothing moves once settled (the new IKE SA's own rekey is 10 minutes off).
+  pair.run_for(2 * kMinute);
+  ASSERT_TRUE(settled()) << pair.log_text();
+
+  const IkeSaInfo at_a = pair.a().list().front(), at_b = pair.b().list().front();
+  EXPECT_NE(at_a.initiator, at_b.initiator);
+  // A lost request is never seen by the peer until it has finished its own
+  // rekey: the peer's new IKE SA is the only one made. Otherwise the IKE SA
+  // of the exchange without the lowest nonce survives.
+  bool a_made_survivor = !order.lowest_in_exchange_of_a;
+  if (fault == Fault::kLost && message == Message::kRequestOfA) a_made_survivor = false;
+  if (fault == Fault::kLost && message == Message::kRequestOfB) a_made_survivor = true;
+  EXPECT_EQ(at_a.initiator, a_made_survivor) << pair.log_text();
+  EXPECT_EQ(at_a.counters.ike_rekeys, 1u);
+  // The CHILD_SAs moved to it untouched, and none went down on the way.
+  EXPECT_EQ(std::set<uint32_t>(at_a.children.begin(), at_a.children.end()), children_a);
+  EXPECT_EQ(std::set<uint32_t>(at_b.children.begin(), at_b.children.end()), children_b);
+  std::set<uint32_t> now_a, now_b;
+  for (const auto& [spi, c] : pair.children_a()) now_a.insert(spi);
+  for (const auto& [spi, c] : pair.children_b()) now_b.insert(spi);
+  EXPECT_EQ(now_a, children_a);
+  EXPECT_EQ(now_b, children_b);
+  EXPECT_EQ(pair.children_removed(), 0u) << pair.log_text();
+  EXPECT_TRUE(pair.children_paired());
+  // The survivor works: a CHILD_SA rekey goes through it.
+  pair.a().child_limit_reached(*children_a.begin(), pair.clock().now(), pair.events_a());
+  EXPECT_TRUE(pair.run_until([&] { return pair.logged("child_rekeyed"); }, kMinute)) << pair.log_text();
+}
+
+TEST(IkeSa, SimultaneousIkeRekeysKeepOneIkeSaAndEveryChild) {
+  for (const NonceOrder& order : kNonceOrders) {
+    simultaneous_ike_rekey(order, Message::kRequestOfA, Fault::kNone);
+    for (const Message m : {Message::kRequestOfA, Message::kAnswerOfB, Message::kRequestOfB, Message::kAnswerOfA}) {
+      for (const Fault f : {Fault::kLost, Fault::kDuplicated}) simultaneous_ike_rekey(order, m, f);
+    }
+  }
+}
+
+TEST(IkeSa, ThePeerClosingDuringOurIkeRekeyLeavesNoIkeSa) {
+  GatewayConfig a = site_a();
+  a.connections[0].rekey_time_ns = 10 * kMinute;
+  testing::IkeWire wire;
+  wire.latency_ns = 20 * kNsPerMs;
+  IkePair pair(std::move(a), site_b(), wire);
+  pair.start();
+  ASSERT_TRUE(pair.run_until([&] { return pair.children_a().size() == 1 && pair.children_b().size() == 1; }, kMinute));
+  bool sent = false;
+  pair.set_fault([&](bool from_a, std::span<const std::byte> m) {
+    sent = sent || rekey_message(from_a, m) == Message::kRequestOfA;
+    return 1;
+  });
+  ASSERT_TRUE(pair.run_until([&] { return sent; }, 20 * kMinute));
+  // A's rekey request is on the wire when B deletes the IKE SA: B refuses
+  // the rekey (section 2.25.2), A drops it on the delete, and nothing stays.
+  ASSERT_TRUE(pair.b().down("site", pair.clock().now(), pair.events_b()).ok());
+  ASSERT_TRUE(pair.run_until([&] { return pair.a().list().empty() && pair.b().list().empty(); }, 5 * kMinute))
+      << pair.log_text();
+  pair.run_for(5 * kMinute);
+  EXPECT_TRUE(pair.a().list().empty());
+  EXPECT_TRUE(pair.b().list().empty());
+  EXPECT_TRUE(pair.children_a().empty());
+  EXPECT_TRUE(pair.children_b().empty());
+  EXPECT_FALSE(pair.logged("peer_dead"));
 }
 
 TEST(IkeSa, DownDeletesBothSides) {

@@ -303,7 +303,7 @@ size_t Gateway::half_open() const {
 void Gateway::adopt_successors() {
   std::vector<std::unique_ptr<IkeSa>> born;
   for (auto& [spi, sa] : sas_) {
-    if (auto next = sa->take_successor()) born.push_back(std::move(next));
+    while (auto next = sa->take_successor()) born.push_back(std::move(next));
   }
   for (auto& sa : born) {
     const uint64_t spi = our_spi(*sa);

@@ -255,7 +255,9 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
   const auto* ke = find_payload<KePayload>(payloads);
   const auto* tsi = find_payload<TsiPayload>(payloads);
   const auto* tsr = find_payload<TsrPayload>(payloads);
-  if (s.state != IkeState::kEstablished) {
+  // Section 2.25.2: an IKE SA being closed, or retired by a rekey, takes
+  // no new work.
+  if (s.state != IkeState::kEstablished || s.retired) {
     answer_error(s, message_id, NotifyType::kTemporaryFailure, events);
     return;
   }
@@ -264,7 +266,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
     return;
   }
   if (sa->proposals.front().protocol == ProtocolId::kIke) {
-    answer_ike_rekey(s, message_id, *sa, *nonce, ke, context, events);
+    answer_ike_rekey(s, message_id, *sa, *nonce, ke, now, context, events);
     return;
   }
   if (!tsi || !tsr) {
@@ -360,7 +362,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
 void consume_response(IkeSa::State& s, Exchange& exchange, std::span<const Payload> payloads, const Now& now,
                       IkeContext& context, IkeEvents& events) {
   if (auto* rekey = std::get_if<IkeRekeyExchange>(&exchange)) {
-    finish_ike_rekey(s, *rekey, payloads, now, events);
+    finish_ike_rekey(s, *rekey, payloads, now, context, events);
     return;
   }
   auto* x = std::get_if<ChildExchange>(&exchange);

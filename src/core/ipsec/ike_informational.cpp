@@ -62,8 +62,6 @@ void start(IkeSa::State& s, const QueuedRequest& request, const Now& now, IkeEve
 
 void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Payload> payloads, const Now& now,
                      IkeContext& context, IkeEvents& events) {
-  (void)now;
-  (void)context;
   std::vector<uint32_t> ours;  // our inbound SPIs of the children the peer deletes
   bool delete_ike = false;
   for (const Payload& p : payloads) {
@@ -81,6 +79,7 @@ void consume_request(IkeSa::State& s, uint32_t message_id, std::span<const Paylo
   if (delete_ike) {
     // Section 1.4.1: the answer to deleting the IKE SA is empty.
     ike::send_response(s, ExchangeType::kInformational, message_id, {}, events);
+    if (s.collision) ike_child::peer_deleted_during_rekey(s, now, context, events);
     close_ike(s, "ike_deleted", "deleted by the peer", events);
     return;
   }

@@ -281,6 +281,8 @@ void start_next_request(IkeSa::State& s, const Now& now, IkeContext& context, Ik
   while (!s.outstanding && !s.queue.empty() && s.state == IkeState::kEstablished) {
     const QueuedRequest next = s.queue.front();
     s.queue.pop_front();
+    // A retired IKE SA (section 2.18) has nothing left to do but go.
+    if (s.retired && next.kind != QueuedRequest::Kind::kDeleteIke) continue;
     switch (next.kind) {
       case QueuedRequest::Kind::kNewChild:
       case QueuedRequest::Kind::kRekeyChild:
@@ -328,7 +330,12 @@ std::string IkeSa::remote_identity() const { return s_->peer_id.text; }
 int64_t IkeSa::established_at() const { return s_->established_ns; }
 std::optional<IpAddress> IkeSa::virtual_ip() const { return s_->virtual_ip; }
 bool IkeSa::died() const { return s_->dead; }
-std::unique_ptr<IkeSa> IkeSa::take_successor() { return std::move(s_->successor); }
+std::unique_ptr<IkeSa> IkeSa::take_successor() {
+  if (s_->successors.empty()) return nullptr;
+  std::unique_ptr<IkeSa> next = std::move(s_->successors.back());
+  s_->successors.pop_back();
+  return next;
+}
 
 std::string IkeSa::chosen_name() const {
   return s_->out_cipher ? ipsec::chosen_name(s_->ike, ProtocolId::kIke) : std::string();
@@ -460,6 +467,13 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
   // Retransmission (section 2.1), then giving up (section 2.4).
   if (s.outstanding && now.mono_ns >= s.outstanding->deadline_ns) {
     if (s.outstanding->tries + 1 >= ike::retransmit_tries(s)) {
+      // A delete the peer never answers ends the SA all the same, as does
+      // silence on an SA a rekey retired: the peer may have deleted it
+      // first (sections 2.4, 2.18). Not a dead peer to restart.
+      if (s.state == IkeState::kDeleting || s.retired) {
+        ike::fail(s, "ike_closed", "the peer did not answer our delete", events);
+        return kFar;
+      }
       s.dead = true;
       ike::fail(s, "peer_dead", fmt::format("no answer to {} retransmissions", ike::retransmit_tries(s)), events);
       return kFar;
@@ -477,7 +491,15 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
     events.send.push_back(IkeDatagram{kNatTraversalPort, s.remote, {std::byte{0xff}}});
     s.next_keepalive_ns = now.mono_ns + kNatKeepaliveNs;
   }
-  if (s.state == IkeState::kEstablished) {
+  if (s.state == IkeState::kEstablished && s.retired) {
+    // Section 2.18: the peer should delete this SA; past the time its
+    // retransmissions would take, we do.
+    if (s.peer_delete_by_ns > 0 && now.mono_ns >= s.peer_delete_by_ns) {
+      s.peer_delete_by_ns = 0;
+      s.queue.push_back(QueuedRequest{QueuedRequest::Kind::kDeleteIke});
+    }
+    ike::start_next_request(s, now, context, events);
+  } else if (s.state == IkeState::kEstablished) {
     const bool queued = std::any_of(s.queue.begin(), s.queue.end(), [](const QueuedRequest& q) {
       return q.kind == QueuedRequest::Kind::kLiveness;
     });
@@ -501,7 +523,9 @@ int64_t IkeSa::tick(const Now& now, IkeContext& context, IkeEvents& events) {
   int64_t next = kFar;
   if (s.outstanding) next = std::min(next, s.outstanding->deadline_ns);
   if (s.state == IkeState::kAuthWait) next = std::min(next, s.created_ns + kHalfOpenTimeoutNs);
-  if (s.state == IkeState::kEstablished) {
+  if (s.state == IkeState::kEstablished && s.retired) {
+    if (s.peer_delete_by_ns > 0) next = std::min(next, s.peer_delete_by_ns);
+  } else if (s.state == IkeState::kEstablished) {
     // The liveness check is due once nothing is outstanding (an
     // outstanding request is itself the check).
     if (s.conn->dpd_delay_ns > 0 && !s.outstanding) {

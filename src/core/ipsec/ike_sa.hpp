@@ -9,6 +9,9 @@
 //   responder: (IKE_SA_INIT request) kAuthWait --IKE_AUTH request-->
 //              kEstablished
 //   either:    kEstablished --delete sent--> kDeleting --> kClosed
+//              kEstablished --rekeyed (ike_rekey.cpp)--> still kEstablished,
+//              but retired: the children are the new IKE SA's, and only a
+//              delete (ours or the peer's) is left
 //              any --retransmissions exhausted, AUTH or proposal failure--> kClosed
 //
 // Exchanges: each message kind has one builder and one consumer, in
@@ -27,6 +30,9 @@
 //   rekey       IKE_SA at rekey_time, each CHILD_SA at its rekey_time or
 //               byte/packet limit (sections 2.8, 1.3.2, 1.3.3);
 //   half-open   a responder's SA with no IKE_AUTH within 30 s is dropped;
+//   retired     an IKE SA the peer should delete after a rekey (section
+//               2.18, 2.8.2) and has not within the span of its
+//               retransmissions (about 90 s): we delete it;
 //   keepalive   behind a NAT, a one-byte NAT keepalive to the peer's 4500
 //               every 20 s, so the mapping outlives quiet periods
 //               (RFC 3948 section 4; strongSwan's keep_alive default).
@@ -191,8 +197,9 @@ class IkeSa {
   bool died() const;
   // The inbound SPIs of the CHILD_SAs this IKE SA owns.
   std::vector<uint32_t> children() const;
-  // An IKE SA that replaced this one by a rekey (section 2.18): the gateway
-  // re-keys its table under the new SPIs.
+  // An IKE SA that a rekey of this one made (section 2.18), one per call,
+  // null when there is none left: the gateway adds it to its table. After
+  // simultaneous rekeys there are two (section 2.8.2).
   std::unique_ptr<IkeSa> take_successor();
 
   struct State;

@@ -125,7 +125,18 @@ struct IkeSa::State {
   int64_t next_keepalive_ns = 0;  // behind a NAT: the next NAT keepalive (RFC 3948 section 4)
   IkeSaCounters counters;
   bool dead = false;  // closed after retransmissions went unanswered (section 2.4)
-  std::unique_ptr<IkeSa> successor;
+  // Replaced by a rekey (section 2.18), or the redundant one of two
+  // simultaneous rekeys (2.8.2): it holds no children and only waits to be
+  // deleted, by whoever section 2.18 says, or by us past peer_delete_by_ns.
+  bool retired = false;
+  int64_t peer_delete_by_ns = 0;  // 0: the peer is not expected to delete it
+  // Section 2.8.2: the peer's rekey of this IKE SA, answered while ours was
+  // in flight. Its new IKE SA waits here, children not yet moved, until
+  // ours is answered or the peer deletes this one; `collision_nonce_low`
+  // is the lower of that exchange's two nonces.
+  std::unique_ptr<State> collision;
+  std::vector<std::byte> collision_nonce_low;
+  std::vector<std::unique_ptr<IkeSa>> successors;  // for the gateway to take
 
   const std::string& name() const { return conn->name; }
 };
@@ -229,11 +240,20 @@ std::optional<uint32_t> spi_of(std::span<const std::byte> bytes);
 Payload ke_payload(const DhKey& dh);
 // IKE SA rekey (section 1.3.2, ike_rekey.cpp): the responder's answer and
 // the initiator's use of it. Both hand the new IKE SA to the old one's
-// `successor` with the children moved over.
+// `successors` with the children moved over; when both ends rekeyed at
+// once, the one made with the lowest nonce is the redundant one (2.8.2).
 void answer_ike_rekey(IkeSa::State& s, uint32_t message_id, const SaPayload& sa, const NoncePayload& nonce,
-                      const KePayload* ke, IkeContext& context, IkeEvents& events);
+                      const KePayload* ke, const Now& now, IkeContext& context, IkeEvents& events);
 void finish_ike_rekey(IkeSa::State& s, IkeRekeyExchange& exchange, std::span<const Payload> payloads,
-                      const Now& now, IkeEvents& events);
+                      const Now& now, IkeContext& context, IkeEvents& events);
+// The peer deletes this IKE SA while our rekey of it is in flight: it
+// finished its own rekey without seeing ours (section 2.8.2), so the IKE SA
+// it made takes the children and ours is forgotten.
+void peer_deleted_during_rekey(IkeSa::State& s, const Now& now, IkeContext& context, IkeEvents& events);
+// Section 2.25: how long the peer's retransmissions of a request last
+// (taken to be as long as ours); an SA the peer should delete and has not
+// by then, we delete.
+int64_t peer_delete_grace(const IkeSa::State& s);
 // The ChildConfig of this connection whose selectors fit the proposed ones.
 const ChildConfig* match_child(const IkeSa::State& s, std::span<const TrafficSelector> ts_i,
                                std::span<const TrafficSelector> ts_r);
