@@ -191,6 +191,7 @@ cordon::Result<BuiltPolicy, std::string> build_open_policy(const DaemonConfig& c
   BuiltPolicy built;
   os::OpenPolicy& base = built.policy;
   base.tun_interface = runtime.tun_interface;
+  if (config.ipsec) base.ipsec_interface = config.ipsec->interface;
   base.forwards = !config.tunneled_subnets.empty();
   ProtectedSources sources = protected_sources(config);
   base.protected_sources = std::move(sources.prefixes);

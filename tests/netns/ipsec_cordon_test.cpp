@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -271,6 +272,22 @@ TEST_F(IpsecCordonTest, CordonToCordonIke) {
 TEST_F(IpsecCordonTest, CordonToCordonAh) {
   SiteToSite s("isc-ah", "ah_proposals = [\"sha256\"]", false);
   check_site_to_site(s, 51, "ah");
+}
+
+// The open-traffic firewall on (an empty [open] table: open traffic to
+// the host dropped except replies, nothing forwarded) leaves the IPsec
+// gateway working: IKE and raw ESP reach the host, and the IPsec device's
+// traffic is forwarded like the tunnel's (docs/firewall.md, "The IPsec
+// gateway"). Without that, the first IKE_SA_INIT would be dropped.
+TEST_F(IpsecCordonTest, WorksWithTheOpenFirewallOn) {
+  if (!run(nullptr, {"nft", "--version"}, 10s).ok()) GTEST_SKIP() << "nft not installed";
+  SiteToSite s("isc-open", "esp_proposals = [\"aes256gcm16\"]", false);
+  for (IpsecHost* gw : {&s.gw_a, &s.gw_b}) {
+    std::ofstream(gw->dir() / "host.toml", std::ios::app) << "\n[open]\n";
+  }
+  check_site_to_site(s, 50, "esp");
+  RunResult table = run(&s.gw_b.ns(), {"nft", "list", "chain", "inet", "cordon", "input"}, 10s);
+  EXPECT_NE(table.out.find("udp dport { 500, 4500 } accept"), std::string::npos) << table.describe();
 }
 
 // While a child's CHILD_SA is down, its remote selectors have an

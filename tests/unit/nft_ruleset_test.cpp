@@ -148,6 +148,36 @@ TEST(NftRuleset, GatewayAddsLanAntispoofPortForwardAndMasquerade) {
   EXPECT_TRUE(has(text, "  counter open_rule_1 {\n  }\n")) << text;
 }
 
+// With an IPsec gateway (docs/firewall.md, "IPsec"): its device's traffic
+// passes like the tunnel's, in every chain and without source NAT, and IKE
+// and raw ESP/AH reach the host from anywhere. Without [ipsec], none of it.
+TEST(NftRuleset, IpsecDeviceIsProtectedAndIkeAndEspAreAccepted) {
+  OpenPolicy p = gateway_policy();
+  EXPECT_FALSE(has(rendered(p), "cordon-ipsec0"));
+  EXPECT_FALSE(has(rendered(p), "4500"));
+  p.ipsec_interface = "cordon-ipsec0";
+  const std::string text = rendered(p);
+  EXPECT_TRUE(has(chain(text, "input"),
+                  "    iifname \"cordon-ipsec0\" accept\n"
+                  "    udp dport { 500, 4500 } accept\n"
+                  "    meta l4proto { esp, ah } accept\n"))
+      << text;
+  EXPECT_TRUE(has(chain(text, "forward"),
+                  "    iifname \"cordon-ipsec0\" accept\n"
+                  "    oifname \"cordon-ipsec0\" accept\n"))
+      << text;
+  EXPECT_TRUE(has(chain(text, "nat_prerouting"), "    iifname \"cordon-ipsec0\" accept\n")) << text;
+  EXPECT_TRUE(has(chain(text, "nat_postrouting"),
+                  "    oifname \"cordon-ipsec0\" accept\n"
+                  "    oifname \"ul0\" ip saddr 192.168.71.0/24 masquerade"))
+      << text;
+  // An open rule cannot name the IPsec device: its traffic is not open.
+  p.rules[0].interface = "cordon-ipsec0";
+  auto refused = render_open_policy(p);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("IPsec"), std::string::npos) << refused.error().message();
+}
+
 TEST(NftRuleset, Ipv6PolicyUsesIp6Matches) {
   OpenPolicy p = gateway_policy();
   p.lans = {Lan{.interface = "lan0", .subnets = {prefix("fd71::/64")}}};

@@ -75,6 +75,11 @@ std::string named_interface_problem(std::string_view name, bool optional, const 
     return "interface " + printable(name) +
            " is the tunnel, whose traffic Cordon judges itself; name the underlay or LAN interface";
   }
+  if (!policy.ipsec_interface.empty() && name == policy.ipsec_interface) {
+    return "interface " + printable(name) +
+           " is the IPsec gateway's, whose traffic is protected like the tunnel's; name the underlay or LAN "
+           "interface";
+  }
   return {};
 }
 
@@ -173,6 +178,9 @@ std::string lan_problem(const Lan& lan, const OpenPolicy& policy) {
 
 Status check_basics(const OpenPolicy& policy) {
   if (auto why = interface_problem(policy.tun_interface); !why.empty()) return refuse("tunnel interface", why);
+  if (!policy.ipsec_interface.empty()) {
+    if (auto why = interface_problem(policy.ipsec_interface); !why.empty()) return refuse("ipsec.interface", why);
+  }
   for (size_t i = 0; i < policy.protected_sources.size(); ++i) {
     if (auto why = prefix_problem(policy.protected_sources[i]); !why.empty()) {
       return refuse(item("protected source", i), why);
@@ -311,6 +319,7 @@ std::string port_forward_rule(const PortForward& f) {
 void render_nat_prerouting(std::string& out, const OpenPolicy& policy) {
   Chain chain(out, "nat_prerouting", "nat", "prerouting", "dstnat");
   chain.rule("iifname " + quoted(policy.tun_interface) + " accept");
+  if (!policy.ipsec_interface.empty()) chain.rule("iifname " + quoted(policy.ipsec_interface) + " accept");
   for (const PortForward& f : policy.forwards_in) chain.rule(port_forward_rule(f));
 }
 
@@ -368,6 +377,12 @@ void render_input(std::string& out, const OpenPolicy& policy) {
   chain.rule("ct state established,related accept");
   chain.rule("iifname \"lo\" accept");
   chain.rule("iifname " + quoted(policy.tun_interface) + " accept");
+  if (!policy.ipsec_interface.empty()) {
+    chain.rule("iifname " + quoted(policy.ipsec_interface) + " accept");
+    // IKE and ESP in UDP (RFC 7296 section 2; RFC 3948), raw ESP and AH.
+    chain.rule("udp dport { 500, 4500 } accept");
+    chain.rule("meta l4proto { esp, ah } accept");
+  }
   accept_host_needs(chain);
   chain.rule("ct state invalid " + counted(kCounterInputDropped) + " drop");
   // A port forward to one of this host's own addresses.
@@ -384,6 +399,10 @@ void render_forward(std::string& out, const OpenPolicy& policy) {
   const std::string tun = quoted(policy.tun_interface);
   chain.rule("iifname " + tun + " accept");
   chain.rule("oifname " + tun + " accept");
+  if (!policy.ipsec_interface.empty()) {
+    chain.rule("iifname " + quoted(policy.ipsec_interface) + " accept");
+    chain.rule("oifname " + quoted(policy.ipsec_interface) + " accept");
+  }
   accept_icmp_errors(chain);
   chain.rule("ct state invalid " + counted(kCounterForwardDropped) + " drop");
   chain.rule("ct status dnat accept");
@@ -394,6 +413,7 @@ void render_forward(std::string& out, const OpenPolicy& policy) {
 void render_nat_postrouting(std::string& out, const OpenPolicy& policy) {
   Chain chain(out, "nat_postrouting", "nat", "postrouting", "srcnat");
   chain.rule("oifname " + quoted(policy.tun_interface) + " accept");
+  if (!policy.ipsec_interface.empty()) chain.rule("oifname " + quoted(policy.ipsec_interface) + " accept");
   for (const SourceNat& s : policy.snat) {
     for (bool v4 : {true, false}) {
       const auto sources = networks_of(s.from, v4);

@@ -122,6 +122,11 @@ struct Lan {
 
 struct OpenPolicy {
   std::string tun_interface;  // Cordon's tunnel device
+  // The IPsec gateway's device (docs/ipsec.md), empty without [ipsec]:
+  // what it carries is protected traffic too, accepted and never source
+  // NATed like the tunnel's, and the host accepts IKE (UDP 500 and 4500)
+  // and raw ESP and AH (IP protocols 50 and 51) from anywhere.
+  std::string ipsec_interface;
   // True when this host routes between its interfaces (a gateway: a
   // coordinator with LANs). Only then may the policy hold LANs, forward
   // rules, port forwards and source NAT.
