@@ -20,6 +20,9 @@ inline constexpr const char* kLanBHost = "10.2.0.10";
 inline constexpr const char* kGwAWan = "10.99.0.1";
 inline constexpr const char* kGwAWanBehindNat = "192.168.99.2";
 inline constexpr const char* kGwBWan = "10.99.0.2";
+// The direct WAN link's IPv6 addresses, for IKE and ESP over IPv6.
+inline constexpr const char* kGwAWan6 = "fd00:99::1";
+inline constexpr const char* kGwBWan6 = "fd00:99::2";
 inline constexpr const char* kCordonIpsecIface = "cordon-ipsec0";
 inline constexpr const char* kPsk = "3f1c9a0d5b7e24c68e0a1f3b5d7c9e1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e";
 
@@ -89,7 +92,11 @@ class Sites {
       run_checked(&gw_a_, {"ip", "route", "add", "default", "via", "192.168.99.1"});
       start_nat();
     } else {
-      connect_veth(gw_a_, gw_b_, v4_link("wan0", kGwAWan, kGwBWan));
+      Underlay wan = v4_link("wan0", kGwAWan, kGwBWan);
+      wan.v6 = true;
+      wan.a_v6 = kGwAWan6;
+      wan.b_v6 = kGwBWan6;
+      connect_veth(gw_a_, gw_b_, wan);
     }
     run_checked(&lan_a_, {"ip", "route", "add", "default", "via", "10.1.0.1"});
     run_checked(&lan_b_, {"ip", "route", "add", "default", "via", "10.2.0.1"});

@@ -97,6 +97,26 @@ TEST_F(IpsecTest, PskCordonInitiates) {
   EXPECT_NE(sas.find("AES_CBC-256/HMAC_SHA2_256_128"), std::string::npos) << sas;
 }
 
+// IKE and ESP (in UDP: strongSwan's kernel-libipsec always encapsulates)
+// over IPv6 between the gateways, strongSwan initiating and Cordon
+// answering on the WAN's IPv6 address.
+TEST_F(IpsecTest, OverIpv6BetweenTheGateways) {
+  Sites sites("ipsec-v6");
+  Tunnel t;
+  t.cordon.addr = kGwAWan6;
+  t.swan.addr = kGwBWan6;
+  sites.start(t);
+  RunResult up = sites.swan().initiate_child("net");
+  ASSERT_TRUE(up.ok()) << up.describe();
+  ASSERT_TRUE(wait_for_ping(sites.lan_a(), kLanBHost, deadline_in(30s))) << sites.swan().list_sas();
+  expect_five_pings(sites.lan_a(), kLanBHost);
+  const json child = find_child(sites.cordon_list("sa"));
+  ASSERT_TRUE(child.is_object()) << sites.cordon_list("sa").dump(2);
+  EXPECT_NE(child.value("remote", "").find(kGwBWan6), std::string::npos) << child.dump(2);
+  const std::string sas = sites.swan().list_sas();
+  EXPECT_NE(sas.find(kGwAWan6), std::string::npos) << sas;
+}
+
 // (c) Certificates, identities as the DNS names in their subjectAltName,
 // for each key type and with AES-GCM and AES-CBC: on both sides, and with
 // only strongSwan signing (Cordon uses the pre-shared key, RFC 7296 section
