@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <map>
 #include <span>
 #include <utility>
 #include <vector>
@@ -314,6 +315,54 @@ void render_filter(Writer& w, const Json& status) {
   }
 }
 
+// The IPsec gateway (docs/ipsec.md), from IpsecService::status_json: one
+// series per IKE SA and per CHILD_SA direction, labelled by connection
+// (and child), so that a rekey, which keeps the names, continues a series.
+void render_ipsec(Writer& w, const Json& status) {
+  const Json& g = field(status, "ipsec");
+  if (!g.is_object()) return;
+  gauge(w, "cordon_ipsec_half_open_ike_sas", "IKE SAs between IKE_SA_INIT and IKE_AUTH (cookies engage above the "
+        "cookie_threshold).", num(u64(g, "half_open")));
+  Family& ike = w.family("cordon_ipsec_ike_sas", "gauge", "Established or negotiating IKE SAs, by connection and state.");
+  Family& ike_rekeys = w.family("cordon_ipsec_ike_rekeys_total", "counter", "IKE SA rekeys, by connection.");
+  Family& child_rekeys = w.family("cordon_ipsec_child_rekeys_total", "counter", "CHILD_SA rekeys, by connection.");
+  Family& retransmits = w.family("cordon_ipsec_retransmits_total", "counter", "IKE requests sent again, by connection.");
+  std::map<std::pair<std::string, std::string>, uint64_t> sas;
+  std::map<std::string, std::array<uint64_t, 3>> per_connection;
+  for (const Json& sa : list(g, "ike_sas")) {
+    ++sas[{str(sa, "connection"), str(sa, "state")}];
+    auto& c = per_connection[str(sa, "connection")];
+    c[0] += u64(sa, "rekeys");
+    c[1] += u64(sa, "child_rekeys");
+    c[2] += u64(sa, "retransmits");
+  }
+  for (const auto& [key, n] : sas) w.sample(ike, {{"connection", key.first}, {"state", key.second}}, num(n));
+  for (const auto& [name, c] : per_connection) {
+    w.sample(ike_rekeys, {{"connection", name}}, num(c[0]));
+    w.sample(child_rekeys, {{"connection", name}}, num(c[1]));
+    w.sample(retransmits, {{"connection", name}}, num(c[2]));
+  }
+  Family& bytes = w.family("cordon_ipsec_sa_bytes_total", "counter",
+                           "Inner bytes through the CHILD_SAs, by connection, child and direction (in, out).");
+  Family& packets = w.family("cordon_ipsec_sa_packets_total", "counter",
+                             "Inner packets through the CHILD_SAs, by connection, child and direction (in, out).");
+  for (const Json& c : list(g, "child_sas")) {
+    for (const auto& [key, direction] : {std::pair{"inbound", "in"}, std::pair{"outbound", "out"}}) {
+      const Json& sa = field(c, key);
+      if (!sa.is_object()) continue;
+      const Labels labels = {{"connection", str(c, "connection")}, {"child", str(c, "child")}, {"direction", direction}};
+      w.sample(bytes, labels, num(u64(sa, "bytes")));
+      w.sample(packets, labels, num(u64(sa, "packets")));
+    }
+  }
+  Family& drops = w.family("cordon_ipsec_drops_total", "counter",
+                           "Packets and IKE messages the IPsec gateway dropped, by drop reason (docs/ipsec.md).");
+  const Json& d = field(g, "drops");
+  if (d.is_object()) {
+    for (const auto& [reason, value] : d.items()) w.sample(drops, {{"reason", reason}}, num(u64(value)));
+  }
+}
+
 // Managed mode's courier (docs/couriers.md), from CourierService::status_json.
 void render_courier(Writer& w, const Json& status) {
   const Json& c = field(status, "courier");
@@ -389,6 +438,7 @@ std::string render_metrics(const nlohmann::json& status, const MetricsContext& c
   render_mesh(w, status);
   render_filter(w, status);
   render_courier(w, status);
+  render_ipsec(w, status);
   render_peers(w, status);
   if (context.process) render_process(w, *context.process);
   return w.text();

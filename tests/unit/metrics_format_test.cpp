@@ -264,6 +264,13 @@ Json rich_document() {
       "incoming": 0, "installed": 7, "counters": {"stored": 1, "forwarded": 2, "applied": 3, "superseded": 4,
       "duplicates": 5, "refused_in": 6, "refused_out": 7, "segments_sent": 8, "segments_resent": 9,
       "bad_messages": 10, "stalled": 11, "refusals": {}}})");
+  doc["ipsec"] = Json::parse(R"({"interface": "cordon-ipsec0", "half_open": 3,
+      "ike_sas": [{"connection": "site-b", "state": "established", "rekeys": 2, "child_rekeys": 5, "retransmits": 1},
+                  {"connection": "rw", "state": "established", "rekeys": 0, "child_rekeys": 0, "retransmits": 0},
+                  {"connection": "rw", "state": "established", "rekeys": 1, "child_rekeys": 0, "retransmits": 4}],
+      "child_sas": [{"connection": "site-b", "child": "net", "inbound": {"bytes": 1000, "packets": 10},
+                     "outbound": {"bytes": 2000, "packets": 20}}],
+      "drops": {"esp_unknown_spi": 4000, "ike_cookie_required": 1990}})");
   return doc;
 }
 
@@ -291,6 +298,14 @@ TEST(MetricsFormatTest, CoordinatorCourierAndTunnelLines) {
            "cordon_courier_packages_applied_total 3",
            R"(cordon_courier_items_refused_total{direction="out"} 7)",
            "cordon_courier_stalled_total 11",
+           "cordon_ipsec_half_open_ike_sas 3",
+           R"(cordon_ipsec_ike_sas{connection="rw",state="established"} 2)",
+           R"(cordon_ipsec_ike_rekeys_total{connection="rw"} 1)",
+           R"(cordon_ipsec_child_rekeys_total{connection="site-b"} 5)",
+           R"(cordon_ipsec_retransmits_total{connection="rw"} 4)",
+           R"(cordon_ipsec_sa_bytes_total{connection="site-b",child="net",direction="out"} 2000)",
+           R"(cordon_ipsec_sa_packets_total{connection="site-b",child="net",direction="in"} 10)",
+           R"(cordon_ipsec_drops_total{reason="esp_unknown_spi"} 4000)",
            R"(cordon_peer_path{peer="0x00010003",name="peer1",path="relayed"} 1)",
            R"(cordon_peer_path{peer="0x00010004",name="peer2",path="tcp"} 1)",
            R"(cordon_peer_last_receive_timestamp_seconds{peer="0x00010004",name="peer2"} 0)",
